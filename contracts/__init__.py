@@ -1,0 +1,1 @@
+"""Vendors, customers, credentials, and contracts with their versioned terms."""

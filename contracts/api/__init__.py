@@ -1,0 +1,1 @@
+"""The vendor REST API (/api/v1): API-key authentication, one error shape, views per resource."""

@@ -1,0 +1,98 @@
+"""One error shape for every endpoint: {status, code, message, field_errors}.
+
+DRF's exceptions, Django's 404 and our DomainErrors all pass through here; anything unexpected
+becomes a 500 with the same shape and no stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from contracts.errors import DomainError, FieldErrors, field_path
+
+logger = logging.getLogger(__name__)
+
+CODE_NAMES = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def error_body(
+    status: int, code: str, message: str, field_errors: FieldErrors | None = None
+) -> dict[str, Any]:
+    return {"status": status, "code": code, "message": message, "field_errors": field_errors or {}}
+
+
+def _flatten(detail: Any, loc: tuple[str | int, ...], out: FieldErrors) -> None:
+    if isinstance(detail, dict):
+        if set(detail) == {"message", "code"}:
+            out.setdefault(field_path(loc) or "non_field_errors", []).append(
+                {"code": str(detail["code"]), "message": str(detail["message"])}
+            )
+            return
+        for key, value in detail.items():
+            _flatten(value, (*loc, str(key)), out)
+    elif isinstance(detail, list):
+        scalar = all(isinstance(item, dict) and set(item) == {"message", "code"} for item in detail)
+        for index, item in enumerate(detail):
+            _flatten(item, loc if scalar else (*loc, index), out)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.status, exc.code, exc.message, exc.field_errors), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(error_body(500, "internal_error", "Something went wrong on our side."), status=500)
+    if isinstance(exc, exceptions.ValidationError):
+        field_errors: FieldErrors = {}
+        _flatten(exc.get_full_details(), (), field_errors)
+        response.data = error_body(400, "validation_error", "The request has invalid fields.", field_errors)
+        return response
+    assert isinstance(exc, exceptions.APIException)
+    code = next((name for cls, name in CODE_NAMES.items() if isinstance(exc, cls)), str(exc.default_code))
+    response.data = error_body(response.status_code, code, str(exc.detail))
+    return response
+
+
+def _is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/webhooks/"))
+
+
+def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    """Django's handler404: the API's error shape under /api/ and /webhooks/, the page elsewhere."""
+    if _is_api_path(request):
+        return JsonResponse(error_body(404, "not_found", "No such resource."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Http404())
+
+
+def json_or_default_500(request: HttpRequest) -> Any:
+    if _is_api_path(request):
+        return JsonResponse(
+            error_body(500, "internal_error", "Something went wrong on our side."), status=500
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,58 @@
+"""OpenAPI post-processing: the shared Error component, and every operation's error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "code", "message", "field_errors"],
+    "properties": {
+        "status": {"type": "integer", "example": 400},
+        "code": {
+            "type": "string",
+            "description": "Stable machine-readable code.",
+            "example": "validation_error",
+        },
+        "message": {"type": "string", "example": "The request has 1 invalid field."},
+        "field_errors": {
+            "type": "object",
+            "description": "Field path (e.g. terms.outcome_types[0].pricing.tiers) → its errors.",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+ERRORS = {
+    "400": "Invalid input: `validation_error`, `malformed_json`, `invalid_body`, with field_errors.",
+    "401": "Missing, unknown or revoked API key: `not_authenticated`, `authentication_failed`.",
+    "403": "A read-only key tried to write: `permission_denied`.",
+    "404": "No such object for this vendor (another vendor's objects are 404 too): `not_found`.",
+    "409": "The object's state forbids this: e.g. `invalid_transition`, `duplicate_reference`, `version_locked`.",
+    "429": "Too many requests: `rate_limited`, with Retry-After.",
+}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            statuses = ["401", "429"]
+            if "{" in path:
+                statuses.append("404")
+            if method in ("post", "put", "patch", "delete"):
+                statuses += ["400", "403", "409"]
+            if path.startswith("/webhooks/"):
+                statuses = [s for s in statuses if s != "403"]
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                responses.setdefault(status, {"description": ERRORS[status], "content": ref})
+    return result

@@ -1,0 +1,200 @@
+"""Output shapes and query filters of the contracts API. Input bodies are validated by contracts.terms."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from contracts.models import (
+    ApiKey,
+    Contract,
+    ContractStatus,
+    ContractVersion,
+    Customer,
+    OutcomeType,
+    WebhookSource,
+)
+
+
+class CustomerOut(serializers.ModelSerializer[Customer]):
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "external_ref",
+            "billing_email",
+            "stripe_customer_id",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class CustomerFilter(serializers.Serializer[None]):
+    external_ref = serializers.CharField(required=False)
+    search = serializers.CharField(required=False, help_text="Part of the customer's name.")
+
+
+class OutcomeTypeOut(serializers.ModelSerializer[OutcomeType]):
+    class Meta:
+        model = OutcomeType
+        fields = [
+            "key",
+            "description",
+            "natural_key_field",
+            "billing_basis",
+            "pricing",
+            "free_units",
+            "cap_units",
+            "cap_amount_minor",
+            "verification_policy",
+        ]
+
+
+class ContractVersionOut(serializers.ModelSerializer[ContractVersion]):
+    outcome_types = OutcomeTypeOut(many=True, read_only=True)
+    locked = serializers.BooleanField(source="is_locked", read_only=True)
+
+    class Meta:
+        model = ContractVersion
+        fields = [
+            "number",
+            "effective_from",
+            "locked",
+            "platform_fee_minor",
+            "minimum_commitment_minor",
+            "cap_amount_minor",
+            "budget_alert_percents",
+            "notes",
+            "outcome_types",
+            "created_at",
+        ]
+
+
+class ContractOut(serializers.ModelSerializer[Contract]):
+    customer_id = serializers.UUIDField(read_only=True)
+    versions = ContractVersionOut(many=True, read_only=True)
+
+    class Meta:
+        model = Contract
+        fields = [
+            "id",
+            "reference",
+            "customer_id",
+            "status",
+            "currency",
+            "timezone",
+            "period_unit",
+            "period_count",
+            "anchor_day",
+            "starts_at",
+            "ends_at",
+            "collection_method",
+            "days_until_due",
+            "grace_period_hours",
+            "activated_at",
+            "terminated_at",
+            "created_at",
+            "updated_at",
+            "versions",
+        ]
+
+
+class ContractFilter(serializers.Serializer[None]):
+    status = serializers.ChoiceField(choices=ContractStatus.choices, required=False)
+    customer_id = serializers.UUIDField(required=False)
+    currency = serializers.CharField(required=False, max_length=3)
+    reference = serializers.CharField(required=False)
+    in_force_at = serializers.DateTimeField(
+        required=False, help_text="Only contracts in force at this instant."
+    )
+
+
+class InForceQuery(serializers.Serializer[None]):
+    at = serializers.DateTimeField(help_text="ISO 8601 instant with offset, e.g. 2026-03-29T01:00:00Z.")
+
+
+class ApiKeyOut(serializers.ModelSerializer[ApiKey]):
+    display = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "display",
+            "scope",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_display(self, api_key: ApiKey) -> str:
+        return f"vrt_{api_key.prefix}_…"
+
+
+class ApiKeyCreateIn(serializers.Serializer[None]):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.WRITE)
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key = serializers.CharField(help_text="The full key. Shown once: store it now.")
+
+    class Meta(ApiKeyOut.Meta):
+        fields = [*ApiKeyOut.Meta.fields, "key"]
+
+
+class WebhookSecretOut(serializers.Serializer[None]):
+    hint = serializers.CharField(help_text="Last characters of the secret.")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookSourceOut(serializers.ModelSerializer[WebhookSource]):
+    customer_id = serializers.UUIDField(read_only=True)
+    secrets = WebhookSecretOut(many=True, read_only=True)
+    endpoint = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookSource
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "customer_id",
+            "endpoint",
+            "secrets",
+            "created_at",
+            "revoked_at",
+        ]
+
+    def get_endpoint(self, source: WebhookSource) -> str:
+        return f"/webhooks/v1/sources/{source.pk}/events"
+
+
+class WebhookSourceCreateIn(serializers.Serializer[None]):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=WebhookSource.Kind.choices)
+    customer_id = serializers.UUIDField()
+
+
+class WebhookSourceCreatedOut(WebhookSourceOut):
+    signing_secret = serializers.CharField(help_text="The whsec_… secret. Shown once: store it now.")
+
+    class Meta(WebhookSourceOut.Meta):
+        fields = [*WebhookSourceOut.Meta.fields, "signing_secret"]
+
+
+class RotateSecretIn(serializers.Serializer[None]):
+    overlap_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=30 * 86400,
+        default=86400,
+        help_text="How long the current secrets keep verifying beside the new one.",
+    )
+
+
+class RotatedSecretOut(serializers.Serializer[None]):
+    signing_secret = serializers.CharField(help_text="The new whsec_… secret. Shown once.")
+    webhook_source = WebhookSourceOut()

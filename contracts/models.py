@@ -1,0 +1,354 @@
+"""Tenancy (vendors, members, customers), credentials (API keys, webhook sources) and contracts.
+
+Contracts are versioned: terms live in a ContractVersion with `effective_from`; an outcome is
+priced and verified by the version in force when it happened (see selectors.contract_version_in_force).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Vendor(models.Model):
+    """An organization selling outcomes; every other object hangs off one vendor."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A user's role in a vendor. A user belongs to at most one vendor."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.vendor} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class Customer(models.Model):
+    """A buyer of one vendor's agent; its systems post outcome events through webhook sources."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="customers")
+    name = models.CharField(max_length=200)
+    external_ref = models.CharField(max_length=100)
+    billing_email = models.EmailField()
+    stripe_customer_id = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "external_ref"], name="customer_external_ref_unique_per_vendor"
+            )
+        ]
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A vendor's REST API credential. Only a SHA-256 hash of the secret part is stored.
+
+    The full key reads `vrt_<prefix>_<secret>`; the prefix is visible and finds the row.
+    """
+
+    class Scope(models.TextChoices):
+        WRITE = "write", "Read and write"
+        READ = "read", "Read only"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.WRITE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (vrt_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class WebhookSource(models.Model):
+    """A system that posts signed outcome events: a customer's system of record or the vendor's agent."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER_SYSTEM = "customer_system", "Customer system"
+        VENDOR_AGENT = "vendor_agent", "Vendor agent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="webhook_sources")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="webhook_sources")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class WebhookSecret(models.Model):
+    """A Standard Webhooks signing secret (`whsec_…`), Fernet-encrypted at rest.
+
+    A secret verifies while `expires_at` is empty or in the future; rotation gives the old
+    secrets an expiry (the overlap) and adds a new one.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(WebhookSource, on_delete=models.CASCADE, related_name="secrets")
+    secret_encrypted = models.TextField()
+    hint = models.CharField(max_length=16, help_text="The last characters of the secret, for display.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"whsec_…{self.hint}"
+
+
+class CollectionMethod(models.TextChoices):
+    CHARGE_AUTOMATICALLY = "charge_automatically", "Charge automatically"
+    SEND_INVOICE = "send_invoice", "Send invoice"
+
+
+class PeriodUnit(models.TextChoices):
+    MONTH = "month", "Month"
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    TERMINATED = "terminated", "Terminated"
+
+
+class Contract(models.Model):
+    """Binds one vendor and one customer; its terms live in versions."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="contracts")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contracts")
+    reference = models.CharField(
+        max_length=100, help_text="The vendor's own name for the contract; events cite it."
+    )
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, upper case.")
+    timezone = models.CharField(max_length=64, help_text="IANA zone; periods are computed in it.")
+    period_unit = models.CharField(max_length=10, choices=PeriodUnit.choices, default=PeriodUnit.MONTH)
+    period_count = models.PositiveSmallIntegerField(default=1)
+    anchor_day = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Day of month a period starts on; 29-31 fall back to the month's last day.",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    collection_method = models.CharField(
+        max_length=24,
+        choices=CollectionMethod.choices,
+        default=CollectionMethod.CHARGE_AUTOMATICALLY,
+    )
+    days_until_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    grace_period_hours = models.PositiveIntegerField(default=72)
+    status = models.CharField(max_length=12, choices=ContractStatus.choices, default=ContractStatus.DRAFT)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "reference"], name="contract_reference_unique_per_vendor"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                name="contract_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(anchor_day__gte=1) & Q(anchor_day__lte=31),
+                name="contract_anchor_day_1_31",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_count__gte=1) & Q(period_count__lte=12),
+                name="contract_period_count_1_12",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(collection_method=CollectionMethod.SEND_INVOICE, days_until_due__isnull=False)
+                    | Q(
+                        collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
+                        days_until_due__isnull=True,
+                    )
+                ),
+                name="contract_days_until_due_iff_send_invoice",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ContractStatus.values), name="contract_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["vendor", "status"])]
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ContractVersion(models.Model):
+    """One set of terms of a contract, in force from `effective_from` until the next version.
+
+    Editable only while the contract is a draft; `locked_at` is set on activation (or at creation
+    for an amendment) and the database refuses changes through the services from then on.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    effective_from = models.DateTimeField()
+    platform_fee_minor = models.BigIntegerField(default=0)
+    minimum_commitment_minor = models.BigIntegerField(default=0)
+    cap_amount_minor = models.BigIntegerField(null=True, blank=True)
+    budget_alert_percents = models.JSONField(default=list)
+    notes = models.TextField(blank=True, default="")
+    locked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="version_number_unique"),
+            models.UniqueConstraint(
+                fields=["contract", "effective_from"], name="version_effective_from_unique"
+            ),
+            models.CheckConstraint(condition=Q(platform_fee_minor__gte=0), name="version_platform_fee_gte_0"),
+            models.CheckConstraint(
+                condition=Q(minimum_commitment_minor__gte=0),
+                name="version_minimum_commitment_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_amount_minor__isnull=True) | Q(cap_amount_minor__gt=0),
+                name="version_cap_amount_gt_0",
+            ),
+        ]
+        ordering = ["contract", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.contract} v{self.number}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class BillingBasis(models.TextChoices):
+    PER_TASK = "per_task", "Per task"
+    PER_OUTCOME = "per_outcome", "Per outcome"
+
+
+class PricingModel(models.TextChoices):
+    PER_UNIT = "per_unit", "Per unit"
+    GRADUATED = "graduated", "Graduated tiers"
+    VOLUME = "volume", "Volume tiers"
+    PACKAGE = "package", "Package"
+    PERCENTAGE = "percentage", "Percentage of value"
+
+
+class OutcomeType(models.Model):
+    """A billable kind of result in one contract version, with its price and verification policy.
+
+    `pricing` and `verification_policy` hold the validated, normalized parameters written by
+    contracts.terms (prices as Decimal strings in major units, amounts as integer minor units).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="outcome_types")
+    key = models.CharField(max_length=64)
+    description = models.CharField(max_length=300, blank=True, default="")
+    natural_key_field = models.CharField(max_length=64)
+    billing_basis = models.CharField(max_length=12, choices=BillingBasis.choices)
+    pricing_model = models.CharField(max_length=12, choices=PricingModel.choices)
+    pricing = models.JSONField()
+    free_units = models.PositiveIntegerField(default=0)
+    cap_units = models.PositiveIntegerField(null=True, blank=True)
+    cap_amount_minor = models.BigIntegerField(null=True, blank=True)
+    verification_policy = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="outcome_type_key_unique_per_version"),
+            models.CheckConstraint(
+                condition=Q(cap_amount_minor__isnull=True) | Q(cap_amount_minor__gt=0),
+                name="outcome_type_cap_amount_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_units__isnull=True) | Q(cap_units__gt=0),
+                name="outcome_type_cap_units_gt_0",
+            ),
+        ]
+        ordering = ["version", "key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AuditEntry(models.Model):
+    """Who did what, when: one append-only row per state-changing action of a vendor's people or keys."""
+
+    id = models.BigAutoField(primary_key=True)
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.CharField(max_length=200, help_text="user:<email>, api_key:<prefix> or system")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    details = models.JSONField(default=dict)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["vendor", "-at"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,160 @@
+"""Reads of the contracts app, always scoped to one vendor: another vendor's object is NotFound."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from contracts import crypto
+from contracts.errors import NotFound
+from contracts.models import (
+    ApiKey,
+    AuditEntry,
+    Contract,
+    ContractStatus,
+    ContractVersion,
+    Customer,
+    OutcomeType,
+    Vendor,
+    WebhookSource,
+)
+
+
+def _get_or_404(queryset: QuerySet[Any], object_id: Any, what: str) -> Any:
+    try:
+        pk = uuid.UUID(str(object_id))
+    except ValueError:
+        raise NotFound(f"No such {what}.") from None
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(f"No such {what}.")
+    return obj
+
+
+def customer_list(
+    *, vendor: Vendor, external_ref: str | None = None, search: str | None = None
+) -> QuerySet[Customer]:
+    queryset = Customer.objects.filter(vendor=vendor)
+    if external_ref:
+        queryset = queryset.filter(external_ref=external_ref)
+    if search:
+        queryset = queryset.filter(name__icontains=search)
+    return queryset
+
+
+def customer_get(*, vendor: Vendor, customer_id: Any) -> Customer:
+    return _get_or_404(
+        Customer.objects.select_related("vendor").filter(vendor=vendor), customer_id, "customer"
+    )
+
+
+def _with_terms(queryset: QuerySet[Contract]) -> QuerySet[Contract]:
+    return queryset.select_related("vendor", "customer").prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=ContractVersion.objects.order_by("number").prefetch_related(
+                Prefetch("outcome_types", queryset=OutcomeType.objects.order_by("key"))
+            ),
+        )
+    )
+
+
+def contract_list(
+    *,
+    vendor: Vendor,
+    status: str | None = None,
+    customer_id: str | None = None,
+    currency: str | None = None,
+    reference: str | None = None,
+    in_force_at: dt.datetime | None = None,
+) -> QuerySet[Contract]:
+    queryset = _with_terms(Contract.objects.filter(vendor=vendor))
+    if status:
+        queryset = queryset.filter(status=status)
+    if customer_id:
+        queryset = queryset.filter(customer_id=customer_id)
+    if currency:
+        queryset = queryset.filter(currency=currency.upper())
+    if reference:
+        queryset = queryset.filter(reference=reference)
+    if in_force_at is not None:
+        queryset = (
+            queryset.exclude(status=ContractStatus.DRAFT)
+            .filter(starts_at__lte=in_force_at)
+            .exclude(ends_at__lte=in_force_at)
+        )
+    return queryset
+
+
+def contract_get(*, vendor: Vendor, contract_id: Any) -> Contract:
+    return _get_or_404(_with_terms(Contract.objects.filter(vendor=vendor)), contract_id, "contract")
+
+
+def contract_version_get(*, contract: Contract, number: int) -> ContractVersion:
+    version = contract.versions.filter(number=number).prefetch_related("outcome_types").first()
+    if version is None:
+        raise NotFound(f"Contract {contract.reference} has no version {number}.")
+    return version
+
+
+def contract_version_in_force(*, contract: Contract, at: dt.datetime) -> ContractVersion | None:
+    """The version whose terms governed `at`: the latest with effective_from <= at, within the
+    contract's [starts_at, ends_at). None for a draft, or outside the contract's life.
+
+    Instants are compared in UTC, so a DST change in the contract's zone cannot shift a boundary.
+    """
+    if contract.status == ContractStatus.DRAFT:
+        return None
+    if at < contract.starts_at or (contract.ends_at is not None and at >= contract.ends_at):
+        return None
+    return (
+        ContractVersion.objects.filter(contract=contract, effective_from__lte=at)
+        .order_by("-effective_from")
+        .prefetch_related("outcome_types")
+        .first()
+    )
+
+
+def api_key_list(*, vendor: Vendor) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(vendor=vendor)
+
+
+def api_key_get(*, vendor: Vendor, api_key_id: Any) -> ApiKey:
+    return _get_or_404(ApiKey.objects.select_related("vendor").filter(vendor=vendor), api_key_id, "API key")
+
+
+def webhook_source_list(
+    *, vendor: Vendor, customer_id: str | None = None, include_revoked: bool = True
+) -> QuerySet[WebhookSource]:
+    queryset = (
+        WebhookSource.objects.filter(vendor=vendor).select_related("customer").prefetch_related("secrets")
+    )
+    if customer_id:
+        queryset = queryset.filter(customer_id=customer_id)
+    if not include_revoked:
+        queryset = queryset.filter(revoked_at__isnull=True)
+    return queryset
+
+
+def webhook_source_get(*, vendor: Vendor, source_id: Any) -> WebhookSource:
+    return _get_or_404(
+        WebhookSource.objects.select_related("vendor", "customer").filter(vendor=vendor),
+        source_id,
+        "webhook source",
+    )
+
+
+def webhook_source_live_secrets(*, source: WebhookSource, at: dt.datetime) -> list[str]:
+    """The decrypted secrets that verify signatures at `at` (newest first): more than one during a rotation."""
+    return [
+        crypto.decrypt(secret.secret_encrypted)
+        for secret in source.secrets.all()
+        if secret.expires_at is None or secret.expires_at > at
+    ]
+
+
+def audit_entry_list(*, vendor: Vendor) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(vendor=vendor)

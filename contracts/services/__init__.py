@@ -1,0 +1,1 @@
+"""Write operations of the contracts app, one module per domain word."""

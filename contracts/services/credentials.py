@@ -1,0 +1,169 @@
+"""API keys and webhook sources: creation (secret shown once), authentication, rotation, revocation."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from contracts import crypto
+from contracts.audit import audit_record
+from contracts.errors import Conflict, ValidationFailed
+from contracts.models import ApiKey, Customer, Vendor, WebhookSecret, WebhookSource
+
+API_KEY_PREFIX = "vrt"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
+
+
+def _hash_secret(secret: str) -> str:
+    # The secret carries 256 random bits, so a fast hash is enough: no dictionary to guess from.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *,
+    vendor: Vendor,
+    name: str,
+    scope: str = ApiKey.Scope.WRITE,
+    actor: str,
+    created_by_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned here once and never stored."""
+    if scope not in ApiKey.Scope.values:
+        raise ValidationFailed.on_field(
+            "scope", "invalid_choice", f"scope must be one of {ApiKey.Scope.values}."
+        )
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            vendor=vendor,
+            name=name,
+            prefix=prefix,
+            secret_hash=_hash_secret(secret),
+            scope=scope,
+            created_by_id=created_by_id,
+        )
+        audit_record(
+            vendor=vendor,
+            actor=actor,
+            action="api_key.created",
+            target=api_key,
+            at=api_key.created_at,
+        )
+    return api_key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key a presented string belongs to, or None. Compares hashes in constant time."""
+    parts = raw_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    _, prefix, secret = parts
+    api_key = ApiKey.objects.select_related("vendor").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        # At most one write a minute per key, so reads stay reads under load.
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if updated:
+            audit_record(vendor=api_key.vendor, actor=actor, action="api_key.revoked", target=api_key, at=now)
+    api_key.refresh_from_db()
+    return api_key
+
+
+def _new_signing_secret() -> str:
+    # Standard Webhooks: "whsec_" followed by base64 of 24 to 64 random bytes.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _add_secret(*, source: WebhookSource) -> str:
+    secret = _new_signing_secret()
+    WebhookSecret.objects.create(source=source, secret_encrypted=crypto.encrypt(secret), hint=secret[-4:])
+    return secret
+
+
+def webhook_source_create(
+    *, vendor: Vendor, customer: Customer, name: str, kind: str, actor: str
+) -> tuple[WebhookSource, str]:
+    """Create a source and its first signing secret; the secret is returned here once."""
+    if customer.vendor_id != vendor.pk:
+        raise ValidationFailed.on_field("customer_id", "not_found", "No such customer.")
+    if kind not in WebhookSource.Kind.values:
+        raise ValidationFailed.on_field(
+            "kind", "invalid_choice", f"kind must be one of {WebhookSource.Kind.values}."
+        )
+    with transaction.atomic():
+        source = WebhookSource.objects.create(vendor=vendor, customer=customer, name=name, kind=kind)
+        secret = _add_secret(source=source)
+        audit_record(
+            vendor=vendor,
+            actor=actor,
+            action="webhook_source.created",
+            target=source,
+            at=source.created_at,
+        )
+    return source, secret
+
+
+def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta, actor: str) -> str:
+    """Add a new secret; the current ones keep verifying for `overlap`, then expire."""
+    if overlap < dt.timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
+        raise ValidationFailed.on_field(
+            "overlap_seconds",
+            "out_of_range",
+            f"overlap must be between 0 and {MAX_ROTATION_OVERLAP.days} days.",
+        )
+    now = timezone.now()
+    expires_at = now + overlap
+    with transaction.atomic():
+        # Lock the source so two concurrent rotations cannot both see the same set of live secrets.
+        locked = WebhookSource.objects.select_for_update().get(pk=source.pk)
+        if locked.revoked_at is not None:
+            raise Conflict("This source is revoked; create a new one.", code="source_revoked")
+        live = WebhookSecret.objects.filter(source=locked).exclude(expires_at__lte=now)
+        live.filter(expires_at__isnull=True).update(expires_at=expires_at)
+        live.filter(expires_at__gt=expires_at).update(expires_at=expires_at)
+        secret = _add_secret(source=locked)
+        audit_record(
+            vendor=locked.vendor,
+            actor=actor,
+            action="webhook_source.secret_rotated",
+            target=locked,
+            at=now,
+            details={"overlap_seconds": int(overlap.total_seconds())},
+        )
+    return secret
+
+
+def webhook_source_revoke(*, source: WebhookSource, actor: str) -> WebhookSource:
+    """Revoke a source: none of its secrets verifies any more. Repeating it changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = WebhookSource.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if updated:
+            audit_record(
+                vendor=source.vendor,
+                actor=actor,
+                action="webhook_source.revoked",
+                target=source,
+                at=now,
+            )
+    source.refresh_from_db()
+    return source

@@ -1,0 +1,383 @@
+"""Contract terms as typed, validated models: the one validator the API and the portal share.
+
+Prices are Decimal strings in major units of the contract currency (sub-cent allowed, e.g. "0.004");
+per-period amounts (fees, commitments, caps, per-outcome bounds) are integers in minor units.
+JSON numbers are refused for prices so a float never enters money arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar
+
+from iso4217 import Currency
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from contracts.errors import ValidationFailed, field_path
+from contracts.policy import VerificationPolicy
+
+MAX_MINOR_AMOUNT = 10**15  # a quadrillion minor units: far above any invoice, far below BIGINT
+MAX_PRICE = Decimal("1000000000")
+
+
+def _decimal_from_string(value: Any) -> Any:
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "decimal_as_string",
+            'Send decimal prices as strings, e.g. "0.99", never as JSON numbers.',
+        )
+    if isinstance(value, bool):
+        raise PydanticCustomError("decimal_parsing", "Input should be a decimal string.")
+    return value
+
+
+def _finite_decimal(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise PydanticCustomError("decimal_not_finite", "Input should be a finite decimal.")
+    return value.normalize() if value != 0 else Decimal(0)
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_from_string),
+    Field(ge=0, le=MAX_PRICE, max_digits=22, decimal_places=12),
+    AfterValidator(_finite_decimal),
+]
+MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR_AMOUNT, strict=True)]
+PositiveMinorAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_AMOUNT, strict=True)]
+
+OUTCOME_TYPE_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- pricing models -------------------------------------------------------------------------
+
+
+class PerUnitPricing(Terms):
+    """Every billable unit at one price."""
+
+    model: Literal["per_unit"]
+    unit_price: Price
+
+
+class Tier(Terms):
+    up_to: Annotated[int, Field(gt=0, le=10**12, strict=True)] | None = Field(
+        description="Last unit of this tier (inclusive); null on the last tier (no upper bound)."
+    )
+    unit_price: Price
+    flat_fee: Price = Decimal(0)
+
+
+class TieredPricing(Terms):
+    """Graduated: each unit priced by the tier it falls in. Volume: all units at the tier the total reaches."""
+
+    model: Literal["graduated", "volume"]
+    tiers: Annotated[list[Tier], Field(min_length=1, max_length=50)]
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_ordered_and_open_ended(cls, tiers: list[Tier]) -> list[Tier]:
+        previous: int | None = 0
+        for index, tier in enumerate(tiers):
+            last = index == len(tiers) - 1
+            if tier.up_to is None and not last:
+                raise PydanticCustomError(
+                    "tier_unbounded_before_last",
+                    "Only the last tier may have no upper bound (tier {index}).",
+                    {"index": index},
+                )
+            if tier.up_to is not None and last:
+                raise PydanticCustomError(
+                    "tier_last_bounded",
+                    "The last tier must have up_to null so every unit has a price.",
+                )
+            if tier.up_to is not None and previous is not None and tier.up_to <= previous:
+                raise PydanticCustomError(
+                    "tiers_not_increasing",
+                    "Tier {index} ends at {up_to}, not above the previous tier's end {previous}:"
+                    " tiers must be ordered and must not overlap.",
+                    {"index": index, "up_to": tier.up_to, "previous": previous},
+                )
+            previous = tier.up_to
+        return tiers
+
+
+class PackagePricing(Terms):
+    """Units sold in packages of `package_size`; a started package is billed whole."""
+
+    model: Literal["package"]
+    package_size: Annotated[int, Field(gt=0, le=10**9, strict=True)]
+    package_price: Price
+
+
+class PercentagePricing(Terms):
+    """A success fee: `percent` of the outcome's reported value, bounded per outcome."""
+
+    model: Literal["percentage"]
+    percent: Annotated[
+        Decimal,
+        BeforeValidator(_decimal_from_string),
+        Field(gt=0, le=100, max_digits=9, decimal_places=6),
+        AfterValidator(_finite_decimal),
+    ]
+    min_fee_minor: MinorAmount | None = None
+    max_fee_minor: PositiveMinorAmount | None = None
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> PercentagePricing:
+        if (
+            self.min_fee_minor is not None
+            and self.max_fee_minor is not None
+            and self.min_fee_minor > self.max_fee_minor
+        ):
+            raise PydanticCustomError(
+                "min_above_max", "min_fee_minor must not be greater than max_fee_minor."
+            )
+        return self
+
+
+Pricing = Annotated[
+    PerUnitPricing | TieredPricing | PackagePricing | PercentagePricing,
+    Field(discriminator="model"),
+]
+
+
+# --- version terms --------------------------------------------------------------------------
+
+
+def _outcome_type_key(value: str) -> str:
+    if not OUTCOME_TYPE_KEY.match(value):
+        raise PydanticCustomError(
+            "invalid_key", "Use lower-case words separated by dots, e.g. ticket.resolved."
+        )
+    return value
+
+
+def _field_name(value: str) -> str:
+    if not FIELD_NAME.match(value):
+        raise PydanticCustomError("invalid_field_name", "Use a JSON field name such as ticket_id.")
+    return value
+
+
+class OutcomeTypeTerms(Terms):
+    key: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_outcome_type_key)]
+    description: Annotated[str, Field(max_length=300)] = ""
+    natural_key_field: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_field_name)]
+    billing_basis: Literal["per_task", "per_outcome"]
+    pricing: Pricing
+    free_units: Annotated[int, Field(ge=0, le=10**12, strict=True)] = 0
+    cap_units: Annotated[int, Field(gt=0, le=10**12, strict=True)] | None = None
+    cap_amount_minor: PositiveMinorAmount | None = None
+    verification_policy: VerificationPolicy = Field(default_factory=VerificationPolicy)
+
+    @model_validator(mode="after")
+    def _percentage_needs_outcomes(self) -> OutcomeTypeTerms:
+        if self.pricing.model == "percentage" and self.billing_basis != "per_outcome":
+            raise PydanticCustomError(
+                "percentage_needs_per_outcome",
+                "A percentage-of-value price bills outcomes, not tasks.",
+            )
+        return self
+
+
+def _sorted_unique_percents(values: list[int]) -> list[int]:
+    return sorted(set(values))
+
+
+class VersionTerms(Terms):
+    """Everything an amendment can change."""
+
+    platform_fee_minor: MinorAmount = 0
+    minimum_commitment_minor: MinorAmount = 0
+    cap_amount_minor: PositiveMinorAmount | None = None
+    budget_alert_percents: Annotated[
+        list[Annotated[int, Field(ge=1, le=100, strict=True)]],
+        Field(max_length=10),
+        AfterValidator(_sorted_unique_percents),
+    ] = Field(default_factory=lambda: [80, 95])
+    notes: Annotated[str, Field(max_length=2000)] = ""
+    outcome_types: Annotated[list[OutcomeTypeTerms], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _keys_unique(self) -> VersionTerms:
+        seen: set[str] = set()
+        for outcome_type in self.outcome_types:
+            if outcome_type.key in seen:
+                raise PydanticCustomError(
+                    "duplicate_outcome_type",
+                    "Outcome type {key} appears twice.",
+                    {"key": outcome_type.key},
+                )
+            seen.add(outcome_type.key)
+        return self
+
+
+# --- contract header ------------------------------------------------------------------------
+
+
+@cache
+def available_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise PydanticCustomError(
+            "unknown_timezone",
+            "{value} is not an IANA time zone (e.g. Europe/Berlin).",
+            {"value": value},
+        )
+    return value
+
+
+def currency_exponent(code: str) -> int:
+    """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3)."""
+    exponent = Currency(code).exponent
+    if exponent is None:
+        raise ValueError(f"{code} has no minor unit")
+    return int(exponent)
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    try:
+        Currency(code)
+        currency_exponent(code)
+    except ValueError:
+        raise PydanticCustomError(
+            "unknown_currency", "{value} is not an ISO 4217 currency code.", {"value": value}
+        ) from None
+    return code
+
+
+def _aware(value: dt.datetime | dt.date) -> dt.datetime | dt.date:
+    if isinstance(value, dt.datetime) and value.utcoffset() is None:
+        raise PydanticCustomError(
+            "naive_datetime", "Give a UTC offset (e.g. 2026-01-01T00:00:00Z) or a date."
+        )
+    return value
+
+
+def _plain_date_as_date(value: Any) -> Any:
+    # "2026-04-01" is a calendar day in the contract's zone, not a naive midnight.
+    if isinstance(value, str) and DATE_ONLY.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "date_parsing", "{value} is not a valid date.", {"value": value}
+            ) from None
+    return value
+
+
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+Instant = Annotated[dt.datetime | dt.date, BeforeValidator(_plain_date_as_date), AfterValidator(_aware)]
+
+
+def local_midnight(day: dt.date, tz_name: str) -> dt.datetime:
+    """The instant a calendar day starts in a time zone (normalized when midnight is skipped by DST)."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    naive = dt.datetime.combine(day, dt.time())
+    return naive.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+
+
+def resolve_instant(value: dt.datetime | dt.date, tz_name: str) -> dt.datetime:
+    """A date means its local midnight in the contract's zone; a datetime must carry an offset."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return local_midnight(value, tz_name).astimezone(dt.UTC)
+
+
+class ContractHeader(Terms):
+    """The contract's own fields (terms are versioned separately)."""
+
+    customer_id: str
+    reference: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+    currency: Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+    timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)]
+    period_unit: Literal["month"] = "month"
+    period_count: Annotated[int, Field(ge=1, le=12, strict=True)] = 1
+    anchor_day: Annotated[int, Field(ge=1, le=31, strict=True)] = 1
+    starts_at: Instant
+    ends_at: Instant | None = None
+    collection_method: Literal["charge_automatically", "send_invoice"] = "charge_automatically"
+    days_until_due: Annotated[int, Field(ge=0, le=365, strict=True)] | None = None
+    grace_period_hours: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 72
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContractHeader:
+        if self.collection_method == "send_invoice" and self.days_until_due is None:
+            raise PydanticCustomError(
+                "days_until_due_required", "days_until_due is required when sending invoices."
+            )
+        if self.collection_method == "charge_automatically" and self.days_until_due is not None:
+            raise PydanticCustomError(
+                "days_until_due_not_allowed", "days_until_due applies only to send_invoice."
+            )
+        ends_at = self.ends_at_utc
+        if ends_at is not None and ends_at <= self.starts_at_utc:
+            raise PydanticCustomError("end_before_start", "ends_at must be after starts_at.")
+        return self
+
+    @property
+    def starts_at_utc(self) -> dt.datetime:
+        return resolve_instant(self.starts_at, self.timezone)
+
+    @property
+    def ends_at_utc(self) -> dt.datetime | None:
+        return None if self.ends_at is None else resolve_instant(self.ends_at, self.timezone)
+
+
+class Amendment(Terms):
+    """A new version: its terms and when they take effect (default: now)."""
+
+    effective_from: Instant | None = None
+    terms: VersionTerms
+
+
+PRICING_TAGS = frozenset({"per_unit", "graduated", "volume", "package", "percentage"})
+T = TypeVar("T", bound=BaseModel)
+
+
+def _without_union_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Pydantic puts the discriminator's value in an error's location; a user's path has no such step."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (index > 0 and loc[index - 1] == "pricing" and part in PRICING_TAGS)
+    )
+
+
+def parse(model: type[T], data: Any, *, prefix: tuple[str | int, ...] = ()) -> T:
+    """Validate input against a terms model, turning pydantic's errors into our field errors."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("The request body must be a JSON object.", code="invalid_body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed.from_pairs(
+            (
+                field_path(_without_union_tags((*prefix, *error["loc"]))) or "non_field_errors",
+                error["type"],
+                error["msg"],
+            )
+            for error in exc.errors(include_url=False)
+        ) from None

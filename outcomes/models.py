@@ -1,0 +1,1 @@
+"""Outcome records and raw events: arrive with the ingestion issue."""

@@ -1,0 +1,1 @@
+"""Periods, rating, invoices and the Stripe gateway."""

@@ -1,0 +1,1 @@
+"""Invoices and settlement ledger: arrive with the settlement issue."""

@@ -1,0 +1,46 @@
+"""Shared fixtures: vendors with API keys and an API client bound to one vendor's key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from contracts.models import ApiKey, Vendor
+from contracts.services.credentials import api_key_create
+from tests.factories import VendorFactory
+
+
+@dataclass
+class VendorApi:
+    """A vendor, one of its API keys, and a client that sends that key."""
+
+    vendor: Vendor
+    api_key: ApiKey
+    raw_key: str
+    client: APIClient
+
+
+def make_vendor_api(vendor: Vendor | None = None, scope: str = ApiKey.Scope.WRITE) -> VendorApi:
+    vendor = vendor if vendor is not None else VendorFactory.create()
+    api_key, raw_key = api_key_create(vendor=vendor, name="tests", scope=scope, actor="system")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return VendorApi(vendor=vendor, api_key=api_key, raw_key=raw_key, client=client)
+
+
+@pytest.fixture
+def vendor_api(db: None) -> VendorApi:
+    return make_vendor_api()
+
+
+@pytest.fixture
+def other_vendor_api(db: None) -> VendorApi:
+    return make_vendor_api()
+
+
+@pytest.fixture
+def vendor_api_factory(db: None) -> Callable[..., VendorApi]:
+    return make_vendor_api
