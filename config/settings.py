@@ -101,6 +101,12 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unprocessed-events": {"task": "outcomes.tasks.sweep_unprocessed_events", "schedule": 60.0},
+}
+
+# Webhook bodies are capped at 1 MiB by the endpoint itself (413); this keeps Django's own cap above it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Stripe: the API key, and the API base so a local Stripe-compatible server can stand in.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
@@ -138,6 +144,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CollectionMethodEnum": ["charge_automatically", "send_invoice"],
         "ContractStatusEnum": "contracts.models.ContractStatus",
+        "OutcomeStateEnum": "outcomes.models.OutcomeState",
     },
 }
 

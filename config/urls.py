@@ -5,10 +5,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from outcomes.views import webhook_events
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),
+    path("api/v1/", include(("outcomes.api.urls", "outcomes-api"), namespace="outcomes-api")),
+    path("webhooks/v1/sources/<str:source_id>/events", webhook_events, name="webhook-events"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

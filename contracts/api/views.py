@@ -71,8 +71,14 @@ class VendorApiView(APIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def paginated(self, queryset: Any, serializer_class: type[serializers.Serializer[Any]]) -> Response:
+    def paginated(
+        self,
+        queryset: Any,
+        serializer_class: type[serializers.Serializer[Any]],
+        ordering: tuple[str, ...] = ("-created_at", "-id"),
+    ) -> Response:
         paginator = CursorPagination()
+        paginator.ordering = ordering
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 

@@ -1,0 +1,100 @@
+"""The outcome event format: its JSON schema (published in the API docs) and a compiled validator.
+
+fastjsonschema compiles the schema to Python once, so per-event validation on the hot path costs
+microseconds; semantic checks that need the database (contract, outcome type) come after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fastjsonschema
+
+from outcomes.models import EventKind
+
+MAX_BATCH_EVENTS = 1000
+MAX_BODY_BYTES = 1024 * 1024
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "OutcomeEvent",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "kind", "contract", "outcome_type", "natural_key", "occurred_at"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "The sender's id for this event, unique per source; a resend uses the same id.",
+        },
+        "kind": {"type": "string", "enum": list(EventKind.values)},
+        "contract": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "The contract's reference, as the vendor named it.",
+        },
+        "outcome_type": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "An outcome type key of the contract, e.g. ticket.resolved.",
+        },
+        "natural_key": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "Identifies the real-world unit of work (the ticket id); events sharing it merge.",
+        },
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "maxLength": 40,
+            "description": "When it happened: RFC 3339 with an offset, e.g. 2026-11-20T14:03:00Z.",
+        },
+        "parent_key": {
+            "type": ["string", "null"],
+            "maxLength": 200,
+            "description": "Optional grouping key (conversation, account) for split detection.",
+        },
+        "value": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["amount_minor", "currency"],
+            "description": "Optional reported value (for success fees), in integer minor units.",
+            "properties": {
+                "amount_minor": {"type": "integer", "minimum": 0, "maximum": 10**15},
+                "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            },
+        },
+        "evidence": {
+            "type": "object",
+            "maxProperties": 100,
+            "description": "Facts the verification rules check (transcript hash, ticket status, …).",
+        },
+    },
+}
+
+BATCH_SCHEMA: dict[str, Any] = {
+    "title": "OutcomeEventBatch",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS, "items": EVENT_SCHEMA}
+    },
+}
+
+_validate_event = fastjsonschema.compile(EVENT_SCHEMA)
+
+
+def event_problem(event: Any) -> str | None:
+    """None when the event matches the schema, else a message naming the field at fault."""
+    try:
+        _validate_event(event)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        name = exc.name or "data"
+        field = name.removeprefix("data").lstrip(".") or "event"
+        return f"{field}: {str(exc.message).removeprefix(name).strip()}"
+    return None

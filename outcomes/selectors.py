@@ -1,0 +1,69 @@
+"""Reads of the outcomes app, scoped to one vendor like every selector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from contracts.errors import NotFound
+from contracts.models import Vendor, WebhookSource
+from outcomes.models import Delivery, Outcome, OutcomeTransition, RawEvent
+
+
+def outcome_list(
+    *,
+    vendor: Vendor,
+    contract_id: Any = None,
+    outcome_type: str | None = None,
+    state: str | None = None,
+    occurred_from: dt.datetime | None = None,
+    occurred_to: dt.datetime | None = None,
+) -> QuerySet[Outcome]:
+    queryset = Outcome.objects.filter(vendor=vendor)
+    if contract_id:
+        queryset = queryset.filter(contract_id=contract_id)
+    if outcome_type:
+        queryset = queryset.filter(outcome_type_key=outcome_type)
+    if state:
+        queryset = queryset.filter(state=state)
+    if occurred_from:
+        queryset = queryset.filter(occurred_at__gte=occurred_from)
+    if occurred_to:
+        queryset = queryset.filter(occurred_at__lt=occurred_to)
+    return queryset
+
+
+def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:
+    """One outcome with its raw events and transitions: its whole trail so far."""
+    if not str(outcome_id).isdigit():
+        raise NotFound("No such outcome.")
+    outcome = (
+        Outcome.objects.filter(vendor=vendor, pk=int(outcome_id))
+        .select_related("contract")
+        .prefetch_related(Prefetch("transitions", queryset=OutcomeTransition.objects.order_by("at", "id")))
+        .first()
+    )
+    if outcome is None:
+        raise NotFound("No such outcome.")
+    return outcome
+
+
+def outcome_raw_events(*, outcome: Outcome) -> QuerySet[RawEvent]:
+    return RawEvent.objects.filter(outcome_link__outcome=outcome).order_by("occurred_at", "id")
+
+
+def delivery_list(*, source: WebhookSource) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(source=source).select_related("result")
+
+
+def delivery_get(*, source: WebhookSource, delivery_id: Any) -> Delivery:
+    delivery = None
+    if str(delivery_id).isdigit():
+        delivery = (
+            Delivery.objects.filter(source=source, pk=int(delivery_id)).select_related("result").first()
+        )
+    if delivery is None:
+        raise NotFound("No such delivery.")
+    return delivery

@@ -1,0 +1,1 @@
+"""Write operations of the outcomes app, one module per domain word."""

@@ -1,0 +1,119 @@
+"""Merge stored raw events into outcomes: one per (contract, outcome type, natural key).
+
+Runs in workers. Idempotent: a raw event is linked to its outcome at most once (unique link), so
+processing a delivery twice, or a sweep racing a task, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from outcomes.models import Outcome, OutcomeEvent, OutcomeState, OutcomeTransition, RawEvent
+
+SYSTEM_ACTOR = "system:ingestion"
+SWEEP_GRACE = dt.timedelta(minutes=1)
+
+OutcomeKey = tuple[Any, str, str]
+
+
+def _key(event: RawEvent) -> OutcomeKey:
+    return (event.contract_id, event.outcome_type_key, event.natural_key)
+
+
+def _build(events: list[RawEvent], now: dt.datetime) -> int:
+    """Create missing outcomes, link events, and move new outcomes received → pending. Assumes a transaction."""
+    if not events:
+        return 0
+    first_by_key: dict[OutcomeKey, RawEvent] = {}
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
+        first_by_key.setdefault(_key(event), event)
+    Outcome.objects.bulk_create(
+        [
+            Outcome(
+                vendor_id=event.source.vendor_id,
+                contract_id=event.contract_id,
+                outcome_type_key=event.outcome_type_key,
+                natural_key=event.natural_key,
+                parent_key=event.payload.get("parent_key") or "",
+                occurred_at=event.occurred_at,
+                value_minor=(event.payload.get("value") or {}).get("amount_minor"),
+                state=OutcomeState.RECEIVED,
+                created_at=now,
+                updated_at=now,
+            )
+            for event in first_by_key.values()
+        ],
+        ignore_conflicts=True,
+    )
+    # Lock the outcomes in id order, so two workers merging into the same ones wait, never deadlock.
+    candidates = (
+        Outcome.objects.select_for_update()
+        .filter(
+            contract_id__in={k[0] for k in first_by_key},
+            natural_key__in={k[2] for k in first_by_key},
+        )
+        .order_by("id")
+    )
+    outcomes = {(o.contract_id, o.outcome_type_key, o.natural_key): o for o in candidates}
+    OutcomeEvent.objects.bulk_create(
+        [OutcomeEvent(outcome=outcomes[_key(event)], raw_event=event, linked_at=now) for event in events],
+        ignore_conflicts=True,
+    )
+    fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
+    transitions = []
+    for outcome in fresh:
+        first = first_by_key[(outcome.contract_id, outcome.outcome_type_key, outcome.natural_key)]
+        actor = f"source:{first.source_id}"
+        transitions += [
+            OutcomeTransition(
+                outcome=outcome,
+                from_state="",
+                to_state=OutcomeState.RECEIVED,
+                at=now,
+                actor=actor,
+                reason="first_event",
+                details={"event_id": first.event_id, "kind": first.kind},
+            ),
+            OutcomeTransition(
+                outcome=outcome,
+                from_state=OutcomeState.RECEIVED,
+                to_state=OutcomeState.PENDING,
+                at=now,
+                actor=SYSTEM_ACTOR,
+                reason="events_recorded",
+                details={},
+            ),
+        ]
+    OutcomeTransition.objects.bulk_create(transitions)
+    Outcome.objects.filter(pk__in=[o.pk for o in fresh], state=OutcomeState.RECEIVED).update(
+        state=OutcomeState.PENDING, updated_at=now
+    )
+    return len(fresh)
+
+
+def outcomes_build_for_delivery(*, delivery_id: int) -> int:
+    """Merge a delivery's not-yet-linked events into outcomes; returns how many outcomes were new."""
+    now = timezone.now()
+    with transaction.atomic():
+        events = list(
+            RawEvent.objects.select_related("source")
+            .filter(delivery_id=delivery_id, outcome_link__isnull=True)
+            .order_by("id")
+        )
+        return _build(events, now)
+
+
+def outcomes_build_sweep(*, limit: int = 5000) -> int:
+    """Merge events that no task has linked (a lost enqueue, Redis down): the backlog's safety net."""
+    now = timezone.now()
+    with transaction.atomic():
+        events = list(
+            RawEvent.objects.select_related("source")
+            .filter(outcome_link__isnull=True, received_at__lte=now - SWEEP_GRACE)
+            .order_by("id")[:limit]
+        )
+        return _build(events, now)

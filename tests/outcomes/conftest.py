@@ -1,0 +1,104 @@
+"""Fixtures for ingestion: an active contract, its customer's webhook source, and a signed poster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from django.test import Client
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from config.celery import app as celery_app
+from contracts.models import Contract, WebhookSource
+from contracts.services.contracts import contract_activate, contract_create
+from contracts.services.credentials import webhook_source_create
+from tests.conftest import VendorApi, make_vendor_api
+from tests.factories import CustomerFactory, contract_payload
+
+
+@pytest.fixture(autouse=True)
+def eager_celery() -> Iterator[None]:
+    """Tasks run in-process unless a test starts a real worker."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def sign(
+    secret: str, body: bytes, *, msg_id: str | None = None, at: dt.datetime | None = None
+) -> dict[str, str]:
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    at = at or timezone.now()
+    signature = Webhook(secret).sign(msg_id, at, body.decode())
+    return {
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(int(at.timestamp())),
+        "HTTP_WEBHOOK_SIGNATURE": signature,
+    }
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    return {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "kind": "outcome.claimed",
+        "contract": "CTR-ingest",
+        "outcome_type": "ticket.resolved",
+        "natural_key": f"T-{uuid.uuid4().hex[:8]}",
+        "occurred_at": (timezone.now() - dt.timedelta(minutes=1)).isoformat(),
+        "evidence": {"ticket_status": "solved"},
+        **overrides,
+    }
+
+
+@dataclass
+class Ingest:
+    """An active contract, a source of its customer with its secret, and a way to post to it."""
+
+    api: VendorApi
+    contract: Contract
+    source: WebhookSource
+    secret: str
+    client: Client
+
+    @property
+    def url(self) -> str:
+        return f"/webhooks/v1/sources/{self.source.pk}/events"
+
+    def post(
+        self,
+        payload: Any,
+        *,
+        msg_id: str | None = None,
+        secret: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> Any:
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        headers = sign(secret or self.secret, body, msg_id=msg_id, at=at)
+        return self.client.post(self.url, body, content_type="application/json", **headers)  # type: ignore[arg-type]
+
+
+def make_ingest(api: VendorApi | None = None, reference: str = "CTR-ingest") -> Ingest:
+    api = api or make_vendor_api()
+    customer = CustomerFactory.create(vendor=api.vendor)
+    contract = contract_create(
+        vendor=api.vendor,
+        data=contract_payload(customer, reference=reference, starts_at="2020-01-01"),
+        actor="test",
+    )
+    contract = contract_activate(contract=contract, actor="test")
+    source, secret = webhook_source_create(
+        vendor=api.vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
+    )
+    return Ingest(api=api, contract=contract, source=source, secret=secret, client=Client())
+
+
+@pytest.fixture
+def ingest(db: None) -> Ingest:
+    return make_ingest()
