@@ -139,6 +139,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "contracts.api.schema.add_error_responses",
+        "outcomes.api.schema.add_webhook_endpoint",
     ],
     "SECURITY": [{"ApiKeyAuth": []}],
     "ENUM_NAME_OVERRIDES": {
