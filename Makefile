@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format migrate seed schema clean
+.PHONY: run test lint format schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -126,6 +126,14 @@ class SuppressionParams(RuleParams):
     baseline_days: Annotated[int, Field(ge=7, le=366)] = 28
     min_history_days: Annotated[int, Field(ge=3, le=366)] = 14
 
+    @model_validator(mode="after")
+    def _history_within_baseline(self) -> SuppressionParams:
+        if self.min_history_days > self.baseline_days:
+            raise PydanticCustomError(
+                "history_exceeds_baseline", "min_history_days must not exceed baseline_days."
+            )
+        return self
+
 
 class DisputeParams(RuleParams):
     """Rule 15: the customer may dispute within a window; an unanswered dispute resolves at its deadline."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -154,6 +156,71 @@ def webhook_source_live_secrets(*, source: WebhookSource, at: dt.datetime) -> li
         for secret in source.secrets.all()
         if secret.expires_at is None or secret.expires_at > at
     ]
+
+
+# How long a process may answer from its own copy of a source's secrets and revocation state. The
+# services that revoke or rotate forget the copy of their own process at once; other processes
+# (other gunicorn workers) see the change within this many seconds.
+WEBHOOK_SOURCE_CACHE_SECONDS = 5.0
+_WEBHOOK_SOURCE_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class WebhookSourceFacts:
+    """What the webhook endpoint needs of a source: its owner, revocation and decrypted secrets."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    customer_id: uuid.UUID
+    revoked_at: dt.datetime | None
+    secrets: tuple[tuple[str, dt.datetime | None], ...]  # (secret, expires_at), newest first
+
+    def live_secrets(self, at: dt.datetime) -> list[str]:
+        """Same answer as webhook_source_live_secrets, from these facts."""
+        return [secret for secret, expires_at in self.secrets if expires_at is None or expires_at > at]
+
+
+_webhook_source_cache: dict[uuid.UUID, tuple[float, WebhookSourceFacts]] = {}
+
+
+def webhook_source_facts(*, source_id: uuid.UUID, fresh: bool = False) -> WebhookSourceFacts | None:
+    """A source's facts in one query, or from this process's copy if younger than
+    WEBHOOK_SOURCE_CACHE_SECONDS (unless `fresh`). None for an unknown source (never cached)."""
+    if not fresh:
+        cached = _webhook_source_cache.get(source_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+    rows = list(
+        WebhookSource.objects.filter(pk=source_id)
+        .order_by("-secrets__created_at", "-secrets__id")
+        .values_list(
+            "vendor_id", "customer_id", "revoked_at", "secrets__secret_encrypted", "secrets__expires_at"
+        )
+    )
+    if not rows:
+        _webhook_source_cache.pop(source_id, None)
+        return None
+    vendor_id, customer_id, revoked_at = rows[0][:3]
+    facts = WebhookSourceFacts(
+        id=source_id,
+        vendor_id=vendor_id,
+        customer_id=customer_id,
+        revoked_at=revoked_at,
+        secrets=tuple(
+            (crypto.decrypt(encrypted), expires_at)
+            for *_, encrypted, expires_at in rows
+            if encrypted is not None
+        ),
+    )
+    if len(_webhook_source_cache) >= _WEBHOOK_SOURCE_CACHE_MAX:
+        _webhook_source_cache.clear()
+    _webhook_source_cache[source_id] = (time.monotonic() + WEBHOOK_SOURCE_CACHE_SECONDS, facts)
+    return facts
+
+
+def webhook_source_forget(*, source_id: uuid.UUID) -> None:
+    """Drop this process's copy of a source's facts (after a revocation or a rotation)."""
+    _webhook_source_cache.pop(source_id, None)
 
 
 def audit_entry_list(*, vendor: Vendor) -> QuerySet[AuditEntry]:

@@ -273,7 +273,22 @@ def _aware(value: dt.datetime | dt.date) -> dt.datetime | dt.date:
         raise PydanticCustomError(
             "naive_datetime", "Give a UTC offset (e.g. 2026-01-01T00:00:00Z) or a date."
         )
+    if _overflows_utc(value):
+        raise PydanticCustomError(
+            "instant_out_of_range", "Give an instant between the years 1 and 9999 in UTC."
+        )
     return value
+
+
+def _overflows_utc(value: dt.datetime | dt.date) -> bool:
+    """Whether an instant leaves datetime's range (years 1-9999) once turned into UTC, as it is stored."""
+    if not isinstance(value, dt.datetime):
+        return value == dt.date.min  # its midnight east of UTC falls in year 0
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        return True
+    return False
 
 
 def _plain_date_as_date(value: Any) -> Any:

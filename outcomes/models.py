@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from contracts.models import Contract, Vendor, WebhookSource
+from contracts.models import Contract, ContractVersion, Vendor, WebhookSource
 
 
 class EventKind(models.TextChoices):
@@ -127,7 +127,35 @@ class Outcome(models.Model):
     parent_key = models.CharField(max_length=200, blank=True, default="")
     state = models.CharField(max_length=10, choices=OutcomeState.choices, default=OutcomeState.RECEIVED)
     occurred_at = models.DateTimeField(help_text="When the first event says it happened.")
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer's system of record first confirmed it."
+    )
     value_minor = models.BigIntegerField(null=True, blank=True)
+    version = models.ForeignKey(
+        ContractVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outcomes",
+        help_text="The contract version in force when the outcome occurred (prices and policy).",
+    )
+    price_percent = models.PositiveSmallIntegerField(
+        default=100, help_text="Share of the price billed: below 100 when billed as unverified."
+    )
+    hold_until = models.DateTimeField(
+        null=True, blank=True, help_text="When a time-based rule next needs to look at this outcome."
+    )
+    billable_at = models.DateTimeField(null=True, blank=True, help_text="When it last became billable.")
+    billed_at = models.DateTimeField(null=True, blank=True, help_text="When an invoice first billed it.")
+    source = models.ForeignKey(
+        WebhookSource,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The source of its first event (rejection-rate statistics are per source).",
+    )
+    evaluated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -136,11 +164,19 @@ class Outcome(models.Model):
             models.UniqueConstraint(
                 fields=["contract", "outcome_type_key", "natural_key"], name="outcome_natural_key_unique"
             ),
+            models.CheckConstraint(condition=Q(price_percent__lte=100), name="outcome_price_percent_lte_100"),
             models.CheckConstraint(condition=Q(state__in=OutcomeState.values), name="outcome_state_valid"),
         ]
         indexes = [
             models.Index(fields=["vendor", "state", "-occurred_at"]),
             models.Index(fields=["contract", "-occurred_at"]),
+            models.Index(
+                fields=["hold_until"], condition=Q(hold_until__isnull=False), name="outcome_hold_until_idx"
+            ),
+            models.Index(
+                fields=["contract", "outcome_type_key", "parent_key", "occurred_at"],
+                name="outcome_parent_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -177,3 +213,131 @@ class OutcomeTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state} ({self.reason})"
+
+
+class Decision(models.TextChoices):
+    ACCEPT = "accept", "Accept"
+    REJECT = "reject", "Reject"
+    HOLD = "hold", "Hold"
+    FLAG = "flag", "Flag for review"
+
+
+class OutcomeVerdict(models.Model):
+    """The result of one rule on one outcome, with the facts it used. A new row only when it changes."""
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts")
+    rule = models.CharField(max_length=40)
+    decision = models.CharField(max_length=6, choices=Decision.choices)
+    reason = models.CharField(max_length=64)
+    facts = models.JSONField(default=dict)
+    hold_until = models.DateTimeField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["outcome", "rule", "-id"])]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.decision} ({self.reason})"
+
+
+class Party(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    VENDOR = "vendor", "Vendor"
+    VENDOR_ADMIN = "vendor_admin", "Vendor admin (with justification)"
+
+
+class ReviewDecision(models.Model):
+    """A human decision on a flag: by the party that does not gain from a wrong answer."""
+
+    class Verdict(models.TextChoices):
+        ACCEPT = "accept", "Accept (bill)"
+        REJECT = "reject", "Reject (do not bill)"
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="review_decisions")
+    flag_reason = models.CharField(max_length=64)
+    verdict = models.CharField(max_length=6, choices=Verdict.choices)
+    party = models.CharField(max_length=12, choices=Party.choices)
+    actor = models.CharField(max_length=200)
+    justification = models.TextField()
+    evidence = models.JSONField(default=dict)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["outcome", "flag_reason"], name="one_decision_per_flag")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flag_reason}: {self.verdict} by {self.party}"
+
+
+class Dispute(models.Model):
+    """A customer's objection to a billable or billed outcome, answered by the vendor before a deadline."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted by the vendor (not billed / credited)"
+        REJECTED = "rejected", "Rejected by the vendor with evidence (billed)"
+        EXPIRED_CREDITED = "expired_credited", "Unanswered: resolved for the customer"
+        EXPIRED_BILLED = "expired_billed", "Unanswered: resolved for the vendor"
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.OneToOneField(Outcome, on_delete=models.PROTECT, related_name="dispute")
+    opened_at = models.DateTimeField()
+    reason = models.TextField()
+    opened_by = models.CharField(max_length=200)
+    deadline = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    response = models.TextField(blank=True, default="")
+    response_evidence = models.JSONField(default=dict)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "deadline"])]
+
+    def __str__(self) -> str:
+        return f"dispute on {self.outcome_id} ({self.status})"
+
+
+class AuditSample(models.Model):
+    """An outcome chosen (unpredictably, by HMAC) for the customer to attest."""
+
+    class Answer(models.TextChoices):
+        ATTESTED = "attested", "Attested"
+        DENIED = "denied", "Denied"
+
+    outcome = models.OneToOneField(
+        Outcome, on_delete=models.PROTECT, primary_key=True, related_name="audit_sample"
+    )
+    selected_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    answer = models.CharField(max_length=8, choices=Answer.choices, blank=True, default="")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.CharField(max_length=200, blank=True, default="")
+    note = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"sample {self.outcome_id}: {self.answer or 'unanswered'}"
+
+
+class CapCounter(models.Model):
+    """One row per (contract, outcome type, period): the lock that serializes cap checks."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="cap_counters")
+    outcome_type_key = models.CharField(max_length=64)
+    period_start = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "outcome_type_key", "period_start"], name="cap_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.outcome_type_key} {self.period_start:%Y-%m-%d}"

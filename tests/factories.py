@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import factory
 
-from contracts.models import Customer, Vendor
+from contracts.api import urls as contracts_api_urls
+from contracts.models import (
+    ApiKey,
+    AuditEntry,
+    Contract,
+    ContractVersion,
+    Customer,
+    OutcomeType,
+    Vendor,
+    WebhookSecret,
+    WebhookSource,
+)
+from contracts.services.contracts import contract_create
+from contracts.services.credentials import webhook_source_create
 
 
 class VendorFactory(factory.django.DjangoModelFactory[Vendor]):
@@ -55,4 +69,71 @@ def contract_payload(customer: Customer, **overrides: Any) -> dict[str, Any]:
         "starts_at": dt.date(2026, 1, 1).isoformat(),
         "terms": version_terms(),
         **overrides,
+    }
+
+
+def contract_create_for(
+    customer: Customer | None = None, *, actor: str = "system", **overrides: Any
+) -> Contract:
+    """A draft contract made through services.contracts.contract_create (first version included)."""
+    customer = customer if customer is not None else CustomerFactory.create()
+    return contract_create(vendor=customer.vendor, data=contract_payload(customer, **overrides), actor=actor)
+
+
+def amendment_payload(effective_from: str | None = None, **term_overrides: Any) -> dict[str, Any]:
+    """A valid body for services.contracts.contract_amend; effective now when effective_from is None."""
+    payload: dict[str, Any] = {"terms": version_terms(**term_overrides)}
+    if effective_from is not None:
+        payload["effective_from"] = effective_from
+    return payload
+
+
+def webhook_source_create_for(
+    customer: Customer, *, kind: str = WebhookSource.Kind.CUSTOMER_SYSTEM, name: str = "Helpdesk"
+) -> tuple[WebhookSource, str]:
+    """A source with its first signing secret, made through services.credentials; returns (source, secret)."""
+    return webhook_source_create(
+        vendor=customer.vendor, customer=customer, name=name, kind=kind, actor="system"
+    )
+
+
+def field_error_codes(body: dict[str, Any]) -> dict[str, list[str]]:
+    """An API error body's field errors as path -> codes: exact assertions that ignore the wording."""
+    return {path: [item["code"] for item in items] for path, items in body["field_errors"].items()}
+
+
+def vendor_api_operations() -> list[tuple[str, str]]:
+    """Every (METHOD, path template) routed by contracts.api.urls, e.g. ("POST", "/api/v1/contracts/{contract_id}/activate")."""
+    operations = []
+    for pattern in contracts_api_urls.urlpatterns:
+        view_class = pattern.callback.view_class  # type: ignore[attr-defined]
+        route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
+        operations += [
+            (method.upper(), f"/api/v1/{route}")
+            for method in ("get", "post", "put", "patch", "delete")
+            if hasattr(view_class, method)
+        ]
+    return operations
+
+
+VENDOR_OF = {
+    Customer: "vendor",
+    Contract: "vendor",
+    ContractVersion: "contract__vendor",
+    OutcomeType: "version__contract__vendor",
+    WebhookSource: "vendor",
+    WebhookSecret: "source__vendor",
+    ApiKey: "vendor",
+    AuditEntry: "vendor",
+}
+
+
+def vendor_rows(vendor: Vendor) -> dict[str, Any]:
+    """Every row the vendor owns, and each table's size: equal before and after a request that must change nothing."""
+    return {
+        model.__name__: {
+            "rows": list(model._default_manager.filter(**{lookup: vendor}).order_by("pk").values()),
+            "table_size": model._default_manager.count(),
+        }
+        for model, lookup in VENDOR_OF.items()
     }

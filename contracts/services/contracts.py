@@ -239,10 +239,11 @@ def contract_version_replace(*, contract: Contract, number: int, data: Any, acto
 def contract_amend(*, contract: Contract, data: Any, actor: str) -> ContractVersion:
     """Add a version effective from `effective_from` (default now); never in the past of an active contract."""
     amendment = parse(Amendment, data)
-    now = timezone.now()
     with transaction.atomic():
         # Lock the contract: two amendments at once must not take the same number.
         locked = Contract.objects.select_for_update().get(pk=contract.pk)
+        # Read the clock under the lock, so amendments effective "now" are ordered as they commit.
+        now = timezone.now()
         if locked.status == ContractStatus.TERMINATED:
             raise Conflict("A terminated contract cannot be amended.", code="contract_terminated")
         effective_from = (
@@ -306,6 +307,8 @@ def _transition(
         updated = Contract.objects.filter(pk=contract.pk, status=current).update(**fields)
         if not updated:
             contract.refresh_from_db()
+            if contract.status == to:
+                return contract  # a concurrent request made the same change
             raise InvalidTransition(f"The contract changed meanwhile; it is now {contract.status}.")
         audit_record(
             vendor=contract.vendor,

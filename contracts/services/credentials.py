@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.db import transaction
@@ -15,8 +16,10 @@ from contracts import crypto
 from contracts.audit import audit_record
 from contracts.errors import Conflict, ValidationFailed
 from contracts.models import ApiKey, Customer, Vendor, WebhookSecret, WebhookSource
+from contracts.selectors import webhook_source_forget
 
 API_KEY_PREFIX = "vrt"
+KEY_PREFIX_FORMAT = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as api_key_create makes it
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
 
@@ -63,7 +66,8 @@ def api_key_create(
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key a presented string belongs to, or None. Compares hashes in constant time."""
     parts = raw_key.split("_", 2)
-    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+    # Check the prefix's shape before it reaches a query: a NUL byte there is a database error.
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not KEY_PREFIX_FORMAT.fullmatch(parts[1]):
         return None
     _, prefix, secret = parts
     api_key = ApiKey.objects.select_related("vendor").filter(prefix=prefix, revoked_at__isnull=True).first()
@@ -122,6 +126,13 @@ def webhook_source_create(
     return source, secret
 
 
+def _forget_on_commit(source: WebhookSource) -> None:
+    """The webhook endpoint caches a source's secrets for a few seconds: drop this process's copy
+    now and again at commit (so a request racing the change cannot keep the old state)."""
+    webhook_source_forget(source_id=source.pk)
+    transaction.on_commit(lambda: webhook_source_forget(source_id=source.pk))
+
+
 def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta, actor: str) -> str:
     """Add a new secret; the current ones keep verifying for `overlap`, then expire."""
     if overlap < dt.timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
@@ -141,6 +152,7 @@ def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta
         live.filter(expires_at__isnull=True).update(expires_at=expires_at)
         live.filter(expires_at__gt=expires_at).update(expires_at=expires_at)
         secret = _add_secret(source=locked)
+        _forget_on_commit(source)
         audit_record(
             vendor=locked.vendor,
             actor=actor,
@@ -157,6 +169,7 @@ def webhook_source_revoke(*, source: WebhookSource, actor: str) -> WebhookSource
     now = timezone.now()
     with transaction.atomic():
         updated = WebhookSource.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=now)
+        _forget_on_commit(source)
         if updated:
             audit_record(
                 vendor=source.vendor,

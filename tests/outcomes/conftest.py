@@ -66,6 +66,8 @@ class Ingest:
     source: WebhookSource
     secret: str
     client: Client
+    agent: WebhookSource
+    agent_secret: str
 
     @property
     def url(self) -> str:
@@ -78,25 +80,35 @@ class Ingest:
         msg_id: str | None = None,
         secret: str | None = None,
         at: dt.datetime | None = None,
+        as_agent: bool = False,
     ) -> Any:
+        """Post signed, as the customer's system of record (default) or as the vendor's agent."""
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        headers = sign(secret or self.secret, body, msg_id=msg_id, at=at)
-        return self.client.post(self.url, body, content_type="application/json", **headers)  # type: ignore[arg-type]
+        source, default_secret = (self.agent, self.agent_secret) if as_agent else (self.source, self.secret)
+        headers = sign(secret or default_secret, body, msg_id=msg_id, at=at)
+        url = f"/webhooks/v1/sources/{source.pk}/events"
+        return self.client.post(url, body, content_type="application/json", **headers)  # type: ignore[arg-type]
 
 
-def make_ingest(api: VendorApi | None = None, reference: str = "CTR-ingest") -> Ingest:
+def make_ingest(
+    api: VendorApi | None = None, reference: str = "CTR-ingest", terms: dict[str, Any] | None = None
+) -> Ingest:
     api = api or make_vendor_api()
     customer = CustomerFactory.create(vendor=api.vendor)
-    contract = contract_create(
-        vendor=api.vendor,
-        data=contract_payload(customer, reference=reference, starts_at="2020-01-01"),
-        actor="test",
-    )
+    payload = contract_payload(customer, reference=reference, starts_at="2020-01-01")
+    if terms is not None:
+        payload["terms"] = terms
+    contract = contract_create(vendor=api.vendor, data=payload, actor="test")
     contract = contract_activate(contract=contract, actor="test")
     source, secret = webhook_source_create(
         vendor=api.vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
     )
-    return Ingest(api=api, contract=contract, source=source, secret=secret, client=Client())
+    agent, agent_secret = webhook_source_create(
+        vendor=api.vendor, customer=customer, name="agent", kind="vendor_agent", actor="test"
+    )
+    return Ingest(
+        api=api, contract=contract, source=source, secret=secret, client=Client(), agent=agent, agent_secret=agent_secret
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,243 @@
+"""`manage.py seed_demo [--if-empty]`: a demo vendor with customers, active contracts and credentials.
+
+Everything with a service is created through it, so the demo data passes the same validation and
+leaves the same audit trail as the API. Secrets are printed once, here, and never stored in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendor, WebhookSource
+from contracts.services.contracts import contract_activate, contract_create
+from contracts.services.credentials import api_key_create, webhook_source_create
+from contracts.services.customers import customer_create
+
+ACTOR = "system:seed_demo"
+VENDOR_NAME = "Northwind Agents"
+VENDOR_SLUG = "northwind"
+DEMO_EMAIL = "demo@verity.test"
+DEMO_PASSWORD = "verity-demo"  # noqa: S105 - the documented demo login, printed by `make run`
+
+CUSTOMERS: list[dict[str, str]] = [
+    {"name": "Contoso Legal", "external_ref": "contoso", "billing_email": "ap@contoso.test"},
+    {"name": "Fabrikam Support", "external_ref": "fabrikam", "billing_email": "billing@fabrikam.test"},
+    {"name": "Tailspin Collections", "external_ref": "tailspin", "billing_email": "finance@tailspin.test"},
+]
+
+
+def _contract_terms(starts_on: dt.date) -> dict[str, dict[str, Any]]:
+    """One contract per customer (by external_ref): per task, per outcome, and a success fee."""
+    starts_at = starts_on.isoformat()
+    return {
+        "contoso": {
+            "reference": "NW-CONTOSO-DOCREVIEW",
+            "currency": "USD",
+            "timezone": "America/New_York",
+            "starts_at": starts_at,
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+            "terms": {
+                "notes": "Per task: every completed document review is billed.",
+                "outcome_types": [
+                    {
+                        "key": "document.reviewed",
+                        "description": "A contract document reviewed by the agent",
+                        "natural_key_field": "document_id",
+                        "billing_basis": "per_task",
+                        "pricing": {"model": "per_unit", "unit_price": "1.25"},
+                        "cap_units": 20_000,
+                        "verification_policy": {
+                            "confirmation": {"required": False},
+                            "maturation": {"hold_hours": 0, "disqualifiers": []},
+                            "time_to_outcome": {"enabled": True, "min_seconds": 60, "max_seconds": 604_800},
+                            "evidence": {
+                                "required_fields": {"page_count": "integer", "report_sha256": "sha256"}
+                            },
+                        },
+                    }
+                ],
+            },
+        },
+        "fabrikam": {
+            "reference": "NW-FABRIKAM-SUPPORT",
+            "currency": "USD",
+            "timezone": "America/Chicago",
+            "starts_at": starts_at,
+            "terms": {
+                "platform_fee_minor": 50_000,
+                "minimum_commitment_minor": 200_000,
+                "notes": "Per outcome: only resolutions the helpdesk confirms and that stay closed for 72 h.",
+                "outcome_types": [
+                    {
+                        "key": "ticket.resolved",
+                        "description": "A support ticket resolved by the agent, confirmed by the helpdesk",
+                        "natural_key_field": "ticket_id",
+                        "billing_basis": "per_outcome",
+                        "pricing": {
+                            "model": "graduated",
+                            "tiers": [
+                                {"up_to": 1_000, "unit_price": "0.99"},
+                                {"up_to": 10_000, "unit_price": "0.79"},
+                                {"up_to": None, "unit_price": "0.59"},
+                            ],
+                        },
+                        "free_units": 100,
+                        "verification_policy": {
+                            "confirmation": {"required": True, "match_window_hours": 72},
+                            "maturation": {"hold_hours": 72},
+                            "evidence": {"required_fields": {"ticket_status": "string"}},
+                            "split_detection": {"enabled": True, "window_hours": 24},
+                        },
+                    }
+                ],
+            },
+        },
+        "tailspin": {
+            "reference": "NW-TAILSPIN-RECOVERY",
+            "currency": "EUR",
+            "timezone": "Europe/Berlin",
+            "starts_at": starts_at,
+            "terms": {
+                "notes": "Success fee: 8 % of each recovered invoice, at least EUR 5 and at most EUR 500.",
+                "outcome_types": [
+                    {
+                        "key": "invoice.recovered",
+                        "description": "An overdue invoice paid after the agent's outreach",
+                        "natural_key_field": "invoice_id",
+                        "billing_basis": "per_outcome",
+                        "pricing": {
+                            "model": "percentage",
+                            "percent": "8",
+                            "min_fee_minor": 500,
+                            "max_fee_minor": 50_000,
+                        },
+                        "verification_policy": {
+                            "maturation": {
+                                "hold_hours": 720,
+                                "disqualifiers": ["payment_reversed", "chargeback"],
+                            },
+                            "evidence": {
+                                "required_fields": {
+                                    "recovered_amount_minor": "integer",
+                                    "payment_reference": "string",
+                                }
+                            },
+                        },
+                    }
+                ],
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class SeededSource:
+    source: WebhookSource
+    signing_secret: str
+
+
+@dataclass(frozen=True)
+class SeededDemo:
+    vendor: Vendor
+    contracts: list[Contract]
+    sources: list[SeededSource]
+    api_key: ApiKey
+    raw_api_key: str
+
+
+def _first_of_previous_month(today: dt.date) -> dt.date:
+    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def seed_demo(*, today: dt.date) -> SeededDemo:
+    """Create the demo vendor and everything under it, in one transaction."""
+    user_model = get_user_model()
+    if Vendor.objects.filter(slug=VENDOR_SLUG).exists():
+        raise CommandError(f"Vendor {VENDOR_SLUG!r} already exists; use --if-empty to skip seeding.")
+    if user_model.objects.filter(username=DEMO_EMAIL).exists():
+        raise CommandError(f"User {DEMO_EMAIL!r} already exists; seed an empty database.")
+    with transaction.atomic():
+        vendor = Vendor.objects.create(name=VENDOR_NAME, slug=VENDOR_SLUG)
+        user = user_model.objects.create_superuser(
+            username=DEMO_EMAIL, email=DEMO_EMAIL, password=DEMO_PASSWORD
+        )
+        Membership.objects.create(user=user, vendor=vendor, role=Role.OWNER)
+        customers: dict[str, Customer] = {
+            data["external_ref"]: customer_create(vendor=vendor, data=data, actor=ACTOR) for data in CUSTOMERS
+        }
+        contracts = []
+        for external_ref, payload in _contract_terms(_first_of_previous_month(today)).items():
+            draft = contract_create(
+                vendor=vendor,
+                data={"customer_id": str(customers[external_ref].pk), **payload},
+                actor=ACTOR,
+            )
+            contracts.append(contract_activate(contract=draft, actor=ACTOR))
+        sources = [
+            SeededSource(
+                *webhook_source_create(
+                    vendor=vendor,
+                    customer=customer,
+                    name=f"{customer.name} system of record",
+                    kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
+                    actor=ACTOR,
+                )
+            )
+            for customer in customers.values()
+        ]
+        sources.append(
+            SeededSource(
+                *webhook_source_create(
+                    vendor=vendor,
+                    customer=customers["fabrikam"],
+                    name="Northwind support agent",
+                    kind=WebhookSource.Kind.VENDOR_AGENT,
+                    actor=ACTOR,
+                )
+            )
+        )
+        api_key, raw_api_key = api_key_create(
+            vendor=vendor, name="Demo key", scope=ApiKey.Scope.WRITE, actor=ACTOR, created_by_id=user.pk
+        )
+    return SeededDemo(
+        vendor=vendor, contracts=contracts, sources=sources, api_key=api_key, raw_api_key=raw_api_key
+    )
+
+
+class Command(BaseCommand):
+    help = "Load the demo vendor (Northwind Agents) with customers, active contracts and credentials."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when any vendor exists already (what `make run` uses).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_empty"] and Vendor.objects.exists():
+            self.stdout.write("seed_demo: skipped, the database already has vendors.")
+            return
+        demo = seed_demo(today=timezone.now().date())
+        write = self.stdout.write
+        write(self.style.SUCCESS(f"Seeded demo vendor {demo.vendor.name} ({demo.vendor.slug})."))
+        write(f"  Admin login  {DEMO_EMAIL} / {DEMO_PASSWORD}   at /admin/")
+        write(f"  API key      {demo.raw_api_key}   (scope {demo.api_key.scope}; shown only now)")
+        write("  Contracts (active):")
+        for contract in demo.contracts:
+            write(f"    {contract.reference:<24} {contract.currency}  {contract.timezone}")
+        write("  Webhook sources (signing secrets are shown only now):")
+        for seeded in demo.sources:
+            source = seeded.source
+            write(f"    {source.name} [{source.kind}]")
+            write(f"      id      {source.pk}")
+            write(f"      secret  {seeded.signing_secret}")
+            write(f"      POST    /webhooks/v1/sources/{source.pk}/events")

@@ -1,0 +1,107 @@
+"""Billing period boundaries: the one helper every part of Verity uses to cut time into periods.
+
+A period starts at local midnight of the anchor day in the contract's time zone and lasts
+`period_count` months. An anchor past a month's end falls on its last day (31 → 30 April,
+28/29 February). Boundaries are computed as local dates first and then as instants, so a DST change
+never moves a boundary by an hour. A contract starting mid-period has a first, partial period from
+its start to the next anchor; proration of fixed fees uses `Period.fraction` (exact seconds ratio).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from contracts.terms import local_midnight
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.datetime  # inclusive, UTC
+    end: dt.datetime  # exclusive, UTC
+    full_start: dt.datetime  # the regular period this one is part of (start of a partial first period)
+    full_end: dt.datetime
+
+    @property
+    def is_partial(self) -> bool:
+        return self.start != self.full_start or self.end != self.full_end
+
+    @property
+    def fraction(self) -> Fraction:
+        """Share of the regular period this period covers (1 for a full one)."""
+        whole = (self.full_end - self.full_start).total_seconds()
+        return Fraction(int((self.end - self.start).total_seconds()), int(whole))
+
+    def prorate(self, amount_minor: int) -> Decimal:
+        fraction = self.fraction
+        return Decimal(amount_minor) * fraction.numerator / fraction.denominator
+
+    def contains(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def anchor_date(year: int, month: int, anchor_day: int) -> dt.date:
+    """The anchor day in a month, clamped to the month's last day."""
+    return dt.date(year, month, min(anchor_day, calendar.monthrange(year, month)[1]))
+
+
+def _boundary(year: int, month: int, anchor_day: int, tz_name: str) -> dt.datetime:
+    return local_midnight(anchor_date(year, month, anchor_day), tz_name).astimezone(dt.UTC)
+
+
+def regular_period_at(
+    instant: dt.datetime, *, tz_name: str, anchor_day: int, months: int = 1
+) -> tuple[dt.datetime, dt.datetime]:
+    """The regular [start, end) period holding `instant`; multi-month periods align to a fixed grid."""
+    local = instant.astimezone(zoneinfo.ZoneInfo(tz_name))
+    year, month = _add_months(local.year, local.month, -((local.year * 12 + local.month - 1) % months))
+    start = _boundary(year, month, anchor_day, tz_name)
+    while start > instant:
+        year, month = _add_months(year, month, -months)
+        start = _boundary(year, month, anchor_day, tz_name)
+    while True:
+        next_year, next_month = _add_months(year, month, months)
+        end = _boundary(next_year, next_month, anchor_day, tz_name)
+        if end > instant:
+            return start, end
+        year, month, start = next_year, next_month, end
+
+
+def period_at(
+    instant: dt.datetime,
+    *,
+    tz_name: str,
+    anchor_day: int,
+    months: int = 1,
+    contract_start: dt.datetime | None = None,
+    contract_end: dt.datetime | None = None,
+) -> Period:
+    """The contract period holding `instant`, cut to the contract's own start and end."""
+    full_start, full_end = regular_period_at(instant, tz_name=tz_name, anchor_day=anchor_day, months=months)
+    start = max(full_start, contract_start) if contract_start else full_start
+    end = min(full_end, contract_end) if contract_end else full_end
+    return Period(start=start, end=end, full_start=full_start, full_end=full_end)
+
+
+def periods_between(
+    start: dt.datetime, end: dt.datetime, *, tz_name: str, anchor_day: int, months: int = 1
+) -> list[Period]:
+    """Every period from the contract's start to `end` (exclusive), the first possibly partial."""
+    periods: list[Period] = []
+    cursor = start
+    while cursor < end:
+        period = period_at(
+            cursor, tz_name=tz_name, anchor_day=anchor_day, months=months, contract_start=start
+        )
+        periods.append(period)
+        cursor = period.end
+    return periods

@@ -1,0 +1,125 @@
+"""Rule 12: velocity and rate anomalies.
+
+Velocity: the day's outcome count for a contract and type against its own baseline, by the robust
+z-score 0.6745·(x - median)/MAD over the previous `baseline_days` days; above the threshold the
+outcome is flagged (inflation: the customer's confirmation clears it). Applies only once the contract
+has `min_history_days` of history. Rejection rate: a source whose recent outcomes are mostly rejected
+has its new outcomes held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from outcomes.models import Outcome, OutcomeState
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold
+
+RATE_WINDOW = dt.timedelta(days=30)
+RATE_HOLD = dt.timedelta(hours=24)
+MAD_SCALE = 0.6745
+
+
+def robust_z(value: float, history: Sequence[float]) -> float:
+    """0.6745·(x - median)/MAD; with MAD 0, any excess over the median is infinitely anomalous."""
+    median = statistics.median(history)
+    mad = statistics.median(abs(h - median) for h in history)
+    if mad == 0:
+        return 0.0 if value <= median else float("inf")
+    return MAD_SCALE * (value - median) / mad
+
+
+class Anomaly(Rule):
+    name = "anomaly"
+
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[str, Any]:
+        velocity: dict[tuple[Any, str], dict[dt.date, int]] = defaultdict(dict)
+        pairs = {
+            (f.outcome.contract_id, f.outcome.outcome_type_key): f.policy.anomaly
+            for f in batch
+            if f.policy.anomaly.velocity_enabled and not f.is_billed
+        }
+        if pairs:
+            days = max(p.baseline_days for p in pairs.values())
+            earliest = min(f.outcome.occurred_at for f in batch) - dt.timedelta(days=days + 1)
+            latest = max(f.outcome.occurred_at for f in batch) + dt.timedelta(days=1)
+            rows = (
+                Outcome.objects.filter(
+                    contract_id__in={c for c, _ in pairs},
+                    outcome_type_key__in={t for _, t in pairs},
+                    occurred_at__gte=earliest,
+                    occurred_at__lt=latest,
+                )
+                .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+                .values_list("contract_id", "outcome_type_key", "day")
+                .annotate(n=Count("id"))
+            )
+            for contract_id, type_key, day, n in rows:
+                velocity[(contract_id, type_key)][day] = n
+        sources = {f.outcome.source_id for f in batch if f.outcome.source_id}
+        rates = {
+            source_id: (rejected, total)
+            for source_id, total, rejected in Outcome.objects.filter(
+                source_id__in=sources, created_at__gte=now - RATE_WINDOW
+            )
+            .values_list("source_id")
+            .annotate(total=Count("id"), rejected=Count("id", filter=Q(state=OutcomeState.REJECTED)))
+        }
+        return {"velocity": velocity, "rates": rates}
+
+    def _velocity(self, facts: OutcomeFacts, counts: dict[dt.date, int]) -> Verdict | None:
+        params = facts.policy.anomaly
+        day = facts.outcome.occurred_at.astimezone(dt.UTC).date()
+        first_day = min(counts, default=day)
+        if (day - first_day).days < params.min_history_days:
+            return None
+        history = [
+            counts.get(day - dt.timedelta(days=offset), 0)
+            for offset in range(1, params.baseline_days + 1)
+            if day - dt.timedelta(days=offset) >= first_day
+        ]
+        count = counts.get(day, 0)
+        z = robust_z(count, history)
+        details = {
+            "day": day.isoformat(),
+            "count": count,
+            "baseline_median": statistics.median(history),
+            "z": None if z == float("inf") else round(z, 3),
+            "z_threshold": params.z_threshold,
+        }
+        if z > params.z_threshold:
+            if facts.confirmed_at is not None:
+                return accept("velocity_confirmed_by_customer", **details)
+            return flag("velocity_anomaly", **details)
+        return accept("velocity_normal", **details)
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        if facts.is_billed:
+            return None
+        params = facts.policy.anomaly
+        stats = prepared[self.name]
+        verdict = None
+        if params.velocity_enabled:
+            counts = stats["velocity"].get((facts.outcome.contract_id, facts.outcome.outcome_type_key), {})
+            verdict = self._velocity(facts, counts)
+            if verdict is not None and verdict.decision == "flag":
+                return verdict
+        rejected, total = stats["rates"].get(facts.outcome.source_id, (0, 0))
+        if (
+            total >= params.rejection_rate_min_outcomes
+            and rejected / total >= params.rejection_rate_threshold
+        ):
+            return hold(
+                now + RATE_HOLD,
+                "source_rejection_rate",
+                rejected=rejected,
+                total=total,
+                threshold=params.rejection_rate_threshold,
+            )
+        return verdict

@@ -1,0 +1,136 @@
+"""What a verification rule is: a name, parameters from the policy, and one verdict per outcome.
+
+A rule may `prepare` set-based statistics for a whole batch (one aggregate query, never a loop over
+history per outcome) and then `evaluate` each outcome from its facts and those statistics. It
+returns None when it does not apply (disabled by the policy), so nothing is recorded for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from contracts.models import Contract, ContractVersion, OutcomeType, WebhookSource
+from contracts.policy import VerificationPolicy
+from outcomes.models import AuditSample, Decision, Dispute, EventKind, Outcome, OutcomeState, ReviewDecision
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    reason: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    hold_until: dt.datetime | None = None
+
+
+def accept(reason: str, **facts: Any) -> Verdict:
+    return Verdict(Decision.ACCEPT, reason, facts)
+
+
+def reject(reason: str, **facts: Any) -> Verdict:
+    return Verdict(Decision.REJECT, reason, facts)
+
+
+def hold(until: dt.datetime, reason: str, **facts: Any) -> Verdict:
+    return Verdict(Decision.HOLD, reason, facts, hold_until=until)
+
+
+def flag(reason: str, **facts: Any) -> Verdict:
+    return Verdict(Decision.FLAG, reason, facts)
+
+
+def iso(instant: dt.datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(dt.UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """One raw event as the rules see it."""
+
+    event_id: str
+    kind: str
+    occurred_at: dt.datetime
+    received_at: dt.datetime
+    source_id: Any
+    from_customer: bool  # posted by the customer's system of record
+    evidence: dict[str, Any]
+    webhook_id: str
+
+
+@dataclass
+class OutcomeFacts:
+    """Everything the rules may read about one outcome, gathered for a whole batch in a few queries."""
+
+    outcome: Outcome
+    contract: Contract
+    version: ContractVersion | None
+    outcome_type: OutcomeType | None
+    policy: VerificationPolicy
+    events: list[EventFact]
+    sources: dict[Any, WebhookSource]
+    decisions: dict[str, ReviewDecision]
+    dispute: Dispute | None
+    sample: AuditSample | None
+
+    @property
+    def claims(self) -> list[EventFact]:
+        return [e for e in self.events if e.kind in (EventKind.OUTCOME_CLAIMED, EventKind.TASK_COMPLETED)]
+
+    @property
+    def confirmations(self) -> list[EventFact]:
+        """The system of record saying it happened: its confirmations, or its own claims."""
+        return [
+            e
+            for e in self.events
+            if e.from_customer
+            and e.kind in (EventKind.OUTCOME_CONFIRMED, EventKind.OUTCOME_CLAIMED, EventKind.TASK_COMPLETED)
+        ]
+
+    @property
+    def reversals(self) -> list[EventFact]:
+        return [e for e in self.events if e.kind == EventKind.OUTCOME_REVERSED]
+
+    @property
+    def disputes(self) -> list[EventFact]:
+        return [e for e in self.events if e.kind == EventKind.OUTCOME_DISPUTED and e.from_customer]
+
+    @property
+    def claimed_at(self) -> dt.datetime:
+        claims = self.claims or self.confirmations or self.events
+        return min(e.occurred_at for e in claims)
+
+    @property
+    def confirmed_at(self) -> dt.datetime | None:
+        confirmations = self.confirmations
+        return min((e.occurred_at for e in confirmations), default=None)
+
+    @property
+    def received_at(self) -> dt.datetime:
+        return min(e.received_at for e in self.events)
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """All events' evidence merged, earliest first (a later event cannot overwrite a field)."""
+        merged: dict[str, Any] = {}
+        for event in sorted(self.events, key=lambda e: (e.occurred_at, e.event_id)):
+            for key, value in event.evidence.items():
+                merged.setdefault(key, value)
+        return merged
+
+    @property
+    def is_billed(self) -> bool:
+        return self.outcome.billed_at is not None or self.outcome.state == OutcomeState.BILLED
+
+
+class Rule:
+    """Base class: subclasses set `name` and implement `evaluate` (and `prepare` when set-based)."""
+
+    name: ClassVar[str]
+
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> Any:
+        return None
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        raise NotImplementedError

@@ -1,0 +1,64 @@
+"""Rule 16 (optional): bill only outcomes above a counterfactual baseline agreed before the work began:
+the first N outcomes of each period are what the customer's own process would have achieved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.periods import period_at
+from outcomes.models import Outcome, OutcomeState
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, iso, reject
+
+
+def _period_of(facts: OutcomeFacts) -> tuple[dt.datetime, dt.datetime]:
+    contract = facts.contract
+    period = period_at(
+        facts.outcome.occurred_at,
+        tz_name=contract.timezone,
+        anchor_day=contract.anchor_day,
+        months=contract.period_count,
+        contract_start=contract.starts_at,
+        contract_end=contract.ends_at,
+    )
+    return period.start, period.end
+
+
+class BaselineLift(Rule):
+    name = "baseline_lift"
+
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[tuple[Any, ...], set[int]]:
+        """For each (contract, type, period) in the batch, the ids of its first N outcomes (one LIMIT query each)."""
+        baseline: dict[tuple[Any, ...], set[int]] = {}
+        for facts in batch:
+            params = facts.policy.baseline_lift
+            if not params.enabled:
+                continue
+            start, end = _period_of(facts)
+            key = (facts.outcome.contract_id, facts.outcome.outcome_type_key, start)
+            if key in baseline:
+                continue
+            baseline[key] = set(
+                Outcome.objects.filter(
+                    contract_id=facts.outcome.contract_id,
+                    outcome_type_key=facts.outcome.outcome_type_key,
+                    occurred_at__gte=start,
+                    occurred_at__lt=end,
+                )
+                .exclude(state__in=[OutcomeState.REJECTED, OutcomeState.REVERSED])
+                .order_by("occurred_at", "natural_key")
+                .values_list("id", flat=True)[: params.baseline_units_per_period]
+            )
+        return baseline
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        params = facts.policy.baseline_lift
+        if not params.enabled:
+            return None
+        start, _ = _period_of(facts)
+        within = prepared[self.name][(facts.outcome.contract_id, facts.outcome.outcome_type_key, start)]
+        details = {"baseline_units_per_period": params.baseline_units_per_period, "period_start": iso(start)}
+        if facts.outcome.pk in within:
+            return reject("within_baseline", **details)
+        return accept("above_baseline", **details)

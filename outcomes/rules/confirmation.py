@@ -1,0 +1,53 @@
+"""Rule 7: a vendor's claim becomes billable only when the customer's system of record confirms the same
+natural key within the match window; unmatched claims are held, then rejected, billed as
+unverified, or accepted after a silence window, as the policy says."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold, iso, reject
+
+
+class Confirmation(Rule):
+    name = "confirmation"
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        params = facts.policy.confirmation
+        if not params.required:
+            return None
+        window = dt.timedelta(hours=params.match_window_hours)
+        claimed_at, confirmed_at = facts.claimed_at, facts.confirmed_at
+        if confirmed_at is not None and all(e.from_customer for e in facts.claims):
+            return accept("reported_by_system_of_record", confirmed_at=iso(confirmed_at))
+        if confirmed_at is not None and abs(confirmed_at - claimed_at) <= window:
+            return accept(
+                "confirmed",
+                claimed_at=iso(claimed_at),
+                confirmed_at=iso(confirmed_at),
+                match_window_hours=params.match_window_hours,
+            )
+        deadline = claimed_at + window
+        details = {"claimed_at": iso(claimed_at), "match_window_hours": params.match_window_hours}
+        if confirmed_at is not None:
+            details["confirmed_at"] = iso(confirmed_at)
+        if now < deadline:
+            return hold(deadline, "awaiting_confirmation", **details)
+        if params.on_unmatched == "silence_is_consent":
+            silence_ends = claimed_at + dt.timedelta(hours=params.silence_window_hours)
+            if now < silence_ends:
+                return hold(
+                    silence_ends,
+                    "awaiting_silence",
+                    silence_window_hours=params.silence_window_hours,
+                    **details,
+                )
+            return accept("silence_is_consent", silence_window_hours=params.silence_window_hours, **details)
+        if params.on_unmatched == "bill_unverified":
+            return accept("billed_unverified", price_percent=params.unverified_price_percent, **details)
+        suppression = prepared.get("suppression", {}).get(facts.outcome.contract_id)
+        if suppression is not None and suppression["suspected"]:
+            # Silence cannot be used to avoid paying: the vendor's evidence decides instead.
+            return flag("suppression_suspected", **details, **suppression)
+        return reject("unconfirmed", **details)

@@ -1,0 +1,84 @@
+"""Rule 15: a customer may dispute a billable or billed outcome within the dispute window; a disputed
+outcome is held while the rest is billed; the vendor accepts (no bill or a credit) or rejects with
+evidence; an unanswered dispute resolves at its deadline as the policy says."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from outcomes.models import Dispute
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+
+UPHELD = {Dispute.Status.ACCEPTED, Dispute.Status.EXPIRED_CREDITED}
+
+
+def dispute_window_closes(facts: OutcomeFacts) -> dt.datetime | None:
+    """Disputes are open from the claim until window_days after the outcome became billable."""
+    anchor = facts.outcome.billable_at or facts.outcome.billed_at
+    return None if anchor is None else anchor + dt.timedelta(days=facts.policy.disputes.window_days)
+
+
+class Disputes(Rule):
+    name = "disputes"
+
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, Dispute]:
+        """Open a dispute for each disputed event inside the window; resolve open ones past their deadline."""
+        disputes = {f.outcome.pk: f.dispute for f in batch if f.dispute is not None}
+        to_open = []
+        for facts in batch:
+            if facts.dispute is not None or not facts.disputes:
+                continue
+            first = min(facts.disputes, key=lambda e: (e.occurred_at, e.event_id))
+            closes = dispute_window_closes(facts)
+            if closes is not None and first.occurred_at > closes:
+                continue
+            to_open.append(
+                Dispute(
+                    outcome=facts.outcome,
+                    opened_at=first.received_at,
+                    reason=str(first.evidence.get("reason", "")),
+                    opened_by=f"source:{first.source_id}",
+                    deadline=first.received_at + dt.timedelta(days=facts.policy.disputes.response_days),
+                )
+            )
+        Dispute.objects.bulk_create(to_open, ignore_conflicts=True)
+        if to_open:
+            disputes.update(
+                {d.outcome_id: d for d in Dispute.objects.filter(outcome__in=[d.outcome for d in to_open])}
+            )
+        policies = {f.outcome.pk: f.policy.disputes for f in batch}
+        for dispute in disputes.values():
+            if dispute.status == Dispute.Status.OPEN and now >= dispute.deadline:
+                credited = policies[dispute.outcome_id].unanswered == "credit_customer"
+                status = Dispute.Status.EXPIRED_CREDITED if credited else Dispute.Status.EXPIRED_BILLED
+                # Only if still open: a vendor's answer racing the deadline wins if it committed first.
+                if Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN).update(
+                    status=status, resolved_at=dispute.deadline, resolved_by="system:deadline"
+                ):
+                    dispute.status, dispute.resolved_at, dispute.resolved_by = (
+                        status,
+                        dispute.deadline,
+                        "system:deadline",
+                    )
+                else:
+                    dispute.refresh_from_db()
+        return disputes
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        dispute = prepared[self.name].get(facts.outcome.pk)
+        if dispute is None:
+            if facts.disputes:
+                return accept("dispute_out_of_window", window_days=facts.policy.disputes.window_days)
+            return None
+        details = {
+            "dispute_id": dispute.pk,
+            "opened_at": iso(dispute.opened_at),
+            "deadline": iso(dispute.deadline),
+        }
+        if dispute.status == Dispute.Status.OPEN:
+            return hold(dispute.deadline, "dispute_open", **details)
+        if dispute.status in UPHELD:
+            return reject("dispute_upheld", status=dispute.status, resolved_by=dispute.resolved_by, **details)
+        return accept("dispute_rejected", status=dispute.status, resolved_by=dispute.resolved_by, **details)

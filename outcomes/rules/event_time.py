@@ -1,0 +1,49 @@
+"""Rule 4: the outcome happened while a contract version covering its type was in force, not in the
+future, and was reported within the late-arrival window (late ones land on the next open invoice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from contracts.models import ContractStatus
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+
+SUSPENSION_RECHECK = dt.timedelta(hours=24)
+
+
+class EventTime(Rule):
+    name = "event_time"
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
+        params = facts.policy.event_time
+        occurred_at = facts.outcome.occurred_at
+        received_at = facts.received_at
+        contract = facts.contract
+        if facts.version is None:
+            return reject(
+                "outside_contract",
+                occurred_at=iso(occurred_at),
+                contract_starts_at=iso(contract.starts_at),
+                contract_ends_at=iso(contract.ends_at),
+            )
+        if facts.outcome_type is None:
+            return reject(
+                "type_not_in_version",
+                version=facts.version.number,
+                outcome_type=facts.outcome.outcome_type_key,
+            )
+        skew = dt.timedelta(seconds=params.max_clock_skew_seconds)
+        if occurred_at > received_at + skew:
+            return reject("occurred_in_future", occurred_at=iso(occurred_at), received_at=iso(received_at))
+        late_by = received_at - occurred_at
+        if late_by > dt.timedelta(days=params.late_arrival_days):
+            return reject(
+                "arrived_too_late",
+                occurred_at=iso(occurred_at),
+                received_at=iso(received_at),
+                late_arrival_days=params.late_arrival_days,
+            )
+        if contract.status == ContractStatus.SUSPENDED and not facts.is_billed:
+            return hold(now + SUSPENSION_RECHECK, "contract_suspended", contract=contract.reference)
+        return accept("in_force", version=facts.version.number, occurred_at=iso(occurred_at))

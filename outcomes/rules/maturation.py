@@ -1,0 +1,55 @@
+"""Rules 8 and 9: an outcome matures over a hold window in which no disqualifier may arrive; a
+disqualifying reversal voids it before billing, claws it back as a credit until the lock date
+after billing, and after the lock date is recorded without moving money."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+
+
+class Maturation(Rule):
+    name = "maturation"
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        if facts.is_billed:
+            return None
+        params = facts.policy.maturation
+        start = max(facts.claimed_at, facts.confirmed_at or facts.claimed_at)
+        matures_at = start + dt.timedelta(hours=params.hold_hours)
+        if now < matures_at:
+            return hold(matures_at, "maturing", hold_hours=params.hold_hours, matures_at=iso(matures_at))
+        return accept("matured", hold_hours=params.hold_hours, matured_at=iso(matures_at))
+
+
+class Reversal(Rule):
+    name = "reversal"
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        reversals = sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))
+        if not reversals:
+            return None
+        disqualifiers = set(facts.policy.maturation.disqualifiers)
+        disqualifying = [
+            e for e in reversals if e.evidence.get("reason") in disqualifiers or "reason" not in e.evidence
+        ]
+        if not disqualifying:
+            return accept(
+                "reversal_not_disqualifying",
+                reasons=sorted({str(e.evidence.get("reason")) for e in reversals}),
+            )
+        first = disqualifying[0]
+        details = {
+            "event_id": first.event_id,
+            "reason": first.evidence.get("reason"),
+            "reversed_at": iso(first.occurred_at),
+        }
+        billed_at = facts.outcome.billed_at
+        if billed_at is None:
+            return reject("reversed", **details)
+        lock_date = billed_at + dt.timedelta(days=facts.policy.reversal.clawback_window_days)
+        if first.occurred_at <= lock_date:
+            return reject("clawed_back", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
+        return accept("reversal_after_lock", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)

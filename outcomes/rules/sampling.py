@@ -1,0 +1,108 @@
+"""Rule 13: audit sampling. A share of outcomes, chosen by an HMAC with a server secret (so the vendor
+cannot predict which), must be attested by the customer; a denial or no answer by the deadline is an
+error. The period's adjustment extrapolates the error rate at the lower bound of a one-sided
+confidence interval computed exactly (Clopper-Pearson), never the raw point estimate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+
+from outcomes.models import AuditSample, Outcome
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+
+
+def sampling_secret() -> bytes:
+    configured = getattr(settings, "AUDIT_SAMPLING_SECRET", "")
+    return (configured or f"verity-audit-sampling:{settings.SECRET_KEY}").encode()
+
+
+def sample_draw(outcome: Outcome) -> float:
+    """A number in [0, 1) fixed by the outcome's natural identity and a secret the vendor never sees."""
+    message = f"{outcome.contract_id}:{outcome.outcome_type_key}:{outcome.natural_key}".encode()
+    digest = hmac.new(sampling_secret(), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _binomial_tail_at_least(successes: int, trials: int, p: float) -> float:
+    """P(X >= successes) for X ~ Binomial(trials, p), summed exactly in log space."""
+    if p <= 0:
+        return 0.0 if successes > 0 else 1.0
+    if p >= 1:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [
+        math.lgamma(trials + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(trials - k + 1)
+        + k * log_p
+        + (trials - k) * log_q
+        for k in range(successes, trials + 1)
+    ]
+    top = max(terms)
+    return math.exp(top) * sum(math.exp(t - top) for t in terms)
+
+
+def clopper_pearson_lower(errors: int, trials: int, confidence: float) -> float:
+    """Exact one-sided lower confidence bound of a binomial proportion: the p with P(X >= errors | p) = 1 - confidence."""
+    if trials <= 0 or errors <= 0:
+        return 0.0
+    alpha = 1 - confidence
+    low, high = 0.0, errors / trials
+    for _ in range(200):  # bisection to well below a part per billion
+        mid = (low + high) / 2
+        if _binomial_tail_at_least(errors, trials, mid) < alpha:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+class AuditSampling(Rule):
+    name = "audit_sampling"
+
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, AuditSample]:
+        """Select this batch's unbilled outcomes that the HMAC draws, creating their sample once."""
+        chosen = [
+            f
+            for f in batch
+            if f.policy.audit_sampling.enabled
+            and f.sample is None
+            and not f.is_billed
+            and sample_draw(f.outcome) < f.policy.audit_sampling.rate
+        ]
+        AuditSample.objects.bulk_create(
+            [
+                AuditSample(
+                    outcome=f.outcome,
+                    selected_at=now,
+                    deadline=now + dt.timedelta(days=f.policy.audit_sampling.attestation_days),
+                )
+                for f in chosen
+            ],
+            ignore_conflicts=True,
+        )
+        samples = {f.outcome.pk: f.sample for f in batch if f.sample is not None}
+        if chosen:
+            samples.update(AuditSample.objects.in_bulk([f.outcome.pk for f in chosen]))
+        return samples
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        sample = prepared[self.name].get(facts.outcome.pk)
+        if sample is None:
+            return None
+        details = {"selected_at": iso(sample.selected_at), "deadline": iso(sample.deadline)}
+        if sample.answer == AuditSample.Answer.ATTESTED:
+            return accept("attested", answered_by=sample.answered_by, **details)
+        if sample.answer == AuditSample.Answer.DENIED:
+            return reject("audit_denied", answered_by=sample.answered_by, note=sample.note, **details)
+        if now < sample.deadline:
+            return hold(sample.deadline, "awaiting_attestation", **details)
+        return reject("audit_unanswered", **details)

@@ -1,0 +1,66 @@
+"""Rule 10: outcomes sharing a parent key (one conversation, one requester) within a window are billed
+once: the earliest is kept, the rest are merged into it with a reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from outcomes.models import Outcome, OutcomeState
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, reject
+
+GroupKey = tuple[Any, str, str]
+
+
+class SplitDetection(Rule):
+    name = "split_detection"
+
+    def prepare(
+        self, batch: Sequence[OutcomeFacts], now: dt.datetime
+    ) -> dict[GroupKey, list[tuple[dt.datetime, str, int]]]:
+        wanted = [f for f in batch if f.policy.split_detection.enabled and f.outcome.parent_key]
+        if not wanted:
+            return {}
+        siblings: dict[GroupKey, list[tuple[dt.datetime, str, int]]] = defaultdict(list)
+        rows = (
+            Outcome.objects.filter(
+                contract_id__in={f.outcome.contract_id for f in wanted},
+                outcome_type_key__in={f.outcome.outcome_type_key for f in wanted},
+                parent_key__in={f.outcome.parent_key for f in wanted},
+            )
+            .exclude(state=OutcomeState.REVERSED)
+            .values_list("contract_id", "outcome_type_key", "parent_key", "occurred_at", "natural_key", "id")
+        )
+        for contract_id, type_key, parent_key, occurred_at, natural_key, outcome_id in rows:
+            siblings[(contract_id, type_key, parent_key)].append((occurred_at, natural_key, outcome_id))
+        for group in siblings.values():
+            group.sort()
+        return siblings
+
+    def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
+        params = facts.policy.split_detection
+        outcome = facts.outcome
+        if not params.enabled or not outcome.parent_key:
+            return None
+        window = dt.timedelta(hours=params.window_hours)
+        group = prepared[self.name].get(
+            (outcome.contract_id, outcome.outcome_type_key, outcome.parent_key), []
+        )
+        # Walk the parent's outcomes in (time, natural key) order: each window starts at a kept one.
+        kept: tuple[dt.datetime, str, int] | None = None
+        for sibling in group:
+            if kept is None or sibling[0] - kept[0] > window:
+                kept = sibling
+            if sibling[2] == outcome.pk:
+                break
+        if kept is None or kept[2] == outcome.pk:
+            return accept("first_of_parent", parent_key=outcome.parent_key, window_hours=params.window_hours)
+        return reject(
+            "split_merged",
+            parent_key=outcome.parent_key,
+            kept_outcome_id=kept[2],
+            kept_natural_key=kept[1],
+            window_hours=params.window_hours,
+        )
