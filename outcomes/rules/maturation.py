@@ -43,7 +43,7 @@ class Reversal(Rule):
         first = disqualifying[0]
         details = {
             "event_id": first.event_id,
-            "reason": first.evidence.get("reason"),
+            "disqualifier": first.evidence.get("reason"),
             "reversed_at": iso(first.occurred_at),
         }
         billed_at = facts.outcome.billed_at

@@ -1,4 +1,4 @@
-"""Merge stored raw events into outcomes: one per (contract, outcome type, natural key).
+"""Merge stored raw events into outcomes: one per (contract, outcome type, natural key), then verify them.
 
 Runs in workers. Idempotent: a raw event is linked to its outcome at most once (unique link), so
 processing a delivery twice, or a sweep racing a task, changes nothing the second time.
@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from outcomes.models import Outcome, OutcomeEvent, OutcomeState, OutcomeTransition, RawEvent
+from outcomes.services.verification import outcomes_evaluate
 
 SYSTEM_ACTOR = "system:ingestion"
 SWEEP_GRACE = dt.timedelta(minutes=1)
@@ -24,10 +25,13 @@ def _key(event: RawEvent) -> OutcomeKey:
     return (event.contract_id, event.outcome_type_key, event.natural_key)
 
 
-def _build(events: list[RawEvent], now: dt.datetime) -> int:
-    """Create missing outcomes, link events, and move new outcomes received → pending. Assumes a transaction."""
+def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
+    """Create missing outcomes, link events, and move new outcomes received → pending. Assumes a transaction.
+
+    Returns how many outcomes are new and the ids of every outcome the events touched.
+    """
     if not events:
-        return 0
+        return 0, []
     first_by_key: dict[OutcomeKey, RawEvent] = {}
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
         first_by_key.setdefault(_key(event), event)
@@ -39,6 +43,7 @@ def _build(events: list[RawEvent], now: dt.datetime) -> int:
                 outcome_type_key=event.outcome_type_key,
                 natural_key=event.natural_key,
                 parent_key=event.payload.get("parent_key") or "",
+                source_id=event.source_id,
                 occurred_at=event.occurred_at,
                 value_minor=(event.payload.get("value") or {}).get("amount_minor"),
                 state=OutcomeState.RECEIVED,
@@ -92,7 +97,8 @@ def _build(events: list[RawEvent], now: dt.datetime) -> int:
     Outcome.objects.filter(pk__in=[o.pk for o in fresh], state=OutcomeState.RECEIVED).update(
         state=OutcomeState.PENDING, updated_at=now
     )
-    return len(fresh)
+    touched = {outcomes[_key(event)].pk for event in events}
+    return len(fresh), sorted(touched)
 
 
 def outcomes_build_for_delivery(*, delivery_id: int) -> int:
@@ -104,7 +110,10 @@ def outcomes_build_for_delivery(*, delivery_id: int) -> int:
             .filter(delivery_id=delivery_id, outcome_link__isnull=True)
             .order_by("id")
         )
-        return _build(events, now)
+        fresh, touched = _build(events, now)
+    # Verify in a transaction of its own: the merge above stays committed whatever happens next.
+    outcomes_evaluate(outcome_ids=touched)
+    return fresh
 
 
 def outcomes_build_sweep(*, limit: int = 5000) -> int:
@@ -116,4 +125,6 @@ def outcomes_build_sweep(*, limit: int = 5000) -> int:
             .filter(outcome_link__isnull=True, received_at__lte=now - SWEEP_GRACE)
             .order_by("id")[:limit]
         )
-        return _build(events, now)
+        fresh, touched = _build(events, now)
+    outcomes_evaluate(outcome_ids=touched)
+    return fresh

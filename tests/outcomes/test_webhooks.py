@@ -73,10 +73,12 @@ def test_signed_event_is_stored_raw_and_becomes_a_pending_outcome(
     assert raw.payload == claim
     assert raw.contract_id == ingest.contract.pk
     outcome = Outcome.objects.get()
-    assert (outcome.natural_key, outcome.parent_key, outcome.state) == ("T-1", "conv-9", OutcomeState.PENDING)
-    assert list(OutcomeTransition.objects.values_list("from_state", "to_state", "reason")) == [
+    # The worker merged it and verification started: the system of record's claim now matures.
+    assert (outcome.natural_key, outcome.parent_key, outcome.state) == ("T-1", "conv-9", OutcomeState.MATURING)
+    assert list(OutcomeTransition.objects.order_by("id").values_list("from_state", "to_state", "reason")) == [
         ("", "received", "first_event"),
         ("received", "pending", "events_recorded"),
+        ("pending", "maturing", "maturing"),
     ]
 
 
@@ -92,7 +94,10 @@ def test_events_sharing_a_natural_key_merge_into_one_outcome(
     assert RawEvent.objects.count() == 3
     outcome = Outcome.objects.get()
     assert outcome.event_links.count() == 3
-    assert outcome.transitions.count() == 2  # created once, never re-created by later events
+    # Created once, never re-created by later events; the reversal then voids it before billing.
+    assert list(outcome.transitions.order_by("id").values_list("to_state", flat=True)) == [
+        "received", "pending", "maturing", "reversed",
+    ]
 
 
 def test_the_vendor_api_shows_the_outcome_with_its_raw_events_and_transitions(
@@ -103,12 +108,12 @@ def test_the_vendor_api_shows_the_outcome_with_its_raw_events_and_transitions(
         ingest.post(claim)
 
     listed = ingest.api.client.get(
-        "/api/v1/outcomes", {"contract_id": str(ingest.contract.pk), "state": "pending"}
+        "/api/v1/outcomes", {"contract_id": str(ingest.contract.pk), "state": "maturing"}
     )
     assert [o["natural_key"] for o in listed.json()["results"]] == ["T-42"]
     detail = ingest.api.client.get(f"/api/v1/outcomes/{listed.json()['results'][0]['id']}").json()
     assert [e["event_id"] for e in detail["raw_events"]] == [claim["id"]]
-    assert [t["to_state"] for t in detail["transitions"]] == ["received", "pending"]
+    assert [t["to_state"] for t in detail["transitions"]] == ["received", "pending", "maturing"]
     deliveries = ingest.api.client.get(f"/webhooks-unused/{ingest.source.pk}")
     assert deliveries.status_code == 404
     deliveries = ingest.api.client.get(f"/api/v1/webhook-sources/{ingest.source.pk}/deliveries").json()

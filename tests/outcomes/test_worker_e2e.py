@@ -44,7 +44,7 @@ def celery_worker_process() -> Iterator[subprocess.Popen[bytes]]:
     worker.wait(timeout=20)
 
 
-def test_a_real_worker_builds_the_outcome_of_a_signed_delivery(
+def test_a_real_worker_builds_and_verifies_the_outcome_of_a_signed_delivery(
     celery_worker_process: subprocess.Popen[bytes],
 ) -> None:
     ingest = make_ingest()
@@ -53,9 +53,10 @@ def test_a_real_worker_builds_the_outcome_of_a_signed_delivery(
 
     assert response.status_code == 200
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not Outcome.objects.filter(natural_key="T-worker").exists():
+    verified = Outcome.objects.filter(natural_key="T-worker", state=OutcomeState.MATURING)
+    while time.monotonic() < deadline and not verified.exists():
         assert celery_worker_process.poll() is None, "the worker died"
         time.sleep(0.2)
     outcome = Outcome.objects.get(natural_key="T-worker")
-    assert outcome.state == OutcomeState.PENDING
-    assert outcome.transitions.count() == 2
+    assert outcome.state == OutcomeState.MATURING
+    assert outcome.verdicts.filter(rule="maturation", reason="maturing").exists()
