@@ -103,6 +103,7 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-unprocessed-events": {"task": "outcomes.tasks.sweep_unprocessed_events", "schedule": 60.0},
+    "evaluate-due-outcomes": {"task": "outcomes.tasks.evaluate_due_outcomes", "schedule": 60.0},
 }
 
 # Webhook bodies are capped at 1 MiB by the endpoint itself (413); this keeps Django's own cap above it.

@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from contracts.errors import NotFound
-from contracts.models import Vendor, WebhookSource
-from outcomes.models import Delivery, Outcome, OutcomeTransition, RawEvent
+from contracts.models import Customer, Vendor, WebhookSource
+from outcomes.models import AuditSample, Delivery, Dispute, Outcome, OutcomeState, OutcomeTransition, RawEvent
 
 
 def outcome_list(
@@ -41,8 +41,12 @@ def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:
         raise NotFound("No such outcome.")
     outcome = (
         Outcome.objects.filter(vendor=vendor, pk=int(outcome_id))
-        .select_related("contract")
-        .prefetch_related(Prefetch("transitions", queryset=OutcomeTransition.objects.order_by("at", "id")))
+        .select_related("contract", "version")
+        .prefetch_related(
+            Prefetch("transitions", queryset=OutcomeTransition.objects.order_by("at", "id")),
+            "verdicts",
+            "review_decisions",
+        )
         .first()
     )
     if outcome is None:
@@ -67,3 +71,41 @@ def delivery_get(*, source: WebhookSource, delivery_id: Any) -> Delivery:
     if delivery is None:
         raise NotFound("No such delivery.")
     return delivery
+
+
+def outcome_list_for_customer(*, customer: Customer, **filters: Any) -> QuerySet[Outcome]:
+    """A customer's key sees its own contracts' outcomes only."""
+    return outcome_list(vendor=customer.vendor, **filters).filter(contract__customer=customer)
+
+
+def outcome_get_for_customer(*, customer: Customer, outcome_id: Any) -> Outcome:
+    outcome = outcome_get(vendor=customer.vendor, outcome_id=outcome_id)
+    if outcome.contract.customer_id != customer.pk:
+        raise NotFound("No such outcome.")
+    return outcome
+
+
+def review_queue(*, vendor: Vendor) -> QuerySet[Outcome]:
+    """Flagged outcomes, waiting for a person."""
+    return Outcome.objects.filter(vendor=vendor, state=OutcomeState.FLAGGED).prefetch_related("verdicts")
+
+
+def dispute_list(*, vendor: Vendor, status: str | None = None) -> QuerySet[Dispute]:
+    queryset = Dispute.objects.filter(outcome__vendor=vendor).select_related("outcome")
+    return queryset.filter(status=status) if status else queryset
+
+
+def dispute_get(*, vendor: Vendor, dispute_id: Any) -> Dispute:
+    dispute = None
+    if str(dispute_id).isdigit():
+        dispute = Dispute.objects.filter(outcome__vendor=vendor, pk=int(dispute_id)).first()
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def audit_sample_get(*, outcome: Outcome) -> AuditSample:
+    sample = AuditSample.objects.filter(outcome=outcome).first()
+    if sample is None:
+        raise NotFound("This outcome was not sampled for audit.", code="not_sampled")
+    return sample

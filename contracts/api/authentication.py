@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from contracts.models import ApiKey, Vendor
+from contracts.models import ApiKey, Customer, Vendor
 from contracts.services.credentials import api_key_authenticate
 
 
@@ -24,6 +24,10 @@ class ApiKeyPrincipal:
     @property
     def vendor(self) -> Vendor:
         return self.api_key.vendor
+
+    @property
+    def customer(self) -> Customer | None:
+        return self.api_key.customer
 
     @property
     def actor(self) -> str:

@@ -115,6 +115,7 @@ class InForceQuery(serializers.Serializer[None]):
 
 class ApiKeyOut(serializers.ModelSerializer[ApiKey]):
     display = serializers.SerializerMethodField()
+    customer_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="Set on a customer's key.")
 
     class Meta:
         model = ApiKey
@@ -123,6 +124,7 @@ class ApiKeyOut(serializers.ModelSerializer[ApiKey]):
             "name",
             "prefix",
             "display",
+            "customer_id",
             "scope",
             "created_at",
             "last_used_at",

@@ -7,6 +7,11 @@ from contracts.api import views
 urlpatterns = [
     path("customers", views.CustomerListCreateApi.as_view(), name="customers"),
     path("customers/<str:customer_id>", views.CustomerDetailApi.as_view(), name="customer"),
+    path(
+        "customers/<str:customer_id>/api-keys",
+        views.CustomerApiKeyCreateApi.as_view(),
+        name="customer-api-keys",
+    ),
     path("contracts", views.ContractListCreateApi.as_view(), name="contracts"),
     path("contracts/<str:contract_id>", views.ContractDetailApi.as_view(), name="contract"),
     path(

@@ -347,6 +347,25 @@ class ApiKeyListCreateApi(VendorApiView):
         return Response({**ApiKeyOut(api_key).data, "key": raw}, status=status.HTTP_201_CREATED)
 
 
+class CustomerApiKeyCreateApi(VendorApiView):
+    @extend_schema(
+        operation_id="customer_api_keys_create",
+        request=ApiKeyCreateIn,
+        responses={201: ApiKeyCreatedOut},
+        description=(
+            "Issue an API key to one of your customers for the customer-facing API (/api/v1/customer/): "
+            "it reads only that customer's outcomes and confirms, attests and disputes them. Shown once."
+        ),
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        customer = selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
+        body = self.body(ApiKeyCreateIn)
+        api_key, raw = credentials.api_key_create(
+            vendor=self.vendor, name=body["name"], scope=body["scope"], actor=self.actor, customer=customer
+        )
+        return Response({**ApiKeyOut(api_key).data, "key": raw}, status=status.HTTP_201_CREATED)
+
+
 class ApiKeyDetailApi(VendorApiView):
     @extend_schema(operation_id="api_keys_retrieve", responses=ApiKeyOut)
     def get(self, request: Request, api_key_id: str) -> Response:

@@ -36,8 +36,14 @@ def api_key_create(
     scope: str = ApiKey.Scope.WRITE,
     actor: str,
     created_by_id: int | None = None,
+    customer: Customer | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; the plaintext is returned here once and never stored."""
+    """Create a key; the plaintext is returned here once and never stored.
+
+    With a customer, the key is that customer's: it reaches only the customer-facing API.
+    """
+    if customer is not None and customer.vendor_id != vendor.pk:
+        raise ValidationFailed.on_field("customer_id", "not_found", "No such customer.")
     if scope not in ApiKey.Scope.values:
         raise ValidationFailed.on_field(
             "scope", "invalid_choice", f"scope must be one of {ApiKey.Scope.values}."
@@ -52,6 +58,7 @@ def api_key_create(
             secret_hash=_hash_secret(secret),
             scope=scope,
             created_by_id=created_by_id,
+            customer=customer,
         )
         audit_record(
             vendor=vendor,

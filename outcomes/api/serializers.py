@@ -6,7 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from outcomes.models import Delivery, Outcome, OutcomeState, OutcomeTransition, RawEvent
+from outcomes.models import (
+    AuditSample,
+    Delivery,
+    Dispute,
+    Outcome,
+    OutcomeState,
+    OutcomeTransition,
+    OutcomeVerdict,
+    RawEvent,
+    ReviewDecision,
+)
 
 
 class OutcomeOut(serializers.ModelSerializer[Outcome]):
@@ -53,12 +63,79 @@ class TransitionOut(serializers.ModelSerializer[OutcomeTransition]):
         fields = ["from_state", "to_state", "at", "actor", "reason", "details"]
 
 
+class VerdictOut(serializers.ModelSerializer[OutcomeVerdict]):
+    class Meta:
+        model = OutcomeVerdict
+        fields = ["rule", "decision", "reason", "facts", "hold_until", "at"]
+
+
+class ReviewDecisionOut(serializers.ModelSerializer[ReviewDecision]):
+    class Meta:
+        model = ReviewDecision
+        fields = ["flag_reason", "verdict", "party", "actor", "justification", "evidence", "at"]
+
+
+class DisputeOut(serializers.ModelSerializer[Dispute]):
+    outcome_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "outcome_id",
+            "status",
+            "reason",
+            "opened_at",
+            "opened_by",
+            "deadline",
+            "response",
+            "response_evidence",
+            "resolved_at",
+            "resolved_by",
+        ]
+
+
+class AuditSampleOut(serializers.ModelSerializer[AuditSample]):
+    class Meta:
+        model = AuditSample
+        fields = ["selected_at", "deadline", "answer", "answered_at", "answered_by", "note"]
+
+
 class OutcomeDetailOut(OutcomeOut):
+    """The explainable trail: raw events, every verdict with its facts, transitions, and people's decisions."""
+
     raw_events = serializers.SerializerMethodField()
     transitions = TransitionOut(many=True, read_only=True)
+    verdicts = VerdictOut(many=True, read_only=True)
+    review_decisions = ReviewDecisionOut(many=True, read_only=True)
+    dispute = serializers.SerializerMethodField()
+    audit_sample = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="version.number", read_only=True, allow_null=True)
 
     class Meta(OutcomeOut.Meta):
-        fields = [*OutcomeOut.Meta.fields, "raw_events", "transitions"]
+        fields = [
+            *OutcomeOut.Meta.fields,
+            "version",
+            "price_percent",
+            "confirmed_at",
+            "billable_at",
+            "billed_at",
+            "hold_until",
+            "raw_events",
+            "verdicts",
+            "transitions",
+            "review_decisions",
+            "dispute",
+            "audit_sample",
+        ]
+
+    def get_dispute(self, outcome: Outcome) -> dict[str, Any] | None:
+        dispute = Dispute.objects.filter(outcome=outcome).first()
+        return None if dispute is None else DisputeOut(dispute).data
+
+    def get_audit_sample(self, outcome: Outcome) -> dict[str, Any] | None:
+        sample = AuditSample.objects.filter(outcome=outcome).first()
+        return None if sample is None else AuditSampleOut(sample).data
 
     def get_raw_events(self, outcome: Outcome) -> list[dict[str, Any]]:
         return RawEventOut(self.context["raw_events"], many=True).data  # type: ignore[return-value]
@@ -99,3 +176,50 @@ class DeliveryDetailOut(DeliveryOut):
 
     def get_body(self, delivery: Delivery) -> str:
         return bytes(delivery.body).decode("utf-8", errors="replace")
+
+
+class ReviewQueueItemOut(OutcomeOut):
+    open_flags = serializers.SerializerMethodField(help_text="Each open flag with the facts that raised it.")
+
+    class Meta(OutcomeOut.Meta):
+        fields = [*OutcomeOut.Meta.fields, "open_flags"]
+
+    def get_open_flags(self, outcome: Outcome) -> list[dict[str, Any]]:
+        from outcomes.services.review import DECIDERS, open_flags
+
+        return [
+            {
+                "flag_reason": reason,
+                "rule": verdict.rule,
+                "facts": verdict.facts,
+                "raised_at": verdict.at,
+                "decided_by": sorted(DECIDERS.get(reason, ())),
+            }
+            for reason, verdict in open_flags(outcome).items()
+        ]
+
+
+class ReviewDecisionIn(serializers.Serializer[None]):
+    flag_reason = serializers.CharField(max_length=64)
+    verdict = serializers.ChoiceField(choices=ReviewDecision.Verdict.choices)
+    justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    evidence = serializers.DictField(required=False, default=dict)
+
+
+class DisputeRespondIn(serializers.Serializer[None]):
+    accept = serializers.BooleanField(help_text="true: the customer is right (no bill, or a credit).")
+    response = serializers.CharField(max_length=5000)
+    evidence = serializers.DictField(required=False, default=dict)
+
+
+class DisputeOpenIn(serializers.Serializer[None]):
+    reason = serializers.CharField(max_length=5000)
+
+
+class AttestIn(serializers.Serializer[None]):
+    attested = serializers.BooleanField(help_text="true: it really happened; false: it did not.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class DisputeFilter(serializers.Serializer[None]):
+    status = serializers.ChoiceField(choices=Dispute.Status.choices, required=False)

@@ -7,6 +7,31 @@ from outcomes.api import views
 urlpatterns = [
     path("outcomes", views.OutcomeListApi.as_view(), name="outcomes"),
     path("outcomes/<str:outcome_id>", views.OutcomeDetailApi.as_view(), name="outcome"),
+    path("outcomes/<str:outcome_id>/review", views.OutcomeReviewApi.as_view(), name="outcome-review"),
+    path("review-queue", views.ReviewQueueApi.as_view(), name="review-queue"),
+    path("disputes", views.DisputeListApi.as_view(), name="disputes"),
+    path("disputes/<str:dispute_id>/respond", views.DisputeRespondApi.as_view(), name="dispute-respond"),
+    path("customer/outcomes", views.CustomerOutcomeListApi.as_view(), name="customer-outcomes"),
+    path(
+        "customer/outcomes/<str:outcome_id>",
+        views.CustomerOutcomeDetailApi.as_view(),
+        name="customer-outcome",
+    ),
+    path(
+        "customer/outcomes/<str:outcome_id>/review",
+        views.CustomerOutcomeReviewApi.as_view(),
+        name="customer-outcome-review",
+    ),
+    path(
+        "customer/outcomes/<str:outcome_id>/dispute",
+        views.CustomerOutcomeDisputeApi.as_view(),
+        name="customer-outcome-dispute",
+    ),
+    path(
+        "customer/outcomes/<str:outcome_id>/attest",
+        views.CustomerOutcomeAttestApi.as_view(),
+        name="customer-outcome-attest",
+    ),
     path("webhook-sources/<str:source_id>/deliveries", views.DeliveryListApi.as_view(), name="deliveries"),
     path(
         "webhook-sources/<str:source_id>/deliveries/<str:delivery_id>",

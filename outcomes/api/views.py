@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts import selectors as contract_selectors
+from contracts.api.permissions import HasCustomerApiKey
 from contracts.api.views import VendorApiView
+from contracts.models import Customer
 from outcomes import selectors
 from outcomes.api.serializers import (
+    AttestIn,
+    AuditSampleOut,
     DeliveryDetailOut,
     DeliveryOut,
+    DisputeFilter,
+    DisputeOpenIn,
+    DisputeOut,
+    DisputeRespondIn,
     OutcomeDetailOut,
     OutcomeFilter,
     OutcomeOut,
+    ReviewDecisionIn,
+    ReviewDecisionOut,
+    ReviewQueueItemOut,
+)
+from outcomes.models import Party
+from outcomes.services.review import (
+    SUPPRESSION_FLAGS,
+    dispute_open,
+    dispute_respond,
+    review_decide,
+    sample_attest,
 )
 
 
@@ -54,3 +74,137 @@ class DeliveryDetailApi(VendorApiView):
         return Response(
             DeliveryDetailOut(selectors.delivery_get(source=source, delivery_id=delivery_id)).data
         )
+
+
+# --- verification: review queue and disputes (vendor) -----------------------------------
+
+
+class ReviewQueueApi(VendorApiView):
+    @extend_schema(
+        operation_id="review_queue_list",
+        responses=ReviewQueueItemOut(many=True),
+        description="Flagged outcomes with the facts that raised each flag and who may decide it.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginated(selectors.review_queue(vendor=self.vendor), ReviewQueueItemOut)
+
+
+class OutcomeReviewApi(VendorApiView):
+    @extend_schema(
+        operation_id="outcomes_review",
+        request=ReviewDecisionIn,
+        responses={201: ReviewDecisionOut},
+        description=(
+            "Decide an open flag. A suppression flag is the vendor's to clear, with evidence. An inflation flag "
+            "(velocity_anomaly) is the customer's; a vendor admin may decide it only with a justification the "
+            "customer can see."
+        ),
+    )
+    def post(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get(vendor=self.vendor, outcome_id=outcome_id)
+        body = self.body(ReviewDecisionIn)
+        party = Party.VENDOR if body["flag_reason"] in SUPPRESSION_FLAGS else Party.VENDOR_ADMIN
+        decision = review_decide(outcome=outcome, party=party, actor=self.actor, **body)
+        return Response(ReviewDecisionOut(decision).data, status=status.HTTP_201_CREATED)
+
+
+class DisputeListApi(VendorApiView):
+    @extend_schema(operation_id="disputes_list", parameters=[DisputeFilter], responses=DisputeOut(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginated(
+            selectors.dispute_list(vendor=self.vendor, **self.query(DisputeFilter)),
+            DisputeOut,
+            ordering=("-opened_at", "-id"),
+        )
+
+
+class DisputeRespondApi(VendorApiView):
+    @extend_schema(
+        operation_id="disputes_respond",
+        request=DisputeRespondIn,
+        responses=DisputeOut,
+        description="Accept the dispute (no bill, or a credit on the next invoice) or reject it with evidence.",
+    )
+    def post(self, request: Request, dispute_id: str) -> Response:
+        dispute = selectors.dispute_get(vendor=self.vendor, dispute_id=dispute_id)
+        dispute = dispute_respond(dispute=dispute, actor=self.actor, **self.body(DisputeRespondIn))
+        return Response(DisputeOut(dispute).data)
+
+
+# --- the customer-facing API (a customer's key) -----------------------------------------
+
+
+class CustomerApiView(VendorApiView):
+    permission_classes = [HasCustomerApiKey]
+
+    @property
+    def customer(self) -> Customer:
+        customer = self.principal.customer
+        assert customer is not None
+        return customer
+
+
+class CustomerOutcomeListApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_outcomes_list",
+        parameters=[OutcomeFilter],
+        responses=OutcomeOut(many=True),
+        tags=["customer"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(OutcomeFilter)
+        return self.paginated(
+            selectors.outcome_list_for_customer(customer=self.customer, **filters), OutcomeOut
+        )
+
+
+class CustomerOutcomeDetailApi(CustomerApiView):
+    @extend_schema(operation_id="customer_outcomes_retrieve", responses=OutcomeDetailOut, tags=["customer"])
+    def get(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
+        raw_events = selectors.outcome_raw_events(outcome=outcome)
+        return Response(OutcomeDetailOut(outcome, context={"raw_events": raw_events}).data)
+
+
+class CustomerOutcomeReviewApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_outcomes_review",
+        request=ReviewDecisionIn,
+        responses={201: ReviewDecisionOut},
+        tags=["customer"],
+        description="Confirm (accept) or deny (reject) an outcome flagged for suspected inflation.",
+    )
+    def post(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
+        decision = review_decide(
+            outcome=outcome, party=Party.CUSTOMER, actor=self.actor, **self.body(ReviewDecisionIn)
+        )
+        return Response(ReviewDecisionOut(decision).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerOutcomeDisputeApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_outcomes_dispute",
+        request=DisputeOpenIn,
+        responses={201: DisputeOut},
+        tags=["customer"],
+    )
+    def post(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
+        dispute = dispute_open(outcome=outcome, actor=self.actor, **self.body(DisputeOpenIn))
+        return Response(DisputeOut(dispute).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerOutcomeAttestApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_outcomes_attest",
+        request=AttestIn,
+        responses=AuditSampleOut,
+        tags=["customer"],
+        description="Attest (or deny) an outcome sampled for audit, before its deadline.",
+    )
+    def post(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
+        sample = selectors.audit_sample_get(outcome=outcome)
+        sample = sample_attest(sample=sample, actor=self.actor, **self.body(AttestIn))
+        return Response(AuditSampleOut(sample).data)

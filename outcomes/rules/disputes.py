@@ -14,10 +14,12 @@ from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, 
 UPHELD = {Dispute.Status.ACCEPTED, Dispute.Status.EXPIRED_CREDITED}
 
 
-def dispute_window_closes(facts: OutcomeFacts) -> dt.datetime | None:
+def dispute_window_closes(
+    *, billable_at: dt.datetime | None, billed_at: dt.datetime | None, window_days: int
+) -> dt.datetime | None:
     """Disputes are open from the claim until window_days after the outcome became billable."""
-    anchor = facts.outcome.billable_at or facts.outcome.billed_at
-    return None if anchor is None else anchor + dt.timedelta(days=facts.policy.disputes.window_days)
+    anchor = billable_at or billed_at
+    return None if anchor is None else anchor + dt.timedelta(days=window_days)
 
 
 class Disputes(Rule):
@@ -31,7 +33,11 @@ class Disputes(Rule):
             if facts.dispute is not None or not facts.disputes:
                 continue
             first = min(facts.disputes, key=lambda e: (e.occurred_at, e.event_id))
-            closes = dispute_window_closes(facts)
+            closes = dispute_window_closes(
+                billable_at=facts.outcome.billable_at,
+                billed_at=facts.outcome.billed_at,
+                window_days=facts.policy.disputes.window_days,
+            )
             if closes is not None and first.occurred_at > closes:
                 continue
             to_open.append(

@@ -253,6 +253,7 @@ def test_create_key_shows_it_once_and_it_works(vendor_api: VendorApi) -> None:
         "name": "CI",
         "prefix": api_key.prefix,
         "display": f"vrt_{api_key.prefix}_…",
+        "customer_id": None,
         "scope": "write",
         "created_at": NOW,
         "last_used_at": None,

@@ -130,6 +130,7 @@ OBJECT_CALLS = [
     ObjectCall("GET", "/api/v1/customers/{customer_id}", CUSTOMER),
     ObjectCall("PATCH", "/api/v1/customers/{customer_id}", CUSTOMER, {"name": "Renamed"}),
     ObjectCall("DELETE", "/api/v1/customers/{customer_id}", CUSTOMER, owner_status=204),
+    ObjectCall("POST", "/api/v1/customers/{customer_id}/api-keys", CUSTOMER, {"name": "Their key"}, 201),
     ObjectCall("GET", "/api/v1/contracts/{contract_id}", DRAFT),
     ObjectCall("PATCH", "/api/v1/contracts/{contract_id}", DRAFT, {"reference": "RENAMED"}),
     ObjectCall("GET", "/api/v1/contracts/{contract_id}/versions", DRAFT),

@@ -107,7 +107,13 @@ def make_ingest(
         vendor=api.vendor, customer=customer, name="agent", kind="vendor_agent", actor="test"
     )
     return Ingest(
-        api=api, contract=contract, source=source, secret=secret, client=Client(), agent=agent, agent_secret=agent_secret
+        api=api,
+        contract=contract,
+        source=source,
+        secret=secret,
+        client=Client(),
+        agent=agent,
+        agent_secret=agent_secret,
     )
 
 

@@ -33,7 +33,13 @@ def build_and_evaluate(at: dt.datetime) -> Outcome:
 
 def test_confirmed_claim_matures_then_becomes_billable(ingest: Ingest) -> None:
     post_at(ingest, T0, event(natural_key="T-1", occurred_at=T0.isoformat()), as_agent=True)
-    post_at(ingest, T0 + dt.timedelta(hours=1), event(natural_key="T-1", kind="outcome.confirmed", occurred_at=(T0 + dt.timedelta(hours=1)).isoformat()))
+    post_at(
+        ingest,
+        T0 + dt.timedelta(hours=1),
+        event(
+            natural_key="T-1", kind="outcome.confirmed", occurred_at=(T0 + dt.timedelta(hours=1)).isoformat()
+        ),
+    )
 
     outcome = build_and_evaluate(T0 + dt.timedelta(hours=2))
     assert outcome.state == OutcomeState.MATURING
@@ -45,7 +51,10 @@ def test_confirmed_claim_matures_then_becomes_billable(ingest: Ingest) -> None:
     assert outcome.state == OutcomeState.BILLABLE
     assert outcome.billable_at == T0 + dt.timedelta(hours=25)
     assert list(OutcomeTransition.objects.order_by("id").values_list("to_state", flat=True)) == [
-        "received", "pending", "maturing", "billable",
+        "received",
+        "pending",
+        "maturing",
+        "billable",
     ]
     verdicts = {v.rule: (v.decision, v.reason) for v in OutcomeVerdict.objects.order_by("id")}
     assert verdicts["confirmation"] == ("accept", "confirmed")
@@ -69,7 +78,9 @@ def test_re_evaluation_without_new_evidence_writes_nothing(ingest: Ingest) -> No
     build_and_evaluate(T0 + dt.timedelta(hours=1))
     counts = (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count())
 
-    summary = outcomes_evaluate(outcome_ids=Outcome.objects.values_list("id", flat=True), now=T0 + dt.timedelta(hours=1))
+    summary = outcomes_evaluate(
+        outcome_ids=Outcome.objects.values_list("id", flat=True), now=T0 + dt.timedelta(hours=1)
+    )
 
     assert (summary.verdicts, summary.transitions) == (0, 0)
     assert (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count()) == counts

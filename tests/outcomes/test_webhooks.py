@@ -74,7 +74,11 @@ def test_signed_event_is_stored_raw_and_becomes_a_pending_outcome(
     assert raw.contract_id == ingest.contract.pk
     outcome = Outcome.objects.get()
     # The worker merged it and verification started: the system of record's claim now matures.
-    assert (outcome.natural_key, outcome.parent_key, outcome.state) == ("T-1", "conv-9", OutcomeState.MATURING)
+    assert (outcome.natural_key, outcome.parent_key, outcome.state) == (
+        "T-1",
+        "conv-9",
+        OutcomeState.MATURING,
+    )
     assert list(OutcomeTransition.objects.order_by("id").values_list("from_state", "to_state", "reason")) == [
         ("", "received", "first_event"),
         ("received", "pending", "events_recorded"),
@@ -96,7 +100,10 @@ def test_events_sharing_a_natural_key_merge_into_one_outcome(
     assert outcome.event_links.count() == 3
     # Created once, never re-created by later events; the reversal then voids it before billing.
     assert list(outcome.transitions.order_by("id").values_list("to_state", flat=True)) == [
-        "received", "pending", "maturing", "reversed",
+        "received",
+        "pending",
+        "maturing",
+        "reversed",
     ]
 
 

@@ -1,0 +1,173 @@
+"""People in the loop: decisions on flags, disputes and audit samples, each followed by re-evaluation.
+
+The party that gains from a wrong decision never decides alone. A flag for suspected inflation
+(the vendor billing too much) is cleared by the customer, or by a vendor admin with a justification
+the customer can see; a flag for suspected suppression (the customer confirming too little) is
+cleared by the vendor's evidence. Decisions are final for money only through the lifecycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contracts.errors import Conflict, PermissionDenied, ValidationFailed
+from contracts.policy import VerificationPolicy
+from outcomes.models import (
+    AuditSample,
+    Decision,
+    Dispute,
+    Outcome,
+    OutcomeState,
+    OutcomeVerdict,
+    Party,
+    ReviewDecision,
+)
+from outcomes.rules.disputes import dispute_window_closes
+from outcomes.services.verification import outcomes_evaluate
+
+# Who may decide each kind of flag, and what they must give.
+INFLATION_FLAGS = frozenset({"velocity_anomaly"})
+SUPPRESSION_FLAGS = frozenset({"suppression_suspected"})
+DECIDERS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(INFLATION_FLAGS, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN})),
+    **dict.fromkeys(SUPPRESSION_FLAGS, frozenset({Party.VENDOR})),
+}
+
+
+def open_flags(outcome: Outcome) -> dict[str, OutcomeVerdict]:
+    """The flags currently raised on an outcome (the latest verdict of each rule that is a flag)."""
+    latest: dict[str, OutcomeVerdict] = {}
+    for verdict in outcome.verdicts.order_by("id"):
+        latest[verdict.rule] = verdict
+    return {v.reason: v for v in latest.values() if v.decision == Decision.FLAG}
+
+
+def review_decide(
+    *,
+    outcome: Outcome,
+    flag_reason: str,
+    verdict: str,
+    party: str,
+    actor: str,
+    justification: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> ReviewDecision:
+    """Record one decision on an open flag, then re-evaluate the outcome."""
+    if verdict not in ReviewDecision.Verdict.values:
+        raise ValidationFailed.on_field("verdict", "invalid_choice", "verdict must be accept or reject.")
+    flags = open_flags(outcome)
+    if outcome.state != OutcomeState.FLAGGED or flag_reason not in flags:
+        raise Conflict(
+            f"Outcome {outcome.pk} has no open flag {flag_reason!r}.",
+            code="no_such_flag",
+            field_errors={"flag_reason": [{"code": "not_open", "message": f"Open flags: {sorted(flags)}."}]},
+        )
+    allowed = DECIDERS.get(flag_reason, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}))
+    if party not in allowed:
+        raise PermissionDenied(
+            f"A {flag_reason} flag is decided by {' or '.join(sorted(allowed))}, not by {party}.",
+            code="not_your_decision",
+        )
+    if party == Party.VENDOR_ADMIN and not justification.strip():
+        raise ValidationFailed.on_field(
+            "justification",
+            "required",
+            "A vendor admin's decision needs a justification the customer can see.",
+        )
+    if flag_reason in SUPPRESSION_FLAGS and verdict == ReviewDecision.Verdict.ACCEPT and not evidence:
+        raise ValidationFailed.on_field(
+            "evidence", "required", "Clearing a suppression flag needs the vendor's evidence."
+        )
+    try:
+        with transaction.atomic():
+            decision = ReviewDecision.objects.create(
+                outcome=outcome,
+                flag_reason=flag_reason,
+                verdict=verdict,
+                party=party,
+                actor=actor,
+                justification=justification,
+                evidence=evidence or {},
+                at=timezone.now(),
+            )
+    except IntegrityError:
+        raise Conflict("This flag was already decided.", code="already_decided") from None
+    outcomes_evaluate(outcome_ids=[outcome.pk])
+    return decision
+
+
+def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime | None = None) -> Dispute:
+    """A customer disputes a billable or billed outcome within the window (or one still in verification)."""
+    now = now or timezone.now()
+    if not reason.strip():
+        raise ValidationFailed.on_field("reason", "required", "Say why the outcome is disputed.")
+    if outcome.state in (OutcomeState.REJECTED, OutcomeState.REVERSED):
+        raise Conflict(
+            f"A {outcome.state} outcome is not billed; there is nothing to dispute.", code="not_disputable"
+        )
+    if outcome.version is None:
+        raise Conflict("This outcome is not verified yet.", code="not_disputable")
+    policy = VerificationPolicy.model_validate(
+        outcome.version.outcome_types.get(key=outcome.outcome_type_key).verification_policy
+    )
+    closes = dispute_window_closes(
+        billable_at=outcome.billable_at, billed_at=outcome.billed_at, window_days=policy.disputes.window_days
+    )
+    if closes is not None and now > closes:
+        raise Conflict(f"The dispute window closed at {closes.isoformat()}.", code="dispute_window_closed")
+    try:
+        with transaction.atomic():
+            dispute = Dispute.objects.create(
+                outcome=outcome,
+                opened_at=now,
+                reason=reason,
+                opened_by=actor,
+                deadline=now + dt.timedelta(days=policy.disputes.response_days),
+            )
+    except IntegrityError:
+        raise Conflict("This outcome is already disputed.", code="already_disputed") from None
+    outcomes_evaluate(outcome_ids=[outcome.pk], now=now)
+    return dispute
+
+
+def dispute_respond(
+    *, dispute: Dispute, accept: bool, response: str, evidence: dict[str, Any] | None, actor: str
+) -> Dispute:
+    """The vendor accepts the dispute (no bill, or a credit) or rejects it with evidence."""
+    if not response.strip():
+        raise ValidationFailed.on_field("response", "required", "Explain the answer to the customer.")
+    if not accept and not evidence:
+        raise ValidationFailed.on_field("evidence", "required", "Rejecting a dispute needs evidence.")
+    now = timezone.now()
+    status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
+    updated = Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN, deadline__gt=now).update(
+        status=status, response=response, response_evidence=evidence or {}, resolved_at=now, resolved_by=actor
+    )
+    if not updated:
+        dispute.refresh_from_db()
+        raise Conflict(
+            f"This dispute is {dispute.status}; it can no longer be answered.", code="dispute_closed"
+        )
+    outcomes_evaluate(outcome_ids=[dispute.outcome_id], now=now)
+    dispute.refresh_from_db()
+    return dispute
+
+
+def sample_attest(*, sample: AuditSample, attested: bool, actor: str, note: str = "") -> AuditSample:
+    """The customer attests (or denies) a sampled outcome before its deadline."""
+    now = timezone.now()
+    answer = AuditSample.Answer.ATTESTED if attested else AuditSample.Answer.DENIED
+    updated = AuditSample.objects.filter(pk=sample.pk, answer="", deadline__gt=now).update(
+        answer=answer, answered_at=now, answered_by=actor, note=note
+    )
+    if not updated:
+        sample.refresh_from_db()
+        code = "already_answered" if sample.answer else "deadline_passed"
+        raise Conflict("This sample can no longer be answered.", code=code)
+    outcomes_evaluate(outcome_ids=[sample.outcome_id], now=now)
+    sample.refresh_from_db()
+    return sample
