@@ -1,1 +1,194 @@
-"""Invoices and settlement ledger: arrive with the settlement issue."""
+"""Invoices, their lines and the outcomes each line bills; the credit ledger; Stripe progress markers.
+
+Money is integer minor units of the contract currency. A draft invoice is rebuilt deterministically
+until it is finalized; a finalized invoice is never edited (later corrections are credits on the
+next one). Every Stripe call is bracketed by a SettlementStep row (STARTED, then DONE) whose id is in
+the idempotency key, so an interrupted settlement can be found and resumed without duplicates.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from contracts.models import Contract, ContractVersion, Vendor
+from outcomes.models import Outcome
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (open for late events and review)"
+    FINALIZED = "finalized", "Finalized (being collected)"
+    OPEN = "open", "Open in Stripe"
+    PAID = "paid", "Paid"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    VOID = "void", "Void"
+    UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+
+class Invoice(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="invoices")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="invoices")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per vendor, gapless, set at finalization."
+    )
+    total_minor = models.BigIntegerField(default=0)
+    finalize_after = models.DateTimeField(help_text="End of the grace period: then the draft is finalized.")
+    held_over_cap = models.JSONField(default=dict, help_text="What exceeded an amount cap: held, not billed.")
+    built_at = models.DateTimeField()
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    stripe_customer_id = models.CharField(max_length=100, blank=True, default="")
+    stripe_invoice_id = models.CharField(max_length=100, blank=True, default="")
+    stripe_status = models.CharField(max_length=32, blank=True, default="")
+    stripe_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "period_start"], name="invoice_unique_per_contract_period"
+            ),
+            models.UniqueConstraint(
+                fields=["vendor", "number"],
+                condition=Q(number__isnull=False),
+                name="invoice_number_unique_per_vendor",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=models.F("period_start")), name="invoice_period_ordered"
+            ),
+            models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "finalize_after"]),
+            models.Index(fields=["vendor", "-period_start"]),
+        ]
+        ordering = ["-period_start", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.period_start:%Y-%m-%d} ({self.status})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+
+class LineKind(models.TextChoices):
+    USAGE = "usage", "Outcomes"
+    PLATFORM_FEE = "platform_fee", "Platform fee"
+    MINIMUM_TRUE_UP = "minimum_true_up", "Minimum commitment true-up"
+    CLAWBACK = "clawback", "Credit: outcomes reversed after billing"
+    AUDIT_ADJUSTMENT = "audit_adjustment", "Credit: audit sampling adjustment"
+    CREDIT_APPLIED = "credit_applied", "Credit balance applied"
+
+
+class InvoiceLine(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=LineKind.choices)
+    description = models.CharField(max_length=300)
+    outcome_type_key = models.CharField(max_length=64, blank=True, default="")
+    version = models.ForeignKey(
+        ContractVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    quantity = models.BigIntegerField(default=0)
+    unit_price = models.CharField(max_length=40, blank=True, default="", help_text="Decimal, major units.")
+    amount_minor = models.BigIntegerField()
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="line_position_unique")]
+        ordering = ["invoice", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount_minor}"
+
+
+class LineOutcome(models.Model):
+    """Which outcomes a line bills or credits, with each one's unrounded share of the line."""
+
+    id = models.BigAutoField(primary_key=True)
+    line = models.ForeignKey(InvoiceLine, on_delete=models.CASCADE, related_name="outcome_links")
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="line_links")
+    share_minor = models.CharField(
+        max_length=48, help_text="Decimal minor units, before the line's rounding."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line", "outcome"], name="line_outcome_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} ← {self.outcome_id}"
+
+
+class CreditEntry(models.Model):
+    """The contract's credit balance ledger: + when an invoice's credits exceed its charges, - when applied."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="credit_entries")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_entries")
+    amount_minor = models.BigIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice"], name="one_credit_entry_per_invoice")]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.amount_minor:+d}"
+
+
+class InvoiceCounter(models.Model):
+    """The next invoice number of a vendor; locked while a number is taken, so numbers have no gaps."""
+
+    vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    next_number = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}: next {self.next_number}"
+
+
+class SettlementStep(models.Model):
+    """One Stripe call of an invoice's settlement: STARTED before the call, DONE with the Stripe id after."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed (4xx: needs a person)"
+
+    id = models.BigAutoField(primary_key=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="settlement_steps")
+    step = models.CharField(max_length=48)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.STARTED)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    stripe_id = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice", "step"], name="settlement_step_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}:{self.step} {self.status}"
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event, stored raw before processing; its id makes duplicates harmless."""
+
+    id = models.CharField(max_length=100, primary_key=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    created = models.DateTimeField(help_text="Stripe's creation time: orders out-of-order deliveries.")
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"

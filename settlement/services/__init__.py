@@ -1,0 +1,1 @@
+"""Write operations of the settlement app, one module per domain word."""
