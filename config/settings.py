@@ -104,6 +104,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-unprocessed-events": {"task": "outcomes.tasks.sweep_unprocessed_events", "schedule": 60.0},
     "evaluate-due-outcomes": {"task": "outcomes.tasks.evaluate_due_outcomes", "schedule": 60.0},
+    "close-due-periods": {"task": "settlement.tasks.close_due_periods", "schedule": 300.0},
+    "finalize-due-invoices": {"task": "settlement.tasks.finalize_due_invoices", "schedule": 300.0},
 }
 
 # Webhook bodies are capped at 1 MiB by the endpoint itself (413); this keeps Django's own cap above it.
@@ -113,6 +115,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=4)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contracts.api.authentication.ApiKeyAuthentication"],

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from outcomes.views import webhook_events
+from settlement.views import stripe_webhook
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),
     path("api/v1/", include(("outcomes.api.urls", "outcomes-api"), namespace="outcomes-api")),
     path("webhooks/v1/sources/<str:source_id>/events", webhook_events, name="webhook-events"),
+    path("webhooks/stripe", stripe_webhook, name="stripe-webhook"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

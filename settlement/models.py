@@ -46,6 +46,11 @@ class Invoice(models.Model):
     stripe_invoice_id = models.CharField(max_length=100, blank=True, default="")
     stripe_status = models.CharField(max_length=32, blank=True, default="")
     stripe_error = models.TextField(blank=True, default="")
+    stripe_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Creation time of the newest Stripe event applied (orders late deliveries).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -165,7 +170,7 @@ class SettlementStep(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="settlement_steps")
     step = models.CharField(max_length=48)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STARTED)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)
     stripe_id = models.CharField(max_length=100, blank=True, default="")
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)

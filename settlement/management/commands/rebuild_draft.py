@@ -1,0 +1,29 @@
+"""Rebuild draft invoices from the current outcomes (deterministic; finalized invoices are left alone)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from settlement.management.progress import run_with_progress
+from settlement.models import Invoice, InvoiceStatus
+from settlement.services.invoicing import invoice_rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild one draft invoice (--invoice) or every draft (--all)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--invoice", type=int)
+        parser.add_argument("--all", action="store_true")
+
+    def handle(self, *args: Any, invoice: int | None, all: bool, **options: Any) -> None:
+        drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT)
+        ids = list(drafts.values_list("id", flat=True)) if all else [invoice] if invoice else []
+        run_with_progress(
+            ids,
+            lambda i: "rebuilt" if invoice_rebuild(invoice_id=i).is_draft else "not a draft",
+            title="Rebuilding drafts",
+            stdout=self.stdout,
+        )

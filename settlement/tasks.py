@@ -1,0 +1,61 @@
+"""Celery tasks of settlement: thin, idempotent, taking ids; the beat jobs find what is due."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from settlement.selectors import invoices_to_push
+from settlement.services.invoicing import (
+    invoice_finalize,
+    invoices_due_for_finalize,
+    period_close,
+    periods_due,
+)
+from settlement.stripe_gateway import StripeUnavailable, invoice_push
+
+
+@shared_task(acks_late=True)
+def close_due_periods() -> int:
+    """Beat: enqueue one close per contract and ended period without an invoice (missed ones too)."""
+    due = periods_due(now=timezone.now())
+    for contract_id, period_start in due:
+        close_period.delay(str(contract_id), period_start.isoformat())
+    return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+def close_period(contract_id: str, period_start: str) -> int:
+    return period_close(contract_id=contract_id, period_start=dt.datetime.fromisoformat(period_start)).pk
+
+
+@shared_task(acks_late=True)
+def finalize_due_invoices() -> int:
+    """Beat: finalize drafts whose grace period is over, and push finalized invoices not yet settled."""
+    due = invoices_due_for_finalize(now=timezone.now())
+    for invoice_id in due:
+        finalize_invoice.delay(invoice_id)
+    for invoice_id in invoices_to_push():
+        push_invoice.delay(invoice_id)
+    return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+def finalize_invoice(invoice_id: int) -> int:
+    invoice = invoice_finalize(invoice_id=invoice_id)
+    push_invoice.delay(invoice.pk)
+    return invoice.pk
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(StripeUnavailable, OperationalError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=50,
+)
+def push_invoice(invoice_id: int) -> str:
+    return invoice_push(invoice_id=invoice_id).status
