@@ -150,6 +150,10 @@ SPECTACULAR_SETTINGS = {
         "CollectionMethodEnum": ["charge_automatically", "send_invoice"],
         "ContractStatusEnum": "contracts.models.ContractStatus",
         "OutcomeStateEnum": "outcomes.models.OutcomeState",
+        "InvoiceStatusEnum": "settlement.models.InvoiceStatus",
+        "LineKindEnum": "settlement.models.LineKind",
+        "EventKindEnum": "outcomes.models.EventKind",
+        "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
     },
 }
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),
     path("api/v1/", include(("outcomes.api.urls", "outcomes-api"), namespace="outcomes-api")),
+    path("api/v1/", include(("settlement.api.urls", "settlement-api"), namespace="settlement-api")),
     path("webhooks/v1/sources/<str:source_id>/events", webhook_events, name="webhook-events"),
     path("webhooks/stripe", stripe_webhook, name="stripe-webhook"),
     path(
