@@ -1,0 +1,89 @@
+"""The period helper: anchor days, month ends, leap years, DST, partial first periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.periods import period_at, periods_between, regular_period_at
+
+UTC = dt.UTC
+
+
+def local(y: int, m: int, d: int, tz: str) -> dt.datetime:
+    return dt.datetime(y, m, d, tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("instant", "anchor", "start", "end"),
+    [
+        (dt.datetime(2026, 4, 30, 12, tzinfo=UTC), 31, (2026, 4, 30), (2026, 5, 31)),
+        (dt.datetime(2026, 4, 29, 12, tzinfo=UTC), 31, (2026, 3, 31), (2026, 4, 30)),
+        (dt.datetime(2026, 2, 28, 12, tzinfo=UTC), 30, (2026, 2, 28), (2026, 3, 30)),
+        (dt.datetime(2028, 2, 29, 12, tzinfo=UTC), 31, (2028, 2, 29), (2028, 3, 31)),  # leap year
+        (dt.datetime(2028, 2, 28, 12, tzinfo=UTC), 29, (2028, 1, 29), (2028, 2, 29)),
+        (dt.datetime(2026, 12, 31, 23, tzinfo=UTC), 1, (2026, 12, 1), (2027, 1, 1)),
+    ],
+)
+def test_anchor_days_past_a_months_end_fall_on_its_last_day(
+    instant: dt.datetime, anchor: int, start: tuple[int, int, int], end: tuple[int, int, int]
+) -> None:
+    assert regular_period_at(instant, tz_name="UTC", anchor_day=anchor) == (
+        local(*start, "UTC"),
+        local(*end, "UTC"),
+    )
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata"])
+def test_boundaries_are_local_midnights_and_dst_never_moves_them(tz: str) -> None:
+    for month in range(1, 13):
+        start, end = regular_period_at(local(2026, month, 15, tz), tz_name=tz, anchor_day=1)
+        for boundary in (start, end):
+            as_local = boundary.astimezone(zoneinfo.ZoneInfo(tz))
+            assert (as_local.day, as_local.hour, as_local.minute) == (1, 0, 0)
+
+
+def test_the_second_before_a_boundary_belongs_to_the_previous_period() -> None:
+    boundary = local(2026, 3, 29, "Europe/Berlin")  # the day DST begins
+    before = regular_period_at(boundary - dt.timedelta(seconds=1), tz_name="Europe/Berlin", anchor_day=29)
+    at = regular_period_at(boundary, tz_name="Europe/Berlin", anchor_day=29)
+    assert before[1] == at[0] == boundary
+
+
+def test_utc_plus_zones_get_one_period_per_month_not_two() -> None:
+    # The bug other billing systems shipped: a UTC+X customer's month split in two by a UTC cut.
+    periods = periods_between(
+        local(2026, 1, 1, "Asia/Tokyo"), local(2027, 1, 1, "Asia/Tokyo"), tz_name="Asia/Tokyo", anchor_day=1
+    )
+    assert len(periods) == 12
+    assert [p.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).month for p in periods] == list(range(1, 13))
+
+
+def test_a_mid_period_start_gets_a_partial_first_period_prorated_exactly() -> None:
+    start = local(2026, 1, 15, "UTC")
+    period = period_at(start, tz_name="UTC", anchor_day=1, contract_start=start)
+    assert (period.start, period.end, period.is_partial) == (start, local(2026, 2, 1, "UTC"), True)
+    assert period.fraction == Fraction(17, 31)
+    assert period.prorate(3100) == 1700
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 1, 1), timezones=st.just(UTC)
+    ),
+    st.integers(min_value=1, max_value=31),
+    st.sampled_from(["UTC", "America/New_York", "Europe/London", "Pacific/Auckland", "America/Santiago"]),
+    st.sampled_from([1, 3, 12]),
+)
+def test_every_instant_lies_in_exactly_one_period(
+    instant: dt.datetime, anchor: int, tz: str, months: int
+) -> None:
+    start, end = regular_period_at(instant, tz_name=tz, anchor_day=anchor, months=months)
+    assert start <= instant < end
+    next_start, _ = regular_period_at(end, tz_name=tz, anchor_day=anchor, months=months)
+    assert next_start == end
