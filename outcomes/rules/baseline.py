@@ -7,9 +7,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from contracts.periods import period_at
-from outcomes.models import Outcome, OutcomeState
+from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, iso, reject
+
+WITHIN_BASELINE = "within_baseline"
 
 
 def _period_of(facts: OutcomeFacts) -> tuple[dt.datetime, dt.datetime]:
@@ -31,6 +35,15 @@ class BaselineLift(Rule):
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[tuple[Any, ...], set[int]]:
         """For each (contract, type, period) in the batch, the ids of its first N outcomes (one LIMIT query each)."""
         baseline: dict[tuple[Any, ...], set[int]] = {}
+        # Another rule's current (latest) verdict on the outcome is a reject.
+        newer = OutcomeVerdict.objects.filter(
+            outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), id__gt=OuterRef("id")
+        )
+        rejected_elsewhere = (
+            OutcomeVerdict.objects.filter(outcome_id=OuterRef("pk"), decision=Decision.REJECT)
+            .exclude(rule=self.name)
+            .exclude(Exists(newer))
+        )
         for facts in batch:
             params = facts.policy.baseline_lift
             if not params.enabled:
@@ -46,7 +59,11 @@ class BaselineLift(Rule):
                     occurred_at__gte=start,
                     occurred_at__lt=end,
                 )
-                .exclude(state__in=[OutcomeState.REJECTED, OutcomeState.REVERSED])
+                # Outcomes reversed or refused by another rule (bad evidence, a merged split, never
+                # confirmed, even when this rule decided first) take no baseline unit, but the ones only
+                # this rule rejected keep theirs: otherwise the baseline would slide on to each new outcome.
+                .exclude(state=OutcomeState.REVERSED)
+                .exclude(Exists(rejected_elsewhere))
                 .order_by("occurred_at", "natural_key")
                 .values_list("id", flat=True)[: params.baseline_units_per_period]
             )
@@ -60,5 +77,5 @@ class BaselineLift(Rule):
         within = prepared[self.name][(facts.outcome.contract_id, facts.outcome.outcome_type_key, start)]
         details = {"baseline_units_per_period": params.baseline_units_per_period, "period_start": iso(start)}
         if facts.outcome.pk in within:
-            return reject("within_baseline", **details)
+            return reject(WITHIN_BASELINE, **details)
         return accept("above_baseline", **details)

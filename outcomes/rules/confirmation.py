@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold, iso, reject
+from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, suppression_in_question
 
 
 class Confirmation(Rule):
@@ -47,7 +48,7 @@ class Confirmation(Rule):
         if params.on_unmatched == "bill_unverified":
             return accept("billed_unverified", price_percent=params.unverified_price_percent, **details)
         suppression = prepared.get("suppression", {}).get(facts.outcome.contract_id)
-        if suppression is not None and suppression["suspected"]:
+        if suppression is not None and suppression_in_question(facts, suppression):
             # Silence cannot be used to avoid paying: the vendor's evidence decides instead.
-            return flag("suppression_suspected", **details, **suppression)
+            return flag(SUPPRESSION_SUSPECTED, **details, **suppression)
         return reject("unconfirmed", **details)

@@ -14,6 +14,13 @@ from outcomes.models import Outcome
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
 
 RECENT = dt.timedelta(days=7)
+SUPPRESSION_SUSPECTED = "suppression_suspected"
+
+
+def suppression_in_question(facts: OutcomeFacts, stats: dict[str, Any]) -> bool:
+    """Suppression is suspected now, or was when a person decided this outcome's flag: the decision
+    stands even once the ratio has moved on (a quiet week later would otherwise reject the claim)."""
+    return bool(stats["suspected"]) or SUPPRESSION_SUSPECTED in facts.decisions
 
 
 class Suppression(Rule):
@@ -74,6 +81,6 @@ class Suppression(Rule):
         window_closed = now >= facts.claimed_at + dt.timedelta(
             hours=facts.policy.confirmation.match_window_hours
         )
-        if stats["suspected"] and facts.confirmed_at is None and window_closed:
-            return flag("suppression_suspected", **stats)
+        if suppression_in_question(facts, stats) and facts.confirmed_at is None and window_closed:
+            return flag(SUPPRESSION_SUSPECTED, **stats)
         return accept("confirmations_steady", **stats)

@@ -59,6 +59,10 @@ def review_decide(
     """Record one decision on an open flag, then re-evaluate the outcome."""
     if verdict not in ReviewDecision.Verdict.values:
         raise ValidationFailed.on_field("verdict", "invalid_choice", "verdict must be accept or reject.")
+    if ReviewDecision.objects.filter(outcome=outcome, flag_reason=flag_reason).exists():
+        # Checked before the open flags: once decided, a flag is no longer open, and "no such flag"
+        # would hide that someone already answered it.
+        raise Conflict("This flag was already decided.", code="already_decided")
     flags = open_flags(outcome)
     if outcome.state != OutcomeState.FLAGGED or flag_reason not in flags:
         raise Conflict(

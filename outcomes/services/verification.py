@@ -35,7 +35,7 @@ from outcomes.models import (
     ReviewDecision,
 )
 from outcomes.rules import RULES
-from outcomes.rules.base import EventFact, OutcomeFacts, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import EventFact, OutcomeFacts, Verdict, accept, iso, reject
 
 ACTOR = "system:verification"
 CAPS = "caps"
@@ -197,7 +197,10 @@ def _cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime
     )
     details = {"cap_units": outcome_type.cap_units, "period_start": iso(period.start)}
     if used >= outcome_type.cap_units:
-        return hold(period.end, "cap_exceeded", used=used, **details)
+        # Held until the period ends (a unit may have been freed by then). Once it has ended, time alone
+        # frees nothing: the hold carries no date, never a past one that would come due every minute.
+        until = period.end if now < period.end else None
+        return Verdict(Decision.HOLD, "cap_exceeded", {"used": used, **details}, hold_until=until)
     admitted[counter.pk] += 1
     return accept("within_cap", position=used + 1, **details)
 
