@@ -1,0 +1,517 @@
+"""HTTP front of the local Stripe server: auth, routing, idempotency keys, faults and the /__admin API.
+
+Hand-written on the stdlib's ThreadingHTTPServer: stripe-mock is stateless and localstripe has neither Stripe's
+idempotency-key semantics nor fault injection, and those are what Verity's settlement tests need.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import API_ERROR, IDEMPOTENCY_ERROR, INVALID_REQUEST, ApiError
+from .faults import FaultRule, FaultSet
+from .forms import FormError, parse_form
+from .params import Params
+from .state import JSON, RequestContext, Store, new_id
+from .webhooks import WebhookDispatcher
+
+DEFAULT_API_VERSION = "2026-10-28.endive"  # what stripe-python 16.x pins; used when a request sends none
+_API_KEY = re.compile(r"^sk_test_[A-Za-z0-9_]+$")
+_ID = r"(?P<object_id>[A-Za-z0-9_]+)"
+
+Handler = Callable[..., JSON]
+
+
+@dataclass
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    mutating: bool
+
+
+@dataclass
+class _IdempotencyEntry:
+    method: str
+    path: str
+    params: dict[str, Any]
+    request_id: str
+    done: bool = False
+    status: int = 0
+    body: bytes = b""
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Outcome:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+class StripeServer:
+    """A stateful, Stripe-compatible API server for customers, invoices and invoice items (see README.md)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: list[str] | None = None,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.store = Store()
+        self.webhooks = WebhookDispatcher()
+        self.store.event_sink = self.webhooks.submit
+        self.faults = FaultSet(seed)
+        self.api_keys = set(api_keys) if api_keys else None
+        self.verbose = verbose
+        self._idempotency: dict[tuple[str, str], _IdempotencyEntry] = {}
+        self.request_log: list[JSON] = []
+        self._stopping = threading.Event()
+        self._routes = self._build_routes()
+        self.httpd = _HTTPServer((host, port), _RequestHandler)
+        self.httpd.app = self
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> StripeServer:
+        """Serve on a background thread."""
+        self.webhooks.start()
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.webhooks.start()
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes requests held by "timeout" faults
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.httpd.server_close()
+        self.webhooks.stop()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.store = Store()
+            self.store.event_sink = self.webhooks.submit
+            self.faults.clear()
+            self._idempotency.clear()
+            self.request_log.clear()
+            self.webhooks.reset()
+
+    # ------------------------------------------------------------------ routes
+
+    def _build_routes(self) -> list[_Route]:
+        def route(method: str, path: str, handler: Handler) -> _Route:
+            return _Route(method, re.compile(f"^{path}$"), handler, method == "POST")
+
+        s = self  # handlers look up self.store at call time: reset() replaces it
+        return [
+            route("POST", "/v1/customers", lambda p, c: s.store.create_customer(p, c)),
+            route("GET", f"/v1/customers/{_ID}", lambda p, c, object_id: s.store.get_customer(object_id, p)),
+            route("POST", "/v1/invoices", lambda p, c: s.store.create_invoice(p, c)),
+            route("GET", "/v1/invoices", lambda p, c: s.store.list_invoices(p)),
+            route("GET", f"/v1/invoices/{_ID}", lambda p, c, object_id: s.store.get_invoice(object_id, p)),
+            route(
+                "POST", f"/v1/invoices/{_ID}", lambda p, c, object_id: s.store.update_invoice(object_id, p, c)
+            ),
+            route(
+                "GET", f"/v1/invoices/{_ID}/lines", lambda p, c, object_id: s.store.list_lines(object_id, p)
+            ),
+            route(
+                "POST",
+                f"/v1/invoices/{_ID}/finalize",
+                lambda p, c, object_id: s.store.finalize(object_id, p, c),
+            ),
+            route("POST", f"/v1/invoices/{_ID}/pay", lambda p, c, object_id: s.store.pay(object_id, p, c)),
+            route("POST", f"/v1/invoices/{_ID}/send", lambda p, c, object_id: s.store.send(object_id, p, c)),
+            # The SDK's void_invoice() posts to /void; /void_invoice is accepted as an alias.
+            route(
+                "POST",
+                f"/v1/invoices/{_ID}/void(?:_invoice)?",
+                lambda p, c, object_id: s.store.void(object_id, p, c),
+            ),
+            route(
+                "POST",
+                f"/v1/invoices/{_ID}/mark_uncollectible",
+                lambda p, c, object_id: s.store.mark_uncollectible(object_id, p, c),
+            ),
+            route("POST", "/v1/invoiceitems", lambda p, c: s.store.create_invoiceitem(p, c)),
+        ]
+
+    def _route(self, method: str, path: str) -> tuple[_Route, dict[str, str]]:
+        for candidate in self._routes:
+            match = candidate.pattern.match(path)
+            if match and candidate.method == method:
+                return candidate, match.groupdict()
+        raise ApiError(
+            404,
+            INVALID_REQUEST,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at "
+            "https://support.stripe.com/.",
+            replayable=False,
+        )
+
+    # ------------------------------------------------------------------ the API pipeline
+
+    def handle_api(self, method: str, target: str, raw: bytes, headers: dict[str, str]) -> _Outcome:
+        split = urlsplit(target)
+        path = split.path
+        request_id = new_id("req_", 14)
+        idempotency_key = headers.get("idempotency-key") if method == "POST" else None
+        api_version = headers.get("stripe-version") or DEFAULT_API_VERSION
+        log: JSON = {
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "idempotency_key": idempotency_key,
+            "status": None,
+            "fault": None,
+            "replayed": False,
+            "at": time.time(),
+        }
+        with self.lock:
+            self.request_log.append(log)
+            if len(self.request_log) > 20_000:  # a long-running demo server: keep the recent past
+                del self.request_log[:10_000]
+        base_headers = {"Request-Id": request_id, "Stripe-Version": api_version}
+        if idempotency_key:
+            base_headers["Idempotency-Key"] = idempotency_key
+
+        rule = self.faults.pick(method, path)
+        if rule is not None:
+            log["fault"] = rule.action
+            early = self._early_fault(rule, request_id, base_headers)
+            if early is not None:
+                log["status"] = None if early.drop else early.status
+                return early
+
+        entry_key: tuple[str, str] | None = None
+        replayable = True
+        try:
+            api_key = self._authenticate(headers)
+            params = self._parse(method, split.query, raw, headers)
+            route, groups = self._route(method, path)
+            if idempotency_key and route.mutating:
+                replay = self._claim_key((api_key, idempotency_key), method, path, params, request_id)
+                if replay is not None:
+                    replay.headers.update(base_headers)
+                    replay.drop = rule is not None and rule.action in ("drop_after_commit", "timeout")
+                    log.update(status=None if replay.drop else replay.status, replayed=True)
+                    return replay
+                entry_key = (api_key, idempotency_key)  # ours now: stored or released below
+            if rule is not None and rule.action == "timeout":  # commit=True: hold the key while we "hang"
+                self._stopping.wait(rule.seconds)
+            ctx = RequestContext(request_id, idempotency_key, api_version)
+            with self.lock:
+                status, body = 200, route.handler(Params(params), ctx, **groups)
+        except ApiError as exc:
+            status, body, replayable = exc.status, exc.body(request_id), exc.replayable
+            base_headers.update(exc.headers)
+        except Exception as exc:  # a bug in the server: answer like Stripe's own 500s
+            status, body = 500, ApiError(500, API_ERROR, f"Internal error: {exc!r}").body(request_id)
+        payload = json.dumps(body, indent=2).encode()
+        if entry_key is not None:
+            self._finish_key(entry_key, status, payload, replayable)
+        log["status"] = status
+        drop = rule is not None and rule.action in ("drop_after_commit", "timeout")
+        if drop:
+            log["status"] = None
+        return _Outcome(status, payload, base_headers, drop=drop)
+
+    def _early_fault(self, rule: FaultRule, request_id: str, headers: dict[str, str]) -> _Outcome | None:
+        """Faults that act before the endpoint runs; None when the request should go on."""
+        if rule.action == "500":
+            error = ApiError(int(rule.status), API_ERROR, "An unknown error occurred (injected fault).")
+            extra = (
+                {} if rule.should_retry is None else {"Stripe-Should-Retry": str(rule.should_retry).lower()}
+            )
+            return _Outcome(
+                error.status, json.dumps(error.body(request_id), indent=2).encode(), headers | extra
+            )
+        if rule.action == "429":
+            error = ApiError(
+                429,
+                INVALID_REQUEST,
+                "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+                code="rate_limit",
+            )
+            extra = {
+                "Retry-After": str(rule.retry_after),
+                "Stripe-Should-Retry": "false" if rule.should_retry is False else "true",
+            }
+            return _Outcome(429, json.dumps(error.body(request_id), indent=2).encode(), headers | extra)
+        if rule.action == "timeout" and not rule.commit:
+            self._stopping.wait(rule.seconds)
+            return _Outcome(drop=True)
+        return None
+
+    def _authenticate(self, headers: dict[str, str]) -> str:
+        header = headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        key = ""
+        if scheme.lower() == "bearer":
+            key = credentials.strip()
+        elif scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(credentials).decode().partition(":")[0]
+            except ValueError:
+                key = ""
+        if not key:
+            raise ApiError(
+                401,
+                INVALID_REQUEST,
+                "You did not provide an API key. You need to provide your API key in the Authorization header, "
+                "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+                "https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+                replayable=False,
+            )
+        if not _API_KEY.match(key) or (self.api_keys is not None and key not in self.api_keys):
+            raise ApiError(
+                401, INVALID_REQUEST, f"Invalid API Key provided: {key[:8]}****{key[-4:]}", replayable=False
+            )
+        return key
+
+    def _parse(self, method: str, query: str, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        try:
+            params = parse_form(query)
+            if method == "POST" and raw:
+                content_type = headers.get("content-type", "application/x-www-form-urlencoded")
+                if not content_type.startswith("application/x-www-form-urlencoded"):
+                    raise ApiError(
+                        400,
+                        INVALID_REQUEST,
+                        f"Invalid request: unsupported Content-Type {content_type}. If error persists and you "
+                        "need assistance, please contact support@stripe.com.",
+                        replayable=False,
+                    )
+                params.update(parse_form(raw.decode("utf-8")))
+        except (FormError, UnicodeDecodeError) as exc:
+            raise ApiError(400, INVALID_REQUEST, str(exc), replayable=False) from exc
+        return params
+
+    # ------------------------------------------------------------------ idempotency
+
+    def _claim_key(
+        self, key: tuple[str, str], method: str, path: str, params: dict[str, Any], request_id: str
+    ) -> _Outcome | None:
+        """Take the key for this request, or answer from it: replay, 409 in progress, or 400 mismatch."""
+        with self.lock:
+            entry = self._idempotency.get(key)
+            if entry is None:
+                self._idempotency[key] = _IdempotencyEntry(method, path, params, request_id)
+                return None
+        idempotency_key = key[1]
+        if (entry.method, entry.path) != (method, path):
+            raise ApiError(
+                400,
+                IDEMPOTENCY_ERROR,
+                "Keys for idempotent requests can only be used for the same endpoint they were first used for "
+                f"('{entry.method} {entry.path}' vs '{method} {path}'). Try using a key other than "
+                f"'{idempotency_key}' if you meant to execute a different request.",
+                replayable=False,
+            )
+        if entry.params != params:
+            raise ApiError(
+                400,
+                IDEMPOTENCY_ERROR,
+                "Keys for idempotent requests can only be used with the same parameters they were first used with. "
+                f"Try using a key other than '{idempotency_key}' if you meant to execute a different request.",
+                replayable=False,
+            )
+        if not entry.done:
+            raise ApiError(
+                409,
+                IDEMPOTENCY_ERROR,
+                "There is currently another in-progress request using this Idempotent Key (that probably means "
+                "you submitted twice, and the other request is still going through): "
+                f"{idempotency_key}. Please try again later.",
+                code="idempotency_key_in_use",
+                replayable=False,
+            )
+        headers = {"Idempotent-Replayed": "true", "Original-Request": entry.request_id}
+        return _Outcome(entry.status, entry.body, headers)
+
+    def _finish_key(self, key: tuple[str, str], status: int, body: bytes, replayable: bool) -> None:
+        with self.lock:
+            entry = self._idempotency.get(key)
+            if entry is None:
+                return
+            if replayable:
+                entry.done, entry.status, entry.body = True, status, body
+            else:
+                del self._idempotency[key]
+
+    # ------------------------------------------------------------------ admin
+
+    def dump_state(self) -> JSON:
+        with self.lock:
+            state = self.store.dump()
+            state["idempotency_keys"] = [
+                {
+                    "api_key": api_key[:12] + "…",
+                    "key": key,
+                    "method": entry.method,
+                    "path": entry.path,
+                    "status": entry.status if entry.done else "in_progress",
+                    "request_id": entry.request_id,
+                }
+                for (api_key, key), entry in self._idempotency.items()
+            ]
+            state["requests"] = [dict(item) for item in self.request_log]
+        state["faults"] = self.faults.describe()
+        state["webhook"] = self.webhooks.describe()
+        state["deliveries"] = list(self.webhooks.deliveries)
+        return state
+
+    def handle_admin(self, method: str, target: str, raw: bytes) -> tuple[int, Any]:
+        split = urlsplit(target)
+        path = split.path.rstrip("/")
+        query = dict(parse_qsl(split.query))
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return 400, {"error": "body must be JSON"}
+        try:
+            return self._admin(method, path, query, body)
+        except (ValueError, TypeError, KeyError) as exc:
+            return 400, {"error": f"{type(exc).__name__}: {exc}"}
+
+    def _admin(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if (method, path) == ("GET", "/__admin/state"):
+            return 200, self.dump_state()
+        if (method, path) == ("POST", "/__admin/reset"):
+            self.reset()
+            return 200, {"reset": True}
+        if path == "/__admin/faults":
+            if method == "POST":
+                specs = body if isinstance(body, list) else body.get("rules", [body])
+                return 200, {"added": [rule.describe() for rule in self.faults.add(specs)]}
+            if method == "DELETE":
+                self.faults.clear()
+                return 200, {"faults": []}
+            return 200, {"faults": self.faults.describe()}
+        if path == "/__admin/webhook":
+            if method == "POST":
+                return 200, self.webhooks.configure(
+                    url=body.get("url"),
+                    secret=body.get("secret"),
+                    enabled_events=body.get("enabled_events"),
+                    paused=body.get("paused"),
+                    timeout=body.get("timeout"),
+                )
+            if method == "DELETE":
+                return 200, self.webhooks.configure(url=None, secret=None)
+            return 200, self.webhooks.describe()
+        if (method, path) == ("POST", "/__admin/webhook/release"):
+            return 200, {"deliveries": self.webhooks.release(body.get("order", "fifo"))}
+        if (method, path) == ("POST", "/__admin/webhook/drain"):
+            return 200, {"drained": self.webhooks.drain(float(body.get("timeout", 10)))}
+        if (method, path) == ("GET", "/__admin/events"):
+            with self.lock:
+                events = [e for e in self.store.events if query.get("type") in (None, e["type"])]
+                return 200, {"events": json.loads(json.dumps(events))}
+        match = re.fullmatch(r"/__admin/events/(evt_[A-Za-z0-9]+)/deliver", path)
+        if method == "POST" and match:
+            deliveries = self.webhooks.deliver(
+                match.group(1),
+                times=int(body.get("times", 1)),
+                secret=body.get("secret"),
+                timestamp=body.get("timestamp"),
+            )
+            return 200, {"deliveries": deliveries}
+        if (method, path) == ("GET", "/__admin/deliveries"):
+            return 200, {"deliveries": list(self.webhooks.deliveries)}
+        if (method, path) == ("GET", "/__admin/requests"):
+            with self.lock:
+                return 200, {"requests": [dict(item) for item in self.request_log]}
+        return 404, {"error": f"no admin route {method} {path}"}
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: StripeServer
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like api.stripe.com
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server_version = "stripe-local/1.0"
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        app = self.server.app
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.startswith("/__admin"):
+            status, body = app.handle_admin(self.command, self.path, raw)
+            self._send(status, json.dumps(body, indent=2, default=str).encode(), {})
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        outcome = app.handle_api(self.command, self.path, raw, headers)
+        if outcome.drop:
+            self._drop()
+            return
+        self._send(outcome.status, outcome.body, outcome.headers)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client gave up (e.g. its timeout fired first)
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        """Close the connection without a byte of response: the client sees a reset / remote disconnect."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.app.verbose:
+            super().log_message(format, *args)
