@@ -9,12 +9,12 @@ import pytest
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.conftest import make_vendor_api
 from tests.outcomes.conftest import Ingest
-from tests.settlement.test_invoicing import APRIL, MARCH, billable, ingest  # noqa: F401 - the fixture
+from tests.settlement.conftest import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 
 
-def test_an_invoice_line_drills_down_to_the_outcomes_it_bills(ingest: Ingest) -> None:  # noqa: F811
+def test_an_invoice_line_drills_down_to_the_outcomes_it_bills(ingest: Ingest) -> None:
     billable(ingest, 3, MARCH + dt.timedelta(days=2))
     invoice = invoice_finalize(
         invoice_id=period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL).pk, now=APRIL
@@ -40,7 +40,7 @@ def test_an_invoice_line_drills_down_to_the_outcomes_it_bills(ingest: Ingest) ->
     assert b"Invoice #1" in printable.content
 
 
-def test_another_vendor_cannot_see_the_invoice(ingest: Ingest) -> None:  # noqa: F811
+def test_another_vendor_cannot_see_the_invoice(ingest: Ingest) -> None:
     billable(ingest, 1, MARCH + dt.timedelta(days=2))
     invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
     other = make_vendor_api().client

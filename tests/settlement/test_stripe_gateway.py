@@ -30,7 +30,7 @@ from settlement.stripe_gateway import (
     stripe_lines,
 )
 from tests.outcomes.conftest import Ingest
-from tests.settlement.test_invoicing import APRIL, MARCH, billable, ingest  # noqa: F401 - the fixture
+from tests.settlement.conftest import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def stripe_api(stripe_server: RunningServer, settings: SettingsWrapper) -> Runni
     return stripe_server
 
 
-def finalized_invoice(ingest: Ingest, outcomes: int = 3) -> Invoice:  # noqa: F811
+def finalized_invoice(ingest: Ingest, outcomes: int = 3) -> Invoice:
     billable(ingest, outcomes, MARCH + dt.timedelta(days=2))
     invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
     return invoice_finalize(invoice_id=invoice.pk, now=APRIL)
@@ -65,7 +65,7 @@ def stripe_invoices(server: RunningServer) -> list[dict[str, Any]]:
 
 def test_a_finalized_invoice_is_settled_once_with_the_right_amount(
     ingest: Ingest, stripe_api: RunningServer
-) -> None:  # noqa: F811
+) -> None:
     invoice = finalized_invoice(ingest)
 
     settled = invoice_push(invoice_id=invoice.pk)
@@ -87,7 +87,7 @@ def test_a_finalized_invoice_is_settled_once_with_the_right_amount(
 
 @pytest.mark.parametrize("action", ["500", "429"])
 def test_transient_faults_are_retried_with_the_same_key_and_settle_once(
-    ingest: Ingest,  # noqa: F811
+    ingest: Ingest,
     stripe_api: RunningServer,
     action: str,
 ) -> None:
@@ -107,7 +107,7 @@ def test_transient_faults_are_retried_with_the_same_key_and_settle_once(
 
 @pytest.mark.parametrize("path", [r"^/v1/invoices$", r"^/v1/invoiceitems$", r"/finalize$", r"/pay$"])
 def test_a_crash_between_calls_resumes_without_duplicating_anything(
-    ingest: Ingest,  # noqa: F811
+    ingest: Ingest,
     stripe_api: RunningServer,
     settings: SettingsWrapper,
     path: str,
@@ -130,7 +130,7 @@ def test_a_crash_between_calls_resumes_without_duplicating_anything(
     assert len(stripe_api.admin.state()["customers"]) == 1
 
 
-def test_a_4xx_is_recorded_for_a_person_and_never_retried(ingest: Ingest, stripe_api: RunningServer) -> None:  # noqa: F811
+def test_a_4xx_is_recorded_for_a_person_and_never_retried(ingest: Ingest, stripe_api: RunningServer) -> None:
     invoice = finalized_invoice(ingest)
     customer = ingest.contract.customer
     customer.stripe_customer_id = "cus_does_not_exist"
@@ -149,7 +149,7 @@ def test_a_4xx_is_recorded_for_a_person_and_never_retried(ingest: Ingest, stripe
     assert SettlementStep.objects.get(invoice=invoice, step="invoice").status == "failed"
 
 
-def test_a_declined_card_leaves_the_invoice_payment_failed(ingest: Ingest, stripe_api: RunningServer) -> None:  # noqa: F811
+def test_a_declined_card_leaves_the_invoice_payment_failed(ingest: Ingest, stripe_api: RunningServer) -> None:
     invoice = finalized_invoice(ingest)
     declining = stripe.StripeClient(
         "sk_test_verity", base_addresses={"api": stripe_api.base_url}
@@ -164,7 +164,7 @@ def test_a_declined_card_leaves_the_invoice_payment_failed(ingest: Ingest, strip
     assert stripe_invoices(stripe_api)[0]["status"] == "open"
 
 
-def test_zero_and_credit_only_invoices_never_reach_stripe(ingest: Ingest, stripe_api: RunningServer) -> None:  # noqa: F811
+def test_zero_and_credit_only_invoices_never_reach_stripe(ingest: Ingest, stripe_api: RunningServer) -> None:
     invoice = finalized_invoice(ingest)
     Invoice.objects.filter(pk=invoice.pk).update(total_minor=0)
 
@@ -174,7 +174,7 @@ def test_zero_and_credit_only_invoices_never_reach_stripe(ingest: Ingest, stripe
     assert stripe_api.admin.requests() == []
 
 
-def test_more_than_250_lines_are_aggregated_for_stripe(ingest: Ingest) -> None:  # noqa: F811
+def test_more_than_250_lines_are_aggregated_for_stripe(ingest: Ingest) -> None:
     invoice = finalized_invoice(ingest, outcomes=1)
     InvoiceLine.objects.filter(invoice=invoice).delete()
     InvoiceLine.objects.bulk_create(
@@ -224,7 +224,7 @@ def post_event(payload: dict[str, Any], secret: str = WEBHOOK_SECRET) -> Any:
 
 
 @pytest.fixture
-def sent_invoice(ingest: Ingest, stripe_api: RunningServer) -> Invoice:  # noqa: F811
+def sent_invoice(ingest: Ingest, stripe_api: RunningServer) -> Invoice:
     invoice = finalized_invoice(ingest)
     Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.OPEN, stripe_invoice_id="in_test_1")
     invoice.refresh_from_db()
