@@ -9,6 +9,7 @@ errors, 409, 429 and 5xx with backoff and the same key; a 4xx marks the step FAI
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -231,9 +232,11 @@ def invoice_fetch_status(*, invoice: Invoice) -> str:
 
 
 def event_verify(*, payload: bytes, signature_header: str) -> dict[str, Any]:
-    """A Stripe webhook event, if its Stripe-Signature verifies with our endpoint secret; else ValueError."""
+    """The event as Stripe sent it (parsed JSON), if its Stripe-Signature verifies; else ValueError."""
     try:
-        event = stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET)
+        stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET)
     except stripe.SignatureVerificationError as exc:
         raise ValueError(str(exc)) from exc
-    return event.to_dict()
+    # Keep the raw JSON, not the SDK's object: that one holds Decimals and is not what Stripe sent.
+    event: dict[str, Any] = json.loads(payload)
+    return event

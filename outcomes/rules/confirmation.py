@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold, iso, reject
-from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, suppression_in_question
+from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, SuppressionStats
 
 
 class Confirmation(Rule):
@@ -47,8 +47,9 @@ class Confirmation(Rule):
             return accept("silence_is_consent", silence_window_hours=params.silence_window_hours, **details)
         if params.on_unmatched == "bill_unverified":
             return accept("billed_unverified", price_percent=params.unverified_price_percent, **details)
-        suppression = prepared.get("suppression", {}).get(facts.outcome.contract_id)
-        if suppression is not None and suppression_in_question(facts, suppression):
+        suppression: SuppressionStats | None = prepared.get("suppression")
+        stats = suppression.in_question(facts) if suppression is not None else None
+        if stats is not None:
             # Silence cannot be used to avoid paying: the vendor's evidence decides instead.
-            return flag(SUPPRESSION_SUSPECTED, **details, **suppression)
+            return flag(SUPPRESSION_SUSPECTED, **details, **stats)
         return reject("unconfirmed", **details)

@@ -6,27 +6,45 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Min, Q
 
-from outcomes.models import Outcome
+from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
 
 RECENT = dt.timedelta(days=7)
 SUPPRESSION_SUSPECTED = "suppression_suspected"
 
 
-def suppression_in_question(facts: OutcomeFacts, stats: dict[str, Any]) -> bool:
-    """Suppression is suspected now, or was when a person decided this outcome's flag: the decision
-    stands even once the ratio has moved on (a quiet week later would otherwise reject the claim)."""
-    return bool(stats["suspected"]) or SUPPRESSION_SUSPECTED in facts.decisions
+@dataclass(frozen=True)
+class SuppressionStats:
+    """Per contract, its confirmation ratios; and which outcomes of the batch carry an open flag."""
+
+    contracts: dict[Any, dict[str, Any]]
+    flagged: frozenset[int]
+
+    def in_question(self, facts: OutcomeFacts) -> dict[str, Any] | None:
+        """The contract's ratios when suppression is in question for this outcome, else None.
+
+        It is when suppression is suspected now, and also when this outcome's flag is still open or a
+        person has decided it: a flag stands until decided and a decision stands once made, even after
+        the ratios have moved on (the quiet week leaving the window must not turn the claim into an
+        "unconfirmed" rejection, whoever triggers the re-evaluation).
+        """
+        stats = self.contracts.get(facts.outcome.contract_id)
+        if stats is None:
+            return None
+        if stats["suspected"] or facts.outcome.pk in self.flagged or SUPPRESSION_SUSPECTED in facts.decisions:
+            return stats
+        return None
 
 
 class Suppression(Rule):
     name = "suppression"
 
-    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[Any, dict[str, Any]]:
+    def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> SuppressionStats:
         contracts = {
             f.outcome.contract_id: f.policy.suppression for f in batch if f.policy.suppression.enabled
         }
@@ -72,15 +90,32 @@ class Suppression(Rule):
                 "baseline_confirmation_ratio": round(baseline_ratio, 4),
                 "min_ratio_of_baseline": round(params.min_ratio_of_baseline, 4),
             }
-        return stats
+        flagged = [
+            f.outcome.pk
+            for f in batch
+            if f.outcome.state == OutcomeState.FLAGGED and f.outcome.contract_id in contracts
+        ]
+        latest: dict[int, str] = {}
+        if flagged:
+            for outcome_id, decision in (
+                OutcomeVerdict.objects.filter(outcome_id__in=flagged, rule=self.name)
+                .order_by("id")
+                .values_list("outcome_id", "decision")
+            ):
+                latest[outcome_id] = decision
+        return SuppressionStats(
+            contracts=stats,
+            flagged=frozenset(pk for pk, decision in latest.items() if decision == Decision.FLAG),
+        )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        stats = prepared[self.name].get(facts.outcome.contract_id)
+        suppression: SuppressionStats = prepared[self.name]
+        stats = suppression.contracts.get(facts.outcome.contract_id)
         if stats is None or facts.is_billed:
             return None
         window_closed = now >= facts.claimed_at + dt.timedelta(
             hours=facts.policy.confirmation.match_window_hours
         )
-        if suppression_in_question(facts, stats) and facts.confirmed_at is None and window_closed:
+        if suppression.in_question(facts) and facts.confirmed_at is None and window_closed:
             return flag(SUPPRESSION_SUSPECTED, **stats)
         return accept("confirmations_steady", **stats)

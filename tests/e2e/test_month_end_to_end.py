@@ -1,0 +1,178 @@
+"""A whole billing period, for real: signed webhooks over HTTP, a Celery worker on Redis verifying,
+the beat jobs closing and finalizing, Stripe (the local server) invoicing, and Stripe's payment
+webhook marking the invoice paid. Closing again changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from config.celery import app as celery_app
+from contracts.services.contracts import contract_activate, contract_create, contract_terminate
+from contracts.services.credentials import webhook_source_create
+from devtools.stripe_server import RunningServer, running_server
+from outcomes.models import Outcome, OutcomeState
+from settlement.models import Invoice, InvoiceStatus
+from settlement.services.invoicing import period_close
+from settlement.tasks import close_due_periods, finalize_due_invoices
+from tests.factories import CustomerFactory, VendorFactory, outcome_type_terms, version_terms
+from tests.outcomes.conftest import event, sign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STRIPE_KEY = "sk_test_verity_e2e"
+STRIPE_WEBHOOK_SECRET = "whsec_verity_e2e_secret_0123456789"
+FAST = {
+    "confirmation": {"required": False},
+    "maturation": {"hold_hours": 0},
+    "suppression": {"enabled": False},
+}
+
+
+def wait_for(check: Any, what: str, worker: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        assert worker.poll() is None, "the worker died"
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def stripe_live(live_server: Any, settings: Any) -> Iterator[RunningServer]:
+    with running_server(api_keys=[STRIPE_KEY]) as server:
+        server.admin.configure_webhook(f"{live_server.url}/webhooks/stripe", STRIPE_WEBHOOK_SECRET)
+        settings.STRIPE_API_KEY = STRIPE_KEY
+        settings.STRIPE_API_BASE = server.base_url
+        settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+        yield server
+
+
+@pytest.fixture
+def worker(stripe_live: RunningServer) -> Iterator[subprocess.Popen[bytes]]:
+    if not settings.CELERY_BROKER_URL:
+        pytest.fail("CELERY_BROKER_URL must point at Redis for this test (make test sets it).")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "STRIPE_API_KEY": STRIPE_KEY,
+        "STRIPE_API_BASE": stripe_live.base_url,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+    }
+    celery_app.control.purge()
+    process = subprocess.Popen(  # our own interpreter and arguments
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield process
+    celery_app.conf.task_always_eager = previous
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def post_signed(url: str, secret: str, payload: Any) -> dict[str, Any]:
+    body = orjson.dumps(payload)
+    headers = {
+        key.removeprefix("HTTP_").replace("_", "-").lower(): value
+        for key, value in sign(secret, body).items()
+    }
+    request = urllib.request.Request(url, data=body, headers={**headers, "content-type": "application/json"})  # noqa: S310 - our own live server
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own live server
+        assert response.status == 200
+        result: dict[str, Any] = orjson.loads(response.read())
+        return result
+
+
+def test_a_month_from_signed_webhooks_to_a_paid_stripe_invoice(
+    live_server: Any, stripe_live: RunningServer, worker: subprocess.Popen[bytes]
+) -> None:
+    vendor = VendorFactory.create()
+    customer = CustomerFactory.create(vendor=vendor)
+    started = timezone.now() - dt.timedelta(days=1)
+    contract = contract_create(
+        vendor=vendor,
+        data={
+            "customer_id": str(customer.pk),
+            "reference": f"E2E-{uuid.uuid4().hex[:6]}",
+            "currency": "USD",
+            "timezone": "Europe/Berlin",
+            "starts_at": started.isoformat(),
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+            "grace_period_hours": 0,
+            "terms": version_terms(
+                platform_fee_minor=0,
+                outcome_types=[
+                    outcome_type_terms(
+                        pricing={"model": "per_unit", "unit_price": "0.90"}, verification_policy=FAST
+                    )
+                ],
+            ),
+        },
+        actor="test",
+    )
+    contract_activate(contract=contract, actor="test")
+    source, secret = webhook_source_create(
+        vendor=vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
+    )
+    url = f"{live_server.url}/webhooks/v1/sources/{source.pk}/events"
+
+    # Five resolutions, one of them sent twice (a retry): five outcomes, never six.
+    claims = [event(contract=contract.reference, natural_key=f"T-{i}") for i in range(5)]
+    assert post_signed(url, secret, {"events": claims})["accepted"] == 5
+    assert post_signed(url, secret, claims[0])["results"][0]["status"] == "duplicate"
+    billable = Outcome.objects.filter(contract=contract, state=OutcomeState.BILLABLE)
+    wait_for(lambda: billable.count() == 5, "the worker to verify five outcomes", worker)
+
+    # The period ends (the contract is terminated now); the beat jobs do the rest.
+    contract_terminate(contract=contract, actor="test")
+    close_due_periods.delay()
+    invoices = Invoice.objects.filter(contract=contract)
+    wait_for(invoices.exists, "the beat-triggered close", worker)
+    finalize_due_invoices.delay()
+    wait_for(lambda: invoices.filter(status=InvoiceStatus.OPEN).exists(), "finalize and send", worker)
+
+    [remote] = stripe_live.admin.state()["invoices"].values()
+    assert (remote["total"], remote["status"], remote["collection_method"]) == (450, "open", "send_invoice")
+
+    # The customer pays; Stripe's webhook tells Verity.
+    import stripe
+
+    stripe.StripeClient(STRIPE_KEY, base_addresses={"api": stripe_live.base_url}).v1.invoices.pay(
+        remote["id"], params={"paid_out_of_band": True}
+    )
+    stripe_live.admin.drain_webhooks()
+    wait_for(lambda: invoices.filter(status=InvoiceStatus.PAID).exists(), "the payment webhook", worker)
+
+    invoice = invoices.get()
+    assert (invoice.number, invoice.total_minor, invoice.stripe_invoice_id) == (1, 450, remote["id"])
+    assert Outcome.objects.filter(contract=contract, state=OutcomeState.BILLED).count() == 5
+
+    # Closing again changes nothing: one invoice in Verity, one in Stripe.
+    again = period_close(contract_id=contract.pk, period_start=invoice.period_start)
+    assert again.pk == invoice.pk
+    close_due_periods.delay()
+    finalize_due_invoices.delay()
+    time.sleep(2)
+    assert invoices.count() == 1
+    assert len(stripe_live.admin.state()["invoices"]) == 1
