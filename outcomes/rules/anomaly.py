@@ -94,7 +94,7 @@ class Anomaly(Rule):
             "z_threshold": params.z_threshold,
         }
         if z > params.z_threshold:
-            if facts.confirmed_at is not None:
+            if facts.confirmations:  # the system of record confirmed it; a person's decision shows as such
                 return accept("velocity_confirmed_by_customer", **details)
             return flag("velocity_anomaly", **details)
         return accept("velocity_normal", **details)

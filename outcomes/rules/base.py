@@ -14,7 +14,16 @@ from typing import Any, ClassVar
 
 from contracts.models import Contract, ContractVersion, OutcomeType, WebhookSource
 from contracts.policy import VerificationPolicy
-from outcomes.models import AuditSample, Decision, Dispute, EventKind, Outcome, OutcomeState, ReviewDecision
+from outcomes.models import (
+    AuditSample,
+    Decision,
+    Dispute,
+    EventKind,
+    Outcome,
+    OutcomeState,
+    Party,
+    ReviewDecision,
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,14 @@ class OutcomeFacts:
 
     @property
     def confirmed_at(self) -> dt.datetime | None:
-        confirmations = self.confirmations
-        return min((e.occurred_at for e in confirmations), default=None)
+        """When the customer first said it happened: its system of record, or the customer accepting a flag."""
+        instants = [e.occurred_at for e in self.confirmations]
+        instants += [
+            d.at
+            for d in self.decisions.values()
+            if d.party == Party.CUSTOMER and d.verdict == ReviewDecision.Verdict.ACCEPT
+        ]
+        return min(instants, default=None)
 
     @property
     def received_at(self) -> dt.datetime:

@@ -84,3 +84,26 @@ def test_re_evaluation_without_new_evidence_writes_nothing(ingest: Ingest) -> No
 
     assert (summary.verdicts, summary.transitions) == (0, 0)
     assert (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count()) == counts
+
+
+def test_a_customer_accepting_a_flag_counts_as_its_confirmation(ingest: Ingest) -> None:
+    from outcomes.models import Party, ReviewDecision
+
+    post_at(ingest, T0, event(natural_key="T-9", occurred_at=T0.isoformat()), as_agent=True)
+    outcome = build_and_evaluate(T0 + dt.timedelta(hours=1))
+    assert outcome.state == OutcomeState.MATURING  # awaiting the customer's confirmation
+    ReviewDecision.objects.create(
+        outcome=outcome,
+        flag_reason="velocity_anomaly",
+        verdict=ReviewDecision.Verdict.ACCEPT,
+        party=Party.CUSTOMER,
+        actor="api_key:customer",
+        justification="",
+        at=T0 + dt.timedelta(hours=2),
+    )
+
+    outcomes_evaluate(outcome_ids=[outcome.pk], now=T0 + dt.timedelta(hours=80))
+
+    outcome.refresh_from_db()
+    assert outcome.state == OutcomeState.BILLABLE  # not rejected as unconfirmed after the 72 h window
+    assert outcome.confirmed_at == T0 + dt.timedelta(hours=2)
