@@ -26,16 +26,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
-	@mkdir -p var
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo --if-empty
-	@echo ""
-	@echo "  Verity is running:"
-	@echo "    API docs  http://$(HOST):$(PORT)/api/docs/"
-	@echo "    Admin     http://$(HOST):$(PORT)/admin/   (demo login: demo@verity.test / verity-demo)"
-	@echo "    Schema    http://$(HOST):$(PORT)/api/schema/"
-	@echo ""
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) devtools/run-demo.sh
 
 test: $(DEV_STAMP) lint
 	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
@@ -57,3 +48,12 @@ schema: $(RUN_STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The ingestion benchmark (docs/performance.md): gunicorn + Postgres + Redis on loopback, ~2-3 minutes.
+# Creates and drops its own database (BENCH_DB); pass options with BENCH_ARGS="--batches 100 ...".
+BENCH_DB ?= verity_bench
+BENCH_ARGS ?=
+.PHONY: bench-ingest
+bench-ingest: $(DEV_STAMP)
+	@$(BIN)/python -c "import gunicorn" 2>/dev/null || $(BIN)/pip install --quiet "gunicorn>=22,<24"
+	$(BIN)/python -m bench.ingest --db-name $(BENCH_DB) $(BENCH_ARGS)

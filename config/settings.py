@@ -116,6 +116,8 @@ STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=4)
+# Said plainly wherever money is shown: the demo settles against a local test server, not Stripe.
+STRIPE_IS_LOCAL_TEST_SERVER = STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contracts.api.authentication.ApiKeyAuthentication"],

@@ -1,5 +1,6 @@
 """Top-level routes: the vendor API, its schema and docs, the admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -27,6 +28,10 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+admin.site.site_header = "Verity administration" + (
+    " · payments go to a LOCAL Stripe test server" if settings.STRIPE_IS_LOCAL_TEST_SERVER else ""
+)
 
 handler404 = "contracts.api.errors.json_or_default_404"
 handler500 = "contracts.api.errors.json_or_default_500"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make run`: migrate, seed the demo, simulate a month, serve. With no STRIPE_API_KEY, invoices settle
+# against the local Stripe-compatible test server (devtools/stripe_server), started here and stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+export DEBUG=${DEBUG:-true}
+mkdir -p var
+
+if [ -z "${STRIPE_API_KEY:-}" ]; then
+  STRIPE_PORT=${LOCAL_STRIPE_PORT:-12111}
+  export STRIPE_API_KEY=sk_test_local_demo
+  export STRIPE_API_BASE="http://127.0.0.1:${STRIPE_PORT}"
+  export STRIPE_WEBHOOK_SECRET=whsec_local_demo_only_not_a_secret
+  "$PY" -m devtools.stripe_server --port "$STRIPE_PORT" \
+    --webhook-url "http://${HOST}:${PORT}/webhooks/stripe" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
+    > var/stripe-test-server.log 2>&1 &
+  STRIPE_PID=$!
+  trap 'kill "$STRIPE_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${STRIPE_PORT}") 2>/dev/null && break
+    sleep 0.1
+  done
+  echo "No STRIPE_API_KEY: payments go to the LOCAL Stripe test server at ${STRIPE_API_BASE} (nothing real is charged)."
+fi
+
+"$PY" manage.py migrate --no-input
+"$PY" manage.py seed_demo --if-empty
+LOG_LEVEL=WARNING "$PY" manage.py demo_activity --if-quiet
+
+cat <<MSG
+
+  Verity is running:
+    API docs  http://${HOST}:${PORT}/api/docs/
+    Admin     http://${HOST}:${PORT}/admin/   (demo login: demo@verity.test / verity-demo)
+    Schema    http://${HOST}:${PORT}/api/schema/
+  The demo API key and webhook secrets were printed by seed_demo above (first run only).
+
+MSG
+"$PY" manage.py runserver "${HOST}:${PORT}"
