@@ -90,9 +90,14 @@ if DEBUG:
 else:
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 
+# Audit sampling draws outcomes by an HMAC with this secret, so a vendor cannot predict the sample.
+AUDIT_SAMPLING_SECRET = env.str("AUDIT_SAMPLING_SECRET", default="")
+
 # Celery: with no broker configured, tasks run in-process, eagerly (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    CELERY_BROKER_URL = "memory://"  # never used for eager tasks; keeps kombu from guessing a host
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

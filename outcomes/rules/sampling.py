@@ -20,8 +20,7 @@ from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, 
 
 
 def sampling_secret() -> bytes:
-    configured = getattr(settings, "AUDIT_SAMPLING_SECRET", "")
-    return (configured or f"verity-audit-sampling:{settings.SECRET_KEY}").encode()
+    return (settings.AUDIT_SAMPLING_SECRET or f"verity-audit-sampling:{settings.SECRET_KEY}").encode()
 
 
 def sample_draw(outcome: Outcome) -> float:
