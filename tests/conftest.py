@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from contracts.models import ApiKey, Vendor
 from contracts.services.credentials import api_key_create
 from tests.factories import VendorFactory
@@ -29,6 +30,15 @@ def make_vendor_api(vendor: Vendor | None = None, scope: str = ApiKey.Scope.WRIT
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return VendorApi(vendor=vendor, api_key=api_key, raw_key=raw_key, client=client)
+
+
+@pytest.fixture(autouse=True)
+def eager_celery() -> Iterator[None]:
+    """Tasks run in-process unless a test starts a real worker (those switch this off themselves)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

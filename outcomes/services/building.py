@@ -68,6 +68,16 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
         [OutcomeEvent(outcome=outcomes[_key(event)], raw_event=event, linked_at=now) for event in events],
         ignore_conflicts=True,
     )
+    # An event arriving later may say the outcome happened earlier (the customer's record of it before
+    # the agent's claim): the outcome occurred at its earliest event, whatever the arrival order. A
+    # billed outcome keeps its occurrence, and so its period.
+    earlier = []
+    for key, first in first_by_key.items():
+        outcome = outcomes[key]
+        if first.occurred_at < outcome.occurred_at and outcome.billed_at is None:
+            outcome.occurred_at, outcome.updated_at = first.occurred_at, now
+            earlier.append(outcome)
+    Outcome.objects.bulk_update(earlier, ["occurred_at", "updated_at"])
     fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
     transitions = []
     for outcome in fresh:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,21 +13,11 @@ from django.test import Client
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from config.celery import app as celery_app
 from contracts.models import Contract, WebhookSource
 from contracts.services.contracts import contract_activate, contract_create
 from contracts.services.credentials import webhook_source_create
 from tests.conftest import VendorApi, make_vendor_api
 from tests.factories import CustomerFactory, contract_payload
-
-
-@pytest.fixture(autouse=True)
-def eager_celery() -> Iterator[None]:
-    """Tasks run in-process unless a test starts a real worker."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def sign(

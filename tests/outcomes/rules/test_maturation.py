@@ -1,0 +1,230 @@
+"""Rules 8 and 9: an outcome matures over a hold window (from the later of claim and confirmation); a
+disqualifying reversal voids it before billing, claws it back until the lock date after billing, and
+after the lock date is recorded without moving money."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from outcomes.models import OutcomeState, OutcomeTransition
+from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, make_story
+
+pytestmark = pytest.mark.django_db
+
+
+# --- maturation ---------------------------------------------------------------------------------
+
+
+def test_hold_window_runs_from_the_confirmation_and_ends_to_the_second() -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0 + HOUR, "T-1")
+    matures_at = T0 + HOUR + 24 * HOUR
+
+    story.evaluate(matures_at - SECOND)
+    verdict = story.verdict("T-1", "maturation")
+    assert (verdict.decision, verdict.reason, verdict.hold_until, verdict.facts) == (
+        "hold",
+        "maturing",
+        matures_at,
+        {"hold_hours": 24, "matures_at": matures_at.isoformat()},
+    )
+    outcome = story.outcome("T-1")
+    assert (outcome.state, outcome.hold_until, outcome.billable_at) == (
+        OutcomeState.MATURING,
+        matures_at,
+        None,
+    )
+
+    story.evaluate(matures_at)
+    verdict = story.verdict("T-1", "maturation")
+    assert (verdict.decision, verdict.reason, verdict.hold_until, verdict.facts) == (
+        "accept",
+        "matured",
+        None,
+        {"hold_hours": 24, "matured_at": matures_at.isoformat()},
+    )
+    outcome.refresh_from_db()
+    assert (outcome.state, outcome.hold_until, outcome.billable_at) == (
+        OutcomeState.BILLABLE,
+        None,
+        matures_at,
+    )
+
+
+def test_a_confirmation_before_the_claim_does_not_start_the_hold_earlier() -> None:
+    story = make_story()
+    story.confirm(T0 - HOUR, "T-1")
+    story.claim(T0, "T-1")
+
+    story.evaluate(T0 + 24 * HOUR - SECOND)
+    assert story.decided("T-1", "maturation") == ("hold", "maturing")
+    assert story.outcome("T-1").hold_until == T0 + 24 * HOUR
+
+    story.evaluate(T0 + 24 * HOUR)
+    assert story.decided("T-1", "maturation") == ("accept", "matured")
+    assert story.state("T-1") == OutcomeState.BILLABLE
+
+
+@pytest.mark.parametrize("hold_hours", [0, 72, 90 * 24])
+def test_policy_hold_hours(hold_hours: int) -> None:
+    story = make_story({"maturation": {"hold_hours": hold_hours}, "confirmation": {"required": False}})
+    story.claim(T0, "T-1")
+    matures_at = T0 + hold_hours * HOUR
+
+    if hold_hours:
+        story.evaluate(matures_at - SECOND)
+        assert story.decided("T-1", "maturation") == ("hold", "maturing")
+        assert story.state("T-1") == OutcomeState.MATURING
+
+    story.evaluate(matures_at)
+    assert story.decided("T-1", "maturation") == ("accept", "matured")
+    assert story.state("T-1") == OutcomeState.BILLABLE
+
+
+def test_billable_is_reached_only_through_maturing() -> None:
+    story = make_story({"maturation": {"hold_hours": 0}, "confirmation": {"required": False}})
+    story.claim(T0, "T-1")
+
+    story.evaluate(T0)
+
+    transitions = OutcomeTransition.objects.filter(outcome=story.outcome("T-1")).order_by("id")
+    assert [(t.from_state, t.to_state, t.reason) for t in transitions] == [
+        ("", "received", "first_event"),
+        ("received", "pending", "events_recorded"),
+        ("pending", "maturing", "maturation_started"),
+        ("maturing", "billable", "all_rules_accept"),
+    ]
+
+
+def test_a_billed_outcome_gets_no_new_maturation_verdict() -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.evaluate(T0 + DAY)
+    story.mark_billed("T-1", T0 + 2 * DAY)
+    verdicts = story.outcome("T-1").verdicts.filter(rule="maturation").count()
+
+    summary = story.evaluate(T0 + 3 * DAY)
+
+    assert story.outcome("T-1").verdicts.filter(rule="maturation").count() == verdicts
+    assert (summary.verdicts, summary.transitions) == (0, 0)
+    assert story.state("T-1") == OutcomeState.BILLED
+
+
+# --- reversal -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reason", ["reopened", "escalated_to_human", "human_reply", "negative_feedback", None]
+)
+def test_a_disqualifier_before_billing_voids_the_outcome(reason: str | None) -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.evaluate(T0 + HOUR)
+    story.reverse(T0 + 2 * HOUR, "T-1", reason)
+
+    story.evaluate(T0 + 2 * HOUR)
+
+    verdict = story.verdict("T-1", "reversal")
+    assert verdict.decision == "reject"
+    assert verdict.reason == "reversed"
+    assert verdict.facts["disqualifier"] == reason
+    assert verdict.facts["reversed_at"] == (T0 + 2 * HOUR).isoformat()
+    outcome = story.outcome("T-1")
+    assert (outcome.state, outcome.hold_until) == (OutcomeState.REVERSED, None)
+    last = OutcomeTransition.objects.filter(outcome=outcome).order_by("id").last()
+    assert last is not None
+    assert (last.from_state, last.to_state, last.reason) == ("maturing", "reversed", "reversed")
+
+
+def test_a_disqualifier_after_the_hold_but_before_billing_still_voids() -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.evaluate(T0 + DAY)
+    assert story.state("T-1") == OutcomeState.BILLABLE
+    story.reverse(T0 + 2 * DAY, "T-1", "reopened")
+
+    story.evaluate(T0 + 2 * DAY)
+
+    assert story.decided("T-1", "reversal") == ("reject", "reversed")
+    assert story.state("T-1") == OutcomeState.REVERSED
+
+
+def test_a_reversal_whose_reason_is_not_a_disqualifier_changes_nothing() -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.reverse(T0 + HOUR, "T-1", "customer_said_thanks")
+
+    story.evaluate(T0 + DAY)
+
+    verdict = story.verdict("T-1", "reversal")
+    assert (verdict.decision, verdict.reason, verdict.facts) == (
+        "accept",
+        "reversal_not_disqualifying",
+        {"reasons": ["customer_said_thanks"]},
+    )
+    assert story.state("T-1") == OutcomeState.BILLABLE
+
+
+def test_policy_disqualifiers_replace_the_defaults() -> None:
+    story = make_story({"maturation": {"disqualifiers": ["no_show"]}})
+    for key, reason in (("T-1", "no_show"), ("T-2", "reopened")):
+        story.claim(T0, key)
+        story.confirm(T0, key)
+        story.reverse(T0 + HOUR, key, reason)
+
+    story.evaluate(T0 + DAY)
+
+    assert story.decided("T-1", "reversal") == ("reject", "reversed")
+    assert story.state("T-1") == OutcomeState.REVERSED
+    assert story.decided("T-2", "reversal") == ("accept", "reversal_not_disqualifying")
+    assert story.state("T-2") == OutcomeState.BILLABLE
+
+
+@pytest.mark.parametrize(
+    ("after_lock", "reason", "state"),
+    [
+        (-SECOND, "clawed_back", OutcomeState.REVERSED),
+        (0 * SECOND, "clawed_back", OutcomeState.REVERSED),
+        (SECOND, "reversal_after_lock", OutcomeState.BILLED),
+    ],
+    ids=["before-lock-date", "at-lock-date", "one-second-after-lock-date"],
+)
+def test_after_billing_a_disqualifier_claws_back_until_the_lock_date(
+    after_lock: dt.timedelta, reason: str, state: str
+) -> None:
+    story = make_story({"reversal": {"clawback_window_days": 30}})
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.evaluate(T0 + DAY)
+    billed_at = T0 + 2 * DAY
+    story.mark_billed("T-1", billed_at)
+    lock_date = billed_at + 30 * DAY
+    reversed_at = lock_date + after_lock
+    story.reverse(reversed_at, "T-1", "reopened")
+
+    story.evaluate(reversed_at + HOUR)
+
+    verdict = story.verdict("T-1", "reversal")
+    assert verdict.reason == reason
+    assert verdict.decision == ("reject" if reason == "clawed_back" else "accept")
+    assert verdict.facts["billed_at"] == billed_at.isoformat()
+    assert verdict.facts["lock_date"] == lock_date.isoformat()
+    assert story.state("T-1") == state
+
+
+def test_no_reversal_records_no_reversal_verdict() -> None:
+    story = make_story()
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+
+    story.evaluate(T0 + DAY)
+
+    assert "reversal" not in story.rules("T-1")
+    assert "maturation" in story.rules("T-1")
