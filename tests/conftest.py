@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -30,6 +32,18 @@ def make_vendor_api(vendor: Vendor | None = None, scope: str = ApiKey.Scope.WRIT
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return VendorApi(vendor=vendor, api_key=api_key, raw_key=raw_key, client=client)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_per_worker(worker_id: str) -> None:
+    """Each pytest-xdist worker gets its own Redis database, so a real Celery worker started by one
+    test never takes another test database's tasks."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or worker_id == "master":
+        return
+    base, _, _ = settings.CELERY_BROKER_URL.rpartition("/")
+    url = f"{base}/{15 - int(worker_id.removeprefix('gw'))}"
+    settings.CELERY_BROKER_URL = url
+    os.environ["CELERY_BROKER_URL"] = url  # Celery reads this before its own configuration
 
 
 @pytest.fixture(autouse=True)

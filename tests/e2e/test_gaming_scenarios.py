@@ -27,9 +27,9 @@ from outcomes.models import Outcome, OutcomeState, OutcomeTransition
 from outcomes.tasks import evaluate_due_outcomes
 from tests.conftest import make_vendor_api
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import eager_celery, sign
+from tests.outcomes.conftest import sign
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures(eager_celery.__name__)]
+pytestmark = pytest.mark.django_db  # tasks run eagerly: see tests/conftest.py
 
 T0 = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
 TICKET = "ticket.resolved"
