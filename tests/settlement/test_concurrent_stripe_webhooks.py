@@ -1,0 +1,47 @@
+"""Duplicate Stripe webhooks racing each other (dj-stripe's classic bug): stored once, applied once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from settlement.models import Invoice, InvoiceStatus, StripeEvent
+from settlement.services.invoicing import invoice_finalize, period_close
+from tests.outcomes.conftest import Ingest
+from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.settlement.test_stripe_gateway import WEBHOOK_SECRET, post_event, stripe_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_ten_concurrent_copies_of_a_paid_event_are_stored_and_applied_once(
+    ingest: Ingest, settings: Any
+) -> None:
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    billable(ingest, 2, MARCH)
+    invoice = invoice_finalize(
+        invoice_id=period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL).pk
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.OPEN, stripe_invoice_id="in_race")
+    event = stripe_event("evt_race", "invoice.paid", "in_race", 1_800_000_000)
+    barrier = threading.Barrier(10)
+
+    def deliver(_: int) -> int:
+        try:
+            barrier.wait()
+            return int(post_event(event).status_code)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(deliver, range(10)))
+
+    assert statuses == [200] * 10
+    assert StripeEvent.objects.count() == 1
+    assert StripeEvent.objects.get().processed_at is not None
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.paid_at is not None) == (InvoiceStatus.PAID, True)
