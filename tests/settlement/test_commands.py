@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 import time_machine
@@ -24,8 +25,8 @@ def run(*args: str) -> str:
 
 
 def test_close_finalize_push_and_resync_each_say_what_they_did_and_repeat_safely(
-    ingest: Ingest, settings
-) -> None:  # type: ignore[no-untyped-def]
+    ingest: Ingest, settings: Any
+) -> None:
     billable(ingest, 3, MARCH + dt.timedelta(days=1))
     with running_server() as stripe, time_machine.travel(APRIL + dt.timedelta(days=4), tick=False):
         settings.STRIPE_API_KEY, settings.STRIPE_API_BASE = "sk_test_cli", stripe.base_url
