@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from outcomes.events import MAX_BODY_BYTES
-from outcomes.services.ingestion import IngestResponse, delivery_receive, error_response
+from outcomes.services.ingestion import STORED_HEADERS, IngestResponse, delivery_receive, error_response
+
+# The only headers the service reads (the signature's) or keeps, by their WSGI names: taken from
+# META directly rather than building request.headers from every header of the request.
+_META_KEYS = tuple(
+    (name, "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_"))
+    for name in STORED_HEADERS
+)
 
 
 def _json(response: IngestResponse) -> HttpResponse:
-    return HttpResponse(orjson.dumps(response.body), status=response.status, content_type="application/json")
+    return HttpResponse(response.json(), status=response.status, content_type="application/json")
 
 
 @csrf_exempt
@@ -28,4 +34,6 @@ def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
         return _json(
             error_response(413, "body_too_large", f"A request body holds at most {MAX_BODY_BYTES} bytes.")
         )
-    return _json(delivery_receive(source_id=source_id, body=body, headers=dict(request.headers)))
+    meta = request.META
+    headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
+    return _json(delivery_receive(source_id=source_id, body=body, headers=headers))
