@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -68,3 +72,35 @@ def other_vendor_api(db: None) -> VendorApi:
 @pytest.fixture
 def vendor_api_factory(db: None) -> Callable[..., VendorApi]:
     return make_vendor_api
+
+
+@contextmanager
+def real_celery_worker(**extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker process on the test database and this pytest worker's Redis database.
+
+    Tasks published while it runs go through the broker to it (not eagerly); for transactional tests.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.fail("CELERY_BROKER_URL must point at Redis for this test (make test sets it).")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **extra_env,
+    }
+    celery_app.control.purge()
+    worker = subprocess.Popen(  # our own interpreter and arguments
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield worker
+    finally:
+        celery_app.conf.task_always_eager = previous
+        worker.terminate()
+        worker.wait(timeout=20)

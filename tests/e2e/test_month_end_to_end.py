@@ -5,9 +5,7 @@ webhook marking the invoice paid. Closing again changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -16,11 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from contracts.services.contracts import contract_activate, contract_create, contract_terminate
 from contracts.services.credentials import webhook_source_create
 from devtools.stripe_server import RunningServer, running_server
@@ -28,6 +23,7 @@ from outcomes.models import Outcome, OutcomeState
 from settlement.models import Invoice, InvoiceStatus
 from settlement.services.invoicing import period_close
 from settlement.tasks import close_due_periods, finalize_due_invoices
+from tests.conftest import real_celery_worker
 from tests.factories import CustomerFactory, VendorFactory, outcome_type_terms, version_terms
 from tests.outcomes.conftest import event, sign
 
@@ -64,30 +60,12 @@ def stripe_live(live_server: Any, settings: Any) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def worker(stripe_live: RunningServer) -> Iterator[subprocess.Popen[bytes]]:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        pytest.fail("CELERY_BROKER_URL must point at Redis for this test (make test sets it).")
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "STRIPE_API_KEY": STRIPE_KEY,
-        "STRIPE_API_BASE": stripe_live.base_url,
-        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
-    }
-    celery_app.control.purge()
-    process = subprocess.Popen(  # our own interpreter and arguments
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
-        env=env,
-        cwd=settings.BASE_DIR,
-    )
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield process
-    celery_app.conf.task_always_eager = previous
-    process.terminate()
-    process.wait(timeout=20)
+    with real_celery_worker(
+        STRIPE_API_KEY=STRIPE_KEY,
+        STRIPE_API_BASE=stripe_live.base_url,
+        STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
+    ) as process:
+        yield process
 
 
 def post_signed(url: str, secret: str, payload: Any) -> dict[str, Any]:
