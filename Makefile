@@ -58,3 +58,19 @@ BENCH_ARGS ?=
 bench-ingest: $(DEV_STAMP)
 	@$(BIN)/python -c "import gunicorn" 2>/dev/null || $(BIN)/pip install --quiet "gunicorn>=22,<24"
 	$(BIN)/python -m bench.ingest --db-name $(BENCH_DB) $(BENCH_ARGS)
+
+# The verification benchmark (docs/performance.md): outcomes/s through the default rule set against 10^5
+# and 10^6 outcomes of history, beside a plain read-and-update ceiling; ~5 minutes. Creates and drops its
+# own database on TEST_DATABASE_URL's server; options: BENCH_VERIFY_ARGS="--sizes 100000 --working-set 5000".
+BENCH_VERIFY_ARGS ?=
+bench-verify: $(DEV_STAMP)
+	$(BIN)/python -m bench.verify --server-url $(TEST_DATABASE_URL) $(BENCH_VERIFY_ARGS)
+
+# The settlement close benchmark (docs/performance.md): rate 10^4, 10^5 and 10^6 billable outcomes of
+# 10,000 contracts into draft invoices, beside one SQL aggregate; then push 1,000 invoices to the local
+# Stripe-compatible server; ~5-10 minutes. Own database on TEST_DATABASE_URL's server, like bench-verify;
+# options: BENCH_CLOSE_ARGS="--sizes 10000,100000 --push 100".
+BENCH_CLOSE_ARGS ?=
+bench-close: $(DEV_STAMP)
+	$(BIN)/python -m bench.close --server-url $(TEST_DATABASE_URL) $(BENCH_CLOSE_ARGS)
+.PHONY: bench-verify bench-close

@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
+from contracts.policy import AnomalyParams
 from outcomes.models import Outcome, OutcomeState
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold
 
@@ -73,9 +74,11 @@ class Anomaly(Rule):
         }
         return {"velocity": velocity, "rates": rates}
 
-    def _velocity(self, facts: OutcomeFacts, counts: dict[dt.date, int]) -> Verdict | None:
-        params = facts.policy.anomaly
-        day = facts.outcome.occurred_at.astimezone(dt.UTC).date()
+    @staticmethod
+    def _velocity_details(
+        params: AnomalyParams, day: dt.date, counts: dict[dt.date, int]
+    ) -> tuple[float, dict[str, Any]] | None:
+        """The day's z-score and the verdict's details; None while the history is too short."""
         first_day = min(counts, default=day)
         if (day - first_day).days < params.min_history_days:
             return None
@@ -93,6 +96,24 @@ class Anomaly(Rule):
             "z": None if z == float("inf") else round(z, 3),
             "z_threshold": params.z_threshold,
         }
+        return z, details
+
+    def _velocity(
+        self, facts: OutcomeFacts, counts: dict[dt.date, int], memo: dict[Any, Any] | None = None
+    ) -> Verdict | None:
+        params = facts.policy.anomaly
+        day = facts.outcome.occurred_at.astimezone(dt.UTC).date()
+        # Every outcome of a contract, type and day has the same statistics: computed once per batch.
+        key = (facts.outcome.contract_id, facts.outcome.outcome_type_key, day, params)
+        if memo is None or key not in memo:
+            found = self._velocity_details(params, day, counts)
+            if memo is not None:
+                memo[key] = found
+        else:
+            found = memo[key]
+        if found is None:
+            return None
+        z, details = found
         if z > params.z_threshold:
             if facts.confirmations:  # the system of record confirmed it; a person's decision shows as such
                 return accept("velocity_confirmed_by_customer", **details)
@@ -107,7 +128,7 @@ class Anomaly(Rule):
         verdict = None
         if params.velocity_enabled:
             counts = stats["velocity"].get((facts.outcome.contract_id, facts.outcome.outcome_type_key), {})
-            verdict = self._velocity(facts, counts)
+            verdict = self._velocity(facts, counts, stats.setdefault("memo", {}))
             if verdict is not None and verdict.decision == "flag":
                 return verdict
         rejected, total = stats["rates"].get(facts.outcome.source_id, (0, 0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 from contracts.models import Contract, ContractVersion, OutcomeType, WebhookSource
@@ -70,7 +71,11 @@ class EventFact:
 
 @dataclass
 class OutcomeFacts:
-    """Everything the rules may read about one outcome, gathered for a whole batch in a few queries."""
+    """Everything the rules may read about one outcome, gathered for a whole batch in a few queries.
+
+    What is derived from the events and decisions is computed once per evaluation (they do not change
+    during it); `is_billed` reads the outcome, so it stays a plain property.
+    """
 
     outcome: Outcome
     contract: Contract
@@ -83,11 +88,11 @@ class OutcomeFacts:
     dispute: Dispute | None
     sample: AuditSample | None
 
-    @property
+    @cached_property
     def claims(self) -> list[EventFact]:
         return [e for e in self.events if e.kind in (EventKind.OUTCOME_CLAIMED, EventKind.TASK_COMPLETED)]
 
-    @property
+    @cached_property
     def confirmations(self) -> list[EventFact]:
         """The system of record saying it happened: its confirmations, or its own claims."""
         return [
@@ -97,20 +102,20 @@ class OutcomeFacts:
             and e.kind in (EventKind.OUTCOME_CONFIRMED, EventKind.OUTCOME_CLAIMED, EventKind.TASK_COMPLETED)
         ]
 
-    @property
+    @cached_property
     def reversals(self) -> list[EventFact]:
         return [e for e in self.events if e.kind == EventKind.OUTCOME_REVERSED]
 
-    @property
+    @cached_property
     def disputes(self) -> list[EventFact]:
         return [e for e in self.events if e.kind == EventKind.OUTCOME_DISPUTED and e.from_customer]
 
-    @property
+    @cached_property
     def claimed_at(self) -> dt.datetime:
         claims = self.claims or self.confirmations or self.events
         return min(e.occurred_at for e in claims)
 
-    @property
+    @cached_property
     def confirmed_at(self) -> dt.datetime | None:
         """When the customer first said it happened: its system of record, or the customer accepting a flag."""
         instants = [e.occurred_at for e in self.confirmations]
@@ -121,11 +126,11 @@ class OutcomeFacts:
         ]
         return min(instants, default=None)
 
-    @property
+    @cached_property
     def received_at(self) -> dt.datetime:
         return min(e.received_at for e in self.events)
 
-    @property
+    @cached_property
     def evidence(self) -> dict[str, Any]:
         """All events' evidence merged, earliest first (a later event cannot overwrite a field)."""
         merged: dict[str, Any] = {}

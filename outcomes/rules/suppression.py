@@ -5,6 +5,7 @@ evidence instead of rejected (see the confirmation rule), so silence cannot avoi
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,14 @@ from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
 
 RECENT = dt.timedelta(days=7)
 SUPPRESSION_SUSPECTED = "suppression_suspected"
+# A contract without outcomes in the window: what the aggregate over no rows gives.
+EMPTY: dict[str, Any] = {
+    "first_at": None,
+    "recent": 0,
+    "recent_confirmed": 0,
+    "baseline": 0,
+    "baseline_confirmed": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -49,22 +58,35 @@ class Suppression(Rule):
             f.outcome.contract_id: f.policy.suppression for f in batch if f.policy.suppression.enabled
         }
         stats: dict[Any, dict[str, Any]] = {}
+        recent_from = now - RECENT
+        # One aggregate per baseline length (usually one for the whole batch), grouped by contract.
+        by_baseline: dict[int, list[Any]] = defaultdict(list)
         for contract_id, params in contracts.items():
-            recent_from = now - RECENT
-            baseline_from = recent_from - dt.timedelta(days=params.baseline_days)
-            row = Outcome.objects.filter(
-                contract_id=contract_id, occurred_at__gte=baseline_from, occurred_at__lt=now
-            ).aggregate(
-                first_at=Min("occurred_at"),
-                recent=Count("id", filter=Q(occurred_at__gte=recent_from)),
-                recent_confirmed=Count(
-                    "id", filter=Q(occurred_at__gte=recent_from, confirmed_at__isnull=False)
-                ),
-                baseline=Count("id", filter=Q(occurred_at__lt=recent_from)),
-                baseline_confirmed=Count(
-                    "id", filter=Q(occurred_at__lt=recent_from, confirmed_at__isnull=False)
-                ),
-            )
+            by_baseline[params.baseline_days].append(contract_id)
+        rows: dict[Any, dict[str, Any]] = {}
+        for baseline_days, contract_ids in by_baseline.items():
+            baseline_from = recent_from - dt.timedelta(days=baseline_days)
+            for row in (
+                Outcome.objects.filter(
+                    contract_id__in=contract_ids, occurred_at__gte=baseline_from, occurred_at__lt=now
+                )
+                .values("contract_id")
+                .annotate(
+                    first_at=Min("occurred_at"),
+                    recent=Count("id", filter=Q(occurred_at__gte=recent_from)),
+                    recent_confirmed=Count(
+                        "id", filter=Q(occurred_at__gte=recent_from, confirmed_at__isnull=False)
+                    ),
+                    baseline=Count("id", filter=Q(occurred_at__lt=recent_from)),
+                    baseline_confirmed=Count(
+                        "id", filter=Q(occurred_at__lt=recent_from, confirmed_at__isnull=False)
+                    ),
+                )
+                .order_by()
+            ):
+                rows[row.pop("contract_id")] = row
+        for contract_id, params in contracts.items():
+            row = rows.get(contract_id, EMPTY)
             enough_history = (
                 row["first_at"] is not None
                 and row["first_at"] <= now - dt.timedelta(days=params.min_history_days)

@@ -36,6 +36,7 @@ from outcomes.models import (
 )
 from outcomes.rules import RULES
 from outcomes.rules.base import EventFact, OutcomeFacts, Verdict, accept, iso, reject
+from outcomes.sql import insert_rows, plain, update_rows
 
 ACTOR = "system:verification"
 CAPS = "caps"
@@ -66,6 +67,23 @@ def _version_in_force(
         if version.effective_from <= at:
             in_force = version
     return in_force
+
+
+_POLICIES: dict[str, VerificationPolicy] = {}
+_POLICIES_MAX = 4096
+
+
+def _policy(stored: dict[str, Any] | None) -> VerificationPolicy:
+    """The validated policy of a stored one (the defaults for None), parsed once per distinct content:
+    a policy is a frozen value, and validating one costs far more than looking it up."""
+    key = json.dumps(stored, sort_keys=True, default=str)
+    policy = _POLICIES.get(key)
+    if policy is None:
+        policy = VerificationPolicy() if stored is None else VerificationPolicy.model_validate(stored)
+        if len(_POLICIES) >= _POLICIES_MAX:
+            _POLICIES.clear()
+        _POLICIES[key] = policy
+    return policy
 
 
 def _gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
@@ -117,12 +135,10 @@ def _gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
         in_force = _version_in_force(contract, versions[contract.pk], outcome.occurred_at)
         outcome_type = types.get((in_force.pk, outcome.outcome_type_key)) if in_force else None
         if outcome_type is None:
-            policy = VerificationPolicy()
+            policy = _policy(None)
         else:
             if outcome_type.pk not in policies:
-                policies[outcome_type.pk] = VerificationPolicy.model_validate(
-                    outcome_type.verification_policy
-                )
+                policies[outcome_type.pk] = _policy(outcome_type.verification_policy)
             policy = policies[outcome_type.pk]
         gathered.append(
             OutcomeFacts(
@@ -247,8 +263,25 @@ def _path(current: str, target: str) -> list[str]:
     return [target]
 
 
-def _normalized(facts: dict[str, Any]) -> Any:
-    return json.loads(json.dumps(facts, default=str, sort_keys=True))
+_FACTS_ENCODER = json.JSONEncoder(default=str, sort_keys=True)
+
+
+def _facts_json(facts: dict[str, Any]) -> str:
+    """A verdict's facts as stored: JSON-safe (instants and ids as strings), keys sorted. (What
+    json.dumps(facts, default=str, sort_keys=True) gives, without building an encoder per call.)"""
+    return _FACTS_ENCODER.encode(facts)
+
+
+OUTCOME_UPDATE = (
+    "state",
+    "hold_until",
+    "version_id",
+    "confirmed_at",
+    "price_percent",
+    "billable_at",
+    "updated_at",
+    "evaluated_at",
+)
 
 
 def _latest_verdicts(ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str, Any, Any]]:
@@ -262,6 +295,10 @@ def _latest_verdicts(ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str
     return latest
 
 
+VERDICT_COLUMNS = ("outcome_id", "rule", "decision", "reason", "facts", "hold_until", "at")
+TRANSITION_COLUMNS = ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details")
+
+
 def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSummary) -> None:
     with transaction.atomic():
         # Lock in id order: two workers evaluating overlapping batches wait for each other, never deadlock.
@@ -270,8 +307,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
         latest = _latest_verdicts([f.outcome.pk for f in batch])
         admitted: dict[int, int] = defaultdict(int)
-        new_verdicts: list[OutcomeVerdict] = []
-        new_transitions: list[OutcomeTransition] = []
+        new_verdicts: list[tuple[Any, ...]] = []
+        new_transitions: list[tuple[Any, ...]] = []
         changed: list[Outcome] = []
         for facts in batch:
             outcome = facts.outcome
@@ -288,31 +325,39 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
                     if cap.decision == Decision.HOLD:
                         target, next_look, reason = OutcomeState.MATURING, cap.hold_until, cap.reason
             for rule_name, verdict in verdicts:
-                snapshot = (verdict.decision, verdict.reason, _normalized(verdict.facts), verdict.hold_until)
-                if latest.get((outcome.pk, rule_name)) != snapshot:
-                    new_verdicts.append(
-                        OutcomeVerdict(
-                            outcome=outcome,
-                            rule=rule_name,
-                            decision=verdict.decision,
-                            reason=verdict.reason,
-                            facts=snapshot[2],
-                            hold_until=verdict.hold_until,
-                            at=now,
-                        )
+                facts_json = _facts_json(verdict.facts)
+                previous = latest.get((outcome.pk, rule_name))
+                # A new row only when the verdict changed: decision, reason, facts (as stored) or hold.
+                if previous is not None and previous == (
+                    verdict.decision,
+                    verdict.reason,
+                    json.loads(facts_json),
+                    verdict.hold_until,
+                ):
+                    continue
+                new_verdicts.append(
+                    (
+                        outcome.pk,
+                        rule_name,
+                        plain(verdict.decision),
+                        plain(verdict.reason),
+                        facts_json,
+                        verdict.hold_until,
+                        now,
                     )
+                )
             deciding = next((name for name, v in verdicts if v.reason == reason), "verification")
             current = outcome.state
             for state in _path(current, target):
                 new_transitions.append(
-                    OutcomeTransition(
-                        outcome=outcome,
-                        from_state=current,
-                        to_state=state,
-                        at=now,
-                        actor=ACTOR,
-                        reason=reason if state == target else "maturation_started",
-                        details={"rule": deciding},
+                    (
+                        outcome.pk,
+                        plain(current),
+                        plain(state),
+                        now,
+                        ACTOR,
+                        plain(reason if state == target else "maturation_started"),
+                        json.dumps({"rule": deciding}),
                     )
                 )
                 current = state
@@ -337,21 +382,9 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
                 outcome.updated_at = outcome.evaluated_at = now
                 changed.append(outcome)
             summary.states[target] += 1
-        OutcomeVerdict.objects.bulk_create(new_verdicts)
-        OutcomeTransition.objects.bulk_create(new_transitions)
-        Outcome.objects.bulk_update(
-            changed,
-            [
-                "state",
-                "hold_until",
-                "version_id",
-                "confirmed_at",
-                "price_percent",
-                "billable_at",
-                "updated_at",
-                "evaluated_at",
-            ],
-        )
+        insert_rows(OutcomeVerdict, VERDICT_COLUMNS, new_verdicts)
+        insert_rows(OutcomeTransition, TRANSITION_COLUMNS, new_transitions)
+        update_rows(Outcome, changed, OUTCOME_UPDATE)
         summary.evaluated += len(batch)
         summary.verdicts += len(new_verdicts)
         summary.transitions += len(new_transitions)

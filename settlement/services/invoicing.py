@@ -10,13 +10,15 @@ same data gives the same lines (deterministic order everywhere).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Exists, Max, OuterRef, Sum
 from django.utils import timezone
 
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType
@@ -24,6 +26,7 @@ from contracts.periods import Period, period_at
 from contracts.policy import VerificationPolicy
 from outcomes.models import AuditSample, Outcome, OutcomeState, OutcomeTransition
 from outcomes.rules.sampling import clopper_pearson_lower
+from outcomes.sql import insert_rows, plain
 from settlement.models import (
     CreditEntry,
     Invoice,
@@ -68,26 +71,42 @@ def contract_period(contract: Contract, at: dt.datetime) -> Period:
 # --- usage ----------------------------------------------------------------------------------
 
 
-def _billable_outcomes(contract: Contract, period: Period) -> list[Outcome]:
+class Billable(NamedTuple):
+    """What rating reads of a billable outcome (a row, not a model instance: a draft may bill millions)."""
+
+    pk: int
+    version_id: int | None
+    outcome_type_key: str
+    price_percent: int
+    value_minor: int | None
+
+
+def _billable_outcomes(contract: Contract, period: Period) -> list[Billable]:
     """Billable outcomes this period's draft takes (locked: they must not move while we bill them)."""
-    earlier_drafts = Invoice.objects.filter(
-        contract=contract, status=InvoiceStatus.DRAFT, period_start__lt=period.start
-    ).values_list("period_start", "period_end")
-    taken = Q()
-    for start, end in earlier_drafts:
-        taken |= Q(billable_at__gte=start, billable_at__lt=end)
-    queryset = Outcome.objects.filter(
-        contract=contract, state=OutcomeState.BILLABLE, billed_at__isnull=True, billable_at__lt=period.end
+    # Those that became billable inside the period of an earlier, still-open draft are that draft's.
+    taken = Invoice.objects.filter(
+        contract=contract,
+        status=InvoiceStatus.DRAFT,
+        period_start__lt=period.start,
+        period_start__lte=OuterRef("billable_at"),
+        period_end__gt=OuterRef("billable_at"),
     )
-    if earlier_drafts:
-        queryset = queryset.exclude(taken)
-    return list(queryset.select_for_update().order_by("billable_at", "id"))
+    queryset = (
+        Outcome.objects.filter(
+            contract=contract, state=OutcomeState.BILLABLE, billed_at__isnull=True, billable_at__lt=period.end
+        )
+        .exclude(Exists(taken))
+        .select_for_update()
+        .order_by("billable_at", "id")
+        .values_list("id", "version_id", "outcome_type_key", "price_percent", "value_minor")
+    )
+    return [Billable(*row) for row in queryset]
 
 
 def _slice_lines(
     outcome_type: OutcomeType,
     version: ContractVersion,
-    outcomes: list[Outcome],
+    outcomes: list[Billable],
     slices: list[Slice],
     currency: str,
 ) -> list[LineDraft]:
@@ -126,7 +145,7 @@ def _slice_lines(
     return lines
 
 
-def _rated_amount(outcome_type: OutcomeType, outcomes: list[Outcome], currency: str) -> Decimal:
+def _rated_amount(outcome_type: OutcomeType, outcomes: list[Billable], currency: str) -> Decimal:
     if outcome_type.pricing_model == "percentage":
         return sum(
             (
@@ -147,8 +166,8 @@ def _rated_amount(outcome_type: OutcomeType, outcomes: list[Outcome], currency: 
 
 
 def _within_amount_cap(
-    outcome_type: OutcomeType, outcomes: list[Outcome], currency: str
-) -> tuple[list[Outcome], list[Outcome]]:
+    outcome_type: OutcomeType, outcomes: list[Billable], currency: str
+) -> tuple[list[Billable], list[Billable]]:
     """The longest billing-order prefix whose rated amount stays within the type's amount cap."""
     cap = outcome_type.cap_amount_minor
     if cap is None or _rated_amount(outcome_type, outcomes, currency) <= cap:
@@ -163,10 +182,14 @@ def _within_amount_cap(
     return outcomes[:low], outcomes[low:]
 
 
-def _usage_lines(contract: Contract, outcomes: list[Outcome], held: dict[str, Any]) -> list[LineDraft]:
-    versions = {v.pk: v for v in ContractVersion.objects.filter(contract=contract)}
+def _usage_lines(
+    contract: Contract,
+    outcomes: list[Billable],
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+) -> list[LineDraft]:
     types = {(t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract=contract)}
-    groups: dict[tuple[int, str], list[Outcome]] = defaultdict(list)
+    groups: dict[tuple[int, str], list[Billable]] = defaultdict(list)
     for outcome in outcomes:
         assert outcome.version_id is not None
         groups[(outcome.version_id, outcome.outcome_type_key)].append(outcome)
@@ -231,17 +254,17 @@ def _usage_lines(contract: Contract, outcomes: list[Outcome], held: dict[str, An
 # --- fees and credits ------------------------------------------------------------------------
 
 
-def _version_at(contract: Contract, at: dt.datetime) -> ContractVersion | None:
-    return (
-        ContractVersion.objects.filter(contract=contract, effective_from__lte=at)
-        .order_by("-effective_from")
-        .first()
-        or ContractVersion.objects.filter(contract=contract).order_by("effective_from").first()
-    )
+def _version_at(versions: Iterable[ContractVersion], at: dt.datetime) -> ContractVersion | None:
+    """The version in force at `at`, else the first one (from the contract's versions, in memory)."""
+    ordered = sorted(versions, key=lambda v: v.effective_from)
+    in_force = [v for v in ordered if v.effective_from <= at]
+    if in_force:
+        return in_force[-1]
+    return ordered[0] if ordered else None
 
 
-def _fee_lines(contract: Contract, period: Period, usage_total: Decimal) -> list[LineDraft]:
-    version = _version_at(contract, period.start)
+def _fee_lines(versions: Iterable[ContractVersion], period: Period, usage_total: Decimal) -> list[LineDraft]:
+    version = _version_at(versions, period.start)
     if version is None:
         return []
     lines = []
@@ -276,15 +299,23 @@ def _fee_lines(contract: Contract, period: Period, usage_total: Decimal) -> list
 
 def _clawback_line(contract: Contract, invoice: Invoice) -> LineDraft | None:
     """Credit for outcomes reversed after a finalized invoice billed them, each credited once."""
+    # Only the contract's invoices past draft can have billed anything: none (a first period), nothing
+    # to credit. Naming them also keeps the query on the indexes, however stale the table statistics.
+    billed_by = list(
+        Invoice.objects.filter(contract=contract)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .values_list("id", flat=True)
+    )
+    if not billed_by:
+        return None
     already = LineOutcome.objects.filter(line__kind=LineKind.CLAWBACK).exclude(line__invoice=invoice)
     shares = {
         outcome_id: Decimal(share)
         for outcome_id, share in LineOutcome.objects.filter(
             line__kind=LineKind.USAGE,
-            line__invoice__contract=contract,
+            line__invoice_id__in=billed_by,
             outcome__state=OutcomeState.REVERSED,
         )
-        .exclude(line__invoice__status=InvoiceStatus.DRAFT)
         .exclude(outcome_id__in=already.values("outcome_id"))
         .order_by("outcome_id")
         .values_list("outcome_id", "share_minor")
@@ -359,14 +390,26 @@ def _credit_applied_line(contract: Contract, invoice: Invoice, subtotal: Decimal
 # --- build, close, finalize --------------------------------------------------------------------
 
 
+def _share_texts(shares: dict[int, Decimal]) -> Iterator[tuple[int, str]]:
+    """Each outcome's share as stored (str of the Decimal); a slice's outcomes share one Decimal,
+    formatted once."""
+    last: Decimal | None = None
+    text = ""
+    for outcome_id, share in shares.items():
+        if share is not last:
+            last, text = share, str(share)
+        yield outcome_id, text
+
+
 def _rebuild(invoice: Invoice, now: dt.datetime) -> Invoice:
     """Replace a draft's lines with freshly computed ones. Assumes the invoice row is locked."""
     contract = invoice.contract
     period = contract_period(contract, invoice.period_start)
+    versions = {v.pk: v for v in ContractVersion.objects.filter(contract=contract)}
     held: dict[str, Any] = {}
-    usage = _usage_lines(contract, _billable_outcomes(contract, period), held)
+    usage = _usage_lines(contract, _billable_outcomes(contract, period), held, versions)
     usage_total = sum((line.amount for line in usage), ZERO)
-    drafts = usage + _fee_lines(contract, period, usage_total)
+    drafts = usage + _fee_lines(versions.values(), period, usage_total)
     for extra in (
         _clawback_line(contract, invoice),
         _audit_line(contract, period, usage_total),
@@ -393,10 +436,14 @@ def _rebuild(invoice: Invoice, now: dt.datetime) -> Invoice:
         )
         for position, draft in enumerate(drafts, start=1)
     )
-    LineOutcome.objects.bulk_create(
-        LineOutcome(line=line, outcome_id=outcome_id, share_minor=str(share))
-        for line, draft in zip(stored, drafts, strict=True)
-        for outcome_id, share in draft.shares.items()
+    insert_rows(
+        LineOutcome,
+        ("line_id", "outcome_id", "share_minor"),
+        (
+            (line.pk, outcome_id, text)
+            for line, draft in zip(stored, drafts, strict=True)
+            for outcome_id, text in _share_texts(draft.shares)
+        ),
     )
     invoice.total_minor = sum(line.amount_minor for line in stored)
     invoice.held_over_cap = held
@@ -466,17 +513,22 @@ def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invo
         Outcome.objects.filter(pk__in=billed_ids, state=OutcomeState.BILLABLE).update(
             state=OutcomeState.BILLED, billed_at=now, updated_at=now
         )
-        OutcomeTransition.objects.bulk_create(
-            OutcomeTransition(
-                outcome_id=outcome_id,
-                from_state=OutcomeState.BILLABLE,
-                to_state=OutcomeState.BILLED,
-                at=now,
-                actor=ACTOR,
-                reason="invoice_finalized",
-                details={"invoice_id": invoice.pk, "invoice_number": invoice.number},
-            )
-            for outcome_id in billed_ids
+        details = json.dumps({"invoice_id": invoice.pk, "invoice_number": invoice.number})
+        insert_rows(
+            OutcomeTransition,
+            ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details"),
+            (
+                (
+                    outcome_id,
+                    plain(OutcomeState.BILLABLE),
+                    plain(OutcomeState.BILLED),
+                    now,
+                    ACTOR,
+                    "invoice_finalized",
+                    details,
+                )
+                for outcome_id in billed_ids
+            ),
         )
         applied = -sum(
             line.amount_minor for line in invoice.lines.all() if line.kind == LineKind.CREDIT_APPLIED

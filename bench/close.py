@@ -1,0 +1,490 @@
+"""The settlement close benchmark (`make bench-close`): rating a period's outcomes into draft invoices,
+then pushing invoices to the local Stripe-compatible server.
+
+In one run, on one freshly created database (drop, create, migrate):
+
+1. seed 10,000 active contracts with bulk SQL (bench.bulk), half priced per unit, half on graduated
+   tiers with free units, all in UTC with monthly periods;
+2. for each size (default 10^4, 10^5, 10^6), replace the outcomes with that many billable ones
+   (bulk SQL) spread evenly over the contracts, all billable inside the last full month (5% billed
+   as unverified at 50%);
+3. time settlement.services.invoicing.period_close for every contract and that month, the way
+   production runs it: one call per contract, on a pool of worker processes (2 by default, like two
+   Celery worker processes on this 2-core machine); then the ceiling over the same rows: one SQL
+   GROUP BY aggregate of what the invoices bill;
+4. finalize 1,000 of the drafts (invoice_finalize) and push them to the local Stripe-compatible
+   server (devtools.stripe_server) with settlement.stripe_gateway.invoice_push, on the same pool.
+
+Then print the time, outcomes/s and cost per outcome at each size beside the ceiling, and the
+invoices/s of the push. Goals: 10^6 outcomes rated in under 60 s; the cost per outcome at 10^6 no
+more than 1.2 x the cost at 10^4. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import signal
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.bulk import (
+    OUTCOME_TYPE,
+    Server,
+    Timer,
+    counted_queries,
+    cpu_cell,
+    django_setup,
+    drop_database,
+    execute,
+    fetchall,
+    indexes_deferred,
+    log,
+    machine,
+    print_table,
+    recreate_database,
+    seed_contracts,
+    vacuum_analyze,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_SECONDS_AT_MILLION = 60.0
+GOAL_COST_RATIO = 1.2
+CHUNK_CONTRACTS = 50  # contracts per task handed to a worker process
+STRIPE_KEY = "sk_test_verity_bench"
+
+PRICINGS: list[dict[str, Any]] = [
+    {"pricing": {"model": "per_unit", "unit_price": "0.90"}},
+    {
+        "pricing": {
+            "model": "graduated",
+            "tiers": [
+                {"up_to": 50, "unit_price": "1.00"},
+                {"up_to": 500, "unit_price": "0.75"},
+                {"up_to": None, "unit_price": "0.505"},
+            ],
+        },
+        "free_units": 10,
+    },
+]
+
+
+def last_full_month(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    end = now.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - dt.timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+def reset_period() -> None:
+    """Remove every invoice and outcome (the contracts stay)."""
+    execute(
+        "TRUNCATE settlement_lineoutcome, settlement_invoiceline, settlement_settlementstep, "
+        "settlement_creditentry, settlement_invoice, settlement_invoicecounter, "
+        "outcomes_outcometransition, outcomes_outcome CASCADE"
+    )
+
+
+def seed_billable(count: int, *, contracts: int, period: tuple[dt.datetime, dt.datetime]) -> None:
+    """`count` billable, never-billed outcomes: outcome g belongs to contract g % contracts, occurred and
+    became billable inside the period; one in twenty of each contract's is billed as unverified at 50%."""
+    start, end = period
+    span = int((end - start).total_seconds()) - 2 * 86400
+    execute(
+        """
+        INSERT INTO outcomes_outcome
+            (vendor_id, contract_id, outcome_type_key, natural_key, parent_key, state, occurred_at,
+             confirmed_at, value_minor, version_id, price_percent, hold_until, billable_at, billed_at,
+             source_id, evaluated_at, created_at, updated_at)
+        SELECT bc.vendor_id, bc.contract_id, %(type)s, 'C-' || g, '', 'billable', s.occurred_at,
+               s.occurred_at + interval '5 minutes', NULL, bc.version_id,
+               CASE WHEN (g / %(contracts)s) %% 20 = 7 THEN 50 ELSE 100 END, NULL,
+               s.occurred_at + interval '1 day', NULL, bc.customer_source,
+               s.occurred_at + interval '1 day', s.occurred_at + interval '1 minute',
+               s.occurred_at + interval '1 day'
+        FROM generate_series(0::bigint, %(count)s::bigint - 1) AS g
+        JOIN bench_contracts bc ON bc.n = g %% %(contracts)s
+        CROSS JOIN LATERAL (
+            SELECT %(start)s::timestamptz + ((g * 7919) %% %(span)s) * interval '1 second' AS occurred_at
+        ) AS s
+        """,
+        {"type": OUTCOME_TYPE, "count": count, "contracts": contracts, "start": start, "span": span},
+    )
+
+
+def contract_ids() -> list[str]:
+    return [str(row[0]) for row in fetchall("SELECT contract_id FROM bench_contracts ORDER BY n")]
+
+
+# --- the work, run in worker processes -----------------------------------------------------
+
+
+def close_contracts(
+    ids: Sequence[str], period_start: dt.datetime, now: dt.datetime, synchronous_commit: str = "on"
+) -> tuple[int, int]:
+    """period_close for each contract; returns (invoices, queries)."""
+    from settlement.services.invoicing import period_close
+
+    if synchronous_commit != "on":  # an experiment (--synchronous-commit): what each commit's flush costs
+        execute(f"SET synchronous_commit TO {synchronous_commit}")
+    with counted_queries() as queries:
+        for contract_id in ids:
+            period_close(contract_id=contract_id, period_start=period_start, now=now)
+    return len(ids), queries[0]
+
+
+def finalize_invoices(ids: Sequence[int], now: dt.datetime) -> tuple[int, int]:
+    from settlement.services.invoicing import invoice_finalize
+
+    with counted_queries() as queries:
+        for invoice_id in ids:
+            invoice_finalize(invoice_id=invoice_id, now=now)
+    return len(ids), queries[0]
+
+
+def push_invoices(ids: Sequence[int]) -> tuple[int, int]:
+    from settlement.stripe_gateway import invoice_push
+
+    with counted_queries() as queries:
+        for invoice_id in ids:
+            invoice_push(invoice_id=invoice_id)
+    return len(ids), queries[0]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def run_parallel(
+    function: Callable[..., tuple[int, int]], items: Sequence[Any], workers: int, *args: Any
+) -> tuple[int, int, Timer]:
+    """Run `function(chunk, *args)` over chunks of `items`: in this process when workers <= 1 (the smoke
+    tests, inside their transaction), else on a pool of forked worker processes. Returns the items
+    done, the queries run and the timing (taken before the workers and their connections go away)."""
+    if workers <= 1:
+        with Timer() as timer:
+            done, queries = function(items, *args)
+        return done, queries, timer
+    from django.db import connections
+
+    connections.close_all()  # each forked worker opens its own connection
+    done = queries = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool, Timer() as timer:
+        futures = [pool.submit(function, chunk, *args) for chunk in _chunks(items, CHUNK_CONTRACTS)]
+        for future in futures:
+            count, used = future.result()
+            done, queries = done + count, queries + used
+    return done, queries, timer
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def ceiling(period: tuple[dt.datetime, dt.datetime]) -> dict[str, Any]:
+    """One GROUP BY over the same rows: what each contract's draft bills, per version, type and rate."""
+    with Timer() as timer:
+        rows = fetchall(
+            """
+            SELECT contract_id, version_id, outcome_type_key, price_percent, count(*), min(billable_at)
+            FROM outcomes_outcome
+            WHERE state = 'billable' AND billed_at IS NULL AND billable_at < %s
+            GROUP BY contract_id, version_id, outcome_type_key, price_percent
+            """,
+            [period[1]],
+        )
+    return {"elapsed": timer.elapsed, "groups": len(rows), "outcomes": sum(row[4] for row in rows)}
+
+
+def stored(period_start: dt.datetime) -> dict[str, int]:
+    row = fetchall(
+        """
+        SELECT (SELECT count(*) FROM settlement_invoice WHERE period_start = %(start)s),
+               (SELECT count(*) FROM settlement_invoiceline l
+                  JOIN settlement_invoice i ON i.id = l.invoice_id WHERE i.period_start = %(start)s),
+               (SELECT count(*) FROM settlement_lineoutcome lo
+                  JOIN settlement_invoiceline l ON l.id = lo.line_id
+                  JOIN settlement_invoice i ON i.id = l.invoice_id
+                 WHERE i.period_start = %(start)s AND l.kind = 'usage'),
+               (SELECT count(DISTINCT lo.outcome_id) FROM settlement_lineoutcome lo)
+        """,
+        {"start": period_start},
+    )[0]
+    return {"invoices": row[0], "lines": row[1], "line_outcomes": row[2], "distinct_outcomes": row[3]}
+
+
+def measure_size(
+    size: int,
+    *,
+    contracts: Sequence[str],
+    period: tuple[dt.datetime, dt.datetime],
+    now: dt.datetime,
+    workers: int,
+    maintenance: bool = True,
+    synchronous_commit: str = "on",
+) -> dict[str, Any]:
+    """Replace the outcomes with `size` billable ones, close every contract's period, then the ceiling.
+
+    `maintenance`: load with indexes deferred, then VACUUM ANALYZE; off inside a test's transaction."""
+    reset_period()
+    with Timer() as seeding:
+        with indexes_deferred(["outcomes_outcome"], enabled=maintenance):
+            seed_billable(size, contracts=len(contracts), period=period)
+        if maintenance:
+            vacuum_analyze("outcomes_outcome", "settlement_invoice")
+    log(f"{size:,} billable outcomes seeded in {seeding.elapsed:.1f} s; closing {len(contracts):,} contracts")
+    invoices, queries, timer = run_parallel(
+        close_contracts, contracts, workers, period[0], now, synchronous_commit
+    )
+    counts = stored(period[0])
+    log(f"{size:,}: closed in {timer.elapsed:.1f} s; ceiling")
+    if maintenance:
+        vacuum_analyze("outcomes_outcome")
+    return {
+        "outcomes": size,
+        "contracts": len(contracts),
+        "seed_seconds": seeding.elapsed,
+        "elapsed": timer.elapsed,
+        "cpu": timer.cpu,
+        "cpu_cell": cpu_cell(timer),
+        "invoices": invoices,
+        "queries": queries,
+        "stored": counts,
+        "ceiling": ceiling(period),
+    }
+
+
+def measure_push(
+    count: int, *, period_start: dt.datetime, now: dt.datetime, workers: int, maintenance: bool = True
+) -> dict[str, Any]:
+    """Finalize `count` drafts of the period, then push them to a local Stripe-compatible server."""
+    from django.conf import settings
+
+    from devtools.stripe_server import running_server
+
+    ids = [
+        row[0]
+        for row in fetchall(
+            "SELECT id FROM settlement_invoice WHERE period_start = %s AND status = 'draft' ORDER BY id LIMIT %s",
+            [period_start, count],
+        )
+    ]
+    _, _, finalizing = run_parallel(finalize_invoices, ids, workers, now)
+    if maintenance:
+        vacuum_analyze("settlement_invoice", "outcomes_outcome")
+    log(f"{len(ids):,} invoices finalized in {finalizing.elapsed:.1f} s; pushing to the local Stripe server")
+    previous = settings.STRIPE_API_KEY, settings.STRIPE_API_BASE
+    with running_server() as server:
+        settings.STRIPE_API_KEY, settings.STRIPE_API_BASE = STRIPE_KEY, server.base_url
+        try:
+            pushed, queries, pushing = run_parallel(push_invoices, ids, workers)
+        finally:
+            settings.STRIPE_API_KEY, settings.STRIPE_API_BASE = previous
+    statuses = dict(
+        fetchall("SELECT status, count(*) FROM settlement_invoice WHERE id = ANY(%s) GROUP BY status", [ids])
+    )
+    steps = fetchall(
+        "SELECT count(*) FROM settlement_settlementstep WHERE invoice_id = ANY(%s) AND status = 'done'", [ids]
+    )[0][0]
+    return {
+        "invoices": len(ids),
+        "finalize_seconds": finalizing.elapsed,
+        "push_seconds": pushing.elapsed,
+        "push_cpu": cpu_cell(pushing),
+        "pushed": pushed,
+        "queries": queries,
+        "statuses": statuses,
+        "stripe_calls": steps,
+    }
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def build_report(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    first = results[0]["elapsed"] / results[0]["outcomes"] if results else 0.0
+    for result in results:
+        cost = result["elapsed"] / result["outcomes"]
+        ceiling_rate = result["ceiling"]["outcomes"] / result["ceiling"]["elapsed"]
+        rate = result["outcomes"] / result["elapsed"]
+        time_goal = ""
+        if result["outcomes"] >= 1_000_000:
+            time_goal = "PASS" if result["elapsed"] < GOAL_SECONDS_AT_MILLION else "FAIL"
+        rows.append(
+            (
+                f"{result['outcomes']:,}",
+                f"{result['invoices']:,}",
+                f"{result['elapsed']:.1f} s",
+                f"{rate:,.0f}",
+                f"{cost * 1e6:,.1f}",
+                f"{cost / first:.2f}" + (f" ({'PASS' if cost / first <= GOAL_COST_RATIO else 'FAIL'})"),
+                f"{result['queries'] / result['invoices']:.1f}",
+                f"{result['ceiling']['elapsed'] * 1000:,.0f} ms ({ceiling_rate:,.0f}/s)",
+                f"{rate / ceiling_rate:.4f}",
+                time_goal,
+                result["cpu_cell"],
+            )
+        )
+    return rows
+
+
+def marginal(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for before, after in itertools.pairwise(results):
+        extra = after["outcomes"] - before["outcomes"]
+        rows.append(
+            (
+                f"{before['outcomes']:,} -> {after['outcomes']:,}",
+                f"{(after['elapsed'] - before['elapsed']) / extra * 1e6:,.1f} µs",
+            )
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="billable outcomes per run")
+    parser.add_argument("--contracts", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--push", type=int, default=1000, help="invoices to finalize and push (0: none)")
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=["on", "off"],
+        default="on",
+        help="an experiment: the closing sessions' synchronous_commit (default on, as in production)",
+    )
+    parser.add_argument(
+        "--server-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a database URL naming the Postgres server to use (host, port, user); "
+        "the benchmark creates, and then drops, its own database --db-name there",
+    )
+    parser.add_argument("--db-name", default="verity_bench_close")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-close.json", help="raw results")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    server = Server.from_url(args.server_url)
+    log(f"database {args.db_name}: drop, create, migrate")
+    recreate_database(server, args.db_name)
+    try:
+        django_setup(server, args.db_name)
+        from django.db import connections
+        from django.utils import timezone
+
+        now = timezone.now()
+        period = last_full_month(now)
+        with Timer() as setup:
+            seed_contracts(
+                args.contracts, starts_at=period[0] - dt.timedelta(days=365), outcome_types=PRICINGS
+            )
+        log(f"{args.contracts:,} contracts in {setup.elapsed:.1f} s; period {period[0]:%Y-%m-%d}")
+        ids = contract_ids()
+        results = [
+            measure_size(
+                size,
+                contracts=ids,
+                period=period,
+                now=now,
+                workers=args.workers,
+                synchronous_commit=args.synchronous_commit,
+            )
+            for size in sizes
+        ]
+        push = (
+            measure_push(args.push, period_start=period[0], now=now, workers=args.workers)
+            if args.push
+            else None
+        )
+        info = machine()
+        connections.close_all()
+    finally:
+        if not args.keep_db:
+            drop_database(server, args.db_name)
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(
+        orjson.dumps(
+            {
+                "machine": info,
+                "options": vars(args) | {"json": str(args.json)},
+                "results": results,
+                "push": push,
+            },
+            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+        )
+    )
+    print(  # noqa: T201
+        f"\nVerity settlement close benchmark — {info['nproc']} cores ({info['cpu']}), "
+        f"Python {info['python']}, PostgreSQL {info['postgres']}"
+    )
+    print(  # noqa: T201
+        f"{args.contracts:,} contracts, period {period[0]:%Y-%m-%d} to {period[1]:%Y-%m-%d}, "
+        f"period_close per contract on {args.workers} worker process(es); Stripe excluded. "
+        "Ceiling: one GROUP BY over the same rows."
+    )
+    report = build_report(results)
+    print_table(
+        report,
+        (
+            "outcomes",
+            "invoices",
+            "time",
+            "outcomes/s",
+            "µs/outcome",
+            f"cost vs first (<= {GOAL_COST_RATIO})",
+            "queries/invoice",
+            "ceiling",
+            "ratio",
+            f"< {GOAL_SECONDS_AT_MILLION:.0f} s at 10^6",
+            "CPU bench / postgres / other",
+        ),
+        args.markdown,
+    )
+    print("\nMarginal cost of one more outcome (time difference / outcome difference):")  # noqa: T201
+    print_table(marginal(results), ("sizes", "µs/outcome"), args.markdown)
+    print("\nStored per size (invoices, lines, outcomes linked to usage lines):")  # noqa: T201
+    print_table(
+        [
+            (
+                f"{r['outcomes']:,}",
+                f"{r['stored']['invoices']:,}",
+                f"{r['stored']['lines']:,}",
+                f"{r['stored']['line_outcomes']:,}",
+                "PASS" if r["stored"]["line_outcomes"] == r["outcomes"] else "FAIL",
+            )
+            for r in results
+        ],
+        ("outcomes", "invoices", "lines", "line outcomes", "every outcome billed once"),
+        args.markdown,
+    )
+    ok = all("FAIL" not in " ".join(row) for row in report)
+    if push is not None:
+        rate = push["pushed"] / push["push_seconds"]
+        print(  # noqa: T201
+            f"\nStripe push: {push['invoices']:,} invoices finalized in {push['finalize_seconds']:.1f} s, "
+            f"pushed in {push['push_seconds']:.1f} s = {rate:,.1f} invoices/s (CPU {push['push_cpu']}) "
+            f"({push['stripe_calls']:,} Stripe calls, {push['stripe_calls'] / push['push_seconds']:,.0f} calls/s); "
+            f"statuses: {push['statuses']}"
+        )
+        ok = ok and push["statuses"] == {"paid": push["invoices"]}
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,594 @@
+"""The verification benchmark (`make bench-verify`): outcomes/s through the full default rule set.
+
+In one run, on one freshly created database (drop, create, migrate):
+
+1. seed contracts with bulk SQL (bench.bulk): every contract with the default verification policy
+   (contracts.policy), a customer system-of-record source and a vendor-agent source;
+2. for each history size (default 10^5 then 10^6 outcomes), top the history up with bulk SQL
+   (outcomes over the last ~60 days in settled states, one raw event and link each), then seed a
+   working set of fresh pending outcomes with their events (a realistic mix: the customer's own
+   claims, agent claims confirmed by the customer, unconfirmed agent claims, reversals);
+3. time outcomes.services.verification.outcomes_evaluate over the working set, then the ceiling
+   over the same rows: a plain SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
+4. remove the working set, so the next size measures a fresh one against a larger history.
+
+Then print outcomes/s, µs per outcome, the ratio to the ceiling, and how the cost per outcome grows
+from one history size to the next. Goal: >= 20,000 outcomes/s, and a cost per outcome that does not
+grow with history size (at most 1.2 x between sizes). See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import itertools
+import pstats
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.bulk import (
+    OUTCOME_TYPE,
+    Server,
+    Timer,
+    counted_queries,
+    cpu_cell,
+    django_setup,
+    drop_database,
+    execute,
+    fetchall,
+    indexes_deferred,
+    log,
+    machine,
+    print_table,
+    recreate_database,
+    seed_contracts,
+    vacuum_analyze,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORY_DAYS = 60
+GOAL_RATE = 20_000
+GOAL_GROWTH = 1.2
+BATCH = 1000  # the pipeline's chunk (outcomes.services.verification.CHUNK), used by the ceiling too
+OUTCOME_TABLES = ("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent", "outcomes_delivery")
+
+# The working set's mix: (group, share in twentieths) and each group's events as
+# (kind, posted by the agent?, minutes before now, disqualifier).
+GROUPS = (("A", 12), ("B", 4), ("C", 2), ("D", 1), ("E", 1))
+PLAN = (
+    # A: the customer's system of record reports it (2 h ago): maturing.
+    ("A", 0, "outcome.claimed", False, 120, None),
+    # B: the agent claims, the customer confirms (30 h ago): matured, billable.
+    ("B", 0, "outcome.claimed", True, 1800, None),
+    ("B", 1, "outcome.confirmed", False, 1740, None),
+    # C: the agent claims 1 h ago, no confirmation yet: held for the match window.
+    ("C", 0, "outcome.claimed", True, 60, None),
+    # D: the agent claims 4 days ago, never confirmed: rejected (or flagged if suppression is suspected).
+    ("D", 0, "outcome.claimed", True, 5760, None),
+    # E: the customer reports it, then reopens it: reversed.
+    ("E", 0, "outcome.claimed", False, 180, None),
+    ("E", 1, "outcome.reversed", False, 120, "reopened"),
+)
+
+
+def default_policy_terms() -> list[dict[str, Any]]:
+    """One outcome type per contract, the default verification policy (nothing overridden)."""
+    return [{"pricing": {"model": "per_unit", "unit_price": "0.90"}}]
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+def _timed(label: str, sql: str, params: dict[str, Any]) -> None:
+    with Timer() as timer:
+        rows = execute(sql, params)
+    log(f"  {label}: {rows:,} rows in {timer.elapsed:.1f} s")
+
+
+def _max_id(table: str) -> int:
+    return int(fetchall(f"SELECT coalesce(max(id), 0) FROM {table}")[0][0])  # noqa: S608
+
+
+def _reserve_ids(table: str, count: int) -> int:
+    """Take `count` ids of the table's identity sequence at once; returns the one before the first."""
+    last = fetchall(
+        "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
+        [table, table, count],
+    )[0][0]
+    return int(last) - count
+
+
+# History outcome g: its contract, source, time and state, as SQL over generate_series() AS g.
+HISTORY_ROW = """
+    FROM generate_series(%(start)s::bigint, %(stop)s::bigint - 1) AS g
+    JOIN bench_contracts bc ON bc.n = g %% %(contracts)s
+    CROSS JOIN LATERAL (
+        SELECT %(now)s - interval '1 day' - ((g * 7919) %% (%(days)s * 86400)) * interval '1 second'
+                   AS occurred_at,
+               CASE (g / %(contracts)s) %% 20
+                   WHEN 0 THEN 'rejected' WHEN 1 THEN 'reversed' WHEN 2 THEN 'billable' ELSE 'billed'
+               END AS state,
+               g %% 5 = 1 AS by_agent,
+               (g - %(start)s) / (%(contracts)s * 50) AS block
+    ) AS s
+"""
+
+
+def seed_history(start: int, stop: int, *, contracts: int, now: dt.datetime) -> None:
+    """History outcomes numbered [start, stop): contract g % contracts, occurred over the last 60 days
+    (up to a day ago), mostly billed, a fifth claimed by the vendor's agent, a tenth never confirmed;
+    each with one raw event (in deliveries of ~50 per source) and its link. Ids are reserved up front,
+    so no statement needs to join what another inserted."""
+    if stop <= start:
+        return
+    count = stop - start
+    blocks = (count - 1) // (contracts * 50) + 1
+    params = {
+        "start": start,
+        "stop": stop,
+        "contracts": contracts,
+        "now": now,
+        "days": HISTORY_DAYS - 1,
+        "type": OUTCOME_TYPE,
+        "outcome_base": _reserve_ids("outcomes_outcome", count),
+        "event_base": _reserve_ids("outcomes_rawevent", count),
+        "link_base": _reserve_ids("outcomes_outcomeevent", count),
+        "delivery_base": _reserve_ids("outcomes_delivery", blocks * contracts * 2),
+    }
+    # Delivery of (block, contract, source): delivery_base + 1 + (block * contracts + n) * 2 + by_agent.
+    _timed(
+        "deliveries",
+        """
+        INSERT INTO outcomes_delivery
+            (id, source_id, webhook_id, received_at, body, body_sha256, headers, event_count)
+        SELECT %(delivery_base)s + 1 + (b * %(contracts)s + bc.n) * 2 + a,
+               CASE WHEN a = 1 THEN bc.agent_source ELSE bc.customer_source END,
+               'h-' || %(start)s || '-' || b || '-' || bc.n || '-' || a, %(now)s, '\\x7b7d'::bytea,
+               repeat('0', 64), '{}', 50
+        FROM bench_contracts bc
+        CROSS JOIN generate_series(0, %(blocks)s - 1) AS b
+        CROSS JOIN generate_series(0, 1) AS a
+        """,
+        {**params, "blocks": blocks},
+    )
+    _timed(
+        "outcomes",
+        """
+        INSERT INTO outcomes_outcome
+            (id, vendor_id, contract_id, outcome_type_key, natural_key, parent_key, state, occurred_at,
+             confirmed_at, value_minor, version_id, price_percent, hold_until, billable_at, billed_at,
+             source_id, evaluated_at, created_at, updated_at)
+        SELECT %(outcome_base)s + 1 + g - %(start)s, bc.vendor_id, bc.contract_id, %(type)s, 'H-' || g, '',
+               s.state, s.occurred_at,
+               CASE WHEN g %% 10 <> 3 THEN s.occurred_at + interval '5 minutes' END,
+               NULL, bc.version_id, 100, NULL,
+               CASE WHEN s.state IN ('billable', 'billed') THEN s.occurred_at + interval '1 day' END,
+               CASE WHEN s.state = 'billed' THEN least(s.occurred_at + interval '2 days', %(now)s) END,
+               CASE WHEN s.by_agent THEN bc.agent_source ELSE bc.customer_source END,
+               s.occurred_at + interval '1 day', s.occurred_at + interval '1 minute',
+               s.occurred_at + interval '1 day'
+        """
+        + HISTORY_ROW,
+        params,
+    )
+    _timed(
+        "raw events",
+        """
+        INSERT INTO outcomes_rawevent
+            (id, source_id, delivery_id, event_id, body_sha256, payload, kind, contract_id, outcome_type_key,
+             natural_key, occurred_at, received_at)
+        SELECT %(event_base)s + 1 + g - %(start)s,
+               CASE WHEN s.by_agent THEN bc.agent_source ELSE bc.customer_source END,
+               %(delivery_base)s + 1 + (s.block * %(contracts)s + bc.n) * 2 + s.by_agent::int,
+               'evt_H-' || g, md5('H-' || g) || md5('H-' || g),
+               jsonb_build_object(
+                   'id', 'evt_H-' || g, 'kind', 'outcome.claimed',
+                   'contract', 'BENCH-' || lpad(bc.n::text, 6, '0'), 'outcome_type', %(type)s,
+                   'natural_key', 'H-' || g, 'occurred_at', s.occurred_at,
+                   'evidence', jsonb_build_object('ticket_status', 'solved', 'csat', 5)),
+               'outcome.claimed', bc.contract_id, %(type)s, 'H-' || g, s.occurred_at,
+               s.occurred_at + interval '30 seconds'
+        """
+        + HISTORY_ROW,
+        params,
+    )
+    _timed(
+        "links",
+        """
+        INSERT INTO outcomes_outcomeevent (id, linked_at, outcome_id, raw_event_id)
+        SELECT %(link_base)s + 1 + g - %(start)s, s.occurred_at + interval '1 minute',
+               %(outcome_base)s + 1 + g - %(start)s, %(event_base)s + 1 + g - %(start)s
+        """
+        + HISTORY_ROW,
+        params,
+    )
+
+
+def _group_sql(alias: str) -> str:
+    cases, upto = [], 0
+    for group, share in GROUPS:
+        upto += share
+        cases.append(f"WHEN {alias} %% 20 < {upto} THEN '{group}'")
+    return "CASE " + " ".join(cases) + " END"
+
+
+def _plan_sql() -> str:
+    rows = []
+    for group, seq, kind, agent, minutes, reason in PLAN:
+        rows.append(
+            f"('{group}', {seq}, '{kind}', {'true' if agent else 'false'}, {minutes}, "
+            f"{'NULL' if reason is None else repr(reason)})"
+        )
+    return "(VALUES " + ", ".join(rows) + ") AS plan(grp, seq, kind, agent, minutes, reason)"
+
+
+def seed_working_set(size: int, *, tag: str, contracts: int, now: dt.datetime) -> list[int]:
+    """`size` pending outcomes (W<tag>-<i>, contract i % contracts) with their events and links, as the
+    building step leaves them; returns their ids."""
+    outcome_floor, event_floor = _max_id("outcomes_outcome"), _max_id("outcomes_rawevent")
+    params = {"size": size, "contracts": contracts, "now": now, "tag": f"W{tag}-"}
+    # Each event happens `minutes` (+ i % 30, a little spread) before now and arrives a minute later.
+    events = f"""
+        SELECT i, bc.*, plan.*, %(tag)s || i AS natural_key,
+               %(now)s - (plan.minutes + i %% 30) * interval '1 minute' AS occurred_at,
+               CASE WHEN plan.agent THEN bc.agent_source ELSE bc.customer_source END AS source_id
+        FROM generate_series(0, %(size)s - 1) AS i
+        JOIN bench_contracts bc ON bc.n = i %% %(contracts)s
+        JOIN {_plan_sql()} ON plan.grp = {_group_sql("i")}
+    """  # noqa: S608 (the plan is ours, not input)
+    execute(
+        f"""
+        INSERT INTO outcomes_outcome
+            (vendor_id, contract_id, outcome_type_key, natural_key, parent_key, state, occurred_at,
+             price_percent, source_id, created_at, updated_at)
+        SELECT vendor_id, contract_id, %(type)s, natural_key, '', 'pending', occurred_at, 100, source_id,
+               %(now)s - interval '1 minute', %(now)s - interval '1 minute'
+        FROM ({events}) AS e
+        WHERE seq = 0
+        ORDER BY i
+        """,  # noqa: S608
+        {**params, "type": OUTCOME_TYPE},
+    )
+    execute(
+        """
+        INSERT INTO outcomes_delivery
+            (source_id, webhook_id, received_at, body, body_sha256, headers, event_count)
+        SELECT src.id, %(tag)s || bc.n || '-' || src.kind, %(now)s, '\\x7b7d'::bytea, repeat('0', 64), '{}', 1
+        FROM bench_contracts bc
+        CROSS JOIN LATERAL (VALUES (bc.customer_source, 'c'), (bc.agent_source, 'a')) AS src(id, kind)
+        """,
+        params,
+    )
+    execute(
+        f"""
+        INSERT INTO outcomes_rawevent
+            (source_id, delivery_id, event_id, body_sha256, payload, kind, contract_id, outcome_type_key,
+             natural_key, occurred_at, received_at)
+        SELECT e.source_id, d.id, 'evt_' || e.natural_key || '_' || e.seq,
+               md5(e.natural_key) || md5(e.seq::text),
+               jsonb_build_object(
+                   'id', 'evt_' || e.natural_key || '_' || e.seq, 'kind', e.kind,
+                   'contract', 'BENCH-' || lpad(e.n::text, 6, '0'), 'outcome_type', %(type)s,
+                   'natural_key', e.natural_key, 'occurred_at', e.occurred_at,
+                   'evidence', CASE WHEN e.reason IS NULL
+                                    THEN jsonb_build_object('ticket_status', 'solved', 'csat', 5)
+                                    ELSE jsonb_build_object('reason', e.reason) END),
+               e.kind, e.contract_id, %(type)s, e.natural_key, e.occurred_at,
+               e.occurred_at + interval '1 minute'
+        FROM ({events}) AS e
+        JOIN outcomes_delivery d
+          ON d.source_id = e.source_id
+         AND d.webhook_id = %(tag)s || e.n || '-' || CASE WHEN e.agent THEN 'a' ELSE 'c' END
+        ORDER BY e.i, e.seq
+        """,  # noqa: S608
+        {**params, "type": OUTCOME_TYPE},
+    )
+    execute(
+        """
+        INSERT INTO outcomes_outcomeevent (linked_at, outcome_id, raw_event_id)
+        SELECT r.received_at, o.id, r.id
+        FROM outcomes_rawevent r
+        JOIN outcomes_outcome o
+          ON o.contract_id = r.contract_id AND o.outcome_type_key = r.outcome_type_key
+         AND o.natural_key = r.natural_key
+        WHERE r.id > %(floor)s
+        """,
+        {"floor": event_floor},
+    )
+    return [
+        row[0]
+        for row in fetchall(
+            "SELECT id FROM outcomes_outcome WHERE id > %s AND natural_key LIKE %s ORDER BY id",
+            [outcome_floor, f"W{tag}-%"],
+        )
+    ]
+
+
+def remove_working_set(ids: Sequence[int], *, tag: str) -> None:
+    """Delete the working set and everything the pipeline wrote about it."""
+    ids = list(ids)
+    for table in (
+        "outcomes_outcomeverdict",
+        "outcomes_outcometransition",
+        "outcomes_auditsample",
+        "outcomes_dispute",
+        "outcomes_reviewdecision",
+        "outcomes_outcomeevent",
+    ):
+        execute(f"DELETE FROM {table} WHERE outcome_id = ANY(%s)", [ids])  # noqa: S608
+    execute("DELETE FROM outcomes_rawevent WHERE natural_key LIKE %s", [f"W{tag}-%"])
+    execute("DELETE FROM outcomes_delivery WHERE webhook_id LIKE %s", [f"W{tag}-%"])
+    execute("DELETE FROM outcomes_outcome WHERE id = ANY(%s)", [ids])
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def run_pipeline(ids: Sequence[int], now: dt.datetime, profile: Path | None = None) -> dict[str, Any]:
+    from outcomes.services.verification import outcomes_evaluate
+
+    profiler = cProfile.Profile() if profile else None
+    with counted_queries() as queries, Timer() as timer:
+        if profiler is not None:
+            profiler.enable()
+        summary = outcomes_evaluate(outcome_ids=ids, now=now)
+        if profiler is not None:
+            profiler.disable()
+    if profiler is not None and profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(profile)
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
+        log(f"profile written to {profile}\n{text.getvalue()}")
+    return {
+        "outcomes": len(ids),
+        "evaluated": summary.evaluated,
+        "elapsed": timer.elapsed,
+        "cpu": timer.cpu,
+        "cpu_cell": cpu_cell(timer),
+        "queries": queries[0],
+        "verdicts": summary.verdicts,
+        "transitions": summary.transitions,
+    }
+
+
+def run_ceiling(ids: Sequence[int], now: dt.datetime) -> dict[str, Any]:
+    """The same rows, the same batches, the same lock order: read them FOR UPDATE and write them back."""
+    from django.db import connection, transaction
+
+    ids = sorted(ids)
+    with Timer() as timer:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT * FROM outcomes_outcome WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [chunk]
+                )
+                cursor.fetchall()
+                cursor.execute(
+                    "UPDATE outcomes_outcome SET evaluated_at = %s, updated_at = %s WHERE id = ANY(%s)",
+                    [now, now, chunk],
+                )
+    return {"rows": len(ids), "elapsed": timer.elapsed, "cpu": timer.cpu, "cpu_cell": cpu_cell(timer)}
+
+
+def states(ids: Sequence[int]) -> dict[str, int]:
+    return dict(
+        fetchall(
+            "SELECT state, count(*) FROM outcomes_outcome WHERE id = ANY(%s) GROUP BY state ORDER BY state",
+            [list(ids)],
+        )
+    )
+
+
+def measure_size(
+    history: int,
+    *,
+    seeded: int,
+    working_set: int,
+    contracts: int,
+    profile: Path | None = None,
+    maintenance: bool = True,
+    keep_working_set: bool = False,
+) -> dict[str, Any]:
+    """Top the history up from `seeded` to `history` outcomes, then seed, evaluate and remove a working set.
+
+    `maintenance`: load the history with indexes deferred, then VACUUM ANALYZE, as autovacuum would
+    have; off inside a test's transaction."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    with Timer() as seeding:
+        with indexes_deferred(OUTCOME_TABLES, enabled=maintenance):
+            seed_history(seeded, history, contracts=contracts, now=now)
+        if maintenance:
+            vacuum_analyze(*OUTCOME_TABLES)
+    log(f"history {history:,}: seeded in {seeding.elapsed:.1f} s")
+    tag = str(history)
+    ids = seed_working_set(working_set, tag=tag, contracts=contracts, now=now)
+    if maintenance:
+        vacuum_analyze(*OUTCOME_TABLES)
+    log(f"history {history:,}: working set of {len(ids):,} pending outcomes; evaluating")
+    pipeline = run_pipeline(ids, timezone.now(), profile)
+    result = {
+        "history": history,
+        "seed_seconds": seeding.elapsed,
+        "pipeline": pipeline,
+        "states": states(ids),
+    }
+    log(f"history {history:,}: {pipeline['elapsed']:.2f} s; ceiling")
+    result["ceiling"] = run_ceiling(ids, timezone.now())
+    if not keep_working_set:
+        remove_working_set(ids, tag=tag)
+    return result
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def build_report(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for result in results:
+        pipeline, ceiling = result["pipeline"], result["ceiling"]
+        rate = pipeline["outcomes"] / pipeline["elapsed"]
+        ceiling_rate = ceiling["rows"] / ceiling["elapsed"]
+        chunks = -(-pipeline["outcomes"] // BATCH)
+        rows.append(
+            (
+                f"{result['history']:,}",
+                f"{pipeline['outcomes']:,}",
+                f"{pipeline['elapsed']:.2f} s",
+                f"{rate:,.0f}",
+                f"{1e6 / rate:,.0f}",
+                f"{pipeline['queries'] / chunks:,.0f}",
+                f"{ceiling_rate:,.0f} ({1e6 / ceiling_rate:,.0f} µs)",
+                f"{rate / ceiling_rate:.3f}",
+                "PASS" if rate >= GOAL_RATE else "FAIL",
+                pipeline["cpu_cell"],
+            )
+        )
+    return rows
+
+
+def growth(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for before, after in itertools.pairwise(results):
+        per_before = before["pipeline"]["elapsed"] / before["pipeline"]["outcomes"]
+        per_after = after["pipeline"]["elapsed"] / after["pipeline"]["outcomes"]
+        ceiling_before = before["ceiling"]["elapsed"] / before["ceiling"]["rows"]
+        ceiling_after = after["ceiling"]["elapsed"] / after["ceiling"]["rows"]
+        ratio = per_after / per_before
+        rows.append(
+            (
+                f"{before['history']:,} -> {after['history']:,}",
+                f"{ratio:.2f}",
+                f"{ceiling_after / ceiling_before:.2f}",
+                f"<= {GOAL_GROWTH}",
+                "PASS" if ratio <= GOAL_GROWTH else "FAIL",
+            )
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        default="100000,1000000",
+        help="history sizes, ascending, comma-separated (default 100000,1000000)",
+    )
+    parser.add_argument("--working-set", type=int, default=20_000, help="pending outcomes to evaluate")
+    parser.add_argument("--contracts", type=int, default=200, help="contracts the outcomes spread over")
+    parser.add_argument("--profile", action="store_true", help="cProfile each pipeline run (var/*.prof)")
+    parser.add_argument(
+        "--server-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a database URL naming the Postgres server to use (host, port, user); "
+        "the benchmark creates, and then drops, its own database --db-name there",
+    )
+    parser.add_argument("--db-name", default="verity_bench_verify")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-verify.json", help="raw results")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    server = Server.from_url(args.server_url)
+    log(f"database {args.db_name}: drop, create, migrate")
+    recreate_database(server, args.db_name)
+    try:
+        django_setup(server, args.db_name)
+        from django.db import connection
+        from django.utils import timezone
+
+        with Timer() as setup:
+            seed_contracts(
+                args.contracts,
+                starts_at=timezone.now() - dt.timedelta(days=365),
+                outcome_types=default_policy_terms(),
+            )
+        log(f"{args.contracts} contracts in {setup.elapsed:.1f} s")
+        results, seeded = [], 0
+        for size in sizes:
+            profile = ROOT / "var" / f"bench-verify-{size}.prof" if args.profile else None
+            results.append(
+                measure_size(
+                    size,
+                    seeded=seeded,
+                    working_set=args.working_set,
+                    contracts=args.contracts,
+                    profile=profile,
+                )
+            )
+            seeded = size
+        info = machine()
+        connection.close()
+    finally:
+        if not args.keep_db:
+            drop_database(server, args.db_name)
+
+    report = build_report(results)
+    growth_rows = growth(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(
+        orjson.dumps(
+            {"machine": info, "options": vars(args) | {"json": str(args.json)}, "results": results},
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    print(  # noqa: T201
+        f"\nVerity verification benchmark — {info['nproc']} cores ({info['cpu']}), "
+        f"Python {info['python']}, PostgreSQL {info['postgres']}"
+    )
+    print(  # noqa: T201
+        f"{args.contracts} contracts, default verification policy, working set {args.working_set:,} "
+        f"pending outcomes, batches of {BATCH:,}; ceiling: SELECT ... FOR UPDATE + UPDATE of the same rows"
+    )
+    print_table(
+        report,
+        (
+            "history",
+            "evaluated",
+            "time",
+            "outcomes/s",
+            "µs/outcome",
+            "queries/batch",
+            "ceiling rows/s",
+            "ratio",
+            f">= {GOAL_RATE:,}/s",
+            "CPU bench / postgres / other",
+        ),
+        args.markdown,
+    )
+    print("\nCost per outcome from one history size to the next:")  # noqa: T201
+    print_table(growth_rows, ("history", "pipeline", "ceiling", "goal", "result"), args.markdown)
+    print("\nStates after evaluation:")  # noqa: T201
+    print_table(
+        [
+            (
+                f"{r['history']:,}",
+                ", ".join(f"{state} {count:,}" for state, count in r["states"].items()),
+                f"{r['pipeline']['verdicts']:,}",
+                f"{r['pipeline']['transitions']:,}",
+            )
+            for r in results
+        ],
+        ("history", "states", "verdicts written", "transitions"),
+        args.markdown,
+    )
+    ok = all(row[8] == "PASS" for row in report) and all(row[-1] == "PASS" for row in growth_rows)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

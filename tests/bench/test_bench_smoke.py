@@ -1,0 +1,88 @@
+"""The benchmarks' cores at a tiny size, on the test database: the seeding is what it says, the pipeline
+and the close do their work, the ceilings touch the same rows. Correctness only, never timings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from bench import close, verify
+from bench.bulk import fetchall, seed_contracts
+from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
+
+pytestmark = pytest.mark.django_db
+
+# What each group of the verification working set becomes (bench.verify.PLAN). C and D are agent claims
+# without the customer's confirmation: with so tiny a history, velocity or suppression may flag them.
+EXPECTED = {
+    "A": {OutcomeState.MATURING},
+    "B": {OutcomeState.BILLABLE},
+    "C": {OutcomeState.MATURING, OutcomeState.FLAGGED},
+    "D": {OutcomeState.REJECTED, OutcomeState.FLAGGED},
+    "E": {OutcomeState.REVERSED},
+}
+
+
+def group_of(index: int) -> str:
+    upto = 0
+    for group, share in verify.GROUPS:
+        upto += share
+        if index % 20 < upto:
+            return group
+    raise AssertionError(index)
+
+
+def test_verification_bench_core() -> None:
+    contracts = 4
+    seed_contracts(
+        contracts,
+        starts_at=timezone.now() - dt.timedelta(days=365),
+        outcome_types=verify.default_policy_terms(),
+    )
+
+    result = verify.measure_size(
+        300, seeded=0, working_set=200, contracts=contracts, maintenance=False, keep_working_set=True
+    )
+
+    assert Outcome.objects.filter(natural_key__startswith="H-").count() == 300
+    assert (
+        fetchall("SELECT count(*) FROM outcomes_outcomeevent")[0][0] == 300 + 200 + 40 + 10
+    )  # B, E: 2 events
+    pipeline = result["pipeline"]
+    assert pipeline["outcomes"] == pipeline["evaluated"] == 200
+    assert pipeline["verdicts"] == OutcomeVerdict.objects.count() > 200
+    assert result["ceiling"]["rows"] == 200
+    working = Outcome.objects.filter(natural_key__startswith="W300-")
+    for outcome in working:
+        group = group_of(int(outcome.natural_key.rsplit("-", 1)[1]))
+        assert outcome.state in EXPECTED[group], (outcome.natural_key, group, outcome.state)
+    assert sum(result["states"].values()) == 200
+
+    verify.remove_working_set(list(working.values_list("id", flat=True)), tag="300")
+    assert Outcome.objects.count() == 300
+    assert OutcomeVerdict.objects.count() == 0
+
+
+def test_close_bench_core() -> None:
+    seed_contracts(6, starts_at=timezone.now() - dt.timedelta(days=400), outcome_types=close.PRICINGS)
+    now = timezone.now()
+    period = close.last_full_month(now)
+    ids = close.contract_ids()
+
+    result = close.measure_size(250, contracts=ids, period=period, now=now, workers=1, maintenance=False)
+
+    assert result["invoices"] == 6
+    assert result["stored"]["invoices"] == 6
+    assert result["stored"]["line_outcomes"] == result["stored"]["distinct_outcomes"] == 250
+    assert result["ceiling"]["outcomes"] == 250
+    assert result["ceiling"]["groups"] == 12  # per contract: 100% and 50% (unverified) outcomes
+
+    push = close.measure_push(3, period_start=period[0], now=now, workers=1, maintenance=False)
+
+    assert push["invoices"] == push["pushed"] == 3
+    assert push["statuses"] == {"paid": 3}
+    assert Outcome.objects.filter(state=OutcomeState.BILLED).count() == sum(
+        1 for outcome_id in range(250) if outcome_id % 6 in (0, 1, 2)
+    )
