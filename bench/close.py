@@ -8,10 +8,11 @@ In one run, on one freshly created database (drop, create, migrate):
 2. for each size (default 10^4, 10^5, 10^6), replace the outcomes with that many billable ones
    (bulk SQL) spread evenly over the contracts, all billable inside the last full month (5% billed
    as unverified at 50%);
-3. time settlement.services.invoicing.period_close for every contract and that month, the way
-   production runs it: one call per contract, on a pool of worker processes (2 by default, like two
-   Celery worker processes on this 2-core machine); then the ceiling over the same rows: one SQL
-   GROUP BY aggregate of what the invoices bill;
+3. time settlement.services.invoicing.periods_close for every contract and that month, the way the
+   bulk close runs it (the beat sweep's close_periods jobs, manage.py close_periods --all-due): in
+   batches of contracts (200 by default, one transaction each), on a pool of worker processes (2 by
+   default, like two Celery worker processes on this 2-core machine); then the ceiling over the same
+   rows: one SQL GROUP BY aggregate of what the invoices bill;
 4. finalize 1,000 of the drafts (invoice_finalize) and push them to the local Stripe-compatible
    server (devtools.stripe_server) with settlement.stripe_gateway.invoice_push, on the same pool.
 
@@ -57,7 +58,7 @@ from bench.bulk import (
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS_AT_MILLION = 60.0
 GOAL_COST_RATIO = 1.2
-CHUNK_CONTRACTS = 50  # contracts per task handed to a worker process
+CHUNK = 50  # items per task handed to a worker process (finalize, push)
 STRIPE_KEY = "sk_test_verity_bench"
 
 PRICINGS: list[dict[str, Any]] = [
@@ -129,16 +130,20 @@ def contract_ids() -> list[str]:
 
 
 def close_contracts(
-    ids: Sequence[str], period_start: dt.datetime, now: dt.datetime, synchronous_commit: str = "on"
+    ids: Sequence[str],
+    period_start: dt.datetime,
+    now: dt.datetime,
+    batch_size: int,
+    synchronous_commit: str = "on",
 ) -> tuple[int, int]:
-    """period_close for each contract; returns (invoices, queries)."""
-    from settlement.services.invoicing import period_close
+    """periods_close over the contracts, `batch_size` at a time; returns (invoices, queries)."""
+    from settlement.services.invoicing import periods_close
 
     if synchronous_commit != "on":  # an experiment (--synchronous-commit): what each commit's flush costs
         execute(f"SET synchronous_commit TO {synchronous_commit}")
     with counted_queries() as queries:
-        for contract_id in ids:
-            period_close(contract_id=contract_id, period_start=period_start, now=now)
+        for batch in _chunks(ids, batch_size):
+            periods_close(periods=[(contract_id, period_start) for contract_id in batch], now=now)
     return len(ids), queries[0]
 
 
@@ -166,7 +171,11 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 def run_parallel(
-    function: Callable[..., tuple[int, int]], items: Sequence[Any], workers: int, *args: Any
+    function: Callable[..., tuple[int, int]],
+    items: Sequence[Any],
+    workers: int,
+    *args: Any,
+    chunk: int = CHUNK,
 ) -> tuple[int, int, Timer]:
     """Run `function(chunk, *args)` over chunks of `items`: in this process when workers <= 1 (the smoke
     tests, inside their transaction), else on a pool of forked worker processes. Returns the items
@@ -180,7 +189,7 @@ def run_parallel(
     connections.close_all()  # each forked worker opens its own connection
     done = queries = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool, Timer() as timer:
-        futures = [pool.submit(function, chunk, *args) for chunk in _chunks(items, CHUNK_CONTRACTS)]
+        futures = [pool.submit(function, chunk, *args) for chunk in _chunks(items, chunk)]
         for future in futures:
             count, used = future.result()
             done, queries = done + count, queries + used
@@ -229,12 +238,17 @@ def measure_size(
     period: tuple[dt.datetime, dt.datetime],
     now: dt.datetime,
     workers: int,
+    batch_size: int | None = None,
     maintenance: bool = True,
     synchronous_commit: str = "on",
 ) -> dict[str, Any]:
     """Replace the outcomes with `size` billable ones, close every contract's period, then the ceiling.
 
-    `maintenance`: load with indexes deferred, then VACUUM ANALYZE; off inside a test's transaction."""
+    `maintenance`: load with indexes deferred, then VACUUM ANALYZE; off inside a test's transaction.
+    `batch_size`: contracts per periods_close (default: the bulk close's, CLOSE_BATCH)."""
+    from settlement.services.invoicing import CLOSE_BATCH
+
+    batch_size = batch_size or CLOSE_BATCH
     reset_period()
     with Timer() as seeding:
         with indexes_deferred(["outcomes_outcome"], enabled=maintenance):
@@ -243,7 +257,7 @@ def measure_size(
             vacuum_analyze("outcomes_outcome", "settlement_invoice")
     log(f"{size:,} billable outcomes seeded in {seeding.elapsed:.1f} s; closing {len(contracts):,} contracts")
     invoices, queries, timer = run_parallel(
-        close_contracts, contracts, workers, period[0], now, synchronous_commit
+        close_contracts, contracts, workers, period[0], now, batch_size, synchronous_commit, chunk=batch_size
     )
     counts = stored(period[0])
     log(f"{size:,}: closed in {timer.elapsed:.1f} s; ceiling")
@@ -252,6 +266,7 @@ def measure_size(
     return {
         "outcomes": size,
         "contracts": len(contracts),
+        "batch_size": batch_size,
         "seed_seconds": seeding.elapsed,
         "elapsed": timer.elapsed,
         "cpu": timer.cpu,
@@ -358,6 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="billable outcomes per run")
     parser.add_argument("--contracts", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="contracts closed per transaction (default: the bulk close's, 200; 1: one by one)",
+    )
     parser.add_argument("--push", type=int, default=1000, help="invoices to finalize and push (0: none)")
     parser.add_argument(
         "--synchronous-commit",
@@ -402,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 period=period,
                 now=now,
                 workers=args.workers,
+                batch_size=args.batch_size,
                 synchronous_commit=args.synchronous_commit,
             )
             for size in sizes
@@ -435,7 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(  # noqa: T201
         f"{args.contracts:,} contracts, period {period[0]:%Y-%m-%d} to {period[1]:%Y-%m-%d}, "
-        f"period_close per contract on {args.workers} worker process(es); Stripe excluded. "
+        f"periods_close in batches of {results[0]['batch_size'] if results else '-'} contracts on {args.workers} worker process(es); "
+        "Stripe excluded. "
         "Ceiling: one GROUP BY over the same rows."
     )
     report = build_report(results)

@@ -490,6 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # inside the request, which is not what is measured). No worker consumes; purged afterwards.
         "CELERY_BROKER_URL": args.broker_url,
         "LOG_LEVEL": "WARNING",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
         "PYTHONPATH": str(ROOT),
     }
     conninfo = admin_conninfo(args, args.db_name)

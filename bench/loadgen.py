@@ -55,13 +55,14 @@ def make_event(tag: str, index: int, *, contract: str, outcome_type: str, occurr
 class Connection:
     """One keep-alive connection: send prebuilt request bytes, read one response."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, timeout: float | None = None) -> None:
         self.port = port
+        self.timeout = timeout
         self.sock: socket.socket | None = None
         self.buffer = b""
 
     def _connect(self) -> socket.socket:
-        sock = socket.create_connection((HOST, self.port))
+        sock = socket.create_connection((HOST, self.port), timeout=self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock, self.buffer = sock, b""
         return sock
@@ -168,9 +169,9 @@ def run_phase(port: int, requests: Sequence[bytes], concurrency: int, seconds: f
 # --- requests -------------------------------------------------------------------------------
 
 
-def http_request(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+def http_request(port: int, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> bytes:
     lines = [
-        f"POST {path} HTTP/1.1",
+        f"{method} {path} HTTP/1.1",
         f"Host: {HOST}:{port}",
         "Content-Type: application/json",
         f"Content-Length: {len(body)}",
@@ -184,11 +185,13 @@ class Signer:
         self.webhook = Webhook(secret)
         self.now = dt.datetime.now(dt.UTC)
 
-    def headers(self, msg_id: str, body: bytes) -> dict[str, str]:
+    def headers(self, msg_id: str, body: bytes, at: dt.datetime | None = None) -> dict[str, str]:
+        """Signed at `at` (default: when the signer was made, as for requests built ahead of a phase)."""
+        at = at or self.now
         return {
             "webhook-id": msg_id,
-            "webhook-timestamp": str(int(self.now.timestamp())),
-            "webhook-signature": self.webhook.sign(msg_id, self.now, body.decode()),
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": self.webhook.sign(msg_id, at, body.decode()),
         }
 
 

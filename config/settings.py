@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "contracts",
     "outcomes",
     "settlement",
@@ -34,12 +35,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "contracts.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "contracts.api.errors.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it answers locked-out sign-ins
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -55,6 +59,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "contracts.portal.portal_context",
             ],
         },
     },
@@ -64,6 +69,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'verity.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection the database dropped meanwhile (restart, failover) is replaced before a request uses it.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -81,7 +88,27 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-LOGIN_URL = "admin:login"
+# The vendor portal signs in with Django's auth views; the admin keeps its own sign-in page.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "settlement:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked out for AXES_COOLOFF_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, as axes reads it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Password-reset mail: printed to the console unless an SMTP server is configured (EMAIL_URL).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Verity <no-reply@verity.invalid>")
 
 # Webhook signing secrets must be recoverable to compute HMACs, so they are encrypted at rest
 # with Fernet keys from here: a comma-separated list, the first encrypts, all decrypt (rotation).
@@ -105,7 +132,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Failure modes (docs/operations.md): a publish gives up after about a second when the broker is down
+# (the web process has stored the events already; the sweep builds them), a worker keeps reconnecting,
+# and a message a killed worker held comes back after the visibility timeout (longer than any task).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": 10.0,
+}
+# A task whose broker connection dropped cannot be acknowledged any more and will be redelivered: stop it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TIMEZONE = "UTC"
+# How long a stored event waits for its own build task before the sweep builds it instead.
+OUTCOMES_SWEEP_GRACE_SECONDS = env.float("OUTCOMES_SWEEP_GRACE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unprocessed-events": {"task": "outcomes.tasks.sweep_unprocessed_events", "schedule": 60.0},
     "evaluate-due-outcomes": {"task": "outcomes.tasks.evaluate_due_outcomes", "schedule": 60.0},
@@ -113,14 +160,34 @@ CELERY_BEAT_SCHEDULE = {
     "finalize-due-invoices": {"task": "settlement.tasks.finalize_due_invoices", "schedule": 300.0},
 }
 
-# Webhook bodies are capped at 1 MiB by the endpoint itself (413); this keeps Django's own cap above it.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# --- limits (docs/api.md "Limits", docs/webhooks.md "Limits") ------------------------------------
+# Any request body under /api/ or /webhooks/ above this answers 413 body_too_large (it is also Django's
+# own cap on request.body); the webhook endpoint caps its bodies lower, at WEBHOOK_MAX_BODY_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_MAX_BATCH_EVENTS = env.int("WEBHOOK_MAX_BATCH_EVENTS", default=1000)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+# Rate limits, "<count>/<period>" with period s, m, h or d (e.g. "100/5s"); an empty value turns one off.
+# Counted in the cache below: fixed windows, one counter per webhook source or API key. Generous by
+# default: the ingestion benchmark (hundreds of requests a second on one source) stays well under them.
+WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="120000/m")
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="6000/m")
+
+# The cache holds the rate-limit counters. CACHE_URL=redis://host:6379/<db> shares them between every
+# process (Django's own Redis backend); without it each process counts on its own, in local memory.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://verity")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # Short timeouts: with Redis away the limiter lets requests through (it fails open) instead of hanging.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=0.5, socket_timeout=0.5)
+    CACHES["default"].setdefault("KEY_PREFIX", "verity")
 
 # Stripe: the API key, and the API base so a local Stripe-compatible server can stand in.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=4)
+# Per attempt; with the retries it stays well inside a task's time limit (the SDK's default is 80 s).
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 # Said plainly wherever money is shown: the demo settles against a local test server, not Stripe.
 STRIPE_IS_LOCAL_TEST_SERVER = STRIPE_API_BASE.startswith(("http://127.0.0.1", "http://localhost"))
 
@@ -128,10 +195,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contracts.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["contracts.api.permissions.HasVendorApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["contracts.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "contracts.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "contracts.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["contracts.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -163,6 +231,27 @@ SPECTACULAR_SETTINGS = {
         "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
     },
 }
+
+# --- security (docs/operations.md "Security") ----------------------------------------------------
+# Secure by default whenever DEBUG is off: HTTPS only (redirect, HSTS, secure cookies) and the security
+# headers. Each is overridable, e.g. SECURE_SSL_REDIRECT=false behind a proxy that redirects itself, or
+# for a loopback benchmark over plain HTTP.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Behind a TLS-terminating proxy, name the header it sets, e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto
+# (only if the proxy always sets or strips it: a client must not be able to claim HTTPS).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

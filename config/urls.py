@@ -1,16 +1,18 @@
-"""Top-level routes: the vendor API, its schema and docs, the admin."""
+"""Top-level routes: the portal, the vendor API, its schema and docs, the webhooks, the admin."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from outcomes.views import webhook_events
 from settlement.views import stripe_webhook
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", include("settlement.urls")),
+    path("", include("contracts.urls")),
+    path("", include("outcomes.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),
     path("api/v1/", include(("outcomes.api.urls", "outcomes-api"), namespace="outcomes-api")),

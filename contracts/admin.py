@@ -32,6 +32,7 @@ from contracts.models import (
     WebhookSecret,
     WebhookSource,
 )
+from contracts.portal import add_domain_error, add_domain_errors, portal_actor
 from contracts.services import contracts as contract_services
 from contracts.services import credentials, customers
 from contracts.terms import ContractHeader, OutcomeTypeTerms, VersionTerms, parse
@@ -42,26 +43,8 @@ OUTCOME_TYPE_ERROR = re.compile(r"^outcome_types\[(?P<index>\d+)\]\.?(?P<path>.*
 
 
 def admin_actor(request: HttpRequest) -> str:
-    """The audit actor for an operator: `user:<email>`, as the portal will write it."""
-    user = request.user
-    return f"user:{getattr(user, 'email', '') or user.get_username()}"
-
-
-def _add_error(form: forms.BaseForm, path: str, message: str) -> None:
-    """Put one error of the terms validator on the form field its path starts with, else on the form."""
-    head = re.split(r"[.\[]", path, maxsplit=1)[0]
-    if head in form.fields:
-        form.add_error(head, message if path == head else f"{path}: {message}")
-    else:
-        form.add_error(None, f"{path}: {message}" if path else message)
-
-
-def _add_errors_to_form(form: forms.BaseForm, exc: ValidationFailed) -> None:
-    for path, items in exc.field_errors.items():
-        for item in items:
-            _add_error(form, path, item["message"])
-    if not exc.field_errors:
-        form.add_error(None, exc.message)
+    """The audit actor for an operator: `user:<email>`, as the portal writes it."""
+    return portal_actor(request)
 
 
 # --- tenancy --------------------------------------------------------------------------------
@@ -108,7 +91,7 @@ class CustomerForm(forms.ModelForm):
             try:
                 parse(customers.CustomerFields, data)
             except ValidationFailed as exc:
-                _add_errors_to_form(self, exc)
+                add_domain_errors(self, exc)
         return cleaned
 
 
@@ -291,7 +274,7 @@ class ContractForm(forms.ModelForm):
             try:
                 parse(ContractHeader, {**header, "customer_id": str(customer.pk)})
             except ValidationFailed as exc:
-                _add_errors_to_form(self, exc)
+                add_domain_errors(self, exc)
         return cleaned
 
 
@@ -446,7 +429,7 @@ class OutcomeTypeFormSet(forms.BaseInlineFormSet):
             match = OUTCOME_TYPE_ERROR.match(path)
             for item in items:
                 if match is not None and int(match["index"]) < len(rows):
-                    _add_error(rows[int(match["index"])], match["path"], item["message"])
+                    add_domain_error(rows[int(match["index"])], match["path"], item["message"])
                 else:
                     version_level.append(f"{path}: {item['message']}")
         return version_level

@@ -202,6 +202,11 @@ class Contract(models.Model):
     )
     days_until_due = models.PositiveSmallIntegerField(null=True, blank=True)
     grace_period_hours = models.PositiveIntegerField(default=72)
+    approval_threshold_minor = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="When set, a draft whose total exceeds this waits for the customer's approval.",
+    )
     status = models.CharField(max_length=12, choices=ContractStatus.choices, default=ContractStatus.DRAFT)
     activated_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -346,7 +351,7 @@ class AuditEntry(models.Model):
     """Who did what, when: one append-only row per state-changing action of a vendor's people or keys."""
 
     id = models.BigAutoField(primary_key=True)
-    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="audit_entries")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="audit_entries")
     actor = models.CharField(max_length=200, help_text="user:<email>, api_key:<prefix> or system")
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64)

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from contracts import crypto
 from contracts.errors import NotFound
@@ -19,6 +19,7 @@ from contracts.models import (
     ContractStatus,
     ContractVersion,
     Customer,
+    Membership,
     OutcomeType,
     Vendor,
     WebhookSource,
@@ -72,6 +73,7 @@ def contract_list(
     currency: str | None = None,
     reference: str | None = None,
     in_force_at: dt.datetime | None = None,
+    search: str | None = None,
 ) -> QuerySet[Contract]:
     queryset = _with_terms(Contract.objects.filter(vendor=vendor))
     if status:
@@ -82,6 +84,8 @@ def contract_list(
         queryset = queryset.filter(currency=currency.upper())
     if reference:
         queryset = queryset.filter(reference=reference)
+    if search:
+        queryset = queryset.filter(Q(reference__icontains=search) | Q(customer__name__icontains=search))
     if in_force_at is not None:
         queryset = (
             queryset.exclude(status=ContractStatus.DRAFT)
@@ -223,5 +227,37 @@ def webhook_source_forget(*, source_id: uuid.UUID) -> None:
     _webhook_source_cache.pop(source_id, None)
 
 
-def audit_entry_list(*, vendor: Vendor) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.filter(vendor=vendor)
+def audit_entry_list(
+    *, vendor: Vendor, actor: str | None = None, action: str | None = None
+) -> QuerySet[AuditEntry]:
+    queryset = AuditEntry.objects.filter(vendor=vendor)
+    if actor:
+        queryset = queryset.filter(actor__icontains=actor)
+    if action:
+        queryset = queryset.filter(action=action)
+    return queryset
+
+
+def audit_action_list(*, vendor: Vendor) -> list[str]:
+    """The actions recorded for a vendor so far (for a filter's choices)."""
+    return list(
+        AuditEntry.objects.filter(vendor=vendor)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )
+
+
+def membership_list(*, vendor: Vendor) -> QuerySet[Membership]:
+    return Membership.objects.filter(vendor=vendor).select_related("user").order_by("user__email", "pk")
+
+
+def membership_get(*, vendor: Vendor, membership_id: Any) -> Membership:
+    try:
+        pk = int(membership_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such member.") from None
+    membership = membership_list(vendor=vendor).filter(pk=pk).first()
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership

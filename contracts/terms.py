@@ -336,6 +336,8 @@ class ContractHeader(Terms):
     collection_method: Literal["charge_automatically", "send_invoice"] = "charge_automatically"
     days_until_due: Annotated[int, Field(ge=0, le=365, strict=True)] | None = None
     grace_period_hours: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 72
+    # A draft whose total exceeds this (minor units) is finalized only once the customer approves it.
+    approval_threshold_minor: MinorAmount | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ContractHeader:

@@ -6,14 +6,19 @@ microseconds; semantic checks that need the database (contract, outcome type) co
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import fastjsonschema
+from django.conf import settings
 
+from contracts.jsontext import holds_unstorable_text
 from outcomes.models import EventKind
 
-MAX_BATCH_EVENTS = 1000
-MAX_BODY_BYTES = 1024 * 1024
+# The limits of one webhook request (settings WEBHOOK_MAX_BATCH_EVENTS, WEBHOOK_MAX_BODY_BYTES).
+MAX_BATCH_EVENTS: int = settings.WEBHOOK_MAX_BATCH_EVENTS
+MAX_BODY_BYTES: int = settings.WEBHOOK_MAX_BODY_BYTES
+EARLIEST_OCCURRED_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 EVENT_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -97,4 +102,13 @@ def event_problem(event: Any) -> str | None:
         name = exc.name or "data"
         field = name.removeprefix("data").lstrip(".") or "event"
         return f"{field}: {str(exc.message).removeprefix(name).strip()}"
+    return None
+
+
+def nul_problem(event: dict[str, Any], canonical: bytes) -> str | None:
+    """None unless a string of the event (key or value) holds a NUL character, which PostgreSQL keeps
+    in neither text nor jsonb. `canonical` is the event's JSON (orjson, which refuses lone surrogates
+    already): only events whose JSON might hold a NUL (an escaped \\u0000) are walked."""
+    if b"\\u0000" in canonical and holds_unstorable_text(event):
+        return "event: a string holds a NUL character (\\u0000)"
     return None

@@ -341,3 +341,45 @@ class CapCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.outcome_type_key} {self.period_start:%Y-%m-%d}"
+
+
+class OutcomeDayCount(models.Model):
+    """Outcomes per (contract, outcome type, UTC day they occurred), and how many the customer confirmed.
+
+    Derived data, kept in the transaction that changes what it counts (outcomes.counters): the velocity
+    and suppression statistics read ~30 of these rows per contract instead of a month of outcomes.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    outcome_type_key = models.CharField(max_length=64)
+    day = models.DateField()
+    outcomes = models.IntegerField(default=0)
+    confirmed = models.IntegerField(default=0, help_text="Of those, with a confirmed_at.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "outcome_type_key", "day"], name="outcome_day_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.outcome_type_key} {self.day}: {self.outcomes} ({self.confirmed})"
+
+
+class SourceDayCount(models.Model):
+    """Outcomes per (source of their first event, UTC day they were created), and how many are rejected
+    now: the rejection-rate statistic. Kept like OutcomeDayCount."""
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(WebhookSource, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    outcomes = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0, help_text="Of those, in state rejected.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "day"], name="source_day_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day}: {self.outcomes} ({self.rejected} rejected)"

@@ -14,6 +14,8 @@ from typing import Any, cast
 
 import psycopg
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
+from psycopg.types.json import Jsonb
 
 
 def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Field[Any, Any]]:
@@ -23,6 +25,16 @@ def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Fiel
 def plain(value: Any) -> Any:
     """A choices member as its plain value (a driver need not know Django's enums)."""
     return str(value) if isinstance(value, str) else value
+
+
+def any_of(values: Iterable[int]) -> Any:
+    """The right-hand side of an `__in` filter over many integer ids: on PostgreSQL one array parameter
+    (`IN (SELECT unnest(%s::bigint[]))`) instead of a placeholder per id, which Django and the driver
+    would each process one by one; elsewhere the plain list."""
+    ids = list(values)
+    if connection.vendor != "postgresql":
+        return ids
+    return RawSQL("SELECT unnest(%s::bigint[])", [ids])
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -51,6 +63,10 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
             copy.write_row(row)
 
 
+def _db_value(field: models.Field[Any, Any], value: Any) -> Any:
+    return Jsonb(value) if isinstance(field, models.JSONField) else plain(value)
+
+
 def update_rows(model: type[models.Model], objects: Sequence[models.Model], columns: Sequence[str]) -> None:
     """Write the given fields (by attname) of each object, from its attributes, in one statement."""
     if not objects:
@@ -72,5 +88,5 @@ def update_rows(model: type[models.Model], objects: Sequence[models.Model], colu
         cursor.execute(
             f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 (names from the model)
             f"FROM unnest({arrays}) AS v({', '.join(aliases)}) WHERE t.{quote(pk.column)} = v.c0",
-            [[plain(getattr(obj, field.attname)) for obj in objects] for field in fields],
+            [[_db_value(field, getattr(obj, field.attname)) for obj in objects] for field in fields],
         )

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from contracts.api.errors import require_post
+from contracts.errors import DomainError, NotFound, ValidationFailed
+from contracts.portal import PortalRequest, add_domain_errors, keyset_page, portal_actor, portal_view
+from contracts.ratelimits import rate_limit_retry_after
+from outcomes import selectors
 from outcomes.events import MAX_BODY_BYTES
+from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm
+from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
 from outcomes.services.ingestion import STORED_HEADERS, IngestResponse, delivery_receive, error_response
+from outcomes.services.review import deciders, dispute_respond, open_flags, review_decide, vendor_party
+from outcomes.timeline import FLAG_EXPLANATIONS, outcome_timeline, readable_facts
 
 # The only headers the service reads (the signature's) or keeps, by their WSGI names: taken from
 # META directly rather than building request.headers from every header of the request.
@@ -22,13 +39,24 @@ def _json(response: IngestResponse) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@require_post
 def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return _json(
             error_response(413, "body_too_large", f"A request body holds at most {MAX_BODY_BYTES} bytes.")
         )
+    retry_after = rate_limit_retry_after(
+        request=request, scope="webhook-source", key=source_id, rate=settings.WEBHOOK_RATE_LIMIT
+    )
+    if retry_after is not None:
+        response = _json(
+            error_response(
+                429, "rate_limited", f"Too many requests for this source; retry in {retry_after} s."
+            )
+        )
+        response["Retry-After"] = str(retry_after)
+        return response
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return _json(
@@ -37,3 +65,246 @@ def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
     meta = request.META
     headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
     return _json(delivery_receive(source_id=source_id, body=body, headers=headers))
+
+
+# Portal pages ------------------------------------------------------------------------------------
+
+# Counting outcomes per state reads at most this many rows; a broader filter shows no counts.
+STATE_COUNT_CAP = 10_000
+PARTY_WORDS: dict[str, str] = {
+    Party.CUSTOMER: "the customer (through their own key or portal)",
+    Party.VENDOR: "the vendor, with its evidence",
+    Party.VENDOR_ADMIN: "a vendor owner or admin, with a reason the customer can see",
+}
+
+
+def _outcome_or_404(request: PortalRequest, outcome_id: str) -> Outcome:
+    try:
+        return selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+@portal_view
+def outcome_list(request: PortalRequest) -> HttpResponse:
+    form = OutcomeFilterForm(request.GET, vendor=request.vendor)
+    outcomes = selectors.outcome_list(vendor=request.vendor, **form.selector_filters())
+    page = keyset_page(request, outcomes.select_related("contract"))
+    without_state = {**form.selector_filters(), "state": None}
+    counts = selectors.outcome_state_counts(
+        outcomes=selectors.outcome_list(vendor=request.vendor, **without_state), cap=STATE_COUNT_CAP
+    )
+    return render(
+        request,
+        "outcomes/outcome_list.html",
+        {
+            "section": "outcomes",
+            "form": form,
+            "page": page,
+            "state_counts": counts,
+            "state_count_cap": STATE_COUNT_CAP,
+            "state_links": _state_links(request, counts or {}),
+        },
+    )
+
+
+def _state_links(request: PortalRequest, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Each state with its count and a link to the same filter narrowed to it (paging reset)."""
+    links = []
+    for state, count in counts.items():
+        params = request.GET.copy()
+        for name in ("before", "after"):
+            params.pop(name, None)
+        params["state"] = state
+        links.append(
+            {
+                "state": state,
+                "count": count,
+                "query": params.urlencode(),
+                "current": request.GET.get("state") == state,
+            }
+        )
+    return links
+
+
+@portal_view
+def outcome_detail(request: PortalRequest, outcome_id: str) -> HttpResponse:
+    outcome = _outcome_or_404(request, outcome_id)
+    raw_events = selectors.outcome_raw_events(outcome=outcome)
+    invoice_links = list(selectors.outcome_invoice_lines(outcome=outcome))
+    return render(
+        request,
+        "outcomes/outcome_detail.html",
+        {
+            "section": "outcomes",
+            "outcome": outcome,
+            "timeline": outcome_timeline(
+                outcome=outcome, raw_events=raw_events, invoice_links=invoice_links, invoice_url=invoice_url
+            ),
+            "flags": _flag_cards(request, outcome),
+            "invoice_links": [(link, invoice_url(link.line.invoice_id)) for link in invoice_links],
+            "dispute": getattr(outcome, "dispute", None),
+        },
+    )
+
+
+def invoice_url(invoice_id: int) -> str:
+    """The portal page of an invoice (settlement's pages are linked by URL, not imported)."""
+    try:
+        return reverse("settlement:invoice-detail", args=[invoice_id])
+    except NoReverseMatch:
+        return f"/invoices/{invoice_id}/"
+
+
+def _flag_cards(
+    request: PortalRequest, outcome: Outcome, bound: ReviewDecisionForm | None = None
+) -> list[dict[str, Any]]:
+    """Each open flag of an outcome: the facts that raised it, who may decide, and whether this member
+    may (with the form when so, and the reason when not)."""
+    cards = []
+    for reason, verdict in open_flags(outcome).items():
+        party = vendor_party(reason)
+        allowed = deciders(reason)
+        may_decide = request.membership.can_write and party in allowed
+        if not request.membership.can_write:
+            why_not = "You are a viewer: only the vendor's owners and admins decide flags."
+        elif party not in allowed:
+            why_not = f"Only {' or '.join(PARTY_WORDS[p] for p in sorted(allowed))} may decide this flag."
+        else:
+            why_not = ""
+        form = bound if bound is not None and bound.data.get("flag_reason") == reason else None
+        cards.append(
+            {
+                "reason": reason,
+                "verdict": verdict,
+                "facts": readable_facts(verdict.facts),
+                "explanation": FLAG_EXPLANATIONS.get(reason, ""),
+                "deciders": [PARTY_WORDS[p] for p in sorted(allowed)],
+                "as_party": party,
+                "needs_justification": party == Party.VENDOR_ADMIN,
+                "needs_evidence": party == Party.VENDOR,
+                "may_decide": may_decide,
+                "why_not": why_not,
+                "form": form or ReviewDecisionForm(initial={"flag_reason": reason}),
+                "form_id": f"flag-{outcome.pk}-{reason}",
+            }
+        )
+    return cards
+
+
+@portal_view
+def review_queue(request: PortalRequest) -> HttpResponse:
+    page = keyset_page(request, selectors.review_queue(vendor=request.vendor), per_page=20)
+    items = [{"outcome": outcome, "flags": _flag_cards(request, outcome)} for outcome in page.items]
+    return render(request, "outcomes/review_queue.html", {"section": "review", "page": page, "items": items})
+
+
+@portal_view(write=True)
+@require_http_methods(["GET", "POST"])
+def outcome_review(request: PortalRequest, outcome_id: str) -> HttpResponse:
+    """Decide a flag (POST from the queue or the trail); on a field error, this page shows the form again."""
+    outcome = _outcome_or_404(request, outcome_id)
+    form = ReviewDecisionForm(request.POST) if request.method == "POST" else None
+    if form is not None and form.is_valid():
+        reason = form.cleaned_data["flag_reason"]
+        try:
+            decision = review_decide(
+                outcome=outcome,
+                flag_reason=reason,
+                verdict=form.cleaned_data["verdict"],
+                party=vendor_party(reason),
+                actor=portal_actor(request),
+                justification=form.cleaned_data["justification"],
+                evidence=form.evidence(),
+            )
+        except ValidationFailed as exc:
+            add_domain_errors(form, exc)
+        except DomainError as exc:
+            messages.error(request, f"Outcome #{outcome.pk}: {exc.message}")
+            return redirect(_next_url(request, default=reverse("outcomes:review-queue")))
+        else:
+            outcome.refresh_from_db()
+            messages.success(
+                request,
+                f"{decision.get_verdict_display()}: the {reason} flag on outcome #{outcome.pk} "
+                f"({outcome.natural_key}) is decided; it is now {outcome.get_state_display().lower()}.",
+            )
+            return redirect(_next_url(request, default=reverse("outcomes:review-queue")))
+    return render(
+        request,
+        "outcomes/outcome_review.html",
+        {"section": "review", "outcome": outcome, "flags": _flag_cards(request, outcome, bound=form)},
+    )
+
+
+def _next_url(request: HttpRequest, *, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@portal_view
+def dispute_list(request: PortalRequest) -> HttpResponse:
+    open_disputes = list(
+        selectors.dispute_list(vendor=request.vendor, status=Dispute.Status.OPEN).order_by("deadline", "id")
+    )
+    resolved = keyset_page(
+        request,
+        selectors.dispute_list(vendor=request.vendor).exclude(status=Dispute.Status.OPEN),
+        per_page=25,
+    )
+    return render(
+        request,
+        "outcomes/dispute_list.html",
+        {"section": "disputes", "open_disputes": open_disputes, "resolved": resolved, "now": timezone.now()},
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def dispute_detail(request: PortalRequest, dispute_id: str) -> HttpResponse:
+    try:
+        dispute = selectors.dispute_get(vendor=request.vendor, dispute_id=dispute_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    form = DisputeResponseForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dispute = dispute_respond(
+                dispute=dispute,
+                accept=form.cleaned_data["accept"],
+                response=form.cleaned_data["response"],
+                evidence=form.evidence(),
+                actor=portal_actor(request),
+            )
+        except ValidationFailed as exc:
+            add_domain_errors(form, exc)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("outcomes:dispute-detail", dispute_id=dispute.pk)
+        else:
+            messages.success(
+                request, f"Dispute on outcome #{dispute.outcome_id}: {dispute.get_status_display()}."
+            )
+            return redirect("outcomes:dispute-detail", dispute_id=dispute.pk)
+    outcome = _outcome_or_404(request, str(dispute.outcome_id))
+    return render(
+        request,
+        "outcomes/dispute_detail.html",
+        {
+            "section": "disputes",
+            "dispute": dispute,
+            "outcome": outcome,
+            "form": form,
+            "now": timezone.now(),
+            "verdicts": [(v, readable_facts(v.facts)) for v in _dispute_verdicts(outcome)],
+        },
+    )
+
+
+def _dispute_verdicts(outcome: Outcome) -> list[OutcomeVerdict]:
+    """The dispute rule's verdicts on the outcome (what the dispute did to its billing), oldest first."""
+    return [v for v in outcome.verdicts.all() if v.rule == "disputes"]

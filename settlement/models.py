@@ -15,6 +15,14 @@ from contracts.models import Contract, ContractVersion, Vendor
 from outcomes.models import Outcome
 
 
+class ApprovalStatus(models.TextChoices):
+    """A draft above the contract's approval threshold waits for the customer's approval of its total."""
+
+    NOT_REQUIRED = "not_required", "Not required"
+    PENDING = "pending", "Waiting for the customer's approval"
+    APPROVED = "approved", "Approved by the customer"
+
+
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft (open for late events and review)"
     FINALIZED = "finalized", "Finalized (being collected)"
@@ -40,11 +48,27 @@ class Invoice(models.Model):
     finalize_after = models.DateTimeField(help_text="End of the grace period: then the draft is finalized.")
     held_over_cap = models.JSONField(default=dict, help_text="What exceeded an amount cap: held, not billed.")
     built_at = models.DateTimeField()
+    approval_status = models.CharField(
+        max_length=12, choices=ApprovalStatus.choices, default=ApprovalStatus.NOT_REQUIRED
+    )
+    approved_total_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The total the customer approved; another total needs approval again.",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=200, blank=True, default="")
     finalized_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=100, blank=True, default="")
     stripe_invoice_id = models.CharField(max_length=100, blank=True, default="")
     stripe_status = models.CharField(max_length=32, blank=True, default="")
+    stripe_hosted_url = models.URLField(
+        max_length=500, blank=True, default="", help_text="Stripe's page where the customer sees and pays it."
+    )
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stripe's due date (invoices sent to the customer to pay)."
+    )
     stripe_error = models.TextField(blank=True, default="")
     stripe_event_at = models.DateTimeField(
         null=True,

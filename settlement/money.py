@@ -22,7 +22,8 @@ def round_minor(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def format_minor(amount_minor: int, currency: str) -> str:
-    """1234 USD -> '12.34 USD'; 1234 JPY -> '1234 JPY'."""
+def format_minor(amount_minor: int, currency: str, *, grouped: bool = False) -> str:
+    """1234 USD -> '12.34 USD'; 1234 JPY -> '1234 JPY'; grouped: 123456 USD -> '1,234.56 USD'."""
     exponent = currency_exponent(currency)
-    return f"{Decimal(amount_minor).scaleb(-exponent):.{exponent}f} {currency}"
+    separator = "," if grouped else ""
+    return f"{Decimal(amount_minor).scaleb(-exponent):{separator}.{exponent}f} {currency}"

@@ -2,22 +2,69 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from contracts.errors import NotFound
-from contracts.models import Vendor
-from settlement.models import Invoice, InvoiceLine, InvoiceStatus, LineOutcome, SettlementStep
+from contracts.models import Contract, ContractStatus, Customer, Vendor
+from contracts.periods import Period
+from contracts.terms import currency_exponent
+from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.rules.anomaly import Anomaly
+from settlement.models import (
+    CreditEntry,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineOutcome,
+    SettlementStep,
+)
+from settlement.services.invoicing import contract_period, drafts_preview
+
+# A month filter matches the periods that overlap the month by more than this: a monthly period in
+# any time zone overlaps the neighbouring UTC months by at most 14 hours.
+MONTH_OVERLAP = dt.timedelta(days=1)
 
 
-def invoice_list(*, vendor: Vendor, contract_id: Any = None, status: str | None = None) -> QuerySet[Invoice]:
-    queryset = Invoice.objects.filter(vendor=vendor).select_related("contract")
+def invoice_list(
+    *,
+    vendor: Vendor,
+    contract_id: Any = None,
+    status: str | None = None,
+    customer_id: Any = None,
+    month: dt.date | None = None,
+) -> QuerySet[Invoice]:
+    """A vendor's invoices, optionally of one contract, customer, status, or billing month (a period
+    that mostly lies in that month, whatever the contract's time zone)."""
+    queryset = Invoice.objects.filter(vendor=vendor).select_related("contract__customer")
     if contract_id:
         queryset = queryset.filter(contract_id=contract_id)
+    if customer_id:
+        queryset = queryset.filter(contract__customer_id=customer_id)
     if status:
         queryset = queryset.filter(status=status)
+    if month is not None:
+        start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
+        end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
+        queryset = queryset.filter(period_start__lt=end - MONTH_OVERLAP, period_end__gt=start + MONTH_OVERLAP)
     return queryset
+
+
+def invoice_list_for_customer(
+    *, customer: Customer, contract_id: Any = None, status: str | None = None
+) -> QuerySet[Invoice]:
+    """A customer's invoices (drafts included: a draft may wait for their approval)."""
+    return invoice_list(vendor=customer.vendor, contract_id=contract_id, status=status).filter(
+        contract__customer=customer
+    )
 
 
 def invoice_get(*, vendor: Vendor, invoice_id: Any) -> Invoice:
@@ -37,12 +84,24 @@ def invoice_get(*, vendor: Vendor, invoice_id: Any) -> Invoice:
     return invoice
 
 
-def line_outcomes(*, invoice: Invoice, position: int) -> QuerySet[LineOutcome]:
-    """The outcomes one line bills (or credits), each with its exact share: the drill-down to raw events."""
-    line = invoice.lines.filter(position=position).first()
+def invoice_line_get(*, invoice: Invoice, position: Any) -> InvoiceLine:
+    line = invoice.lines.filter(position=position).first() if str(position).isdigit() else None
     if line is None:
         raise NotFound(f"Invoice {invoice.pk} has no line {position}.")
+    return line
+
+
+def line_outcomes(*, invoice: Invoice, position: int) -> QuerySet[LineOutcome]:
+    """The outcomes one line bills (or credits), each with its exact share: the drill-down to raw events."""
+    line = invoice_line_get(invoice=invoice, position=position)
     return LineOutcome.objects.filter(line=line).select_related("outcome").order_by("outcome_id")
+
+
+def invoice_credits(*, invoice: Invoice) -> tuple[CreditEntry | None, int]:
+    """The credit this invoice carried forward (+) or consumed (-), and its contract's balance now."""
+    entry = CreditEntry.objects.filter(invoice=invoice).first()
+    balance = CreditEntry.objects.filter(contract_id=invoice.contract_id).aggregate(total=Sum("amount_minor"))
+    return entry, balance["total"] or 0
 
 
 def invoices_to_push() -> list[int]:
@@ -53,3 +112,155 @@ def invoices_to_push() -> list[int]:
         .order_by("finalized_at", "id")
         .values_list("id", flat=True)
     )
+
+
+# --- the dashboard ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractPeriodFigures:
+    """One active contract's current period at a glance."""
+
+    contract: Contract
+    period: Period
+    by_state: list[tuple[str, int]]  # every state in lifecycle order, zeros included
+    outcomes: int
+    flagged: int
+    disputed: int
+    anomalies: list[tuple[str, int]]  # (reason code, outcomes) of the anomaly rule's flags
+    billable_minor: int  # the outcomes' share, rated as the period's invoice would rate them now
+    invoice_now_minor: int  # the whole invoice if the period closed now (fees, true-up, credits)
+    held_over_cap: int  # outcomes an amount cap would hold back
+
+    @property
+    def first_day(self) -> dt.date:
+        """The period's first day in the contract's time zone."""
+        return self.period.start.astimezone(zoneinfo.ZoneInfo(self.contract.timezone)).date()
+
+    @property
+    def last_day(self) -> dt.date:
+        """The period's last day in the contract's time zone (its end is the next day's midnight)."""
+        end = self.period.end.astimezone(zoneinfo.ZoneInfo(self.contract.timezone))
+        return (end - dt.timedelta(microseconds=1)).date()
+
+
+def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
+    return reduce(
+        or_,
+        (
+            Q(
+                **{
+                    f"{prefix}contract_id": contract_id,
+                    f"{prefix}occurred_at__gte": period.start,
+                    f"{prefix}occurred_at__lt": period.end,
+                }
+            )
+            for contract_id, period in periods.items()
+        ),
+    )
+
+
+def dashboard_contract_periods(*, vendor: Vendor, now: dt.datetime) -> list[ContractPeriodFigures]:
+    """For each active contract, its current period (in the contract's time zone): outcomes by state,
+    flags, disputes and anomalies counted by GROUP BY; the amount rated by the invoicing code itself."""
+    contracts = list(
+        Contract.objects.filter(vendor=vendor, status=ContractStatus.ACTIVE, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("customer")
+        .order_by("reference")
+    )
+    if not contracts:
+        return []
+    periods = {contract.pk: contract_period(contract, now) for contract in contracts}
+    counts: dict[Any, dict[str, int]] = defaultdict(dict)
+    for contract_id, state, count in (
+        Outcome.objects.filter(_period_filter(periods), vendor=vendor)
+        .values_list("contract_id", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        counts[contract_id][state] = count
+    anomalies: dict[Any, list[tuple[str, int]]] = defaultdict(list)
+    for contract_id, reason, count in (
+        OutcomeVerdict.objects.filter(
+            _period_filter(periods, "outcome__"), rule=Anomaly.name, decision=Decision.FLAG
+        )
+        .values_list("outcome__contract_id", "reason")
+        .annotate(count=Count("outcome_id", distinct=True))
+        .order_by("outcome__contract_id", "reason")
+    ):
+        anomalies[contract_id].append((reason, count))
+    previews = drafts_preview(periods=[(contract, periods[contract.pk]) for contract in contracts])
+    figures = []
+    for contract, preview in zip(contracts, previews, strict=True):
+        by_state = counts[contract.pk]
+        figures.append(
+            ContractPeriodFigures(
+                contract=contract,
+                period=periods[contract.pk],
+                by_state=[(state, by_state.get(state, 0)) for state in OutcomeState.values],
+                outcomes=sum(by_state.values()),
+                flagged=by_state.get(OutcomeState.FLAGGED, 0),
+                disputed=by_state.get(OutcomeState.DISPUTED, 0),
+                anomalies=anomalies[contract.pk],
+                billable_minor=preview.usage_minor,
+                invoice_now_minor=preview.total_minor,
+                held_over_cap=sum(len(held["outcomes"]) for held in preview.held_over_cap.values()),
+            )
+        )
+    return figures
+
+
+def dashboard_outcomes_per_day(*, vendor: Vendor, now: dt.datetime, days: int = 60) -> dict[str, Any]:
+    """Outcomes per UTC day by state over the last `days` days (including today), for a stacked chart:
+    {"labels": [iso dates], "series": [{"state": ..., "counts": [...]}]} (states with no outcome left out)."""
+    first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    labels = [first + dt.timedelta(days=n) for n in range(days)]
+    counts: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for day, state, count in (
+        Outcome.objects.filter(
+            vendor=vendor, occurred_at__gte=dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values_list("day", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        counts[state][day] = count
+    return {
+        "labels": [day.isoformat() for day in labels],
+        "series": [
+            {"state": state, "counts": [counts[state].get(day, 0) for day in labels]}
+            for state in OutcomeState.values
+            if state in counts
+        ],
+    }
+
+
+def dashboard_billed_per_period(*, vendor: Vendor, periods: int = 12) -> dict[str, Any]:
+    """Invoiced totals (finalized and later, not void) per period and currency, for a bar chart:
+    {"labels": [local period start dates], "series": [{"currency", "exponent", "totals_minor": [...]}]}.
+    A period is labelled by its start in the contract's time zone, so contracts in different zones
+    share a bar."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for period_start, tz_name, currency, total in (
+        Invoice.objects.filter(vendor=vendor)
+        .exclude(status__in=(InvoiceStatus.DRAFT, InvoiceStatus.VOID))
+        .values_list("period_start", "contract__timezone", "currency")
+        .annotate(total=Sum("total_minor"))
+        .order_by()
+    ):
+        label = period_start.astimezone(zoneinfo.ZoneInfo(tz_name)).date().isoformat()
+        totals[currency][label] += total
+    labels = sorted({label for by_label in totals.values() for label in by_label})[-periods:]
+    return {
+        "labels": labels,
+        "series": [
+            {
+                "currency": currency,
+                "exponent": currency_exponent(currency),
+                "totals_minor": [totals[currency].get(label, 0) for label in labels],
+            }
+            for currency in sorted(totals)
+        ],
+    }

@@ -9,6 +9,7 @@ errors, 409, 429 and 5xx with backoff and the same key; a 4xx marks the step FAI
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable
@@ -47,6 +48,8 @@ def client() -> stripe.StripeClient:
         settings.STRIPE_API_KEY,
         base_addresses=base,  # type: ignore[arg-type]
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        # A hung call times out and is retried with the same key, well inside the task's time limit.
+        http_client=stripe.new_default_http_client(timeout=settings.STRIPE_TIMEOUT_SECONDS),
     )
 
 
@@ -186,14 +189,18 @@ def invoice_push(*, invoice_id: int) -> Invoice:
                 options={"idempotency_key": key},
             ),
         )
-    _step(
-        invoice,
-        "finalize",
-        idempotency_key("invoice", invoice.pk, "finalize"),
-        lambda key: api.v1.invoices.finalize_invoice(
+    finalized: list[dict[str, Any]] = []
+
+    def finalize(key: str) -> Any:
+        result = api.v1.invoices.finalize_invoice(
             stripe_invoice_id, params={"auto_advance": False}, options={"idempotency_key": key}
-        ),
-    )
+        )
+        finalized.append(result.to_dict())
+        return result
+
+    _step(invoice, "finalize", idempotency_key("invoice", invoice.pk, "finalize"), finalize)
+    if finalized:  # a resumed settlement learns these from Stripe's webhooks instead
+        Invoice.objects.filter(pk=invoice.pk).update(**stripe_invoice_facts(finalized[0]))
     collected_status = InvoiceStatus.OPEN
     try:
         if send:
@@ -226,6 +233,15 @@ def invoice_push(*, invoice_id: int) -> Invoice:
     return invoice
 
 
+def stripe_invoice_facts(stripe_invoice: dict[str, Any]) -> dict[str, Any]:
+    """What we keep of a Stripe invoice besides its status: where the customer pays it, and when it is due."""
+    due = stripe_invoice.get("due_date")
+    return {
+        "stripe_hosted_url": stripe_invoice.get("hosted_invoice_url") or "",
+        "due_at": dt.datetime.fromtimestamp(int(due), tz=dt.UTC) if due else None,
+    }
+
+
 def invoice_fetch_status(*, invoice: Invoice) -> str:
     """Stripe's current status of the invoice (for resync); read-only, no idempotency needed."""
     return str(client().v1.invoices.retrieve(invoice.stripe_invoice_id).status)
@@ -234,7 +250,11 @@ def invoice_fetch_status(*, invoice: Invoice) -> str:
 def event_verify(*, payload: bytes, signature_header: str) -> dict[str, Any]:
     """The event as Stripe sent it (parsed JSON), if its Stripe-Signature verifies; else ValueError."""
     try:
-        stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET)
+        # Only the signature: the SDK's construct_event also builds an object, and fails (500) on
+        # a signed body that is JSON but not an object; the endpoint checks the event's shape itself.
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except stripe.SignatureVerificationError as exc:
         raise ValueError(str(exc)) from exc
     # Keep the raw JSON, not the SDK's object: that one holds Decimals and is not what Stripe sent.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.db import OperationalError
@@ -13,18 +14,44 @@ from settlement.services.invoicing import (
     invoice_finalize,
     invoices_due_for_finalize,
     period_close,
+    periods_close,
     periods_due,
+    periods_in_batches,
 )
 from settlement.stripe_gateway import StripeUnavailable, invoice_push
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def close_due_periods() -> int:
-    """Beat: enqueue one close per contract and ended period without an invoice (missed ones too)."""
+    """Beat: enqueue the close of every contract's ended periods without an invoice (missed ones too),
+    in batches of contracts (one transaction per batch)."""
     due = periods_due(now=timezone.now())
-    for contract_id, period_start in due:
-        close_period.delay(str(contract_id), period_start.isoformat())
+    for batch in periods_in_batches(due):
+        close_periods.delay(
+            [[str(contract_id), period_start.isoformat()] for contract_id, period_start in batch]
+        )
     return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+def close_periods(periods: list[list[str]]) -> int:
+    """Close a batch of (contract id, period start) in one transaction. If the batch fails for a reason
+    other than a transient database error, each period is retried as its own job, so one contract's
+    problem does not hold back the others."""
+    try:
+        invoices = periods_close(
+            periods=[(contract_id, dt.datetime.fromisoformat(start)) for contract_id, start in periods]
+        )
+    except OperationalError:
+        raise
+    except Exception:
+        logger.exception("Closing a batch of %d periods failed; closing them one by one", len(periods))
+        for contract_id, start in periods:
+            close_period.delay(contract_id, start)
+        return 0
+    return len(invoices)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)

@@ -44,8 +44,10 @@ def broker_per_worker(worker_id: str) -> None:
     test never takes another test database's tasks."""
     if settings.CELERY_TASK_ALWAYS_EAGER or worker_id == "master":
         return
-    base, _, _ = settings.CELERY_BROKER_URL.rpartition("/")
-    url = f"{base}/{15 - int(worker_id.removeprefix('gw'))}"
+    base, _, db = settings.CELERY_BROKER_URL.rpartition("/")
+    # Counting down from the configured database (15 by default), so runs side by side on one Redis can
+    # be kept apart by giving each its own starting database.
+    url = f"{base}/{int(db or 15) - int(worker_id.removeprefix('gw'))}"
     settings.CELERY_BROKER_URL = url
     os.environ["CELERY_BROKER_URL"] = url  # Celery reads this before its own configuration
 
@@ -75,10 +77,11 @@ def vendor_api_factory(db: None) -> Callable[..., VendorApi]:
 
 
 @contextmanager
-def real_celery_worker(**extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+def real_celery_worker(*, pool: str = "solo", **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker process on the test database and this pytest worker's Redis database.
 
     Tasks published while it runs go through the broker to it (not eagerly); for transactional tests.
+    `pool="prefork"` runs the tasks in one child process (the production pool) instead of in the worker.
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
         pytest.fail("CELERY_BROKER_URL must point at Redis for this test (make test sets it).")
@@ -91,8 +94,9 @@ def real_celery_worker(**extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
         **extra_env,
     }
     celery_app.control.purge()
-    worker = subprocess.Popen(  # our own interpreter and arguments
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1"]
+    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [*command, "--loglevel=WARNING"],
         env=env,
         cwd=settings.BASE_DIR,
     )

@@ -7,10 +7,13 @@ becomes a 500 with the same shape and no stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -38,7 +41,7 @@ def error_body(
     return {"status": status, "code": code, "message": message, "field_errors": field_errors or {}}
 
 
-def _flatten(detail: Any, loc: tuple[str | int, ...], out: FieldErrors) -> None:
+def flatten_details(detail: Any, loc: tuple[str | int, ...], out: FieldErrors) -> None:
     if isinstance(detail, dict):
         if set(detail) == {"message", "code"}:
             out.setdefault(field_path(loc) or "non_field_errors", []).append(
@@ -46,14 +49,29 @@ def _flatten(detail: Any, loc: tuple[str | int, ...], out: FieldErrors) -> None:
             )
             return
         for key, value in detail.items():
-            _flatten(value, (*loc, str(key)), out)
+            flatten_details(value, (*loc, str(key)), out)
     elif isinstance(detail, list):
         scalar = all(isinstance(item, dict) and set(item) == {"message", "code"} for item in detail)
         for index, item in enumerate(detail):
-            _flatten(item, loc if scalar else (*loc, index), out)
+            flatten_details(item, loc if scalar else (*loc, index), out)
+
+
+# The database is unreachable, dropped the connection, or refused for now (deadlock, timeout): a 503
+# the client may retry, not a 500. Nothing was committed (answers are sent only after the commit).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def _database_unavailable_body(exc: Exception) -> dict[str, Any]:
+    logger.warning("Database unavailable: %s: %s", type(exc).__name__, exc)
+    return error_body(503, "service_unavailable", "The service is briefly unavailable; try again shortly.")
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return Response(
+            _database_unavailable_body(exc), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
     if isinstance(exc, DomainError):
         return Response(error_body(exc.status, exc.code, exc.message, exc.field_errors), status=exc.status)
     if isinstance(exc, Http404):
@@ -66,7 +84,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body(500, "internal_error", "Something went wrong on our side."), status=500)
     if isinstance(exc, exceptions.ValidationError):
         field_errors: FieldErrors = {}
-        _flatten(exc.get_full_details(), (), field_errors)
+        flatten_details(exc.get_full_details(), (), field_errors)
         response.data = error_body(400, "validation_error", "The request has invalid fields.", field_errors)
         return response
     assert isinstance(exc, exceptions.APIException)
@@ -77,6 +95,23 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def _is_api_path(request: HttpRequest) -> bool:
     return request.path.startswith(("/api/", "/webhooks/"))
+
+
+class DatabaseUnavailableMiddleware:
+    """Outside DRF (the webhook endpoints): a lost database connection answers 503 in the error shape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not (_is_api_path(request) and isinstance(exception, DATABASE_UNAVAILABLE)):
+            return None
+        response = JsonResponse(_database_unavailable_body(exception), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
 
 def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> Any:
@@ -96,3 +131,19 @@ def json_or_default_500(request: HttpRequest) -> Any:
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+def require_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Django's require_POST for the plain (non-DRF) webhook views: the 405 in the API's error shape."""
+
+    @wraps(view)
+    def only_post(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            response = JsonResponse(
+                error_body(405, "method_not_allowed", f'Method "{request.method}" not allowed.'), status=405
+            )
+            response["Allow"] = "POST"
+            return response
+        return view(request, *args, **kwargs)
+
+    return only_post

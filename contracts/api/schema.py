@@ -36,6 +36,7 @@ ERRORS = {
     "403": "A read-only key tried to write: `permission_denied`.",
     "404": "No such object for this vendor (another vendor's objects are 404 too): `not_found`.",
     "409": "The object's state forbids this: e.g. `invalid_transition`, `duplicate_reference`, `version_locked`.",
+    "413": "The request body is over the size limit: `body_too_large`.",
     "429": "Too many requests: `rate_limited`, with Retry-After.",
 }
 
@@ -46,13 +47,16 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             statuses = ["401", "429"]
-            if "{" in path:
+            query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if "{" in path or "cursor" in query:  # an unknown object, or a cursor that is not ours
                 statuses.append("404")
+            if query:  # a filter's value out of its range
+                statuses.append("400")
             if method in ("post", "put", "patch", "delete"):
-                statuses += ["400", "403", "409"]
+                statuses += ["400", "403", "409", "413"]
             if path.startswith("/webhooks/"):
                 statuses = [s for s in statuses if s != "403"]
             responses = operation.setdefault("responses", {})
-            for status in sorted(statuses):
+            for status in sorted(set(statuses)):
                 responses.setdefault(status, {"description": ERRORS[status], "content": ref})
     return result

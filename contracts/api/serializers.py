@@ -91,6 +91,7 @@ class ContractOut(serializers.ModelSerializer[Contract]):
             "collection_method",
             "days_until_due",
             "grace_period_hours",
+            "approval_threshold_minor",
             "activated_at",
             "terminated_at",
             "created_at",

@@ -47,6 +47,10 @@ class ContractCreateIn(ContractHeader):
 class VendorApiView(APIView):
     """Base for vendor endpoints: the vendor and the actor come from the authenticated API key."""
 
+    # Lists page through `paginated`; naming the class here also tells the OpenAPI schema (a list's
+    # 200 is the {next, previous, results} envelope, not a bare array).
+    pagination_class: type[CursorPagination] | None = CursorPagination
+
     @property
     def principal(self) -> ApiKeyPrincipal:
         user = self.request.user
@@ -77,7 +81,7 @@ class VendorApiView(APIView):
         serializer_class: type[serializers.Serializer[Any]],
         ordering: tuple[str, ...] = ("-created_at", "-id"),
     ) -> Response:
-        paginator = CursorPagination()
+        paginator = CursorPagination()  # not pagination_class: an unpaginated view may still page
         paginator.ordering = ordering
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
@@ -163,6 +167,8 @@ class ContractDetailApi(VendorApiView):
 
 
 class ContractVersionListCreateApi(VendorApiView):
+    pagination_class = None  # a contract's few versions, all at once
+
     @extend_schema(operation_id="contract_versions_list", responses=ContractVersionOut(many=True))
     def get(self, request: Request, contract_id: str) -> Response:
         contract = selectors.contract_get(vendor=self.vendor, contract_id=contract_id)

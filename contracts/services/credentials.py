@@ -1,4 +1,5 @@
-"""API keys and webhook sources: creation (secret shown once), authentication, rotation, revocation."""
+"""API keys and webhook sources: creation (secret shown once), authentication, rotation, revocation;
+re-encryption of the stored signing secrets when FIELD_ENCRYPTION_KEYS rotates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 
+from cryptography.fernet import InvalidToken
 from django.db import transaction
 from django.utils import timezone
 
@@ -187,3 +190,47 @@ def webhook_source_revoke(*, source: WebhookSource, actor: str) -> WebhookSource
             )
     source.refresh_from_db()
     return source
+
+
+@dataclass(frozen=True)
+class ReencryptResult:
+    reencrypted: int  # rewritten with the first key
+    current: int  # already encrypted with it: left as they were
+    unreadable: list[int]  # ids of secrets no configured key decrypts (a key was dropped too early)
+
+
+def webhook_secrets_reencrypt(*, batch_size: int = 500) -> ReencryptResult:
+    """Re-encrypt every stored webhook signing secret with the first FIELD_ENCRYPTION_KEYS key.
+
+    Run after prepending a new key, before removing the old one. Secrets already under the first key
+    are not rewritten, so a second run (or one interrupted and run again) changes nothing.
+    """
+    reencrypted = current = 0
+    unreadable: list[int] = []
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            # Locked so a concurrent rotation or revocation cannot interleave with the rewrite.
+            batch = list(
+                WebhookSecret.objects.select_for_update()
+                .filter(pk__gt=last_id)
+                .order_by("pk")
+                .only("pk", "secret_encrypted")[:batch_size]
+            )
+            if not batch:
+                break
+            last_id = batch[-1].pk
+            changed = []
+            for secret in batch:
+                if crypto.is_current(secret.secret_encrypted):
+                    current += 1
+                    continue
+                try:
+                    secret.secret_encrypted = crypto.reencrypt(secret.secret_encrypted)
+                except InvalidToken:
+                    unreadable.append(secret.pk)
+                    continue
+                changed.append(secret)
+            WebhookSecret.objects.bulk_update(changed, ["secret_encrypted"])
+            reencrypted += len(changed)
+    return ReencryptResult(reencrypted=reencrypted, current=current, unreadable=unreadable)

@@ -18,7 +18,7 @@ from contracts.models import Customer, Vendor
 from contracts.terms import Terms, parse
 
 
-def _email(value: str) -> str:
+def valid_email(value: str) -> str:
     # Django's validator, so the API and the portal's forms accept exactly the same addresses.
     try:
         validate_email(value)
@@ -30,7 +30,7 @@ def _email(value: str) -> str:
 class CustomerFields(Terms):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     external_ref: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
-    billing_email: Annotated[str, Field(max_length=254), AfterValidator(_email)]
+    billing_email: Annotated[str, Field(max_length=254), AfterValidator(valid_email)]
 
 
 def _duplicate_ref(external_ref: str) -> Conflict:

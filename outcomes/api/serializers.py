@@ -185,7 +185,7 @@ class ReviewQueueItemOut(OutcomeOut):
         fields = [*OutcomeOut.Meta.fields, "open_flags"]
 
     def get_open_flags(self, outcome: Outcome) -> list[dict[str, Any]]:
-        from outcomes.services.review import DECIDERS, open_flags
+        from outcomes.services.review import deciders, open_flags
 
         return [
             {
@@ -193,7 +193,7 @@ class ReviewQueueItemOut(OutcomeOut):
                 "rule": verdict.rule,
                 "facts": verdict.facts,
                 "raised_at": verdict.at,
-                "decided_by": sorted(DECIDERS.get(reason, ())),
+                "decided_by": sorted(deciders(reason)),
             }
             for reason, verdict in open_flags(outcome).items()
         ]

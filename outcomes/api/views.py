@@ -30,11 +30,11 @@ from outcomes.api.serializers import (
 )
 from outcomes.models import Party
 from outcomes.services.review import (
-    SUPPRESSION_FLAGS,
     dispute_open,
     dispute_respond,
     review_decide,
     sample_attest,
+    vendor_party,
 )
 
 
@@ -103,7 +103,7 @@ class OutcomeReviewApi(VendorApiView):
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get(vendor=self.vendor, outcome_id=outcome_id)
         body = self.body(ReviewDecisionIn)
-        party = Party.VENDOR if body["flag_reason"] in SUPPRESSION_FLAGS else Party.VENDOR_ADMIN
+        party = vendor_party(body["flag_reason"])
         decision = review_decide(outcome=outcome, party=party, actor=self.actor, **body)
         return Response(ReviewDecisionOut(decision).data, status=status.HTTP_201_CREATED)
 

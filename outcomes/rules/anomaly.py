@@ -3,8 +3,10 @@
 Velocity: the day's outcome count for a contract and type against its own baseline, by the robust
 z-score 0.6745·(x - median)/MAD over the previous `baseline_days` days; above the threshold the
 outcome is flagged (inflation: the customer's confirmation clears it). Applies only once the contract
-has `min_history_days` of history. Rejection rate: a source whose recent outcomes are mostly rejected
-has its new outcomes held.
+has `min_history_days` of history (its first day with outcomes within the baseline days). Rejection
+rate: a source whose outcomes created since the UTC day 30 days ago are mostly rejected has its new
+outcomes held. Days are UTC days; the counts come from the daily counters (outcomes.counters), so
+they cost the same whatever the history's size.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Sum
 
 from contracts.policy import AnomalyParams
-from outcomes.models import Outcome, OutcomeState
+from outcomes.counters import utc_day
+from outcomes.models import OutcomeDayCount, SourceDayCount
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold
 
 RATE_WINDOW = dt.timedelta(days=30)
@@ -47,30 +49,27 @@ class Anomaly(Rule):
             if f.policy.anomaly.velocity_enabled and not f.is_billed
         }
         if pairs:
+            # The daily counters (outcomes.counters) over every day a batch outcome's statistics read.
             days = max(p.baseline_days for p in pairs.values())
-            earliest = min(f.outcome.occurred_at for f in batch) - dt.timedelta(days=days + 1)
-            latest = max(f.outcome.occurred_at for f in batch) + dt.timedelta(days=1)
-            rows = (
-                Outcome.objects.filter(
-                    contract_id__in={c for c, _ in pairs},
-                    outcome_type_key__in={t for _, t in pairs},
-                    occurred_at__gte=earliest,
-                    occurred_at__lt=latest,
-                )
-                .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
-                .values_list("contract_id", "outcome_type_key", "day")
-                .annotate(n=Count("id"))
-            )
+            occurred = [utc_day(f.outcome.occurred_at) for f in batch]
+            rows = OutcomeDayCount.objects.filter(
+                contract_id__in={c for c, _ in pairs},
+                outcome_type_key__in={t for _, t in pairs},
+                day__gte=min(occurred) - dt.timedelta(days=days),
+                day__lte=max(occurred),
+                outcomes__gt=0,
+            ).values_list("contract_id", "outcome_type_key", "day", "outcomes")
             for contract_id, type_key, day, n in rows:
                 velocity[(contract_id, type_key)][day] = n
         sources = {f.outcome.source_id for f in batch if f.outcome.source_id}
         rates = {
             source_id: (rejected, total)
-            for source_id, total, rejected in Outcome.objects.filter(
-                source_id__in=sources, created_at__gte=now - RATE_WINDOW
+            for source_id, total, rejected in SourceDayCount.objects.filter(
+                source_id__in=sources, day__gte=utc_day(now - RATE_WINDOW)
             )
             .values_list("source_id")
-            .annotate(total=Count("id"), rejected=Count("id", filter=Q(state=OutcomeState.REJECTED)))
+            .annotate(total=Sum("outcomes"), rejected=Sum("rejected"))
+            .order_by()
         }
         return {"velocity": velocity, "rates": rates}
 
@@ -78,8 +77,12 @@ class Anomaly(Rule):
     def _velocity_details(
         params: AnomalyParams, day: dt.date, counts: dict[dt.date, int]
     ) -> tuple[float, dict[str, Any]] | None:
-        """The day's z-score and the verdict's details; None while the history is too short."""
-        first_day = min(counts, default=day)
+        """The day's z-score and the verdict's details; None while the history is too short.
+
+        Everything is read from the `baseline_days` days before `day` and the day itself, so the
+        statistics of a day do not depend on what else is in the batch."""
+        window_start = day - dt.timedelta(days=params.baseline_days)
+        first_day = min((d for d in counts if window_start <= d <= day), default=day)
         if (day - first_day).days < params.min_history_days:
             return None
         history = [

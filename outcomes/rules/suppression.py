@@ -1,5 +1,6 @@
 """Rule 14: the customer's confirmations fall against the vendor's steady activity (the confirmation
-ratio drops below a share of its own baseline). Then an unconfirmed claim is flagged for the vendor's
+ratio drops below a share of its own baseline). Ratios are over UTC days from the daily counters
+(outcomes.counters): the last 7 days (today included) against the `baseline_days` before them. Then an unconfirmed claim is flagged for the vendor's
 evidence instead of rejected (see the confirmation rule), so silence cannot avoid paying."""
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Min, Q, Sum
+from django.db.models.functions import Coalesce
 
-from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.counters import utc_day
+from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
 
-RECENT = dt.timedelta(days=7)
+RECENT_DAYS = 7
 SUPPRESSION_SUSPECTED = "suppression_suspected"
 # A contract without outcomes in the window: what the aggregate over no rows gives.
 EMPTY: dict[str, Any] = {
-    "first_at": None,
+    "first_day": None,
     "recent": 0,
     "recent_confirmed": 0,
     "baseline": 0,
@@ -58,29 +61,31 @@ class Suppression(Rule):
             f.outcome.contract_id: f.policy.suppression for f in batch if f.policy.suppression.enabled
         }
         stats: dict[Any, dict[str, Any]] = {}
-        recent_from = now - RECENT
+        # UTC days from the daily counters (outcomes.counters): the recent week is today and the six
+        # days before it; the baseline, the `baseline_days` days before that.
+        today = utc_day(now)
+        recent_from = today - dt.timedelta(days=RECENT_DAYS - 1)
         # One aggregate per baseline length (usually one for the whole batch), grouped by contract.
         by_baseline: dict[int, list[Any]] = defaultdict(list)
         for contract_id, params in contracts.items():
             by_baseline[params.baseline_days].append(contract_id)
         rows: dict[Any, dict[str, Any]] = {}
+        recent, baseline = Q(day__gte=recent_from), Q(day__lt=recent_from)
         for baseline_days, contract_ids in by_baseline.items():
-            baseline_from = recent_from - dt.timedelta(days=baseline_days)
             for row in (
-                Outcome.objects.filter(
-                    contract_id__in=contract_ids, occurred_at__gte=baseline_from, occurred_at__lt=now
+                OutcomeDayCount.objects.filter(
+                    contract_id__in=contract_ids,
+                    day__gte=recent_from - dt.timedelta(days=baseline_days),
+                    day__lte=today,
+                    outcomes__gt=0,
                 )
                 .values("contract_id")
                 .annotate(
-                    first_at=Min("occurred_at"),
-                    recent=Count("id", filter=Q(occurred_at__gte=recent_from)),
-                    recent_confirmed=Count(
-                        "id", filter=Q(occurred_at__gte=recent_from, confirmed_at__isnull=False)
-                    ),
-                    baseline=Count("id", filter=Q(occurred_at__lt=recent_from)),
-                    baseline_confirmed=Count(
-                        "id", filter=Q(occurred_at__lt=recent_from, confirmed_at__isnull=False)
-                    ),
+                    first_day=Min("day"),
+                    recent=Coalesce(Sum("outcomes", filter=recent), 0),
+                    recent_confirmed=Coalesce(Sum("confirmed", filter=recent), 0),
+                    baseline=Coalesce(Sum("outcomes", filter=baseline), 0),
+                    baseline_confirmed=Coalesce(Sum("confirmed", filter=baseline), 0),
                 )
                 .order_by()
             ):
@@ -88,15 +93,15 @@ class Suppression(Rule):
         for contract_id, params in contracts.items():
             row = rows.get(contract_id, EMPTY)
             enough_history = (
-                row["first_at"] is not None
-                and row["first_at"] <= now - dt.timedelta(days=params.min_history_days)
+                row["first_day"] is not None
+                and row["first_day"] <= today - dt.timedelta(days=params.min_history_days)
                 and row["baseline_confirmed"] > 0
             )
             baseline_ratio = row["baseline_confirmed"] / row["baseline"] if row["baseline"] else 0.0
             recent_ratio = row["recent_confirmed"] / row["recent"] if row["recent"] else None
             # "Steady activity": the vendor still claims at least half its baseline daily rate.
             steady = (
-                row["recent"] / RECENT.days >= 0.5 * row["baseline"] / params.baseline_days
+                row["recent"] / RECENT_DAYS >= 0.5 * row["baseline"] / params.baseline_days
                 if row["baseline"]
                 else False
             )

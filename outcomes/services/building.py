@@ -9,14 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from outcomes import counters
 from outcomes.models import Outcome, OutcomeEvent, OutcomeState, OutcomeTransition, RawEvent
 from outcomes.services.verification import outcomes_evaluate
 
 SYSTEM_ACTOR = "system:ingestion"
-SWEEP_GRACE = dt.timedelta(minutes=1)
+# How long a stored event is left to the task enqueued for it before the sweep takes it (default 60 s).
+SWEEP_GRACE = dt.timedelta(seconds=settings.OUTCOMES_SWEEP_GRACE_SECONDS)
 
 OutcomeKey = tuple[Any, str, str]
 
@@ -71,14 +75,18 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
     # An event arriving later may say the outcome happened earlier (the customer's record of it before
     # the agent's claim): the outcome occurred at its earliest event, whatever the arrival order. A
     # billed outcome keeps its occurrence, and so its period.
+    fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
+    deltas = counters.Deltas()
     earlier = []
     for key, first in first_by_key.items():
         outcome = outcomes[key]
         if first.occurred_at < outcome.occurred_at and outcome.billed_at is None:
+            before = outcome.occurred_at
             outcome.occurred_at, outcome.updated_at = first.occurred_at, now
+            if outcome.state != OutcomeState.RECEIVED:  # a fresh one is counted below, where it ends up
+                deltas.occurred_moved(outcome, before)
             earlier.append(outcome)
     Outcome.objects.bulk_update(earlier, ["occurred_at", "updated_at"])
-    fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
     transitions = []
     for outcome in fresh:
         first = first_by_key[(outcome.contract_id, outcome.outcome_type_key, outcome.natural_key)]
@@ -107,7 +115,16 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
     Outcome.objects.filter(pk__in=[o.pk for o in fresh], state=OutcomeState.RECEIVED).update(
         state=OutcomeState.PENDING, updated_at=now
     )
+    for outcome in fresh:
+        deltas.created(outcome)  # as received: pending is no different for the counters
+    # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
+    counters.apply(deltas)
     touched = {outcomes[_key(event)].pk for event in events}
+    # Due for evaluation now, committed with the links: if the worker dies before the evaluation
+    # below runs, the beat's evaluate_due_outcomes finds them (the links hide the events from a rerun).
+    Outcome.objects.filter(Q(hold_until__isnull=True) | Q(hold_until__gt=now), pk__in=touched).update(
+        hold_until=now
+    )
     return len(fresh), sorted(touched)
 
 

@@ -37,7 +37,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contracts.models import Contract, ContractStatus, OutcomeType
 from contracts.selectors import WebhookSourceFacts, webhook_source_facts
-from outcomes.events import MAX_BATCH_EVENTS, event_problem
+from outcomes.events import EARLIEST_OCCURRED_AT, MAX_BATCH_EVENTS, event_problem, nul_problem
 from outcomes.models import Delivery, DeliveryResult, RawEvent, TamperEvidence
 
 logger = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def _check_events(source: WebhookSourceFacts, events: list[Any], now: dt.datetim
         )
         for index, event in enumerate(events)
     ]
-    valid: list[tuple[EventOutcome, dict[str, Any], dt.datetime]] = []
+    valid: list[tuple[EventOutcome, dict[str, Any], dt.datetime, bytes]] = []
     wanted: dict[str, set[str]] = {}
     for outcome, event in zip(outcomes, events, strict=True):
         problem = event_problem(event)
@@ -250,18 +250,31 @@ def _check_events(source: WebhookSourceFacts, events: list[Any], now: dt.datetim
             continue
         try:
             occurred_at = dt.datetime.fromisoformat(event["occurred_at"])
-        except ValueError:
+            # Comparing also overflows near year 1 (0001-01-01T00:00+23:59), and fails on a naive time.
+            too_early = occurred_at < EARLIEST_OCCURRED_AT
+        except (ValueError, OverflowError, TypeError):
             outcome.reject("invalid_event", "occurred_at: is not a valid RFC 3339 date-time")
             continue
-        valid.append((outcome, event, occurred_at))
+        if too_early:
+            outcome.reject("invalid_event", "occurred_at: must not be before 1970-01-01T00:00:00Z")
+            continue
+        try:
+            canonical = _canonical(event)
+        except orjson.JSONEncodeError:  # orjson writes at most 254 levels, where it reads 1,024
+            outcome.reject("invalid_event", "evidence: is nested too deeply")
+            continue
+        problem = nul_problem(event, canonical)
+        if problem:
+            outcome.reject("invalid_event", problem)
+            continue
+        valid.append((outcome, event, occurred_at, canonical))
         wanted.setdefault(event["contract"], set()).add(event["outcome_type"])
     contracts = _contracts_of(source, wanted) if wanted else {}
     seen: dict[str, str] = {}
     latest = now + CLOCK_SKEW
-    for outcome, event, occurred_at in valid:
+    for outcome, event, occurred_at, canonical in valid:
         facts = contracts.get(event["contract"])
         value = event.get("value")
-        canonical = _canonical(event)
         body_sha256 = _sha256(canonical)
         if facts is None:
             outcome.reject(

@@ -9,6 +9,7 @@ cleared by the vendor's evidence. Decisions are final for money only through the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -38,10 +39,26 @@ DECIDERS: dict[str, frozenset[str]] = {
 }
 
 
+def deciders(flag_reason: str) -> frozenset[str]:
+    """The parties that may decide a flag (an unknown flag: as for inflation, the customer's)."""
+    return DECIDERS.get(flag_reason, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}))
+
+
+def vendor_party(flag_reason: str) -> str:
+    """The party a vendor's key or portal admin acts as on a flag: the vendor itself on a suppression
+    flag (its own evidence), otherwise a vendor admin (who must justify, for the customer to see)."""
+    return Party.VENDOR if flag_reason in SUPPRESSION_FLAGS else Party.VENDOR_ADMIN
+
+
 def open_flags(outcome: Outcome) -> dict[str, OutcomeVerdict]:
-    """The flags currently raised on an outcome (the latest verdict of each rule that is a flag)."""
+    """The flags currently raised on an outcome (the latest verdict of each rule that is a flag), from
+    its prefetched verdicts when a page loaded them (one query for a whole list), else from the database."""
+    return _latest_flags(outcome.verdicts.all())
+
+
+def _latest_flags(verdicts: Iterable[OutcomeVerdict]) -> dict[str, OutcomeVerdict]:
     latest: dict[str, OutcomeVerdict] = {}
-    for verdict in outcome.verdicts.order_by("id"):
+    for verdict in sorted(verdicts, key=lambda v: v.pk):
         latest[verdict.rule] = verdict
     return {v.reason: v for v in latest.values() if v.decision == Decision.FLAG}
 
@@ -63,14 +80,14 @@ def review_decide(
         # Checked before the open flags: once decided, a flag is no longer open, and "no such flag"
         # would hide that someone already answered it.
         raise Conflict("This flag was already decided.", code="already_decided")
-    flags = open_flags(outcome)
+    flags = _latest_flags(outcome.verdicts.order_by("id"))  # fresh: never a page's prefetched copy
     if outcome.state != OutcomeState.FLAGGED or flag_reason not in flags:
         raise Conflict(
             f"Outcome {outcome.pk} has no open flag {flag_reason!r}.",
             code="no_such_flag",
             field_errors={"flag_reason": [{"code": "not_open", "message": f"Open flags: {sorted(flags)}."}]},
         )
-    allowed = DECIDERS.get(flag_reason, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}))
+    allowed = deciders(flag_reason)
     if party not in allowed:
         raise PermissionDenied(
             f"A {flag_reason} flag is decided by {' or '.join(sorted(allowed))}, not by {party}.",

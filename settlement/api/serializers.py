@@ -27,6 +27,10 @@ class InvoiceOut(serializers.ModelSerializer[Invoice]):
             "stripe_invoice_id",
             "stripe_status",
             "stripe_error",
+            "approval_status",
+            "approved_total_minor",
+            "approved_at",
+            "approved_by",
         ]
 
 

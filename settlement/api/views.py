@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.template.loader import render_to_string
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts.api.views import VendorApiView
+from outcomes.api.views import CustomerApiView
 from settlement import selectors
 from settlement.api.serializers import InvoiceDetailOut, InvoiceFilter, InvoiceOut, LineOutcomeOut
-from settlement.money import format_minor
+from settlement.printing import invoice_print_html
+from settlement.services.approval import invoice_approve
 
 
 class InvoiceListApi(VendorApiView):
@@ -55,16 +56,39 @@ class InvoicePrintApi(VendorApiView):
     @extend_schema(operation_id="invoices_print", responses={(200, "text/html"): OpenApiTypes.STR})
     def get(self, request: Request, invoice_id: str) -> HttpResponse:
         invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
-        lines = [
-            {"line": line, "amount": format_minor(line.amount_minor, invoice.currency)}
-            for line in invoice.lines.all()
-        ]
-        html = render_to_string(
-            "settlement/invoice_print.html",
-            {
-                "invoice": invoice,
-                "lines": lines,
-                "total": format_minor(invoice.total_minor, invoice.currency),
-            },
+        return HttpResponse(invoice_print_html(invoice=invoice), content_type="text/html; charset=utf-8")
+
+
+# --- the customer-facing API (a customer's key) -----------------------------------------
+
+
+class CustomerInvoiceListApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_invoices_list",
+        parameters=[InvoiceFilter],
+        responses=InvoiceOut(many=True),
+        tags=["customer"],
+        description="The customer's invoices, drafts included; `approval_status=pending` marks a draft "
+        "that waits for their approval before it is finalized.",
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginated(
+            selectors.invoice_list_for_customer(customer=self.customer, **self.query(InvoiceFilter)),
+            InvoiceOut,
+            ordering=("-period_start", "-id"),
         )
-        return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+class CustomerInvoiceApproveApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_invoices_approve",
+        request=None,
+        responses=InvoiceOut,
+        tags=["customer"],
+        description="Approve a draft's current total (contracts with an approval threshold). If the "
+        "grace period is over, the invoice is finalized at once; a later rebuild that changes the "
+        "total asks for approval again.",
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = invoice_approve(customer=self.customer, invoice_id=invoice_id, actor=self.actor)
+        return Response(InvoiceOut(invoice).data)

@@ -12,10 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 T = TypeVar("T")
 
 
-def run_with_progress(
-    items: Sequence[T], action: Callable[[T], str], *, title: str, stdout: Any
+def run_batches_with_progress(
+    batches: Sequence[Sequence[T]],
+    action: Callable[[Sequence[T]], list[str]],
+    *,
+    title: str,
+    stdout: Any,
 ) -> Counter[str]:
-    """Apply `action` to each item (it returns an outcome label), showing progress; returns the counts."""
+    """Apply `action` to each batch of items (it returns an outcome label per item), showing progress
+    per item; returns the counts. A batch that raises counts each of its items as failed."""
     console = Console(file=stdout, force_terminal=False)
     outcomes: Counter[str] = Counter()
     with Progress(
@@ -26,13 +31,22 @@ def run_with_progress(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(title, total=len(items))
-        for item in items:
+        task = progress.add_task(title, total=sum(len(batch) for batch in batches))
+        for batch in batches:
             try:
-                outcomes[action(item)] += 1
+                outcomes.update(action(batch))
             except Exception as exc:
-                outcomes[f"failed ({type(exc).__name__})"] += 1
-            progress.advance(task)
+                outcomes[f"failed ({type(exc).__name__})"] += len(batch)
+            progress.advance(task, len(batch))
     summary = ", ".join(f"{count} {label}" for label, count in sorted(outcomes.items())) or "nothing to do"
     console.print(f"{title}: {summary}.")
     return outcomes
+
+
+def run_with_progress(
+    items: Sequence[T], action: Callable[[T], str], *, title: str, stdout: Any
+) -> Counter[str]:
+    """Apply `action` to each item (it returns an outcome label), showing progress; returns the counts."""
+    return run_batches_with_progress(
+        [[item] for item in items], lambda batch: [action(batch[0])], title=title, stdout=stdout
+    )

@@ -5,6 +5,10 @@ Which outcomes a draft bills: every billable, never-billed outcome of the contra
 billable before the period's end, except those an earlier, still-open draft takes. So a late
 arrival lands on the next open invoice and never edits a finalized one. Rebuilding a draft from the
 same data gives the same lines (deterministic order everywhere).
+
+Drafts are built in batches: `periods_close` closes many (contract, period) pairs in one transaction
+with one set of queries for all of them (a month-end close of thousands of contracts), and
+`period_close`, `invoice_rebuild` and `invoice_finalize` are the same code with a batch of one.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Sum
+from django.db import transaction
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType
@@ -26,8 +32,10 @@ from contracts.periods import Period, period_at
 from contracts.policy import VerificationPolicy
 from outcomes.models import AuditSample, Outcome, OutcomeState, OutcomeTransition
 from outcomes.rules.sampling import clopper_pearson_lower
-from outcomes.sql import insert_rows, plain
+from outcomes.sql import insert_rows, plain, update_rows
+from settlement.approval import approval_status_after_rebuild
 from settlement.models import (
+    ApprovalStatus,
     CreditEntry,
     Invoice,
     InvoiceCounter,
@@ -40,6 +48,10 @@ from settlement.money import format_minor, major_to_minor, round_minor
 from settlement.rating import Slice, percentage_fee_minor, rate_units
 
 ACTOR = "system:settlement"
+# Periods closed per transaction by the bulk close (beat sweep, command): large enough that the
+# fixed cost of a transaction and its dozen queries is spread thin, small enough that a batch holds
+# its locks (the invoices, their contracts, the outcomes billed) for a second or so.
+CLOSE_BATCH = 200
 ZERO = Decimal(0)
 
 
@@ -81,26 +93,76 @@ class Billable(NamedTuple):
     value_minor: int | None
 
 
-def _billable_outcomes(contract: Contract, period: Period) -> list[Billable]:
-    """Billable outcomes this period's draft takes (locked: they must not move while we bill them)."""
-    # Those that became billable inside the period of an earlier, still-open draft are that draft's.
-    taken = Invoice.objects.filter(
-        contract=contract,
-        status=InvoiceStatus.DRAFT,
-        period_start__lt=period.start,
-        period_start__lte=OuterRef("billable_at"),
-        period_end__gt=OuterRef("billable_at"),
+class AuditRow(NamedTuple):
+    """What the audit adjustment reads of one audit sample."""
+
+    occurred_at: dt.datetime
+    answer: str
+    deadline: dt.datetime
+    version_id: int | None
+    outcome_type_key: str
+
+
+@dataclass
+class Draft:
+    """One draft invoice being (re)built, with what its contract's batch reads for it."""
+
+    invoice: Invoice
+    period: Period
+    outcomes: list[Billable] = field(default_factory=list)
+    clawback_shares: dict[int, Decimal] = field(default_factory=dict)
+    audit_samples: list[AuditRow] = field(default_factory=list)
+
+    @property
+    def contract(self) -> Contract:
+        return self.invoice.contract
+
+
+def _billable_outcomes(drafts: list[Draft], *, lock: bool = True) -> None:
+    """Read the billable outcomes each draft takes, for all of them in one locked query (they must not
+    move while we bill them; a preview reads without locking), in billing order; outcomes an earlier,
+    still-open draft of the same contract takes (by when they became billable) are that draft's."""
+    ends: dict[Any, list[dt.datetime]] = defaultdict(list)
+    for draft in drafts:
+        ends[draft.invoice.contract_id].append(draft.period.end)
+    by_end: dict[dt.datetime, list[Any]] = defaultdict(list)
+    for contract_id, contract_ends in ends.items():
+        by_end[max(contract_ends)].append(contract_id)
+    taken: dict[Any, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for contract_id, start, end in Invoice.objects.filter(
+        contract_id__in=ends, status=InvoiceStatus.DRAFT
+    ).values_list("contract_id", "period_start", "period_end"):
+        taken[contract_id].append((start, end))
+    earlier = [
+        [(s, e) for s, e in taken[draft.invoice.contract_id] if s < draft.period.start] for draft in drafts
+    ]
+    # Usually each contract has one draft here and no earlier one open: its outcomes are all the
+    # query returns. Otherwise each draft picks its own by when they became billable (read only then:
+    # parsing a timestamp per outcome is the dearest part of reading them).
+    by_time = any(earlier) or any(len(contract_ends) > 1 for contract_ends in ends.values())
+    columns = ["id", "version_id", "outcome_type_key", "price_percent", "value_minor"]
+    rows: dict[Any, list[tuple[dt.datetime | None, Billable]]] = defaultdict(list)
+    queryset = Outcome.objects.filter(
+        reduce(or_, (Q(contract_id__in=ids, billable_at__lt=end) for end, ids in sorted(by_end.items()))),
+        state=OutcomeState.BILLABLE,
+        billed_at__isnull=True,
     )
-    queryset = (
-        Outcome.objects.filter(
-            contract=contract, state=OutcomeState.BILLABLE, billed_at__isnull=True, billable_at__lt=period.end
-        )
-        .exclude(Exists(taken))
-        .select_for_update()
-        .order_by("billable_at", "id")
-        .values_list("id", "version_id", "outcome_type_key", "price_percent", "value_minor")
-    )
-    return [Billable(*row) for row in queryset]
+    if lock:
+        queryset = queryset.select_for_update()
+    for row in queryset.order_by("contract_id", "billable_at", "id").values_list(
+        "contract_id", *(["billable_at", *columns] if by_time else columns)
+    ):
+        if by_time:
+            rows[row[0]].append((row[1], Billable._make(row[2:])))
+        else:
+            rows[row[0]].append((None, Billable._make(row[1:])))
+    for draft, ranges in zip(drafts, earlier, strict=True):
+        end = draft.period.end
+        draft.outcomes = [
+            outcome
+            for at, outcome in rows[draft.invoice.contract_id]
+            if at is None or (at < end and not any(s <= at < e for s, e in ranges))
+        ]
 
 
 def _slice_lines(
@@ -187,8 +249,8 @@ def _usage_lines(
     outcomes: list[Billable],
     held: dict[str, Any],
     versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
 ) -> list[LineDraft]:
-    types = {(t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract=contract)}
     groups: dict[tuple[int, str], list[Billable]] = defaultdict(list)
     for outcome in outcomes:
         assert outcome.version_id is not None
@@ -297,29 +359,41 @@ def _fee_lines(versions: Iterable[ContractVersion], period: Period, usage_total:
     return lines
 
 
-def _clawback_line(contract: Contract, invoice: Invoice) -> LineDraft | None:
-    """Credit for outcomes reversed after a finalized invoice billed them, each credited once."""
-    # Only the contract's invoices past draft can have billed anything: none (a first period), nothing
-    # to credit. Naming them also keeps the query on the indexes, however stale the table statistics.
+def _clawback_shares(drafts: list[Draft]) -> None:
+    """Credit for outcomes reversed after a finalized invoice billed them, each credited once: read
+    for every draft of the batch in one query; an outcome goes to its contract's earliest draft here."""
+    contract_ids = {draft.invoice.contract_id for draft in drafts}
+    # Only invoices past draft can have billed anything: none (a first period), nothing to credit.
+    # Naming them also keeps the query on the indexes, however stale the table statistics.
     billed_by = list(
-        Invoice.objects.filter(contract=contract)
+        Invoice.objects.filter(contract_id__in=contract_ids)
         .exclude(status=InvoiceStatus.DRAFT)
         .values_list("id", flat=True)
     )
     if not billed_by:
-        return None
-    already = LineOutcome.objects.filter(line__kind=LineKind.CLAWBACK).exclude(line__invoice=invoice)
-    shares = {
-        outcome_id: Decimal(share)
-        for outcome_id, share in LineOutcome.objects.filter(
+        return
+    already = LineOutcome.objects.filter(line__kind=LineKind.CLAWBACK).exclude(
+        line__invoice_id__in=[draft.invoice.pk for draft in drafts]
+    )
+    earliest: dict[Any, Draft] = {}
+    for draft in sorted(drafts, key=lambda d: d.period.start, reverse=True):
+        earliest[draft.invoice.contract_id] = draft
+    for contract_id, outcome_id, share in (
+        LineOutcome.objects.filter(
             line__kind=LineKind.USAGE,
             line__invoice_id__in=billed_by,
+            outcome__contract_id__in=contract_ids,
             outcome__state=OutcomeState.REVERSED,
         )
         .exclude(outcome_id__in=already.values("outcome_id"))
         .order_by("outcome_id")
-        .values_list("outcome_id", "share_minor")
-    }
+        .values_list("outcome__contract_id", "outcome_id", "share_minor")
+    ):
+        earliest[contract_id].clawback_shares[outcome_id] = Decimal(share)
+
+
+def _clawback_line(draft: Draft) -> LineDraft | None:
+    shares = draft.clawback_shares
     if not shares:
         return None
     return LineDraft(
@@ -331,25 +405,50 @@ def _clawback_line(contract: Contract, invoice: Invoice) -> LineDraft | None:
     )
 
 
-def _audit_line(contract: Contract, period: Period, usage_total: Decimal) -> LineDraft | None:
+def _audit_samples(drafts: list[Draft]) -> None:
+    """Each draft's audit samples (of outcomes that occurred in its period), for all in one query."""
+    by_contract: dict[Any, list[Draft]] = defaultdict(list)
+    for draft in drafts:
+        by_contract[draft.invoice.contract_id].append(draft)
+    for contract_id, *sample in (
+        AuditSample.objects.filter(
+            outcome__contract_id__in=by_contract,
+            outcome__occurred_at__gte=min(draft.period.start for draft in drafts),
+            outcome__occurred_at__lt=max(draft.period.end for draft in drafts),
+        )
+        .order_by("pk")
+        .values_list(
+            "outcome__contract_id",
+            "outcome__occurred_at",
+            "answer",
+            "deadline",
+            "outcome__version_id",
+            "outcome__outcome_type_key",
+        )
+    ):
+        audited = AuditRow._make(sample)
+        for draft in by_contract[contract_id]:
+            if draft.period.contains(audited.occurred_at):
+                draft.audit_samples.append(audited)
+
+
+def _audit_line(
+    draft: Draft, types: dict[tuple[int, str], OutcomeType], usage_total: Decimal
+) -> LineDraft | None:
     """Extrapolate the period's audit errors at the lower confidence bound onto the usage billed."""
-    samples = AuditSample.objects.filter(
-        outcome__contract=contract,
-        outcome__occurred_at__gte=period.start,
-        outcome__occurred_at__lt=period.end,
-    ).select_related("outcome__version")
-    decided = [s for s in samples if s.answer or s.deadline <= period.end]
+    decided = [s for s in draft.audit_samples if s.answer or s.deadline <= draft.period.end]
     errors = sum(1 for s in decided if s.answer != AuditSample.Answer.ATTESTED)
     if not decided or errors == 0 or usage_total <= 0:
         return None
-    version = decided[0].outcome.version
+    first = decided[0]
     confidence = 0.90
-    if version is not None:
-        outcome_type = version.outcome_types.filter(key=decided[0].outcome.outcome_type_key).first()
-        if outcome_type is not None:
-            confidence = VerificationPolicy.model_validate(
-                outcome_type.verification_policy
-            ).audit_sampling.confidence
+    outcome_type = (
+        types.get((first.version_id, first.outcome_type_key)) if first.version_id is not None else None
+    )
+    if outcome_type is not None:
+        confidence = VerificationPolicy.model_validate(
+            outcome_type.verification_policy
+        ).audit_sampling.confidence
     rate = Decimal(str(round(clopper_pearson_lower(errors, len(decided), confidence), 9)))
     if rate <= 0:
         return None
@@ -368,13 +467,18 @@ def _audit_line(contract: Contract, period: Period, usage_total: Decimal) -> Lin
     )
 
 
-def _credit_applied_line(contract: Contract, invoice: Invoice, subtotal: Decimal) -> LineDraft | None:
-    balance = (
-        CreditEntry.objects.filter(contract=contract)
-        .exclude(invoice=invoice)
-        .aggregate(total=Sum("amount_minor"))["total"]
-        or 0
+def _credit_balances(drafts: list[Draft]) -> dict[Any, int]:
+    """Each contract's credit balance, leaving out the drafts being built (they carry nothing yet)."""
+    return dict(
+        CreditEntry.objects.filter(contract_id__in={draft.invoice.contract_id for draft in drafts})
+        .exclude(invoice_id__in=[draft.invoice.pk for draft in drafts])
+        .values("contract_id")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("contract_id", "total")
     )
+
+
+def _credit_applied_line(contract: Contract, balance: int, subtotal: Decimal) -> LineDraft | None:
     if balance <= 0 or subtotal <= 0:
         return None
     applied = min(Decimal(balance), subtotal)
@@ -401,94 +505,232 @@ def _share_texts(shares: dict[int, Decimal]) -> Iterator[tuple[int, str]]:
         yield outcome_id, text
 
 
-def _rebuild(invoice: Invoice, now: dt.datetime) -> Invoice:
-    """Replace a draft's lines with freshly computed ones. Assumes the invoice row is locked."""
-    contract = invoice.contract
-    period = contract_period(contract, invoice.period_start)
-    versions = {v.pk: v for v in ContractVersion.objects.filter(contract=contract)}
+def _draft_lines(
+    draft: Draft,
+    versions: dict[int, ContractVersion],
+    contract_versions: list[ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+    balance: int,
+) -> tuple[list[LineDraft], dict[str, Any]]:
+    """A draft's lines, in order, and what its caps held: pure, from what its batch read."""
+    contract = draft.contract
     held: dict[str, Any] = {}
-    usage = _usage_lines(contract, _billable_outcomes(contract, period), held, versions)
+    usage = _usage_lines(contract, draft.outcomes, held, versions, types)
     usage_total = sum((line.amount for line in usage), ZERO)
-    drafts = usage + _fee_lines(versions.values(), period, usage_total)
-    for extra in (
-        _clawback_line(contract, invoice),
-        _audit_line(contract, period, usage_total),
-    ):
+    lines = usage + _fee_lines(contract_versions, draft.period, usage_total)
+    for extra in (_clawback_line(draft), _audit_line(draft, types, usage_total)):
         if extra is not None:
-            drafts.append(extra)
-    credit = _credit_applied_line(contract, invoice, sum((line.amount for line in drafts), ZERO))
+            lines.append(extra)
+    credit = _credit_applied_line(contract, balance, sum((line.amount for line in lines), ZERO))
     if credit is not None:
-        drafts.append(credit)
-    invoice.lines.all().delete()
+        lines.append(credit)
+    return lines, held
+
+
+def _rate(invoices: list[Invoice], *, lock: bool) -> list[tuple[list[LineDraft], dict[str, Any]]]:
+    """Each invoice's lines and what its caps held, from one set of queries for all of them: read,
+    never written (`lock`: the outcomes billed are locked until the transaction ends)."""
+    drafts = [Draft(invoice, contract_period(invoice.contract, invoice.period_start)) for invoice in invoices]
+    contract_ids = {invoice.contract_id for invoice in invoices}
+    versions = {v.pk: v for v in ContractVersion.objects.filter(contract_id__in=contract_ids)}
+    by_contract: dict[Any, list[ContractVersion]] = defaultdict(list)
+    for version in versions.values():
+        by_contract[version.contract_id].append(version)
+    types = {
+        (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
+    }
+    _billable_outcomes(drafts, lock=lock)
+    _clawback_shares(drafts)
+    _audit_samples(drafts)
+    balances = _credit_balances(drafts)
+    return [
+        _draft_lines(
+            draft,
+            versions,
+            by_contract[draft.invoice.contract_id],
+            types,
+            balances.get(draft.invoice.contract_id, 0),
+        )
+        for draft in drafts
+    ]
+
+
+@dataclass(frozen=True)
+class DraftPreview:
+    """What a period's invoice would bill if it were built now (the dashboard's "billable so far")."""
+
+    lines: list[LineDraft]
+    held_over_cap: dict[str, Any]
+
+    @property
+    def usage_minor(self) -> int:
+        """The outcomes' share, rounded per line as the invoice would be."""
+        return sum(round_minor(line.amount) for line in self.lines if line.kind == LineKind.USAGE)
+
+    @property
+    def total_minor(self) -> int:
+        return sum(round_minor(line.amount) for line in self.lines)
+
+
+def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftPreview]:
+    """Rate periods as their drafts would be built now, with the same code and one set of queries for
+    all, without writing or locking anything (a read: outcomes may move meanwhile, so it is a figure
+    to show, never to bill). In the order of `periods`."""
+    if not periods:
+        return []
+    invoices = [
+        Invoice(
+            vendor_id=contract.vendor_id,
+            contract=contract,
+            period_start=period.start,
+            period_end=period.end,
+            currency=contract.currency,
+        )
+        for contract, period in periods
+    ]
+    return [DraftPreview(lines, held) for lines, held in _rate(invoices, lock=False)]
+
+
+def _build(invoices: list[Invoice], now: dt.datetime) -> None:
+    """Replace these drafts' lines with freshly computed ones: one set of queries for all of them.
+    Assumes the invoice rows are locked (with their contracts selected) and are drafts."""
+    if not invoices:
+        return
+    built = _rate(invoices, lock=True)
+
+    ids = [invoice.pk for invoice in invoices]
+    # By the lines' ids, read first: a join from the line-outcome table (millions of rows) is a plan
+    # the planner may pick while the tables' statistics still describe them as (nearly) empty.
+    old_lines = list(InvoiceLine.objects.filter(invoice_id__in=ids).values_list("id", flat=True))
+    if old_lines:
+        LineOutcome.objects.filter(line_id__in=old_lines).delete()
+        InvoiceLine.objects.filter(pk__in=old_lines).delete()
     stored = InvoiceLine.objects.bulk_create(
         InvoiceLine(
             invoice=invoice,
             position=position,
-            kind=draft.kind,
-            description=draft.description[:300],
-            outcome_type_key=draft.outcome_type_key,
-            version_id=draft.version_id,
-            tier=draft.tier,
-            quantity=draft.quantity,
-            unit_price=draft.unit_price,
-            amount_minor=round_minor(draft.amount),
-            details={**draft.details, "exact_minor": str(draft.amount)},
+            kind=line.kind,
+            description=line.description[:300],
+            outcome_type_key=line.outcome_type_key,
+            version_id=line.version_id,
+            tier=line.tier,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount_minor=round_minor(line.amount),
+            details={**line.details, "exact_minor": str(line.amount)},
         )
-        for position, draft in enumerate(drafts, start=1)
+        for invoice, (lines, _) in zip(invoices, built, strict=True)
+        for position, line in enumerate(lines, start=1)
     )
+    drafted = [line for lines, _ in built for line in lines]
     insert_rows(
         LineOutcome,
         ("line_id", "outcome_id", "share_minor"),
         (
             (line.pk, outcome_id, text)
-            for line, draft in zip(stored, drafts, strict=True)
-            for outcome_id, text in _share_texts(draft.shares)
+            for line, draft_line in zip(stored, drafted, strict=True)
+            for outcome_id, text in _share_texts(draft_line.shares)
         ),
     )
-    invoice.total_minor = sum(line.amount_minor for line in stored)
-    invoice.held_over_cap = held
-    invoice.built_at = now
-    invoice.save(update_fields=["total_minor", "held_over_cap", "built_at"])
-    return invoice
+    totals: dict[int, int] = defaultdict(int)
+    for line in stored:
+        totals[line.invoice_id] += line.amount_minor
+    for invoice, (_, held) in zip(invoices, built, strict=True):
+        invoice.total_minor = totals[invoice.pk]
+        invoice.held_over_cap = held
+        invoice.built_at = now
+        invoice.approval_status = approval_status_after_rebuild(invoice)
+    update_rows(Invoice, invoices, ["total_minor", "held_over_cap", "built_at", "approval_status"])
+
+
+def _locked(queryset: Any) -> list[Invoice]:
+    """Lock invoices (and their contracts, as each build reads them) in one order, so that batches
+    running side by side never deadlock."""
+    return list(
+        queryset.select_for_update().select_related("contract").order_by("contract_id", "period_start")
+    )
+
+
+def _locked_one(invoice_id: int) -> Invoice:
+    locked = _locked(Invoice.objects.filter(pk=invoice_id))
+    if not locked:
+        raise Invoice.DoesNotExist(f"No invoice {invoice_id}.")
+    return locked[0]
+
+
+def periods_close(
+    *, periods: Sequence[tuple[Any, dt.datetime]], now: dt.datetime | None = None
+) -> list[Invoice]:
+    """Close many periods (contract id, a moment in the period) at once: create each one's draft
+    invoice, or rebuild it while it is still a draft, all in one transaction with one set of queries.
+    Idempotent: the database holds one invoice per (contract, period), however often or concurrently
+    this runs. Returns the invoices in the order of `periods`."""
+    now = now or timezone.now()
+    pk = Contract._meta.pk
+    assert pk is not None
+    contracts = Contract.objects.in_bulk({pk.to_python(contract_id) for contract_id, _ in periods})
+    closing: list[tuple[Contract, Period]] = []
+    for contract_id, start in periods:
+        contract = contracts.get(pk.to_python(contract_id))
+        if contract is None:
+            raise Contract.DoesNotExist(f"No contract {contract_id}.")
+        period = contract_period(contract, start)
+        if period.end > now:
+            raise ValueError(f"The period ending {period.end.isoformat()} has not ended yet.")
+        closing.append((contract, period))
+    with transaction.atomic():
+        # Closed before (or concurrently): the one that exists stays, and is rebuilt if still a draft.
+        Invoice.objects.bulk_create(
+            sorted(
+                (
+                    Invoice(
+                        vendor_id=contract.vendor_id,
+                        contract=contract,
+                        period_start=period.start,
+                        period_end=period.end,
+                        currency=contract.currency,
+                        finalize_after=period.end + dt.timedelta(hours=contract.grace_period_hours),
+                        built_at=now,
+                    )
+                    for contract, period in closing
+                ),
+                key=lambda invoice: (str(invoice.contract_id), invoice.period_start),
+            ),
+            ignore_conflicts=True,
+        )
+        wanted = {(contract.pk, period.start) for contract, period in closing}
+        invoices = {
+            (invoice.contract_id, invoice.period_start): invoice
+            for invoice in _locked(
+                Invoice.objects.filter(
+                    contract_id__in=contracts, period_start__in={start for _, start in wanted}
+                )
+            )
+            if (invoice.contract_id, invoice.period_start) in wanted
+        }
+        _build([invoice for invoice in invoices.values() if invoice.is_draft], now)
+    return [invoices[(contract.pk, period.start)] for contract, period in closing]
 
 
 def period_close(*, contract_id: Any, period_start: dt.datetime, now: dt.datetime | None = None) -> Invoice:
-    """Close one period: create its draft invoice, or rebuild it while it is still a draft. Idempotent:
-    the database holds one invoice per (contract, period), however often or concurrently this runs."""
-    now = now or timezone.now()
-    contract = Contract.objects.get(pk=contract_id)
-    period = contract_period(contract, period_start)
-    if period.end > now:
-        raise ValueError(f"The period ending {period.end.isoformat()} has not ended yet.")
-    try:
-        with transaction.atomic():
-            Invoice.objects.create(
-                vendor_id=contract.vendor_id,
-                contract=contract,
-                period_start=period.start,
-                period_end=period.end,
-                currency=contract.currency,
-                finalize_after=period.end + dt.timedelta(hours=contract.grace_period_hours),
-                built_at=now,
-            )
-    except IntegrityError:
-        pass  # closed before (or concurrently): rebuild the one that exists
-    with transaction.atomic():
-        invoice = (
-            Invoice.objects.select_for_update()
-            .select_related("contract")
-            .get(contract=contract, period_start=period.start)
-        )
-        if invoice.is_draft:
-            _rebuild(invoice, now)
+    """Close one period (see periods_close)."""
+    [invoice] = periods_close(periods=[(contract_id, period_start)], now=now)
     return invoice
 
 
-def invoice_rebuild(*, invoice_id: int, now: dt.datetime | None = None) -> Invoice:
+def invoices_rebuild(*, invoice_ids: Sequence[int], now: dt.datetime | None = None) -> list[Invoice]:
+    """Rebuild drafts from the current outcomes, all in one transaction; finalized ones stay as they are."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("contract").get(pk=invoice_id)
-        if invoice.is_draft:
-            _rebuild(invoice, now or timezone.now())
+        invoices = _locked(Invoice.objects.filter(pk__in=invoice_ids))
+        missing = set(invoice_ids) - {invoice.pk for invoice in invoices}
+        if missing:
+            raise Invoice.DoesNotExist(f"No invoice {min(missing)}.")
+        _build([invoice for invoice in invoices if invoice.is_draft], now or timezone.now())
+    return invoices
+
+
+def invoice_rebuild(*, invoice_id: int, now: dt.datetime | None = None) -> Invoice:
+    [invoice] = invoices_rebuild(invoice_ids=[invoice_id], now=now)
     return invoice
 
 
@@ -496,10 +738,12 @@ def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invo
     """Freeze a draft: final rebuild, a gapless number, outcomes billed, credits carried. Repeating does nothing."""
     now = now or timezone.now()
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("contract").get(pk=invoice_id)
+        invoice = _locked_one(invoice_id)
         if not invoice.is_draft:
             return invoice  # finalizing a finalized invoice returns early
-        _rebuild(invoice, now)
+        _build([invoice], now)
+        if invoice.approval_status == ApprovalStatus.PENDING:
+            return invoice  # stays a draft until the customer approves this total
         InvoiceCounter.objects.get_or_create(vendor_id=invoice.vendor_id)
         counter = InvoiceCounter.objects.select_for_update().get(vendor_id=invoice.vendor_id)
         invoice.number = counter.next_number
@@ -567,9 +811,26 @@ def periods_due(*, now: dt.datetime) -> list[tuple[Any, dt.datetime]]:
     return due
 
 
+def periods_in_batches(
+    periods: Sequence[tuple[Any, dt.datetime]], size: int = CLOSE_BATCH
+) -> Iterator[list[tuple[Any, dt.datetime]]]:
+    """Cut (contract, period start) pairs into batches of about `size` for periods_close, keeping a
+    contract's periods in one batch (an earlier open draft takes what became billable in its period,
+    so a contract's periods are best closed together, oldest first)."""
+    batch: list[tuple[Any, dt.datetime]] = []
+    for item in sorted(periods, key=lambda item: (str(item[0]), item[1])):
+        if len(batch) >= size and str(batch[-1][0]) != str(item[0]):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def invoices_due_for_finalize(*, now: dt.datetime) -> list[int]:
     return list(
         Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_after__lte=now)
+        .exclude(approval_status=ApprovalStatus.PENDING)  # not rebuilt in a loop while it waits
         .order_by("finalize_after", "id")
         .values_list("id", flat=True)
     )

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from settlement.models import Invoice, InvoiceStatus, StripeEvent
+from settlement.stripe_gateway import stripe_invoice_facts
 
 STATUS_BY_EVENT = {
     "invoice.finalized": InvoiceStatus.OPEN,
@@ -64,9 +65,13 @@ def _apply(invoice: Invoice, status: str, event: StripeEvent) -> None:
         return  # an older event delivered late
     if invoice.status in SETTLED and status not in SETTLED:
         return  # paid or void is final; a late "payment_failed" cannot undo it
+    stripe_invoice = (event.payload.get("data") or {}).get("object") or {}
     invoice.status = status
-    invoice.stripe_status = str(((event.payload.get("data") or {}).get("object") or {}).get("status", ""))
+    invoice.stripe_status = str(stripe_invoice.get("status", ""))
     invoice.stripe_event_at = event.created
     if status == InvoiceStatus.PAID and invoice.paid_at is None:
         invoice.paid_at = event.created
-    invoice.save(update_fields=["status", "stripe_status", "stripe_event_at", "paid_at"])
+    facts = {name: value for name, value in stripe_invoice_facts(stripe_invoice).items() if value}
+    for name, value in facts.items():
+        setattr(invoice, name, value)
+    invoice.save(update_fields=["status", "stripe_status", "stripe_event_at", "paid_at", *facts])

@@ -77,6 +77,7 @@ def test_create_returns_a_draft_with_its_first_version(vendor_api: VendorApi, cu
         "collection_method": "charge_automatically",
         "days_until_due": None,
         "grace_period_hours": 72,
+        "approval_threshold_minor": None,
         "activated_at": None,
         "terminated_at": None,
         "created_at": "2026-03-10T12:00:00Z",

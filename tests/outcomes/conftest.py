@@ -80,11 +80,15 @@ class Ingest:
 
 
 def make_ingest(
-    api: VendorApi | None = None, reference: str = "CTR-ingest", terms: dict[str, Any] | None = None
+    api: VendorApi | None = None,
+    reference: str = "CTR-ingest",
+    terms: dict[str, Any] | None = None,
+    **header: Any,
 ) -> Ingest:
+    """`header`: more contract fields (e.g. approval_threshold_minor=...)."""
     api = api or make_vendor_api()
     customer = CustomerFactory.create(vendor=api.vendor)
-    payload = contract_payload(customer, reference=reference, starts_at="2020-01-01")
+    payload = {**contract_payload(customer, reference=reference, starts_at="2020-01-01"), **header}
     if terms is not None:
         payload["terms"] = terms
     contract = contract_create(vendor=api.vendor, data=payload, actor="test")

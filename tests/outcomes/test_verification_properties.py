@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from outcomes import counters
 from outcomes.models import Decision, OutcomeState, OutcomeTransition, OutcomeVerdict
 from outcomes.services.building import SWEEP_GRACE
 from tests.outcomes.rules.conftest import DAY, HOUR, T0, Story, make_story
@@ -109,6 +110,8 @@ def test_arrival_order_does_not_change_the_final_states(history: list[Spec], dat
     second.evaluate(final)
 
     assert standing(first) == standing(second)
+    # The daily counters the statistics read were kept in step with every change.
+    assert counters.stored() == counters.recount()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -146,3 +149,4 @@ def test_re_evaluating_at_the_same_instant_writes_nothing(
         OutcomeTransition.objects.filter(outcome__contract=story.contract).count(),
     ) == written
     assert list(story.outcomes().order_by("id").values()) == outcomes
+    assert counters.stored() == counters.recount()

@@ -29,7 +29,16 @@ FAST = {
 def billable(ingest: Ingest, count: int, at: dt.datetime, prefix: str = "T") -> None:
     with time_machine.travel(at, tick=False):
         response = ingest.post(
-            {"events": [event(natural_key=f"{prefix}-{i}", occurred_at=at.isoformat()) for i in range(count)]}
+            {
+                "events": [
+                    event(
+                        contract=ingest.contract.reference,
+                        natural_key=f"{prefix}-{i}",
+                        occurred_at=at.isoformat(),
+                    )
+                    for i in range(count)
+                ]
+            }
         )
         assert response.status_code == 200
     with time_machine.travel(at + dt.timedelta(minutes=2), tick=False):

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from settlement.management.progress import run_with_progress
+from settlement.management.progress import run_batches_with_progress
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import invoice_rebuild
+from settlement.services.invoicing import CLOSE_BATCH, invoices_rebuild
 
 
 class Command(BaseCommand):
@@ -20,10 +20,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, invoice: int | None, all: bool, **options: Any) -> None:
         drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT)
-        ids = list(drafts.values_list("id", flat=True)) if all else [invoice] if invoice else []
-        run_with_progress(
-            ids,
-            lambda i: "rebuilt" if invoice_rebuild(invoice_id=i).is_draft else "not a draft",
+        ids = (
+            list(drafts.order_by("id").values_list("id", flat=True)) if all else [invoice] if invoice else []
+        )
+        run_batches_with_progress(
+            [ids[start : start + CLOSE_BATCH] for start in range(0, len(ids), CLOSE_BATCH)],
+            lambda batch: [
+                "rebuilt" if rebuilt.is_draft else "not a draft"
+                for rebuilt in invoices_rebuild(invoice_ids=batch)
+            ],
             title="Rebuilding drafts",
             stdout=self.stdout,
         )

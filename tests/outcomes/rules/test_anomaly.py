@@ -271,10 +271,13 @@ def test_the_rejection_rate_needs_its_threshold_and_enough_outcomes(good: int, b
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("age", "held"), [(30 * DAY, True), (30 * DAY + SECOND, False)])
-def test_the_rejection_rate_counts_outcomes_created_in_the_last_30_days(
+@pytest.mark.parametrize(
+    ("age", "held"), [(30 * DAY, True), (30 * DAY + 12 * HOUR - SECOND, True), (30 * DAY + 12 * HOUR, False)]
+)
+def test_the_rejection_rate_counts_outcomes_created_since_the_utc_day_30_days_ago(
     age: dt.timedelta, held: bool
 ) -> None:
+    # The earlier claims were created at T0, noon: they count until the day after T0's is 30 days ago.
     story = with_earlier_claims(good=1, bad=2)
     story.claim(T0 + age - HOUR, "T-new")
 

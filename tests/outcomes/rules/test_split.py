@@ -111,11 +111,6 @@ def test_disabled_by_default_records_nothing() -> None:
     assert {story.state("A"), story.state("B")} == {OutcomeState.BILLABLE}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known issue: verifying the reversal re-evaluates only the reversed outcome; its merged "
-    "sibling has no hold_until, so nothing looks at it again and it stays split_merged.",
-)
 def test_a_sibling_merged_into_an_outcome_reversed_later_is_freed_by_the_workers() -> None:
     story = make_story(POLICY)
     story.claim(T0, "A", parent_key="conv-1")

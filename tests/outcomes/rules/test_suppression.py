@@ -106,9 +106,11 @@ def test_a_confirmed_claim_is_not_flagged() -> None:
     assert story.state("R-5") == OutcomeState.BILLABLE
 
 
-@pytest.mark.parametrize(("late_start", "suspected"), [(0 * SECOND, True), (SECOND, False)])
+@pytest.mark.parametrize(("late_start", "suspected"), [(-SECOND, True), (0 * SECOND, False)])
 def test_suspicion_needs_min_history_days_of_history(late_start: dt.timedelta, suspected: bool) -> None:
-    first = NOW - 14 * DAY + late_start
+    # UTC days: the first outcome on the day 14 days before NOW's day (at its last second) is enough
+    # history; one on the day after (at its first second) is not. NOW is at noon.
+    first = NOW - 13 * DAY - 12 * HOUR + late_start
     story = suppressed(baseline=[first + i * DAY for i in range(7)])
 
     story.evaluate(NOW)

@@ -1,0 +1,389 @@
+"""The portal's contract and amendment forms: which inputs they have, laid out by section, and the
+JSON body they post to the same services the API calls (contract_create, contract_amend)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.errors import FieldErrors
+from contracts.models import CollectionMethod, ContractVersion, Customer
+from contracts.policy import VerificationPolicy
+from contracts.portal_forms import (
+    INT,
+    INT_LIST,
+    INT_OR_NULL,
+    JSON,
+    TEXT,
+    Form,
+    Input,
+    MalformedInput,
+    bind,
+    coerce,
+    display,
+    lookup,
+    nest,
+)
+
+PRICING_MODELS = [
+    ("per_unit", "Per unit"),
+    ("graduated", "Graduated tiers"),
+    ("volume", "Volume tiers"),
+    ("package", "Package"),
+    ("percentage", "Percentage of value"),
+]
+PRICING_FIELDS = {
+    "per_unit": ("unit_price",),
+    "graduated": ("tiers",),
+    "volume": ("tiers",),
+    "package": ("package_size", "package_price"),
+    "percentage": ("percent", "min_fee_minor", "max_fee_minor"),
+}
+MIN_TIER_ROWS = 3
+
+
+@dataclass(frozen=True)
+class Spec:
+    label: str
+    kind: str = TEXT
+    widget: str = "text"
+    help: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+MINOR = "In minor units of the contract currency (500 is USD 5.00)."
+PRICE = 'A decimal in major units, e.g. "0.99" (fractions of a cent allowed).'
+
+HEADER_SPECS: dict[str, Spec] = {
+    "customer_id": Spec("Customer", widget="select"),
+    "reference": Spec("Reference", help="Your name for the contract; events cite it."),
+    "currency": Spec("Currency", help="ISO 4217 code, e.g. USD or EUR."),
+    "timezone": Spec("Time zone", help="IANA zone periods are computed in, e.g. Europe/Berlin."),
+    "period_count": Spec("Months per period", INT, "number"),
+    "anchor_day": Spec(
+        "Periods start on day", INT, "number", "1 to 31; 29 to 31 fall back to a month's last day."
+    ),
+    "starts_at": Spec("Starts", help="A date (local midnight) or an instant with offset, e.g. 2026-01-01."),
+    "ends_at": Spec("Ends", help="Optional; same format."),
+    "collection_method": Spec(
+        "Collection", widget="select", choices=tuple((c.value, c.label) for c in CollectionMethod)
+    ),
+    "days_until_due": Spec("Days until due", INT, "number", "Only when sending invoices."),
+    "grace_period_hours": Spec(
+        "Grace period (hours)", INT, "number", "Late events still counted after a close."
+    ),
+}
+AMEND_SPECS: dict[str, Spec] = {
+    "effective_from": Spec(
+        "Effective from",
+        help="Blank: now. A date means local midnight in the contract's zone; never in the past once active.",
+    ),
+}
+TERMS_SPECS: dict[str, Spec] = {
+    "terms.platform_fee_minor": Spec("Platform fee per period", INT, "number", MINOR),
+    "terms.minimum_commitment_minor": Spec("Minimum commitment per period", INT, "number", MINOR),
+    "terms.cap_amount_minor": Spec("Cap per period", INT, "number", "Optional. " + MINOR),
+    "terms.budget_alert_percents": Spec("Budget alerts (% of cap)", INT_LIST, help="e.g. 80, 95"),
+    "terms.notes": Spec("Notes", widget="textarea"),
+}
+OUTCOME_TYPE_SPECS: dict[str, Spec] = {
+    "key": Spec("Key", help="Lower-case dotted name, e.g. ticket.resolved."),
+    "description": Spec("Description"),
+    "natural_key_field": Spec(
+        "Natural key field", help="The event field naming one real-world unit, e.g. ticket_id."
+    ),
+    "billing_basis": Spec(
+        "Billing basis",
+        widget="select",
+        choices=(
+            ("per_outcome", "Per outcome (verified successes only)"),
+            ("per_task", "Per task (every attempt)"),
+        ),
+    ),
+    "pricing.model": Spec("Pricing model", widget="select", choices=tuple(PRICING_MODELS)),
+    "pricing.unit_price": Spec("Unit price", help=PRICE),
+    "pricing.package_size": Spec("Package size", INT, "number"),
+    "pricing.package_price": Spec("Package price", help=PRICE),
+    "pricing.percent": Spec("Percent of value", help='e.g. "12.5"'),
+    "pricing.min_fee_minor": Spec("Minimum fee per outcome", INT, "number", "Optional. " + MINOR),
+    "pricing.max_fee_minor": Spec("Maximum fee per outcome", INT, "number", "Optional. " + MINOR),
+    "free_units": Spec("Free units per period", INT, "number"),
+    "cap_units": Spec("Cap (units per period)", INT, "number", "Optional."),
+    "cap_amount_minor": Spec("Cap (amount per period)", INT, "number", "Optional. " + MINOR),
+    "verification_policy": Spec(
+        "Verification policy (JSON)",
+        JSON,
+        "textarea",
+        "Rule parameters; omitted rules and parameters take their defaults (docs/verification.md).",
+    ),
+}
+TIER_SPECS: dict[str, Spec] = {
+    "up_to": Spec("Up to (units)", INT_OR_NULL, "number", "Blank on the last tier: no upper bound."),
+    "unit_price": Spec("Unit price", help=PRICE),
+    "flat_fee": Spec("Flat fee", help="Optional."),
+}
+
+OUTCOME_TYPE_PREFIX = "terms.outcome_types[]."
+TIER_PREFIX = OUTCOME_TYPE_PREFIX + "pricing.tiers[]."
+SPECS: dict[str, Spec] = {
+    **HEADER_SPECS,
+    **AMEND_SPECS,
+    **TERMS_SPECS,
+    **{OUTCOME_TYPE_PREFIX + name: spec for name, spec in OUTCOME_TYPE_SPECS.items()},
+    **{TIER_PREFIX + name: spec for name, spec in TIER_SPECS.items()},
+}
+
+
+def _template(name: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", name)
+
+
+def default_outcome_type() -> dict[str, Any]:
+    return {
+        "billing_basis": "per_outcome",
+        "pricing": {"model": "per_unit"},
+        "free_units": 0,
+        "verification_policy": VerificationPolicy().model_dump(mode="json"),
+    }
+
+
+def blank_contract(today: str) -> dict[str, Any]:
+    """The create form's first values: the API's defaults, one outcome type with the default policy."""
+    return {
+        "currency": "USD",
+        "timezone": "UTC",
+        "period_count": 1,
+        "anchor_day": 1,
+        "starts_at": today,
+        "collection_method": CollectionMethod.CHARGE_AUTOMATICALLY.value,
+        "grace_period_hours": 72,
+        "terms": {
+            "platform_fee_minor": 0,
+            "minimum_commitment_minor": 0,
+            "budget_alert_percents": [80, 95],
+            "outcome_types": [default_outcome_type()],
+        },
+    }
+
+
+def _blank_tier(tier: dict[str, Any]) -> bool:
+    return tier.get("up_to") is None and "unit_price" not in tier and "flat_fee" not in tier
+
+
+def _blank_outcome_type(item: dict[str, Any]) -> bool:
+    pricing = item.get("pricing") or {}
+    return not any(item.get(name) for name in ("key", "description", "natural_key_field")) and not any(
+        value for name, value in pricing.items() if name not in ("model", "tiers")
+    )
+
+
+def _tidy(data: dict[str, Any]) -> None:
+    """Keep only the chosen pricing model's fields, and drop blank tier rows and outcome types at the end."""
+    terms = data.get("terms")
+    if not isinstance(terms, dict) or not isinstance(terms.get("outcome_types"), list):
+        return
+    outcome_types = terms["outcome_types"]
+    while len(outcome_types) > 1 and _blank_outcome_type(outcome_types[-1]):
+        outcome_types.pop()
+    for item in outcome_types:
+        pricing = item.get("pricing")
+        if not isinstance(pricing, dict):
+            continue
+        keep = PRICING_FIELDS.get(str(pricing.get("model")), ())
+        for name in [name for name in pricing if name != "model" and name not in keep]:
+            del pricing[name]
+        tiers = pricing.get("tiers")
+        if isinstance(tiers, list):
+            while tiers and _blank_tier(tiers[-1]):
+                tiers.pop()
+
+
+def collect(post: Mapping[str, str]) -> tuple[dict[str, Any], FieldErrors]:
+    """The JSON body a posted form stands for, and the errors of inputs that cannot become JSON."""
+    values: dict[str, Any] = {}
+    errors: FieldErrors = {}
+    for name in post:
+        spec = SPECS.get(_template(name))
+        if spec is None:
+            continue
+        text = post.get(name) or ""
+        if not text.strip() and spec.kind != INT_OR_NULL:
+            continue
+        try:
+            values[name] = coerce(text, spec.kind)
+        except MalformedInput as exc:
+            errors[name] = [{"code": "malformed_json", "message": str(exc)}]
+    data = nest(values)
+    _tidy(data)
+    return data, errors
+
+
+@dataclass
+class OutcomeTypeBlock:
+    index: int
+    anchor: Input
+    fields: list[Input]
+    pricing_anchor: Input
+    model: Input
+    per_model: dict[str, list[Input]]
+    tiers_anchor: Input
+    tiers: list[list[Input]]
+    limits: list[Input]
+    policy: Input
+
+
+@dataclass
+class ContractForm:
+    """The inputs of a contract (or amendment) form by section, with the errors bound to them."""
+
+    form: Form
+    header: list[Input]
+    terms_anchor: Input
+    terms: list[Input]
+    outcome_types_anchor: Input
+    outcome_types: list[OutcomeTypeBlock] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return self.form.error_count
+
+    @property
+    def unplaced(self) -> list[str]:
+        return self.form.unplaced
+
+
+def contract_form(
+    *,
+    data: Any,
+    raw: Mapping[str, str] | None,
+    errors: FieldErrors | None,
+    customers: list[Customer] | None,
+    extra_outcome_type: bool = False,
+) -> ContractForm:
+    """Lay out the form for `data` (nested, the API's shape) or, after a post, for the posted texts
+    `raw` (shown as typed). With `customers` the form creates a contract (header fields); without,
+    it amends one (effective_from). `extra_outcome_type` adds a blank outcome type at the end."""
+    texts = {name: raw.get(name) or "" for name in raw} if raw is not None else {}
+    shown = copy.deepcopy(nest(texts) if raw is not None else data) or {}
+    terms_data = shown.setdefault("terms", {})
+    outcome_types_data = terms_data.setdefault("outcome_types", [])
+    if extra_outcome_type or not outcome_types_data:
+        outcome_types_data.append(default_outcome_type())
+
+    def make(name: str, spec: Spec) -> Input:
+        value = texts[name] if name in texts else display(lookup(shown, name), spec.kind)
+        choices = list(spec.choices)
+        if name == "customer_id" and customers is not None:
+            choices = [("", "Choose a customer")] + [
+                (str(customer.pk), f"{customer.name} ({customer.external_ref})") for customer in customers
+            ]
+        return Input(
+            name=name,
+            label=spec.label,
+            kind=spec.kind,
+            value=value,
+            choices=choices,
+            help=spec.help,
+            widget=spec.widget,
+        )
+
+    def anchor(name: str, label: str) -> Input:
+        return Input(name=name, label=label, widget="none")
+
+    header = [
+        make(name, spec) for name, spec in (HEADER_SPECS if customers is not None else AMEND_SPECS).items()
+    ]
+    terms = [make(name, spec) for name, spec in TERMS_SPECS.items()]
+    every: list[Input] = [*header, *terms]
+    blocks = []
+    for index, block_data in enumerate(outcome_types_data):
+        prefix = f"terms.outcome_types[{index}]"
+
+        group = f"Outcome type {index + 1}"
+
+        def field_of(name: str, prefix: str = prefix, group: str = group) -> Input:
+            item = make(f"{prefix}.{name}", OUTCOME_TYPE_SPECS[name])
+            item.group = group
+            return item
+
+        def tier_cell(row: int, name: str, spec: Spec, prefix: str = prefix, group: str = group) -> Input:
+            item = make(f"{prefix}.pricing.tiers[{row}].{name}", spec)
+            item.label, item.group = f"Tier {row + 1} {spec.label.lower()}", group
+            return item
+
+        tier_count = len(lookup(block_data, "pricing.tiers") or [])
+        tiers = [
+            [tier_cell(row, name, spec) for name, spec in TIER_SPECS.items()]
+            for row in range(max(MIN_TIER_ROWS, tier_count + 1))
+        ]
+        block = OutcomeTypeBlock(
+            index=index,
+            anchor=anchor(prefix, group),
+            fields=[field_of(name) for name in ("key", "description", "natural_key_field", "billing_basis")],
+            pricing_anchor=anchor(f"{prefix}.pricing", f"{group} · Pricing"),
+            model=field_of("pricing.model"),
+            per_model={
+                "per_unit": [field_of("pricing.unit_price")],
+                "package": [field_of("pricing.package_size"), field_of("pricing.package_price")],
+                "percentage": [
+                    field_of("pricing.percent"),
+                    field_of("pricing.min_fee_minor"),
+                    field_of("pricing.max_fee_minor"),
+                ],
+            },
+            tiers_anchor=anchor(f"{prefix}.pricing.tiers", f"{group} · Tier table"),
+            tiers=tiers,
+            limits=[field_of("free_units"), field_of("cap_units"), field_of("cap_amount_minor")],
+            policy=field_of("verification_policy"),
+        )
+        blocks.append(block)
+        every += [
+            block.anchor,
+            *block.fields,
+            block.pricing_anchor,
+            block.model,
+            *(item for items in block.per_model.values() for item in items),
+            block.tiers_anchor,
+            *(cell for row in tiers for cell in row),
+            *block.limits,
+            block.policy,
+        ]
+    terms_anchor = anchor("terms", "Terms")
+    outcome_types_anchor = anchor("terms.outcome_types", "Outcome types")
+    form = bind([*every, terms_anchor, outcome_types_anchor], errors)
+    return ContractForm(
+        form=form,
+        header=header,
+        terms_anchor=terms_anchor,
+        terms=terms,
+        outcome_types_anchor=outcome_types_anchor,
+        outcome_types=blocks,
+    )
+
+
+def version_terms(version: ContractVersion) -> dict[str, Any]:
+    """A stored version's terms in the API's input shape (the amendment form starts from them)."""
+    return {
+        "platform_fee_minor": version.platform_fee_minor,
+        "minimum_commitment_minor": version.minimum_commitment_minor,
+        "cap_amount_minor": version.cap_amount_minor,
+        "budget_alert_percents": version.budget_alert_percents,
+        "notes": version.notes,
+        "outcome_types": [
+            {
+                "key": item.key,
+                "description": item.description,
+                "natural_key_field": item.natural_key_field,
+                "billing_basis": item.billing_basis,
+                "pricing": item.pricing,
+                "free_units": item.free_units,
+                "cap_units": item.cap_units,
+                "cap_amount_minor": item.cap_amount_minor,
+                "verification_policy": item.verification_policy,
+            }
+            for item in version.outcome_types.all()
+        ],
+    }

@@ -1,0 +1,209 @@
+"""Portal plumbing shared by every app's pages: who is signed in, for which vendor, with which role.
+
+Every portal view is wrapped in `portal_view`: it requires a signed-in member of a vendor, attaches
+`request.vendor` and `request.membership`, refuses (403) any change by a viewer, and shows a
+selector's NotFound as the 404 page. Pages then read
+through the app's selectors with `vendor=request.vendor`, so another vendor's object is a 404.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+
+from contracts.errors import NotFound, ValidationFailed
+from contracts.models import Membership, Vendor
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class PortalRequest(HttpRequest):
+    """An HttpRequest that went through `portal_view` (for type checkers)."""
+
+    vendor: Vendor
+    membership: Membership
+
+
+View = Callable[..., HttpResponse]
+
+
+def portal_actor(request: HttpRequest) -> str:
+    """The audit actor of a signed-in person: `user:<email>` (as the admin writes it too)."""
+    user = request.user
+    return f"user:{getattr(user, 'email', '') or user.get_username()}"
+
+
+def portal_view(view: View | None = None, *, write: bool = False) -> Any:
+    """Decorate a portal page. `write=True` marks a page that exists only to change things (a form):
+    viewers get 403 even on GET. Any unsafe method from a viewer is a 403 regardless."""
+
+    def decorate(func: View) -> View:
+        @login_required
+        @functools.wraps(func)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = Membership.objects.select_related("vendor").filter(user=request.user).first()  # type: ignore[misc]
+            if membership is None:
+                raise PermissionDenied("This account is not a member of any vendor.")
+            if (write or request.method not in SAFE_METHODS) and not membership.can_write:
+                raise PermissionDenied("Viewers cannot change anything.")
+            portal_request = cast(PortalRequest, request)
+            portal_request.vendor = membership.vendor
+            portal_request.membership = membership
+            try:
+                return func(portal_request, *args, **kwargs)
+            except NotFound as exc:  # a selector's "not yours or not there": the portal's 404 page
+                raise Http404(exc.message) from exc
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def add_domain_error(form: forms.BaseForm, path: str, message: str) -> None:
+    """Put one service error on the form field its path starts with (`tiers[1].up_to` -> `tiers`),
+    else on the form as a whole."""
+    head = re.split(r"[.\[]", path, maxsplit=1)[0]
+    if head in form.fields:
+        form.add_error(head, message if path == head else f"{path}: {message}")
+    else:
+        form.add_error(None, f"{path}: {message}" if path else message)
+
+
+def add_domain_errors(form: forms.BaseForm, exc: ValidationFailed) -> None:
+    """A service's ValidationFailed as form errors: the same messages the API gives, on the same fields."""
+    for path, items in exc.field_errors.items():
+        for item in items:
+            add_domain_error(form, path, item["message"])
+    if not exc.field_errors:
+        form.add_error(None, exc.message)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    section: str
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+# One list, in the order the sidebar shows it; `section` matches a view's `portal_section`.
+NAV = (
+    NavItem("Dashboard", "settlement:dashboard", "dashboard"),
+    NavItem("Contracts", "contracts:contract-list", "contracts"),
+    NavItem("Outcomes", "outcomes:outcome-list", "outcomes"),
+    NavItem("Review queue", "outcomes:review-queue", "review"),
+    NavItem("Disputes", "outcomes:dispute-list", "disputes"),
+    NavItem("Invoices", "settlement:invoice-list", "invoices"),
+    NavItem("Settings", "contracts:settings", "settings"),
+    NavItem("Audit log", "contracts:audit-log", "audit"),
+)
+
+
+def portal_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context for every page: the member, what they may do, the navigation."""
+    membership = getattr(request, "membership", None)
+    return {
+        "portal_membership": membership,
+        "portal_vendor": getattr(request, "vendor", None),
+        "can_write": bool(membership and membership.can_write),
+        "portal_nav": NAV,
+        "stripe_is_local": settings.STRIPE_IS_LOCAL_TEST_SERVER,
+    }
+
+
+@dataclass
+class KeysetPage:
+    """One page of a large table, found by key rather than OFFSET/COUNT (constant cost at any depth)."""
+
+    items: list[Any]
+    has_next: bool
+    has_previous: bool
+    next_query: str
+    previous_query: str
+
+
+def keyset_page(
+    request: HttpRequest, queryset: Any, *, per_page: int = 50, key: str | tuple[str, ...] = "id"
+) -> KeysetPage:
+    """Newest first by `key`: a unique, indexed column (an integer id), or columns that are unique
+    together, e.g. ("created_at", "id") for a table with UUID keys. `?before=<key>` pages to older
+    rows, `?after=<key>` back to newer ones; the other query parameters (filters) are kept in the links.
+    A cursor that does not parse is ignored (first page)."""
+    keys = (key,) if isinstance(key, str) else key
+    params = request.GET.copy()
+    before, after = (_cursor(queryset, keys, params.get(name)) for name in ("before", "after"))
+    for name in ("before", "after"):
+        params.pop(name, None)
+    if after is not None:
+        rows = list(queryset.filter(_beyond(keys, after, "gt")).order_by(*keys)[: per_page + 1])
+        has_previous, has_next = len(rows) > per_page, True
+        rows = rows[:per_page][::-1]
+    else:
+        ordered = queryset.order_by(*(f"-{name}" for name in keys))
+        if before is not None:
+            ordered = ordered.filter(_beyond(keys, before, "lt"))
+        rows = list(ordered[: per_page + 1])
+        has_next, has_previous = len(rows) > per_page, before is not None
+        rows = rows[:per_page]
+    if not rows:
+        has_next = False
+
+    def query(**cursor: Any) -> str:
+        linked = params.copy()
+        for name, row in cursor.items():
+            linked[name] = CURSOR_SEPARATOR.join(_cursor_text(getattr(row, part)) for part in keys)
+        return linked.urlencode()
+
+    return KeysetPage(
+        items=rows,
+        has_next=has_next,
+        has_previous=has_previous and bool(rows),
+        next_query=query(before=rows[-1]) if rows else "",
+        previous_query=query(after=rows[0]) if rows else "",
+    )
+
+
+CURSOR_SEPARATOR = "~"
+
+
+def _cursor_text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _cursor(queryset: Any, keys: tuple[str, ...], text: str | None) -> tuple[Any, ...] | None:
+    """A cursor's values, each parsed by its model field; None when it does not parse."""
+    if text is None:
+        return None
+    parts = text.split(CURSOR_SEPARATOR) if len(keys) > 1 else [text]
+    if len(parts) != len(keys):
+        return None
+    try:
+        return tuple(
+            queryset.model._meta.get_field(name).to_python(part)
+            for name, part in zip(keys, parts, strict=True)
+        )
+    except (ValidationError, ValueError):
+        return None
+
+
+def _beyond(keys: tuple[str, ...], values: tuple[Any, ...], op: str) -> Q:
+    """Rows past a cursor in (k1, k2, ...) order: k1 op v1, or k1 = v1 and k2 op v2, and so on."""
+    condition = Q()
+    for depth, name in enumerate(keys):
+        equal = {keys[index]: values[index] for index in range(depth)}
+        condition |= Q(**equal, **{f"{name}__{op}": values[depth]})
+    return condition

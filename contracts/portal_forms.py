@@ -1,0 +1,198 @@
+"""Portal forms whose inputs are named by the API's field paths (`terms.outcome_types[0].pricing.tiers[1].up_to`).
+
+A form posts flat path names; `nest` rebuilds the JSON body the API would receive, the same service
+or serializer validates it, and `bind` puts each field error next to the input its path names (or
+the nearest enclosing one). Hand-written because Django forms have no nested lists and the API's
+validators (pydantic terms, DRF serializers) must stay the only ones, so errors are identical.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import exceptions, serializers
+
+from contracts.api.errors import flatten_details
+from contracts.errors import FieldErrors, field_path
+
+PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+# How an input's text becomes the JSON value the API expects (empty text: the field is left out).
+TEXT, INT, INT_OR_NULL, INT_LIST, JSON = "text", "int", "int_or_null", "int_list", "json"
+
+
+def path_parts(path: str) -> list[str | int]:
+    """'tiers[1].up_to' -> ['tiers', 1, 'up_to'] (the inverse of contracts.errors.field_path)."""
+    parts: list[str | int] = []
+    position = 0
+    for match in PATH_PART.finditer(path):
+        if match.start() != position:
+            raise ValueError(f"Not a field path: {path!r}")
+        name, index = match.groups()
+        parts.append(int(index) if index is not None else name)
+        position = match.end()
+    if position != len(path) or not parts:
+        raise ValueError(f"Not a field path: {path!r}")
+    return parts
+
+
+def _as_lists(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if node and all(isinstance(key, int) for key in node):
+        return [_as_lists(node[index]) for index in sorted(node)]
+    return {key: _as_lists(value) for key, value in node.items()}
+
+
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """{'a.b[0].c': 1} -> {'a': {'b': [{'c': 1}]}}; names that are not paths are ignored."""
+    root: dict[Any, Any] = {}
+    for path, value in values.items():
+        try:
+            parts = path_parts(path)
+        except ValueError:
+            continue
+        node = root
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
+    return dict(_as_lists(root))
+
+
+class MalformedInput(ValueError):
+    """Text that cannot become the JSON value its input stands for (only JSON text areas can be)."""
+
+
+def coerce(text: str, kind: str) -> Any:
+    """An input's text as the API's JSON value. Text that is not a number stays text, so the API's
+    validator refuses it with its own message ('Input should be a valid integer')."""
+    text = text.strip() if kind != TEXT else text
+    if kind == INT_OR_NULL and not text:
+        return None
+    if kind in (INT, INT_OR_NULL):
+        return int(text) if re.fullmatch(r"-?\d{1,18}", text) else text
+    if kind == INT_LIST:
+        return [coerce(item, INT) for item in re.split(r"[,\s]+", text) if item]
+    if kind == JSON:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedInput(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+    return text
+
+
+def display(value: Any, kind: str) -> str:
+    """A JSON value as an input's text (the inverse of `coerce`)."""
+    if value is None:
+        return ""
+    if kind == INT_LIST:
+        return ", ".join(str(item) for item in value)
+    if kind == JSON:
+        return json.dumps(value, indent=2)
+    return str(value)
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at a field path of nested data, or None."""
+    node = data
+    for part in path_parts(path):
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
+
+
+def is_within(path: str, anchor: str) -> bool:
+    """Whether `path` is `anchor` or a field inside it ('a.b[0]' is within 'a.b', 'a.bc' is not)."""
+    return path == anchor or path.startswith((anchor + ".", anchor + "["))
+
+
+def dom_id(path: str) -> str:
+    return "f-" + re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
+
+
+@dataclass
+class Input:
+    """One form input (or an anchor such as a tier table) and the errors its path collected."""
+
+    name: str
+    label: str
+    kind: str = TEXT
+    value: str = ""
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    help: str = ""
+    widget: str = "text"  # text, number, select, textarea, email, none (an anchor: errors only)
+    group: str = ""  # what the input belongs to, for the error summary ("Outcome type 2")
+    form_name: str = ""  # tells apart inputs of the same name in several forms on one page
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return dom_id(f"{self.form_name}.{self.name}" if self.form_name else self.name)
+
+    @property
+    def error_id(self) -> str:
+        return f"{self.id}-errors"
+
+
+@dataclass
+class Form:
+    """Inputs in display order, the errors no input claimed, and the total count for the summary."""
+
+    inputs: dict[str, Input]
+    unplaced: list[str] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)  # (input id, "where: message")
+    error_count: int = 0
+
+    def __getitem__(self, name: str) -> Input:
+        return self.inputs[name]
+
+
+def bind(inputs: Iterable[Input], errors: FieldErrors | None = None, *, form_name: str = "") -> Form:
+    """Give each error to the innermost input or anchor whose path encloses the error's path.
+
+    An error deeper than its input (a policy parameter inside a JSON text area) names the rest of
+    its path; errors no input encloses are kept as `unplaced` for the top of the form.
+    """
+    form = Form(inputs={item.name: item for item in inputs})
+    for named in form.inputs.values():
+        named.form_name = form_name
+    names = sorted(form.inputs, key=len, reverse=True)
+    for path, items in (errors or {}).items():
+        owner = next((name for name in names if is_within(path, name)), None)
+        for item in items:
+            form.error_count += 1
+            rest = path[len(owner) :].lstrip(".") if owner else path
+            message = f"{rest}: {item['message']}" if rest and rest != "non_field_errors" else item["message"]
+            if owner is None:
+                form.unplaced.append(message)
+                continue
+            target = form.inputs[owner]
+            target.errors.append(message)
+            where = " · ".join(part for part in (target.group, target.label) if part)
+            form.summary.append((target.id, f"{where}: {message}"))
+    return form
+
+
+def serializer_errors(serializer: serializers.Serializer[Any]) -> FieldErrors:
+    """A DRF serializer's errors in the API's field-error shape (the same paths and messages)."""
+    details = exceptions.ValidationError(serializer.errors).get_full_details()
+    found: FieldErrors = {}
+    flatten_details(details, (), found)
+    return found
+
+
+def single_error(path: str, message: str, code: str = "invalid") -> FieldErrors:
+    return {field_path(path_parts(path)): [{"code": code, "message": message}]}

@@ -1,0 +1,182 @@
+"""Contract pages: the list, a contract with its versions in plain words, create, amend, lifecycle moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from contracts import selectors
+from contracts.api.serializers import ContractFilter
+from contracts.contract_form import blank_contract, collect, contract_form, version_terms
+from contracts.errors import DomainError, FieldErrors, NotFound
+from contracts.models import Contract, ContractStatus
+from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
+from contracts.services import contracts as contract_services
+from contracts.wording import outcome_type_words, period_text, version_sentences
+
+TRANSITIONS = {
+    "activate": (contract_services.contract_activate, "activated"),
+    "suspend": (contract_services.contract_suspend, "suspended"),
+    "resume": (contract_services.contract_resume, "resumed"),
+    "terminate": (contract_services.contract_terminate, "terminated"),
+}
+# The moves offered from each status (the service still decides what is allowed).
+OFFERED = {
+    ContractStatus.DRAFT: ("activate",),
+    ContractStatus.ACTIVE: ("suspend", "terminate"),
+    ContractStatus.SUSPENDED: ("resume", "terminate"),
+    ContractStatus.TERMINATED: (),
+}
+
+
+def contract_or_404(request: PortalRequest, contract_id: Any) -> Contract:
+    try:
+        return selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
+    except NotFound:
+        raise Http404("No such contract.") from None
+
+
+def errors_of(exc: DomainError) -> FieldErrors:
+    """A service's error as field errors; one that names no field goes to the top of the form."""
+    return exc.field_errors or {"non_field_errors": [{"code": exc.code, "message": exc.message}]}
+
+
+@portal_view
+def contract_list(request: PortalRequest) -> HttpResponse:
+    # The API's filter serializer validates the query; a filter it refuses is shown and ignored.
+    query = {name: request.GET[name] for name in ("status", "customer_id") if request.GET.get(name)}
+    checked = ContractFilter(data=query)
+    filter_errors = {} if checked.is_valid() else checked.errors
+    search = request.GET.get("q", "").strip()
+    queryset = selectors.contract_list(
+        vendor=request.vendor,
+        status=None if "status" in filter_errors else query.get("status"),
+        customer_id=None if "customer_id" in filter_errors else query.get("customer_id"),
+        search=search or None,
+    )
+    page = keyset_page(request, queryset, key=("created_at", "id"), per_page=50)
+    return render(
+        request,
+        "contracts/contract_list.html",
+        {
+            "section": "contracts",
+            "page": page,
+            "rows": [(contract, list(contract.versions.all())) for contract in page.items],
+            "statuses": ContractStatus.choices,
+            "customers": selectors.customer_list(vendor=request.vendor),
+            "chosen": {**query, "q": search},
+            "filter_errors": filter_errors,
+        },
+    )
+
+
+@portal_view
+def contract_detail(request: PortalRequest, contract_id: str) -> HttpResponse:
+    contract = contract_or_404(request, contract_id)
+    now = timezone.now()
+    in_force = selectors.contract_version_in_force(contract=contract, at=now)
+    versions = [
+        {
+            "version": version,
+            "in_force": in_force is not None and version.pk == in_force.pk,
+            "amounts": version_sentences(version, contract.currency),
+            "outcome_types": [
+                outcome_type_words(item, contract.currency) for item in version.outcome_types.all()
+            ],
+        }
+        for version in reversed(list(contract.versions.all()))
+    ]
+    return render(
+        request,
+        "contracts/contract_detail.html",
+        {
+            "section": "contracts",
+            "contract": contract,
+            "period": period_text(contract),
+            "versions": versions,
+            "moves": OFFERED[ContractStatus(contract.status)],
+        },
+    )
+
+
+@portal_view(write=True)
+def contract_create(request: PortalRequest) -> HttpResponse:
+    customers = list(selectors.customer_list(vendor=request.vendor))
+    if request.method != "POST":
+        form = contract_form(
+            data=blank_contract(timezone.localdate().isoformat()), raw=None, errors=None, customers=customers
+        )
+        return render(request, "contracts/contract_form.html", {"section": "contracts", "form": form})
+    adding = "add_outcome_type" in request.POST
+    data, errors = collect(request.POST)
+    if not adding and not errors:
+        try:
+            contract = contract_services.contract_create(
+                vendor=request.vendor, data=data, actor=portal_actor(request)
+            )
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            messages.success(request, f"Contract {contract.reference} created as a draft.")
+            return redirect("contracts:contract-detail", contract_id=contract.pk)
+    form = contract_form(
+        data=data, raw=request.POST, errors=errors, customers=customers, extra_outcome_type=adding
+    )
+    return render(
+        request,
+        "contracts/contract_form.html",
+        {"section": "contracts", "form": form},
+        status=400 if errors else 200,
+    )
+
+
+@portal_view(write=True)
+def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
+    contract = contract_or_404(request, contract_id)
+    latest = list(contract.versions.all())[-1]
+    context: dict[str, Any] = {"section": "contracts", "contract": contract, "latest": latest}
+    if request.method != "POST":
+        form = contract_form(data={"terms": version_terms(latest)}, raw=None, errors=None, customers=None)
+        return render(request, "contracts/contract_form.html", {**context, "form": form})
+    adding = "add_outcome_type" in request.POST
+    data, errors = collect(request.POST)
+    if not adding and not errors:
+        try:
+            version = contract_services.contract_amend(
+                contract=contract, data=data, actor=portal_actor(request)
+            )
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            messages.success(
+                request,
+                f"Version {version.number} added, in force from {version.effective_from:%Y-%m-%d %H:%M} UTC.",
+            )
+            return redirect("contracts:contract-detail", contract_id=contract.pk)
+    form = contract_form(
+        data=data, raw=request.POST, errors=errors, customers=None, extra_outcome_type=adding
+    )
+    return render(
+        request, "contracts/contract_form.html", {**context, "form": form}, status=400 if errors else 200
+    )
+
+
+@require_POST
+@portal_view
+def contract_transition(request: PortalRequest, contract_id: str, move: str) -> HttpResponse:
+    contract = contract_or_404(request, contract_id)
+    if move not in TRANSITIONS:
+        raise Http404("No such move.")
+    service, done = TRANSITIONS[move]
+    try:
+        service(contract=contract, actor=portal_actor(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Contract {contract.reference} {done}.")
+    return redirect("contracts:contract-detail", contract_id=contract.pk)

@@ -1,0 +1,387 @@
+"""Settings pages: webhook sources (secret shown once, rotation with overlap, a signed curl example),
+API keys (shown once, revoke) and the team (add by email, roles, remove)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from contracts import selectors
+from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
+from contracts.errors import DomainError, FieldErrors, NotFound
+from contracts.models import ApiKey, ContractStatus, Membership, Role, WebhookSource
+from contracts.portal import PortalRequest, portal_actor, portal_view
+from contracts.portal_forms import Form, Input, bind, serializer_errors
+from contracts.services import credentials, members
+from contracts.views.contracts import errors_of
+
+OVERLAPS = [
+    ("0", "None: the old secret stops at once"),
+    ("3600", "1 hour"),
+    ("86400", "24 hours"),
+    ("604800", "7 days"),
+    ("2592000", "30 days"),
+]
+NO_STORE = "no-store"
+
+
+def _source_or_404(request: PortalRequest, source_id: str) -> WebhookSource:
+    try:
+        return selectors.webhook_source_get(vendor=request.vendor, source_id=source_id)
+    except NotFound:
+        raise Http404("No such webhook source.") from None
+
+
+def _key_or_404(request: PortalRequest, api_key_id: str) -> ApiKey:
+    try:
+        return selectors.api_key_get(vendor=request.vendor, api_key_id=api_key_id)
+    except NotFound:
+        raise Http404("No such API key.") from None
+
+
+def _member_or_404(request: PortalRequest, membership_id: str) -> Membership:
+    try:
+        return selectors.membership_get(vendor=request.vendor, membership_id=membership_id)
+    except NotFound:
+        raise Http404("No such member.") from None
+
+
+def _role_choices(request: PortalRequest) -> list[tuple[str, str]]:
+    """Only an owner may hand out the owner role."""
+    return [
+        (role.value, role.label)
+        for role in Role
+        if role != Role.OWNER or request.membership.role == Role.OWNER
+    ]
+
+
+def source_form(
+    request: PortalRequest, values: dict[str, str] | None = None, errors: FieldErrors | None = None
+) -> Form:
+    values = values or {}
+    customers = [("", "Choose a customer")] + [
+        (str(c.pk), f"{c.name} ({c.external_ref})") for c in selectors.customer_list(vendor=request.vendor)
+    ]
+    return bind(
+        [
+            Input("name", "Name", value=values.get("name", ""), help="e.g. Helpdesk production"),
+            Input(
+                "kind",
+                "Kind",
+                value=values.get("kind", ""),
+                widget="select",
+                choices=[("", "Choose a kind"), *WebhookSource.Kind.choices],
+            ),
+            Input(
+                "customer_id",
+                "Customer",
+                value=values.get("customer_id", ""),
+                widget="select",
+                choices=customers,
+            ),
+        ],
+        errors,
+        form_name="source",
+    )
+
+
+def api_key_form(values: dict[str, str] | None = None, errors: FieldErrors | None = None) -> Form:
+    values = values or {}
+    return bind(
+        [
+            Input(
+                "name", "Name", value=values.get("name", ""), help="Where the key is used, e.g. CI exporter"
+            ),
+            Input(
+                "scope",
+                "Scope",
+                value=values.get("scope", ApiKey.Scope.WRITE),
+                widget="select",
+                choices=list(ApiKey.Scope.choices),
+            ),
+        ],
+        errors,
+        form_name="api_key",
+    )
+
+
+def member_form(
+    request: PortalRequest, values: dict[str, str] | None = None, errors: FieldErrors | None = None
+) -> Form:
+    values = values or {}
+    return bind(
+        [
+            Input("email", "Email", value=values.get("email", ""), widget="email"),
+            Input(
+                "role",
+                "Role",
+                value=values.get("role", Role.VIEWER),
+                widget="select",
+                choices=_role_choices(request),
+            ),
+        ],
+        errors,
+        form_name="member",
+    )
+
+
+def _settings_page(request: PortalRequest, *, status: int = 200, **forms: Form) -> HttpResponse:
+    memberships = list(selectors.membership_list(vendor=request.vendor))
+    return render(
+        request,
+        "contracts/settings.html",
+        {
+            "section": "settings",
+            "sources": selectors.webhook_source_list(vendor=request.vendor),
+            "api_keys": selectors.api_key_list(vendor=request.vendor).select_related("customer"),
+            "memberships": memberships,
+            "role_choices": _role_choices(request),
+            "is_owner": request.membership.role == Role.OWNER,
+            "now": timezone.now(),
+            "source_form": forms.get("source_form") or source_form(request),
+            "api_key_form": forms.get("api_key_form") or api_key_form(),
+            "member_form": forms.get("member_form") or member_form(request),
+        },
+        status=status,
+    )
+
+
+@portal_view
+def settings_home(request: PortalRequest) -> HttpResponse:
+    return _settings_page(request)
+
+
+def curl_example(request: PortalRequest, source: WebhookSource, secret: str | None) -> str:
+    """A ready-to-run signed delivery to this source, signed as docs/webhooks.md describes (Standard
+    Webhooks: base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" keyed by the secret's decoded bytes)."""
+    contract = (
+        selectors.contract_list(vendor=request.vendor, customer_id=str(source.customer_id))
+        .exclude(status=ContractStatus.DRAFT)
+        .order_by("-created_at")
+        .first()
+    )
+    outcome_type = None
+    if contract is not None:
+        latest = list(contract.versions.all())[-1:]
+        outcome_type = next(iter(latest[0].outcome_types.all()), None) if latest else None
+    now = timezone.now().astimezone(dt.UTC)
+    body = {
+        "id": f"evt_{now:%Y%m%d%H%M%S}",
+        "kind": "outcome.claimed" if source.kind == WebhookSource.Kind.VENDOR_AGENT else "outcome.confirmed",
+        "contract": contract.reference if contract else "YOUR-CONTRACT-REFERENCE",
+        "outcome_type": outcome_type.key if outcome_type else "ticket.resolved",
+        "natural_key": "T-1001",
+        "occurred_at": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    }
+    return render_to_string(
+        "contracts/curl_example.sh",
+        {
+            "url": request.build_absolute_uri(reverse("webhook-events", kwargs={"source_id": source.pk})),
+            "secret": shlex.quote(secret) if secret else "'whsec_…'  # shown once at creation or rotation",
+            "body": shlex.quote(json.dumps(body, separators=(",", ":"))),
+        },
+    )
+
+
+def _secret_shown_once(
+    request: PortalRequest, source: WebhookSource, secret: str, *, rotated: bool
+) -> HttpResponse:
+    response = render(
+        request,
+        "contracts/secret_once.html",
+        {
+            "section": "settings",
+            "source": source,
+            "secret": secret,
+            "rotated": rotated,
+            "curl": curl_example(request, source, secret),
+        },
+    )
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+@require_POST
+@portal_view
+def source_create(request: PortalRequest) -> HttpResponse:
+    values = {name: request.POST.get(name, "") for name in ("name", "kind", "customer_id")}
+    checked = WebhookSourceCreateIn(data=values)
+    errors: FieldErrors = {} if checked.is_valid() else serializer_errors(checked)
+    if not errors:
+        try:
+            customer = selectors.customer_get(
+                vendor=request.vendor, customer_id=checked.validated_data["customer_id"]
+            )
+            source, secret = credentials.webhook_source_create(
+                vendor=request.vendor,
+                customer=customer,
+                name=checked.validated_data["name"],
+                kind=checked.validated_data["kind"],
+                actor=portal_actor(request),
+            )
+        except NotFound:
+            errors = {"customer_id": [{"code": "not_found", "message": "No such customer."}]}
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            return _secret_shown_once(request, source, secret, rotated=False)
+    return _settings_page(request, status=400, source_form=source_form(request, values, errors))
+
+
+@portal_view
+def source_detail(request: PortalRequest, source_id: str) -> HttpResponse:
+    source = _source_or_404(request, source_id)
+    return render(
+        request,
+        "contracts/source_detail.html",
+        {
+            "section": "settings",
+            "source": source,
+            "secrets": source.secrets.all(),
+            "now": timezone.now(),
+            "overlaps": OVERLAPS,
+            "rotate_errors": [],
+            "curl": curl_example(request, source, None),
+        },
+    )
+
+
+@require_POST
+@portal_view
+def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
+    source = _source_or_404(request, source_id)
+    checked = RotateSecretIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
+    if checked.is_valid():
+        try:
+            secret = credentials.webhook_source_rotate_secret(
+                source=source,
+                overlap=dt.timedelta(seconds=checked.validated_data["overlap_seconds"]),
+                actor=portal_actor(request),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("contracts:source-detail", source_id=source.pk)
+        return _secret_shown_once(request, _source_or_404(request, source_id), secret, rotated=True)
+    errors = [item["message"] for items in serializer_errors(checked).values() for item in items]
+    return render(
+        request,
+        "contracts/source_detail.html",
+        {
+            "section": "settings",
+            "source": source,
+            "secrets": source.secrets.all(),
+            "now": timezone.now(),
+            "overlaps": OVERLAPS,
+            "rotate_errors": errors,
+            "curl": curl_example(request, source, None),
+        },
+        status=400,
+    )
+
+
+@require_POST
+@portal_view
+def source_revoke(request: PortalRequest, source_id: str) -> HttpResponse:
+    source = _source_or_404(request, source_id)
+    credentials.webhook_source_revoke(source=source, actor=portal_actor(request))
+    messages.success(request, f"Webhook source {source.name} revoked: its secrets no longer verify.")
+    return redirect("contracts:source-detail", source_id=source.pk)
+
+
+@require_POST
+@portal_view
+def api_key_create(request: PortalRequest) -> HttpResponse:
+    values = {name: request.POST.get(name, "") for name in ("name", "scope")}
+    checked = ApiKeyCreateIn(data=values)
+    if not checked.is_valid():
+        return _settings_page(
+            request, status=400, api_key_form=api_key_form(values, serializer_errors(checked))
+        )
+    api_key, raw = credentials.api_key_create(
+        vendor=request.vendor,
+        name=checked.validated_data["name"],
+        scope=checked.validated_data["scope"],
+        actor=portal_actor(request),
+        created_by_id=request.user.pk,
+    )
+    response = render(
+        request, "contracts/api_key_once.html", {"section": "settings", "api_key": api_key, "key": raw}
+    )
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+@require_POST
+@portal_view
+def api_key_revoke(request: PortalRequest, api_key_id: str) -> HttpResponse:
+    api_key = _key_or_404(request, api_key_id)
+    credentials.api_key_revoke(api_key=api_key, actor=portal_actor(request))
+    messages.success(request, f"API key {api_key.name} revoked.")
+    return redirect(reverse("contracts:settings") + "#api-keys")
+
+
+@require_POST
+@portal_view
+def member_add(request: PortalRequest) -> HttpResponse:
+    values = {name: request.POST.get(name, "") for name in ("email", "role")}
+    try:
+        membership = members.member_add(
+            vendor=request.vendor,
+            data=values,
+            by=request.membership,
+            actor=portal_actor(request),
+            base_url=request.build_absolute_uri("/"),
+        )
+    except DomainError as exc:
+        return _settings_page(
+            request, status=exc.status, member_form=member_form(request, values, errors_of(exc))
+        )
+    messages.success(request, f"{membership.user.email} added as {membership.get_role_display().lower()}.")
+    return redirect(reverse("contracts:settings") + "#team")
+
+
+def _team_change(request: PortalRequest, change: Any, done: str) -> HttpResponse:
+    try:
+        change()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(reverse("contracts:settings") + "#team")
+
+
+@require_POST
+@portal_view
+def member_role(request: PortalRequest, membership_id: str) -> HttpResponse:
+    membership = _member_or_404(request, membership_id)
+    role = request.POST.get("role", "")
+    return _team_change(
+        request,
+        lambda: members.member_change_role(
+            membership=membership, data={"role": role}, by=request.membership, actor=portal_actor(request)
+        ),
+        f"{membership.user.email} is now {role}.",
+    )
+
+
+@require_POST
+@portal_view
+def member_remove(request: PortalRequest, membership_id: str) -> HttpResponse:
+    membership = _member_or_404(request, membership_id)
+    return _team_change(
+        request,
+        lambda: members.member_remove(
+            membership=membership, by=request.membership, actor=portal_actor(request)
+        ),
+        f"{membership.user.email} removed from the team.",
+    )

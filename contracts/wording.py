@@ -1,0 +1,242 @@
+"""Contract terms in plain words for people: pricing, per-period amounts and verification policies.
+
+The one place that turns the stored, validated terms (contracts.terms, contracts.policy) into
+sentences; templates show these sentences and never spell out terms themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from contracts.models import Contract, ContractVersion, OutcomeType
+from contracts.policy import VerificationPolicy
+from contracts.terms import (
+    PackagePricing,
+    PercentagePricing,
+    PerUnitPricing,
+    Pricing,
+    TieredPricing,
+    currency_exponent,
+)
+
+
+@cache
+def _pricing_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(Pricing)
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """A price in major units: at least the currency's decimals, more when the price has them
+    (0.004 USD stays 0.004 USD; 1.2 USD reads 1.20 USD); thousands grouped."""
+    exponent = currency_exponent(currency)
+    places = max(exponent, -int(amount.normalize().as_tuple().exponent))
+    return f"{amount:,.{places}f} {currency}"
+
+
+def minor_text(amount_minor: int, currency: str) -> str:
+    """An amount in integer minor units, in major units (500 USD -> 5.00 USD)."""
+    return amount_text(Decimal(amount_minor).scaleb(-currency_exponent(currency)), currency)
+
+
+def unit_name(key: str, *, plural: bool = False) -> str:
+    """`ticket.resolved` -> 'resolved ticket' (a noun and what happened to it); other keys read as words."""
+    parts = key.split(".")
+    words = f"{parts[1]} {parts[0]}" if len(parts) == 2 else " ".join(parts)
+    words = words.replace("_", " ")
+    return f"{words}s" if plural and not words.endswith("s") else words
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _percent(value: Decimal | float) -> str:
+    return f"{Decimal(str(value)).normalize():f} %"
+
+
+def _tiers_text(pricing: TieredPricing, currency: str) -> str:
+    parts, start = [], 1
+    for tier in pricing.tiers:
+        price = f"{amount_text(tier.unit_price, currency)} each"
+        if tier.flat_fee:
+            price += f" + {amount_text(tier.flat_fee, currency)} flat"
+        if tier.up_to is None:
+            span = f"above {_count(start - 1)}" if start > 1 else "every unit"
+        elif pricing.model == "volume":
+            span = f"up to {_count(tier.up_to)}"
+        else:
+            span = f"{_count(start)} to {_count(tier.up_to)}"
+        parts.append(f"{span} at {price}")
+        start = (tier.up_to or 0) + 1
+    return ", ".join(parts)
+
+
+def pricing_text(outcome_type: OutcomeType, currency: str) -> str:
+    """e.g. '1.20 USD per resolved ticket; first 100 free each period; verified outcomes only'."""
+    pricing = _pricing_adapter().validate_python(outcome_type.pricing)
+    unit, units = unit_name(outcome_type.key), unit_name(outcome_type.key, plural=True)
+    if isinstance(pricing, PerUnitPricing):
+        phrases = [f"{amount_text(pricing.unit_price, currency)} per {unit}"]
+    elif isinstance(pricing, TieredPricing) and pricing.model == "graduated":
+        phrases = [f"Graduated tiers per period: {_tiers_text(pricing, currency)}"]
+    elif isinstance(pricing, TieredPricing):
+        phrases = [
+            "Volume tiers: every unit of the period at the tier its total reaches: "
+            + _tiers_text(pricing, currency)
+        ]
+    elif isinstance(pricing, PackagePricing):
+        phrases = [
+            f"{amount_text(pricing.package_price, currency)} per package of "
+            f"{_count(pricing.package_size)} {units} (a started package is billed whole)"
+        ]
+    else:
+        assert isinstance(pricing, PercentagePricing)
+        fee = f"{_percent(pricing.percent)} of the reported value of each {unit}"
+        if pricing.min_fee_minor is not None:
+            fee += f", at least {minor_text(pricing.min_fee_minor, currency)}"
+        if pricing.max_fee_minor is not None:
+            fee += f", at most {minor_text(pricing.max_fee_minor, currency)}"
+        phrases = [fee]
+    if outcome_type.free_units:
+        phrases.append(f"first {_count(outcome_type.free_units)} free each period")
+    if outcome_type.cap_units is not None:
+        phrases.append(f"at most {_count(outcome_type.cap_units)} {units} billed per period")
+    if outcome_type.cap_amount_minor is not None:
+        phrases.append(f"at most {minor_text(outcome_type.cap_amount_minor, currency)} per period")
+    phrases.append(
+        "every completed attempt is billed"
+        if outcome_type.billing_basis == "per_task"
+        else "verified outcomes only"
+    )
+    return "; ".join(phrases)
+
+
+def _listing(items: list[str]) -> str:
+    return ", ".join(item.replace("_", " ") for item in items)
+
+
+def policy_sentences(policy_data: dict[str, Any]) -> list[str]:
+    """The rules of a stored verification policy, one sentence each (disabled rules are left out)."""
+    policy = VerificationPolicy.model_validate(policy_data)
+    sentences = []
+    confirmation = policy.confirmation
+    if confirmation.required:
+        text = f"Confirmation by the customer within {confirmation.match_window_hours} hours"
+        if confirmation.on_unmatched == "reject":
+            text += "; unconfirmed claims are rejected."
+        elif confirmation.on_unmatched == "bill_unverified":
+            text += (
+                f"; unconfirmed claims are billed as unverified at "
+                f"{confirmation.unverified_price_percent} % of the price."
+            )
+        else:
+            text += f"; silence for {confirmation.silence_window_hours} hours counts as consent."
+        sentences.append(text)
+    else:
+        sentences.append("No confirmation by the customer is needed.")
+    maturation = policy.maturation
+    if maturation.hold_hours:
+        text = f"{maturation.hold_hours} h maturation before billing"
+        if maturation.disqualifiers:
+            text += f"; voided by {_listing(maturation.disqualifiers)} meanwhile"
+        sentences.append(text + ".")
+    else:
+        sentences.append("Billable at once (no maturation hold).")
+    event_time = policy.event_time
+    sentences.append(
+        f"Events may run {event_time.max_clock_skew_seconds} s ahead of our clock and arrive up to "
+        f"{event_time.late_arrival_days} days late."
+    )
+    if policy.evidence.required_fields:
+        fields = ", ".join(f"{name} ({kind})" for name, kind in policy.evidence.required_fields.items())
+        sentences.append(f"Evidence required: {fields}.")
+    time_to_outcome = policy.time_to_outcome
+    if time_to_outcome.enabled:
+        sentences.append(
+            f"From {time_to_outcome.started_at_field} to the outcome takes between "
+            f"{time_to_outcome.min_seconds:,} s and {time_to_outcome.max_seconds:,} s."
+        )
+    if policy.split_detection.enabled:
+        sentences.append(
+            f"Outcomes sharing a parent key within {policy.split_detection.window_hours} h are billed once."
+        )
+    anomaly = policy.anomaly
+    if anomaly.velocity_enabled:
+        sentences.append(
+            f"Daily volume is flagged above a robust z-score of {anomaly.z_threshold:g} against "
+            f"{anomaly.baseline_days} days (after {anomaly.min_history_days} days of history); "
+            f"a rejection rate above {_percent(Decimal(str(anomaly.rejection_rate_threshold)) * 100)} "
+            f"over {anomaly.rejection_rate_min_outcomes}+ outcomes is flagged too."
+        )
+    if policy.audit_sampling.enabled:
+        sampling = policy.audit_sampling
+        sentences.append(
+            f"{_percent(Decimal(str(sampling.rate)) * 100)} of outcomes are sampled for the customer "
+            f"to attest within {sampling.attestation_days} days ({_percent(Decimal(str(sampling.confidence)) * 100)}"
+            " confidence)."
+        )
+    if policy.suppression.enabled:
+        suppression = policy.suppression
+        sentences.append(
+            f"Flagged when the customer's confirmations fall below "
+            f"{round(suppression.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
+            f"({suppression.baseline_days}-day baseline)."
+        )
+    if policy.baseline_lift.enabled:
+        sentences.append(
+            f"Only outcomes above a baseline of {_count(policy.baseline_lift.baseline_units_per_period)}"
+            " per period are billed."
+        )
+    disputes = policy.disputes
+    unanswered = "the customer is credited" if disputes.unanswered == "credit_customer" else "it is billed"
+    sentences.append(
+        f"Disputes within {disputes.window_days} days; the vendor answers within "
+        f"{disputes.response_days} days, else {unanswered}."
+    )
+    sentences.append(
+        f"A reversal within {policy.reversal.clawback_window_days} days after billing becomes a credit."
+    )
+    return sentences
+
+
+def version_sentences(version: ContractVersion, currency: str) -> list[str]:
+    """A version's per-period amounts: platform fee, minimum commitment, cap and its alerts."""
+    sentences = []
+    if version.platform_fee_minor:
+        sentences.append(f"Platform fee {minor_text(version.platform_fee_minor, currency)} per period.")
+    if version.minimum_commitment_minor:
+        sentences.append(
+            f"Minimum commitment {minor_text(version.minimum_commitment_minor, currency)} per period."
+        )
+    if version.cap_amount_minor is not None:
+        text = f"Billing capped at {minor_text(version.cap_amount_minor, currency)} per period"
+        if version.budget_alert_percents:
+            text += "; alerts at " + ", ".join(f"{p} %" for p in version.budget_alert_percents)
+        sentences.append(text + ".")
+    return sentences or ["No platform fee, minimum or cap."]
+
+
+def period_text(contract: Contract) -> str:
+    """e.g. 'Monthly from day 1 (Europe/Berlin)' or 'Every 3 months from day 15 (UTC)'."""
+    every = "Monthly" if contract.period_count == 1 else f"Every {contract.period_count} months"
+    return f"{every} from day {contract.anchor_day} ({contract.timezone})"
+
+
+@dataclass(frozen=True)
+class OutcomeTypeWords:
+    outcome_type: OutcomeType
+    pricing: str
+    policy: list[str]
+
+
+def outcome_type_words(outcome_type: OutcomeType, currency: str) -> OutcomeTypeWords:
+    return OutcomeTypeWords(
+        outcome_type=outcome_type,
+        pricing=pricing_text(outcome_type, currency),
+        policy=policy_sentences(outcome_type.verification_policy),
+    )

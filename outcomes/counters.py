@@ -1,0 +1,189 @@
+"""The daily counters behind the window statistics (velocity, suppression, rejection rate).
+
+OutcomeDayCount: outcomes and confirmed outcomes per (contract, outcome type, UTC day of occurred_at).
+SourceDayCount: outcomes and rejected outcomes per (source, UTC day of created_at).
+
+Whatever creates an outcome or changes what is counted (its occurrence, whether it is confirmed,
+whether it is rejected) collects the changes in a `Deltas` and applies them with `apply`, in the same
+transaction and as its last statement: one upsert per table, keys in sorted order. So two transactions
+lock shared counter rows in the same order, and a transaction holding counter rows waits for nothing
+else before it commits (no lock cycle with the outcome rows it locked first).
+
+`recount` computes what the counters must hold from the outcomes themselves (the migration's
+backfill does the same); `rebuild` replaces them with it (bulk loads that bypass the services).
+Hand-written SQL: Django has no upsert that adds to the stored value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, cast
+
+from django.db import connection, models
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from outcomes.models import Outcome, OutcomeDayCount, OutcomeState, SourceDayCount
+
+# Rows per statement: well under SQLite's parameter limit, one statement per batch on PostgreSQL.
+_ROWS_PER_STATEMENT = 1000
+
+DayKey = tuple[Any, str, dt.date]  # (contract id, outcome type key, day)
+SourceKey = tuple[Any, dt.date]  # (source id, day)
+
+
+def utc_day(instant: dt.datetime) -> dt.date:
+    return instant.astimezone(dt.UTC).date()
+
+
+class Deltas:
+    """Changes to the counters, collected while outcomes are written."""
+
+    def __init__(self) -> None:
+        self.days: dict[DayKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, confirmed
+        self.sources: dict[SourceKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, rejected
+
+    def _day(self, outcome: Outcome, occurred_at: dt.datetime, confirmed: bool, sign: int) -> None:
+        row = self.days[(outcome.contract_id, outcome.outcome_type_key, utc_day(occurred_at))]
+        row[0] += sign
+        row[1] += sign * confirmed
+
+    def created(self, outcome: Outcome) -> None:
+        """A new outcome, as it stands (its occurrence, confirmation and state)."""
+        self._day(outcome, outcome.occurred_at, outcome.confirmed_at is not None, 1)
+        if outcome.source_id is not None:
+            row = self.sources[(outcome.source_id, utc_day(outcome.created_at))]
+            row[0] += 1
+            row[1] += outcome.state == OutcomeState.REJECTED
+
+    def occurred_moved(self, outcome: Outcome, before: dt.datetime) -> None:
+        """The outcome's occurred_at changed from `before` to its current value."""
+        if utc_day(before) == utc_day(outcome.occurred_at):
+            return
+        confirmed = outcome.confirmed_at is not None
+        self._day(outcome, before, confirmed, -1)
+        self._day(outcome, outcome.occurred_at, confirmed, 1)
+
+    def changed(self, outcome: Outcome, *, state_before: str, confirmed_before: dt.datetime | None) -> None:
+        """The outcome's state and confirmed_at changed from these to their current values."""
+        was, now = confirmed_before is not None, outcome.confirmed_at is not None
+        if was != now:
+            self.days[(outcome.contract_id, outcome.outcome_type_key, utc_day(outcome.occurred_at))][1] += (
+                1 if now else -1
+            )
+        was_rejected = state_before == OutcomeState.REJECTED
+        is_rejected = outcome.state == OutcomeState.REJECTED
+        if was_rejected != is_rejected and outcome.source_id is not None:
+            self.sources[(outcome.source_id, utc_day(outcome.created_at))][1] += 1 if is_rejected else -1
+
+
+def _upsert(
+    model: type[models.Model], keys: Sequence[str], values: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    table = model._meta.db_table
+    columns = ", ".join([*keys, *values])
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{name} = {table}.{name} + excluded.{name}" for name in values
+    )
+    fields = [
+        cast("models.Field[Any, Any]", model._meta.get_field(name.removesuffix("_id")))
+        for name in (*keys, *values)
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array per column (a placeholder per column, not per value), rows kept in their order.
+            # (A foreign key's db_type is its target's: uuid, bigint.)
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 (names are ours)
+                f"SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS r({columns}, n) ORDER BY n {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        width = len(keys) + len(values)
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _ROWS_PER_STATEMENT]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {placeholders} {conflict}",  # noqa: S608
+                # Values as the backend stores them (SQLite: a uuid as 32 hex digits, a date as text).
+                [
+                    field.get_db_prep_value(value, connection)
+                    for row in chunk
+                    for field, value in zip(fields, row, strict=True)
+                ],
+            )
+
+
+def apply(deltas: Deltas) -> None:
+    """Add the deltas to the counters: one statement per table, in key order (see the module's note)."""
+    days = sorted((*key, *values) for key, values in deltas.days.items() if any(values))
+    sources = sorted((*key, *values) for key, values in deltas.sources.items() if any(values))
+    if days:
+        _upsert(
+            OutcomeDayCount,
+            ("contract_id", "outcome_type_key", "day"),
+            ("outcomes", "confirmed"),
+            days,
+        )
+    if sources:
+        _upsert(SourceDayCount, ("source_id", "day"), ("outcomes", "rejected"), sources)
+
+
+def recount() -> tuple[dict[DayKey, tuple[int, int]], dict[SourceKey, tuple[int, int]]]:
+    """What the counters must hold, from the outcomes (zero rows left out)."""
+    days = {
+        (contract_id, type_key, day): (outcomes, confirmed)
+        for contract_id, type_key, day, outcomes, confirmed in Outcome.objects.annotate(
+            day=TruncDate("occurred_at", tzinfo=dt.UTC)
+        )
+        .values_list("contract_id", "outcome_type_key", "day")
+        .annotate(outcomes=Count("id"), confirmed=Count("confirmed_at"))
+        .order_by()
+    }
+    sources = {
+        (source_id, day): (outcomes, rejected)
+        for source_id, day, outcomes, rejected in Outcome.objects.filter(source__isnull=False)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values_list("source_id", "day")
+        .annotate(outcomes=Count("id"), rejected=Count("id", filter=Q(state=OutcomeState.REJECTED)))
+        .order_by()
+    }
+    return days, sources
+
+
+def stored() -> tuple[dict[DayKey, tuple[int, int]], dict[SourceKey, tuple[int, int]]]:
+    """What the counters hold (zero rows left out): equal to recount() when they are kept right."""
+    days = {
+        (c, t, d): (n, k)
+        for c, t, d, n, k in OutcomeDayCount.objects.values_list(
+            "contract_id", "outcome_type_key", "day", "outcomes", "confirmed"
+        )
+        if n or k
+    }
+    sources = {
+        (s, d): (n, r)
+        for s, d, n, r in SourceDayCount.objects.values_list("source_id", "day", "outcomes", "rejected")
+        if n or r
+    }
+    return days, sources
+
+
+def rebuild() -> None:
+    """Replace the counters with a recount (after bulk loads that bypass the services)."""
+    days, sources = recount()
+    OutcomeDayCount.objects.all().delete()
+    SourceDayCount.objects.all().delete()
+    OutcomeDayCount.objects.bulk_create(
+        (
+            OutcomeDayCount(contract_id=c, outcome_type_key=t, day=d, outcomes=n, confirmed=k)
+            for (c, t, d), (n, k) in days.items()
+        ),
+        batch_size=5000,
+    )
+    SourceDayCount.objects.bulk_create(
+        (SourceDayCount(source_id=s, day=d, outcomes=n, rejected=r) for (s, d), (n, r) in sources.items()),
+        batch_size=5000,
+    )

@@ -1,0 +1,16 @@
+"""Portal pages of the outcomes app: the explorer, an outcome's trail, the review queue, disputes."""
+
+from django.urls import path
+
+from outcomes import views
+
+app_name = "outcomes"
+
+urlpatterns = [
+    path("outcomes/", views.outcome_list, name="outcome-list"),
+    path("outcomes/<str:outcome_id>/", views.outcome_detail, name="outcome-detail"),
+    path("outcomes/<str:outcome_id>/review/", views.outcome_review, name="outcome-review"),
+    path("review/", views.review_queue, name="review-queue"),
+    path("disputes/", views.dispute_list, name="dispute-list"),
+    path("disputes/<str:dispute_id>/", views.dispute_detail, name="dispute-detail"),
+]

@@ -1,0 +1,40 @@
+"""Portal forms of the settlement app: the invoice list's filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from contracts.models import Contract, Customer, Vendor
+from settlement.models import InvoiceStatus
+
+
+class ContractChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.reference} · {obj.customer.name}"
+
+
+class InvoiceFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "Any status"), *InvoiceStatus.choices], required=False)
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(), required=False, empty_label="Any customer"
+    )
+    contract = ContractChoiceField(
+        queryset=Contract.objects.none(), required=False, empty_label="Any contract"
+    )
+    period = forms.DateField(
+        required=False,
+        label="Period (month)",
+        input_formats=["%Y-%m"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+        help_text="Periods that mostly lie in this month.",
+    )
+
+    def __init__(self, *args: Any, vendor: Vendor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["customer"].queryset = Customer.objects.filter(vendor=vendor).order_by("name")
+        fields["contract"].queryset = (
+            Contract.objects.filter(vendor=vendor).select_related("customer").order_by("reference")
+        )

@@ -1,0 +1,76 @@
+"""What a vendor's owner or admin may do to an invoice from the portal: rebuild or finalize a draft,
+settle a finalized one through Stripe. Each wraps the service the periodic jobs use, refuses what
+the invoice's status does not allow, and leaves an entry in the vendor's audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from contracts.audit import audit_record
+from contracts.errors import Conflict
+from settlement.models import Invoice, InvoiceStatus
+from settlement.services.invoicing import invoice_finalize, invoice_rebuild
+from settlement.tasks import push_invoice
+
+
+def _locked(invoice: Invoice, allowed: InvoiceStatus, verb: str) -> Invoice:
+    # Locked so the status check and the action see the same invoice (the beat job may finalize it).
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status != allowed:
+        raise Conflict(
+            f"Only a {allowed.value} invoice can be {verb}; this one is {locked.status}.",
+            code="invalid_status",
+        )
+    return locked
+
+
+def invoice_rebuild_now(*, invoice: Invoice, actor: str, now: dt.datetime | None = None) -> Invoice:
+    """Rebuild a draft from the current outcomes (as the grace period's rebuilds do)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _locked(invoice, InvoiceStatus.DRAFT, "rebuilt")
+        rebuilt = invoice_rebuild(invoice_id=invoice.pk, now=now)
+        audit_record(
+            vendor=invoice.vendor,
+            actor=actor,
+            action="invoice.rebuilt",
+            target=rebuilt,
+            at=now,
+            details={"total_minor": rebuilt.total_minor},
+        )
+    return rebuilt
+
+
+def invoice_finalize_now(*, invoice: Invoice, actor: str, now: dt.datetime | None = None) -> Invoice:
+    """Finalize a draft before its grace period ends, then settle it through Stripe (a task). A draft
+    whose total waits for the customer's approval stays a draft (returned as such)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _locked(invoice, InvoiceStatus.DRAFT, "finalized")
+        finalized = invoice_finalize(invoice_id=invoice.pk, now=now)
+        if finalized.is_draft:
+            return finalized
+        audit_record(
+            vendor=invoice.vendor,
+            actor=actor,
+            action="invoice.finalized",
+            target=finalized,
+            at=now,
+            details={"number": finalized.number, "total_minor": finalized.total_minor},
+        )
+        transaction.on_commit(lambda: push_invoice.delay(finalized.pk))
+    return finalized
+
+
+def invoice_push_now(*, invoice: Invoice, actor: str, now: dt.datetime | None = None) -> None:
+    """Settle a finalized invoice through Stripe now rather than at the next beat (a task; resumable)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(invoice, InvoiceStatus.FINALIZED, "sent to Stripe")
+        audit_record(
+            vendor=invoice.vendor, actor=actor, action="invoice.push_requested", target=locked, at=now
+        )
+        transaction.on_commit(lambda: push_invoice.delay(locked.pk))

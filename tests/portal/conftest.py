@@ -1,0 +1,145 @@
+"""Portal fixtures: members of a vendor with a role, a signed-in test client, and a real browser.
+
+Browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright's sync API against
+pytest-django's live server. Playwright runs an event loop in the test thread, so Django's
+async-safety check would refuse ORM calls made by the test itself: DJANGO_ALLOW_ASYNC_UNSAFE is set
+for this package only. Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from contracts.models import Membership, Role, Vendor
+from tests.factories import VendorFactory
+from tests.portal.outcome_scenes import Scene, at_t0
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@dataclass
+class Member:
+    vendor: Vendor
+    user: Any
+    role: str
+    password: str = PASSWORD
+
+    @property
+    def username(self) -> str:
+        return str(self.user.get_username())
+
+
+_counter = iter(range(1, 10**9))
+
+
+def make_member(*, role: str = Role.OWNER, vendor: Vendor | None = None) -> Member:
+    vendor = vendor if vendor is not None else VendorFactory.create()
+    n = next(_counter)
+    email = f"{role}{n}@{vendor.slug}.test"
+    user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD)
+    Membership.objects.create(user=user, vendor=vendor, role=role)
+    return Member(vendor=vendor, user=user, role=role)
+
+
+@pytest.fixture
+def owner(db: None) -> Member:
+    return make_member(role=Role.OWNER)
+
+
+@pytest.fixture
+def viewer(owner: Member) -> Member:
+    """A viewer of the same vendor as `owner`."""
+    return make_member(role=Role.VIEWER, vendor=owner.vendor)
+
+
+def signed_in(member: Member) -> Client:
+    client = Client()
+    client.force_login(member.user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: Member) -> Client:
+    return signed_in(owner)
+
+
+@pytest.fixture
+def viewer_client(viewer: Member) -> Client:
+    return signed_in(viewer)
+
+
+# Outcomes made through the real webhook endpoint and pipeline (tests/portal/outcome_scenes.py) ----------
+
+
+@pytest.fixture
+def outcome_scene(db: None, django_capture_on_commit_callbacks: Any) -> Iterator[Scene]:
+    """A scene builder, the whole test at the scenes' instant T0."""
+    with at_t0():
+        yield Scene(django_capture_on_commit_callbacks)
+
+
+# Browser ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any, transactional_db: None) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+SignIn = Callable[[Member], None]
+
+
+@pytest.fixture
+def sign_in(page: Any) -> SignIn:
+    """Sign in through the real form, as a person would."""
+
+    def sign_in(member: Member) -> None:
+        page.goto("/accounts/login/")
+        page.get_by_label("Email or username").fill(member.username)
+        page.get_by_label("Password").fill(member.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/")
+
+    return sign_in

@@ -1,0 +1,167 @@
+"""The dashboard: each active contract's current period (outcomes by state, the amount rated so far,
+flags, disputes, anomalies) and the two charts, for known data; counted by queries that do not grow
+with the outcomes; scoped to the vendor; read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from contracts.models import Role
+from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.services.review import dispute_open
+from settlement.services.invoicing import invoice_finalize, period_close
+from tests.outcomes.conftest import Ingest
+from tests.portal.conftest import make_member, signed_in
+from tests.portal.test_invoices import contract_ingest, rows, text
+from tests.settlement.conftest import MARCH, billable
+
+pytestmark = pytest.mark.django_db
+
+FEBRUARY = dt.datetime(2026, 2, 1, 5, 0, tzinfo=dt.UTC)  # local midnight in New York (EST)
+NOW = dt.datetime(2026, 3, 20, 15, 0, tzinfo=dt.UTC)
+
+
+def flag_as_anomaly(outcome: Outcome) -> None:
+    """What the anomaly rule leaves on an outcome it flags (its verdict, the state)."""
+    OutcomeVerdict.objects.create(
+        outcome=outcome, rule="anomaly", decision=Decision.FLAG, reason="velocity_anomaly", facts={}, at=NOW
+    )
+    Outcome.objects.filter(pk=outcome.pk).update(state=OutcomeState.FLAGGED)
+
+
+@pytest.fixture
+def ingest() -> Ingest:
+    """February billed (2 outcomes: 1 free + 1.00, fee 100.00 = 101.00 USD, finalized); in March so
+    far 5 outcomes: 3 billable, 1 disputed, 1 flagged as an anomaly."""
+    ingest = contract_ingest()
+    billable(ingest, 2, FEBRUARY + dt.timedelta(days=5), prefix="F")
+    february = period_close(contract_id=ingest.contract.pk, period_start=FEBRUARY, now=MARCH)
+    invoice_finalize(invoice_id=february.pk, now=MARCH + dt.timedelta(hours=1))
+    billable(ingest, 5, MARCH + dt.timedelta(days=3))
+    march = Outcome.objects.filter(contract=ingest.contract, natural_key__startswith="T-").order_by(
+        "natural_key"
+    )
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):
+        dispute_open(outcome=march[0], reason="Solved by our own staff.", actor="customer:test")
+    flag_as_anomaly(march[1])
+    return ingest
+
+
+def dashboard(client: Client) -> str:
+    with time_machine.travel(NOW, tick=False):
+        return text(client.get("/"))
+
+
+def chart_data(html: str, element_id: str) -> Any:
+    [raw] = re.findall(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html)
+    return json.loads(raw)
+
+
+def test_the_current_period_figures_are_right(ingest: Ingest) -> None:
+    client = signed_in(make_member(role=Role.VIEWER, vendor=ingest.api.vendor))
+
+    html = dashboard(client)
+
+    [row] = rows(html, "current-periods")
+    assert row == [
+        "CTR-ingest " + ingest.contract.customer.name,
+        "Mar 1 \N{EN DASH} Mar 31, 2026 America/New_York",
+        "5",
+        "2.00 USD",  # 3 billable: 1 free, 2 x 1.00, rated as the March invoice will be
+        "102.00 USD",  # with the platform fee
+        "1",
+        "1",
+        "Velocity anomaly: 1",
+    ]
+    [states] = rows(html, "states-by-contract")
+    assert dict(zip(OutcomeState.values, states[1:], strict=True)) == {
+        "received": "0",
+        "pending": "0",
+        "maturing": "0",
+        "billable": "3",
+        "billed": "0",  # February's two are billed, but not in this period
+        "rejected": "0",
+        "flagged": "1",
+        "disputed": "1",
+        "reversed": "0",
+    }
+    kpis = dict(re.findall(r'data-kpi="(\w+)">(?:<a [^>]*>)?(\d+)', html))
+    assert kpis == {"outcomes": "5", "flagged": "1", "disputed": "1", "anomalies": "1"}
+
+
+def test_the_charts_count_outcomes_per_day_and_sum_billed_periods(ingest: Ingest) -> None:
+    html = dashboard(signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor)))
+
+    per_day = chart_data(html, "outcomes-per-day")
+    assert len(per_day["labels"]) == 60
+    assert (per_day["labels"][0], per_day["labels"][-1]) == ("2026-01-20", "2026-03-20")
+    series = {s["state"]: dict(zip(per_day["labels"], s["counts"], strict=True)) for s in per_day["series"]}
+    assert set(series) == {"billable", "billed", "flagged", "disputed"}
+    assert series["billed"]["2026-02-06"] == 2
+    assert (series["billable"]["2026-03-04"], series["flagged"]["2026-03-04"]) == (3, 1)
+    assert sum(sum(days.values()) for days in series.values()) == 7
+
+    assert chart_data(html, "billed-per-period") == {
+        "labels": ["2026-02-01"],
+        "series": [{"currency": "USD", "exponent": 2, "totals_minor": [10_100]}],
+    }
+    assert '<canvas id="chart-outcomes"' in html
+    assert '<canvas id="chart-billed"' in html
+    assert "portal/vendor/chartjs/chart.umd.min.js" in html
+
+
+def test_the_dashboard_queries_do_not_grow_with_the_outcomes(ingest: Ingest) -> None:
+    client = signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor))
+    second = contract_ingest("CTR-second", api=ingest.api)
+    billable(second, 2, MARCH + dt.timedelta(days=1), prefix="S")
+    with CaptureQueriesContext(connection) as before:
+        dashboard(client)
+
+    billable(ingest, 6, MARCH + dt.timedelta(days=4), prefix="MORE")
+    billable(second, 6, MARCH + dt.timedelta(days=4), prefix="MORE")
+    with CaptureQueriesContext(connection) as after:
+        html = dashboard(client)
+
+    assert [row[2] for row in rows(html, "current-periods")] == ["11", "8"]
+    assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_another_vendor_sees_none_of_it(ingest: Ingest) -> None:
+    html = dashboard(signed_in(make_member(role=Role.OWNER)))
+
+    assert "CTR-ingest" not in html
+    assert "No active contract yet" in html
+    assert chart_data(html, "outcomes-per-day")["series"] == []
+    assert chart_data(html, "billed-per-period") == {"labels": [], "series": []}
+
+
+def test_a_viewer_reads_it_without_edit_controls_and_cannot_post(ingest: Ingest) -> None:
+    client = signed_in(make_member(role=Role.VIEWER, vendor=ingest.api.vendor))
+
+    html = dashboard(client)
+
+    main = html.split('<main id="main"', 1)[1]
+    assert "<form" not in main
+    assert "<button" not in main
+    assert client.post("/").status_code == 403
+
+
+def test_a_contract_not_started_yet_is_left_out(ingest: Ingest) -> None:
+    later = contract_ingest("CTR-later", api=ingest.api)
+    type(later.contract).objects.filter(pk=later.contract.pk).update(
+        starts_at=timezone.now() + dt.timedelta(days=400)
+    )
+
+    html = dashboard(signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor)))
+
+    assert [row[0].split()[0] for row in rows(html, "current-periods")] == ["CTR-ingest"]

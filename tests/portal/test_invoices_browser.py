@@ -1,0 +1,69 @@
+"""In a real browser: from the invoice list to an invoice, then into a line down to its outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from contracts.models import Role
+from settlement.services.invoicing import period_close
+from tests.portal.conftest import SignIn, make_member, screenshot
+from tests.portal.test_invoices import contract_ingest
+from tests.settlement.conftest import APRIL, MARCH, billable
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_open_an_invoice_and_drill_into_a_line_down_to_its_outcomes(page: Any, sign_in: SignIn) -> None:
+    ingest = contract_ingest("CTR-DRILL")
+    billable(ingest, 5, MARCH + dt.timedelta(days=3))
+    invoice = period_close(
+        contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL + dt.timedelta(hours=1)
+    )
+    sign_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor))
+
+    page.get_by_role("link", name="Invoices").click()
+    page.wait_for_url("**/invoices/")
+    assert page.locator("#invoices tbody tr").count() == 1
+    screenshot(page, "invoice-list")
+
+    page.get_by_role("link", name=f"Draft {invoice.pk}").click()
+    page.wait_for_url(f"**/invoices/{invoice.pk}/")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Draft invoice")
+    assert page.locator("#lines tbody tr").count() == 4
+    assert page.locator("#lines tfoot").inner_text().split()[-2:] == ["103.01", "USD"]
+    assert page.get_by_role("button", name="Finalize now").is_visible()
+    screenshot(page, "invoice-detail")
+
+    page.get_by_role("link", name="Outcomes of line 3").click()
+    page.wait_for_url(f"**/invoices/{invoice.pk}/lines/3/")
+    outcome_links = page.locator("#line-outcomes tbody a")
+    assert outcome_links.count() == 2
+    assert all(
+        re.fullmatch(r"/outcomes/\d+/", href)
+        for href in outcome_links.evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    )
+    assert page.locator("#line-outcomes tbody tr td.money").all_inner_texts() == ["0.505 USD", "0.505 USD"]
+    screenshot(page, "invoice-line")
+
+    first = outcome_links.first.inner_text()
+    outcome_links.first.click()
+    page.wait_for_url(f"**/outcomes/{first}/")  # the outcome's trail
+    assert page.get_by_role("heading", level=1).is_visible()
+
+
+def test_a_viewer_sees_no_invoice_actions(page: Any, sign_in: SignIn) -> None:
+    ingest = contract_ingest("CTR-VIEW")
+    billable(ingest, 1, MARCH + dt.timedelta(days=3))
+    invoice = period_close(
+        contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL + dt.timedelta(hours=1)
+    )
+    sign_in(make_member(role=Role.VIEWER, vendor=ingest.api.vendor))
+
+    page.goto(f"/invoices/{invoice.pk}/")
+
+    assert page.locator("a", has_text="Printable view").is_visible()
+    assert page.locator("main button").count() == 0
