@@ -3,7 +3,11 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from outcomes.services.building import outcomes_build_for_delivery, outcomes_build_sweep
+from outcomes.services.building import (
+    outcomes_build_for_deliveries,
+    outcomes_build_for_delivery,
+    outcomes_build_sweep,
+)
 from outcomes.services.verification import outcomes_evaluate_due
 
 
@@ -32,7 +36,7 @@ def sweep_unprocessed_events() -> int:
 )
 def build_outcomes_for_deliveries(delivery_ids: list[int]) -> int:
     """Several deliveries in one message: what a busy web process enqueues (see ingestion's BuildQueue)."""
-    return sum(outcomes_build_for_delivery(delivery_id=delivery_id) for delivery_id in delivery_ids)
+    return outcomes_build_for_deliveries(delivery_ids=delivery_ids)
 
 
 @shared_task(acks_late=True)

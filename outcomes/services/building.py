@@ -130,11 +130,17 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
 
 def outcomes_build_for_delivery(*, delivery_id: int) -> int:
     """Merge a delivery's not-yet-linked events into outcomes; returns how many outcomes were new."""
+    return outcomes_build_for_deliveries(delivery_ids=[delivery_id])
+
+
+def outcomes_build_for_deliveries(*, delivery_ids: list[int]) -> int:
+    """Merge the not-yet-linked events of several deliveries in one pass (one merge, one verification
+    batch): what a worker does with the burst a busy web process enqueues. Returns the new outcomes."""
     now = timezone.now()
     with transaction.atomic():
         events = list(
             RawEvent.objects.select_related("source")
-            .filter(delivery_id=delivery_id, outcome_link__isnull=True)
+            .filter(delivery_id__in=delivery_ids, outcome_link__isnull=True)
             .order_by("id")
         )
         fresh, touched = _build(events, now)

@@ -22,7 +22,7 @@ from outcomes.models import (
     RawEvent,
     TamperEvidence,
 )
-from outcomes.services.building import outcomes_build_sweep
+from outcomes.services.building import outcomes_build_for_deliveries, outcomes_build_sweep
 from tests.conftest import make_vendor_api
 from tests.outcomes.conftest import Ingest, event, make_ingest, sign
 
@@ -419,3 +419,28 @@ def test_the_sweep_builds_what_no_task_built_and_is_idempotent(ingest: Ingest) -
         assert outcomes_build_sweep() == 2
         assert outcomes_build_sweep() == 0
     assert Outcome.objects.count() == 2
+
+
+def test_deliveries_built_together_merge_into_one_outcome_each_and_twice_changes_nothing(
+    ingest: Ingest,
+) -> None:
+    # Three deliveries, two of them about the same ticket (the agent's claim, the customer's record):
+    # one pass over all three makes two outcomes, each verified, and a rerun finds nothing to link.
+    ingest.post({"events": [event(natural_key="A")]}, as_agent=True)
+    ingest.post({"events": [event(natural_key="A", kind="outcome.confirmed")]})
+    ingest.post({"events": [event(natural_key="B")]})
+    deliveries = list(Delivery.objects.order_by("id").values_list("id", flat=True))
+    assert len(deliveries) == 3
+
+    assert outcomes_build_for_deliveries(delivery_ids=deliveries) == 2
+    assert outcomes_build_for_deliveries(delivery_ids=deliveries) == 0
+
+    a = Outcome.objects.get(natural_key="A")
+    assert a.event_links.count() == 2
+    assert Outcome.objects.count() == 2
+    assert RawEvent.objects.filter(outcome_link__isnull=True).count() == 0
+    assert set(Outcome.objects.values_list("state", flat=True)) <= {
+        OutcomeState.MATURING,
+        OutcomeState.BILLABLE,
+        OutcomeState.FLAGGED,
+    }
