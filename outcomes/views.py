@@ -35,7 +35,9 @@ _META_KEYS = tuple(
 
 
 def _json(response: IngestResponse) -> HttpResponse:
-    return HttpResponse(response.json(), status=response.status, content_type="application/json")
+    return HttpResponse(
+        response.json(), status=response.status, content_type="application/json", headers=response.headers
+    )
 
 
 @csrf_exempt
@@ -46,17 +48,6 @@ def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
         return _json(
             error_response(413, "body_too_large", f"A request body holds at most {MAX_BODY_BYTES} bytes.")
         )
-    retry_after = rate_limit_retry_after(
-        request=request, scope="webhook-source", key=source_id, rate=settings.WEBHOOK_RATE_LIMIT
-    )
-    if retry_after is not None:
-        response = _json(
-            error_response(
-                429, "rate_limited", f"Too many requests for this source; retry in {retry_after} s."
-            )
-        )
-        response["Retry-After"] = str(retry_after)
-        return response
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return _json(
@@ -64,7 +55,21 @@ def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
         )
     meta = request.META
     headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
-    return _json(delivery_receive(source_id=source_id, body=body, headers=headers))
+
+    def admit() -> IngestResponse | None:
+        """The source's rate limit, counted once the request is known to be signed by it."""
+        retry_after = rate_limit_retry_after(
+            request=request, scope="webhook-source", key=source_id, rate=settings.WEBHOOK_RATE_LIMIT
+        )
+        if retry_after is None:
+            return None
+        refusal = error_response(
+            429, "rate_limited", f"Too many requests for this source; retry in {retry_after} s."
+        )
+        refusal.headers["Retry-After"] = str(retry_after)
+        return refusal
+
+    return _json(delivery_receive(source_id=source_id, body=body, headers=headers, admit=admit))
 
 
 # Portal pages ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -64,6 +64,7 @@ class IngestResponse:
     status: int
     body: dict[str, Any]
     content: bytes | None = field(default=None, compare=False, repr=False)  # body, already serialized
+    headers: dict[str, str] = field(default_factory=dict, compare=False)  # e.g. Retry-After
 
     def json(self) -> bytes:
         return self.content if self.content is not None else orjson.dumps(self.body)
@@ -587,13 +588,27 @@ def _authenticate(
     raise AssertionError("unreachable")
 
 
-def delivery_receive(*, source_id: str, body: bytes, headers: Mapping[str, str]) -> IngestResponse:
-    """Authenticate, validate and durably store one webhook request; answer only after commit."""
+def delivery_receive(
+    *,
+    source_id: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    admit: Callable[[], IngestResponse | None] | None = None,
+) -> IngestResponse:
+    """Authenticate, validate and durably store one webhook request; answer only after commit.
+
+    `admit`, called once the request is known to be the source's own (signed with its secret):
+    None to go on, or the answer to send instead (the source's rate limit). Counting only signed
+    requests means nobody but the source can spend its budget.
+    """
     now = timezone.now()
     lowered = {k.lower(): v for k, v in headers.items()}
     source = _authenticate(source_id, body, lowered, now)
     if isinstance(source, IngestResponse):
         return source
+    refusal = admit() if admit is not None else None
+    if refusal is not None:
+        return refusal
     webhook_id = lowered["webhook-id"][:255]
     stored_headers = {name: lowered[name] for name in STORED_HEADERS if name in lowered}
     body_sha256 = _sha256(body)

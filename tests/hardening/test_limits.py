@@ -61,6 +61,17 @@ def test_the_webhook_limit_counts_per_source_not_per_process_when_the_window_res
     assert ingest.post(event()).status_code == 200
 
 
+@override_settings(WEBHOOK_RATE_LIMIT="2/m")
+def test_requests_not_signed_by_the_source_do_not_spend_its_budget(estate: Estate) -> None:
+    # Anyone who knows a source's id can post to it: only requests signed with its secret are counted,
+    # so a flood of forgeries cannot lock the source out.
+    ingest = estate.ingest
+    forged = [ingest.post(event(), secret="whsec_" + "A" * 43) for _ in range(5)]
+    assert {response.status_code for response in forged} == {401}
+
+    assert [ingest.post(event()).status_code for _ in range(3)] == [200, 200, 429]
+
+
 @override_settings(API_RATE_LIMIT="2/m")
 def test_an_api_key_over_its_rate_is_429_with_retry_after_and_other_keys_are_not(estate: Estate) -> None:
     client = estate.ingest.api.client
