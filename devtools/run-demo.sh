@@ -33,8 +33,9 @@ LOG_LEVEL=WARNING "$PY" manage.py demo_activity --if-quiet
 cat <<MSG
 
   Verity is running:
+    Portal    http://${HOST}:${PORT}/         (demo login: demo@verity.test / verity-demo)
     API docs  http://${HOST}:${PORT}/api/docs/
-    Admin     http://${HOST}:${PORT}/admin/   (demo login: demo@verity.test / verity-demo)
+    Admin     http://${HOST}:${PORT}/admin/   (same login)
     Schema    http://${HOST}:${PORT}/api/schema/
   The demo API key and webhook secrets were printed by seed_demo above (first run only).
 
