@@ -449,6 +449,19 @@ def print_table(
     print("\n".join(lines))  # noqa: T201
 
 
+def add_server_arguments(parser: argparse.ArgumentParser, *, db_name: str, broker_url: str) -> None:
+    """The gunicorn, database and broker options the ingestion and soak benchmarks share."""
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--db-port", default="5432")
+    parser.add_argument("--db-user", default="postgres")
+    parser.add_argument("--db-name", default=db_name)
+    parser.add_argument("--broker-url", default=broker_url)
+    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database afterwards")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -461,15 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="cap on each timed phase (default 60)")
     parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--single-concurrency", type=int, default=8)
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", default="5432")
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--db-name", default="verity_bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    add_server_arguments(parser, db_name="verity_bench", broker_url="redis://127.0.0.1:6379/13")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-ingest.json", help="raw results")
     args = parser.parse_args(argv)

@@ -52,6 +52,7 @@ from bench import cpu
 from bench.bare_urls import BARE_TABLE
 from bench.ingest import (
     ROOT,
+    add_server_arguments,
     admin_conninfo,
     drop_database,
     free_port,
@@ -758,17 +759,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--drain-seconds", type=float, default=180.0, help="max wait for the worker afterwards"
     )
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    add_server_arguments(parser, db_name="verity_soak_bench", broker_url="redis://127.0.0.1:6379/12")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes (2)")
     parser.add_argument("--beat-seconds", type=float, default=10.0, help="beat interval for every job (10)")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", default="5432")
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--db-name", default="verity_soak_bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/12")
-    parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-soak.json", help="raw results")
     args = parser.parse_args(argv)

@@ -240,7 +240,12 @@ def source_create(request: PortalRequest) -> HttpResponse:
 
 @portal_view
 def source_detail(request: PortalRequest, source_id: str) -> HttpResponse:
-    source = _source_or_404(request, source_id)
+    return _source_page(request, _source_or_404(request, source_id))
+
+
+def _source_page(
+    request: PortalRequest, source: WebhookSource, rotate_errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "contracts/source_detail.html",
@@ -250,9 +255,10 @@ def source_detail(request: PortalRequest, source_id: str) -> HttpResponse:
             "secrets": source.secrets.all(),
             "now": timezone.now(),
             "overlaps": OVERLAPS,
-            "rotate_errors": [],
+            "rotate_errors": rotate_errors or [],
             "curl": curl_example(request, source, None),
         },
+        status=status,
     )
 
 
@@ -273,20 +279,7 @@ def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
             return redirect("contracts:source-detail", source_id=source.pk)
         return _secret_shown_once(request, _source_or_404(request, source_id), secret, rotated=True)
     errors = [item["message"] for items in serializer_errors(checked).values() for item in items]
-    return render(
-        request,
-        "contracts/source_detail.html",
-        {
-            "section": "settings",
-            "source": source,
-            "secrets": source.secrets.all(),
-            "now": timezone.now(),
-            "overlaps": OVERLAPS,
-            "rotate_errors": errors,
-            "curl": curl_example(request, source, None),
-        },
-        status=400,
-    )
+    return _source_page(request, source, rotate_errors=errors, status=400)
 
 
 @require_POST

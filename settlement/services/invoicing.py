@@ -578,17 +578,19 @@ def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftP
     to show, never to bill). In the order of `periods`."""
     if not periods:
         return []
-    invoices = [
-        Invoice(
-            vendor_id=contract.vendor_id,
-            contract=contract,
-            period_start=period.start,
-            period_end=period.end,
-            currency=contract.currency,
-        )
-        for contract, period in periods
-    ]
+    invoices = [_unsaved_invoice(contract, period) for contract, period in periods]
     return [DraftPreview(lines, held) for lines, held in _rate(invoices, lock=False)]
+
+
+def _unsaved_invoice(contract: Contract, period: Period, **fields: Any) -> Invoice:
+    return Invoice(
+        vendor_id=contract.vendor_id,
+        contract=contract,
+        period_start=period.start,
+        period_end=period.end,
+        currency=contract.currency,
+        **fields,
+    )
 
 
 def _build(invoices: list[Invoice], now: dt.datetime) -> None:
@@ -683,12 +685,9 @@ def periods_close(
         Invoice.objects.bulk_create(
             sorted(
                 (
-                    Invoice(
-                        vendor_id=contract.vendor_id,
-                        contract=contract,
-                        period_start=period.start,
-                        period_end=period.end,
-                        currency=contract.currency,
+                    _unsaved_invoice(
+                        contract,
+                        period,
                         finalize_after=period.end + dt.timedelta(hours=contract.grace_period_hours),
                         built_at=now,
                     )
