@@ -70,3 +70,15 @@ def test_production_answers_redirect_to_https_and_carry_the_security_headers() -
     assert secure["Referrer-Policy"] == "same-origin"
     assert secure["Cross-Origin-Opener-Policy"] == "same-origin"
     assert secure["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_of_our_own_origin_only() -> None:
+    client = Client()
+    for url in ("/accounts/login/", "/api/v1/customers", "/admin/login/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy, url
+        assert "frame-ancestors 'none'" in policy, url
+        assert "unsafe-inline" not in policy, url
+    # The Swagger UI page loads drf-spectacular's CDN assets: exempt, and only it.
+    assert "Content-Security-Policy" not in client.get("/api/docs/")

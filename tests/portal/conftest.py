@@ -116,8 +116,15 @@ def page(browser: Any, live_server: Any, transactional_db: None) -> Iterator[Any
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # Every browser test also checks that the Content-Security-Policy blocked nothing the page uses.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     context.close()
+    assert refused == [], "the Content-Security-Policy refused some of a page's own resources"
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client, override_settings
 
+from contracts.models import ApiKey
 from contracts.portal import NAV
 from tests.portal.conftest import PASSWORD, Member, SignIn, screenshot
 
@@ -101,3 +102,21 @@ def test_sign_in_in_a_browser(page: Any, sign_in: SignIn, owner: Member) -> None
     page.wait_for_url("**/accounts/login/")
     page.goto("/")
     assert "/accounts/login/" in page.url
+
+
+def test_a_portal_post_without_the_csrf_token_is_refused_and_changes_nothing(owner: Member) -> None:
+    client = Client(enforce_csrf_checks=True)  # the test client skips the check unless asked
+    client.force_login(owner.user)
+    form = client.get("/settings/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.content.decode())
+    assert token is not None
+
+    forged = client.post("/settings/api-keys/", {"name": "forged", "scope": "write"})
+    assert forged.status_code == 403
+    assert not ApiKey.objects.filter(name="forged").exists()
+
+    genuine = client.post(
+        "/settings/api-keys/", {"name": "genuine", "scope": "write", "csrfmiddlewaretoken": token[1]}
+    )
+    assert genuine.status_code == 200
+    assert ApiKey.objects.filter(name="genuine", vendor=owner.vendor).exists()
