@@ -134,12 +134,17 @@ def served(args: argparse.Namespace, env: dict[str, str], port: int, probe: str)
             time.sleep(0.2)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def loadgen(args: argparse.Namespace, mode: str, port: int, extra: Sequence[str]) -> dict[str, Any]:

@@ -63,6 +63,7 @@ from bench.ingest import (
     recreate_database,
     run_json,
     served,
+    stop_process,
 )
 from bench.loadgen import Connection, Signer, http_request, make_event
 
@@ -689,12 +690,7 @@ def celery(args: argparse.Namespace, env: dict[str, str], role: str) -> Iterator
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         if role == "beat":
             for leftover in (ROOT / "var").glob(f"soak-beat-{os.getpid()}*"):
                 leftover.unlink()
