@@ -80,6 +80,13 @@ bench-close: $(DEV_STAMP)
 	$(BIN)/python -m bench.close --server-url $(TEST_DATABASE_URL) $(BENCH_CLOSE_ARGS)
 .PHONY: bench-verify bench-close
 
+# The portal benchmark (docs/performance.md, "Portal"): the explorer, trail, review queue, invoices and
+# dashboard pages over 10^5 and 10^6 outcomes; ~2 minutes. Own database on TEST_DATABASE_URL's server.
+BENCH_PORTAL_ARGS ?=
+bench-portal: $(DEV_STAMP)
+	$(BIN)/python -m bench.portal --server-url $(TEST_DATABASE_URL) $(BENCH_PORTAL_ARGS)
+.PHONY: bench-portal
+
 # The soak (docs/performance.md, "Soak"): a few minutes of mixed traffic (signed webhooks with 20%
 # duplicates, API reads, contracts terminated midway and their period closed by beat) against gunicorn,
 # a Celery worker and beat on loopback; then the database is checked (nothing lost or doubled) and the

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from bench import close, verify
+from bench import close, portal, verify
 from bench.bulk import fetchall, seed_contracts
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
 from settlement.models import InvoiceStatus, LineOutcome
@@ -95,3 +95,20 @@ def test_close_bench_core() -> None:
     assert (
         set(Outcome.objects.filter(state=OutcomeState.BILLED).values_list("id", flat=True)) == pushed_outcomes
     )
+
+
+def test_portal_bench_core() -> None:
+    seed_contracts(
+        3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.default_policy_terms()
+    )
+
+    result = portal.measure_size(300, seeded=0, contracts=3, repeats=1)
+
+    assert result["outcomes"] == Outcome.objects.count() == 300
+    assert [page["name"] for page in result["pages"]] == [
+        name for name, _, _ in portal.pages(result["vendor"])
+    ]
+    assert all(page["ms"] > 0 for page in result["pages"])
+    assert result["ceiling_ms"] > 0
+    report = portal.build_report([result])
+    assert len(report) == len(result["pages"]) + 1  # each page, then the ceiling

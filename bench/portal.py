@@ -1,0 +1,230 @@
+"""The portal benchmark (`make bench-portal`): how long the vendor's pages take over large tables.
+
+In one run, on one freshly created database (drop, create, migrate):
+
+1. seed contracts and an outcome history with bulk SQL, as the verification benchmark does
+   (bench.bulk, bench.verify.seed_history): every outcome belongs to the one bench vendor, spread
+   over the last 60 days, so the dashboard's 60-day chart covers all of them;
+2. for each size (default 10^5 then 10^6 outcomes), request each page several times through
+   Django's test client, signed in as an owner of the vendor (the whole view: middleware, form,
+   queries, template), and keep the median;
+3. beside them, the ceiling measured in the same run: the one keyset query a page of the outcome
+   explorer cannot do without (the vendor's newest 51 outcome ids, `ORDER BY id DESC LIMIT 51`).
+
+Goal: the outcome explorer (every filter, and a deep page) answers in under 200 ms at the largest size
+(10^6 outcomes). How each page grows from one size to the next is printed beside it: a page reads a
+bounded number of rows (a keyset page, and state counts capped at 10,000 rows), so what grows is the
+part of a filter's matches below that cap. The other pages are reported, not held to a goal; the
+dashboard rates every unbilled billable outcome exactly as the invoice will, and charts 60 days.
+See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.bulk import (
+    VENDOR_SLUG,
+    Server,
+    django_setup,
+    drop_database,
+    fetchall,
+    log,
+    machine,
+    print_table,
+    recreate_database,
+    seed_contracts,
+    vacuum_analyze,
+)
+from bench.verify import default_policy_terms, seed_history
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_MS = 200.0
+REPEATS = 7
+EXPLORER = "explorer"
+
+
+def pages(vendor_id: str) -> list[tuple[str, str, str]]:
+    """(name, kind, url) of each page measured; kind EXPLORER pages are held to the goal."""
+    from contracts.models import Contract
+    from outcomes.models import Outcome
+
+    contract = Contract.objects.filter(vendor_id=vendor_id).order_by("reference").first()
+    assert contract is not None
+    ids = Outcome.objects.filter(vendor_id=vendor_id).order_by("-id").values_list("id", flat=True)
+    deep = ids[min(5000, ids.count() - 1)]
+    week_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).date().isoformat()
+    return [
+        ("explorer: first page", EXPLORER, "/outcomes/"),
+        ("explorer: state billed", EXPLORER, "/outcomes/?state=billed"),
+        ("explorer: state flagged (rare)", EXPLORER, "/outcomes/?state=flagged"),
+        ("explorer: one contract", EXPLORER, f"/outcomes/?contract={contract.pk}"),
+        ("explorer: contract + state", EXPLORER, f"/outcomes/?contract={contract.pk}&state=billable"),
+        ("explorer: last 7 days", EXPLORER, f"/outcomes/?occurred_from={week_ago}"),
+        ("explorer: search a natural key", EXPLORER, "/outcomes/?q=H-12345"),
+        ("explorer: 100 pages deep", EXPLORER, f"/outcomes/?before={deep}"),
+        ("outcome trail", "page", f"/outcomes/{ids[0]}/"),
+        ("review queue", "page", "/review/"),
+        ("invoices", "page", "/invoices/"),
+        ("dashboard", "page", "/"),
+    ]
+
+
+def measure_size(size: int, *, seeded: int, contracts: int, repeats: int = REPEATS) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils import timezone
+
+    from contracts.models import Membership, Role, Vendor
+
+    now = timezone.now()
+    log(f"history {size:,}: seeding {size - seeded:,} outcomes")
+    seed_history(seeded, size, contracts=contracts, now=now)
+    vacuum_analyze("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent")
+    vendor = Vendor.objects.get(slug=VENDOR_SLUG)
+    user, _ = get_user_model().objects.get_or_create(username="owner@bench.test")
+    Membership.objects.get_or_create(user=user, vendor=vendor, defaults={"role": Role.OWNER})
+    client = Client()
+    client.force_login(user)
+
+    results = []
+    for name, kind, url in pages(str(vendor.pk)):
+        client.get(url, secure=True)  # warm: the first request of a page compiles its templates
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            response = client.get(url, secure=True)  # production settings: HTTPS only
+            times.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        results.append({"name": name, "kind": kind, "url": url, "ms": statistics.median(times)})
+    ceiling = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fetchall(
+            "SELECT id FROM outcomes_outcome WHERE vendor_id = %s ORDER BY id DESC LIMIT 51", [str(vendor.pk)]
+        )
+        ceiling.append((time.perf_counter() - began) * 1000)
+    log(f"history {size:,}: {len(results)} pages measured")
+    return {
+        "outcomes": size,
+        "vendor": str(vendor.pk),
+        "pages": results,
+        "ceiling_ms": statistics.median(ceiling),
+    }
+
+
+def build_report(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows = []
+    first = results[0]
+    for index, page in enumerate(first["pages"]):
+        cells = [page["name"]]
+        for result in results:
+            cells.append(f"{result['pages'][index]['ms']:,.1f}")
+        last = results[-1]["pages"][index]["ms"]
+        growth = last / page["ms"] if page["ms"] else 0.0
+        cells.append(f"{growth:.2f}")
+        cells.append(f"{last / results[-1]['ceiling_ms']:,.0f} x")
+        if page["kind"] == EXPLORER:
+            cells.append("PASS" if last < GOAL_MS else "FAIL")
+        else:
+            cells.append("")
+        rows.append(tuple(cells))
+    rows.append(
+        (
+            "ceiling: newest 51 ids (SQL)",
+            *(f"{result['ceiling_ms']:,.2f}" for result in results),
+            "",
+            "1 x",
+            "",
+        )
+    )
+    return rows
+
+
+def passed(results: list[dict[str, Any]]) -> bool:
+    return all(row[-1] != "FAIL" for row in build_report(results))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="history sizes, ascending (100000,1000000)")
+    parser.add_argument("--contracts", type=int, default=200, help="contracts the outcomes spread over")
+    parser.add_argument(
+        "--server-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a database URL naming the Postgres server; the benchmark creates, then drops, --db-name there",
+    )
+    parser.add_argument("--db-name", default="verity_bench_portal")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-portal.json", help="raw results")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    server = Server.from_url(args.server_url)
+    log(f"database {args.db_name}: drop, create, migrate")
+    recreate_database(server, args.db_name)
+    try:
+        django_setup(server, args.db_name)
+        from django.db import connection
+        from django.utils import timezone
+
+        seed_contracts(
+            args.contracts,
+            starts_at=timezone.now() - dt.timedelta(days=365),
+            outcome_types=default_policy_terms(),
+        )
+        results, seeded = [], 0
+        for size in sizes:
+            results.append(measure_size(size, seeded=seeded, contracts=args.contracts))
+            seeded = size
+        info = machine()
+        connection.close()
+    finally:
+        if not args.keep_db:
+            drop_database(server, args.db_name)
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(
+        orjson.dumps(
+            {"machine": info, "options": vars(args) | {"json": str(args.json)}, "results": results},
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    print(  # noqa: T201
+        f"\nVerity portal benchmark — {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
+        f"PostgreSQL {info['postgres']}"
+    )
+    print(  # noqa: T201
+        f"{args.contracts} contracts of one vendor, outcomes over the last 60 days; median of {REPEATS} "
+        "requests through Django's test client, signed in as an owner. Ceiling: the explorer's keyset query."
+    )
+    print_table(
+        build_report(results),
+        (
+            "page",
+            *(f"ms at {size:,}" for size in sizes),
+            "growth",
+            "vs ceiling",
+            f"explorer < {GOAL_MS:.0f} ms",
+        ),
+        markdown=args.markdown,
+    )
+    return 0 if passed(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
