@@ -80,5 +80,11 @@ def test_pages_carry_a_content_security_policy_of_our_own_origin_only() -> None:
         assert "script-src 'self'" in policy, url
         assert "frame-ancestors 'none'" in policy, url
         assert "unsafe-inline" not in policy, url
-    # The Swagger UI page loads drf-spectacular's CDN assets: exempt, and only it.
+    # Exempt: the Swagger UI page (drf-spectacular's CDN assets) and the machines' webhook endpoints.
     assert "Content-Security-Policy" not in client.get("/api/docs/")
+    assert "Content-Security-Policy" not in client.post(
+        "/webhooks/v1/sources/unknown/events", b"{}", content_type="application/json"
+    )
+    assert "Content-Security-Policy" not in client.post(
+        "/webhooks/stripe", b"{}", content_type="application/json"
+    )
