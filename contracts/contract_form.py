@@ -75,6 +75,12 @@ HEADER_SPECS: dict[str, Spec] = {
     "grace_period_hours": Spec(
         "Grace period (hours)", INT, "number", "Late events still counted after a close."
     ),
+    "approval_threshold_minor": Spec(
+        "Customer approves drafts above",
+        INT,
+        "number",
+        "Optional. A draft whose total is over it waits for the customer's approval. " + MINOR,
+    ),
 }
 AMEND_SPECS: dict[str, Spec] = {
     "effective_from": Spec(

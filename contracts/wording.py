@@ -227,6 +227,14 @@ def period_text(contract: Contract) -> str:
     return f"{every} from day {contract.anchor_day} ({contract.timezone})"
 
 
+def approval_text(contract: Contract) -> str:
+    """Whether the customer approves drafts before they are finalized, and above which total."""
+    if contract.approval_threshold_minor is None:
+        return "Not required"
+    amount = minor_text(contract.approval_threshold_minor, contract.currency)
+    return f"Drafts over {amount} wait for the customer's approval"
+
+
 @dataclass(frozen=True)
 class OutcomeTypeWords:
     outcome_type: OutcomeType

@@ -17,7 +17,7 @@ from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import Contract, ContractStatus
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from contracts.services import contracts as contract_services
-from contracts.wording import outcome_type_words, period_text, version_sentences
+from contracts.wording import approval_text, outcome_type_words, period_text, version_sentences
 
 TRANSITIONS = {
     "activate": (contract_services.contract_activate, "activated"),
@@ -98,6 +98,7 @@ def contract_detail(request: PortalRequest, contract_id: str) -> HttpResponse:
             "section": "contracts",
             "contract": contract,
             "period": period_text(contract),
+            "approval": approval_text(contract),
             "versions": versions,
             "moves": OFFERED[ContractStatus(contract.status)],
         },

@@ -446,3 +446,18 @@ def test_an_admin_may_create_and_amend(owner: Member) -> None:
         == 302
     )
     assert contract.versions.count() == 2
+
+
+def test_a_customer_approval_threshold_set_in_the_form_is_stored_and_shown(
+    owner_client: Client, owner: Member
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    post = {**form_post(str(customer.pk)), "approval_threshold_minor": "250000"}
+
+    response = owner_client.post("/contracts/new/", post)
+
+    contract = Contract.objects.get(vendor=owner.vendor, reference="ACME-2026")
+    assert response.status_code == 302
+    assert contract.approval_threshold_minor == 250_000
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "Drafts over 2,500.00 USD wait for the customer&#x27;s approval" in page
