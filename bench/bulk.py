@@ -18,8 +18,10 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -400,3 +402,37 @@ def cpu_cell(timer: Timer) -> str:
         f"{cpu['bench']:.1f} / {cpu['postgres']:.1f} / {cpu['other']:.1f} s "
         f"(others {cpu['other'] / (cores * timer.elapsed):.0%})"
     )
+
+
+# --- worker processes ----------------------------------------------------------------------
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def run_parallel(
+    function: Callable[..., tuple[int, int]],
+    items: Sequence[Any],
+    workers: int,
+    *args: Any,
+    chunk: int = 50,  # items per task handed to a worker process
+) -> tuple[int, int, Timer]:
+    """Run `function(chunk, *args)` over chunks of `items`: in this process when workers <= 1 (the smoke
+    tests, inside their transaction), else on a pool of forked worker processes. Returns the items
+    done, the queries run and the timing (taken before the workers and their connections go away)."""
+    if workers <= 1:
+        with Timer() as timer:
+            done, queries = function(items, *args)
+        return done, queries, timer
+    from django.db import connections
+
+    connections.close_all()  # each forked worker opens its own connection
+    done = queries = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool, Timer() as timer:
+        futures = [pool.submit(function, chunk, *args) for chunk in chunks(items, chunk)]
+        for future in futures:
+            count, used = future.result()
+            done, queries = done + count, queries + used
+    return done, queries, timer

@@ -28,9 +28,7 @@ import datetime as dt
 import itertools
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from bench.bulk import (
     OUTCOME_TYPE,
     Server,
     Timer,
+    chunks,
     counted_queries,
     cpu_cell,
     django_setup,
@@ -51,6 +50,7 @@ from bench.bulk import (
     machine,
     print_table,
     recreate_database,
+    run_parallel,
     seed_contracts,
     vacuum_analyze,
 )
@@ -58,7 +58,6 @@ from bench.bulk import (
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS_AT_MILLION = 60.0
 GOAL_COST_RATIO = 1.2
-CHUNK = 50  # items per task handed to a worker process (finalize, push)
 STRIPE_KEY = "sk_test_verity_bench"
 
 PRICINGS: list[dict[str, Any]] = [
@@ -142,7 +141,7 @@ def close_contracts(
     if synchronous_commit != "on":  # an experiment (--synchronous-commit): what each commit's flush costs
         execute(f"SET synchronous_commit TO {synchronous_commit}")
     with counted_queries() as queries:
-        for batch in _chunks(ids, batch_size):
+        for batch in chunks(ids, batch_size):
             periods_close(periods=[(contract_id, period_start) for contract_id in batch], now=now)
     return len(ids), queries[0]
 
@@ -163,37 +162,6 @@ def push_invoices(ids: Sequence[int]) -> tuple[int, int]:
         for invoice_id in ids:
             invoice_push(invoice_id=invoice_id)
     return len(ids), queries[0]
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def run_parallel(
-    function: Callable[..., tuple[int, int]],
-    items: Sequence[Any],
-    workers: int,
-    *args: Any,
-    chunk: int = CHUNK,
-) -> tuple[int, int, Timer]:
-    """Run `function(chunk, *args)` over chunks of `items`: in this process when workers <= 1 (the smoke
-    tests, inside their transaction), else on a pool of forked worker processes. Returns the items
-    done, the queries run and the timing (taken before the workers and their connections go away)."""
-    if workers <= 1:
-        with Timer() as timer:
-            done, queries = function(items, *args)
-        return done, queries, timer
-    from django.db import connections
-
-    connections.close_all()  # each forked worker opens its own connection
-    done = queries = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool, Timer() as timer:
-        futures = [pool.submit(function, chunk, *args) for chunk in _chunks(items, chunk)]
-        for future in futures:
-            count, used = future.result()
-            done, queries = done + count, queries + used
-    return done, queries, timer
 
 
 # --- measuring -----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from bench.bulk import (
     machine,
     print_table,
     recreate_database,
+    run_parallel,
     seed_contracts,
     vacuum_analyze,
 )
@@ -351,6 +352,65 @@ def _delete_working_set(ids: list[int], *, tag: str) -> None:
 # --- measuring -----------------------------------------------------------------------------
 
 
+def by_contract(ids: Sequence[int], workers: int) -> list[list[int]]:
+    """The ids in `workers` parts, each contract's outcomes in one part (as Celery workers get them:
+    a delivery is one source's, so one contract's), contracts dealt round-robin."""
+    parts: list[list[int]] = [[] for _ in range(workers)]
+    part_of: dict[Any, int] = {}
+    for outcome_id, contract_id in fetchall(
+        "SELECT id, contract_id FROM outcomes_outcome WHERE id = ANY(%s) ORDER BY id", [list(ids)]
+    ):
+        parts[part_of.setdefault(contract_id, len(part_of) % workers)].append(outcome_id)
+    return parts
+
+
+def _evaluate_parts(parts: Sequence[list[int]], now: dt.datetime) -> tuple[int, int]:
+    from outcomes.services.verification import outcomes_evaluate
+
+    with counted_queries() as queries:
+        evaluated = sum(outcomes_evaluate(outcome_ids=part, now=now).evaluated for part in parts)
+    return evaluated, queries[0]
+
+
+def _ceiling_parts(parts: Sequence[list[int]], now: dt.datetime) -> tuple[int, int]:
+    return sum(run_ceiling(part, now)["rows"] for part in parts), 0
+
+
+def run_pipeline_parallel(ids: Sequence[int], now: dt.datetime, workers: int) -> dict[str, Any]:
+    """The pipeline on `workers` forked processes at once, each over its own contracts' outcomes."""
+    evaluated, queries, timer = run_parallel(
+        _evaluate_parts, by_contract(ids, workers), workers, now, chunk=1
+    )
+    [(verdicts,)] = fetchall(
+        "SELECT count(*) FROM outcomes_outcomeverdict WHERE outcome_id = ANY(%s)", [list(ids)]
+    )
+    [(transitions,)] = fetchall(
+        "SELECT count(*) FROM outcomes_outcometransition WHERE outcome_id = ANY(%s) AND at >= %s",
+        [list(ids), now],
+    )
+    return {
+        "outcomes": len(ids),
+        "evaluated": evaluated,
+        "elapsed": timer.elapsed,
+        "cpu": timer.cpu,
+        "cpu_cell": cpu_cell(timer),
+        "queries": queries,
+        "verdicts": verdicts,
+        "transitions": transitions,
+    }
+
+
+def run_ceiling_parallel(ids: Sequence[int], now: dt.datetime, workers: int) -> dict[str, Any]:
+    rows, _, timer = run_parallel(_ceiling_parts, by_contract(ids, workers), workers, now, chunk=1)
+    return {
+        "rows": rows,
+        "elapsed": timer.elapsed,
+        "cpu": timer.cpu,
+        "cpu_cell": cpu_cell(timer),
+        "parts": {},
+    }
+
+
 def run_pipeline(ids: Sequence[int], now: dt.datetime, profile: Path | None = None) -> dict[str, Any]:
     from outcomes.services.verification import outcomes_evaluate
 
@@ -434,6 +494,7 @@ def measure_size(
     profile: Path | None = None,
     maintenance: bool = True,
     keep_working_set: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Top the history up from `seeded` to `history` outcomes, then seed, evaluate and remove a working set.
 
@@ -455,7 +516,10 @@ def measure_size(
     if maintenance:
         vacuum_analyze(*OUTCOME_TABLES, *COUNTER_TABLES)
     log(f"history {history:,}: working set of {len(ids):,} pending outcomes; evaluating")
-    pipeline = run_pipeline(ids, timezone.now(), profile)
+    if workers > 1:
+        pipeline = run_pipeline_parallel(ids, timezone.now(), workers)
+    else:
+        pipeline = run_pipeline(ids, timezone.now(), profile)
     result = {
         "history": history,
         "seed_seconds": seeding.elapsed,
@@ -463,7 +527,10 @@ def measure_size(
         "states": states(ids),
     }
     log(f"history {history:,}: {pipeline['elapsed']:.2f} s; ceiling")
-    result["ceiling"] = run_ceiling(ids, timezone.now())
+    if workers > 1:
+        result["ceiling"] = run_ceiling_parallel(ids, timezone.now(), workers)
+    else:
+        result["ceiling"] = run_ceiling(ids, timezone.now())
     if not keep_working_set:
         remove_working_set(ids, tag=tag)
         rebuild_counters()
@@ -528,6 +595,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--working-set", type=int, default=20_000, help="pending outcomes to evaluate")
     parser.add_argument("--contracts", type=int, default=200, help="contracts the outcomes spread over")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes evaluating at once, each over its own contracts (1; 2 = both cores, like two Celery "
+        "worker processes); the ceiling runs on as many",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile each pipeline run (var/*.prof)")
     parser.add_argument(
         "--server-url",
@@ -568,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     working_set=args.working_set,
                     contracts=args.contracts,
                     profile=profile,
+                    workers=args.workers,
                 )
             )
             seeded = size
@@ -592,7 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(  # noqa: T201
         f"{args.contracts} contracts, default verification policy, working set {args.working_set:,} "
-        f"pending outcomes, batches of {BATCH:,}; ceiling: SELECT ... FOR UPDATE + UPDATE of the same rows"
+        f"pending outcomes, batches of {BATCH:,}, {args.workers} process(es); ceiling: SELECT ... FOR UPDATE + "
+        "UPDATE of the same rows on as many"
     )
     print_table(
         report,

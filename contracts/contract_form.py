@@ -76,7 +76,7 @@ HEADER_SPECS: dict[str, Spec] = {
         "Grace period (hours)", INT, "number", "Late events still counted after a close."
     ),
     "approval_threshold_minor": Spec(
-        "Customer approves drafts above",
+        "Approval threshold",
         INT,
         "number",
         "Optional. A draft whose total is over it waits for the customer's approval. " + MINOR,
