@@ -61,7 +61,17 @@ def test_verification_bench_core() -> None:
         assert outcome.state in EXPECTED[group], (outcome.natural_key, group, outcome.state)
     assert sum(result["states"].values()) == 200
 
-    verify.remove_working_set(list(working.values_list("id", flat=True)), tag="300")
+    # --workers: each process takes whole contracts, and together they take every outcome once.
+    ids = list(working.values_list("id", flat=True))
+    parts = verify.by_contract(ids, 2)
+    assert sorted(outcome_id for part in parts for outcome_id in part) == sorted(ids)
+    contracts_of = [
+        set(Outcome.objects.filter(id__in=part).values_list("contract_id", flat=True)) for part in parts
+    ]
+    assert all(contracts_of)
+    assert not contracts_of[0] & contracts_of[1]
+
+    verify.remove_working_set(ids, tag="300")
     assert Outcome.objects.count() == 300
     assert OutcomeVerdict.objects.count() == 0
 
