@@ -42,7 +42,8 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
-	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
+	# Against the server's maintenance database (it always exists; the test database may not yet).
+	DEBUG=true DATABASE_URL=$(dir $(TEST_DATABASE_URL))postgres $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 format: $(DEV_STAMP)
