@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -207,3 +208,36 @@ def _beyond(keys: tuple[str, ...], values: tuple[Any, ...], op: str) -> Q:
         equal = {keys[index]: values[index] for index in range(depth)}
         condition |= Q(**equal, **{f"{name}__{op}": values[depth]})
     return condition
+
+
+# --- forms sent once ------------------------------------------------------------------------------
+# A form whose answer shows a secret once (a new webhook source, a rotation, an API key) is answered
+# directly, not by a redirect, so the secret never has to be kept to show it after one. Reloading
+# that answer would send the form again and create a second source or key: each such form carries a
+# one-time token ({% form_token %}), and the session remembers which tokens were sent and where what
+# they made lives (never the secret).
+
+FORM_TOKEN_FIELD = "form_token"  # noqa: S105 (a form field's name, not a secret)
+_SENT_FORMS = "portal_sent_forms"
+_SENT_FORMS_KEPT = 20
+
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def form_sent_before(request: HttpRequest) -> str | None:
+    """Where what this form made lives, if its token was sent before; else None."""
+    token = request.POST.get(FORM_TOKEN_FIELD, "")
+    sent: dict[str, str] = request.session.get(_SENT_FORMS, {})
+    return sent.get(token) if token else None
+
+
+def remember_form_sent(request: HttpRequest, url: str) -> None:
+    """Record this form's token as sent, with the page of what it made (the latest few are kept)."""
+    token = request.POST.get(FORM_TOKEN_FIELD, "")
+    if not token:
+        return
+    sent: dict[str, str] = dict(request.session.get(_SENT_FORMS, {}))
+    sent[token] = url
+    request.session[_SENT_FORMS] = dict(list(sent.items())[-_SENT_FORMS_KEPT:])

@@ -6,7 +6,15 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from contracts.portal import FORM_TOKEN_FIELD, new_form_token
+
 register = template.Library()
+
+
+@register.simple_tag
+def form_token() -> SafeString:
+    """A one-time token for a form whose answer shows a secret (see contracts.portal, "forms sent once")."""
+    return format_html('<input type="hidden" name="{}" value="{}">', FORM_TOKEN_FIELD, new_form_token())
 
 
 @register.filter

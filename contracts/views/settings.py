@@ -20,7 +20,7 @@ from contracts import selectors
 from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
 from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import ApiKey, ContractStatus, Membership, Role, WebhookSource
-from contracts.portal import PortalRequest, portal_actor, portal_view
+from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent
 from contracts.portal_forms import Form, Input, bind, serializer_errors
 from contracts.services import credentials, members
 from contracts.views.contracts import errors_of
@@ -193,6 +193,19 @@ def curl_example(request: PortalRequest, source: WebhookSource, secret: str | No
     )
 
 
+def _sent_before(request: PortalRequest) -> HttpResponse | None:
+    """A form already sent (the page of a secret reloaded): back to what it made, nothing made twice."""
+    url = form_sent_before(request)
+    if url is None:
+        return None
+    messages.info(
+        request,
+        "That form was already sent, so nothing new was made. A secret is shown only once: "
+        "if it was not kept, rotate the source's secret or create a new key.",
+    )
+    return redirect(url)
+
+
 def _secret_shown_once(
     request: PortalRequest, source: WebhookSource, secret: str, *, rotated: bool
 ) -> HttpResponse:
@@ -214,6 +227,8 @@ def _secret_shown_once(
 @require_POST
 @portal_view
 def source_create(request: PortalRequest) -> HttpResponse:
+    if again := _sent_before(request):
+        return again
     values = {name: request.POST.get(name, "") for name in ("name", "kind", "customer_id")}
     checked = WebhookSourceCreateIn(data=values)
     errors: FieldErrors = {} if checked.is_valid() else serializer_errors(checked)
@@ -234,6 +249,7 @@ def source_create(request: PortalRequest) -> HttpResponse:
         except DomainError as exc:
             errors = errors_of(exc)
         else:
+            remember_form_sent(request, reverse("contracts:source-detail", args=[source.pk]))
             return _secret_shown_once(request, source, secret, rotated=False)
     return _settings_page(request, status=400, source_form=source_form(request, values, errors))
 
@@ -266,6 +282,8 @@ def _source_page(
 @portal_view
 def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
     source = _source_or_404(request, source_id)
+    if again := _sent_before(request):
+        return again
     checked = RotateSecretIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
     if checked.is_valid():
         try:
@@ -277,6 +295,7 @@ def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect("contracts:source-detail", source_id=source.pk)
+        remember_form_sent(request, reverse("contracts:source-detail", args=[source.pk]))
         return _secret_shown_once(request, _source_or_404(request, source_id), secret, rotated=True)
     errors = [item["message"] for items in serializer_errors(checked).values() for item in items]
     return _source_page(request, source, rotate_errors=errors, status=400)
@@ -294,6 +313,8 @@ def source_revoke(request: PortalRequest, source_id: str) -> HttpResponse:
 @require_POST
 @portal_view
 def api_key_create(request: PortalRequest) -> HttpResponse:
+    if again := _sent_before(request):
+        return again
     values = {name: request.POST.get(name, "") for name in ("name", "scope")}
     checked = ApiKeyCreateIn(data=values)
     if not checked.is_valid():
@@ -307,6 +328,7 @@ def api_key_create(request: PortalRequest) -> HttpResponse:
         actor=portal_actor(request),
         created_by_id=request.user.pk,
     )
+    remember_form_sent(request, reverse("contracts:settings") + "#api-keys")
     response = render(
         request, "contracts/api_key_once.html", {"section": "settings", "api_key": api_key, "key": raw}
     )

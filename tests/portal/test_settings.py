@@ -334,3 +334,66 @@ def test_an_admin_cannot_touch_owners(owner: Member) -> None:
         "email": viewer.user.email,
         "role": "viewer",
     }
+
+
+# --- a page showing a secret, reloaded --------------------------------------------------------
+
+TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+def token_on(content: str) -> str:
+    found = TOKEN.search(content)
+    assert found is not None, "the form carries a one-time token"
+    return found.group(1)
+
+
+def test_reloading_a_new_sources_secret_page_makes_no_second_source(
+    owner_client: Client, owner: Member
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    form = {
+        "name": "Helpdesk",
+        "kind": "customer_system",
+        "customer_id": str(customer.pk),
+        "form_token": token_on(owner_client.get("/settings/").content.decode()),
+    }
+    assert owner_client.post("/settings/sources/", form).status_code == 200
+    source = WebhookSource.objects.get(vendor=owner.vendor)
+
+    again = owner_client.post("/settings/sources/", form)  # what a reload of the answer sends
+
+    assert again.status_code == 302
+    assert again["Location"] == f"/settings/sources/{source.pk}/"
+    assert WebhookSource.objects.filter(vendor=owner.vendor).count() == 1
+    assert "already sent" in owner_client.get(again["Location"]).content.decode()
+    # A form rendered afresh carries a new token: a second source is made when asked for.
+    form["form_token"] = token_on(owner_client.get("/settings/").content.decode())
+    assert owner_client.post("/settings/sources/", form).status_code == 200
+    assert WebhookSource.objects.filter(vendor=owner.vendor).count() == 2
+
+
+def test_reloading_a_rotations_secret_page_rotates_once(owner_client: Client, owner: Member) -> None:
+    source, _ = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor))
+    page = owner_client.get(f"/settings/sources/{source.pk}/").content.decode()
+    form = {"overlap_seconds": "3600", "form_token": token_on(page)}
+    assert owner_client.post(f"/settings/sources/{source.pk}/rotate/", form).status_code == 200
+
+    again = owner_client.post(f"/settings/sources/{source.pk}/rotate/", form)
+
+    assert again.status_code == 302
+    assert source.secrets.count() == 2  # the first secret (overlapping) and one new one, not two
+
+
+def test_reloading_a_new_api_keys_page_makes_no_second_key(owner_client: Client, owner: Member) -> None:
+    form = {
+        "name": "CI",
+        "scope": "read",
+        "form_token": token_on(owner_client.get("/settings/").content.decode()),
+    }
+    assert owner_client.post("/settings/api-keys/", form).status_code == 200
+
+    again = owner_client.post("/settings/api-keys/", form)
+
+    assert again.status_code == 302
+    assert again["Location"] == "/settings/#api-keys"
+    assert ApiKey.objects.filter(vendor=owner.vendor, name="CI").count() == 1
