@@ -21,7 +21,7 @@ from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_vi
 from settlement import selectors
 from settlement.forms import InvoiceFilterForm
 from settlement.models import Invoice, InvoiceStatus, SettlementStep
-from settlement.printing import invoice_print_html
+from settlement.printing import csp_nonce, invoice_print_html
 from settlement.services.invoice_actions import invoice_finalize_now, invoice_push_now, invoice_rebuild_now
 from settlement.services.stripe_events import stripe_event_process, stripe_event_record
 from settlement.stripe_gateway import event_verify
@@ -184,7 +184,10 @@ def invoice_line(request: PortalRequest, invoice_id: str, position: str) -> Http
 @portal_view
 def invoice_print(request: PortalRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(vendor=request.vendor, invoice_id=invoice_id)
-    return HttpResponse(invoice_print_html(invoice=invoice), content_type="text/html; charset=utf-8")
+    return HttpResponse(
+        invoice_print_html(invoice=invoice, style_nonce=csp_nonce(request)),
+        content_type="text/html; charset=utf-8",
+    )
 
 
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {

@@ -11,7 +11,7 @@ from contracts.api.views import VendorApiView
 from outcomes.api.views import CustomerApiView
 from settlement import selectors
 from settlement.api.serializers import InvoiceDetailOut, InvoiceFilter, InvoiceOut, LineOutcomeOut
-from settlement.printing import invoice_print_html
+from settlement.printing import csp_nonce, invoice_print_html
 from settlement.services.approval import invoice_approve
 
 
@@ -56,7 +56,10 @@ class InvoicePrintApi(VendorApiView):
     @extend_schema(operation_id="invoices_print", responses={(200, "text/html"): OpenApiTypes.STR})
     def get(self, request: Request, invoice_id: str) -> HttpResponse:
         invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
-        return HttpResponse(invoice_print_html(invoice=invoice), content_type="text/html; charset=utf-8")
+        return HttpResponse(
+            invoice_print_html(invoice=invoice, style_nonce=csp_nonce(request)),
+            content_type="text/html; charset=utf-8",
+        )
 
 
 # --- the customer-facing API (a customer's key) -----------------------------------------

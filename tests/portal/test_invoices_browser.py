@@ -38,6 +38,12 @@ def test_open_an_invoice_and_drill_into_a_line_down_to_its_outcomes(page: Any, s
     assert page.get_by_role("button", name="Finalize now").is_visible()
     screenshot(page, "invoice-detail")
 
+    # The printable view styles itself inline, allowed by the response's CSP nonce (the page fixture
+    # fails the test on any refusal).
+    page.goto(f"/invoices/{invoice.pk}/print/")
+    assert page.locator("tfoot td").last.evaluate("td => getComputedStyle(td).fontWeight") == "600"
+    page.goto(f"/invoices/{invoice.pk}/")
+
     page.get_by_role("link", name="Outcomes of line 3").click()
     page.wait_for_url(f"**/invoices/{invoice.pk}/lines/3/")
     outcome_links = page.locator("#line-outcomes tbody a")
