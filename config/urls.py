@@ -3,13 +3,17 @@
 from csp.decorators import csp_exempt
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from outcomes.views import webhook_events
 from settlement.views import stripe_webhook
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON).
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     path("", include("settlement.urls")),
     path("", include("contracts.urls")),
     path("", include("outcomes.urls")),

@@ -92,3 +92,9 @@ def test_pages_carry_a_content_security_policy_of_our_own_origin_only() -> None:
     assert "Content-Security-Policy" not in client.post(
         "/webhooks/stripe", b"{}", content_type="application/json"
     )
+
+
+def test_favicon_ico_points_at_the_portals_icon() -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("portal/favicon.svg")
