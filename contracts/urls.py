@@ -10,6 +10,7 @@ urlpatterns = [
     path("contracts/", contracts.contract_list, name="contract-list"),
     path("contracts/new/", contracts.contract_create, name="contract-create"),
     path("contracts/<str:contract_id>/", contracts.contract_detail, name="contract-detail"),
+    path("contracts/<str:contract_id>/edit/", contracts.contract_edit, name="contract-edit"),
     path("contracts/<str:contract_id>/amend/", contracts.contract_amend, name="contract-amend"),
     path(
         "contracts/<str:contract_id>/<str:move>/", contracts.contract_transition, name="contract-transition"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -134,6 +135,52 @@ def contract_create(request: PortalRequest) -> HttpResponse:
         {"section": "contracts", "form": form},
         status=400 if errors else 200,
     )
+
+
+def _header_values(contract: Contract) -> dict[str, Any]:
+    """A draft's own fields as the edit form shows them: instants in the contract's time zone."""
+    zone = ZoneInfo(contract.timezone)
+    return {
+        "customer_id": str(contract.customer_id),
+        "reference": contract.reference,
+        "currency": contract.currency,
+        "timezone": contract.timezone,
+        "period_count": contract.period_count,
+        "anchor_day": contract.anchor_day,
+        "starts_at": contract.starts_at.astimezone(zone).isoformat(),
+        "ends_at": contract.ends_at.astimezone(zone).isoformat() if contract.ends_at else None,
+        "collection_method": contract.collection_method,
+        "days_until_due": contract.days_until_due,
+        "grace_period_hours": contract.grace_period_hours,
+        "approval_threshold_minor": contract.approval_threshold_minor,
+    }
+
+
+@portal_view(write=True)
+def contract_edit(request: PortalRequest, contract_id: str) -> HttpResponse:
+    """A draft's own fields (customer, reference, currency, periods, dates, collection), as the API's
+    PATCH changes them; its terms change by amending. An input left blank clears an optional field."""
+    contract = contract_or_404(request, contract_id)
+    if contract.status != ContractStatus.DRAFT:
+        messages.error(request, "Only a draft contract can be edited; amend its terms instead.")
+        return redirect("contracts:contract-detail", contract_id=contract.pk)
+    customers = list(selectors.customer_list(vendor=request.vendor))
+    context: dict[str, Any] = {"section": "contracts", "contract": contract}
+    if request.method != "POST":
+        form = contract_form(data=_header_values(contract), raw=None, errors=None, customers=customers)
+        return render(request, "contracts/contract_edit.html", {**context, "form": form})
+    posted, errors = collect(request.POST)
+    data = {name: posted.get(name) for name in _header_values(contract)}  # blank: null, not "unchanged"
+    if not errors:
+        try:
+            contract_services.contract_update_draft(contract=contract, data=data, actor=portal_actor(request))
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            messages.success(request, f"Draft {contract.reference} updated.")
+            return redirect("contracts:contract-detail", contract_id=contract.pk)
+    form = contract_form(data=data, raw=request.POST, errors=errors, customers=customers)
+    return render(request, "contracts/contract_edit.html", {**context, "form": form}, status=400)
 
 
 @portal_view(write=True)

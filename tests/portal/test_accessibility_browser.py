@@ -12,7 +12,7 @@ import pytest
 from contracts.models import Role
 from contracts.portal import NAV
 from settlement.services.invoicing import period_close
-from tests.factories import webhook_source_create_for
+from tests.factories import contract_create_for, webhook_source_create_for
 from tests.portal.conftest import SignIn, make_member, screenshot
 from tests.portal.test_invoices import contract_ingest
 from tests.settlement.conftest import APRIL, MARCH, billable
@@ -60,6 +60,7 @@ def pages_of_a_vendor() -> tuple[Any, list[str]]:
         contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL + dt.timedelta(hours=1)
     )
     source, _ = webhook_source_create_for(ingest.contract.customer)
+    draft = contract_create_for(ingest.contract.customer, reference="CTR-A11Y-DRAFT")
     outcome = invoice.lines.get(position=2).outcome_links.first()
     assert outcome is not None
     member = make_member(role=Role.OWNER, vendor=ingest.api.vendor)
@@ -67,6 +68,7 @@ def pages_of_a_vendor() -> tuple[Any, list[str]]:
         f"/contracts/{ingest.contract.pk}/",
         "/contracts/new/",
         f"/contracts/{ingest.contract.pk}/amend/",
+        f"/contracts/{draft.pk}/edit/",
         f"/outcomes/{outcome.outcome_id}/",
         f"/invoices/{invoice.pk}/",
         f"/invoices/{invoice.pk}/lines/2/",

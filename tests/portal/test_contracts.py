@@ -461,3 +461,68 @@ def test_a_customer_approval_threshold_set_in_the_form_is_stored_and_shown(
     assert contract.approval_threshold_minor == 250_000
     page = owner_client.get(response["Location"]).content.decode()
     assert "Drafts over 2,500.00 USD wait for the customer&#x27;s approval" in page
+
+
+# --- edit a draft -----------------------------------------------------------------------------
+
+
+def edit_post(contract: Contract, **overrides: str) -> dict[str, str]:
+    """What the edit form posts for `contract` as it is (its page's inputs, as shown)."""
+    post = form_post(str(contract.customer_id), reference=contract.reference, timezone=contract.timezone)
+    return {name: value for name, value in post.items() if not name.startswith("terms")} | overrides
+
+
+def test_a_drafts_own_fields_are_edited_through_the_form(owner_client: Client, owner: Member) -> None:
+    contract = contract_of(owner, reference="TYPO-1", approval_threshold_minor=5_000)
+    page = owner_client.get(f"/contracts/{contract.pk}/edit/").content.decode()
+    assert 'value="TYPO-1"' in page
+    assert 'name="approval_threshold_minor"' in page
+    other = CustomerFactory.create(vendor=owner.vendor)
+
+    response = owner_client.post(
+        f"/contracts/{contract.pk}/edit/",
+        edit_post(contract, reference="FIXED-1", customer_id=str(other.pk), approval_threshold_minor=""),
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/contracts/{contract.pk}/"
+    contract.refresh_from_db()
+    assert (contract.reference, contract.customer_id) == ("FIXED-1", other.pk)
+    assert contract.approval_threshold_minor is None  # a blank input clears an optional field
+    assert contract.versions.count() == 1  # its terms are not touched
+    entry = AuditEntry.objects.get(vendor=owner.vendor, action="contract.updated")
+    assert entry.actor == f"user:{owner.user.email}"
+    assert "Draft FIXED-1 updated" in owner_client.get(response["Location"]).content.decode()
+
+
+def test_a_drafts_edit_errors_are_the_apis_and_change_nothing(owner_client: Client, owner: Member) -> None:
+    contract = contract_of(owner, reference="KEEP-1")
+    post = edit_post(contract, currency="XXY", period_count="0")
+
+    response = owner_client.post(f"/contracts/{contract.pk}/edit/", post)
+
+    assert response.status_code == 400
+    content = response.content.decode()
+    body = {"currency": "XXY", "period_count": 0}
+    api = make_vendor_api(owner.vendor).client.patch(f"/api/v1/contracts/{contract.pk}", body, format="json")
+    assert set(api.json()["field_errors"]) == {"currency", "period_count"}
+    for path, items in api.json()["field_errors"].items():
+        assert errors_beside(content, path) == [item["message"] for item in items], path
+    contract.refresh_from_db()
+    assert (contract.reference, contract.currency) == ("KEEP-1", "USD")
+
+
+def test_only_a_draft_is_edited_and_only_by_a_writer(
+    owner_client: Client, viewer_client: Client, owner: Member
+) -> None:
+    contract = contract_of(owner, reference="LIVE-1")
+    assert viewer_client.get(f"/contracts/{contract.pk}/edit/").status_code == 403
+    assert viewer_client.post(f"/contracts/{contract.pk}/edit/", edit_post(contract)).status_code == 403
+    contract_activate(contract=contract, actor="test")
+
+    response = owner_client.post(f"/contracts/{contract.pk}/edit/", edit_post(contract, reference="NEW"))
+
+    assert response.status_code == 302
+    contract.refresh_from_db()
+    assert contract.reference == "LIVE-1"
+    assert "Only a draft contract can be edited" in owner_client.get(response["Location"]).content.decode()
