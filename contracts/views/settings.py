@@ -65,13 +65,16 @@ def _role_choices(request: PortalRequest) -> list[tuple[str, str]]:
     ]
 
 
+def _customer_choices(request: PortalRequest, empty: str) -> list[tuple[str, str]]:
+    return [("", empty)] + [
+        (str(c.pk), f"{c.name} ({c.external_ref})") for c in selectors.customer_list(vendor=request.vendor)
+    ]
+
+
 def source_form(
     request: PortalRequest, values: dict[str, str] | None = None, errors: FieldErrors | None = None
 ) -> Form:
     values = values or {}
-    customers = [("", "Choose a customer")] + [
-        (str(c.pk), f"{c.name} ({c.external_ref})") for c in selectors.customer_list(vendor=request.vendor)
-    ]
     return bind(
         [
             Input("name", "Name", value=values.get("name", ""), help="e.g. Helpdesk production"),
@@ -87,7 +90,7 @@ def source_form(
                 "Customer",
                 value=values.get("customer_id", ""),
                 widget="select",
-                choices=customers,
+                choices=_customer_choices(request, "Choose a customer"),
             ),
         ],
         errors,
@@ -95,7 +98,9 @@ def source_form(
     )
 
 
-def api_key_form(values: dict[str, str] | None = None, errors: FieldErrors | None = None) -> Form:
+def api_key_form(
+    request: PortalRequest, values: dict[str, str] | None = None, errors: FieldErrors | None = None
+) -> Form:
     values = values or {}
     return bind(
         [
@@ -108,6 +113,14 @@ def api_key_form(values: dict[str, str] | None = None, errors: FieldErrors | Non
                 value=values.get("scope", ApiKey.Scope.WRITE),
                 widget="select",
                 choices=list(ApiKey.Scope.choices),
+            ),
+            Input(
+                "customer_id",
+                "Holder",
+                value=values.get("customer_id", ""),
+                widget="select",
+                choices=_customer_choices(request, "This vendor (the vendor API)"),
+                help="A customer's key reaches only the customer API: that customer's outcomes and invoices.",
             ),
         ],
         errors,
@@ -149,7 +162,7 @@ def _settings_page(request: PortalRequest, *, status: int = 200, **forms: Form) 
             "is_owner": request.membership.role == Role.OWNER,
             "now": timezone.now(),
             "source_form": forms.get("source_form") or source_form(request),
-            "api_key_form": forms.get("api_key_form") or api_key_form(),
+            "api_key_form": forms.get("api_key_form") or api_key_form(request),
             "member_form": forms.get("member_form") or member_form(request),
         },
         status=status,
@@ -315,18 +328,24 @@ def source_revoke(request: PortalRequest, source_id: str) -> HttpResponse:
 def api_key_create(request: PortalRequest) -> HttpResponse:
     if again := _sent_before(request):
         return again
-    values = {name: request.POST.get(name, "") for name in ("name", "scope")}
+    values = {name: request.POST.get(name, "") for name in ("name", "scope", "customer_id")}
     checked = ApiKeyCreateIn(data=values)
-    if not checked.is_valid():
-        return _settings_page(
-            request, status=400, api_key_form=api_key_form(values, serializer_errors(checked))
-        )
+    errors: FieldErrors = {} if checked.is_valid() else serializer_errors(checked)
+    customer = None
+    if values["customer_id"]:
+        try:
+            customer = selectors.customer_get(vendor=request.vendor, customer_id=values["customer_id"])
+        except NotFound:
+            errors["customer_id"] = [{"code": "not_found", "message": "No such customer."}]
+    if errors:
+        return _settings_page(request, status=400, api_key_form=api_key_form(request, values, errors))
     api_key, raw = credentials.api_key_create(
         vendor=request.vendor,
         name=checked.validated_data["name"],
         scope=checked.validated_data["scope"],
         actor=portal_actor(request),
         created_by_id=request.user.pk,
+        customer=customer,
     )
     remember_form_sent(request, reverse("contracts:settings") + "#api-keys")
     response = render(

@@ -167,6 +167,32 @@ def test_create_an_api_key_shown_once_and_revoke_it(owner_client: Client, owner:
     ) == ["api_key.created", "api_key.revoked"]
 
 
+def test_a_key_for_a_customer_reaches_only_the_customer_api(owner_client: Client, owner: Member) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor, name="Acme Support")
+    response = owner_client.post(
+        "/settings/api-keys/", {"name": "Acme's helpdesk", "scope": "write", "customer_id": str(customer.pk)}
+    )
+    assert response.status_code == 200
+    assert "give it to them" in response.content.decode()
+    raw = re.search(r"vrt_[0-9a-f]{12}_[A-Za-z0-9_-]+", response.content.decode()).group(0)  # type: ignore[union-attr]
+    api_key = ApiKey.objects.get(vendor=owner.vendor)
+    assert api_key.customer_id == customer.pk
+    holder = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert holder.get("/api/v1/customer/outcomes").status_code == 200
+    assert holder.get("/api/v1/contracts").status_code in (401, 403)
+    assert "customer key: Acme Support" in owner_client.get("/settings/").content.decode()
+
+
+def test_a_key_for_another_vendors_customer_is_refused(owner_client: Client, owner: Member) -> None:
+    foreign = CustomerFactory.create()
+    response = owner_client.post(
+        "/settings/api-keys/", {"name": "X", "scope": "read", "customer_id": str(foreign.pk)}
+    )
+    assert response.status_code == 400
+    assert errors_beside(response.content.decode(), "customer_id", "api_key") == ["No such customer."]
+    assert not ApiKey.objects.exists()
+
+
 def test_api_key_form_errors_are_the_apis(owner_client: Client, owner: Member) -> None:
     body = {"name": "", "scope": "admin"}
     response = owner_client.post("/settings/api-keys/", body)
