@@ -1,5 +1,7 @@
 """Celery tasks of the outcomes app: thin wrappers that take ids and call one service each."""
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -9,6 +11,8 @@ from outcomes.services.building import (
     outcomes_build_sweep,
 )
 from outcomes.services.verification import outcomes_evaluate_due
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -35,8 +39,22 @@ def sweep_unprocessed_events() -> int:
     max_retries=20,
 )
 def build_outcomes_for_deliveries(delivery_ids: list[int]) -> int:
-    """Several deliveries in one message: what a busy web process enqueues (see ingestion's BuildQueue)."""
-    return outcomes_build_for_deliveries(delivery_ids=delivery_ids)
+    """Several deliveries in one message (what a busy web process enqueues: ingestion's BuildQueue),
+    built in one pass. If that fails for a reason other than a transient database error, each delivery
+    is retried as its own job, so one delivery's problem does not hold back the others."""
+    try:
+        return outcomes_build_for_deliveries(delivery_ids=delivery_ids)
+    except OperationalError:
+        raise
+    except Exception:
+        if len(delivery_ids) == 1:
+            raise
+        logger.exception(
+            "Building %d deliveries together failed; building them one by one", len(delivery_ids)
+        )
+        for delivery_id in delivery_ids:
+            build_outcomes_for_delivery.delay(delivery_id)
+        return 0
 
 
 @shared_task(acks_late=True)

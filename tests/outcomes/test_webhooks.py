@@ -12,6 +12,7 @@ import time_machine
 from django.utils import timezone
 
 from contracts.services.credentials import webhook_source_revoke, webhook_source_rotate_secret
+from outcomes import tasks
 from outcomes.events import MAX_BATCH_EVENTS, MAX_BODY_BYTES
 from outcomes.models import (
     Delivery,
@@ -444,3 +445,23 @@ def test_deliveries_built_together_merge_into_one_outcome_each_and_twice_changes
         OutcomeState.BILLABLE,
         OutcomeState.FLAGGED,
     }
+
+
+def test_a_message_whose_batch_fails_is_built_delivery_by_delivery(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest.post({"events": [event(natural_key="A")]})
+    ingest.post({"events": [event(natural_key="B")]})
+    deliveries = list(Delivery.objects.order_by("id").values_list("id", flat=True))
+
+    def fails_together(*, delivery_ids: list[int]) -> int:  # a bug that shows only in a batch
+        if len(delivery_ids) > 1:
+            raise ValueError("boom")
+        return outcomes_build_for_deliveries(delivery_ids=delivery_ids)
+
+    monkeypatch.setattr(tasks, "outcomes_build_for_deliveries", fails_together)
+
+    assert tasks.build_outcomes_for_deliveries.delay(deliveries).get() == 0  # handed on, one job each
+
+    assert set(Outcome.objects.values_list("natural_key", flat=True)) == {"A", "B"}
+    assert RawEvent.objects.filter(outcome_link__isnull=True).count() == 0
