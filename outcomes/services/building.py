@@ -7,16 +7,19 @@ processing a delivery twice, or a sweep racing a task, changes nothing the secon
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from outcomes import counters
 from outcomes.models import Outcome, OutcomeEvent, OutcomeState, OutcomeTransition, RawEvent
 from outcomes.services.verification import outcomes_evaluate
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:ingestion"
 # How long a stored event is left to the task enqueued for it before the sweep takes it (default 60 s).
@@ -150,14 +153,36 @@ def outcomes_build_for_deliveries(*, delivery_ids: list[int]) -> int:
 
 
 def outcomes_build_sweep(*, limit: int = 5000) -> int:
-    """Merge events that no task has linked (a lost enqueue, Redis down): the backlog's safety net."""
+    """Merge events that no task has linked (a lost enqueue, Redis down): the backlog's safety net.
+
+    One pass over up to `limit` events; if it fails for a reason other than a transient database
+    error, their deliveries are built one by one, so an event that cannot be built holds back only
+    its own delivery (logged, and left for a person)."""
     now = timezone.now()
-    with transaction.atomic():
-        events = list(
-            RawEvent.objects.select_related("source")
-            .filter(outcome_link__isnull=True, received_at__lte=now - SWEEP_GRACE)
-            .order_by("id")[:limit]
+    events: list[RawEvent] = []
+    try:
+        with transaction.atomic():
+            events = list(
+                RawEvent.objects.select_related("source")
+                .filter(outcome_link__isnull=True, received_at__lte=now - SWEEP_GRACE)
+                .order_by("id")[:limit]
+            )
+            fresh, touched = _build(events, now)
+    except OperationalError:
+        raise
+    except Exception:
+        deliveries = sorted({event.delivery_id for event in events})
+        logger.exception(
+            "The sweep's pass over %d deliveries failed; building them one by one", len(deliveries)
         )
-        fresh, touched = _build(events, now)
+        fresh = 0
+        for delivery_id in deliveries:
+            try:
+                fresh += outcomes_build_for_deliveries(delivery_ids=[delivery_id])
+            except OperationalError:
+                raise
+            except Exception:
+                logger.exception("Delivery %s could not be built into outcomes", delivery_id)
+        return fresh
     outcomes_evaluate(outcome_ids=touched)
     return fresh

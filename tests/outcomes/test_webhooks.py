@@ -23,6 +23,7 @@ from outcomes.models import (
     RawEvent,
     TamperEvidence,
 )
+from outcomes.services import building
 from outcomes.services.building import outcomes_build_for_deliveries, outcomes_build_sweep
 from tests.conftest import make_vendor_api
 from tests.outcomes.conftest import Ingest, event, make_ingest, sign
@@ -465,3 +466,27 @@ def test_a_message_whose_batch_fails_is_built_delivery_by_delivery(
 
     assert set(Outcome.objects.values_list("natural_key", flat=True)) == {"A", "B"}
     assert RawEvent.objects.filter(outcome_link__isnull=True).count() == 0
+
+
+def test_an_event_the_sweep_cannot_build_holds_back_only_its_own_delivery(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No on-commit callback runs here: the sweep is what builds these.
+    ingest.post({"events": [event(natural_key="POISON")]})
+    ingest.post({"events": [event(natural_key="FINE-1"), event(natural_key="FINE-2")]})
+    real_build = building._build
+
+    def chokes_on_poison(events: list[RawEvent], now: dt.datetime) -> Any:  # a bug on one event
+        if any(e.natural_key == "POISON" for e in events):
+            raise ValueError("cannot build")
+        return real_build(events, now)
+
+    monkeypatch.setattr(building, "_build", chokes_on_poison)
+
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=2)):
+        assert outcomes_build_sweep() == 2
+
+    assert set(Outcome.objects.values_list("natural_key", flat=True)) == {"FINE-1", "FINE-2"}
+    assert list(RawEvent.objects.filter(outcome_link__isnull=True).values_list("natural_key", flat=True)) == [
+        "POISON"
+    ]
