@@ -12,6 +12,7 @@ in the smoke tests (tests/bench).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -22,12 +23,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 
 OUTCOME_TYPE = "ticket.resolved"
+ROOT = Path(__file__).resolve().parent.parent
 VENDOR_SLUG = "bench-vendor"
 
 
@@ -436,3 +439,26 @@ def run_parallel(
             count, used = future.result()
             done, queries = done + count, queries + used
     return done, queries, timer
+
+
+# --- command lines -------------------------------------------------------------------------
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, *, name: str) -> None:
+    """The options the database benchmarks share: where, their own database `verity_bench_<name>`,
+    and their outputs (var/bench-<name>.json)."""
+    parser.add_argument(
+        "--server-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a database URL naming the Postgres server to use (host, port, user); "
+        "the benchmark creates, and then drops, its own database --db-name there",
+    )
+    parser.add_argument("--db-name", default=f"verity_bench_{name}")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / f"bench-{name}.json", help="raw results")
+
+
+def sizes_of(text: str) -> list[int]:
+    """`--sizes 10000,100_000` -> [10000, 100000], ascending."""
+    return sorted(int(size.replace("_", "")) for size in text.split(","))

@@ -38,6 +38,7 @@ from bench.bulk import (
     OUTCOME_TYPE,
     Server,
     Timer,
+    add_database_arguments,
     chunks,
     counted_queries,
     cpu_cell,
@@ -52,6 +53,7 @@ from bench.bulk import (
     recreate_database,
     run_parallel,
     seed_contracts,
+    sizes_of,
     vacuum_analyze,
 )
 
@@ -353,18 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="on",
         help="an experiment: the closing sessions' synchronous_commit (default on, as in production)",
     )
-    parser.add_argument(
-        "--server-url",
-        default="postgres://postgres@127.0.0.1:5432/postgres",
-        help="a database URL naming the Postgres server to use (host, port, user); "
-        "the benchmark creates, and then drops, its own database --db-name there",
-    )
-    parser.add_argument("--db-name", default="verity_bench_close")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-close.json", help="raw results")
+    add_database_arguments(parser, name="close")
     args = parser.parse_args(argv)
-    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    sizes = sizes_of(args.sizes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     server = Server.from_url(args.server_url)

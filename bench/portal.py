@@ -36,6 +36,7 @@ import orjson
 from bench.bulk import (
     VENDOR_SLUG,
     Server,
+    add_database_arguments,
     django_setup,
     drop_database,
     fetchall,
@@ -44,6 +45,7 @@ from bench.bulk import (
     print_table,
     recreate_database,
     seed_contracts,
+    sizes_of,
     vacuum_analyze,
 )
 from bench.verify import default_policy_terms, seed_history
@@ -161,17 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="100000,1000000", help="history sizes, ascending (100000,1000000)")
     parser.add_argument("--contracts", type=int, default=200, help="contracts the outcomes spread over")
-    parser.add_argument(
-        "--server-url",
-        default="postgres://postgres@127.0.0.1:5432/postgres",
-        help="a database URL naming the Postgres server; the benchmark creates, then drops, --db-name there",
-    )
-    parser.add_argument("--db-name", default="verity_bench_portal")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-portal.json", help="raw results")
+    add_database_arguments(parser, name="portal")
     args = parser.parse_args(argv)
-    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    sizes = sizes_of(args.sizes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     server = Server.from_url(args.server_url)

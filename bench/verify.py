@@ -37,6 +37,7 @@ from bench.bulk import (
     OUTCOME_TYPE,
     Server,
     Timer,
+    add_database_arguments,
     counted_queries,
     cpu_cell,
     django_setup,
@@ -50,6 +51,7 @@ from bench.bulk import (
     recreate_database,
     run_parallel,
     seed_contracts,
+    sizes_of,
     vacuum_analyze,
 )
 
@@ -603,18 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker processes); the ceiling runs on as many",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile each pipeline run (var/*.prof)")
-    parser.add_argument(
-        "--server-url",
-        default="postgres://postgres@127.0.0.1:5432/postgres",
-        help="a database URL naming the Postgres server to use (host, port, user); "
-        "the benchmark creates, and then drops, its own database --db-name there",
-    )
-    parser.add_argument("--db-name", default="verity_bench_verify")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-verify.json", help="raw results")
+    add_database_arguments(parser, name="verify")
     args = parser.parse_args(argv)
-    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    sizes = sizes_of(args.sizes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     server = Server.from_url(args.server_url)
