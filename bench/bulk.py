@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import psycopg
 
 OUTCOME_TYPE = "ticket.resolved"
@@ -462,3 +463,21 @@ def add_database_arguments(parser: argparse.ArgumentParser, *, name: str) -> Non
 def sizes_of(text: str) -> list[int]:
     """`--sizes 10000,100_000` -> [10000, 100000], ascending."""
     return sorted(int(size.replace("_", "")) for size in text.split(","))
+
+
+def save_results(args: argparse.Namespace, info: dict[str, str], **results: Any) -> None:
+    """Raw results to `--json`, with the machine and the options of the run."""
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(
+        orjson.dumps(
+            {"machine": info, "options": vars(args) | {"json": str(args.json)}, **results},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+        )
+    )
+
+
+def print_title(title: str, info: dict[str, str]) -> None:
+    print(  # noqa: T201
+        f"\nVerity {title} — {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
+        f"PostgreSQL {info['postgres']}"
+    )

@@ -32,8 +32,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.bulk import (
     OUTCOME_TYPE,
     Server,
@@ -50,8 +48,10 @@ from bench.bulk import (
     log,
     machine,
     print_table,
+    print_title,
     recreate_database,
     run_parallel,
+    save_results,
     seed_contracts,
     sizes_of,
     vacuum_analyze,
@@ -399,22 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep_db:
             drop_database(server, args.db_name)
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_bytes(
-        orjson.dumps(
-            {
-                "machine": info,
-                "options": vars(args) | {"json": str(args.json)},
-                "results": results,
-                "push": push,
-            },
-            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
-        )
-    )
-    print(  # noqa: T201
-        f"\nVerity settlement close benchmark — {info['nproc']} cores ({info['cpu']}), "
-        f"Python {info['python']}, PostgreSQL {info['postgres']}"
-    )
+    save_results(args, info, results=results, push=push)
+    print_title("settlement close benchmark", info)
     print(  # noqa: T201
         f"{args.contracts:,} contracts, period {period[0]:%Y-%m-%d} to {period[1]:%Y-%m-%d}, "
         f"periods_close in batches of {results[0]['batch_size'] if results else '-'} contracts on {args.workers} worker process(es); "

@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.bulk import (
     VENDOR_SLUG,
     Server,
@@ -43,7 +41,9 @@ from bench.bulk import (
     log,
     machine,
     print_table,
+    print_title,
     recreate_database,
+    save_results,
     seed_contracts,
     sizes_of,
     vacuum_analyze,
@@ -191,17 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep_db:
             drop_database(server, args.db_name)
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_bytes(
-        orjson.dumps(
-            {"machine": info, "options": vars(args) | {"json": str(args.json)}, "results": results},
-            option=orjson.OPT_INDENT_2,
-        )
-    )
-    print(  # noqa: T201
-        f"\nVerity portal benchmark — {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
-        f"PostgreSQL {info['postgres']}"
-    )
+    save_results(args, info, results=results)
+    print_title("portal benchmark", info)
     print(  # noqa: T201
         f"{args.contracts} contracts of one vendor, outcomes over the last 60 days; median of {REPEATS} "
         "requests through Django's test client, signed in as an owner. Ceiling: the explorer's keyset query."

@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.bulk import (
     OUTCOME_TYPE,
     Server,
@@ -48,8 +46,10 @@ from bench.bulk import (
     log,
     machine,
     print_table,
+    print_title,
     recreate_database,
     run_parallel,
+    save_results,
     seed_contracts,
     sizes_of,
     vacuum_analyze,
@@ -647,17 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = build_report(results)
     growth_rows = growth(results)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_bytes(
-        orjson.dumps(
-            {"machine": info, "options": vars(args) | {"json": str(args.json)}, "results": results},
-            option=orjson.OPT_INDENT_2,
-        )
-    )
-    print(  # noqa: T201
-        f"\nVerity verification benchmark — {info['nproc']} cores ({info['cpu']}), "
-        f"Python {info['python']}, PostgreSQL {info['postgres']}"
-    )
+    save_results(args, info, results=results)
+    print_title("verification benchmark", info)
     print(  # noqa: T201
         f"{args.contracts} contracts, default verification policy, working set {args.working_set:,} "
         f"pending outcomes, batches of {BATCH:,}, {args.workers} process(es); ceiling: SELECT ... FOR UPDATE + "
