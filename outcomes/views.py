@@ -7,7 +7,7 @@ from typing import Any
 from csp.decorators import csp_exempt
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from contracts.api.errors import require_post
-from contracts.errors import DomainError, NotFound, ValidationFailed
+from contracts.errors import DomainError, ValidationFailed
 from contracts.portal import PortalRequest, add_domain_errors, keyset_page, portal_actor, portal_view
 from contracts.ratelimits import rate_limit_retry_after
 from outcomes import selectors
@@ -85,13 +85,6 @@ PARTY_WORDS: dict[str, str] = {
 }
 
 
-def _outcome_or_404(request: PortalRequest, outcome_id: str) -> Outcome:
-    try:
-        return selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @portal_view
 def outcome_list(request: PortalRequest) -> HttpResponse:
     form = OutcomeFilterForm(request.GET, vendor=request.vendor)
@@ -136,7 +129,7 @@ def _state_links(request: PortalRequest, counts: dict[str, int]) -> list[dict[st
 
 @portal_view
 def outcome_detail(request: PortalRequest, outcome_id: str) -> HttpResponse:
-    outcome = _outcome_or_404(request, outcome_id)
+    outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
     raw_events = selectors.outcome_raw_events(outcome=outcome)
     invoice_links = list(selectors.outcome_invoice_lines(outcome=outcome))
     return render(
@@ -210,7 +203,7 @@ def review_queue(request: PortalRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def outcome_review(request: PortalRequest, outcome_id: str) -> HttpResponse:
     """Decide a flag (POST from the queue or the trail); on a field error, this page shows the form again."""
-    outcome = _outcome_or_404(request, outcome_id)
+    outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
     form = ReviewDecisionForm(request.POST) if request.method == "POST" else None
     if form is not None and form.is_valid():
         reason = form.cleaned_data["flag_reason"]
@@ -273,10 +266,7 @@ def dispute_list(request: PortalRequest) -> HttpResponse:
 @portal_view
 @require_http_methods(["GET", "POST"])
 def dispute_detail(request: PortalRequest, dispute_id: str) -> HttpResponse:
-    try:
-        dispute = selectors.dispute_get(vendor=request.vendor, dispute_id=dispute_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    dispute = selectors.dispute_get(vendor=request.vendor, dispute_id=dispute_id)
     form = DisputeResponseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -297,7 +287,7 @@ def dispute_detail(request: PortalRequest, dispute_id: str) -> HttpResponse:
                 request, f"Dispute on outcome #{dispute.outcome_id}: {dispute.get_status_display()}."
             )
             return redirect("outcomes:dispute-detail", dispute_id=dispute.pk)
-    outcome = _outcome_or_404(request, str(dispute.outcome_id))
+    outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=str(dispute.outcome_id))
     return render(
         request,
         "outcomes/dispute_detail.html",

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from contracts import selectors
 from contracts.api.serializers import ContractFilter
 from contracts.contract_form import blank_contract, collect, contract_form, version_terms
-from contracts.errors import DomainError, FieldErrors, NotFound
+from contracts.errors import DomainError, FieldErrors
 from contracts.models import Contract, ContractStatus
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from contracts.services import contracts as contract_services
@@ -33,13 +33,6 @@ OFFERED = {
     ContractStatus.SUSPENDED: ("resume", "terminate"),
     ContractStatus.TERMINATED: (),
 }
-
-
-def contract_or_404(request: PortalRequest, contract_id: Any) -> Contract:
-    try:
-        return selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
-    except NotFound:
-        raise Http404("No such contract.") from None
 
 
 def errors_of(exc: DomainError) -> FieldErrors:
@@ -78,7 +71,7 @@ def contract_list(request: PortalRequest) -> HttpResponse:
 
 @portal_view
 def contract_detail(request: PortalRequest, contract_id: str) -> HttpResponse:
-    contract = contract_or_404(request, contract_id)
+    contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     now = timezone.now()
     in_force = selectors.contract_version_in_force(contract=contract, at=now)
     versions = [
@@ -160,7 +153,7 @@ def _header_values(contract: Contract) -> dict[str, Any]:
 def contract_edit(request: PortalRequest, contract_id: str) -> HttpResponse:
     """A draft's own fields (customer, reference, currency, periods, dates, collection), as the API's
     PATCH changes them; its terms change by amending. An input left blank clears an optional field."""
-    contract = contract_or_404(request, contract_id)
+    contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     if contract.status != ContractStatus.DRAFT:
         messages.error(request, "Only a draft contract can be edited; amend its terms instead.")
         return redirect("contracts:contract-detail", contract_id=contract.pk)
@@ -185,7 +178,7 @@ def contract_edit(request: PortalRequest, contract_id: str) -> HttpResponse:
 
 @portal_view(write=True)
 def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
-    contract = contract_or_404(request, contract_id)
+    contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     latest = list(contract.versions.all())[-1]
     context: dict[str, Any] = {"section": "contracts", "contract": contract, "latest": latest}
     if request.method != "POST":
@@ -217,7 +210,7 @@ def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
 @require_POST
 @portal_view
 def contract_transition(request: PortalRequest, contract_id: str, move: str) -> HttpResponse:
-    contract = contract_or_404(request, contract_id)
+    contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     if move not in TRANSITIONS:
         raise Http404("No such move.")
     service, done = TRANSITIONS[move]

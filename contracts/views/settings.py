@@ -9,7 +9,7 @@ import shlex
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from contracts import selectors
 from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
 from contracts.errors import DomainError, FieldErrors, NotFound
-from contracts.models import ApiKey, ContractStatus, Membership, Role, WebhookSource
+from contracts.models import ApiKey, ContractStatus, Role, WebhookSource
 from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent
 from contracts.portal_forms import Form, Input, bind, serializer_errors
 from contracts.services import credentials, members
@@ -33,27 +33,6 @@ OVERLAPS = [
     ("2592000", "30 days"),
 ]
 NO_STORE = "no-store"
-
-
-def _source_or_404(request: PortalRequest, source_id: str) -> WebhookSource:
-    try:
-        return selectors.webhook_source_get(vendor=request.vendor, source_id=source_id)
-    except NotFound:
-        raise Http404("No such webhook source.") from None
-
-
-def _key_or_404(request: PortalRequest, api_key_id: str) -> ApiKey:
-    try:
-        return selectors.api_key_get(vendor=request.vendor, api_key_id=api_key_id)
-    except NotFound:
-        raise Http404("No such API key.") from None
-
-
-def _member_or_404(request: PortalRequest, membership_id: str) -> Membership:
-    try:
-        return selectors.membership_get(vendor=request.vendor, membership_id=membership_id)
-    except NotFound:
-        raise Http404("No such member.") from None
 
 
 def _role_choices(request: PortalRequest) -> list[tuple[str, str]]:
@@ -269,7 +248,7 @@ def source_create(request: PortalRequest) -> HttpResponse:
 
 @portal_view
 def source_detail(request: PortalRequest, source_id: str) -> HttpResponse:
-    return _source_page(request, _source_or_404(request, source_id))
+    return _source_page(request, selectors.webhook_source_get(vendor=request.vendor, source_id=source_id))
 
 
 def _source_page(
@@ -294,7 +273,7 @@ def _source_page(
 @require_POST
 @portal_view
 def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
-    source = _source_or_404(request, source_id)
+    source = selectors.webhook_source_get(vendor=request.vendor, source_id=source_id)
     if again := _sent_before(request):
         return again
     checked = RotateSecretIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
@@ -309,7 +288,12 @@ def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
             messages.error(request, exc.message)
             return redirect("contracts:source-detail", source_id=source.pk)
         remember_form_sent(request, reverse("contracts:source-detail", args=[source.pk]))
-        return _secret_shown_once(request, _source_or_404(request, source_id), secret, rotated=True)
+        return _secret_shown_once(
+            request,
+            selectors.webhook_source_get(vendor=request.vendor, source_id=source_id),
+            secret,
+            rotated=True,
+        )
     errors = [item["message"] for items in serializer_errors(checked).values() for item in items]
     return _source_page(request, source, rotate_errors=errors, status=400)
 
@@ -317,7 +301,7 @@ def source_rotate(request: PortalRequest, source_id: str) -> HttpResponse:
 @require_POST
 @portal_view
 def source_revoke(request: PortalRequest, source_id: str) -> HttpResponse:
-    source = _source_or_404(request, source_id)
+    source = selectors.webhook_source_get(vendor=request.vendor, source_id=source_id)
     credentials.webhook_source_revoke(source=source, actor=portal_actor(request))
     messages.success(request, f"Webhook source {source.name} revoked: its secrets no longer verify.")
     return redirect("contracts:source-detail", source_id=source.pk)
@@ -358,7 +342,7 @@ def api_key_create(request: PortalRequest) -> HttpResponse:
 @require_POST
 @portal_view
 def api_key_revoke(request: PortalRequest, api_key_id: str) -> HttpResponse:
-    api_key = _key_or_404(request, api_key_id)
+    api_key = selectors.api_key_get(vendor=request.vendor, api_key_id=api_key_id)
     credentials.api_key_revoke(api_key=api_key, actor=portal_actor(request))
     messages.success(request, f"API key {api_key.name} revoked.")
     return redirect(reverse("contracts:settings") + "#api-keys")
@@ -397,7 +381,7 @@ def _team_change(request: PortalRequest, change: Any, done: str) -> HttpResponse
 @require_POST
 @portal_view
 def member_role(request: PortalRequest, membership_id: str) -> HttpResponse:
-    membership = _member_or_404(request, membership_id)
+    membership = selectors.membership_get(vendor=request.vendor, membership_id=membership_id)
     role = request.POST.get("role", "")
     return _team_change(
         request,
@@ -411,7 +395,7 @@ def member_role(request: PortalRequest, membership_id: str) -> HttpResponse:
 @require_POST
 @portal_view
 def member_remove(request: PortalRequest, membership_id: str) -> HttpResponse:
-    membership = _member_or_404(request, membership_id)
+    membership = selectors.membership_get(vendor=request.vendor, membership_id=membership_id)
     return _team_change(
         request,
         lambda: members.member_remove(
