@@ -93,7 +93,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-def _is_api_path(request: HttpRequest) -> bool:
+def is_api_path(request: HttpRequest) -> bool:
+    """The machine endpoints (the API and the webhooks), which answer in the JSON error shape."""
     return request.path.startswith(("/api/", "/webhooks/"))
 
 
@@ -107,7 +108,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not (_is_api_path(request) and isinstance(exception, DATABASE_UNAVAILABLE)):
+        if not (is_api_path(request) and isinstance(exception, DATABASE_UNAVAILABLE)):
             return None
         response = JsonResponse(_database_unavailable_body(exception), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -116,7 +117,7 @@ class DatabaseUnavailableMiddleware:
 
 def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> Any:
     """Django's handler404: the API's error shape under /api/ and /webhooks/, the page elsewhere."""
-    if _is_api_path(request):
+    if is_api_path(request):
         return JsonResponse(error_body(404, "not_found", "No such resource."), status=404)
     from django.views.defaults import page_not_found
 
@@ -124,7 +125,7 @@ def json_or_default_404(request: HttpRequest, exception: Exception | None = None
 
 
 def json_or_default_500(request: HttpRequest) -> Any:
-    if _is_api_path(request):
+    if is_api_path(request):
         return JsonResponse(
             error_body(500, "internal_error", "Something went wrong on our side."), status=500
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from contracts.api.errors import error_body
+from contracts.api.errors import error_body, is_api_path
 
 
 class RequestBodyLimitMiddleware:
@@ -21,12 +21,7 @@ class RequestBodyLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         declared = request.META.get("CONTENT_LENGTH") or ""
-        if (
-            limit is not None
-            and declared.isdigit()
-            and int(declared) > limit
-            and request.path.startswith(("/api/", "/webhooks/"))
-        ):
+        if limit is not None and declared.isdigit() and int(declared) > limit and is_api_path(request):
             return JsonResponse(
                 error_body(413, "body_too_large", f"A request body holds at most {limit} bytes."), status=413
             )
