@@ -23,6 +23,7 @@ from contracts.portal_forms import (
     MalformedInput,
     bind,
     coerce,
+    customer_choices,
     display,
     lookup,
     nest,
@@ -283,9 +284,7 @@ def contract_form(
         value = texts[name] if name in texts else display(lookup(shown, name), spec.kind)
         choices = list(spec.choices)
         if name == "customer_id" and customers is not None:
-            choices = [("", "Choose a customer")] + [
-                (str(customer.pk), f"{customer.name} ({customer.external_ref})") for customer in customers
-            ]
+            choices = customer_choices(customers, "Choose a customer")
         return Input(
             name=name,
             label=spec.label,

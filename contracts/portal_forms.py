@@ -18,6 +18,7 @@ from rest_framework import exceptions, serializers
 
 from contracts.api.errors import flatten_details
 from contracts.errors import FieldErrors, field_path
+from contracts.models import Customer
 
 PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -121,6 +122,11 @@ def is_within(path: str, anchor: str) -> bool:
 
 def dom_id(path: str) -> str:
     return "f-" + re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
+
+
+def customer_choices(customers: Iterable[Customer], empty: str) -> list[tuple[str, str]]:
+    """A select's options for one of the vendor's customers, the empty choice first."""
+    return [("", empty)] + [(str(c.pk), f"{c.name} ({c.external_ref})") for c in customers]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSou
 from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import ApiKey, ContractStatus, Role, WebhookSource
 from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent
-from contracts.portal_forms import Form, Input, bind, serializer_errors
+from contracts.portal_forms import Form, Input, bind, customer_choices, serializer_errors
 from contracts.services import credentials, members
 from contracts.views.contracts import errors_of
 
@@ -45,9 +45,7 @@ def _role_choices(request: PortalRequest) -> list[tuple[str, str]]:
 
 
 def _customer_choices(request: PortalRequest, empty: str) -> list[tuple[str, str]]:
-    return [("", empty)] + [
-        (str(c.pk), f"{c.name} ({c.external_ref})") for c in selectors.customer_list(vendor=request.vendor)
-    ]
+    return customer_choices(selectors.customer_list(vendor=request.vendor), empty)
 
 
 def source_form(
