@@ -1,98 +1,28 @@
-"""The one module that talks to Stripe, through the official SDK's StripeClient.
+"""Settling an invoice through Stripe: customer, draft, lines, finalize, collect (resumable).
 
-Each call is one SettlementStep: marked STARTED before the call and DONE with the Stripe id after,
-with an idempotency key built from our own ids in a versioned format (`verity:v1:…`). A crash or
-retry between calls resumes from the first step not DONE and repeats its call with the same key,
-so Stripe returns the original object instead of creating a second. The SDK retries network
-errors, 409, 429 and 5xx with backoff and the same key; a 4xx marks the step FAILED for a person.
+Each call is a settlement step (client.step_run), so a retry or crash resumes without duplicates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from contracts.models import CollectionMethod, Customer
 from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStep
+from settlement.stripe_gateway.client import (
+    client,
+    idempotency_key,
+    step_run,
+)
 
 logger = logging.getLogger(__name__)
-
-KEY_VERSION = "v1"
 MAX_STRIPE_LINES = 250
-
-
-class StripeUnavailable(Exception):
-    """A transient failure (network, 429, 5xx after the SDK's own retries): try again later, same keys."""
-
-
-class SettlementBlocked(Exception):
-    """Stripe refused a call (4xx): recorded on the step and the invoice; a person must look."""
-
-
-def idempotency_key(*parts: object) -> str:
-    return ":".join(["verity", KEY_VERSION, *(str(p) for p in parts)])
-
-
-def client() -> stripe.StripeClient:
-    """The process's client for the current settings: one per process, so its HTTP connections are
-    kept alive across invoices instead of a TLS handshake per call."""
-    return _client(
-        settings.STRIPE_API_KEY,
-        settings.STRIPE_API_BASE,
-        settings.STRIPE_MAX_NETWORK_RETRIES,
-        settings.STRIPE_TIMEOUT_SECONDS,
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _client(api_key: str, api_base: str, max_network_retries: int, timeout: float) -> stripe.StripeClient:
-    base = {"api": api_base} if api_base else None
-    return stripe.StripeClient(
-        api_key,
-        base_addresses=base,  # type: ignore[arg-type]
-        max_network_retries=max_network_retries,
-        # A hung call times out and is retried with the same key, well inside the task's time limit.
-        http_client=stripe.new_default_http_client(timeout=timeout),
-    )
-
-
-def _step(invoice: Invoice, name: str, key: str, call: Callable[[str], Any]) -> Any:
-    """Run one Stripe call at most once to completion; a DONE step returns its stored Stripe id."""
-    step, _ = SettlementStep.objects.get_or_create(
-        invoice=invoice, step=name, defaults={"idempotency_key": key, "started_at": timezone.now()}
-    )
-    if step.status == SettlementStep.Status.DONE:
-        return step.stripe_id
-    if step.status == SettlementStep.Status.FAILED:
-        raise SettlementBlocked(f"{name}: {step.error}")
-    SettlementStep.objects.filter(pk=step.pk).update(attempts=F("attempts") + 1)
-    try:
-        result = call(step.idempotency_key)
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        logger.warning("Stripe unavailable at %s for invoice %s: %s", name, invoice.pk, exc)
-        raise StripeUnavailable(str(exc)) from exc
-    except stripe.CardError:
-        raise  # a business outcome (declined), handled by the caller
-    except stripe.StripeError as exc:
-        message = f"{type(exc).__name__}: {exc.user_message or exc}"
-        SettlementStep.objects.filter(pk=step.pk).update(status=SettlementStep.Status.FAILED, error=message)
-        Invoice.objects.filter(pk=invoice.pk).update(stripe_error=f"{name}: {message}")
-        raise SettlementBlocked(message) from exc
-    stripe_id = getattr(result, "id", "") or ""
-    SettlementStep.objects.filter(pk=step.pk).update(
-        status=SettlementStep.Status.DONE, stripe_id=stripe_id, done_at=timezone.now()
-    )
-    return stripe_id
 
 
 @dataclass(frozen=True)
@@ -131,7 +61,7 @@ def stripe_lines(invoice: Invoice) -> list[StripeLine]:
 def _ensure_customer(api: stripe.StripeClient, invoice: Invoice, customer: Customer) -> str:
     if customer.stripe_customer_id:
         return customer.stripe_customer_id
-    stripe_id = _step(
+    stripe_id = step_run(
         invoice,
         "customer",
         idempotency_key("customer", customer.pk),
@@ -176,7 +106,7 @@ def invoice_push(*, invoice_id: int) -> Invoice:
     }
     if send:
         params["days_until_due"] = contract.days_until_due
-    stripe_invoice_id = _step(
+    stripe_invoice_id = step_run(
         invoice,
         "invoice",
         idempotency_key("invoice", invoice.pk, "create"),
@@ -186,7 +116,7 @@ def invoice_push(*, invoice_id: int) -> Invoice:
         stripe_invoice_id=stripe_invoice_id, stripe_customer_id=customer_id
     )
     for line in stripe_lines(invoice):
-        _step(
+        step_run(
             invoice,
             f"item:{line.key}",
             idempotency_key("invoice", invoice.pk, "item", line.key),
@@ -211,20 +141,20 @@ def invoice_push(*, invoice_id: int) -> Invoice:
         finalized.append(result.to_dict())
         return result
 
-    _step(invoice, "finalize", idempotency_key("invoice", invoice.pk, "finalize"), finalize)
+    step_run(invoice, "finalize", idempotency_key("invoice", invoice.pk, "finalize"), finalize)
     if finalized:  # a resumed settlement learns these from Stripe's webhooks instead
         Invoice.objects.filter(pk=invoice.pk).update(**stripe_invoice_facts(finalized[0]))
     collected_status = InvoiceStatus.OPEN
     try:
         if send:
-            _step(
+            step_run(
                 invoice,
                 "send",
                 idempotency_key("invoice", invoice.pk, "send"),
                 lambda key: api.v1.invoices.send_invoice(stripe_invoice_id, options={"idempotency_key": key}),
             )
         else:
-            _step(
+            step_run(
                 invoice,
                 "pay",
                 idempotency_key("invoice", invoice.pk, "pay"),
@@ -258,18 +188,3 @@ def stripe_invoice_facts(stripe_invoice: dict[str, Any]) -> dict[str, Any]:
 def invoice_fetch_status(*, invoice: Invoice) -> str:
     """Stripe's current status of the invoice (for resync); read-only, no idempotency needed."""
     return str(client().v1.invoices.retrieve(invoice.stripe_invoice_id).status)
-
-
-def event_verify(*, payload: bytes, signature_header: str) -> dict[str, Any]:
-    """The event as Stripe sent it (parsed JSON), if its Stripe-Signature verifies; else ValueError."""
-    try:
-        # Only the signature: the SDK's construct_event also builds an object, and fails (500) on
-        # a signed body that is JSON but not an object; the endpoint checks the event's shape itself.
-        stripe.WebhookSignature.verify_header(
-            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, stripe.Webhook.DEFAULT_TOLERANCE
-        )
-    except stripe.SignatureVerificationError as exc:
-        raise ValueError(str(exc)) from exc
-    # Keep the raw JSON, not the SDK's object: that one holds Decimals and is not what Stripe sent.
-    event: dict[str, Any] = json.loads(payload)
-    return event

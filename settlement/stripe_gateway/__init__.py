@@ -1,0 +1,28 @@
+"""The one package that talks to Stripe, through the official SDK's StripeClient: nothing else in
+Verity imports `stripe`. `client` holds the SDK client, keys and the settlement step; `invoices`
+settles an invoice; `events` verifies Stripe's webhooks."""
+
+from settlement.stripe_gateway.client import SettlementBlocked, StripeUnavailable, client, idempotency_key
+from settlement.stripe_gateway.events import event_verify
+from settlement.stripe_gateway.invoices import (
+    MAX_STRIPE_LINES,
+    StripeLine,
+    invoice_fetch_status,
+    invoice_push,
+    stripe_invoice_facts,
+    stripe_lines,
+)
+
+__all__ = [
+    "MAX_STRIPE_LINES",
+    "SettlementBlocked",
+    "StripeLine",
+    "StripeUnavailable",
+    "client",
+    "event_verify",
+    "idempotency_key",
+    "invoice_fetch_status",
+    "invoice_push",
+    "stripe_invoice_facts",
+    "stripe_lines",
+]
