@@ -8,6 +8,7 @@ earlier one, and an older event never overrides a newer one); unknown events are
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -50,14 +51,26 @@ def stripe_event_process(*, event_id: str) -> None:
         event = StripeEvent.objects.select_for_update().get(pk=event_id)
         if event.processed_at is not None:
             return
-        status = STATUS_BY_EVENT.get(event.type)
-        obj = (event.payload.get("data") or {}).get("object") or {}
-        if status is not None and obj.get("id"):
-            invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
-            if invoice is not None:
-                _apply(invoice, status, event)
+        handler = EVENT_HANDLERS.get(event.type)
+        if handler is not None:
+            handler(event)
         event.processed_at = timezone.now()
         event.save(update_fields=["processed_at"])
+
+
+def _invoice_event(event: StripeEvent) -> None:
+    obj = (event.payload.get("data") or {}).get("object") or {}
+    if not obj.get("id"):
+        return
+    invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
+    if invoice is not None:
+        _apply(invoice, STATUS_BY_EVENT[event.type], event)
+
+
+# Event type -> what applies it (inside the event's transaction, the event row locked).
+EVENT_HANDLERS: dict[str, Callable[[StripeEvent], None]] = {
+    **dict.fromkeys(STATUS_BY_EVENT, _invoice_event),
+}
 
 
 def _apply(invoice: Invoice, status: str, event: StripeEvent) -> None:
