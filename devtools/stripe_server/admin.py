@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Literal
 
 JSON = dict[str, Any]
 
@@ -109,4 +109,45 @@ class AdminClient:
 
     def deliveries(self) -> list[JSON]:
         result: list[JSON] = self._call("GET", "/deliveries")["deliveries"]
+        return result
+
+    # payments side: server clock, automatic collection, Checkout
+    def clock(self) -> JSON:
+        """{"now": unix seconds on the server's clock, "offset": seconds ahead of real time}."""
+        result: JSON = self._call("GET", "/clock")
+        return result
+
+    def advance_clock(self, seconds: float) -> JSON:
+        """Move the server clock forward, running the automatic collection that falls due; adds the event ids."""
+        result: JSON = self._call("POST", "/clock", {"advance": seconds})
+        return result
+
+    def configure_collection(
+        self,
+        *,
+        retry_days: list[int] | None = None,
+        after_final_failure: str | None = None,
+        overdue_days: int | Literal["unchanged"] | None = "unchanged",
+    ) -> JSON:
+        """Stripe's custom retry schedule (days after the previous attempt), what follows the last failure
+        ("leave_open" | "mark_uncollectible" | "void"), and days after due_date for invoice.overdue (None: never)."""
+        body: JSON = {}
+        if retry_days is not None:
+            body["retry_days"] = retry_days
+        if after_final_failure is not None:
+            body["after_final_failure"] = after_final_failure
+        if overdue_days != "unchanged":
+            body["overdue_days"] = overdue_days
+        result: JSON = self._call("POST", "/collection", body)
+        return result
+
+    def collection(self) -> JSON:
+        result: JSON = self._call("GET", "/collection")
+        return result
+
+    def complete_checkout(self, session_id: str, payment_method: str = "pm_card_visa") -> JSON:
+        """Complete a setup-mode Checkout Session as the customer would; returns the completed session."""
+        result: JSON = self._call(
+            "POST", f"/checkout/{session_id}/complete", {"payment_method": payment_method}
+        )
         return result

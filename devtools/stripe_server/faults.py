@@ -1,4 +1,4 @@
-"""Per-route fault rules (500, 429, timeout, drop_after_commit) set at run time over HTTP; a TCP fault proxy
+"""Per-route fault rules (500, 429, timeout, drop_after_commit, 500_stored) set at run time over HTTP; a TCP fault proxy
 (toxiproxy) is a separate binary that sees byte streams, not Stripe requests, endpoints and idempotency keys.
 """
 
@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ACTIONS = ("500", "429", "timeout", "drop_after_commit")
+ACTIONS = ("500", "429", "timeout", "drop_after_commit", "500_stored")
 
 
 @dataclass
@@ -30,6 +30,10 @@ class FaultRule:
                           a retry meanwhile gets Stripe's 409 "in progress" error, later ones the replay.
       "drop_after_commit" run the endpoint (the response is stored under the idempotency key), then close the
                           connection without an answer: the client cannot tell it happened.
+      "500_stored"        the endpoint "started" and failed with an api_error `status` (500 by default), stored
+                          under the idempotency key and replayed to every retry (Idempotent-Replayed: true), as
+                          Stripe stores its 500s. commit=true runs the endpoint first and keeps its effects;
+                          commit=false changes nothing.
     count: how many times the rule fires (None: unlimited); skip: let this many matching requests through first;
     probability: chance of firing per eligible request.
     """
@@ -53,7 +57,7 @@ class FaultRule:
         self.action = str(self.action)
         if self.action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
-        if self.action == "500" and not 500 <= int(self.status) <= 599:
+        if self.action in ("500", "500_stored") and not 500 <= int(self.status) <= 599:
             raise ValueError("status must be a 5xx code")
         if self.count is not None and self.count < 0:
             raise ValueError("count must be >= 0")

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .currencies import check_currency
 from .errors import missing_param, validation
 
 _CURRENCY = re.compile(r"^[a-z]{3}$")
@@ -98,6 +99,7 @@ class Params:
         value = value.lower()
         if not _CURRENCY.match(value):
             raise validation(f"Invalid currency: {value}", param=name)
+        check_currency(value, param=name)
         return value
 
     def mapping(self, name: str, *, allowed: tuple[str, ...]) -> dict[str, Any] | None:

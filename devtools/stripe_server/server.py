@@ -19,9 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .clock import ServerClock
 from .errors import API_ERROR, IDEMPOTENCY_ERROR, INVALID_REQUEST, ApiError
 from .faults import FaultRule, FaultSet
 from .forms import FormError, parse_form
+from .invoicing_routes import invoicing_routes
 from .params import Params
 from .state import JSON, RequestContext, Store, new_id
 from .webhooks import WebhookDispatcher
@@ -29,6 +31,8 @@ from .webhooks import WebhookDispatcher
 DEFAULT_API_VERSION = "2026-10-28.endive"  # what stripe-python 16.x pins; used when a request sends none
 _API_KEY = re.compile(r"^sk_test_[A-Za-z0-9_]+$")
 _ID = r"(?P<object_id>[A-Za-z0-9_]+)"
+# Stripe may prune a key once it is 24 hours old; a key used again after that is a new request.
+IDEMPOTENCY_KEY_LIFETIME = 24 * 3600
 
 Handler = Callable[..., JSON]
 
@@ -47,10 +51,10 @@ class _IdempotencyEntry:
     path: str
     params: dict[str, Any]
     request_id: str
+    created: float  # server clock
     done: bool = False
     status: int = 0
     body: bytes = b""
-    created: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -74,7 +78,8 @@ class StripeServer:
         verbose: bool = False,
     ) -> None:
         self.lock = threading.RLock()
-        self.store = Store()
+        self.clock = ServerClock()
+        self.store = Store(self.clock)
         self.webhooks = WebhookDispatcher()
         self.store.event_sink = self.webhooks.submit
         self.faults = FaultSet(seed)
@@ -122,7 +127,8 @@ class StripeServer:
 
     def reset(self) -> None:
         with self.lock:
-            self.store = Store()
+            self.clock.reset()
+            self.store = Store(self.clock)
             self.store.event_sink = self.webhooks.submit
             self.faults.clear()
             self._idempotency.clear()
@@ -167,6 +173,48 @@ class StripeServer:
                 lambda p, c, object_id: s.store.mark_uncollectible(object_id, p, c),
             ),
             route("POST", "/v1/invoiceitems", lambda p, c: s.store.create_invoiceitem(p, c)),
+            # Invoicing side: credit notes, customer balance transactions, add_lines (invoicing_routes.py).
+            *[route(method, path, handler) for method, path, handler in invoicing_routes(lambda: s.store)],
+            # Payments side: payments.py, checkout.py.
+            route("GET", "/v1/customers", lambda p, c: s.store.wallet.list_customers(p)),
+            route(
+                "POST",
+                f"/v1/customers/{_ID}",
+                lambda p, c, object_id: s.store.wallet.update_customer(object_id, p, c),
+            ),
+            route(
+                "GET",
+                f"/v1/customers/{_ID}/payment_methods",
+                lambda p, c, object_id: s.store.wallet.list_for_customer(object_id, p),
+            ),
+            route(
+                "POST",
+                f"/v1/payment_methods/{_ID}/attach",
+                lambda p, c, object_id: s.store.wallet.attach_endpoint(object_id, p, c),
+            ),
+            route(
+                "POST",
+                f"/v1/payment_methods/{_ID}/detach",
+                lambda p, c, object_id: s.store.wallet.detach(object_id, p, c),
+            ),
+            route(
+                "GET", f"/v1/payment_methods/{_ID}", lambda p, c, object_id: s.store.wallet.get(object_id, p)
+            ),
+            route(
+                "POST",
+                "/v1/checkout/sessions",
+                lambda p, c: s.store.checkout.create_session(p, c, base_url=s.base_url),
+            ),
+            route(
+                "GET",
+                f"/v1/checkout/sessions/{_ID}",
+                lambda p, c, object_id: s.store.checkout.get_session(object_id, p),
+            ),
+            route(
+                "GET",
+                f"/v1/setup_intents/{_ID}",
+                lambda p, c, object_id: s.store.checkout.get_setup_intent(object_id, p),
+            ),
         ]
 
     def _route(self, method: str, path: str) -> tuple[_Route, dict[str, str]]:
@@ -233,6 +281,8 @@ class StripeServer:
             if rule is not None and rule.action == "timeout":  # commit=True: hold the key while we "hang"
                 self._stopping.wait(rule.seconds)
             ctx = RequestContext(request_id, idempotency_key, api_version)
+            if rule is not None and rule.action == "500_stored":
+                self._stored_500(rule, lambda: route.handler(Params(params), ctx, **groups))
             with self.lock:
                 status, body = 200, route.handler(Params(params), ctx, **groups)
         except ApiError as exc:
@@ -248,6 +298,16 @@ class StripeServer:
         if drop:
             log["status"] = None
         return _Outcome(status, payload, base_headers, drop=drop)
+
+    def _stored_500(self, rule: FaultRule, endpoint: Callable[[], JSON]) -> None:
+        """The endpoint started and failed: a 500 that the idempotency key keeps, as Stripe keeps its 500s.
+
+        With `commit` the endpoint's work is done first (and kept); without it nothing happens.
+        """
+        if rule.commit:
+            with self.lock, contextlib.suppress(ApiError):
+                endpoint()
+        raise ApiError(int(rule.status), API_ERROR, "An unknown error occurred (injected fault, stored).")
 
     def _early_fault(self, rule: FaultRule, request_id: str, headers: dict[str, str]) -> _Outcome | None:
         """Faults that act before the endpoint runs; None when the request should go on."""
@@ -328,8 +388,11 @@ class StripeServer:
         """Take the key for this request, or answer from it: replay, 409 in progress, or 400 mismatch."""
         with self.lock:
             entry = self._idempotency.get(key)
+            now = self.clock()
+            if entry is not None and entry.done and now - entry.created >= IDEMPOTENCY_KEY_LIFETIME:
+                entry = None  # pruned: the key is free for a new request
             if entry is None:
-                self._idempotency[key] = _IdempotencyEntry(method, path, params, request_id)
+                self._idempotency[key] = _IdempotencyEntry(method, path, params, request_id, created=now)
                 return None
         idempotency_key = key[1]
         if (entry.method, entry.path) != (method, path):
@@ -455,7 +518,45 @@ class StripeServer:
         if (method, path) == ("GET", "/__admin/requests"):
             with self.lock:
                 return 200, {"requests": [dict(item) for item in self.request_log]}
+        if path == "/__admin/clock":
+            with self.lock:
+                if method == "POST":
+                    advance = body.get("advance")
+                    if not isinstance(advance, int | float) or isinstance(advance, bool):
+                        raise ValueError("advance must be a number of seconds")
+                    emitted = self.store.collection.advance(self.clock, advance, DEFAULT_API_VERSION)
+                    return 200, {**self.clock.describe(), "events": emitted}
+                return 200, self.clock.describe()
+        if path == "/__admin/collection":
+            with self.lock:
+                if method == "POST":
+                    return 200, self.store.collection.configure(body)
+                return 200, self.store.collection.describe()
+        match = re.fullmatch(r"/__admin/checkout/(cs_test_[A-Za-z0-9]+)/complete", path)
+        if method == "POST" and match:
+            return self._complete_checkout(match.group(1), body.get("payment_method", "pm_card_visa"))
         return 404, {"error": f"no admin route {method} {path}"}
+
+    def _complete_checkout(self, session_id: str, token: str) -> tuple[int, Any]:
+        """Complete a setup-mode Checkout Session as the customer would, with a test card token."""
+        ctx = RequestContext(None, None, DEFAULT_API_VERSION)
+        try:
+            with self.lock:
+                return 200, self.store.checkout.complete(session_id, token, ctx)
+        except ApiError as exc:
+            return exc.status, exc.body()
+
+    def handle_checkout_page(self, method: str, target: str) -> tuple[int, str, dict[str, str]]:
+        """The hosted page of a Checkout Session (`session.url`): GET shows it, POST saves pm_card_visa."""
+        session_id = urlsplit(target).path.rstrip("/").rpartition("/")[2]
+        if method == "POST":
+            status, result = self._complete_checkout(session_id, "pm_card_visa")
+            if status == 200:
+                with self.lock:
+                    return 303, "", {"Location": self.store.checkout.success_url(session_id)}
+            return status, json.dumps(result), {}
+        with self.lock:
+            return 200, self.store.checkout.page(session_id), {}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -487,6 +588,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             status, body = app.handle_admin(self.command, self.path, raw)
             self._send(status, json.dumps(body, indent=2, default=str).encode(), {})
             return
+        if self.path.startswith("/__checkout/"):
+            status, page, headers = app.handle_checkout_page(self.command, self.path)
+            self._send(status, page.encode(), {"Content-Type": "text/html; charset=utf-8", **headers})
+            return
         headers = {name.lower(): value for name, value in self.headers.items()}
         outcome = app.handle_api(self.command, self.path, raw, headers)
         if outcome.drop:
@@ -496,10 +601,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         try:
+            extra = dict(headers)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
+            for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)

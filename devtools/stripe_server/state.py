@@ -8,71 +8,27 @@ server's lock around every method here.
 from __future__ import annotations
 
 import copy
-import json
 import secrets
-import string
 import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
-from typing import Any
 
-from .errors import CARD_ERROR, ApiError, invalid, no_such, validation
+from . import balance, invoice_rules
+from .checkout import Checkout
+from .collection import Collection
+from .currencies import check_amount, minimum_charge
+from .errors import invalid, no_such, validation
+from .objects import JSON as JSON
+from .objects import SHAPES as SHAPES
+from .objects import RequestContext as RequestContext
+from .objects import from_shape as from_shape
+from .objects import new_id as new_id
+from .objects import paginate
 from .params import Params, merge_metadata
-
-JSON = dict[str, Any]
-
-SHAPES: dict[str, JSON] = json.loads((Path(__file__).with_name("shapes.json")).read_text(encoding="utf-8"))
+from .payments import NO_PAYMENT_METHOD, Wallet, not_attached
 
 DAY = 86_400
 LINES_EMBEDDED = 10  # Stripe embeds the first 10 lines in an invoice; the rest via /v1/invoices/{id}/lines.
-
-# Stripe's test PaymentMethod tokens we understand: token -> (error code, decline_code, message) or None.
-PAYMENT_METHODS: dict[str, tuple[str, str, str] | None] = {
-    "pm_card_visa": None,
-    "pm_card_mastercard": None,
-    "pm_card_amex": None,
-    "pm_card_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
-    "pm_card_chargeDeclinedInsufficientFunds": (
-        "card_declined",
-        "insufficient_funds",
-        "Your card has insufficient funds.",
-    ),
-    "pm_card_chargeDeclinedExpiredCard": ("expired_card", "expired_card", "Your card has expired."),
-}
-# Customer metadata[test_payment] values -> the token they behave like.
-TEST_PAYMENT_BEHAVIOURS = {
-    "succeed": "pm_card_visa",
-    "decline": "pm_card_chargeDeclined",
-    "insufficient_funds": "pm_card_chargeDeclinedInsufficientFunds",
-    "expired_card": "pm_card_chargeDeclinedExpiredCard",
-}
-
-_ALPHANUMERIC = string.ascii_letters + string.digits
-
-
-def new_id(prefix: str, length: int = 24) -> str:
-    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
-
-
-def from_shape(kind: str, values: JSON) -> JSON:
-    """A fresh object of `kind` with exactly the example object's fields, every one of them set by `values`."""
-    shape = SHAPES[kind]
-    extra, missing = values.keys() - shape.keys(), shape.keys() - values.keys()
-    if extra or missing:
-        raise KeyError(
-            f"{kind}: fields not in Stripe's shape {sorted(extra)}, unset fields {sorted(missing)}"
-        )
-    return copy.deepcopy({key: values[key] for key in shape})
-
-
-class RequestContext:
-    """What an event records about the API request that caused it."""
-
-    def __init__(self, request_id: str, idempotency_key: str | None, api_version: str) -> None:
-        self.request_id = request_id
-        self.idempotency_key = idempotency_key
-        self.api_version = api_version
 
 
 EventSink = Callable[[JSON], int]
@@ -89,6 +45,16 @@ class Store:
         self.lines: dict[str, list[JSON]] = {}  # invoice id -> line_item objects, in creation order
         self.events: list[JSON] = []
         self._days_until_due: dict[str, int | None] = {}
+        # Invoicing side (credit_notes.py, balance.py): credit notes with their lines, balance ledgers, refunds.
+        self.credit_notes: dict[str, JSON] = {}
+        self.credit_note_lines: dict[str, list[JSON]] = {}
+        self.balance_transactions: dict[str, list[JSON]] = {}  # customer id -> ledger, oldest first
+        self.refunds: dict[str, JSON] = {}
+        # Payments side: payment methods (payments.py), Checkout and SetupIntents (checkout.py), the automatic
+        # collection Stripe runs as time passes (collection.py).
+        self.wallet = Wallet(self)
+        self.checkout = Checkout(self)
+        self.collection = Collection(self)
         # Called with each new event; returns how many webhook endpoints will receive it (pending_webhooks).
         self.event_sink: EventSink | None = None
 
@@ -103,6 +69,12 @@ class Store:
             "invoices": {invoice_id: self.render_invoice(invoice_id) for invoice_id in self.invoices},
             "invoiceitems": copy.deepcopy(self.invoiceitems),
             "events": copy.deepcopy(self.events),
+            "payment_methods": copy.deepcopy(self.wallet.payment_methods),
+            "checkout_sessions": copy.deepcopy(self.checkout.sessions),
+            "setup_intents": copy.deepcopy(self.checkout.setup_intents),
+            "credit_notes": copy.deepcopy(self.credit_notes),
+            "balance_transactions": copy.deepcopy(self.balance_transactions),
+            "refunds": copy.deepcopy(self.refunds),
         }
 
     def render_invoice(self, invoice_id: str) -> JSON:
@@ -162,11 +134,17 @@ class Store:
     # ------------------------------------------------------------------ customers
 
     def create_customer(self, params: Params, ctx: RequestContext) -> JSON:
-        params.allow("email", "name", "description", "phone", "metadata", "invoice_settings")
+        params.allow(
+            "email", "name", "description", "phone", "metadata", "invoice_settings", "payment_method"
+        )
         settings = params.mapping("invoice_settings", allowed=("default_payment_method",)) or {}
-        payment_method = settings.get("default_payment_method") or None
-        if payment_method is not None:
-            self._check_payment_method(payment_method, param="invoice_settings[default_payment_method]")
+        token = params.string("payment_method") or None
+        default = settings.get("default_payment_method") or None
+        if default is not None and default != token:
+            # A new customer's only payment method is the one attached by `payment_method` (the test-mode idiom
+            # passes the same token to both, and both then name the one new PaymentMethod).
+            raise not_attached(default, param="invoice_settings[default_payment_method]")
+        payment_method = self.wallet.prepare(token, param="payment_method") if token else None
         customer_id = new_id("cus_", 14)
         customer = from_shape(
             "customer",
@@ -184,7 +162,7 @@ class Store:
                 "invoice_prefix": secrets.token_hex(4).upper(),
                 "invoice_settings": {
                     "custom_fields": None,
-                    "default_payment_method": payment_method,
+                    "default_payment_method": payment_method["id"] if payment_method and default else None,
                     "footer": None,
                     "rendering_options": None,
                 },
@@ -202,6 +180,8 @@ class Store:
         )
         self.customers[customer_id] = customer
         self.emit("customer.created", customer, ctx)
+        if payment_method is not None:
+            self.wallet.attach(payment_method, customer_id, ctx)
         return self.expand(copy.deepcopy(customer), params.expand())
 
     def get_customer(self, customer_id: str, params: Params) -> JSON:
@@ -218,10 +198,6 @@ class Store:
             raise no_such("customer", customer_id, param="customer", status=400)
         return customer
 
-    def _check_payment_method(self, token: str, *, param: str) -> None:
-        if token not in PAYMENT_METHODS:
-            raise no_such("PaymentMethod", token, param=param, status=400)
-
     # ------------------------------------------------------------------ invoices
 
     def create_invoice(self, params: Params, ctx: RequestContext) -> JSON:
@@ -236,8 +212,10 @@ class Store:
             "metadata",
             "description",
             "default_payment_method",
+            *invoice_rules.CUSTOMER_FACING,
         )
         customer = self._customer_param(params)
+        shown = invoice_rules.customer_facing_fields(params, invoice_id=None, invoices=self.invoices)
         method = params.choice("collection_method", ("charge_automatically", "send_invoice"))
         method = method or "charge_automatically"
         days = params.integer("days_until_due", minimum=0)
@@ -257,7 +235,7 @@ class Store:
         behaviour = params.choice("pending_invoice_items_behavior", ("include", "exclude"), default="exclude")
         payment_method = params.string("default_payment_method") or None
         if payment_method is not None:
-            self._check_payment_method(payment_method, param="default_payment_method")
+            self.wallet.owned(payment_method, customer["id"], param="default_payment_method")
         auto_advance = bool(params.boolean("auto_advance"))
         currency = params.currency() or customer["currency"] or "usd"
         now = self.now()
@@ -364,6 +342,7 @@ class Store:
                 "webhooks_delivered_at": None,
             },
         )
+        invoice.update(shown)
         self.invoices[invoice_id] = invoice
         self.lines[invoice_id] = []
         self._days_until_due[invoice_id] = days
@@ -416,18 +395,25 @@ class Store:
 
     def update_invoice(self, invoice_id: str, params: Params, ctx: RequestContext) -> JSON:
         params.allow(
-            "metadata", "description", "auto_advance", "days_until_due", "due_date", "default_payment_method"
+            "metadata",
+            "description",
+            "auto_advance",
+            "days_until_due",
+            "due_date",
+            "default_payment_method",
+            *invoice_rules.CUSTOMER_FACING,
         )
         invoice = self._invoice(invoice_id)
         draft_only = [
-            name for name in ("days_until_due", "due_date", "default_payment_method") if params.has(name)
+            name
+            for name in ("days_until_due", "due_date", "default_payment_method", "number")
+            if params.has(name)
         ]
-        if invoice["status"] in ("paid", "void") and any(
-            params.has(n) for n in ("description", "auto_advance")
-        ):
+        editable = ("description", "auto_advance", "footer", "custom_fields", "rendering")
+        if invoice["status"] in ("paid", "void") and any(params.has(n) for n in editable):
             raise invalid(
                 f"You can only update the metadata of a {invoice['status']} invoice.",
-                param="description" if params.has("description") else "auto_advance",
+                param=next(n for n in editable if params.has(n)),
                 code="invoice_not_editable",
             )
         if draft_only and invoice["status"] != "draft":
@@ -441,10 +427,11 @@ class Store:
         due_date = params.integer("due_date", minimum=0)
         token = params.string("default_payment_method") or None
         if token is not None:
-            self._check_payment_method(token, param="default_payment_method")
+            self.wallet.owned(token, invoice["customer"], param="default_payment_method")
         description = params.string("description", max_length=1500)
         auto_advance = params.boolean("auto_advance")
         metadata = params.metadata()
+        shown = invoice_rules.customer_facing_fields(params, invoice_id=invoice_id, invoices=self.invoices)
         if (days is not None or due_date is not None) and invoice["collection_method"] != "send_invoice":
             raise validation(
                 "You can only set a due date when collection_method is send_invoice.",
@@ -459,6 +446,8 @@ class Store:
             invoice["description"] = description or None
         if auto_advance is not None:
             invoice["auto_advance"] = auto_advance
+            self.collection.auto_advance_changed(invoice)
+        invoice.update(shown)
         invoice["metadata"] = merge_metadata(invoice["metadata"], metadata)
         self._emit_invoice("invoice.updated", invoice_id, ctx)
         return self.expand(self.render_invoice(invoice_id), params.expand())
@@ -527,6 +516,7 @@ class Store:
                     param="invoice",
                     code="invoice_not_editable",
                 )
+            invoice_rules.check_line_room(invoice_id, len(self.lines[invoice_id]), 1, param="invoice")
         currency = params.currency() or (invoice["currency"] if invoice else None) or customer["currency"]
         if currency is None:
             raise validation("Missing required param: currency.", param="currency", code="parameter_missing")
@@ -536,10 +526,17 @@ class Store:
                 f"({invoice['currency']}).",
                 param="currency",
             )
+        check_amount(amount, currency, param="amount" if unit_amount is None else "unit_amount_decimal")
         period = params.mapping("period", allowed=("start", "end")) or {}
         now = self.now()
-        start = Params(period).integer("start") if period else None
-        end = Params(period).integer("end") if period else None
+        start = Params(period).integer("start", required=bool(period)) if period else None
+        end = Params(period).integer("end", required=bool(period)) if period else None
+        if start is not None and end is not None and end < start:
+            # "The end of the period, which must be greater than or equal to the start."
+            raise validation(
+                "Invalid period: the end of the period must be greater than or equal to its start.",
+                param="period[end]",
+            )
         discountable = params.boolean("discountable")
         item_id = new_id("ii_")
         item = from_shape(
@@ -652,11 +649,22 @@ class Store:
         # Stripe applies the customer's balance (negative = credit) at finalization; a negative total becomes credit.
         starting = customer["balance"]
         applied = invoice["total"] + starting
-        customer["balance"] = min(applied, 0)
+        if min(applied, 0) != starting:
+            # The ledger records what the invoice consumed of the balance (or the credit a negative total left).
+            balance.record(
+                self,
+                customer,
+                amount=min(applied, 0) - starting,
+                currency=invoice["currency"],
+                type_="applied_to_invoice",
+                invoice=invoice_id,
+            )
         days = self._days_until_due.get(invoice_id)
+        numbered = invoice["number"] is None  # a number set on the draft is kept
+        generated = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
         invoice.update(
             status="open",
-            number=f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}",
+            number=invoice["number"] or generated,
             starting_balance=starting,
             ending_balance=min(applied, 0),
             amount_due=max(applied, 0),
@@ -670,14 +678,28 @@ class Store:
             customer_phone=customer["phone"],
             webhooks_delivered_at=now,
         )
-        customer["next_invoice_sequence"] += 1
+        if numbered:
+            customer["next_invoice_sequence"] += 1
         invoice["status_transitions"]["finalized_at"] = now
         if days is not None:
             invoice["due_date"] = now + days * DAY
         automatic = invoice["collection_method"] == "charge_automatically" and invoice["auto_advance"]
         invoice["next_payment_attempt"] = now + 3600 if automatic else None
         self._emit_invoice("invoice.finalized", invoice_id, ctx)
-        if invoice["amount_due"] == 0:
+        minimum = minimum_charge(invoice["currency"])
+        if minimum is not None and 0 < invoice["amount_due"] < minimum:
+            # Below Stripe's minimum charge: marked paid, and the amount due becomes a debit on the customer's balance.
+            balance.record(
+                self,
+                customer,
+                amount=invoice["amount_due"],
+                currency=invoice["currency"],
+                type_="invoice_too_small",
+                invoice=invoice_id,
+            )
+            invoice["ending_balance"] = customer["balance"]
+            self._mark_paid(invoice, ctx, charged=False)
+        elif invoice["amount_due"] == 0:
             # Nothing to collect: Stripe marks it paid at once.
             self._mark_paid(invoice, ctx, charged=True)
 
@@ -701,7 +723,7 @@ class Store:
         invoice = self._invoice(invoice_id)
         token = params.string("payment_method") or None
         if token is not None:
-            self._check_payment_method(token, param="payment_method")
+            self.wallet.owned(token, invoice["customer"], param="payment_method")
         out_of_band = bool(params.boolean("paid_out_of_band"))
         params.boolean("off_session")
         params.boolean("forgive")
@@ -715,27 +737,13 @@ class Store:
         if out_of_band:
             self._mark_paid(invoice, ctx, charged=False)
             return self.expand(self.render_invoice(invoice_id), params.expand())
-        decline = PAYMENT_METHODS[self._payment_method_for(invoice, token)]
-        invoice["attempt_count"] += 1
-        invoice["attempted"] = True
-        if decline is not None:
-            code, decline_code, message = decline
-            invoice["next_payment_attempt"] = None
-            self._emit_invoice("invoice.payment_failed", invoice_id, ctx)
-            raise ApiError(402, CARD_ERROR, message, code=code, decline_code=decline_code)
-        self._mark_paid(invoice, ctx, charged=True)
+        payment_method = self.wallet.for_invoice(invoice, token)
+        if payment_method is None:
+            raise invalid(NO_PAYMENT_METHOD)
+        error = self.collection.attempt(invoice, payment_method, ctx, automatic=False)
+        if error is not None:
+            raise error
         return self.expand(self.render_invoice(invoice_id), params.expand())
-
-    def _payment_method_for(self, invoice: JSON, token: str | None) -> str:
-        """payment_method param > invoice default > customer default > customer metadata[test_payment] > visa."""
-        customer = self.customers[invoice["customer"]]
-        behaviour = customer["metadata"].get("test_payment", "succeed")
-        return (
-            token
-            or invoice["default_payment_method"]
-            or customer["invoice_settings"]["default_payment_method"]
-            or TEST_PAYMENT_BEHAVIOURS.get(behaviour, "pm_card_visa")
-        )
 
     def send(self, invoice_id: str, params: Params, ctx: RequestContext) -> JSON:
         params.allow()
@@ -777,20 +785,4 @@ class Store:
         return self.expand(self.render_invoice(invoice_id), params.expand())
 
 
-def _paginate(ids: list[str], params: Params) -> tuple[list[str], bool]:
-    limit = params.integer("limit", minimum=1)
-    limit = 10 if limit is None else min(limit, 100)
-    after, before = params.string("starting_after"), params.string("ending_before")
-    if after is not None and before is not None:
-        raise validation("You may only specify one of these parameters: ending_before, starting_after.")
-    if after is not None:
-        if after not in ids:
-            raise no_such("object", after, param="starting_after", status=400)
-        rest = ids[ids.index(after) + 1 :]
-        return rest[:limit], len(rest) > limit
-    if before is not None:
-        if before not in ids:
-            raise no_such("object", before, param="ending_before", status=400)
-        head = ids[: ids.index(before)]
-        return head[-limit:], len(head) > limit
-    return ids[:limit], len(ids) > limit
+_paginate = paginate  # objects.paginate, the cursor rules every list shares
