@@ -56,6 +56,9 @@ class Customer(models.Model):
     external_ref = models.CharField(max_length=100)
     billing_email = models.EmailField()
     stripe_customer_id = models.CharField(max_length=100, blank=True, default="")
+    # The payment method Stripe charges this customer's invoices with (its invoice_settings default, as
+    # last read from Stripe); empty: Stripe cannot charge them automatically.
+    stripe_default_payment_method = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,12 +66,22 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["vendor", "external_ref"], name="customer_external_ref_unique_per_vendor"
-            )
+            ),
+            # One Stripe customer pays for one Verity customer: linking another vendor's would charge its card.
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"],
+                condition=~Q(stripe_customer_id=""),
+                name="customer_stripe_customer_id_unique",
+            ),
         ]
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def can_be_charged_automatically(self) -> bool:
+        return bool(self.stripe_customer_id and self.stripe_default_payment_method)
 
 
 class ApiKey(models.Model):
@@ -165,6 +178,13 @@ class CollectionMethod(models.TextChoices):
     SEND_INVOICE = "send_invoice", "Send invoice"
 
 
+class CreditAfterPayment(models.TextChoices):
+    """Where a credit for outcomes reversed after their invoice was paid goes (on Stripe)."""
+
+    CUSTOMER_BALANCE = "customer_balance", "To the customer's balance (taken off the next invoice)"
+    REFUND = "refund", "Refunded to the customer"
+
+
 class PeriodUnit(models.TextChoices):
     MONTH = "month", "Month"
 
@@ -201,6 +221,13 @@ class Contract(models.Model):
         default=CollectionMethod.CHARGE_AUTOMATICALLY,
     )
     days_until_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    credit_after_payment = models.CharField(
+        max_length=16,
+        choices=CreditAfterPayment.choices,
+        default=CreditAfterPayment.CUSTOMER_BALANCE,
+        help_text="Credits for a paid invoice: to the customer's balance, or refunded. Always refunded once "
+        "the contract has ended.",
+    )
     grace_period_hours = models.PositiveIntegerField(default=72)
     approval_threshold_minor = models.PositiveBigIntegerField(
         null=True,

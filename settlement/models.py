@@ -33,6 +33,29 @@ class InvoiceStatus(models.TextChoices):
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
 
+# How far along collection an invoice is: a status only ever moves to a higher rank (a late or
+# replayed Stripe event cannot undo a payment, a failure cannot reopen a paid invoice).
+STATUS_RANK = {
+    InvoiceStatus.DRAFT: 0,
+    InvoiceStatus.FINALIZED: 1,
+    InvoiceStatus.OPEN: 2,
+    InvoiceStatus.PAYMENT_FAILED: 3,
+    InvoiceStatus.UNCOLLECTIBLE: 4,
+    InvoiceStatus.PAID: 5,
+    InvoiceStatus.VOID: 5,
+}
+
+
+class SettlementStatus(models.TextChoices):
+    """Where Verity's own settlement steps stand (never moved by a webhook): what the periodic job resumes."""
+
+    PENDING = "pending", "To do on Stripe"
+    DONE = "done", "Handed to Stripe's collection"
+    BLOCKED = "blocked", "Blocked: Stripe refused a step (needs a person)"
+    NOT_REQUIRED = "not_required", "Nothing to collect"
+    ABANDONED = "abandoned", "Abandoned by an operator"
+
+
 class Invoice(models.Model):
     id = models.BigAutoField(primary_key=True)
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="invoices")
@@ -70,6 +93,17 @@ class Invoice(models.Model):
         null=True, blank=True, help_text="Stripe's due date (invoices sent to the customer to pay)."
     )
     stripe_error = models.TextField(blank=True, default="")
+    settlement_status = models.CharField(
+        max_length=12, choices=SettlementStatus.choices, default=SettlementStatus.PENDING
+    )
+    payment_error = models.TextField(
+        blank=True, default="", help_text="Why the last payment attempt failed (Stripe's words)."
+    )
+    payment_attempts = models.PositiveIntegerField(default=0)
+    next_payment_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Stripe's automatic collection tries again."
+    )
+    overdue_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe reported it overdue.")
     stripe_event_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -94,6 +128,7 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "finalize_after"]),
+            models.Index(fields=["settlement_status"], name="invoice_settlement_status"),
             models.Index(fields=["vendor", "-period_start"]),
         ]
         ordering = ["-period_start", "-id"]
@@ -195,6 +230,12 @@ class SettlementStep(models.Model):
     step = models.CharField(max_length=48)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STARTED)
     idempotency_key = models.CharField(max_length=200)
+    key_version = models.PositiveSmallIntegerField(
+        default=1, help_text="Bumped only when Stripe provably made nothing under the previous key."
+    )
+    params = models.JSONField(
+        default=dict, help_text="The call's parameters, frozen at its first attempt and replayed exactly."
+    )
     stripe_id = models.CharField(max_length=100, blank=True, default="")
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
@@ -206,6 +247,61 @@ class SettlementStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}:{self.step} {self.status}"
+
+
+class CreditNoteStatus(models.TextChoices):
+    PENDING = "pending", "To issue on Stripe"
+    ISSUED = "issued", "Issued on Stripe"
+    NOT_REQUIRED = "not_required", "No credit due"
+    VOID = "void", "Void"
+
+
+class CreditNote(models.Model):
+    """A credit against a finalized invoice: outcomes it billed were reversed since. Its amount is what
+    re-rating the invoice's period without them (tiers, free units, minimums, caps) takes off, less
+    earlier credit notes; on Stripe it is a credit note against the original Stripe invoice."""
+
+    class Method(models.TextChoices):
+        PRE_PAYMENT = "pre_payment", "Lowers what is due"
+        CUSTOMER_BALANCE = "customer_balance", "Credited to the customer's Stripe balance"
+        REFUND = "refund", "Refunded"
+
+    id = models.BigAutoField(primary_key=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    amount_minor = models.BigIntegerField()
+    status = models.CharField(max_length=12, choices=CreditNoteStatus.choices)
+    method = models.CharField(max_length=16, choices=Method.choices, blank=True, default="")
+    reason = models.CharField(max_length=300)
+    details = models.JSONField(
+        default=dict, help_text="The re-rating: charges, total without, credited before."
+    )
+    stripe_credit_note_id = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField()
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gte=0), name="credit_note_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=CreditNoteStatus.values), name="credit_note_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="credit_note_status")]
+        ordering = ["invoice", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} -{self.amount_minor} ({self.status})"
+
+
+class CreditNoteOutcome(models.Model):
+    """A reversed outcome, credited once: by the one credit note that took it into account."""
+
+    id = models.BigAutoField(primary_key=True)
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="outcome_links")
+    outcome = models.OneToOneField(Outcome, on_delete=models.PROTECT, related_name="credit_link")
+
+    def __str__(self) -> str:
+        return f"{self.credit_note_id} ← {self.outcome_id}"
 
 
 class StripeEvent(models.Model):

@@ -3,13 +3,15 @@
 The rule: each invoice line's amount is computed exactly in Decimal minor units and rounded once,
 half away from zero (ROUND_HALF_UP), to an integer of the currency's minor unit (USD cents, JPY
 yen, KWD fils). Nothing is rounded before that, and the invoice total is the sum of its lines.
+Stripe takes some currencies in another unit or only in coarser steps (contracts.currencies):
+`stripe_amount` converts an amount for its API and `chargeable_minor` rounds one it could not take.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from contracts.terms import currency_exponent
+from contracts.currencies import currency_exponent, stripe_currency
 
 
 def major_to_minor(amount: Decimal, currency: str) -> Decimal:
@@ -22,8 +24,54 @@ def round_minor(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def round_line(amount: Decimal, currency: str) -> int:
+    """The one rounding rule applied to an invoice line: to the nearest amount Stripe can charge in the
+    currency (a whole minor unit; a multiple of 10 fils for the three-decimal currencies), halves away
+    from zero, rounded once from the exact amount."""
+    step = stripe_currency(currency).minor_step
+    return round_minor(amount / step) * step
+
+
+def line_step(currency: str) -> int:
+    """The step lines of this currency are rounded to (1 but for currencies Stripe charges coarser)."""
+    return stripe_currency(currency).minor_step
+
+
 def format_minor(amount_minor: int, currency: str, *, grouped: bool = False) -> str:
     """1234 USD -> '12.34 USD'; 1234 JPY -> '1234 JPY'; grouped: 123456 USD -> '1,234.56 USD'."""
     exponent = currency_exponent(currency)
     separator = "," if grouped else ""
     return f"{Decimal(amount_minor).scaleb(-exponent):{separator}.{exponent}f} {currency}"
+
+
+def chargeable_minor(amount_minor: int, currency: str) -> int:
+    """The nearest amount Stripe can charge, halves away from zero (KWD 1235 -> 1240; USD unchanged)."""
+    step = stripe_currency(currency).minor_step
+    return round_minor(Decimal(amount_minor) / step) * step
+
+
+def stripe_amount(amount_minor: int, currency: str) -> int:
+    """Verity minor units -> the integer Stripe's API expects (ISK 5 -> 500; KWD 1240 -> 1240).
+
+    ValueError when Stripe cannot charge the amount as is (KWD 1235): round it with chargeable_minor first.
+    """
+    entry = stripe_currency(currency)
+    if amount_minor % entry.minor_step:
+        raise ValueError(
+            f"Stripe cannot charge {format_minor(amount_minor, entry.code)}: {entry.code} amounts must be"
+            f" a multiple of {format_minor(entry.minor_step, entry.code)}"
+        )
+    shift = entry.stripe_exponent - entry.exponent
+    return amount_minor * 10**shift if shift >= 0 else amount_minor // 10**-shift
+
+
+def minor_from_stripe_amount(amount: int, currency: str) -> int:
+    """An amount in Stripe's API (amount_due, amount_paid, ...) -> Verity minor units; the inverse of stripe_amount."""
+    entry = stripe_currency(currency)
+    shift = entry.stripe_exponent - entry.exponent
+    if shift <= 0:
+        return amount * 10**-shift
+    whole, rest = divmod(amount, 10**shift)
+    if rest:
+        raise ValueError(f"Stripe amount {amount} {entry.code} is a fraction of Verity's minor unit")
+    return whole

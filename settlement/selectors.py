@@ -21,10 +21,13 @@ from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
 from settlement.models import (
     CreditEntry,
+    CreditNote,
+    CreditNoteStatus,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     LineOutcome,
+    SettlementStatus,
     SettlementStep,
 )
 from settlement.services.invoicing import contract_period, drafts_preview
@@ -105,12 +108,19 @@ def invoice_credits(*, invoice: Invoice) -> tuple[CreditEntry | None, int]:
 
 
 def invoices_to_push() -> list[int]:
-    """Finalized invoices not yet settled in Stripe: new ones, and interrupted settlements to resume."""
+    """Finalized invoices whose settlement on Stripe is not complete: new ones, and interrupted ones
+    to resume, whatever status Stripe's webhooks gave them meanwhile (blocked ones wait for a person)."""
     return list(
-        Invoice.objects.filter(status=InvoiceStatus.FINALIZED)
-        .exclude(settlement_steps__status=SettlementStep.Status.FAILED)
+        Invoice.objects.filter(settlement_status=SettlementStatus.PENDING, number__isnull=False)
         .order_by("finalized_at", "id")
         .values_list("id", flat=True)
+    )
+
+
+def credit_notes_to_push() -> list[int]:
+    """Credit notes to issue on Stripe (each waits until its invoice is finalized there)."""
+    return list(
+        CreditNote.objects.filter(status=CreditNoteStatus.PENDING).order_by("id").values_list("id", flat=True)
     )
 
 

@@ -9,7 +9,9 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from settlement.selectors import invoices_to_push
+from settlement.models import CreditNoteStatus
+from settlement.selectors import credit_notes_to_push, invoices_to_push
+from settlement.services.credit_notes import credit_note_create, invoices_to_credit
 from settlement.services.invoicing import (
     invoice_finalize,
     invoices_due_for_finalize,
@@ -19,6 +21,7 @@ from settlement.services.invoicing import (
     periods_in_batches,
 )
 from settlement.stripe_gateway import StripeUnavailable, invoice_push
+from settlement.stripe_gateway.credit_notes import credit_note_push
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +64,17 @@ def close_period(contract_id: str, period_start: str) -> int:
 
 @shared_task(acks_late=True)
 def finalize_due_invoices() -> int:
-    """Beat: finalize drafts whose grace period is over, and push finalized invoices not yet settled."""
+    """Beat: finalize drafts whose grace period is over; resume every settlement not complete on
+    Stripe; credit reversals of finalized invoices and issue pending credit notes."""
     due = invoices_due_for_finalize(now=timezone.now())
     for invoice_id in due:
         finalize_invoice.delay(invoice_id)
     for invoice_id in invoices_to_push():
         push_invoice.delay(invoice_id)
+    for invoice_id in invoices_to_credit():
+        credit_invoice.delay(invoice_id)
+    for credit_note_id in credit_notes_to_push():
+        push_credit_note.delay(credit_note_id)
     return len(due)
 
 
@@ -86,3 +94,24 @@ def finalize_invoice(invoice_id: int) -> int:
 )
 def push_invoice(invoice_id: int) -> str:
     return invoice_push(invoice_id=invoice_id).status
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+def credit_invoice(invoice_id: int) -> int | None:
+    note = credit_note_create(invoice_id=invoice_id)
+    if note is None:
+        return None
+    if note.status == CreditNoteStatus.PENDING:
+        push_credit_note.delay(note.pk)
+    return note.pk
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(StripeUnavailable, OperationalError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=50,
+)
+def push_credit_note(credit_note_id: int) -> str:
+    return credit_note_push(credit_note_id=credit_note_id).status

@@ -20,7 +20,7 @@ from contracts.errors import DomainError
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from settlement import selectors
 from settlement.forms import InvoiceFilterForm
-from settlement.models import Invoice, InvoiceStatus, SettlementStep
+from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.services.invoice_actions import invoice_finalize_now, invoice_push_now, invoice_rebuild_now
 from settlement.services.stripe_events import stripe_event_process, stripe_event_record
@@ -155,7 +155,7 @@ def invoice_detail(request: PortalRequest, invoice_id: str) -> HttpResponse:
             ],
             "can_rebuild": invoice.status == InvoiceStatus.DRAFT,
             "can_finalize": invoice.status == InvoiceStatus.DRAFT,
-            "can_push": invoice.status == InvoiceStatus.FINALIZED,
+            "can_push": invoice.number is not None and invoice.settlement_status == SettlementStatus.PENDING,
         },
     )
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contracts.audit import audit_record
 from contracts.errors import Conflict
-from settlement.models import Invoice, InvoiceStatus
+from settlement.models import Invoice, InvoiceStatus, SettlementStatus
 from settlement.services.invoicing import invoice_finalize, invoice_rebuild
 from settlement.tasks import push_invoice
 
@@ -69,7 +69,13 @@ def invoice_push_now(*, invoice: Invoice, actor: str, now: dt.datetime | None = 
     """Settle a finalized invoice through Stripe now rather than at the next beat (a task; resumable)."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked(invoice, InvoiceStatus.FINALIZED, "sent to Stripe")
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.number is None or locked.settlement_status != SettlementStatus.PENDING:
+            raise Conflict(
+                "Only a finalized invoice whose settlement is pending can be sent to Stripe; "
+                f"this one is {locked.status} (settlement {locked.settlement_status}).",
+                code="invalid_status",
+            )
         audit_record(
             vendor=invoice.vendor, actor=actor, action="invoice.push_requested", target=locked, at=now
         )

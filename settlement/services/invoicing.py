@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
@@ -44,7 +44,7 @@ from settlement.models import (
     LineKind,
     LineOutcome,
 )
-from settlement.money import format_minor, major_to_minor, round_minor
+from settlement.money import format_minor, line_step, major_to_minor, round_line
 from settlement.rating import Slice, percentage_fee_minor, rate_units
 
 ACTOR = "system:settlement"
@@ -93,6 +93,10 @@ class Billable(NamedTuple):
     value_minor: int | None
 
 
+# Billable's fields as Outcome's columns.
+BILLABLE_COLUMNS = ["id", "version_id", "outcome_type_key", "price_percent", "value_minor"]
+
+
 class AuditRow(NamedTuple):
     """What the audit adjustment reads of one audit sample."""
 
@@ -110,7 +114,6 @@ class Draft:
     invoice: Invoice
     period: Period
     outcomes: list[Billable] = field(default_factory=list)
-    clawback_shares: dict[int, Decimal] = field(default_factory=dict)
     audit_samples: list[AuditRow] = field(default_factory=list)
 
     @property
@@ -140,7 +143,7 @@ def _billable_outcomes(drafts: list[Draft], *, lock: bool = True) -> None:
     # query returns. Otherwise each draft picks its own by when they became billable (read only then:
     # parsing a timestamp per outcome is the dearest part of reading them).
     by_time = any(earlier) or any(len(contract_ends) > 1 for contract_ends in ends.values())
-    columns = ["id", "version_id", "outcome_type_key", "price_percent", "value_minor"]
+    columns = BILLABLE_COLUMNS
     rows: dict[Any, list[tuple[dt.datetime | None, Billable]]] = defaultdict(list)
     queryset = Outcome.objects.filter(
         reduce(or_, (Q(contract_id__in=ids, billable_at__lt=end) for end, ids in sorted(by_end.items()))),
@@ -359,52 +362,6 @@ def _fee_lines(versions: Iterable[ContractVersion], period: Period, usage_total:
     return lines
 
 
-def _clawback_shares(drafts: list[Draft]) -> None:
-    """Credit for outcomes reversed after a finalized invoice billed them, each credited once: read
-    for every draft of the batch in one query; an outcome goes to its contract's earliest draft here."""
-    contract_ids = {draft.invoice.contract_id for draft in drafts}
-    # Only invoices past draft can have billed anything: none (a first period), nothing to credit.
-    # Naming them also keeps the query on the indexes, however stale the table statistics.
-    billed_by = list(
-        Invoice.objects.filter(contract_id__in=contract_ids)
-        .exclude(status=InvoiceStatus.DRAFT)
-        .values_list("id", flat=True)
-    )
-    if not billed_by:
-        return
-    already = LineOutcome.objects.filter(line__kind=LineKind.CLAWBACK).exclude(
-        line__invoice_id__in=[draft.invoice.pk for draft in drafts]
-    )
-    earliest: dict[Any, Draft] = {}
-    for draft in sorted(drafts, key=lambda d: d.period.start, reverse=True):
-        earliest[draft.invoice.contract_id] = draft
-    for contract_id, outcome_id, share in (
-        LineOutcome.objects.filter(
-            line__kind=LineKind.USAGE,
-            line__invoice_id__in=billed_by,
-            outcome__contract_id__in=contract_ids,
-            outcome__state=OutcomeState.REVERSED,
-        )
-        .exclude(outcome_id__in=already.values("outcome_id"))
-        .order_by("outcome_id")
-        .values_list("outcome__contract_id", "outcome_id", "share_minor")
-    ):
-        earliest[contract_id].clawback_shares[outcome_id] = Decimal(share)
-
-
-def _clawback_line(draft: Draft) -> LineDraft | None:
-    shares = draft.clawback_shares
-    if not shares:
-        return None
-    return LineDraft(
-        kind=LineKind.CLAWBACK,
-        description=f"Credit: {len(shares)} outcome{'s' if len(shares) != 1 else ''} reversed after billing",
-        amount=-sum(shares.values(), ZERO),
-        quantity=len(shares),
-        shares={k: -v for k, v in shares.items()},
-    )
-
-
 def _audit_samples(drafts: list[Draft]) -> None:
     """Each draft's audit samples (of outcomes that occurred in its period), for all in one query."""
     by_contract: dict[Any, list[Draft]] = defaultdict(list)
@@ -517,10 +474,16 @@ def _draft_lines(
     held: dict[str, Any] = {}
     usage = _usage_lines(contract, draft.outcomes, held, versions, types)
     usage_total = sum((line.amount for line in usage), ZERO)
-    lines = usage + _fee_lines(contract_versions, draft.period, usage_total)
-    for extra in (_clawback_line(draft), _audit_line(draft, types, usage_total)):
-        if extra is not None:
-            lines.append(extra)
+    audit = _audit_line(draft, types, usage_total)
+    # The minimum commitment is compared with usage after the audit adjustment (an adjustment lowers
+    # what usage earned, never what the customer committed to), as the lines will be rounded: the
+    # true-up then makes the invoice exactly the commitment, not a cent off.
+    adjusted = Decimal(
+        sum(round_line(line.amount, contract.currency) for line in [*usage, *([audit] if audit else [])])
+    )
+    lines = usage + _fee_lines(contract_versions, draft.period, adjusted)
+    if audit is not None:
+        lines.append(audit)
     credit = _credit_applied_line(contract, balance, sum((line.amount for line in lines), ZERO))
     if credit is not None:
         lines.append(credit)
@@ -540,7 +503,6 @@ def _rate(invoices: list[Invoice], *, lock: bool) -> list[tuple[list[LineDraft],
         (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
     }
     _billable_outcomes(drafts, lock=lock)
-    _clawback_shares(drafts)
     _audit_samples(drafts)
     balances = _credit_balances(drafts)
     return [
@@ -561,15 +523,18 @@ class DraftPreview:
 
     lines: list[LineDraft]
     held_over_cap: dict[str, Any]
+    currency: str
 
     @property
     def usage_minor(self) -> int:
         """The outcomes' share, rounded per line as the invoice would be."""
-        return sum(round_minor(line.amount) for line in self.lines if line.kind == LineKind.USAGE)
+        return sum(
+            round_line(line.amount, self.currency) for line in self.lines if line.kind == LineKind.USAGE
+        )
 
     @property
     def total_minor(self) -> int:
-        return sum(round_minor(line.amount) for line in self.lines)
+        return sum(round_line(line.amount, self.currency) for line in self.lines)
 
 
 def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftPreview]:
@@ -579,7 +544,10 @@ def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftP
     if not periods:
         return []
     invoices = [_unsaved_invoice(contract, period) for contract, period in periods]
-    return [DraftPreview(lines, held) for lines, held in _rate(invoices, lock=False)]
+    return [
+        DraftPreview(lines, held, invoice.currency)
+        for invoice, (lines, held) in zip(invoices, _rate(invoices, lock=False), strict=True)
+    ]
 
 
 def _unsaved_invoice(contract: Contract, period: Period, **fields: Any) -> Invoice:
@@ -591,6 +559,13 @@ def _unsaved_invoice(contract: Contract, period: Period, **fields: Any) -> Invoi
         currency=contract.currency,
         **fields,
     )
+
+
+def _rounding(amount: Decimal, currency: str) -> dict[str, str]:
+    """What a line keeps of its exact amount; and, where Stripe charges the currency only in coarser
+    steps (three-decimal currencies: multiples of 10), the step it was rounded to, shown to the vendor."""
+    step = line_step(currency)
+    return {"exact_minor": str(amount), **({"rounded_to_minor": str(step)} if step != 1 else {})}
 
 
 def _build(invoices: list[Invoice], now: dt.datetime) -> None:
@@ -618,8 +593,8 @@ def _build(invoices: list[Invoice], now: dt.datetime) -> None:
             tier=line.tier,
             quantity=line.quantity,
             unit_price=line.unit_price,
-            amount_minor=round_minor(line.amount),
-            details={**line.details, "exact_minor": str(line.amount)},
+            amount_minor=round_line(line.amount, invoice.currency),
+            details={**line.details, **_rounding(line.amount, invoice.currency)},
         )
         for invoice, (lines, _) in zip(invoices, built, strict=True)
         for position, line in enumerate(lines, start=1)
@@ -788,6 +763,40 @@ def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invo
         invoice.finalized_at = now
         invoice.save(update_fields=["number", "status", "finalized_at"])
     return invoice
+
+
+# --- re-rating a finalized invoice (credit notes) ---------------------------------------------
+
+
+def invoice_charges(*, invoice: Invoice) -> int:
+    """What the invoice charged for its own period: its lines but credits carried in from elsewhere
+    (clawback and credit-balance lines of invoices built before credit notes existed)."""
+    return sum(
+        line.amount_minor
+        for line in invoice.lines.all()
+        if line.kind not in (LineKind.CLAWBACK, LineKind.CREDIT_APPLIED)
+    )
+
+
+def invoice_rerate(*, invoice: Invoice, excluding: Collection[int]) -> int:
+    """What the invoice's period rates to now without the outcomes `excluding`, with the very code that
+    built it (tiers, free units, amount caps, fees, the minimum commitment, audit adjustments)."""
+    draft = Draft(invoice, contract_period(invoice.contract, invoice.period_start))
+    billed = LineOutcome.objects.filter(line__invoice=invoice, line__kind=LineKind.USAGE).values("outcome_id")
+    draft.outcomes = [
+        Billable._make(row)
+        for row in Outcome.objects.filter(pk__in=billed)
+        .exclude(pk__in=list(excluding))
+        .order_by("billable_at", "id")
+        .values_list(*BILLABLE_COLUMNS)
+    ]
+    versions = list(ContractVersion.objects.filter(contract_id=invoice.contract_id))
+    types = {
+        (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id=invoice.contract_id)
+    }
+    _audit_samples([draft])
+    lines, _ = _draft_lines(draft, {v.pk: v for v in versions}, versions, types, 0)
+    return sum(round_line(line.amount, invoice.currency) for line in lines)
 
 
 # --- what is due ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Stripe's webhooks: store the raw event first, then apply it to our invoice in its own transaction.
 
 Duplicates are harmless (the event id is the primary key, and an event is applied once); events that
-arrive out of order cannot move an invoice backwards (a settled status is never replaced by an
-earlier one, and an older event never overrides a newer one); unknown events are stored and ignored.
+arrive out of order cannot move an invoice backwards (a status only moves to a higher rank, and an
+older event's facts never override a newer one's); unknown events are stored and ignored. Stripe's
+invoice events (https://docs.stripe.com/api/events/types) are mirrored: finalized, sent, paid,
+payment_failed, payment_action_required, marked_uncollectible, voided, overdue, updated.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from settlement.models import Invoice, InvoiceStatus, StripeEvent
-from settlement.stripe_gateway import stripe_invoice_facts
+from settlement.services.payment_status import status_may_advance, stripe_invoice_facts
 
 STATUS_BY_EVENT = {
     "invoice.finalized": InvoiceStatus.OPEN,
@@ -25,8 +27,8 @@ STATUS_BY_EVENT = {
     "invoice.payment_failed": InvoiceStatus.PAYMENT_FAILED,
     "invoice.voided": InvoiceStatus.VOID,
     "invoice.marked_uncollectible": InvoiceStatus.UNCOLLECTIBLE,
+    "invoice.payment_action_required": InvoiceStatus.PAYMENT_FAILED,
 }
-SETTLED = {InvoiceStatus.PAID, InvoiceStatus.VOID}
 
 
 def stripe_event_record(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
@@ -59,32 +61,40 @@ def stripe_event_process(*, event_id: str) -> None:
 
 
 def _invoice_event(event: StripeEvent) -> None:
-    obj = (event.payload.get("data") or {}).get("object") or {}
-    if not obj.get("id"):
+    stripe_invoice = (event.payload.get("data") or {}).get("object") or {}
+    if not stripe_invoice.get("id"):
         return
-    invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
-    if invoice is not None:
-        _apply(invoice, STATUS_BY_EVENT[event.type], event)
+    invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=stripe_invoice["id"]).first()
+    if invoice is None:
+        return
+    fields: dict[str, Any] = {}
+    if invoice.stripe_event_at is None or event.created >= invoice.stripe_event_at:
+        # Facts (attempts, next attempt, Stripe's status) from the newest event only: an older
+        # event delivered late says less than what we know.
+        fields.update(stripe_invoice_facts(stripe_invoice), stripe_event_at=event.created)
+    if event.type == "invoice.overdue" and invoice.overdue_at is None:
+        fields["overdue_at"] = event.created
+    status = STATUS_BY_EVENT.get(event.type)
+    if status is not None and status_may_advance(invoice.status, status):
+        fields["status"] = status
+        if status == InvoiceStatus.PAID:
+            fields.update(
+                paid_at=invoice.paid_at or event.created, payment_error="", next_payment_attempt_at=None
+            )
+        if status == InvoiceStatus.PAYMENT_FAILED:
+            fields["payment_error"] = _payment_error(event.type, stripe_invoice)
+    if fields:
+        Invoice.objects.filter(pk=invoice.pk).update(**fields)
+
+
+def _payment_error(event_type: str, stripe_invoice: dict[str, Any]) -> str:
+    if event_type == "invoice.payment_action_required":
+        return "The customer must authenticate the payment (hosted invoice page)."
+    attempts = stripe_invoice.get("attempt_count") or 0
+    return f"Stripe could not collect the payment (attempt {attempts})."
 
 
 # Event type -> what applies it (inside the event's transaction, the event row locked).
 EVENT_HANDLERS: dict[str, Callable[[StripeEvent], None]] = {
-    **dict.fromkeys(STATUS_BY_EVENT, _invoice_event),
+    **dict.fromkeys([*STATUS_BY_EVENT, "invoice.overdue", "invoice.updated"], _invoice_event),
 }
-
-
-def _apply(invoice: Invoice, status: str, event: StripeEvent) -> None:
-    if invoice.stripe_event_at is not None and event.created < invoice.stripe_event_at:
-        return  # an older event delivered late
-    if invoice.status in SETTLED and status not in SETTLED:
-        return  # paid or void is final; a late "payment_failed" cannot undo it
-    stripe_invoice = (event.payload.get("data") or {}).get("object") or {}
-    invoice.status = status
-    invoice.stripe_status = str(stripe_invoice.get("status", ""))
-    invoice.stripe_event_at = event.created
-    if status == InvoiceStatus.PAID and invoice.paid_at is None:
-        invoice.paid_at = event.created
-    facts = {name: value for name, value in stripe_invoice_facts(stripe_invoice).items() if value}
-    for name, value in facts.items():
-        setattr(invoice, name, value)
-    invoice.save(update_fields=["status", "stripe_status", "stripe_event_at", "paid_at", *facts])

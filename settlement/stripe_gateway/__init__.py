@@ -2,18 +2,24 @@
 Verity imports `stripe`. `client` holds the SDK client, keys and the settlement step; `invoices`
 settles an invoice; `events` verifies Stripe's webhooks."""
 
-from settlement.stripe_gateway.client import SettlementBlocked, StripeUnavailable, client, idempotency_key
+from settlement.stripe_gateway.client import (
+    API_VERSION,
+    SettlementBlocked,
+    StripeUnavailable,
+    client,
+    idempotency_key,
+)
 from settlement.stripe_gateway.events import event_verify
 from settlement.stripe_gateway.invoices import (
     MAX_STRIPE_LINES,
     StripeLine,
-    invoice_fetch_status,
     invoice_push,
-    stripe_invoice_facts,
+    invoice_retrieve,
     stripe_lines,
 )
 
 __all__ = [
+    "API_VERSION",
     "MAX_STRIPE_LINES",
     "SettlementBlocked",
     "StripeLine",
@@ -21,8 +27,7 @@ __all__ = [
     "client",
     "event_verify",
     "idempotency_key",
-    "invoice_fetch_status",
     "invoice_push",
-    "stripe_invoice_facts",
+    "invoice_retrieve",
     "stripe_lines",
 ]

@@ -1,21 +1,35 @@
 """Stripe's client, idempotency keys and the settlement step: each Stripe call at most once to completion.
 
-Each call is one SettlementStep: marked STARTED before the call and DONE with the Stripe id after,
-with an idempotency key built from our own ids in a versioned format (`verity:v1:…`). A crash or
-retry between calls resumes from the first step not DONE and repeats its call with the same key,
-so Stripe returns the original object instead of creating a second. The SDK retries network
-errors, 409, 429 and 5xx with backoff and the same key; a 4xx marks the step FAILED for a person.
+Each call is one SettlementStep (Zulip's billing pattern): created with its parameters frozen at the
+first attempt, marked DONE with the Stripe id after. A retry or a crash resumes at the first step not
+DONE and sends exactly the frozen parameters again under the same idempotency key, so Stripe answers
+with the original object instead of making a second one (and never `idempotency_error`, whatever
+changed in Verity meanwhile). Two limits of Stripe's idempotency are handled here
+(https://docs.stripe.com/api/idempotent_requests):
+
+- keys "can be removed after they're at least 24 hours old": a step first tried longer ago than
+  KEY_LIFETIME looks for what an earlier attempt made (by the Verity id in its metadata) before
+  sending again, and sends under a new key version only when nothing was made;
+- a result is saved "including 500 errors" once the endpoint started: every retry under that key
+  gets the same 500 back. After such a replay the same lookup decides, then a new key version.
+
+The SDK retries network errors, 409, 429 and 5xx with backoff and the same key; what is still
+unavailable after that raises StripeUnavailable (the task retries later). A 4xx marks the step
+FAILED for a person (`manage.py settlement_steps`), unless the step's `refused` handler explains it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
 from django.conf import settings
+from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,6 +38,15 @@ from settlement.models import Invoice, SettlementStep
 logger = logging.getLogger(__name__)
 
 KEY_VERSION = "v1"
+# The API version every call speaks, pinned here and matching the SDK's major version in
+# pyproject.toml (stripe-python 16.x is generated for this version): a Stripe account's default
+# version can change under us, a request's pinned version cannot.
+API_VERSION = "2026-10-28.endive"
+# Stripe keeps an idempotency key at least 24 hours; an hour's margin for clocks and slow calls.
+KEY_LIFETIME = dt.timedelta(hours=23)
+
+StripeObject = Any  # what the SDK returns (a StripeObject); read with getattr/to_dict
+Params = dict[str, Any]
 
 
 class StripeUnavailable(Exception):
@@ -55,36 +78,158 @@ def _client(api_key: str, api_base: str, max_network_retries: int, timeout: floa
     return stripe.StripeClient(
         api_key,
         base_addresses=base,  # type: ignore[arg-type]
+        stripe_version=API_VERSION,
         max_network_retries=max_network_retries,
         # A hung call times out and is retried with the same key, well inside the task's time limit.
         http_client=stripe.new_default_http_client(timeout=timeout),
     )
 
 
-def step_run(invoice: Invoice, name: str, key: str, call: Callable[[str], Any]) -> Any:
-    """Run one Stripe call at most once to completion; a DONE step returns its stored Stripe id."""
-    step, _ = SettlementStep.objects.get_or_create(
-        invoice=invoice, step=name, defaults={"idempotency_key": key, "started_at": timezone.now()}
+def options(key: str) -> Any:
+    """Request options of a settlement call (the SDK's RequestOptions)."""
+    return {"idempotency_key": key}
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One settlement step: what it sends, how, and how to find what an earlier attempt made.
+
+    `params` is called once, at the step's first attempt; its result is stored and every later attempt
+    sends exactly that. `find` returns the Stripe id of what an earlier attempt made, or None.
+    `refused` may turn a 4xx into a finished step (returning the note to keep), e.g. a declined card.
+    """
+
+    name: str
+    key: str
+    params: Callable[[], Params]
+    send: Callable[[Params, str], StripeObject]
+    find: Callable[[Params], str | None]
+    refused: Callable[[stripe.StripeError], str | None] | None = None
+    results: list[StripeObject] = field(default_factory=list)  # what send returned in this run
+
+
+def _step_for(invoice: Invoice, call: StepCall) -> SettlementStep:
+    step = SettlementStep.objects.filter(invoice=invoice, step=call.name).first()
+    if step is not None:
+        if step.status == SettlementStep.Status.STARTED and step.attempts == 0:
+            # Never sent (created and crashed, or reset by an operator's retry): freeze them now.
+            step.params = call.params()
+            SettlementStep.objects.filter(pk=step.pk, attempts=0).update(params=step.params)
+        return step
+    try:
+        return SettlementStep.objects.create(
+            invoice=invoice,
+            step=call.name,
+            idempotency_key=call.key,
+            params=call.params(),
+            started_at=timezone.now(),
+        )
+    except IntegrityError:  # a concurrent push created it first: use that one's frozen parameters
+        return SettlementStep.objects.get(invoice=invoice, step=call.name)
+
+
+def _finish(step: SettlementStep, stripe_id: str, note: str = "") -> SettlementStep:
+    SettlementStep.objects.filter(pk=step.pk).update(
+        status=SettlementStep.Status.DONE, stripe_id=stripe_id, error=note, done_at=timezone.now()
     )
-    if step.status == SettlementStep.Status.DONE:
-        return step.stripe_id
-    if step.status == SettlementStep.Status.FAILED:
-        raise SettlementBlocked(f"{name}: {step.error}")
+    step.refresh_from_db()
+    return step
+
+
+def _next_key(step: SettlementStep, call: StepCall) -> SettlementStep:
+    """Stripe provably made nothing under the step's key (lookup done): send under a new version."""
+    version = step.key_version + 1
+    SettlementStep.objects.filter(pk=step.pk).update(
+        key_version=version, idempotency_key=f"{call.key}:r{version}", started_at=timezone.now()
+    )
+    logger.info("Step %s of invoice %s continues under key version %d", call.name, step.invoice_id, version)
+    step.refresh_from_db()
+    return step
+
+
+def _replayed(exc: stripe.StripeError) -> bool:
+    return any(
+        name.lower() == "idempotent-replayed" and str(value).lower() == "true"
+        for name, value in (exc.headers or {}).items()
+    )
+
+
+class _ReplayedFailure(Exception):
+    """Stripe replayed a stored 5xx for this key: the key is spent whatever we do."""
+
+
+def _transient(invoice: Invoice, name: str, exc: stripe.StripeError) -> StripeUnavailable:
+    logger.warning("Stripe unavailable at %s for invoice %s: %s", name, invoice.pk, exc)
+    return StripeUnavailable(str(exc))
+
+
+def _send(invoice: Invoice, step: SettlementStep, call: StepCall) -> StripeObject:
     SettlementStep.objects.filter(pk=step.pk).update(attempts=F("attempts") + 1)
     try:
-        result = call(step.idempotency_key)
+        result = call.send(step.params, step.idempotency_key)
+    except stripe.APIError as exc:
+        if _replayed(exc):
+            raise _ReplayedFailure(str(exc)) from exc
+        raise _transient(invoice, call.name, exc) from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise _transient(invoice, call.name, exc) from exc
+    except stripe.IdempotencyError as exc:
+        if exc.http_status == 409:  # the same key still in flight elsewhere: later
+            raise _transient(invoice, call.name, exc) from exc
+        raise
+    call.results.append(result)
+    return result
+
+
+def _found(call: StepCall, step: SettlementStep) -> str | None:
+    try:
+        return call.find(step.params)
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        logger.warning("Stripe unavailable at %s for invoice %s: %s", name, invoice.pk, exc)
+        raise StripeUnavailable(f"looking for {call.name}: {exc}") from exc
+
+
+def step_run(invoice: Invoice, call: StepCall) -> SettlementStep:
+    """Run one Stripe call at most once to completion; a DONE step is returned as it is."""
+    step = _step_for(invoice, call)
+    if step.status == SettlementStep.Status.DONE:
+        return step
+    if step.status == SettlementStep.Status.FAILED:
+        raise SettlementBlocked(f"{call.name}: {step.error}")
+    if step.attempts and timezone.now() - step.started_at >= KEY_LIFETIME:
+        # Stripe may have forgotten the key: what we made must be found, not made again.
+        found = _found(call, step)
+        if found is not None:
+            return _finish(step, found)
+        step = _next_key(step, call)
+    try:
+        try:
+            result = _send(invoice, step, call)
+        except _ReplayedFailure:
+            found = _found(call, step)
+            if found is not None:
+                return _finish(step, found)
+            step = _next_key(step, call)
+            result = _send(invoice, step, call)
+    except _ReplayedFailure as exc:
         raise StripeUnavailable(str(exc)) from exc
-    except stripe.CardError:
-        raise  # a business outcome (declined), handled by the caller
     except stripe.StripeError as exc:
+        note = call.refused(exc) if call.refused is not None else None
+        if note is not None:
+            return _finish(step, "", note)
         message = f"{type(exc).__name__}: {exc.user_message or exc}"
         SettlementStep.objects.filter(pk=step.pk).update(status=SettlementStep.Status.FAILED, error=message)
-        Invoice.objects.filter(pk=invoice.pk).update(stripe_error=f"{name}: {message}")
+        Invoice.objects.filter(pk=invoice.pk).update(stripe_error=f"{call.name}: {message}")
         raise SettlementBlocked(message) from exc
-    stripe_id = getattr(result, "id", "") or ""
-    SettlementStep.objects.filter(pk=step.pk).update(
-        status=SettlementStep.Status.DONE, stripe_id=stripe_id, done_at=timezone.now()
-    )
-    return stripe_id
+    return _finish(step, str(getattr(result, "id", "") or ""))
+
+
+def every(listing: StripeObject) -> Iterator[StripeObject]:
+    """Every object of a Stripe list, page after page."""
+    return iter(listing.auto_paging_iter())
+
+
+def metadata_of(obj: StripeObject) -> dict[str, Any]:
+    metadata = getattr(obj, "metadata", None)
+    if metadata is None:
+        return {}
+    return dict(metadata.to_dict() if hasattr(metadata, "to_dict") else metadata)

@@ -1,12 +1,21 @@
-"""Settling an invoice through Stripe: customer, draft, lines, finalize, collect (resumable).
+"""Settling an invoice through Stripe: customer, draft, lines, finalize, first collection attempt.
 
-Each call is a settlement step (client.step_run), so a retry or crash resumes without duplicates.
+Four calls per invoice whatever its line count (plus the customer, once per customer): create the
+Stripe invoice (Verity's number as Stripe's number, Verity ids in metadata, the period in the
+contract's own dates), add every line in one `add_lines` call (each with its service `period`),
+finalize, then `pay` (charge automatically) or `send` (the hosted invoice page and Stripe's email).
+Charged invoices are finalized with `auto_advance=true`, so after a failed first attempt Stripe's
+own retry schedule keeps collecting (https://docs.stripe.com/invoicing/automatic-collection); what
+happens next reaches Verity through Stripe's signed webhooks (settlement.services.stripe_events).
+
+Progress is Verity's own (`Invoice.settlement_status`, the steps): no webhook moves it, so an
+interrupted settlement is always found and resumed by the periodic job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,15 +23,23 @@ import stripe
 from django.utils import timezone
 
 from contracts.models import CollectionMethod, Customer
-from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStep
+from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStatus
+from settlement.money import stripe_amount
+from settlement.services.payment_status import invoice_status_advance, stripe_invoice_facts
 from settlement.stripe_gateway.client import (
+    Params,
+    SettlementBlocked,
+    StepCall,
+    StripeObject,
     client,
+    every,
     idempotency_key,
+    metadata_of,
+    options,
     step_run,
 )
 
-logger = logging.getLogger(__name__)
-MAX_STRIPE_LINES = 250
+MAX_STRIPE_LINES = 250  # https://docs.stripe.com/changelog/2016-02-22/no-more-than-250-invoice-items
 
 
 @dataclass(frozen=True)
@@ -30,19 +47,27 @@ class StripeLine:
     description: str
     amount_minor: int
     key: str
+    kind: str
+    outcome_type_key: str
+    version_id: int | None
 
 
 def stripe_lines(invoice: Invoice) -> list[StripeLine]:
-    """What Stripe sees: our lines, merged per kind and outcome type when there are more than Stripe takes.
-
-    Per-outcome traceability stays in Verity; Stripe gets at most 250 lines.
-    """
+    """What Stripe sees: every line of ours (zero-amount lines too: free units stay visible), merged per
+    kind and outcome type only when there are more than Stripe takes. Per-outcome traceability stays
+    in Verity."""
     lines = list(invoice.lines.order_by("position"))
     if len(lines) <= MAX_STRIPE_LINES:
         return [
-            StripeLine(line.description, line.amount_minor, f"line{line.position}")
+            StripeLine(
+                line.description,
+                line.amount_minor,
+                f"line{line.position}",
+                line.kind,
+                line.outcome_type_key,
+                line.version_id,
+            )
             for line in lines
-            if line.amount_minor
         ]
     merged: dict[tuple[str, str], list[InvoiceLine]] = {}
     for line in lines:
@@ -52,139 +77,270 @@ def stripe_lines(invoice: Invoice) -> list[StripeLine]:
             f"{group[0].get_kind_display()}{' ' + type_key if type_key else ''} ({len(group)} lines)",
             sum(line.amount_minor for line in group),
             f"group-{kind}-{type_key or 'none'}",
+            kind,
+            type_key,
+            None,
         )
         for (kind, type_key), group in merged.items()
-        if sum(line.amount_minor for line in group)
     ]
 
 
-def _ensure_customer(api: stripe.StripeClient, invoice: Invoice, customer: Customer) -> str:
+def local_dates(invoice: Invoice) -> tuple[dt.date, dt.date]:
+    """The period as the customer reads it: first and last day (inclusive) in the contract's zone."""
+    zone = zoneinfo.ZoneInfo(invoice.contract.timezone)
+    first = invoice.period_start.astimezone(zone).date()
+    last = (invoice.period_end.astimezone(zone) - dt.timedelta(microseconds=1)).date()
+    return first, last
+
+
+def stripe_number(invoice: Invoice) -> str:
+    """Verity's gapless number as Stripe's invoice number (unique in the account: the vendor's slug
+    keeps vendors sharing one account apart)."""
+    return f"{invoice.vendor.slug.upper()[:20]}-{invoice.number:06d}"
+
+
+def _metadata(invoice: Invoice, **extra: Any) -> dict[str, str]:
+    return {
+        "verity_invoice_id": str(invoice.pk),
+        "verity_invoice_number": str(invoice.number),
+        "verity_contract_id": str(invoice.contract_id),
+        "verity_period_start": invoice.period_start.isoformat(),
+        **{key: str(value) for key, value in extra.items()},
+    }
+
+
+def _invoice_params(invoice: Invoice, customer_id: str) -> Params:
+    contract = invoice.contract
+    first, last = local_dates(invoice)
+    period_text = f"{first:%d %b %Y} to {last:%d %b %Y}"
+    params: Params = {
+        "customer": customer_id,
+        "auto_advance": False,  # nothing happens on Stripe until we finalize
+        "collection_method": contract.collection_method,
+        "pending_invoice_items_behavior": "exclude",
+        "currency": invoice.currency.lower(),
+        "number": stripe_number(invoice),
+        "description": f"{contract.reference}: outcomes from {period_text}",
+        "custom_fields": [
+            {"name": "Verity invoice", "value": f"#{invoice.number}"},
+            {"name": "Service period", "value": period_text},
+        ],
+        "metadata": _metadata(invoice),
+    }
+    if contract.collection_method == CollectionMethod.SEND_INVOICE:
+        params["days_until_due"] = contract.days_until_due
+    return params
+
+
+def _lines_params(invoice: Invoice) -> Params:
+    start = int(invoice.period_start.timestamp())
+    end = int(invoice.period_end.timestamp()) - 1  # inclusive: the period's last second
+    return {
+        "lines": [
+            {
+                "amount": stripe_amount(line.amount_minor, invoice.currency),
+                "description": line.description[:500],
+                "period": {"start": start, "end": end},
+                "metadata": _metadata(
+                    invoice,
+                    verity_line=line.key,
+                    verity_kind=line.kind,
+                    verity_outcome_type=line.outcome_type_key,
+                    verity_version_id=line.version_id or "",
+                ),
+            }
+            for line in stripe_lines(invoice)
+        ]
+    }
+
+
+def _find_invoice(api: stripe.StripeClient, params: Params) -> str | None:
+    listing = api.v1.invoices.list(params={"customer": params["customer"], "limit": 100})
+    wanted = params["metadata"]["verity_invoice_id"]
+    for candidate in every(listing):
+        if metadata_of(candidate).get("verity_invoice_id") == wanted:
+            return str(candidate.id)
+    return None
+
+
+def _find_lines(api: stripe.StripeClient, stripe_invoice_id: str, invoice: Invoice) -> str | None:
+    """add_lines is one atomic call: any line of ours on the Stripe invoice means it was made."""
+    listing = api.v1.invoices.line_items.list(stripe_invoice_id, params={"limit": 100})
+    for line in every(listing):
+        if metadata_of(line).get("verity_invoice_id") == str(invoice.pk):
+            return stripe_invoice_id
+    return None
+
+
+def _past_status(api: stripe.StripeClient, stripe_invoice_id: str, statuses: set[str]) -> str | None:
+    remote = api.v1.invoices.retrieve(stripe_invoice_id)
+    return stripe_invoice_id if remote.status in statuses else None
+
+
+def ensure_customer(api: stripe.StripeClient, invoice: Invoice, customer: Customer) -> str:
+    """The customer's Stripe id: linked, or created once (a step of the first invoice that needs it)."""
     if customer.stripe_customer_id:
         return customer.stripe_customer_id
-    stripe_id = step_run(
+
+    def find(params: Params) -> str | None:
+        listing = api.v1.customers.list(params={"email": params["email"], "limit": 100})
+        for candidate in every(listing):
+            if metadata_of(candidate).get("verity_customer_id") == params["metadata"]["verity_customer_id"]:
+                return str(candidate.id)
+        return None
+
+    step = step_run(
         invoice,
-        "customer",
-        idempotency_key("customer", customer.pk),
-        lambda key: api.v1.customers.create(
-            params={
+        StepCall(
+            name="customer",
+            key=idempotency_key("customer", customer.pk),
+            params=lambda: {
                 "name": customer.name,
                 "email": customer.billing_email,
                 "metadata": {"verity_customer_id": str(customer.pk), "external_ref": customer.external_ref},
             },
-            options={"idempotency_key": key},
+            send=lambda params, key: api.v1.customers.create(params=params, options=options(key)),  # type: ignore[arg-type]
+            find=find,
         ),
     )
-    Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=stripe_id)
+    Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=step.stripe_id)
     customer.refresh_from_db()
     return customer.stripe_customer_id
 
 
+def _payment_refused(api: stripe.StripeClient, stripe_invoice_id: str) -> Any:
+    """A refused `pay` is a collection outcome, not a blocked settlement: a declined card, a card that
+    needs the customer's authentication, no payment method on file. The invoice stays open on Stripe,
+    whose automatic collection retries it (or the customer pays on the hosted page)."""
+
+    def refused(exc: stripe.StripeError) -> str | None:
+        remote = api.v1.invoices.retrieve(stripe_invoice_id)
+        if remote.status == "paid":
+            return ""  # an earlier attempt (or Stripe's own collection) paid it: done
+        if remote.status != "open":
+            return None  # void or uncollectible meanwhile: a person should look
+        return f"{getattr(exc, 'code', None) or type(exc).__name__}: {exc.user_message or exc}"
+
+    return refused
+
+
 def invoice_push(*, invoice_id: int) -> Invoice:
-    """Settle a finalized invoice through Stripe: customer, draft, lines, finalize, collect. Resumable."""
-    invoice = Invoice.objects.select_related("contract__customer").get(pk=invoice_id)
-    if invoice.status != InvoiceStatus.FINALIZED:
-        return invoice  # a draft is not ready; anything later was already pushed
-    contract = invoice.contract
+    """Settle a finalized invoice through Stripe: customer, draft, lines, finalize, collect. Resumable:
+    acts on any invoice whose settlement is pending, whatever its status says meanwhile."""
+    invoice = Invoice.objects.select_related("contract__customer", "vendor").get(pk=invoice_id)
+    if invoice.number is None or invoice.settlement_status != SettlementStatus.PENDING:
+        return invoice  # a draft is not ready; anything else was settled (or waits for a person)
     if invoice.total_minor <= 0:
-        # Nothing to collect: a zero invoice, or credits only (the balance carries forward in Verity).
-        Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
-            status=InvoiceStatus.PAID, stripe_status="not_required", paid_at=timezone.now()
+        # Nothing to collect (a zero invoice): never sent to Stripe.
+        Invoice.objects.filter(pk=invoice.pk, settlement_status=SettlementStatus.PENDING).update(
+            settlement_status=SettlementStatus.NOT_REQUIRED, stripe_status="not_required"
         )
+        invoice_status_advance(invoice_id=invoice.pk, status=InvoiceStatus.PAID, paid_at=timezone.now())
         invoice.refresh_from_db()
         return invoice
-    api = client()
-    customer_id = _ensure_customer(api, invoice, contract.customer)
-    send = contract.collection_method == CollectionMethod.SEND_INVOICE
-    params: dict[str, Any] = {
-        "customer": customer_id,
-        "auto_advance": False,
-        "collection_method": contract.collection_method,
-        "pending_invoice_items_behavior": "exclude",
-        "currency": invoice.currency.lower(),
-        "description": f"{contract.reference}: {invoice.period_start:%Y-%m-%d} to {invoice.period_end:%Y-%m-%d}",
-        "metadata": {"verity_invoice_id": str(invoice.pk), "verity_invoice_number": str(invoice.number)},
-    }
-    if send:
-        params["days_until_due"] = contract.days_until_due
-    stripe_invoice_id = step_run(
-        invoice,
-        "invoice",
-        idempotency_key("invoice", invoice.pk, "create"),
-        lambda key: api.v1.invoices.create(params=params, options={"idempotency_key": key}),  # type: ignore[arg-type]
-    )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        stripe_invoice_id=stripe_invoice_id, stripe_customer_id=customer_id
-    )
-    for line in stripe_lines(invoice):
-        step_run(
-            invoice,
-            f"item:{line.key}",
-            idempotency_key("invoice", invoice.pk, "item", line.key),
-            lambda key, line=line: api.v1.invoice_items.create(  # type: ignore[misc]
-                params={
-                    "customer": customer_id,
-                    "invoice": stripe_invoice_id,
-                    "amount": line.amount_minor,
-                    "currency": invoice.currency.lower(),
-                    "description": line.description[:500],
-                    "metadata": {"verity_invoice_id": str(invoice.pk), "verity_line": line.key},
-                },
-                options={"idempotency_key": key},
-            ),
-        )
-    finalized: list[dict[str, Any]] = []
-
-    def finalize(key: str) -> Any:
-        result = api.v1.invoices.finalize_invoice(
-            stripe_invoice_id, params={"auto_advance": False}, options={"idempotency_key": key}
-        )
-        finalized.append(result.to_dict())
-        return result
-
-    step_run(invoice, "finalize", idempotency_key("invoice", invoice.pk, "finalize"), finalize)
-    if finalized:  # a resumed settlement learns these from Stripe's webhooks instead
-        Invoice.objects.filter(pk=invoice.pk).update(**stripe_invoice_facts(finalized[0]))
-    collected_status = InvoiceStatus.OPEN
     try:
-        if send:
-            step_run(
-                invoice,
-                "send",
-                idempotency_key("invoice", invoice.pk, "send"),
-                lambda key: api.v1.invoices.send_invoice(stripe_invoice_id, options={"idempotency_key": key}),
-            )
-        else:
-            step_run(
-                invoice,
-                "pay",
-                idempotency_key("invoice", invoice.pk, "pay"),
-                lambda key: api.v1.invoices.pay(stripe_invoice_id, options={"idempotency_key": key}),
-            )
-            collected_status = InvoiceStatus.PAID
-    except stripe.CardError as exc:
-        SettlementStep.objects.filter(invoice=invoice, step="pay").update(
-            status=SettlementStep.Status.DONE, error=str(exc.user_message or exc), done_at=timezone.now()
+        _settle(invoice)
+    except SettlementBlocked:
+        Invoice.objects.filter(pk=invoice.pk, settlement_status=SettlementStatus.PENDING).update(
+            settlement_status=SettlementStatus.BLOCKED
         )
-        collected_status = InvoiceStatus.PAYMENT_FAILED
-    now = timezone.now()
-    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
-        status=collected_status,
-        stripe_status="paid" if collected_status == InvoiceStatus.PAID else "open",
-        paid_at=now if collected_status == InvoiceStatus.PAID else None,
-    )
+        raise
     invoice.refresh_from_db()
     return invoice
 
 
-def stripe_invoice_facts(stripe_invoice: dict[str, Any]) -> dict[str, Any]:
-    """What we keep of a Stripe invoice besides its status: where the customer pays it, and when it is due."""
-    due = stripe_invoice.get("due_date")
-    return {
-        "stripe_hosted_url": stripe_invoice.get("hosted_invoice_url") or "",
-        "due_at": dt.datetime.fromtimestamp(int(due), tz=dt.UTC) if due else None,
-    }
+def _settle(invoice: Invoice) -> None:
+    api = client()
+    customer_id = ensure_customer(api, invoice, invoice.contract.customer)
+    send = invoice.contract.collection_method == CollectionMethod.SEND_INVOICE
+    created = step_run(
+        invoice,
+        StepCall(
+            name="invoice",
+            key=idempotency_key("invoice", invoice.pk, "create"),
+            params=lambda: _invoice_params(invoice, customer_id),
+            send=lambda params, key: api.v1.invoices.create(params=params, options=options(key)),  # type: ignore[arg-type]
+            find=lambda params: _find_invoice(api, params),
+        ),
+    )
+    stripe_invoice_id = created.stripe_id
+    Invoice.objects.filter(pk=invoice.pk).update(
+        stripe_invoice_id=stripe_invoice_id, stripe_customer_id=customer_id
+    )
+    step_run(
+        invoice,
+        StepCall(
+            name="lines",
+            key=idempotency_key("invoice", invoice.pk, "lines"),
+            params=lambda: _lines_params(invoice),
+            send=lambda params, key: api.v1.invoices.add_lines(
+                stripe_invoice_id,
+                params=params,  # type: ignore[arg-type]
+                options=options(key),
+            ),
+            find=lambda params: _find_lines(api, stripe_invoice_id, invoice),
+        ),
+    )
+    finalize = StepCall(
+        name="finalize",
+        key=idempotency_key("invoice", invoice.pk, "finalize"),
+        # Charged invoices: Stripe's automatic collection retries after a failed attempt.
+        params=lambda: {"auto_advance": not send},
+        send=lambda params, key: api.v1.invoices.finalize_invoice(
+            stripe_invoice_id,
+            params=params,  # type: ignore[arg-type]
+            options=options(key),
+        ),
+        find=lambda params: _past_status(api, stripe_invoice_id, {"open", "paid", "uncollectible", "void"}),
+    )
+    step_run(invoice, finalize)
+    facts = stripe_invoice_facts(finalize.results[0].to_dict()) if finalize.results else {}
+    if facts:  # a resumed settlement learns these from Stripe's webhooks instead
+        Invoice.objects.filter(pk=invoice.pk).update(**facts)
+    status, paid_at, note = _collect(api, invoice, stripe_invoice_id, send=send)
+    Invoice.objects.filter(pk=invoice.pk, settlement_status=SettlementStatus.PENDING).update(
+        settlement_status=SettlementStatus.DONE, stripe_error=""
+    )
+    extra: dict[str, Any] = {"payment_error": note} if note else {}
+    invoice_status_advance(invoice_id=invoice.pk, status=status, paid_at=paid_at, **extra)
 
 
-def invoice_fetch_status(*, invoice: Invoice) -> str:
-    """Stripe's current status of the invoice (for resync); read-only, no idempotency needed."""
-    return str(client().v1.invoices.retrieve(invoice.stripe_invoice_id).status)
+def _collect(
+    api: stripe.StripeClient, invoice: Invoice, stripe_invoice_id: str, *, send: bool
+) -> tuple[str, dt.datetime | None, str]:
+    """The first collection step: send (the customer pays on the hosted page) or one payment attempt."""
+    if send:
+        step_run(
+            invoice,
+            StepCall(
+                name="send",
+                key=idempotency_key("invoice", invoice.pk, "send"),
+                params=dict,
+                send=lambda params, key: api.v1.invoices.send_invoice(
+                    stripe_invoice_id, options=options(key)
+                ),
+                find=lambda params: None,  # sending again only repeats the email
+            ),
+        )
+        return InvoiceStatus.OPEN, None, ""
+    pay = step_run(
+        invoice,
+        StepCall(
+            name="pay",
+            key=idempotency_key("invoice", invoice.pk, "pay"),
+            params=dict,
+            send=lambda params, key: api.v1.invoices.pay(stripe_invoice_id, options=options(key)),
+            find=lambda params: _past_status(api, stripe_invoice_id, {"paid"}),
+            refused=_payment_refused(api, stripe_invoice_id),
+        ),
+    )
+    if pay.error:
+        return InvoiceStatus.PAYMENT_FAILED, None, pay.error
+    return InvoiceStatus.PAID, pay.done_at or timezone.now(), ""
+
+
+def invoice_retrieve(*, invoice: Invoice) -> dict[str, Any]:
+    """Stripe's current invoice (for resync); read-only, no idempotency needed."""
+    remote: StripeObject = client().v1.invoices.retrieve(invoice.stripe_invoice_id)
+    result: dict[str, Any] = remote.to_dict()
+    return result

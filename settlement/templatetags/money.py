@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import template
 
-from contracts.terms import currency_exponent
+from contracts.currencies import currency_exponent
 from settlement.money import format_minor
 
 register = template.Library()

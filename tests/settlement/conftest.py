@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import stripe
 import time_machine
 
+from contracts.models import Customer
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
 from tests.factories import outcome_type_terms, version_terms
@@ -54,3 +56,20 @@ def ingest() -> Ingest:
         outcome_types=[outcome_type_terms(pricing=GRADUATED, free_units=1, verification_policy=FAST)],
     )
     return make_ingest(terms=terms)
+
+
+def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_card_visa") -> str:
+    """Give the customer a Stripe customer with a test card as its default, the way Stripe's test mode
+    does it (`payment_method` attached at creation, then made the invoices' default), and link it."""
+    api = stripe.StripeClient("sk_test_verity", base_addresses={"api": base_url})
+    created = api.v1.customers.create(
+        params={
+            "email": customer.billing_email,
+            "name": customer.name,
+            "payment_method": payment_method,
+            "invoice_settings": {"default_payment_method": payment_method},
+        }
+    )
+    Customer.objects.filter(pk=customer.pk).update(stripe_customer_id=created.id)
+    customer.refresh_from_db()
+    return str(created.id)

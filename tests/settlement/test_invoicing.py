@@ -9,7 +9,8 @@ import time_machine
 
 from outcomes.models import Outcome, OutcomeState
 from outcomes.services.building import outcomes_build_sweep
-from settlement.models import CreditEntry, Invoice, InvoiceStatus, LineKind, LineOutcome
+from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, LineKind, LineOutcome
+from settlement.services.credit_notes import credit_note_create, invoices_to_credit
 from settlement.services.invoicing import invoice_finalize, period_close, periods_due
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
@@ -112,39 +113,71 @@ MAY = dt.datetime(2026, 5, 1, 4, 0, tzinfo=dt.UTC)
 JUNE = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)
 
 
-def test_a_reversal_after_billing_is_credited_on_the_next_invoice_exactly_once(ingest: Ingest) -> None:
+def test_a_reversal_after_billing_becomes_one_credit_note_of_what_re_rating_takes_off(ingest: Ingest) -> None:
     billable(ingest, 4, MARCH + dt.timedelta(days=1))
     march = close_and_finalize(ingest, MARCH, APRIL)
     assert march.total_minor == 200 + 51 + 10_000  # 1 free, 2 x 1.00, 1 x 0.505 (50.5 -> 51)
 
     reverse_all(ingest, 4, APRIL + dt.timedelta(days=2))
-    assert Outcome.objects.filter(state=OutcomeState.REVERSED).count() == 4
+    reversed_ids = set(Outcome.objects.filter(state=OutcomeState.REVERSED).values_list("pk", flat=True))
+    assert len(reversed_ids) == 4
+    assert invoices_to_credit() == [march.pk]
+    note = credit_note_create(invoice_id=march.pk, now=APRIL + dt.timedelta(days=3))
     april = close_and_finalize(ingest, APRIL, MAY)
-    may = close_and_finalize(ingest, MAY, JUNE)
 
+    assert note is not None
+    assert (note.amount_minor, note.status) == (251, CreditNoteStatus.PENDING)  # exactly what March billed
+    assert note.details["rerated_minor"] == 10_000  # the platform fee stays
+    assert set(note.outcome_links.values_list("outcome_id", flat=True)) == reversed_ids
+    assert credit_note_create(invoice_id=march.pk) is None  # each reversal is credited once
+    assert invoices_to_credit() == []
     march.refresh_from_db()
     assert march.total_minor == 10_251  # the finalized invoice is never edited
-    assert april.lines.get(kind=LineKind.CLAWBACK).amount_minor == -251  # exactly what March billed
-    assert april.total_minor == 10_000 - 251
-    assert not may.lines.filter(kind=LineKind.CLAWBACK).exists()  # credited once
+    assert april.total_minor == 10_000  # no clawback line on the next invoice: the credit is a note
+    assert not april.lines.filter(kind=LineKind.CLAWBACK).exists()
 
 
-def test_a_credit_only_invoice_charges_nothing_and_carries_the_balance_forward() -> None:
+@pytest.mark.parametrize(
+    ("commitment", "reversed_count", "credit"),
+    [
+        (50_000, 4, 0),  # far below the minimum before and after: nothing to credit
+        (250, 2, 1),  # 251 billed; the 2 left rate 100, the minimum 250 is still owed: 1 off
+        (200, 4, 51),  # 251 billed, nothing left: the 200 minimum stays, 51 off
+    ],
+)
+def test_a_reversal_in_a_period_that_owes_its_minimum_credits_only_what_the_minimum_leaves(
+    commitment: int, reversed_count: int, credit: int
+) -> None:
     terms = version_terms(
-        platform_fee_minor=0, outcome_types=[outcome_type_terms(pricing=GRADUATED, verification_policy=FAST)]
+        platform_fee_minor=0,
+        minimum_commitment_minor=commitment,
+        outcome_types=[outcome_type_terms(pricing=GRADUATED, free_units=1, verification_policy=FAST)],
     )
     ingest = make_ingest(terms=terms)
-    billable(ingest, 3, MARCH + dt.timedelta(days=1))
-    close_and_finalize(ingest, MARCH, APRIL)  # 2 x 1.00 + 1 x 0.505 = 250.5 -> 251
-    reverse_all(ingest, 3, APRIL + dt.timedelta(days=1))
+    billable(ingest, 4, MARCH + dt.timedelta(days=1))
+    march = close_and_finalize(ingest, MARCH, APRIL)
+    assert march.total_minor == max(251, commitment)
 
-    april = close_and_finalize(ingest, APRIL, MAY)
-    assert april.total_minor == -251
-    assert CreditEntry.objects.get(invoice=april).amount_minor == 251
+    reverse_all(ingest, reversed_count, APRIL + dt.timedelta(days=2))
+    note = credit_note_create(invoice_id=march.pk)
 
-    billable(ingest, 1, MAY + dt.timedelta(days=1), prefix="U")
-    june = close_and_finalize(ingest, MAY, JUNE)
-    applied = june.lines.get(kind=LineKind.CREDIT_APPLIED)
-    assert applied.amount_minor == -100
-    assert june.total_minor == 0
-    assert CreditEntry.objects.get(invoice=june).amount_minor == -100
+    assert note is not None
+    assert note.amount_minor == credit
+    assert note.status == (CreditNoteStatus.PENDING if credit else CreditNoteStatus.NOT_REQUIRED)
+    assert note.outcome_links.count() == reversed_count
+    assert credit_note_create(invoice_id=march.pk) is None
+
+
+def test_reversals_in_two_steps_credit_the_difference_each_time(ingest: Ingest) -> None:
+    billable(ingest, 4, MARCH + dt.timedelta(days=1))
+    march = close_and_finalize(ingest, MARCH, APRIL)
+
+    reverse_all(ingest, 1, APRIL + dt.timedelta(days=1))  # T-0
+    first = credit_note_create(invoice_id=march.pk)
+    reverse_all(ingest, 4, APRIL + dt.timedelta(days=2))  # T-1..T-3 now too
+    second = credit_note_create(invoice_id=march.pk)
+
+    assert first is not None
+    assert second is not None
+    # Without T-0 the remaining 3 rate 1 free + 1.00 + 1.00 = 200: 51 off. Without all: 0, 200 more off.
+    assert (first.amount_minor, second.amount_minor) == (51, 200)

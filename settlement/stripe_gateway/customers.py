@@ -1,0 +1,153 @@
+"""Stripe customers: checking one a vendor links, making Verity's own, and saving a card through Checkout.
+
+A customer Stripe can charge automatically has a default payment method for invoices. Checkout in setup mode
+saves a card on the customer but does not make it the default: that is the integration's job, done when the
+session completes (https://docs.stripe.com/payments/checkout/subscriptions/update-payment-details).
+A Stripe outage (network, 429, 5xx after the SDK's own retries) raises StripeUnavailable; nothing here runs
+inside a database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import stripe
+
+from contracts.models import Customer
+from settlement.stripe_gateway.client import (
+    StripeUnavailable,
+    client,
+    every,
+    idempotency_key,
+    metadata_of,
+    options,
+)
+
+JSON = dict[str, Any]
+
+
+@contextmanager
+def _outage_is_unavailable(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise StripeUnavailable(f"{what}: {exc}") from exc
+
+
+def _missing(exc: stripe.InvalidRequestError) -> bool:
+    return exc.http_status == 404 and exc.code == "resource_missing"
+
+
+def stripe_customer_retrieve(*, stripe_customer_id: str) -> JSON | None:
+    """The Stripe customer, or None when Stripe does not know it (404 resource_missing) or it was deleted.
+
+    A deleted customer is still retrievable, as "a subset of the customer's information ... including a
+    deleted property" (https://docs.stripe.com/api/customers/retrieve): for Verity it is gone.
+    """
+    with _outage_is_unavailable(f"retrieving customer {stripe_customer_id}"):
+        try:
+            remote = client().v1.customers.retrieve(stripe_customer_id)
+        except stripe.InvalidRequestError as exc:
+            if _missing(exc):
+                return None
+            raise
+    found: JSON = remote.to_dict()
+    return None if found.get("deleted") else found
+
+
+def default_payment_method_of(stripe_customer: JSON) -> str:
+    """What Stripe charges the customer's invoices with when they name none, "" if nothing: the invoice
+    settings' default payment method, else a legacy default source (Stripe's order of priority,
+    https://docs.stripe.com/billing/subscriptions/payment-methods-setting#payment-method-priority)."""
+    settings = stripe_customer.get("invoice_settings") or {}
+    for found in (settings.get("default_payment_method"), stripe_customer.get("default_source")):
+        if isinstance(found, dict):  # expanded
+            found = found.get("id")
+        if found:
+            return str(found)
+    return ""
+
+
+def verity_customer_id_of(stripe_customer: JSON) -> str:
+    """The Verity customer a Stripe customer was made for ("" for one made outside Verity)."""
+    return str((stripe_customer.get("metadata") or {}).get("verity_customer_id", ""))
+
+
+def _creation_params(customer: Customer) -> JSON:
+    # The same parameters settlement makes a customer with (stripe_gateway.invoices) under the same key, so
+    # either path makes the one Stripe customer and a replay of the other's key is answered, not refused.
+    return {
+        "name": customer.name,
+        "email": customer.billing_email,
+        "metadata": {"verity_customer_id": str(customer.pk), "external_ref": customer.external_ref},
+    }
+
+
+def stripe_customer_create(*, customer: Customer) -> str:
+    """The id of Verity's Stripe customer for `customer`: one an earlier attempt made (found by its metadata,
+    since Stripe forgets idempotency keys after a day), else a new one under `verity:v1:customer:<id>`."""
+    api = client()
+    params = _creation_params(customer)
+    with _outage_is_unavailable(f"creating the Stripe customer of {customer.pk}"):
+        for candidate in every(api.v1.customers.list(params={"email": params["email"], "limit": 100})):
+            if metadata_of(candidate).get("verity_customer_id") == str(customer.pk):
+                return str(candidate.id)
+        created = api.v1.customers.create(
+            params=params,  # type: ignore[arg-type]
+            options=options(idempotency_key("customer", customer.pk)),
+        )
+    return str(created.id)
+
+
+def customer_setup_session_create(*, customer: Customer, success_url: str, cancel_url: str = "") -> str:
+    """A Checkout Session in setup mode where the customer saves a card; its URL, to send them.
+
+    Makes the Stripe customer first if Verity has none for them (and records it). A card is what
+    charge_automatically collects with everywhere; dynamic payment methods would need a currency per session.
+    """
+    if not customer.stripe_customer_id:
+        made = stripe_customer_create(customer=customer)
+        Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=made)
+        customer.refresh_from_db(fields=["stripe_customer_id"])
+    params: JSON = {
+        "mode": "setup",
+        "customer": customer.stripe_customer_id,
+        "payment_method_types": ["card"],
+        "success_url": success_url,
+        "metadata": {"verity_customer_id": str(customer.pk)},
+    }
+    if cancel_url:
+        params["cancel_url"] = cancel_url
+    with _outage_is_unavailable(f"creating a setup session for {customer.pk}"):
+        session = client().v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+    return str(session.url)
+
+
+def setup_intent_retrieve(*, setup_intent_id: str) -> JSON | None:
+    """The SetupIntent a completed setup session made (None if Stripe does not know it)."""
+    with _outage_is_unavailable(f"retrieving SetupIntent {setup_intent_id}"):
+        try:
+            intent = client().v1.setup_intents.retrieve(setup_intent_id)
+        except stripe.InvalidRequestError as exc:
+            if _missing(exc):
+                return None
+            raise
+    found: JSON = intent.to_dict()
+    return found
+
+
+def stripe_customer_default_payment_method_set(
+    *, stripe_customer_id: str, payment_method_id: str, setup_intent_id: str
+) -> JSON:
+    """Make the card a SetupIntent saved the customer's default for invoices; the customer as Stripe has it
+    after. Keyed by the SetupIntent, so a retried webhook or task sets it once."""
+    with _outage_is_unavailable(f"setting the default payment method of {stripe_customer_id}"):
+        updated = client().v1.customers.update(
+            stripe_customer_id,
+            params={"invoice_settings": {"default_payment_method": payment_method_id}},
+            options=options(idempotency_key("setup_intent", setup_intent_id, "default")),
+        )
+    found: JSON = updated.to_dict()
+    return found
