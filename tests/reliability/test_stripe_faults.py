@@ -22,11 +22,11 @@ from settlement.stripe_gateway import StripeUnavailable, invoice_push, stripe_li
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import make_ingest
 from tests.reliability.conftest import FaultProxy
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable, card_on_file
 
 pytestmark = pytest.mark.django_db
 
-INVOICES = 6
+INVOICES = 12
 CLIENT_TIMEOUT = 0.5
 
 
@@ -48,7 +48,7 @@ def stripe_behind_faults(
         yield proxy, server
 
 
-def finalized_invoices(count: int) -> list[Invoice]:
+def finalized_invoices(count: int, stripe_base_url: str) -> list[Invoice]:
     invoices = []
     for number in range(count):
         terms = version_terms(
@@ -57,6 +57,7 @@ def finalized_invoices(count: int) -> list[Invoice]:
             outcome_types=[outcome_type_terms(pricing=GRADUATED, free_units=1, verification_policy=FAST)],
         )
         ingest = make_ingest(terms=terms)
+        card_on_file(ingest.contract.customer, stripe_base_url)
         billable(ingest, number + 2, MARCH + dt.timedelta(days=2))
         invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
         invoices.append(invoice_finalize(invoice_id=invoice.pk, now=APRIL))
@@ -84,7 +85,7 @@ def test_every_invoice_is_settled_exactly_once_through_500s_429s_timeouts_and_dr
     stripe_behind_faults: tuple[FaultProxy, RunningServer],
 ) -> None:
     proxy, server = stripe_behind_faults
-    invoices = finalized_invoices(INVOICES)
+    invoices = finalized_invoices(INVOICES, server.base_url)
     assert all(invoice.total_minor > 0 for invoice in invoices)
 
     interrupted = settle([invoice.pk for invoice in invoices])

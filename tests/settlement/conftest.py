@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import stripe
 import time_machine
+from django.conf import settings as django_settings
+from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from contracts.models import Customer
+from devtools.stripe_server import RunningServer, running_server, sign
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
+from settlement.models import Invoice
+from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
 
@@ -73,3 +83,54 @@ def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_ca
     Customer.objects.filter(pk=customer.pk).update(stripe_customer_id=created.id)
     customer.refresh_from_db()
     return str(created.id)
+
+
+# --- Stripe (the local Stripe-compatible server, driven by the real SDK) ------------------------------
+
+WEBHOOK_SECRET = "whsec_verity_tests_0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def stripe_server() -> Iterator[RunningServer]:
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_api(stripe_server: RunningServer, settings: SettingsWrapper) -> RunningServer:
+    stripe_server.admin.reset()
+    settings.STRIPE_API_KEY = "sk_test_verity"
+    settings.STRIPE_API_BASE = stripe_server.base_url
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_MAX_NETWORK_RETRIES = 3
+    return stripe_server
+
+
+def finalized_invoice(ingest: Ingest, outcomes: int = 3, card: str | None = "pm_card_visa") -> Invoice:
+    """March's invoice, finalized; its customer has `card` on file in Stripe (None: no Stripe customer yet)."""
+    if card is not None:
+        card_on_file(ingest.contract.customer, django_settings.STRIPE_API_BASE, card)
+    billable(ingest, outcomes, MARCH + dt.timedelta(days=2))
+    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
+    return invoice_finalize(invoice_id=invoice.pk, now=APRIL)
+
+
+def stripe_invoices(server: RunningServer) -> list[dict[str, Any]]:
+    return list(server.admin.state()["invoices"].values())
+
+
+def deliver_stripe_events(server: RunningServer, *, after: int = 0) -> int:
+    """Deliver the server's events from the `after`-th on to Verity's webhook endpoint, signed as Stripe
+    signs them, in the order they happened (what Stripe's webhook delivery does); returns how many
+    events the server has emitted so far, for the next call's `after`."""
+    events = server.admin.events()
+    for emitted in events[after:]:
+        body = json.dumps(emitted).encode()
+        response = Client().post(
+            "/webhooks/stripe",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(body, WEBHOOK_SECRET, int(time.time())),
+        )
+        assert response.status_code == 200, response.content
+    return len(events)

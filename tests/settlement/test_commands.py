@@ -13,7 +13,7 @@ from django.core.management import call_command
 from devtools.stripe_server import running_server
 from settlement.models import Invoice, InvoiceStatus
 from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.settlement.conftest import APRIL, MARCH, billable, card_on_file
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +30,7 @@ def test_close_finalize_push_and_resync_each_say_what_they_did_and_repeat_safely
     billable(ingest, 3, MARCH + dt.timedelta(days=1))
     with running_server() as stripe, time_machine.travel(APRIL + dt.timedelta(days=4), tick=False):
         settings.STRIPE_API_KEY, settings.STRIPE_API_BASE = "sk_test_cli", stripe.base_url
+        card_on_file(ingest.contract.customer, stripe.base_url)
 
         assert "Closing periods: " in run("close_periods", "--contract", str(ingest.contract.pk))
         assert Invoice.objects.filter(contract=ingest.contract).count() > 0

@@ -12,8 +12,8 @@ from django.db import connection
 from settlement.models import Invoice, InvoiceStatus, StripeEvent
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, billable
-from tests.settlement.test_stripe_gateway import WEBHOOK_SECRET, post_event, stripe_event
+from tests.settlement.conftest import APRIL, MARCH, WEBHOOK_SECRET, billable
+from tests.settlement.test_stripe_gateway import post_event, stripe_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
+import stripe
+import time_machine
+from django.core.management import call_command
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from devtools.stripe_server import RunningServer, running_server
+from contracts.models import AuditEntry
+from devtools.stripe_server import RunningServer
 from settlement.models import (
     Invoice,
     InvoiceLine,
@@ -30,7 +33,6 @@ from settlement.models import (
     StripeEvent,
 )
 from settlement.selectors import invoices_to_push
-from settlement.services.invoicing import invoice_finalize, period_close
 from settlement.stripe_gateway import (
     MAX_STRIPE_LINES,
     SettlementBlocked,
@@ -38,41 +40,20 @@ from settlement.stripe_gateway import (
     invoice_push,
     stripe_lines,
 )
-from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, billable, card_on_file
+from tests.factories import outcome_type_terms, version_terms
+from tests.outcomes.conftest import Ingest, make_ingest
+from tests.settlement.conftest import (
+    APRIL,
+    FAST,
+    MARCH,
+    WEBHOOK_SECRET,
+    card_on_file,
+    deliver_stripe_events,
+    finalized_invoice,
+    stripe_invoices,
+)
 
 pytestmark = pytest.mark.django_db
-
-WEBHOOK_SECRET = "whsec_verity_tests_0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def stripe_server() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def stripe_api(stripe_server: RunningServer, settings: SettingsWrapper) -> RunningServer:
-    stripe_server.admin.reset()
-    settings.STRIPE_API_KEY = "sk_test_verity"
-    settings.STRIPE_API_BASE = stripe_server.base_url
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_MAX_NETWORK_RETRIES = 3
-    return stripe_server
-
-
-def finalized_invoice(ingest: Ingest, outcomes: int = 3, card: str | None = "pm_card_visa") -> Invoice:
-    """March's invoice, finalized; its customer has `card` on file in Stripe (None: no Stripe customer yet)."""
-    if card is not None:
-        card_on_file(ingest.contract.customer, django_settings.STRIPE_API_BASE, card)
-    billable(ingest, outcomes, MARCH + dt.timedelta(days=2))
-    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
-    return invoice_finalize(invoice_id=invoice.pk, now=APRIL)
-
-
-def stripe_invoices(server: RunningServer) -> list[dict[str, Any]]:
-    return list(server.admin.state()["invoices"].values())
 
 
 def test_a_finalized_invoice_is_settled_once_with_the_right_amount(
@@ -275,3 +256,300 @@ def test_unknown_events_are_stored_and_ignored_and_bad_signatures_refused(sent_i
     sent_invoice.refresh_from_db()
     assert sent_invoice.status == InvoiceStatus.OPEN
     assert list(StripeEvent.objects.values_list("id", flat=True)) == ["evt_x"]
+
+
+# --- resuming: progress is Verity's own steps, never a status ------------------------------------
+
+
+def test_a_settlement_interrupted_after_finalize_is_resumed_whatever_the_webhooks_said(
+    ingest: Ingest, stripe_api: RunningServer, settings: SettingsWrapper
+) -> None:
+    invoice = finalized_invoice(ingest)
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    stripe_api.admin.add_faults({"action": "500", "method": "POST", "path": r"/pay$", "count": 3})
+
+    with pytest.raises(StripeUnavailable):
+        invoice_push(invoice_id=invoice.pk)
+    deliver_stripe_events(stripe_api)  # invoice.finalized: Verity's status becomes `open`
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.settlement_status) == (InvoiceStatus.OPEN, SettlementStatus.PENDING)
+    assert invoices_to_push() == [invoice.pk]  # the periodic job finds it
+
+    settled = invoice_push(invoice_id=invoice.pk)
+
+    assert (settled.status, settled.settlement_status) == (InvoiceStatus.PAID, SettlementStatus.DONE)
+    assert [remote["status"] for remote in stripe_invoices(stripe_api)] == ["paid"]
+    assert invoices_to_push() == []
+
+
+def test_a_customer_renamed_between_attempts_replays_the_frozen_call_without_an_idempotency_error(
+    ingest: Ingest, stripe_api: RunningServer, settings: SettingsWrapper
+) -> None:
+    invoice = finalized_invoice(ingest, card=None)  # Verity creates the Stripe customer
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    stripe_api.admin.add_faults({"action": "drop_after_commit", "path": r"^/v1/customers$", "count": 1})
+    with pytest.raises(StripeUnavailable):
+        invoice_push(invoice_id=invoice.pk)
+    customer = ingest.contract.customer
+    first_name = customer.name
+    customer.name = "Renamed Ltd"
+    customer.save()
+
+    settled = invoice_push(invoice_id=invoice.pk)
+
+    [remote_customer] = stripe_api.admin.state()["customers"].values()
+    assert remote_customer["name"] == first_name  # the replayed call, exactly as first sent
+    assert settled.settlement_status == SettlementStatus.DONE
+    # That customer has no card: a collection outcome for the vendor to act on, not a blocked step.
+    assert settled.status == InvoiceStatus.PAYMENT_FAILED
+    assert "no attached payment source" in settled.payment_error
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["made-then-lost", "never-made"])
+def test_after_stripe_forgot_the_key_what_was_made_is_found_and_nothing_is_made_twice(
+    ingest: Ingest, stripe_api: RunningServer, settings: SettingsWrapper, made: bool
+) -> None:
+    invoice = finalized_invoice(ingest)
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    action = "drop_after_commit" if made else "500"
+    stripe_api.admin.add_faults({"action": action, "method": "POST", "path": r"^/v1/invoices$", "count": 1})
+    with pytest.raises(StripeUnavailable):
+        invoice_push(invoice_id=invoice.pk)
+
+    # Two days later (Verity's clock and the Stripe server's alike): Stripe has pruned the key.
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=2), tick=True):
+        settled = invoice_push(invoice_id=invoice.pk)
+
+    assert settled.status == InvoiceStatus.PAID
+    [remote] = stripe_invoices(stripe_api)  # one Stripe invoice either way
+    assert remote["status"] == "paid"
+    step = SettlementStep.objects.get(invoice=invoice, step="invoice")
+    assert (step.stripe_id, step.key_version) == (remote["id"], 1 if made else 2)
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["made-then-500", "500-before-anything"])
+def test_a_stored_500_replayed_to_every_retry_is_resolved_by_looking(
+    ingest: Ingest, stripe_api: RunningServer, commit: bool
+) -> None:
+    invoice = finalized_invoice(ingest)
+    stripe_api.admin.add_faults(
+        {"action": "500_stored", "commit": commit, "method": "POST", "path": r"^/v1/invoices$", "count": 1}
+    )
+
+    settled = invoice_push(invoice_id=invoice.pk)
+
+    assert settled.status == InvoiceStatus.PAID
+    [remote] = stripe_invoices(stripe_api)
+    step = SettlementStep.objects.get(invoice=invoice, step="invoice")
+    assert (step.stripe_id, step.key_version) == (remote["id"], 1 if commit else 2)
+    assert step.idempotency_key.endswith(":create" if commit else ":create:r2")
+
+
+def test_a_blocked_step_is_retried_by_an_operator_with_fresh_parameters_and_an_audit_entry(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest, card=None)
+    customer = ingest.contract.customer
+    customer.stripe_customer_id = "cus_does_not_exist"
+    customer.save()
+    with pytest.raises(SettlementBlocked):
+        invoice_push(invoice_id=invoice.pk)
+    card_on_file(customer, stripe_api.base_url)  # the operator fixes the link
+
+    out = io.StringIO()
+    call_command("settlement_steps", "--invoice", str(invoice.pk), "--retry", "invoice", stdout=out)
+
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.settlement_status) == (InvoiceStatus.PAID, SettlementStatus.DONE)
+    step = SettlementStep.objects.get(invoice=invoice, step="invoice")
+    assert (step.status, step.key_version, step.params["customer"]) == (
+        "done",
+        2,
+        customer.stripe_customer_id,
+    )
+    assert AuditEntry.objects.filter(
+        action="invoice.settlement_step_retried", object_id=str(invoice.pk)
+    ).exists()
+    assert "settlement done" in out.getvalue()
+
+
+def test_an_operator_abandons_a_blocked_settlement_and_the_job_leaves_it_alone(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest, card=None)
+    customer = ingest.contract.customer
+    customer.stripe_customer_id = "cus_does_not_exist"
+    customer.save()
+    with pytest.raises(SettlementBlocked):
+        invoice_push(invoice_id=invoice.pk)
+
+    call_command(
+        "settlement_steps",
+        "--invoice",
+        str(invoice.pk),
+        "--abandon",
+        "--reason",
+        "paid by wire",
+        stdout=io.StringIO(),
+    )
+
+    invoice.refresh_from_db()
+    assert invoice.settlement_status == SettlementStatus.ABANDONED
+    assert invoice.pk not in invoices_to_push()
+    entry = AuditEntry.objects.get(action="invoice.settlement_abandoned", object_id=str(invoice.pk))
+    assert entry.details["reason"] == "paid by wire"
+
+
+# --- what the customer sees on Stripe ------------------------------------------------------------
+
+
+def test_the_stripe_invoice_carries_our_number_local_period_ids_and_every_line(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest)  # 1 free outcome (a zero line), 2 billed, the platform fee
+
+    invoice_push(invoice_id=invoice.pk)
+
+    [remote] = stripe_invoices(stripe_api)
+    assert remote["number"] == f"{ingest.api.vendor.slug.upper()[:20]}-{invoice.number:06d}"
+    assert {"name": "Verity invoice", "value": f"#{invoice.number}"} in remote["custom_fields"]
+    assert {"name": "Service period", "value": "01 Mar 2026 to 31 Mar 2026"} in remote["custom_fields"]
+    assert remote["metadata"]["verity_invoice_id"] == str(invoice.pk)
+    lines = stripe_api.admin.state()["invoiceitems"].values()
+    ours = sorted(
+        (line for line in lines if line["invoice"] == remote["id"]),
+        key=lambda line: line["metadata"]["verity_line"],
+    )
+    assert [line["amount"] for line in ours] == [
+        line.amount_minor for line in invoice.lines.order_by("position")
+    ]
+    assert 0 in [line["amount"] for line in ours]  # the free units stay visible
+    assert all(
+        (line["period"]["start"], line["period"]["end"])
+        == (int(MARCH.timestamp()), int(APRIL.timestamp()) - 1)
+        for line in ours
+    )
+    assert {line["metadata"]["verity_contract_id"] for line in ours} == {str(ingest.contract.pk)}
+
+
+def test_an_invoice_takes_four_stripe_calls_whatever_its_line_count(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest, outcomes=40)
+    before = len(stripe_api.admin.requests())
+
+    invoice_push(invoice_id=invoice.pk)
+
+    calls = [(r["method"], r["path"]) for r in stripe_api.admin.requests()[before:]]
+    assert [path.rsplit("/", 1)[-1] for _, path in calls] == ["invoices", "add_lines", "finalize", "pay"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_price", "verity_minor", "stripe_amount"),
+    [
+        ("USD", "1.25", 125, 125),
+        ("JPY", "125", 125, 125),
+        ("ISK", "125", 125, 12_500),  # two-decimal on Stripe, though zero-decimal in ISO
+        ("KWD", "1.234", 1_230, 1_230),  # three-decimal: Stripe charges multiples of 10 fils
+    ],
+)
+def test_each_currency_is_charged_in_stripes_own_units(
+    stripe_api: RunningServer, currency: str, unit_price: str, verity_minor: int, stripe_amount: int
+) -> None:
+    terms = version_terms(
+        platform_fee_minor=0,
+        outcome_types=[
+            outcome_type_terms(
+                pricing={"model": "per_unit", "unit_price": unit_price}, verification_policy=FAST
+            )
+        ],
+    )
+    ingest = make_ingest(terms=terms, currency=currency)
+    invoice = finalized_invoice(ingest, outcomes=1)
+    assert invoice.total_minor == verity_minor
+
+    settled = invoice_push(invoice_id=invoice.pk)
+
+    [remote] = stripe_invoices(stripe_api)
+    assert (remote["currency"], remote["total"], remote["amount_paid"]) == (
+        currency.lower(),
+        stripe_amount,
+        stripe_amount,
+    )
+    assert settled.status == InvoiceStatus.PAID
+
+
+def test_a_line_rounded_to_what_stripe_can_charge_says_so(stripe_api: RunningServer) -> None:
+    terms = version_terms(
+        platform_fee_minor=0,
+        outcome_types=[
+            outcome_type_terms(pricing={"model": "per_unit", "unit_price": "1.234"}, verification_policy=FAST)
+        ],
+    )
+    ingest = make_ingest(terms=terms, currency="KWD")
+    invoice = finalized_invoice(ingest, outcomes=1, card=None)
+
+    [line] = invoice.lines.all()
+    assert (line.amount_minor, line.details["exact_minor"], line.details["rounded_to_minor"]) == (
+        1_230,
+        "1234",
+        "10",
+    )
+
+
+# --- collection: Stripe collects, Verity mirrors, never backwards -----------------------------------
+
+
+def test_a_declined_payment_is_dunned_by_stripe_and_paid_once_the_customer_has_a_good_card(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest, card="pm_card_chargeCustomerFail")
+    settled = invoice_push(invoice_id=invoice.pk)
+    seen = deliver_stripe_events(stripe_api)
+    assert settled.status == InvoiceStatus.PAYMENT_FAILED
+    invoice.refresh_from_db()
+    assert invoice.next_payment_attempt_at is not None  # Stripe's retry schedule is on
+
+    # The customer attaches a good card and makes it the default; Stripe's next retry charges it.
+    api = stripe.StripeClient("sk_test_verity", base_addresses={"api": stripe_api.base_url})
+    customer_id = ingest.contract.customer.stripe_customer_id
+    card = api.v1.payment_methods.attach("pm_card_visa", params={"customer": customer_id})
+    api.v1.customers.update(customer_id, params={"invoice_settings": {"default_payment_method": card.id}})
+    stripe_api.admin.advance_clock(4 * 86_400)
+    deliver_stripe_events(stripe_api, after=seen)
+
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.payment_error, invoice.next_payment_attempt_at) == (
+        InvoiceStatus.PAID,
+        "",
+        None,
+    )
+    [remote] = stripe_invoices(stripe_api)
+    assert (remote["status"], remote["amount_paid"]) == ("paid", invoice.total_minor)
+
+
+def test_a_resync_never_moves_a_failed_payment_back_to_open(
+    ingest: Ingest, stripe_api: RunningServer
+) -> None:
+    invoice = finalized_invoice(ingest, card="pm_card_chargeCustomerFail")
+    invoice_push(invoice_id=invoice.pk)
+
+    call_command("resync_payments", stdout=io.StringIO())
+    deliver_stripe_events(stripe_api)  # replays invoice.finalized (open) after the failure too
+
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAYMENT_FAILED
+
+
+def test_an_overdue_sent_invoice_is_shown_overdue(stripe_api: RunningServer) -> None:
+    ingest = make_ingest(collection_method="send_invoice", days_until_due=7)
+    invoice = finalized_invoice(ingest, card=None)
+    settled = invoice_push(invoice_id=invoice.pk)
+    assert (settled.status, settled.stripe_hosted_url != "") == (InvoiceStatus.OPEN, True)
+
+    stripe_api.admin.advance_clock(8 * 86_400)
+    deliver_stripe_events(stripe_api)
+
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+    assert invoice.overdue_at is not None
