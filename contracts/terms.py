@@ -14,7 +14,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
-from iso4217 import Currency
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from contracts.currencies import DOC_URL as CURRENCIES_DOC_URL
+from contracts.currencies import STRIPE_CURRENCIES, is_iso_currency
+from contracts.currencies import currency_exponent as currency_exponent  # re-exported for older imports
 from contracts.errors import ValidationFailed, field_path
 from contracts.policy import VerificationPolicy
 
@@ -248,24 +250,19 @@ def _timezone(value: str) -> str:
     return value
 
 
-def currency_exponent(code: str) -> int:
-    """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3)."""
-    exponent = Currency(code).exponent
-    if exponent is None:
-        raise ValueError(f"{code} has no minor unit")
-    return int(exponent)
-
-
 def _currency(value: str) -> str:
     code = value.upper()
-    try:
-        Currency(code)
-        currency_exponent(code)
-    except ValueError:
+    if code in STRIPE_CURRENCIES:
+        return code
+    if is_iso_currency(code):
         raise PydanticCustomError(
-            "unknown_currency", "{value} is not an ISO 4217 currency code.", {"value": value}
-        ) from None
-    return code
+            "currency_not_supported",
+            "{value} is not a currency Stripe can charge (see {url}).",
+            {"value": code, "url": CURRENCIES_DOC_URL},
+        )
+    raise PydanticCustomError(
+        "unknown_currency", "{value} is not an ISO 4217 currency code.", {"value": value}
+    )
 
 
 def _aware(value: dt.datetime | dt.date) -> dt.datetime | dt.date:
@@ -335,6 +332,8 @@ class ContractHeader(Terms):
     ends_at: Instant | None = None
     collection_method: Literal["charge_automatically", "send_invoice"] = "charge_automatically"
     days_until_due: Annotated[int, Field(ge=0, le=365, strict=True)] | None = None
+    # A credit for outcomes reversed after their invoice was paid: to the customer's balance or refunded.
+    credit_after_payment: Literal["customer_balance", "refund"] = "customer_balance"
     grace_period_hours: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 72
     # A draft whose total exceeds this (minor units) is finalized only once the customer approves it.
     approval_threshold_minor: MinorAmount | None = None

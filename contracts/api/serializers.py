@@ -16,6 +16,11 @@ from contracts.models import (
 
 
 class CustomerOut(serializers.ModelSerializer[Customer]):
+    can_be_charged_automatically = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether Stripe has a default payment method for this customer's invoices.",
+    )
+
     class Meta:
         model = Customer
         fields = [
@@ -24,6 +29,8 @@ class CustomerOut(serializers.ModelSerializer[Customer]):
             "external_ref",
             "billing_email",
             "stripe_customer_id",
+            "stripe_default_payment_method",
+            "can_be_charged_automatically",
             "created_at",
             "updated_at",
         ]
@@ -90,6 +97,7 @@ class ContractOut(serializers.ModelSerializer[Contract]):
             "ends_at",
             "collection_method",
             "days_until_due",
+            "credit_after_payment",
             "grace_period_hours",
             "approval_threshold_minor",
             "activated_at",

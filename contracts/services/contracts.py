@@ -49,6 +49,7 @@ def _header_of(contract: Contract) -> dict[str, Any]:
         "ends_at": contract.ends_at,
         "collection_method": contract.collection_method,
         "days_until_due": contract.days_until_due,
+        "credit_after_payment": contract.credit_after_payment,
         "grace_period_hours": contract.grace_period_hours,
         "approval_threshold_minor": contract.approval_threshold_minor,
     }
@@ -81,6 +82,7 @@ def _header_columns(header: ContractHeader) -> dict[str, Any]:
         "ends_at": header.ends_at_utc,
         "collection_method": header.collection_method,
         "days_until_due": header.days_until_due,
+        "credit_after_payment": header.credit_after_payment,
         "grace_period_hours": header.grace_period_hours,
         "approval_threshold_minor": header.approval_threshold_minor,
     }

@@ -58,14 +58,36 @@ def billable(ingest: Ingest, count: int, at: dt.datetime, prefix: str = "T") -> 
         outcomes_evaluate_due()
 
 
+def reverse_all(ingest: Ingest, count: int, at: dt.datetime) -> None:
+    with time_machine.travel(at, tick=False):
+        ingest.post({"events": [event(natural_key=f"T-{i}", kind="outcome.reversed") for i in range(count)]})
+    with time_machine.travel(at + dt.timedelta(minutes=2), tick=False):
+        outcomes_build_sweep()
+
+
+def close_and_finalize(ingest: Ingest, start: dt.datetime, end: dt.datetime) -> Invoice:
+    return invoice_finalize(
+        invoice_id=period_close(contract_id=ingest.contract.pk, period_start=start, now=end).pk, now=end
+    )
+
+
+MAY = dt.datetime(2026, 5, 1, 4, 0, tzinfo=dt.UTC)
+JUNE = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)
+
+
+def graduated_terms(**overrides: object) -> dict[str, object]:
+    """The settlement tests' usual terms: a 100.00 platform fee, 1 free unit, then 1.00, 1.00, 0.505 each."""
+    defaults: dict[str, object] = {
+        "platform_fee_minor": 10_000,
+        "minimum_commitment_minor": 0,
+        "outcome_types": [outcome_type_terms(pricing=GRADUATED, free_units=1, verification_policy=FAST)],
+    }
+    return version_terms(**(defaults | overrides))
+
+
 @pytest.fixture
 def ingest() -> Ingest:
-    terms = version_terms(
-        platform_fee_minor=10_000,
-        minimum_commitment_minor=0,
-        outcome_types=[outcome_type_terms(pricing=GRADUATED, free_units=1, verification_policy=FAST)],
-    )
-    return make_ingest(terms=terms)
+    return make_ingest(terms=graduated_terms())
 
 
 def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_card_visa") -> str:

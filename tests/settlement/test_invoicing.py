@@ -14,7 +14,16 @@ from settlement.services.credit_notes import credit_note_create, invoices_to_cre
 from settlement.services.invoicing import invoice_finalize, period_close, periods_due
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.settlement.conftest import (
+    APRIL,
+    FAST,
+    GRADUATED,
+    MARCH,
+    MAY,
+    billable,
+    close_and_finalize,
+    reverse_all,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,23 +103,6 @@ def test_periods_missed_while_down_are_all_due(ingest: Ingest) -> None:
     due = periods_due(now=dt.datetime(2020, 4, 15, tzinfo=dt.UTC))
     starts = [start for contract_id, start in due if contract_id == ingest.contract.pk]
     assert len(starts) == 3  # January, February, March 2020
-
-
-def reverse_all(ingest: Ingest, count: int, at: dt.datetime) -> None:
-    with time_machine.travel(at, tick=False):
-        ingest.post({"events": [event(natural_key=f"T-{i}", kind="outcome.reversed") for i in range(count)]})
-    with time_machine.travel(at + dt.timedelta(minutes=2), tick=False):
-        outcomes_build_sweep()
-
-
-def close_and_finalize(ingest: Ingest, start: dt.datetime, end: dt.datetime) -> Invoice:
-    return invoice_finalize(
-        invoice_id=period_close(contract_id=ingest.contract.pk, period_start=start, now=end).pk, now=end
-    )
-
-
-MAY = dt.datetime(2026, 5, 1, 4, 0, tzinfo=dt.UTC)
-JUNE = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)
 
 
 def test_a_reversal_after_billing_becomes_one_credit_note_of_what_re_rating_takes_off(ingest: Ingest) -> None:
