@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from django.conf import settings
@@ -45,6 +45,7 @@ API_VERSION = "2026-10-28.endive"
 # Stripe keeps an idempotency key at least 24 hours; an hour's margin for clocks and slow calls.
 KEY_LIFETIME = dt.timedelta(hours=23)
 
+T = TypeVar("T")
 StripeObject = Any  # what the SDK returns (a StripeObject); read with getattr/to_dict
 Params = dict[str, Any]
 
@@ -181,11 +182,16 @@ def _send(invoice: Invoice, step: SettlementStep, call: StepCall) -> StripeObjec
     return result
 
 
-def _found(call: StepCall, step: SettlementStep) -> str | None:
+def read(what: str, call: Callable[[], T]) -> T:
+    """A read from Stripe (no idempotency needed): its transient failures are StripeUnavailable."""
     try:
-        return call.find(step.params)
+        return call()
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        raise StripeUnavailable(f"looking for {call.name}: {exc}") from exc
+        raise StripeUnavailable(f"reading {what}: {exc}") from exc
+
+
+def _found(call: StepCall, step: SettlementStep) -> str | None:
+    return read(f"what {call.name} made", lambda: call.find(step.params))
 
 
 def step_run(invoice: Invoice, call: StepCall) -> SettlementStep:

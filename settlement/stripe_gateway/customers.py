@@ -28,6 +28,10 @@ from settlement.stripe_gateway.client import (
 JSON = dict[str, Any]
 
 
+class StripeRefused(Exception):
+    """Stripe refused a call (a 4xx other than a missing object): its message says why."""
+
+
 @contextmanager
 def _outage_is_unavailable(what: str) -> Iterator[None]:
     try:
@@ -107,10 +111,17 @@ def customer_setup_session_create(*, customer: Customer, success_url: str, cance
     Makes the Stripe customer first if Verity has none for them (and records it). A card is what
     charge_automatically collects with everywhere; dynamic payment methods would need a currency per session.
     """
-    if not customer.stripe_customer_id:
-        made = stripe_customer_create(customer=customer)
-        Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=made)
-        customer.refresh_from_db(fields=["stripe_customer_id"])
+    try:
+        if not customer.stripe_customer_id:
+            made = stripe_customer_create(customer=customer)
+            Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=made)
+            customer.refresh_from_db(fields=["stripe_customer_id"])
+        return _setup_session_url(customer, success_url, cancel_url)
+    except stripe.InvalidRequestError as exc:
+        raise StripeRefused(exc.user_message or str(exc)) from exc
+
+
+def _setup_session_url(customer: Customer, success_url: str, cancel_url: str) -> str:
     params: JSON = {
         "mode": "setup",
         "customer": customer.stripe_customer_id,

@@ -36,6 +36,7 @@ from settlement.stripe_gateway.client import (
     idempotency_key,
     metadata_of,
     options,
+    read,
     step_run,
 )
 
@@ -173,7 +174,7 @@ def _find_lines(api: stripe.StripeClient, stripe_invoice_id: str, invoice: Invoi
 
 
 def _past_status(api: stripe.StripeClient, stripe_invoice_id: str, statuses: set[str]) -> str | None:
-    remote = api.v1.invoices.retrieve(stripe_invoice_id)
+    remote = read("the invoice", lambda: api.v1.invoices.retrieve(stripe_invoice_id))
     return stripe_invoice_id if remote.status in statuses else None
 
 
@@ -214,7 +215,7 @@ def _payment_refused(api: stripe.StripeClient, stripe_invoice_id: str) -> Any:
     whose automatic collection retries it (or the customer pays on the hosted page)."""
 
     def refused(exc: stripe.StripeError) -> str | None:
-        remote = api.v1.invoices.retrieve(stripe_invoice_id)
+        remote = read("the invoice", lambda: api.v1.invoices.retrieve(stripe_invoice_id))
         if remote.status == "paid":
             return ""  # an earlier attempt (or Stripe's own collection) paid it: done
         if remote.status != "open":
@@ -341,6 +342,7 @@ def _collect(
 
 def invoice_retrieve(*, invoice: Invoice) -> dict[str, Any]:
     """Stripe's current invoice (for resync); read-only, no idempotency needed."""
-    remote: StripeObject = client().v1.invoices.retrieve(invoice.stripe_invoice_id)
+    api = client()
+    remote: StripeObject = read("the invoice", lambda: api.v1.invoices.retrieve(invoice.stripe_invoice_id))
     result: dict[str, Any] = remote.to_dict()
     return result
