@@ -249,9 +249,10 @@ def seed_contracts(
     execute(
         """
         INSERT INTO contracts_customer
-            (id, vendor_id, name, external_ref, billing_email, stripe_customer_id, created_at, updated_at)
+            (id, vendor_id, name, external_ref, billing_email, stripe_customer_id,
+             stripe_default_payment_method, created_at, updated_at)
         SELECT customer_id, vendor_id, 'Bench customer ' || n, 'bench-' || n,
-               'billing' || n || '@bench.test', '', now(), now()
+               'billing' || n || '@bench.test', '', '', now(), now()
         FROM bench_contracts
         """
     )
@@ -268,10 +269,10 @@ def seed_contracts(
         INSERT INTO contracts_contract
             (id, vendor_id, customer_id, reference, currency, timezone, period_unit, period_count,
              anchor_day, starts_at, ends_at, collection_method, days_until_due, grace_period_hours,
-             status, activated_at, created_at, updated_at)
+             credit_after_payment, status, activated_at, created_at, updated_at)
         SELECT contract_id, vendor_id, customer_id, 'BENCH-' || lpad(n::text, 6, '0'), 'USD', %(tz)s,
                'month', 1, 1, %(starts)s, NULL, 'charge_automatically', NULL, 72,
-               'active', %(starts)s, now(), now()
+               'customer_balance', 'active', %(starts)s, now(), now()
         FROM bench_contracts
         """,
         {"tz": timezone, "starts": starts_at},

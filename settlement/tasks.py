@@ -12,9 +12,12 @@ from django.utils import timezone
 from settlement.models import CreditNoteStatus
 from settlement.selectors import credit_notes_to_push, invoices_to_push
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
+from settlement.services.customer_billing import customer_payment_method_refresh, customer_setup_complete
 from settlement.services.invoicing import (
     invoice_finalize,
     invoices_due_for_finalize,
+    invoices_finalize,
+    invoices_in_batches,
     period_close,
     periods_close,
     periods_due,
@@ -64,11 +67,12 @@ def close_period(contract_id: str, period_start: str) -> int:
 
 @shared_task(acks_late=True)
 def finalize_due_invoices() -> int:
-    """Beat: finalize drafts whose grace period is over; resume every settlement not complete on
-    Stripe; credit reversals of finalized invoices and issue pending credit notes."""
+    """Beat: finalize drafts whose grace period is over (in batches, one transaction per batch); resume
+    every settlement not complete on Stripe; credit reversals of finalized invoices and issue pending
+    credit notes."""
     due = invoices_due_for_finalize(now=timezone.now())
-    for invoice_id in due:
-        finalize_invoice.delay(invoice_id)
+    for batch in invoices_in_batches(due):
+        finalize_invoices.delay(batch)
     for invoice_id in invoices_to_push():
         push_invoice.delay(invoice_id)
     for invoice_id in invoices_to_credit():
@@ -76,6 +80,28 @@ def finalize_due_invoices() -> int:
     for credit_note_id in credit_notes_to_push():
         push_credit_note.delay(credit_note_id)
     return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+def finalize_invoices(invoice_ids: list[int]) -> int:
+    """Finalize a batch of drafts in one transaction, then push each one finalized. If the batch fails
+    for a reason other than a transient database error, each invoice is retried as its own job, so one
+    invoice's problem does not hold back the others."""
+    try:
+        invoices = invoices_finalize(invoice_ids=invoice_ids)
+    except OperationalError:
+        raise
+    except Exception:
+        logger.exception(
+            "Finalizing a batch of %d invoices failed; finalizing them one by one", len(invoice_ids)
+        )
+        for invoice_id in invoice_ids:
+            finalize_invoice.delay(invoice_id)
+        return 0
+    finalized = [invoice.pk for invoice in invoices if not invoice.is_draft]
+    for invoice_id in finalized:
+        push_invoice.delay(invoice_id)
+    return len(finalized)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
@@ -115,3 +141,25 @@ def credit_invoice(invoice_id: int) -> int | None:
 )
 def push_credit_note(credit_note_id: int) -> str:
     return credit_note_push(credit_note_id=credit_note_id).status
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(StripeUnavailable, OperationalError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=50,
+)
+def complete_customer_setup(setup_intent_id: str) -> str:
+    return customer_setup_complete(setup_intent_id=setup_intent_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(StripeUnavailable, OperationalError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=50,
+)
+def refresh_customer_payment_method(stripe_customer_id: str) -> str:
+    return customer_payment_method_refresh(stripe_customer_id=stripe_customer_id)

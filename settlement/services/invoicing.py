@@ -6,9 +6,10 @@ billable before the period's end, except those an earlier, still-open draft take
 arrival lands on the next open invoice and never edits a finalized one. Rebuilding a draft from the
 same data gives the same lines (deterministic order everywhere).
 
-Drafts are built in batches: `periods_close` closes many (contract, period) pairs in one transaction
-with one set of queries for all of them (a month-end close of thousands of contracts), and
-`period_close`, `invoice_rebuild` and `invoice_finalize` are the same code with a batch of one.
+Drafts are built and finalized in batches: `periods_close` closes many (contract, period) pairs in one
+transaction with one set of queries for all of them (a month-end close of thousands of contracts),
+`invoices_finalize` finalizes many drafts the same way, and `period_close`, `invoice_rebuild` and
+`invoice_finalize` are the same code with a batch of one.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from contracts.periods import Period, period_at
 from contracts.policy import VerificationPolicy
 from outcomes.models import AuditSample, Outcome, OutcomeState, OutcomeTransition
 from outcomes.rules.sampling import clopper_pearson_lower
-from outcomes.sql import insert_rows, plain, update_rows
+from outcomes.sql import any_of, insert_rows, plain, update_rows
 from settlement.approval import approval_status_after_rebuild
 from settlement.models import (
     ApprovalStatus,
@@ -52,6 +53,9 @@ ACTOR = "system:settlement"
 # fixed cost of a transaction and its dozen queries is spread thin, small enough that a batch holds
 # its locks (the invoices, their contracts, the outcomes billed) for a second or so.
 CLOSE_BATCH = 200
+# Drafts finalized per transaction by the beat job: the same trade-off. Batches of one vendor also
+# queue for its invoice counter, held from numbering to commit (the short end of a batch).
+FINALIZE_BATCH = 200
 ZERO = Decimal(0)
 
 
@@ -568,11 +572,20 @@ def _rounding(amount: Decimal, currency: str) -> dict[str, str]:
     return {"exact_minor": str(amount), **({"rounded_to_minor": str(step)} if step != 1 else {})}
 
 
-def _build(invoices: list[Invoice], now: dt.datetime) -> None:
+@dataclass
+class Built:
+    """What a rebuild stored for one draft: its lines, and the outcomes its usage lines bill."""
+
+    lines: list[InvoiceLine] = field(default_factory=list)
+    billed: list[int] = field(default_factory=list)
+
+
+def _build(invoices: list[Invoice], now: dt.datetime) -> dict[int, Built]:
     """Replace these drafts' lines with freshly computed ones: one set of queries for all of them.
-    Assumes the invoice rows are locked (with their contracts selected) and are drafts."""
+    Assumes the invoice rows are locked (with their contracts selected) and are drafts. Returns what
+    was stored, by invoice id."""
     if not invoices:
-        return
+        return {}
     built = _rate(invoices, lock=True)
 
     ids = [invoice.pk for invoice in invoices]
@@ -609,15 +622,18 @@ def _build(invoices: list[Invoice], now: dt.datetime) -> None:
             for outcome_id, text in _share_texts(draft_line.shares)
         ),
     )
-    totals: dict[int, int] = defaultdict(int)
-    for line in stored:
-        totals[line.invoice_id] += line.amount_minor
+    result = {invoice.pk: Built() for invoice in invoices}
+    for line, draft_line in zip(stored, drafted, strict=True):
+        result[line.invoice_id].lines.append(line)
+        if line.kind == LineKind.USAGE:
+            result[line.invoice_id].billed.extend(draft_line.shares)
     for invoice, (_, held) in zip(invoices, built, strict=True):
-        invoice.total_minor = totals[invoice.pk]
+        invoice.total_minor = sum(line.amount_minor for line in result[invoice.pk].lines)
         invoice.held_over_cap = held
         invoice.built_at = now
         invoice.approval_status = approval_status_after_rebuild(invoice)
     update_rows(Invoice, invoices, ["total_minor", "held_over_cap", "built_at", "approval_status"])
+    return result
 
 
 def _locked(queryset: Any) -> list[Invoice]:
@@ -628,11 +644,13 @@ def _locked(queryset: Any) -> list[Invoice]:
     )
 
 
-def _locked_one(invoice_id: int) -> Invoice:
-    locked = _locked(Invoice.objects.filter(pk=invoice_id))
-    if not locked:
-        raise Invoice.DoesNotExist(f"No invoice {invoice_id}.")
-    return locked[0]
+def _locked_in_order(invoice_ids: Sequence[int]) -> list[Invoice]:
+    """Lock these invoices (see _locked); returned in the order of `invoice_ids`, each once."""
+    invoices = {invoice.pk: invoice for invoice in _locked(Invoice.objects.filter(pk__in=invoice_ids))}
+    missing = set(invoice_ids) - set(invoices)
+    if missing:
+        raise Invoice.DoesNotExist(f"No invoice {min(missing)}.")
+    return [invoices[invoice_id] for invoice_id in dict.fromkeys(invoice_ids)]
 
 
 def periods_close(
@@ -693,12 +711,10 @@ def period_close(*, contract_id: Any, period_start: dt.datetime, now: dt.datetim
 
 
 def invoices_rebuild(*, invoice_ids: Sequence[int], now: dt.datetime | None = None) -> list[Invoice]:
-    """Rebuild drafts from the current outcomes, all in one transaction; finalized ones stay as they are."""
+    """Rebuild drafts from the current outcomes, all in one transaction; finalized ones stay as they are.
+    Returns the invoices in the order of `invoice_ids`."""
     with transaction.atomic():
-        invoices = _locked(Invoice.objects.filter(pk__in=invoice_ids))
-        missing = set(invoice_ids) - {invoice.pk for invoice in invoices}
-        if missing:
-            raise Invoice.DoesNotExist(f"No invoice {min(missing)}.")
+        invoices = _locked_in_order(invoice_ids)
         _build([invoice for invoice in invoices if invoice.is_draft], now or timezone.now())
     return invoices
 
@@ -708,30 +724,26 @@ def invoice_rebuild(*, invoice_id: int, now: dt.datetime | None = None) -> Invoi
     return invoice
 
 
-def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invoice:
-    """Freeze a draft: final rebuild, a gapless number, outcomes billed, credits carried. Repeating does nothing."""
+def invoices_finalize(*, invoice_ids: Sequence[int], now: dt.datetime | None = None) -> list[Invoice]:
+    """Freeze drafts, all in one transaction with one set of queries: a final rebuild, gapless numbers
+    per vendor (in the order of `invoice_ids`), outcomes billed, credits carried. A draft whose total
+    waits for the customer's approval stays a draft; a finalized invoice is left as it is, so repeating
+    does nothing. Returns the invoices in the order of `invoice_ids`."""
     now = now or timezone.now()
     with transaction.atomic():
-        invoice = _locked_one(invoice_id)
-        if not invoice.is_draft:
-            return invoice  # finalizing a finalized invoice returns early
-        _build([invoice], now)
-        if invoice.approval_status == ApprovalStatus.PENDING:
-            return invoice  # stays a draft until the customer approves this total
-        InvoiceCounter.objects.get_or_create(vendor_id=invoice.vendor_id)
-        counter = InvoiceCounter.objects.select_for_update().get(vendor_id=invoice.vendor_id)
-        invoice.number = counter.next_number
-        counter.next_number += 1
-        counter.save(update_fields=["next_number"])
-        billed_ids = list(
-            LineOutcome.objects.filter(line__invoice=invoice, line__kind=LineKind.USAGE).values_list(
-                "outcome_id", flat=True
-            )
-        )
-        Outcome.objects.filter(pk__in=billed_ids, state=OutcomeState.BILLABLE).update(
-            state=OutcomeState.BILLED, billed_at=now, updated_at=now
-        )
-        details = json.dumps({"invoice_id": invoice.pk, "invoice_number": invoice.number})
+        invoices = _locked_in_order(invoice_ids)
+        drafts = [invoice for invoice in invoices if invoice.is_draft]  # finalized ones return early
+        built = _build(drafts, now)
+        # A draft over its approval threshold stays a draft until the customer approves this total.
+        finalizing = [invoice for invoice in drafts if invoice.approval_status != ApprovalStatus.PENDING]
+        if not finalizing:
+            return invoices
+        billed = [(invoice, built[invoice.pk].billed) for invoice in finalizing]
+        # Locked by the rebuild (billable, never billed): the state guard only restates it.
+        Outcome.objects.filter(
+            pk__in=any_of(outcome_id for _, ids in billed for outcome_id in ids), state=OutcomeState.BILLABLE
+        ).update(state=OutcomeState.BILLED, billed_at=now, updated_at=now)
+        _number(finalizing)
         insert_rows(
             OutcomeTransition,
             ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details"),
@@ -745,23 +757,61 @@ def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invo
                     "invoice_finalized",
                     details,
                 )
-                for outcome_id in billed_ids
+                for invoice, ids in billed
+                for details in [json.dumps({"invoice_id": invoice.pk, "invoice_number": invoice.number})]
+                for outcome_id in ids
             ),
         )
+        CreditEntry.objects.bulk_create(_credit_entries(finalizing, built, now))
+        for invoice in finalizing:
+            invoice.status = InvoiceStatus.FINALIZED
+            invoice.finalized_at = now
+        update_rows(Invoice, finalizing, ["number", "status", "finalized_at"])
+    return invoices
+
+
+def _number(invoices: list[Invoice]) -> None:
+    """Give each invoice the next number of its vendor's counter, in the invoices' order. The counters
+    are created if missing and locked in key order, so batches running side by side never deadlock;
+    a batch waits here only for an earlier batch of the same vendor to commit, so numbers have no gaps."""
+    vendors = sorted({invoice.vendor_id for invoice in invoices})
+    InvoiceCounter.objects.bulk_create(
+        [InvoiceCounter(vendor_id=vendor_id) for vendor_id in vendors], ignore_conflicts=True
+    )
+    counters = list(
+        InvoiceCounter.objects.select_for_update().filter(vendor_id__in=vendors).order_by("vendor_id")
+    )
+    next_number = {counter.vendor_id: counter.next_number for counter in counters}
+    for invoice in invoices:
+        invoice.number = next_number[invoice.vendor_id]
+        next_number[invoice.vendor_id] += 1
+    for counter in counters:
+        counter.next_number = next_number[counter.vendor_id]
+    update_rows(InvoiceCounter, counters, ["next_number"])
+
+
+def _credit_entries(invoices: list[Invoice], built: dict[int, Built], now: dt.datetime) -> list[CreditEntry]:
+    """Credits beyond an invoice's charges carry forward; the credit it applied is consumed."""
+    entries = []
+    for invoice in invoices:
         applied = -sum(
-            line.amount_minor for line in invoice.lines.all() if line.kind == LineKind.CREDIT_APPLIED
+            line.amount_minor for line in built[invoice.pk].lines if line.kind == LineKind.CREDIT_APPLIED
         )
         if invoice.total_minor < 0 or applied:
-            # Credits beyond the charges carry forward; applied credit is consumed.
-            CreditEntry.objects.create(
-                contract=invoice.contract,
-                invoice=invoice,
-                amount_minor=max(-invoice.total_minor, 0) - applied,
-                at=now,
+            entries.append(
+                CreditEntry(
+                    contract_id=invoice.contract_id,
+                    invoice=invoice,
+                    amount_minor=max(-invoice.total_minor, 0) - applied,
+                    at=now,
+                )
             )
-        invoice.status = InvoiceStatus.FINALIZED
-        invoice.finalized_at = now
-        invoice.save(update_fields=["number", "status", "finalized_at"])
+    return entries
+
+
+def invoice_finalize(*, invoice_id: int, now: dt.datetime | None = None) -> Invoice:
+    """Finalize one draft (see invoices_finalize)."""
+    [invoice] = invoices_finalize(invoice_ids=[invoice_id], now=now)
     return invoice
 
 
@@ -842,3 +892,9 @@ def invoices_due_for_finalize(*, now: dt.datetime) -> list[int]:
         .order_by("finalize_after", "id")
         .values_list("id", flat=True)
     )
+
+
+def invoices_in_batches(invoice_ids: Sequence[int], size: int = FINALIZE_BATCH) -> Iterator[list[int]]:
+    """Cut invoice ids into batches of `size` for invoices_finalize, keeping their order (numbers follow it)."""
+    for start in range(0, len(invoice_ids), size):
+        yield list(invoice_ids[start : start + size])

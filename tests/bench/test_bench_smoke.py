@@ -94,6 +94,16 @@ def test_close_bench_core() -> None:
 
     assert push["invoices"] == push["pushed"] == 3
     assert push["statuses"] == {"paid": 3}
+    # Stripe calls per invoice, counted at the server: a count, not a timing.
+    assert push["stripe_calls_complete"]
+    assert push["invoice_calls"] / push["invoices"] <= close.GOAL_STRIPE_CALLS
+    assert push["stripe_calls"] == {
+        "POST /v1/invoices": 3,
+        "POST /v1/invoices/{id}/add_lines": 3,
+        "POST /v1/invoices/{id}/finalize": 3,
+        "POST /v1/invoices/{id}/pay": 3,
+    }
+    assert (push["customers_created"], push["customer_calls"]) == (3, 0)  # made with a card, before
     # Exactly the outcomes on the pushed invoices are billed (which three drafts are pushed depends on
     # the order the batched close created them in, so count through the lines, not by contract).
     pushed_outcomes = set(

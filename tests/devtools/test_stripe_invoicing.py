@@ -6,38 +6,13 @@ Invoices are paid with `paid_out_of_band` so the tests do not depend on the serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
 
-from devtools.stripe_server import AdminClient, RunningServer, running_server
+from devtools.stripe_server import AdminClient
 from devtools.stripe_server.objects import SHAPES
-
-API_KEY = "sk_test_verity_invoicing"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server(seed=11) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(server: RunningServer) -> AdminClient:
-    server.admin.reset()
-    return server.admin
-
-
-@pytest.fixture
-def client(server: RunningServer, admin: AdminClient) -> stripe.StripeClient:
-    return stripe.StripeClient(
-        API_KEY,
-        base_addresses={"api": server.base_url},
-        max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=5),
-    )
 
 
 def _customer(client: stripe.StripeClient) -> str:

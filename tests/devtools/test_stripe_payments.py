@@ -5,49 +5,16 @@ from __future__ import annotations
 
 import http.client
 import urllib.parse
-from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 import stripe
 
-from devtools.stripe_server import AdminClient, AdminError, RunningServer, running_server
+from devtools.stripe_server import AdminClient, AdminError, RunningServer
 from devtools.stripe_server.objects import SHAPES
+from tests.devtools.conftest import MakeClient
 
-API_KEY = "sk_test_verity_payments"
 HOUR, DAY = 3600, 86_400
-
-MakeClient = Callable[..., stripe.StripeClient]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server(seed=11) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(server: RunningServer) -> AdminClient:
-    server.admin.reset()
-    return server.admin
-
-
-@pytest.fixture
-def make_client(server: RunningServer, admin: AdminClient) -> MakeClient:
-    def make(*, retries: int = 0) -> stripe.StripeClient:
-        return stripe.StripeClient(
-            API_KEY,
-            base_addresses={"api": server.base_url},
-            max_network_retries=retries,
-            http_client=stripe.RequestsClient(timeout=5),
-        )
-
-    return make
-
-
-@pytest.fixture
-def client(make_client: MakeClient) -> stripe.StripeClient:
-    return make_client()
 
 
 def _customer(client: stripe.StripeClient, **params: Any) -> stripe.Customer:

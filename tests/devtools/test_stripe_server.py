@@ -6,7 +6,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,45 +16,13 @@ from typing import Any, cast
 import pytest
 import stripe
 
-from devtools.stripe_server import AdminClient, RunningServer, running_server
+from devtools.stripe_server import AdminClient, RunningServer
 from devtools.stripe_server.forms import parse_form
 from devtools.stripe_server.state import SHAPES
+from tests.devtools.conftest import API_KEY, MakeClient
 
-API_KEY = "sk_test_verity_devtools"
 OTHER_API_KEY = "sk_test_other_account"
 WEBHOOK_SECRET = "whsec_devtools_test_secret"
-
-MakeClient = Callable[..., stripe.StripeClient]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server(seed=7) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(server: RunningServer) -> AdminClient:
-    server.admin.reset()
-    return server.admin
-
-
-@pytest.fixture
-def make_client(server: RunningServer, admin: AdminClient) -> MakeClient:
-    def make(*, retries: int = 0, timeout: float = 5.0, api_key: str = API_KEY) -> stripe.StripeClient:
-        return stripe.StripeClient(
-            api_key,
-            base_addresses={"api": server.base_url},
-            max_network_retries=retries,
-            http_client=stripe.RequestsClient(timeout=timeout),
-        )
-
-    return make
-
-
-@pytest.fixture
-def client(make_client: MakeClient) -> stripe.StripeClient:
-    return make_client()
 
 
 def _customer(client: stripe.StripeClient, **params: Any) -> stripe.Customer:

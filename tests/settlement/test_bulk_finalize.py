@@ -19,7 +19,7 @@ from settlement.services.invoicing import (
 )
 from tests.conftest import make_vendor_api
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
+from tests.outcomes.conftest import make_ingest
 from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db

@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from settlement.management.progress import run_with_progress
-from settlement.models import Invoice
-from settlement.services.invoicing import invoice_finalize, invoices_due_for_finalize
+from settlement.management.progress import run_batches_with_progress
+from settlement.models import Invoice, InvoiceStatus
+from settlement.services.invoicing import (
+    FINALIZE_BATCH,
+    invoices_due_for_finalize,
+    invoices_finalize,
+    invoices_in_batches,
+)
+
+
+def finalize(batch: Sequence[int]) -> list[str]:
+    """Finalize a batch in one transaction; if it fails, finalize its invoices one by one, so that one
+    invoice's problem is reported as its own and does not hold back the others."""
+    was_draft = set(
+        Invoice.objects.filter(pk__in=batch, status=InvoiceStatus.DRAFT).values_list("pk", flat=True)
+    )
+    try:
+        invoices = invoices_finalize(invoice_ids=batch)
+    except Exception:
+        if len(batch) == 1:
+            raise
+        labels = []
+        for invoice_id in batch:
+            try:
+                labels += finalize([invoice_id])
+            except Exception as exc:
+                labels.append(f"failed ({type(exc).__name__})")
+        return labels
+    return [
+        "already finalized"
+        if invoice.pk not in was_draft
+        else "awaiting approval"
+        if invoice.is_draft
+        else f"finalized as #{invoice.number}"
+        for invoice in invoices
+    ]
 
 
 class Command(BaseCommand):
@@ -18,13 +52,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--invoice", type=int)
         parser.add_argument("--all-due", action="store_true")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=FINALIZE_BATCH,
+            help=f"Invoices finalized per transaction (default {FINALIZE_BATCH}).",
+        )
 
-    def handle(self, *args: Any, invoice: int | None, all_due: bool, **options: Any) -> None:
+    def handle(self, *args: Any, invoice: int | None, all_due: bool, batch_size: int, **options: Any) -> None:
         ids = invoices_due_for_finalize(now=timezone.now()) if all_due else [invoice] if invoice else []
-
-        def finalize(invoice_id: int) -> str:
-            was_draft = Invoice.objects.get(pk=invoice_id).is_draft
-            result = invoice_finalize(invoice_id=invoice_id)
-            return f"finalized as #{result.number}" if was_draft else "already finalized"
-
-        run_with_progress(ids, finalize, title="Finalizing invoices", stdout=self.stdout)
+        run_batches_with_progress(
+            list(invoices_in_batches(ids, batch_size)),
+            finalize,
+            title="Finalizing invoices",
+            stdout=self.stdout,
+        )
