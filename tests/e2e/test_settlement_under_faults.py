@@ -27,7 +27,6 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from devtools.stripe_server import RunningServer, running_server
 from settlement.models import (
     STATUS_RANK,
-    CreditNoteStatus,
     Invoice,
     InvoiceStatus,
     SettlementStatus,
@@ -48,6 +47,8 @@ from tests.settlement.conftest import (
     finalized_invoice,
     graduated_terms,
     reverse_all,
+    stripe_totals_by_customer,
+    verity_totals_by_customer,
 )
 
 CLIENT_TIMEOUT = 0.5
@@ -106,27 +107,6 @@ def beat_round(server: RunningServer, watch: StatusWatch, delivered: int) -> int
     deliver_stripe_events(server, after=delivered)  # duplicates change nothing
     watch.look()
     return seen
-
-
-def stripe_totals_by_customer(state: dict[str, Any]) -> dict[str, int]:
-    totals: dict[str, int] = collections.defaultdict(int)
-    for remote in state["invoices"].values():
-        if remote["status"] != "draft":
-            totals[remote["customer"]] += remote["total"]
-    for note in state["credit_notes"].values():
-        if note["status"] != "void":
-            totals[note["customer"]] -= note["total"]
-    return dict(totals)
-
-
-def verity_totals_by_customer() -> dict[str, int]:
-    totals: dict[str, int] = collections.defaultdict(int)
-    for invoice in Invoice.objects.exclude(stripe_invoice_id="").select_related("contract__customer"):
-        customer = invoice.contract.customer.stripe_customer_id
-        totals[customer] += invoice.total_minor
-        for note in invoice.credit_notes.exclude(status=CreditNoteStatus.VOID):
-            totals[customer] -= note.amount_minor
-    return dict(totals)
 
 
 @pytest.mark.django_db
@@ -204,7 +184,7 @@ def test_a_month_settles_exactly_once_through_faults_at_every_call(
         str(invoices[contracts[0][0].contract.pk].pk),
         str(invoices[contracts[2][0].contract.pk].pk),
     }
-    assert stripe_totals_by_customer(state) == verity_totals_by_customer()
+    assert stripe_totals_by_customer(server) == verity_totals_by_customer()
     assert watch.never_backwards(), watch.seen
     assert {"500", "429", "timeout", "drop_after", "timeout_after"} <= set(proxy.fired), proxy.fired
 

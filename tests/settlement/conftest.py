@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from contracts.models import Customer
 from devtools.stripe_server import RunningServer, running_server, sign
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
-from settlement.models import Invoice
+from settlement.models import CreditNoteStatus, Invoice
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
@@ -156,3 +157,27 @@ def deliver_stripe_events(server: RunningServer, *, after: int = 0) -> int:
         )
         assert response.status_code == 200, response.content
     return len(events)
+
+
+def stripe_totals_by_customer(server: RunningServer) -> dict[str, int]:
+    """Per Stripe customer: its invoices' totals less its credit notes, as Stripe has them."""
+    state = server.admin.state()
+    totals: dict[str, int] = defaultdict(int)
+    for remote in state["invoices"].values():
+        if remote["status"] != "draft":
+            totals[remote["customer"]] += remote["total"]
+    for note in state["credit_notes"].values():
+        if note["status"] != "void":
+            totals[note["customer"]] -= note["total"]
+    return dict(totals)
+
+
+def verity_totals_by_customer() -> dict[str, int]:
+    """The same figures from Verity's invoices sent to Stripe and their credit notes."""
+    totals: dict[str, int] = defaultdict(int)
+    for invoice in Invoice.objects.exclude(stripe_invoice_id="").select_related("contract__customer"):
+        customer = invoice.contract.customer.stripe_customer_id
+        totals[customer] += invoice.total_minor
+        for note in invoice.credit_notes.exclude(status=CreditNoteStatus.VOID):
+            totals[customer] -= note.amount_minor
+    return dict(totals)

@@ -4,7 +4,6 @@ invoice, traced to its outcomes, and Stripe's totals (invoices less credit notes
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 import pytest
 
@@ -26,6 +25,8 @@ from tests.settlement.conftest import (
     graduated_terms,
     reverse_all,
     stripe_invoices,
+    stripe_totals_by_customer,
+    verity_totals_by_customer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -49,28 +50,6 @@ def pushed(ingest: Ingest, card: str | None = "pm_card_visa", outcomes: int = 4)
     INGESTS[ingest.contract.pk] = ingest
     invoice = finalized_invoice(ingest, outcomes=outcomes, card=card)
     return invoice_push(invoice_id=invoice.pk)
-
-
-def stripe_totals_by_customer(server: RunningServer) -> dict[str, int]:
-    state = server.admin.state()
-    totals: dict[str, int] = defaultdict(int)
-    for remote in state["invoices"].values():
-        if remote["status"] != "draft":
-            totals[remote["customer"]] += remote["total"]
-    for note in state["credit_notes"].values():
-        if note["status"] != "void":
-            totals[note["customer"]] -= note["total"]
-    return dict(totals)
-
-
-def verity_totals_by_customer() -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for invoice in Invoice.objects.exclude(stripe_invoice_id="").select_related("contract__customer"):
-        customer = invoice.contract.customer.stripe_customer_id
-        totals[customer] += invoice.total_minor
-        for note in invoice.credit_notes.exclude(status=CreditNoteStatus.VOID):
-            totals[customer] -= note.amount_minor
-    return dict(totals)
 
 
 def test_a_reversal_on_an_open_invoice_lowers_what_is_due_on_stripe(stripe_api: RunningServer) -> None:

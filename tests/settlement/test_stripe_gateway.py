@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from contracts.models import AuditEntry
+from contracts.models import AuditEntry, Customer
 from devtools.stripe_server import RunningServer
 from settlement.models import (
     Invoice,
@@ -122,14 +122,17 @@ def test_a_crash_between_calls_resumes_without_duplicating_anything(
     assert len(stripe_api.admin.state()["customers"]) == 1
 
 
-def test_a_4xx_is_recorded_for_a_person_and_never_retried(ingest: Ingest, stripe_api: RunningServer) -> None:
+def blocked_invoice(ingest: Ingest) -> Invoice:
+    """March's invoice, its settlement blocked: its customer is linked to a Stripe customer that does not exist."""
     invoice = finalized_invoice(ingest, card=None)
-    customer = ingest.contract.customer
-    customer.stripe_customer_id = "cus_does_not_exist"
-    customer.save()
-
+    Customer.objects.filter(pk=ingest.contract.customer_id).update(stripe_customer_id="cus_does_not_exist")
     with pytest.raises(SettlementBlocked):
         invoice_push(invoice_id=invoice.pk)
+    return invoice
+
+
+def test_a_4xx_is_recorded_for_a_person_and_never_retried(ingest: Ingest, stripe_api: RunningServer) -> None:
+    invoice = blocked_invoice(ingest)
     attempts = len(stripe_api.admin.requests())
     assert invoice_push(invoice_id=invoice.pk).settlement_status == SettlementStatus.BLOCKED
 
@@ -348,12 +351,8 @@ def test_a_stored_500_replayed_to_every_retry_is_resolved_by_looking(
 def test_a_blocked_step_is_retried_by_an_operator_with_fresh_parameters_and_an_audit_entry(
     ingest: Ingest, stripe_api: RunningServer
 ) -> None:
-    invoice = finalized_invoice(ingest, card=None)
+    invoice = blocked_invoice(ingest)
     customer = ingest.contract.customer
-    customer.stripe_customer_id = "cus_does_not_exist"
-    customer.save()
-    with pytest.raises(SettlementBlocked):
-        invoice_push(invoice_id=invoice.pk)
     card_on_file(customer, stripe_api.base_url)  # the operator fixes the link
 
     out = io.StringIO()
@@ -376,12 +375,7 @@ def test_a_blocked_step_is_retried_by_an_operator_with_fresh_parameters_and_an_a
 def test_an_operator_abandons_a_blocked_settlement_and_the_job_leaves_it_alone(
     ingest: Ingest, stripe_api: RunningServer
 ) -> None:
-    invoice = finalized_invoice(ingest, card=None)
-    customer = ingest.contract.customer
-    customer.stripe_customer_id = "cus_does_not_exist"
-    customer.save()
-    with pytest.raises(SettlementBlocked):
-        invoice_push(invoice_id=invoice.pk)
+    invoice = blocked_invoice(ingest)
 
     call_command(
         "settlement_steps",
