@@ -229,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKeyAuth": []}],
     "ENUM_NAME_OVERRIDES": {
         "CollectionMethodEnum": ["charge_automatically", "send_invoice"],
+        "CreditAfterPaymentEnum": ["customer_balance", "refund"],
         "ContractStatusEnum": "contracts.models.ContractStatus",
         "OutcomeStateEnum": "outcomes.models.OutcomeState",
         "InvoiceStatusEnum": "settlement.models.InvoiceStatus",
