@@ -61,7 +61,7 @@ PRICE = 'A decimal in major units, e.g. "0.99" (fractions of a cent allowed).'
 HEADER_SPECS: dict[str, Spec] = {
     "customer_id": Spec("Customer", widget="select"),
     "reference": Spec("Reference", help="Your name for the contract; events cite it."),
-    "currency": Spec("Currency", help="ISO 4217 code, e.g. USD or EUR."),
+    "currency": Spec("Currency", help="ISO 4217 code of a currency Stripe can charge, e.g. USD or EUR."),
     "timezone": Spec("Time zone", help="IANA zone periods are computed in, e.g. Europe/Berlin."),
     "period_count": Spec("Months per period", INT, "number"),
     "anchor_day": Spec(

@@ -84,3 +84,10 @@ class InvalidTransition(Conflict):
 class PermissionDenied(DomainError):
     status = 403
     code = "permission_denied"
+
+
+class Unavailable(DomainError):
+    """A service Verity depends on (Stripe) cannot be reached now; nothing was changed, try again later."""
+
+    status = 503
+    code = "service_unavailable"

@@ -4,7 +4,8 @@ A period starts at local midnight of the anchor day in the contract's time zone 
 `period_count` months. An anchor past a month's end falls on its last day (31 → 30 April,
 28/29 February). Boundaries are computed as local dates first and then as instants, so a DST change
 never moves a boundary by an hour. A contract starting mid-period has a first, partial period from
-its start to the next anchor; proration of fixed fees uses `Period.fraction` (exact seconds ratio).
+its start to the next anchor; proration of fixed fees uses `Period.fraction`: local calendar days
+covered over the regular period's days, so a DST hour never leaks into the share.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Period:
     end: dt.datetime  # exclusive, UTC
     full_start: dt.datetime  # the regular period this one is part of (start of a partial first period)
     full_end: dt.datetime
+    tz_name: str  # the contract's IANA zone, whose calendar days proration counts
 
     @property
     def is_partial(self) -> bool:
@@ -32,9 +34,14 @@ class Period:
 
     @property
     def fraction(self) -> Fraction:
-        """Share of the regular period this period covers (1 for a full one)."""
-        whole = (self.full_end - self.full_start).total_seconds()
-        return Fraction(int((self.end - self.start).total_seconds()), int(whole))
+        """Share of the regular period this period covers (1 for a full one), in local calendar days.
+
+        A day the period only partly covers (a contract starting at noon) counts as a whole day.
+        """
+        return Fraction(
+            _local_days(self.start, self.end, self.tz_name),
+            _local_days(self.full_start, self.full_end, self.tz_name),
+        )
 
     def prorate(self, amount_minor: int) -> Decimal:
         fraction = self.fraction
@@ -42,6 +49,14 @@ class Period:
 
     def contains(self, instant: dt.datetime) -> bool:
         return self.start <= instant < self.end
+
+
+def _local_days(start: dt.datetime, end: dt.datetime, tz_name: str) -> int:
+    """Local calendar days [start, end) touches; a 23- or 25-hour DST day is one day like any other."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    first_day = start.astimezone(tz).date()
+    last_day = (end - dt.timedelta(microseconds=1)).astimezone(tz).date()  # `end` itself is excluded
+    return (last_day - first_day).days + 1
 
 
 def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
@@ -89,7 +104,7 @@ def period_at(
     full_start, full_end = regular_period_at(instant, tz_name=tz_name, anchor_day=anchor_day, months=months)
     start = max(full_start, contract_start) if contract_start else full_start
     end = min(full_end, contract_end) if contract_end else full_end
-    return Period(start=start, end=end, full_start=full_start, full_end=full_end)
+    return Period(start=start, end=end, full_start=full_start, full_end=full_end, tz_name=tz_name)
 
 
 def periods_between(

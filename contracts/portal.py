@@ -109,6 +109,7 @@ NAV = (
     NavItem("Review queue", "outcomes:review-queue", "review"),
     NavItem("Disputes", "outcomes:dispute-list", "disputes"),
     NavItem("Invoices", "settlement:invoice-list", "invoices"),
+    NavItem("Customers", "settlement:customer-list", "customers"),
     NavItem("Settings", "contracts:settings", "settings"),
     NavItem("Audit log", "contracts:audit-log", "audit"),
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from contracts.currencies import currency_exponent
 from contracts.models import Contract, ContractVersion, OutcomeType
 from contracts.policy import VerificationPolicy
 from contracts.terms import (
@@ -21,7 +22,6 @@ from contracts.terms import (
     PerUnitPricing,
     Pricing,
     TieredPricing,
-    currency_exponent,
 )
 
 

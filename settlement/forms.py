@@ -1,4 +1,4 @@
-"""Portal forms of the settlement app: the invoice list's filters."""
+"""Portal forms of the settlement app: the invoice list's filters, abandoning a settlement."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django import forms
 
 from contracts.models import Contract, Customer, Vendor
 from settlement.models import InvoiceStatus
+from settlement.selectors import CollectionProblem
 
 
 class ContractChoiceField(forms.ModelChoiceField):
@@ -17,6 +18,9 @@ class ContractChoiceField(forms.ModelChoiceField):
 
 class InvoiceFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *InvoiceStatus.choices], required=False)
+    collection = forms.ChoiceField(
+        choices=[("", "Any"), *CollectionProblem.choices], required=False, label="To collect"
+    )
     customer = forms.ModelChoiceField(
         queryset=Customer.objects.none(), required=False, empty_label="Any customer"
     )
@@ -38,3 +42,9 @@ class InvoiceFilterForm(forms.Form):
         fields["contract"].queryset = (
             Contract.objects.filter(vendor=vendor).select_related("customer").order_by("reference")
         )
+
+
+class SettlementAbandonForm(forms.Form):
+    """Why an operator stops settling an invoice through Verity (it goes to the audit log)."""
+
+    reason = forms.CharField(max_length=500, strip=True, label="Reason")

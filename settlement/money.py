@@ -46,8 +46,7 @@ def format_minor(amount_minor: int, currency: str, *, grouped: bool = False) -> 
 
 def chargeable_minor(amount_minor: int, currency: str) -> int:
     """The nearest amount Stripe can charge, halves away from zero (KWD 1235 -> 1240; USD unchanged)."""
-    step = stripe_currency(currency).minor_step
-    return round_minor(Decimal(amount_minor) / step) * step
+    return round_line(Decimal(amount_minor), currency)
 
 
 def stripe_amount(amount_minor: int, currency: str) -> int:

@@ -10,7 +10,8 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db import models
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from contracts.errors import NotFound
@@ -22,6 +23,7 @@ from outcomes.rules.anomaly import Anomaly
 from settlement.models import (
     CreditEntry,
     CreditNote,
+    CreditNoteOutcome,
     CreditNoteStatus,
     Invoice,
     InvoiceLine,
@@ -36,6 +38,25 @@ from settlement.services.invoicing import contract_period, drafts_preview
 # any time zone overlaps the neighbouring UTC months by at most 14 hours.
 MONTH_OVERLAP = dt.timedelta(days=1)
 
+# Finalized and neither paid, void nor written off: only these can still be overdue.
+OWED_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED)
+
+
+class CollectionProblem(models.TextChoices):
+    """What a vendor has to chase on an invoice (the portal's `?collection=`)."""
+
+    OVERDUE = "overdue", "Overdue"
+    FAILED = "failed", "Payment failed"
+    BLOCKED = "blocked", "Settlement blocked"
+
+
+# One definition for the invoice list's filter and badges and the dashboard's "To collect" panel.
+COLLECTION_PROBLEMS: dict[str, Q] = {
+    CollectionProblem.OVERDUE: Q(overdue_at__isnull=False, status__in=OWED_STATUSES),
+    CollectionProblem.FAILED: Q(status=InvoiceStatus.PAYMENT_FAILED),
+    CollectionProblem.BLOCKED: Q(settlement_status=SettlementStatus.BLOCKED),
+}
+
 
 def invoice_list(
     *,
@@ -44,16 +65,28 @@ def invoice_list(
     status: str | None = None,
     customer_id: Any = None,
     month: dt.date | None = None,
+    collection: str | None = None,
 ) -> QuerySet[Invoice]:
-    """A vendor's invoices, optionally of one contract, customer, status, or billing month (a period
-    that mostly lies in that month, whatever the contract's time zone)."""
-    queryset = Invoice.objects.filter(vendor=vendor).select_related("contract__customer")
+    """A vendor's invoices, optionally of one contract, customer, status, collection problem, or
+    billing month (a period that mostly lies in that month, whatever the contract's time zone).
+    Each is annotated `is_overdue` (still owed after Stripe reported it overdue)."""
+    queryset = (
+        Invoice.objects.filter(vendor=vendor)
+        .select_related("contract__customer")
+        .annotate(
+            is_overdue=ExpressionWrapper(
+                COLLECTION_PROBLEMS[CollectionProblem.OVERDUE], output_field=BooleanField()
+            )
+        )
+    )
     if contract_id:
         queryset = queryset.filter(contract_id=contract_id)
     if customer_id:
         queryset = queryset.filter(contract__customer_id=customer_id)
     if status:
         queryset = queryset.filter(status=status)
+    if collection:
+        queryset = queryset.filter(COLLECTION_PROBLEMS[collection])
     if month is not None:
         start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
         end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
@@ -87,6 +120,18 @@ def invoice_get(*, vendor: Vendor, invoice_id: Any) -> Invoice:
     return invoice
 
 
+def invoice_get_for_customer(*, customer: Customer, invoice_id: Any) -> Invoice:
+    """One of the customer's invoices; another customer's (of the same vendor or not) is not found."""
+    invoice = (
+        Invoice.objects.filter(contract__customer=customer, pk=int(invoice_id)).first()
+        if str(invoice_id).isdigit()
+        else None
+    )
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    return invoice
+
+
 def invoice_line_get(*, invoice: Invoice, position: Any) -> InvoiceLine:
     line = invoice.lines.filter(position=position).first() if str(position).isdigit() else None
     if line is None:
@@ -98,6 +143,36 @@ def line_outcomes(*, invoice: Invoice, position: int) -> QuerySet[LineOutcome]:
     """The outcomes one line bills (or credits), each with its exact share: the drill-down to raw events."""
     line = invoice_line_get(invoice=invoice, position=position)
     return LineOutcome.objects.filter(line=line).select_related("outcome").order_by("outcome_id")
+
+
+def invoice_credit_notes(*, invoice: Invoice, with_outcome_ids: bool = False) -> QuerySet[CreditNote]:
+    """The invoice's credit notes, oldest first, each annotated `outcome_count` (the reversed outcomes
+    it took into account); `with_outcome_ids` also prefetches those outcomes' ids."""
+    queryset = CreditNote.objects.filter(invoice=invoice).annotate(outcome_count=Count("outcome_links"))
+    if with_outcome_ids:
+        queryset = queryset.prefetch_related(
+            Prefetch(
+                "outcome_links",
+                queryset=CreditNoteOutcome.objects.only("credit_note_id", "outcome_id").order_by(
+                    "outcome_id"
+                ),
+            )
+        )
+    return queryset.order_by("id")
+
+
+def credit_note_get(*, invoice: Invoice, credit_note_id: Any) -> CreditNote:
+    note = (
+        invoice.credit_notes.filter(pk=int(credit_note_id)).first() if str(credit_note_id).isdigit() else None
+    )
+    if note is None:
+        raise NotFound(f"Invoice {invoice.pk} has no credit note {credit_note_id}.")
+    return note
+
+
+def credit_note_outcomes(*, credit_note: CreditNote) -> QuerySet[CreditNoteOutcome]:
+    """The reversed outcomes a credit note credits: the drill-down to their trails."""
+    return CreditNoteOutcome.objects.filter(credit_note=credit_note).select_related("outcome")
 
 
 def invoice_credits(*, invoice: Invoice) -> tuple[CreditEntry | None, int]:
@@ -274,3 +349,39 @@ def dashboard_billed_per_period(*, vendor: Vendor, periods: int = 12) -> dict[st
             for currency in sorted(totals)
         ],
     }
+
+
+@dataclass(frozen=True)
+class ToCollect:
+    """The invoices with one collection problem: how many, and their totals per currency."""
+
+    problem: str
+    label: str
+    count: int
+    totals: list[tuple[str, int]]  # (currency, total_minor), by currency; currencies with none left out
+
+
+def dashboard_to_collect(*, vendor: Vendor) -> list[ToCollect]:
+    """Invoices overdue, whose payment failed, whose settlement is blocked (an invoice may be in more
+    than one), counted and summed per currency in one GROUP BY."""
+    aggregates: dict[str, Any] = {}
+    for problem, condition in COLLECTION_PROBLEMS.items():
+        aggregates[f"{problem}_count"] = Count("id", filter=condition)
+        aggregates[f"{problem}_total"] = Sum("total_minor", filter=condition)
+    by_currency = list(
+        Invoice.objects.filter(reduce(or_, COLLECTION_PROBLEMS.values()), vendor=vendor)
+        .values("currency")
+        .annotate(**aggregates)
+        .order_by("currency")
+    )
+    return [
+        ToCollect(
+            problem=problem.value,
+            label=problem.label,
+            count=sum(row[f"{problem}_count"] for row in by_currency),
+            totals=[
+                (row["currency"], row[f"{problem}_total"]) for row in by_currency if row[f"{problem}_count"]
+            ],
+        )
+        for problem in CollectionProblem
+    ]

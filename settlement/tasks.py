@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
@@ -28,6 +29,22 @@ from settlement.stripe_gateway.credit_notes import credit_note_push
 
 logger = logging.getLogger(__name__)
 
+# A task that only writes to the database: retried on its transient errors, briefly.
+DATABASE_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 10,
+}
+# A task that calls Stripe: retried through Stripe's outages too, with backoff up to an hour, for days.
+STRIPE_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (StripeUnavailable, OperationalError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "max_retries": 50,
+}
+
 
 @shared_task(acks_late=True)
 def close_due_periods() -> int:
@@ -41,7 +58,7 @@ def close_due_periods() -> int:
     return len(due)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(**DATABASE_TASK)
 def close_periods(periods: list[list[str]]) -> int:
     """Close a batch of (contract id, period start) in one transaction. If the batch fails for a reason
     other than a transient database error, each period is retried as its own job, so one contract's
@@ -60,7 +77,7 @@ def close_periods(periods: list[list[str]]) -> int:
     return len(invoices)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(**DATABASE_TASK)
 def close_period(contract_id: str, period_start: str) -> int:
     return period_close(contract_id=contract_id, period_start=dt.datetime.fromisoformat(period_start)).pk
 
@@ -82,7 +99,7 @@ def finalize_due_invoices() -> int:
     return len(due)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(**DATABASE_TASK)
 def finalize_invoices(invoice_ids: list[int]) -> int:
     """Finalize a batch of drafts in one transaction, then push each one finalized. If the batch fails
     for a reason other than a transient database error, each invoice is retried as its own job, so one
@@ -104,25 +121,19 @@ def finalize_invoices(invoice_ids: list[int]) -> int:
     return len(finalized)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(**DATABASE_TASK)
 def finalize_invoice(invoice_id: int) -> int:
     invoice = invoice_finalize(invoice_id=invoice_id)
     push_invoice.delay(invoice.pk)
     return invoice.pk
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(StripeUnavailable, OperationalError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=50,
-)
+@shared_task(**STRIPE_TASK)
 def push_invoice(invoice_id: int) -> str:
     return invoice_push(invoice_id=invoice_id).status
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(**DATABASE_TASK)
 def credit_invoice(invoice_id: int) -> int | None:
     note = credit_note_create(invoice_id=invoice_id)
     if note is None:
@@ -132,34 +143,16 @@ def credit_invoice(invoice_id: int) -> int | None:
     return note.pk
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(StripeUnavailable, OperationalError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=50,
-)
+@shared_task(**STRIPE_TASK)
 def push_credit_note(credit_note_id: int) -> str:
     return credit_note_push(credit_note_id=credit_note_id).status
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(StripeUnavailable, OperationalError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=50,
-)
+@shared_task(**STRIPE_TASK)
 def complete_customer_setup(setup_intent_id: str) -> str:
     return customer_setup_complete(setup_intent_id=setup_intent_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(StripeUnavailable, OperationalError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=50,
-)
+@shared_task(**STRIPE_TASK)
 def refresh_customer_payment_method(stripe_customer_id: str) -> str:
     return customer_payment_method_refresh(stripe_customer_id=stripe_customer_id)

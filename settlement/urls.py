@@ -1,8 +1,8 @@
-"""Portal pages of the settlement app: the dashboard and invoices."""
+"""Portal pages of the settlement app: the dashboard, invoices and customers' billing."""
 
 from django.urls import path
 
-from settlement import views
+from settlement import customer_views, views
 
 app_name = "settlement"
 
@@ -17,4 +17,37 @@ urlpatterns = [
         views.invoice_action,
         name="invoice-action",
     ),
+    path(
+        "invoices/<str:invoice_id>/settlement/retry-step/",
+        views.invoice_step_retry,
+        name="invoice-step-retry",
+    ),
+    path(
+        "invoices/<str:invoice_id>/settlement/abandon/",
+        views.invoice_settlement_abandon,
+        name="invoice-settlement-abandon",
+    ),
+    path(
+        "invoices/<str:invoice_id>/credit-notes/<str:credit_note_id>/",
+        views.credit_note_detail,
+        name="credit-note-detail",
+    ),
+    path("customers/", customer_views.customer_list, name="customer-list"),
+    path("customers/<str:customer_id>/", customer_views.customer_detail, name="customer-detail"),
+    path(
+        "customers/<str:customer_id>/stripe/link/",
+        customer_views.customer_stripe_link_page,
+        name="customer-stripe-link",
+    ),
+    path(
+        "customers/<str:customer_id>/stripe/unlink/",
+        customer_views.customer_stripe_unlink_page,
+        name="customer-stripe-unlink",
+    ),
+    path(
+        "customers/<str:customer_id>/stripe/setup-link/",
+        customer_views.customer_setup_link_page,
+        name="customer-setup-link",
+    ),
+    path("billing/card-saved/", customer_views.card_saved, name="card-saved"),
 ]

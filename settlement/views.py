@@ -19,10 +19,16 @@ from contracts.api.errors import require_post
 from contracts.errors import DomainError
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from settlement import selectors
-from settlement.forms import InvoiceFilterForm
+from settlement.forms import InvoiceFilterForm, SettlementAbandonForm
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.printing import csp_nonce, invoice_print_html
-from settlement.services.invoice_actions import invoice_finalize_now, invoice_push_now, invoice_rebuild_now
+from settlement.services.invoice_actions import (
+    invoice_finalize_now,
+    invoice_push_now,
+    invoice_rebuild_now,
+    invoice_step_retry_now,
+)
+from settlement.services.settlement_steps import settlement_abandon
 from settlement.services.stripe_events import stripe_event_process, stripe_event_record
 from settlement.stripe_gateway import event_verify
 
@@ -107,6 +113,7 @@ def dashboard(request: PortalRequest) -> HttpResponse:
             },
             "per_day": selectors.dashboard_outcomes_per_day(vendor=request.vendor, now=now),
             "billed": selectors.dashboard_billed_per_period(vendor=request.vendor),
+            "to_collect": selectors.dashboard_to_collect(vendor=request.vendor),
         },
     )
 
@@ -121,6 +128,7 @@ def invoice_list(request: PortalRequest) -> HttpResponse:
         contract_id=filters["contract"].pk if filters.get("contract") else None,
         customer_id=filters["customer"].pk if filters.get("customer") else None,
         month=filters.get("period"),
+        collection=filters.get("collection") or None,
     )
     return render(
         request,
@@ -134,6 +142,7 @@ def invoice_detail(request: PortalRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(vendor=request.vendor, invoice_id=invoice_id)
     credit_entry, credit_balance = selectors.invoice_credits(invoice=invoice)
     steps = list(invoice.settlement_steps.all())
+    can_abandon = invoice.settlement_status == SettlementStatus.BLOCKED
     return render(
         request,
         "settlement/invoice_detail.html",
@@ -145,6 +154,7 @@ def invoice_detail(request: PortalRequest, invoice_id: str) -> HttpResponse:
             "blocked": any(step.status == SettlementStep.Status.FAILED for step in steps),
             "credit_entry": credit_entry,
             "credit_balance": credit_balance,
+            "credit_notes": list(selectors.invoice_credit_notes(invoice=invoice)),
             "held": [
                 {
                     "outcome_type": key,
@@ -156,6 +166,8 @@ def invoice_detail(request: PortalRequest, invoice_id: str) -> HttpResponse:
             "can_rebuild": invoice.status == InvoiceStatus.DRAFT,
             "can_finalize": invoice.status == InvoiceStatus.DRAFT,
             "can_push": invoice.number is not None and invoice.settlement_status == SettlementStatus.PENDING,
+            "can_abandon": can_abandon,
+            "abandon_form": SettlementAbandonForm() if can_abandon else None,
         },
     )
 
@@ -176,6 +188,24 @@ def invoice_line(request: PortalRequest, invoice_id: str, position: str) -> Http
             "section": "invoices",
             "invoice": invoice,
             "line": line,
+            "page": keyset_page(request, links, per_page=100, key="outcome_id"),
+        },
+    )
+
+
+@portal_view
+def credit_note_detail(request: PortalRequest, invoice_id: str, credit_note_id: str) -> HttpResponse:
+    """A credit note and the reversed outcomes it credits, each linked to its trail."""
+    invoice = selectors.invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    note = selectors.credit_note_get(invoice=invoice, credit_note_id=credit_note_id)
+    links = selectors.credit_note_outcomes(credit_note=note)
+    return render(
+        request,
+        "settlement/credit_note.html",
+        {
+            "section": "invoices",
+            "invoice": invoice,
+            "note": note,
             "page": keyset_page(request, links, per_page=100, key="outcome_id"),
         },
     )
@@ -217,4 +247,43 @@ def invoice_action(request: PortalRequest, invoice_id: str, action: str) -> Http
                 )
             else:
                 messages.success(request, done)
+    return redirect("settlement:invoice-detail", invoice_id=invoice.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def invoice_step_retry(request: PortalRequest, invoice_id: str) -> HttpResponse:
+    """Run a settlement step Stripe refused again (owners and admins), then back to the invoice."""
+    invoice: Invoice = selectors.invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    step = request.POST.get("step", "")
+    try:
+        invoice_step_retry_now(invoice=invoice, step=step, actor=portal_actor(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Step {step} will run again; settlement resumes now.")
+    return redirect("settlement:invoice-detail", invoice_id=invoice.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def invoice_settlement_abandon(request: PortalRequest, invoice_id: str) -> HttpResponse:
+    """Stop settling a blocked invoice through Verity, with a reason (owners and admins)."""
+    invoice: Invoice = selectors.invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    form = SettlementAbandonForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, f"Not abandoned. Reason: {' '.join(str(error) for error in form.errors['reason'])}"
+        )
+        return redirect("settlement:invoice-detail", invoice_id=invoice.pk)
+    try:
+        settlement_abandon(
+            invoice_id=invoice.pk, actor=portal_actor(request), reason=form.cleaned_data["reason"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, "Settlement abandoned: Verity no longer settles this invoice through Stripe."
+        )
     return redirect("settlement:invoice-detail", invoice_id=invoice.pk)

@@ -10,14 +10,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+import stripe
 from django.conf import settings
 from django.db import connection
+from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from contracts.models import ApiKey, Vendor
 from contracts.services.credentials import api_key_create
+from devtools.stripe_server import RunningServer, running_server
 from tests.factories import VendorFactory
+
+STRIPE_WEBHOOK_SECRET = "whsec_verity_tests_0123456789abcdef"
 
 
 @dataclass
@@ -59,6 +64,57 @@ def eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="module")
+def stripe_server() -> Iterator[RunningServer]:
+    """The local Stripe-compatible server, one per test module (`stripe_api` resets it for each test)."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_api(stripe_server: RunningServer, settings: SettingsWrapper) -> RunningServer:
+    """The Stripe server, emptied, with Verity's settings pointing at it."""
+    stripe_server.admin.reset()
+    settings.STRIPE_API_KEY = "sk_test_verity"
+    settings.STRIPE_API_BASE = stripe_server.base_url
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+    settings.STRIPE_MAX_NETWORK_RETRIES = 3
+    return stripe_server
+
+
+def stripe_sdk(server: RunningServer) -> stripe.StripeClient:
+    """The SDK on the local Stripe server, as a test acting outside Verity (Stripe's dashboard, another app)."""
+    return stripe.StripeClient("sk_test_verity", base_addresses={"api": server.base_url})
+
+
+def stripe_customer_made_outside(
+    server: RunningServer, *, card: str | None = None, metadata: dict[str, str] | None = None
+) -> str:
+    """A Stripe customer Verity did not make, with `card` (a test token) as its default for invoices if given."""
+    if card is None:
+        created = stripe_sdk(server).v1.customers.create(
+            params={"email": "ap@acme.test", "metadata": metadata or {}}
+        )
+    else:
+        created = stripe_sdk(server).v1.customers.create(
+            params={
+                "email": "ap@acme.test",
+                "metadata": metadata or {},
+                "payment_method": card,
+                "invoice_settings": {"default_payment_method": card},
+            }
+        )
+    return str(created.id)
+
+
+def stripe_default_payment_method(server: RunningServer, stripe_customer_id: str) -> str | None:
+    """The customer's default payment method for invoices, as the server holds it."""
+    default: str | None = server.admin.state()["customers"][stripe_customer_id]["invoice_settings"][
+        "default_payment_method"
+    ]
+    return default
 
 
 @pytest.fixture

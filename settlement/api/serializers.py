@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from settlement.models import Invoice, InvoiceLine, InvoiceStatus, LineOutcome, SettlementStep
+from settlement.collectability import invoice_collection_warning
+from settlement.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineOutcome, SettlementStep
 
 
-class InvoiceOut(serializers.ModelSerializer[Invoice]):
+class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
+    """An invoice as its customer reads it (the customer API)."""
+
     contract_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -27,11 +31,31 @@ class InvoiceOut(serializers.ModelSerializer[Invoice]):
             "stripe_invoice_id",
             "stripe_status",
             "stripe_error",
+            "settlement_status",
+            "payment_error",
+            "payment_attempts",
+            "next_payment_attempt_at",
+            "overdue_at",
             "approval_status",
             "approved_total_minor",
             "approved_at",
             "approved_by",
         ]
+
+
+class InvoiceOut(CustomerInvoiceOut):
+    """An invoice as its vendor reads it: also what would keep Stripe from collecting it automatically."""
+
+    collection_warning = serializers.SerializerMethodField(
+        help_text="Why Stripe cannot collect this draft or finalized invoice automatically (e.g. no card on "
+        'file for a contract charged automatically), or "" when nothing stands in the way.'
+    )
+
+    class Meta(CustomerInvoiceOut.Meta):
+        fields = [*CustomerInvoiceOut.Meta.fields, "collection_warning"]
+
+    def get_collection_warning(self, invoice: Invoice) -> str:
+        return invoice_collection_warning(invoice=invoice)
 
 
 class InvoiceLineOut(serializers.ModelSerializer[InvoiceLine]):
@@ -89,6 +113,56 @@ class LineOutcomeOut(serializers.ModelSerializer[LineOutcome]):
         fields = ["outcome_id", "natural_key", "outcome_type", "occurred_at", "state", "share_minor"]
 
 
+class CreditNoteOut(serializers.ModelSerializer[CreditNote]):
+    charges_minor = serializers.IntegerField(
+        source="details.charges_minor",
+        read_only=True,
+        allow_null=True,
+        help_text="What the invoice's period charges as billed.",
+    )
+    rerated_minor = serializers.IntegerField(
+        source="details.rerated_minor",
+        read_only=True,
+        allow_null=True,
+        help_text="What it charges re-rated without the reversed outcomes.",
+    )
+    credited_before_minor = serializers.IntegerField(
+        source="details.credited_before_minor",
+        read_only=True,
+        allow_null=True,
+        help_text="What earlier credit notes of the invoice took off.",
+    )
+    outcome_ids = serializers.SerializerMethodField(
+        help_text="The reversed outcomes it credits (each by one credit note only); /outcomes/{id} has their trail."
+    )
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "amount_minor",
+            "status",
+            "method",
+            "reason",
+            "charges_minor",
+            "rerated_minor",
+            "credited_before_minor",
+            "stripe_credit_note_id",
+            "created_at",
+            "issued_at",
+            "outcome_ids",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_outcome_ids(self, note: CreditNote) -> list[int]:
+        return [link.outcome_id for link in note.outcome_links.all()]
+
+
 class InvoiceFilter(serializers.Serializer[None]):
     contract_id = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=InvoiceStatus.choices, required=False)
+
+
+class SetupLinkOut(serializers.Serializer[dict[str, str]]):
+    url = serializers.URLField(help_text="Stripe's page where the customer saves a card: send it to them.")
+    stripe_customer_id = serializers.CharField()

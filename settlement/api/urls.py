@@ -8,11 +8,27 @@ urlpatterns = [
     path("invoices", views.InvoiceListApi.as_view(), name="invoices"),
     path("invoices/<str:invoice_id>", views.InvoiceDetailApi.as_view(), name="invoice"),
     path("invoices/<str:invoice_id>/print", views.InvoicePrintApi.as_view(), name="invoice-print"),
+    path(
+        "invoices/<str:invoice_id>/credit-notes",
+        views.InvoiceCreditNotesApi.as_view(),
+        name="invoice-credit-notes",
+    ),
+    path("customers/<str:customer_id>/stripe", views.CustomerStripeApi.as_view(), name="customer-stripe"),
+    path(
+        "customers/<str:customer_id>/stripe/setup-link",
+        views.CustomerSetupLinkApi.as_view(),
+        name="customer-stripe-setup-link",
+    ),
     path("customer/invoices", views.CustomerInvoiceListApi.as_view(), name="customer-invoices"),
     path(
         "customer/invoices/<str:invoice_id>/approve",
         views.CustomerInvoiceApproveApi.as_view(),
         name="customer-invoice-approve",
+    ),
+    path(
+        "customer/invoices/<str:invoice_id>/credit-notes",
+        views.CustomerInvoiceCreditNotesApi.as_view(),
+        name="customer-invoice-credit-notes",
     ),
     path(
         "invoices/<str:invoice_id>/lines/<int:position>/outcomes",

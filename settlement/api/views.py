@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from contracts import selectors as contract_selectors
+from contracts.api.serializers import CustomerOut
 from contracts.api.views import VendorApiView
 from outcomes.api.views import CustomerApiView
 from settlement import selectors
-from settlement.api.serializers import InvoiceDetailOut, InvoiceFilter, InvoiceOut, LineOutcomeOut
+from settlement.api.serializers import (
+    CreditNoteOut,
+    CustomerInvoiceOut,
+    InvoiceDetailOut,
+    InvoiceFilter,
+    InvoiceOut,
+    LineOutcomeOut,
+    SetupLinkOut,
+)
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.services.approval import invoice_approve
+from settlement.services.customer_billing import (
+    SetupLinkIn,
+    StripeLinkIn,
+    customer_setup_link_create,
+    customer_stripe_link,
+    customer_stripe_unlink,
+)
 
 
 class InvoiceListApi(VendorApiView):
@@ -52,6 +71,25 @@ class InvoiceLineOutcomesApi(VendorApiView):
         )
 
 
+CREDIT_NOTES = (
+    "Its credit notes, newest first: each credits outcomes billed on the invoice and reversed since, "
+    "by what re-rating the period without them takes off (`charges_minor - rerated_minor - "
+    "credited_before_minor`, never below 0); `status` is `pending` until issued on Stripe, `method` "
+    "says how Stripe applied it."
+)
+
+
+class InvoiceCreditNotesApi(VendorApiView):
+    @extend_schema(
+        operation_id="invoice_credit_notes_list", responses=CreditNoteOut(many=True), description=CREDIT_NOTES
+    )
+    def get(self, request: Request, invoice_id: str) -> Response:
+        invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+        return self.paginated(
+            selectors.invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut
+        )
+
+
 class InvoicePrintApi(VendorApiView):
     @extend_schema(operation_id="invoices_print", responses={(200, "text/html"): OpenApiTypes.STR})
     def get(self, request: Request, invoice_id: str) -> HttpResponse:
@@ -62,6 +100,55 @@ class InvoicePrintApi(VendorApiView):
         )
 
 
+# --- a customer's Stripe customer and card -----------------------------------------------
+
+
+class CustomerStripeApi(VendorApiView):
+    @extend_schema(
+        operation_id="customers_stripe_link",
+        request=StripeLinkIn,
+        responses=CustomerOut,
+        description="Link the customer to an existing customer of Verity's Stripe account, checked in Stripe "
+        "(400 `stripe_customer_not_found` if Stripe does not know it, 503 `stripe_unavailable` if Stripe "
+        "cannot be reached; nothing changes then). Its default payment method for invoices is read too.",
+    )
+    def put(self, request: Request, customer_id: str) -> Response:
+        customer = contract_selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
+        customer = customer_stripe_link(customer=customer, data=request.data, actor=self.actor)
+        return Response(CustomerOut(customer).data)
+
+    @extend_schema(
+        operation_id="customers_stripe_unlink",
+        responses={204: None},
+        description="Forget the customer's Stripe customer (Stripe keeps it and the invoices sent to it).",
+    )
+    def delete(self, request: Request, customer_id: str) -> Response:
+        customer = contract_selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
+        customer_stripe_unlink(customer=customer, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerSetupLinkApi(VendorApiView):
+    @extend_schema(
+        operation_id="customers_stripe_setup_link",
+        request=SetupLinkIn,
+        responses={201: SetupLinkOut},
+        description="A Stripe page (Checkout in setup mode) where the customer saves a card; send them its "
+        "`url`. Their Stripe customer is made first if they have none. Once they save it, the card becomes "
+        "the default for their invoices and `can_be_charged_automatically` turns true.",
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        customer = contract_selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
+        url = customer_setup_link_create(
+            customer=customer,
+            data=request.data,
+            default_success_url=request.build_absolute_uri(reverse("settlement:card-saved")),
+            actor=self.actor,
+        )
+        body = {"url": url, "stripe_customer_id": customer.stripe_customer_id}
+        return Response(SetupLinkOut(body).data, status=status.HTTP_201_CREATED)
+
+
 # --- the customer-facing API (a customer's key) -----------------------------------------
 
 
@@ -69,7 +156,7 @@ class CustomerInvoiceListApi(CustomerApiView):
     @extend_schema(
         operation_id="customer_invoices_list",
         parameters=[InvoiceFilter],
-        responses=InvoiceOut(many=True),
+        responses=CustomerInvoiceOut(many=True),
         tags=["customer"],
         description="The customer's invoices, drafts included; `approval_status=pending` marks a draft "
         "that waits for their approval before it is finalized.",
@@ -77,7 +164,7 @@ class CustomerInvoiceListApi(CustomerApiView):
     def get(self, request: Request) -> Response:
         return self.paginated(
             selectors.invoice_list_for_customer(customer=self.customer, **self.query(InvoiceFilter)),
-            InvoiceOut,
+            CustomerInvoiceOut,
             ordering=("-period_start", "-id"),
         )
 
@@ -86,7 +173,7 @@ class CustomerInvoiceApproveApi(CustomerApiView):
     @extend_schema(
         operation_id="customer_invoices_approve",
         request=None,
-        responses=InvoiceOut,
+        responses=CustomerInvoiceOut,
         tags=["customer"],
         description="Approve a draft's current total (contracts with an approval threshold). If the "
         "grace period is over, the invoice is finalized at once; a later rebuild that changes the "
@@ -94,4 +181,18 @@ class CustomerInvoiceApproveApi(CustomerApiView):
     )
     def post(self, request: Request, invoice_id: str) -> Response:
         invoice = invoice_approve(customer=self.customer, invoice_id=invoice_id, actor=self.actor)
-        return Response(InvoiceOut(invoice).data)
+        return Response(CustomerInvoiceOut(invoice).data)
+
+
+class CustomerInvoiceCreditNotesApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_invoice_credit_notes_list",
+        responses=CreditNoteOut(many=True),
+        tags=["customer"],
+        description=CREDIT_NOTES,
+    )
+    def get(self, request: Request, invoice_id: str) -> Response:
+        invoice = selectors.invoice_get_for_customer(customer=self.customer, invoice_id=invoice_id)
+        return self.paginated(
+            selectors.invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut
+        )

@@ -29,7 +29,9 @@ from settlement.stripe_gateway.customers import (
     default_payment_method_of,
     setup_intent_retrieve,
     stripe_customer_default_payment_method_set,
+    stripe_customer_ensure,
     stripe_customer_retrieve,
+    stripe_test_card_attach,
     verity_customer_id_of,
 )
 
@@ -60,9 +62,12 @@ class StripeLinkIn(Terms):
 
 class SetupLinkIn(Terms):
     success_url: WebUrl | None = Field(
-        default=None, description="Where Stripe sends the customer once the card is saved (default: a Verity page)."
+        default=None,
+        description="Where Stripe sends the customer once the card is saved (default: a Verity page).",
     )
-    cancel_url: WebUrl | None = Field(default=None, description="Where the page's back link goes (default: none).")
+    cancel_url: WebUrl | None = Field(
+        default=None, description="Where the page's back link goes (default: none)."
+    )
 
 
 def _stripe_down() -> Unavailable:
@@ -236,4 +241,14 @@ def customer_setup_complete(*, setup_intent_id: str) -> str:
     )
     recorded = default_payment_method_of(updated)
     _payment_method_record(stripe_customer_id=str(stripe_customer_id), payment_method=recorded)
+    return recorded
+
+
+def customer_test_card_attach(*, customer: Customer, payment_method: str = "pm_card_visa") -> str:
+    """Test mode (the demo): give the customer a Stripe test card as its default for invoices, making its
+    Stripe customer first if it has none, and record it; the payment method's id."""
+    stripe_customer_id = stripe_customer_ensure(customer=customer)
+    updated = stripe_test_card_attach(stripe_customer_id=stripe_customer_id, payment_method=payment_method)
+    recorded = default_payment_method_of(updated)
+    _payment_method_record(stripe_customer_id=stripe_customer_id, payment_method=recorded)
     return recorded

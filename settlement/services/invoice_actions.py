@@ -1,6 +1,7 @@
 """What a vendor's owner or admin may do to an invoice from the portal: rebuild or finalize a draft,
-settle a finalized one through Stripe. Each wraps the service the periodic jobs use, refuses what
-the invoice's status does not allow, and leaves an entry in the vendor's audit log."""
+settle a finalized one through Stripe, run again a settlement step Stripe refused. Each wraps the
+service the periodic jobs (or operators) use, refuses what the invoice's status does not allow, and
+leaves an entry in the vendor's audit log."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from django.utils import timezone
 
 from contracts.audit import audit_record
 from contracts.errors import Conflict
-from settlement.models import Invoice, InvoiceStatus, SettlementStatus
+from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.services.invoicing import invoice_finalize, invoice_rebuild
-from settlement.tasks import push_invoice
+from settlement.services.settlement_steps import settlement_step_retry
+from settlement.tasks import push_credit_note, push_invoice
 
 
 def _locked(invoice: Invoice, allowed: InvoiceStatus, verb: str) -> Invoice:
@@ -80,3 +82,22 @@ def invoice_push_now(*, invoice: Invoice, actor: str, now: dt.datetime | None = 
             vendor=invoice.vendor, actor=actor, action="invoice.push_requested", target=locked, at=now
         )
         transaction.on_commit(lambda: push_invoice.delay(locked.pk))
+
+
+CREDIT_NOTE_STEP = "credit_note:"  # a credit note's step is named after it: credit_note:<id>
+
+
+def invoice_step_retry_now(
+    *, invoice: Invoice, step: str, actor: str, now: dt.datetime | None = None
+) -> SettlementStep:
+    """Run a step Stripe refused again (settlement_step_retry: audited, refused unless the step is
+    FAILED), then resume what it belongs to, the invoice's settlement or its credit note, now rather
+    than at the next beat (a task)."""
+    with transaction.atomic():
+        retried = settlement_step_retry(invoice_id=invoice.pk, step=step, actor=actor, now=now)
+        if step.startswith(CREDIT_NOTE_STEP):
+            note_id = int(step.removeprefix(CREDIT_NOTE_STEP))
+            transaction.on_commit(lambda: push_credit_note.delay(note_id))
+        else:
+            transaction.on_commit(lambda: push_invoice.delay(invoice.pk))
+    return retried

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from settlement.models import Invoice, InvoiceStatus, StripeEvent
 from settlement.services.payment_status import status_may_advance, stripe_invoice_facts
+from settlement.services.stripe_customers import STRIPE_CUSTOMER_EVENTS, stripe_customer_event
 
 STATUS_BY_EVENT = {
     "invoice.finalized": InvoiceStatus.OPEN,
@@ -97,4 +98,5 @@ def _payment_error(event_type: str, stripe_invoice: dict[str, Any]) -> str:
 # Event type -> what applies it (inside the event's transaction, the event row locked).
 EVENT_HANDLERS: dict[str, Callable[[StripeEvent], None]] = {
     **dict.fromkeys([*STATUS_BY_EVENT, "invoice.overdue", "invoice.updated"], _invoice_event),
+    **dict.fromkeys(STRIPE_CUSTOMER_EVENTS, stripe_customer_event),
 }

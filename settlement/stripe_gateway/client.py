@@ -24,8 +24,9 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -45,7 +46,6 @@ API_VERSION = "2026-10-28.endive"
 # Stripe keeps an idempotency key at least 24 hours; an hour's margin for clocks and slow calls.
 KEY_LIFETIME = dt.timedelta(hours=23)
 
-T = TypeVar("T")
 StripeObject = Any  # what the SDK returns (a StripeObject); read with getattr/to_dict
 Params = dict[str, Any]
 
@@ -182,16 +182,18 @@ def _send(invoice: Invoice, step: SettlementStep, call: StepCall) -> StripeObjec
     return result
 
 
-def read(what: str, call: Callable[[], T]) -> T:
-    """A read from Stripe (no idempotency needed): its transient failures are StripeUnavailable."""
+@contextmanager
+def outage_is_unavailable(what: str) -> Iterator[None]:
+    """Around a call outside a step (a read, a lookup): Stripe's outages become StripeUnavailable."""
     try:
-        return call()
+        yield
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        raise StripeUnavailable(f"reading {what}: {exc}") from exc
+        raise StripeUnavailable(f"{what}: {exc}") from exc
 
 
 def _found(call: StepCall, step: SettlementStep) -> str | None:
-    return read(f"what {call.name} made", lambda: call.find(step.params))
+    with outage_is_unavailable(f"looking for what {call.name} made"):
+        return call.find(step.params)
 
 
 def step_run(invoice: Invoice, call: StepCall) -> SettlementStep:

@@ -26,7 +26,7 @@ from settlement.stripe_gateway.client import (
     idempotency_key,
     metadata_of,
     options,
-    read,
+    outage_is_unavailable,
     step_run,
 )
 
@@ -85,7 +85,8 @@ def credit_note_push(*, credit_note_id: int) -> CreditNote:
     if not finalized:
         return note  # the invoice is not on Stripe yet: the periodic job comes back
     api = client()
-    remote = read("the invoice", lambda: api.v1.invoices.retrieve(invoice.stripe_invoice_id))
+    with outage_is_unavailable(f"reading invoice {invoice.stripe_invoice_id}"):
+        remote = api.v1.invoices.retrieve(invoice.stripe_invoice_id)
     if remote.status == "void":
         CreditNote.objects.filter(pk=note.pk, status=CreditNoteStatus.PENDING).update(
             status=CreditNoteStatus.NOT_REQUIRED,

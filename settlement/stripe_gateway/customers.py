@@ -9,20 +9,19 @@ inside a database transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import stripe
+from django.conf import settings
 
 from contracts.models import Customer
 from settlement.stripe_gateway.client import (
-    StripeUnavailable,
     client,
     every,
     idempotency_key,
     metadata_of,
     options,
+    outage_is_unavailable,
 )
 
 JSON = dict[str, Any]
@@ -30,14 +29,6 @@ JSON = dict[str, Any]
 
 class StripeRefused(Exception):
     """Stripe refused a call (a 4xx other than a missing object): its message says why."""
-
-
-@contextmanager
-def _outage_is_unavailable(what: str) -> Iterator[None]:
-    try:
-        yield
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        raise StripeUnavailable(f"{what}: {exc}") from exc
 
 
 def _missing(exc: stripe.InvalidRequestError) -> bool:
@@ -50,7 +41,7 @@ def stripe_customer_retrieve(*, stripe_customer_id: str) -> JSON | None:
     A deleted customer is still retrievable, as "a subset of the customer's information ... including a
     deleted property" (https://docs.stripe.com/api/customers/retrieve): for Verity it is gone.
     """
-    with _outage_is_unavailable(f"retrieving customer {stripe_customer_id}"):
+    with outage_is_unavailable(f"retrieving customer {stripe_customer_id}"):
         try:
             remote = client().v1.customers.retrieve(stripe_customer_id)
         except stripe.InvalidRequestError as exc:
@@ -79,9 +70,9 @@ def verity_customer_id_of(stripe_customer: JSON) -> str:
     return str((stripe_customer.get("metadata") or {}).get("verity_customer_id", ""))
 
 
-def _creation_params(customer: Customer) -> JSON:
-    # The same parameters settlement makes a customer with (stripe_gateway.invoices) under the same key, so
-    # either path makes the one Stripe customer and a replay of the other's key is answered, not refused.
+def customer_params(customer: Customer) -> JSON:
+    """What Verity makes a customer's Stripe customer with: the settlement step and the card-setup path
+    alike, under the same key, so either makes the one Stripe customer."""
     return {
         "name": customer.name,
         "email": customer.billing_email,
@@ -89,20 +80,39 @@ def _creation_params(customer: Customer) -> JSON:
     }
 
 
+def made_customer(api: stripe.StripeClient, params: JSON) -> str | None:
+    """The Stripe customer an earlier attempt made with these parameters (found by the Verity id in its
+    metadata, since Stripe forgets idempotency keys after a day), or None."""
+    wanted = params["metadata"]["verity_customer_id"]
+    for candidate in every(api.v1.customers.list(params={"email": params["email"], "limit": 100})):
+        if metadata_of(candidate).get("verity_customer_id") == wanted:
+            return str(candidate.id)
+    return None
+
+
 def stripe_customer_create(*, customer: Customer) -> str:
-    """The id of Verity's Stripe customer for `customer`: one an earlier attempt made (found by its metadata,
-    since Stripe forgets idempotency keys after a day), else a new one under `verity:v1:customer:<id>`."""
+    """The id of Verity's Stripe customer for `customer`: one an earlier attempt made, else a new one under
+    `verity:v1:customer:<id>`."""
     api = client()
-    params = _creation_params(customer)
-    with _outage_is_unavailable(f"creating the Stripe customer of {customer.pk}"):
-        for candidate in every(api.v1.customers.list(params={"email": params["email"], "limit": 100})):
-            if metadata_of(candidate).get("verity_customer_id") == str(customer.pk):
-                return str(candidate.id)
+    params = customer_params(customer)
+    with outage_is_unavailable(f"creating the Stripe customer of {customer.pk}"):
+        found = made_customer(api, params)
+        if found is not None:
+            return found
         created = api.v1.customers.create(
             params=params,  # type: ignore[arg-type]
             options=options(idempotency_key("customer", customer.pk)),
         )
     return str(created.id)
+
+
+def stripe_customer_ensure(*, customer: Customer) -> str:
+    """The customer's Stripe id: the linked one, else Verity's own, made (or found) now and linked."""
+    if not customer.stripe_customer_id:
+        made = stripe_customer_create(customer=customer)
+        Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=made)
+        customer.refresh_from_db(fields=["stripe_customer_id"])
+    return customer.stripe_customer_id
 
 
 def customer_setup_session_create(*, customer: Customer, success_url: str, cancel_url: str = "") -> str:
@@ -112,10 +122,7 @@ def customer_setup_session_create(*, customer: Customer, success_url: str, cance
     charge_automatically collects with everywhere; dynamic payment methods would need a currency per session.
     """
     try:
-        if not customer.stripe_customer_id:
-            made = stripe_customer_create(customer=customer)
-            Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=made)
-            customer.refresh_from_db(fields=["stripe_customer_id"])
+        stripe_customer_ensure(customer=customer)
         return _setup_session_url(customer, success_url, cancel_url)
     except stripe.InvalidRequestError as exc:
         raise StripeRefused(exc.user_message or str(exc)) from exc
@@ -131,14 +138,14 @@ def _setup_session_url(customer: Customer, success_url: str, cancel_url: str) ->
     }
     if cancel_url:
         params["cancel_url"] = cancel_url
-    with _outage_is_unavailable(f"creating a setup session for {customer.pk}"):
+    with outage_is_unavailable(f"creating a setup session for {customer.pk}"):
         session = client().v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     return str(session.url)
 
 
 def setup_intent_retrieve(*, setup_intent_id: str) -> JSON | None:
     """The SetupIntent a completed setup session made (None if Stripe does not know it)."""
-    with _outage_is_unavailable(f"retrieving SetupIntent {setup_intent_id}"):
+    with outage_is_unavailable(f"retrieving SetupIntent {setup_intent_id}"):
         try:
             intent = client().v1.setup_intents.retrieve(setup_intent_id)
         except stripe.InvalidRequestError as exc:
@@ -154,11 +161,27 @@ def stripe_customer_default_payment_method_set(
 ) -> JSON:
     """Make the card a SetupIntent saved the customer's default for invoices; the customer as Stripe has it
     after. Keyed by the SetupIntent, so a retried webhook or task sets it once."""
-    with _outage_is_unavailable(f"setting the default payment method of {stripe_customer_id}"):
+    with outage_is_unavailable(f"setting the default payment method of {stripe_customer_id}"):
         updated = client().v1.customers.update(
             stripe_customer_id,
             params={"invoice_settings": {"default_payment_method": payment_method_id}},
             options=options(idempotency_key("setup_intent", setup_intent_id, "default")),
+        )
+    found: JSON = updated.to_dict()
+    return found
+
+
+def stripe_test_card_attach(*, stripe_customer_id: str, payment_method: str = "pm_card_visa") -> JSON:
+    """Test mode only: give the Stripe customer one of Stripe's test cards as its default for invoices, the
+    way test mode does it (https://docs.stripe.com/testing#cards): the test token attached to the customer
+    (Stripe makes a new PaymentMethod of it), then made the default. The customer as Stripe has it after."""
+    if not settings.STRIPE_API_KEY.startswith("sk_test_"):
+        raise ValueError("Test cards exist only with a test-mode key (sk_test_…).")
+    api = client()
+    with outage_is_unavailable(f"attaching a test card to {stripe_customer_id}"):
+        attached = api.v1.payment_methods.attach(payment_method, params={"customer": stripe_customer_id})
+        updated = api.v1.customers.update(
+            stripe_customer_id, params={"invoice_settings": {"default_payment_method": attached.id}}
         )
     found: JSON = updated.to_dict()
     return found

@@ -36,9 +36,10 @@ from settlement.stripe_gateway.client import (
     idempotency_key,
     metadata_of,
     options,
-    read,
+    outage_is_unavailable,
     step_run,
 )
+from settlement.stripe_gateway.customers import customer_params, made_customer
 
 MAX_STRIPE_LINES = 250  # https://docs.stripe.com/changelog/2016-02-22/no-more-than-250-invoice-items
 
@@ -174,34 +175,24 @@ def _find_lines(api: stripe.StripeClient, stripe_invoice_id: str, invoice: Invoi
 
 
 def _past_status(api: stripe.StripeClient, stripe_invoice_id: str, statuses: set[str]) -> str | None:
-    remote = read("the invoice", lambda: api.v1.invoices.retrieve(stripe_invoice_id))
+    with outage_is_unavailable(f"reading invoice {stripe_invoice_id}"):
+        remote = api.v1.invoices.retrieve(stripe_invoice_id)
     return stripe_invoice_id if remote.status in statuses else None
 
 
 def ensure_customer(api: stripe.StripeClient, invoice: Invoice, customer: Customer) -> str:
-    """The customer's Stripe id: linked, or created once (a step of the first invoice that needs it)."""
+    """The customer's Stripe id: linked, or made once (a step of the first invoice that needs it, with
+    the parameters and key the card-setup path uses too, so either makes the one Stripe customer)."""
     if customer.stripe_customer_id:
         return customer.stripe_customer_id
-
-    def find(params: Params) -> str | None:
-        listing = api.v1.customers.list(params={"email": params["email"], "limit": 100})
-        for candidate in every(listing):
-            if metadata_of(candidate).get("verity_customer_id") == params["metadata"]["verity_customer_id"]:
-                return str(candidate.id)
-        return None
-
     step = step_run(
         invoice,
         StepCall(
             name="customer",
             key=idempotency_key("customer", customer.pk),
-            params=lambda: {
-                "name": customer.name,
-                "email": customer.billing_email,
-                "metadata": {"verity_customer_id": str(customer.pk), "external_ref": customer.external_ref},
-            },
+            params=lambda: customer_params(customer),
             send=lambda params, key: api.v1.customers.create(params=params, options=options(key)),  # type: ignore[arg-type]
-            find=find,
+            find=lambda params: made_customer(api, params),
         ),
     )
     Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=step.stripe_id)
@@ -215,7 +206,8 @@ def _payment_refused(api: stripe.StripeClient, stripe_invoice_id: str) -> Any:
     whose automatic collection retries it (or the customer pays on the hosted page)."""
 
     def refused(exc: stripe.StripeError) -> str | None:
-        remote = read("the invoice", lambda: api.v1.invoices.retrieve(stripe_invoice_id))
+        with outage_is_unavailable(f"reading invoice {stripe_invoice_id}"):
+            remote = api.v1.invoices.retrieve(stripe_invoice_id)
         if remote.status == "paid":
             return ""  # an earlier attempt (or Stripe's own collection) paid it: done
         if remote.status != "open":
@@ -342,7 +334,7 @@ def _collect(
 
 def invoice_retrieve(*, invoice: Invoice) -> dict[str, Any]:
     """Stripe's current invoice (for resync); read-only, no idempotency needed."""
-    api = client()
-    remote: StripeObject = read("the invoice", lambda: api.v1.invoices.retrieve(invoice.stripe_invoice_id))
+    with outage_is_unavailable(f"reading invoice {invoice.stripe_invoice_id}"):
+        remote: StripeObject = client().v1.invoices.retrieve(invoice.stripe_invoice_id)
     result: dict[str, Any] = remote.to_dict()
     return result

@@ -33,6 +33,8 @@ def test_create_returns_the_customer_and_records_who_did_it(vendor_api: VendorAp
         "id": str(customer.pk),
         **ACME,
         "stripe_customer_id": "",
+        "stripe_default_payment_method": "",
+        "can_be_charged_automatically": False,
         "created_at": "2026-03-10T12:00:00Z",
         "updated_at": "2026-03-10T12:00:00Z",
     }
@@ -185,6 +187,8 @@ def test_patch_changes_only_the_given_fields_and_audits_them(vendor_api: VendorA
         **ACME,
         "billing_email": "billing@acme.test",
         "stripe_customer_id": "",
+        "stripe_default_payment_method": "",
+        "can_be_charged_automatically": False,
         "created_at": "2026-03-01T09:00:00Z",
         "updated_at": "2026-03-10T12:00:00Z",
     }

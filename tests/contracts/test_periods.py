@@ -75,6 +75,41 @@ def test_a_mid_period_start_gets_a_partial_first_period_prorated_exactly() -> No
     assert period.prorate(3100) == 1700
 
 
+def test_proration_counts_berlin_calendar_days_not_the_dst_hour() -> None:
+    # October 2026 in Berlin has 745 hours (DST ends on the 25th); the seconds ratio gave 409/745.
+    start = local(2026, 10, 15, "Europe/Berlin")
+    period = period_at(start, tz_name="Europe/Berlin", anchor_day=1, contract_start=start)
+    assert period.fraction == Fraction(17, 31)
+    assert period.prorate(3100) == 1700
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "fraction"),
+    [
+        ((2026, 3, 8), None, Fraction(24, 31)),  # from the 23-hour day DST begins (575/743 by seconds)
+        (None, (2026, 11, 16), Fraction(15, 30)),  # through the 25-hour day DST ends (361/721 by seconds)
+    ],
+)
+def test_proration_counts_new_york_calendar_days_across_dst(
+    starts: tuple[int, int, int] | None, ends: tuple[int, int, int] | None, fraction: Fraction
+) -> None:
+    tz = "America/New_York"
+    contract_start = local(*starts, tz) if starts else local(2026, 1, 1, tz)
+    contract_end = local(*ends, tz) if ends else None
+    instant = contract_end - dt.timedelta(seconds=1) if contract_end else contract_start
+    period = period_at(
+        instant, tz_name=tz, anchor_day=1, contract_start=contract_start, contract_end=contract_end
+    )
+    assert period.is_partial
+    assert period.fraction == fraction
+
+
+def test_a_day_the_contract_starts_partway_through_counts_whole() -> None:
+    start = local(2026, 1, 15, "Asia/Kolkata") + dt.timedelta(hours=13)
+    period = period_at(start, tz_name="Asia/Kolkata", anchor_day=1, contract_start=start)
+    assert period.fraction == Fraction(17, 31)
+
+
 @given(
     st.datetimes(
         min_value=NAIVE_MIN,

@@ -19,7 +19,6 @@ from contracts.terms import (
     OutcomeTypeTerms,
     TieredPricing,
     VersionTerms,
-    currency_exponent,
     local_midnight,
     parse,
     resolve_instant,
@@ -359,14 +358,13 @@ def test_currency_without_a_minor_unit_or_unknown_is_refused(currency: str) -> N
     assert refusal(ContractHeader, header(currency=currency)) == {"currency": ["unknown_currency"]}
 
 
-@pytest.mark.parametrize(("currency", "exponent"), [("USD", 2), ("EUR", 2), ("JPY", 0), ("KWD", 3)])
-def test_currency_exponent(currency: str, exponent: int) -> None:
-    assert currency_exponent(currency) == exponent
-
-
-def test_currency_exponent_of_a_metal_is_an_error() -> None:
-    with pytest.raises(ValueError, match="XAU has no minor unit"):
-        currency_exponent("XAU")
+@pytest.mark.parametrize("currency", ["IQD", "LYD", "VES", "iqd"])
+def test_an_iso_currency_stripe_cannot_charge_is_refused_by_name(currency: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse(ContractHeader, header(currency=currency))
+    [error] = caught.value.field_errors["currency"]
+    assert error["code"] == "currency_not_supported"
+    assert error["message"].startswith(f"{currency.upper()} is not a currency Stripe can charge")
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC", "Asia/Kolkata"])

@@ -602,6 +602,7 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("POST", "/api/v1/customer/outcomes/1/attest"),
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),
+        ("GET", "/api/v1/customer/invoices/1/credit-notes"),
     } == set(CUSTOMER_OPERATIONS)
     assert {
         ("GET", "/api/v1/outcomes/1"),

@@ -265,6 +265,20 @@ def test_a_bad_tier_table_shows_the_apis_errors_beside_the_table(owner_client: C
     assert 'value="500"' in content
 
 
+def test_a_currency_stripe_cannot_charge_is_refused_beside_the_currency(
+    owner_client: Client, owner: Member
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    post = form_post(str(customer.pk), currency="IQD")
+    response = owner_client.post("/contracts/new/", post)
+    assert response.status_code == 400
+    assert not Contract.objects.filter(vendor=owner.vendor).exists()
+    content = response.content.decode()
+    assert assert_same_errors_as_the_api(owner, post, content) == {"currency"}
+    [error] = errors_beside(content, "currency")
+    assert error.startswith("IQD is not a currency Stripe can charge")
+
+
 def test_a_bad_tier_row_shows_the_error_in_its_cell(owner_client: Client, owner: Member) -> None:
     customer = CustomerFactory.create(vendor=owner.vendor)
     post = form_post(str(customer.pk), **{"terms.outcome_types[0].pricing.tiers[1].unit_price": "abc"})

@@ -19,11 +19,14 @@ from django.utils import timezone
 from contracts.models import Role
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.services.review import dispute_open
+from settlement.models import Invoice
 from settlement.services.invoicing import invoice_finalize, period_close
-from tests.outcomes.conftest import Ingest
+from tests.factories import outcome_type_terms, version_terms
+from tests.outcomes.conftest import Ingest, make_ingest
 from tests.portal.conftest import make_member, signed_in
 from tests.portal.test_invoices import contract_ingest, rows, text
-from tests.settlement.conftest import MARCH, billable
+from tests.settlement.collection_scenes import blocked, finalized, on_stripe, payment_failed, stripe_says
+from tests.settlement.conftest import FAST, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +168,49 @@ def test_a_contract_not_started_yet_is_left_out(ingest: Ingest) -> None:
     html = dashboard(signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor)))
 
     assert [row[0].split()[0] for row in rows(html, "current-periods")] == ["CTR-ingest"]
+
+
+def to_collect(html: str) -> dict[str, tuple[str, str, str]]:
+    """The "To collect" panel: problem -> (count, its link, amounts)."""
+    panel = html.split('id="to-collect"', 1)[1].split("</section>", 1)[0]
+    return {
+        problem: (count, link.replace("&amp;", "&"), " ".join(amounts.split()))
+        for problem, link, count, amounts in re.findall(
+            r'data-collection="(\w+)">.*?<a href="([^"]+)"[^>]*>(\d+)</a>.*?<div class="amounts">(.*?)</div>',
+            panel,
+        )
+    }
+
+
+def test_to_collect_counts_and_sums_invoices_overdue_failed_and_blocked(ingest: Ingest) -> None:
+    february = on_stripe(Invoice.objects.get(contract=ingest.contract, period_start=FEBRUARY))
+    payment_failed(february, MARCH + dt.timedelta(days=2), next_attempt=MARCH + dt.timedelta(days=5))
+    stripe_says(february, "invoice.overdue", MARCH + dt.timedelta(days=10))
+    euro = make_ingest(
+        ingest.api,
+        reference="CTR-euro",
+        currency="EUR",
+        terms=version_terms(
+            platform_fee_minor=5_000,
+            minimum_commitment_minor=0,
+            outcome_types=[outcome_type_terms(verification_policy=FAST)],
+        ),
+    )
+    billable(euro, 1, FEBRUARY + dt.timedelta(days=3), prefix="E")
+    blocked(finalized(euro, FEBRUARY, MARCH), MARCH + dt.timedelta(hours=2))  # 0.90 + 50.00 EUR
+    paid = on_stripe(finalized(contract_ingest("CTR-paid", api=ingest.api), FEBRUARY, MARCH))
+    stripe_says(paid, "invoice.overdue", MARCH + dt.timedelta(days=10))
+    stripe_says(paid, "invoice.paid", MARCH + dt.timedelta(days=11), status="paid")
+
+    html = dashboard(signed_in(make_member(role=Role.VIEWER, vendor=ingest.api.vendor)))
+
+    assert to_collect(html) == {
+        "overdue": ("1", "/invoices/?collection=overdue", "101.00 USD"),
+        "failed": ("1", "/invoices/?collection=failed", "101.00 USD"),
+        "blocked": ("1", "/invoices/?collection=blocked", "50.90 EUR"),
+    }
+    assert to_collect(dashboard(signed_in(make_member(role=Role.OWNER)))) == {
+        "overdue": ("0", "/invoices/?collection=overdue", "nothing"),
+        "failed": ("0", "/invoices/?collection=failed", "nothing"),
+        "blocked": ("0", "/invoices/?collection=blocked", "nothing"),
+    }

@@ -1,9 +1,12 @@
 """Invoices in the portal: the list and its filters, the detail, a line's outcomes, the printable view,
-and what owners may do (rebuild, finalize, send to Stripe) that viewers may not."""
+and what owners may do (rebuild, finalize, send to Stripe) that viewers may not; where collection
+stands (payment failures, overdue, blocked settlements), credit notes, and what an owner does with
+a settlement Stripe refused (retry the step, abandon it)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,12 +19,22 @@ from contracts.models import AuditEntry, Role
 from devtools.stripe_server import RunningServer, running_server
 from outcomes.models import Outcome
 from settlement import views
-from settlement.models import Invoice, InvoiceStatus
+from settlement.models import (
+    CreditEntry,
+    CreditNote,
+    CreditNoteStatus,
+    Invoice,
+    InvoiceStatus,
+    SettlementStatus,
+    SettlementStep,
+)
+from settlement.services import invoice_actions
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, make_ingest
 from tests.portal.conftest import Member, make_member, signed_in
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.settlement.collection_scenes import blocked, credited, on_stripe, payment_failed, stripe_says
+from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable, card_on_file
 
 pytestmark = pytest.mark.django_db
 
@@ -252,6 +265,7 @@ def test_an_owner_finalizes_a_draft_and_it_is_settled_through_stripe(
     stripe_api: RunningServer,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
+    card_on_file(draft.contract.customer, stripe_api.base_url)
     with django_capture_on_commit_callbacks(execute=True):
         response = client_of.post(f"/invoices/{draft.pk}/actions/finalize/")
     assert response.status_code == 302
@@ -267,13 +281,7 @@ def test_an_owner_finalizes_a_draft_and_it_is_settled_through_stripe(
     assert draft.stripe_invoice_id in html
     assert draft.stripe_hosted_url
     assert draft.stripe_hosted_url in html
-    assert [row[0] for row in rows(html, "settlement-steps")] == [
-        "customer",
-        "invoice",
-        *[f"item:line{n}" for n in (2, 3, 4)],
-        "finalize",
-        "pay",
-    ]
+    assert [row[0] for row in rows(html, "settlement-steps")] == ["invoice", "lines", "finalize", "pay"]
     assert "Finalize now" not in html
     assert AuditEntry.objects.filter(action="invoice.finalized", object_id=str(draft.pk)).count() == 1
     assert Outcome.objects.filter(contract=draft.contract, state="billed").count() == 5
@@ -292,3 +300,351 @@ def test_an_unknown_action_changes_nothing(client_of: Client, draft: Invoice) ->
     html = text(client_of.post(f"/invoices/{draft.pk}/actions/delete/", follow=True))
     assert "Unknown action" in html
     assert Invoice.objects.filter(pk=draft.pk, status=InvoiceStatus.DRAFT).exists()
+
+
+# --- collection, credit notes, blocked settlements ------------------------------------------
+
+NEXT_ATTEMPT = dt.datetime(2026, 4, 6, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def collected(draft: Invoice) -> Invoice:
+    """March's invoice (103.01 USD) finalized and handed to Stripe for collection."""
+    return on_stripe(invoice_finalize(invoice_id=draft.pk, now=APRIL + dt.timedelta(hours=2)))
+
+
+def header(page: str) -> dict[str, str]:
+    """The invoice page's header facts, label -> text."""
+    block = page.split('id="invoice-header"', 1)[1].split("</dl>", 1)[0]
+    return {
+        label: html_lib.unescape(" ".join(re.sub(r"<[^>]+>", " ", value).split()))
+        for label, value in re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", block)
+    }
+
+
+def list_row(page: str, invoice: Invoice) -> str:
+    """The invoice list's row of one invoice, as HTML."""
+    [row] = [row for row in re.findall(r"<tr>.*?</tr>", page) if f'href="/invoices/{invoice.pk}/"' in row]
+    return row
+
+
+def test_the_detail_says_where_collection_stands(client_of: Client, collected: Invoice) -> None:
+    failed = payment_failed(collected, APRIL + dt.timedelta(days=2), next_attempt=NEXT_ATTEMPT)
+    due = dt.datetime(2026, 4, 3, 4, 0, tzinfo=dt.UTC)
+    stripe_says(failed, "invoice.overdue", APRIL + dt.timedelta(days=3), due_date=int(due.timestamp()))
+
+    facts = header(text(client_of.get(f"/invoices/{collected.pk}/")))
+
+    assert facts["Status"] == "Payment failed"
+    assert facts["Settlement"] == "Handed to Stripe's collection"
+    assert facts["Payment error"] == "Stripe could not collect the payment (attempt 2)."
+    assert facts["Payment attempts"] == "2"
+    assert facts["Next automatic attempt"] == "2026-04-06 12:00 UTC"
+    assert facts["Due"] == "2026-04-03"
+    assert facts["Overdue since"] == "2026-04-04 04:00 UTC"
+
+
+def test_a_draft_shows_no_settlement_payment_or_credit_notes(client_of: Client, draft: Invoice) -> None:
+    page = text(client_of.get(f"/invoices/{draft.pk}/"))
+
+    assert not {"Settlement", "Payment error", "Payment attempts", "Overdue since"} & set(header(page))
+    assert "Credit notes" not in page
+    assert "carried forward" not in page
+
+
+def test_the_list_shows_collection_problems_at_a_glance_and_filters_them(
+    client_of: Client, ingest: Ingest, collected: Invoice
+) -> None:
+    payment_failed(collected, APRIL + dt.timedelta(days=2), next_attempt=NEXT_ATTEMPT)
+    stripe_says(collected, "invoice.overdue", APRIL + dt.timedelta(days=3))
+    stuck_contract = contract_ingest("CTR-stuck", api=ingest.api)
+    billable(stuck_contract, 1, MARCH + dt.timedelta(days=2), prefix="S")
+    stuck = invoice_finalize(
+        invoice_id=period_close(contract_id=stuck_contract.contract.pk, period_start=MARCH, now=APRIL).pk,
+        now=APRIL,
+    )
+    blocked(stuck, APRIL + dt.timedelta(hours=1))
+    paid_contract = contract_ingest("CTR-paid", api=ingest.api)
+    billable(paid_contract, 1, MARCH + dt.timedelta(days=2), prefix="P")
+    late = on_stripe(
+        invoice_finalize(
+            invoice_id=period_close(contract_id=paid_contract.contract.pk, period_start=MARCH, now=APRIL).pk,
+            now=APRIL,
+        )
+    )
+    stripe_says(late, "invoice.overdue", APRIL + dt.timedelta(days=3))
+    stripe_says(late, "invoice.paid", APRIL + dt.timedelta(days=4), status="paid")
+
+    def listed(query: str) -> set[int]:
+        page = text(client_of.get(f"/invoices/?{query}"))
+        return {int(pk) for pk in re.findall(r'href="/invoices/(\d+)/"', page)}
+
+    assert listed("") == {collected.pk, stuck.pk, late.pk}
+    assert listed("collection=overdue") == {collected.pk}  # paid since: no longer to collect
+    assert listed("collection=failed") == {collected.pk}
+    assert listed("collection=blocked") == {stuck.pk}
+    assert listed("collection=blocked&status=payment_failed") == set()
+    page = text(client_of.get("/invoices/"))
+    assert "badge-status-payment_failed" in list_row(page, collected)
+    assert "badge-collection-overdue" in list_row(page, collected)
+    assert "Stripe could not collect the payment (attempt 2)." in list_row(page, collected)
+    assert "badge-collection-settlement_blocked" in list_row(page, stuck)
+    assert "badge-collection" not in list_row(page, late)
+
+
+def test_a_bad_collection_filter_is_a_field_error(client_of: Client, collected: Invoice) -> None:
+    page = text(client_of.get("/invoices/?collection=late"))
+
+    assert "late is not one of the available choices" in page
+    assert f'href="/invoices/{collected.pk}/"' in page  # not applied
+
+
+def test_the_detail_lists_credit_notes_with_their_re_rating_and_stripe_id(
+    client_of: Client, ingest: Ingest, collected: Invoice
+) -> None:
+    note = credited(ingest, collected, ["T-3", "T-4"], APRIL + dt.timedelta(days=5))
+
+    page = text(client_of.get(f"/invoices/{collected.pk}/"))
+
+    assert rows(page, "credit-notes") == [
+        [
+            str(note.pk),
+            "2026-04-06 04:05",
+            "1.01 USD",  # 103.01 as billed; without 2 outcomes 1 free + 2 x 1.00 + the fee: 102.00
+            "Pending",
+            "—",
+            "2 outcomes reversed after billing",
+            "charged 103.01 USD, re-rated 102.00 USD, credited before 0.00 USD",
+            "—",
+            "2 outcomes credited",
+        ]
+    ]
+    assert f'href="/invoices/{collected.pk}/credit-notes/{note.pk}/"' in page
+
+    # What issuing it on Stripe leaves (settlement.stripe_gateway.credit_notes).
+    CreditNote.objects.filter(pk=note.pk).update(
+        status=CreditNoteStatus.ISSUED,
+        method=CreditNote.Method.PRE_PAYMENT,
+        stripe_credit_note_id="cn_test_1",
+        issued_at=APRIL + dt.timedelta(days=6),
+    )
+    [row] = rows(text(client_of.get(f"/invoices/{collected.pk}/")), "credit-notes")
+    assert row[3:5] == ["Issued 2026-04-07 04:00", "Lowers what is due"]
+    assert row[7] == "cn_test_1"
+
+
+def test_a_credit_note_links_to_the_outcomes_it_credits(
+    client_of: Client, ingest: Ingest, collected: Invoice
+) -> None:
+    note = credited(ingest, collected, ["T-3", "T-4"], APRIL + dt.timedelta(days=5))
+    reversed_ids = sorted(
+        Outcome.objects.filter(contract=ingest.contract, natural_key__in=["T-3", "T-4"]).values_list(
+            "pk", flat=True
+        )
+    )
+
+    page = text(client_of.get(f"/invoices/{collected.pk}/credit-notes/{note.pk}/"))
+
+    assert re.findall(r'<a href="/outcomes/(\d+)/">', page) == [str(pk) for pk in reversed(reversed_ids)]
+    assert [row[3] for row in rows(page, "credited-outcomes")] == ["Reversed", "Reversed"]
+    assert "2 outcomes reversed after billing" in page
+    assert client_of.get(f"/invoices/{collected.pk}/credit-notes/{note.pk + 1}/").status_code == 404
+    assert client_of.get(f"/invoices/{collected.pk}/credit-notes/x/").status_code == 404
+
+
+def test_the_old_credit_carried_forward_shows_only_on_an_invoice_that_has_one(
+    client_of: Client, ingest: Ingest, collected: Invoice
+) -> None:
+    assert "carried forward" not in text(client_of.get(f"/invoices/{collected.pk}/"))
+
+    # An invoice built before credit notes, whose credits exceeded its charges.
+    CreditEntry.objects.create(contract=ingest.contract, invoice=collected, amount_minor=150, at=APRIL)
+    facts = text(client_of.get(f"/invoices/{collected.pk}/")).split('id="credits"', 1)[1]
+
+    assert "carried forward 1.50 USD" in facts
+    assert "Contract balance now</dt><dd>1.50 USD" in facts
+
+
+@pytest.fixture
+def pushed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """What the retry enqueued after its commit (the tasks themselves would call Stripe)."""
+    calls: dict[str, list[int]] = {"invoices": [], "credit_notes": []}
+    monkeypatch.setattr(invoice_actions.push_invoice, "delay", calls["invoices"].append)
+    monkeypatch.setattr(invoice_actions.push_credit_note, "delay", calls["credit_notes"].append)
+    return calls
+
+
+def test_an_owner_retries_a_refused_step_and_the_settlement_resumes(
+    client_of: Client,
+    owner_of: Member,
+    collected: Invoice,
+    pushed: dict[str, list[int]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    step = blocked(collected, APRIL + dt.timedelta(hours=3))
+    page = text(client_of.get(f"/invoices/{collected.pk}/"))
+    assert header(page)["Settlement"] == "Blocked: Stripe refused a step (needs a person)"
+    assert 'aria-label="Retry step invoice"' in page
+    assert "Abandon settlement" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of.post(f"/invoices/{collected.pk}/settlement/retry-step/", {"step": "invoice"})
+
+    assert (response.status_code, response["Location"]) == (302, f"/invoices/{collected.pk}/")
+    step.refresh_from_db()
+    assert (step.status, step.key_version, step.idempotency_key, step.error) == (
+        SettlementStep.Status.STARTED,
+        2,
+        f"verity:v1:invoice:{collected.pk}:create:r2",
+        "",
+    )
+    collected.refresh_from_db()
+    assert (collected.settlement_status, collected.stripe_error) == (SettlementStatus.PENDING, "")
+    assert pushed == {"invoices": [collected.pk], "credit_notes": []}
+    entry = AuditEntry.objects.get(action="invoice.settlement_step_retried")
+    assert (entry.object_id, entry.actor) == (str(collected.pk), f"user:{owner_of.user.email}")
+    assert entry.details["step"] == "invoice"
+    page = text(client_of.get(f"/invoices/{collected.pk}/"))
+    assert "Step invoice will run again" in page
+    assert "Retry step" not in page
+
+
+def test_a_refused_credit_note_step_is_retried_without_touching_the_invoice(
+    client_of: Client,
+    ingest: Ingest,
+    collected: Invoice,
+    pushed: dict[str, list[int]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    note = credited(ingest, collected, ["T-4"], APRIL + dt.timedelta(days=5))
+    blocked(collected, APRIL + dt.timedelta(days=6), step=f"credit_note:{note.pk}")
+    page = text(client_of.get(f"/invoices/{collected.pk}/"))
+    assert f'aria-label="Retry step credit_note:{note.pk}"' in page
+    assert "Abandon settlement" not in page  # the invoice's own settlement is done
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client_of.post(f"/invoices/{collected.pk}/settlement/retry-step/", {"step": f"credit_note:{note.pk}"})
+
+    assert pushed == {"invoices": [], "credit_notes": [note.pk]}
+    collected.refresh_from_db()
+    assert collected.settlement_status == SettlementStatus.DONE
+
+
+def test_retrying_a_step_that_did_not_fail_changes_nothing(
+    client_of: Client,
+    collected: Invoice,
+    pushed: dict[str, list[int]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    blocked(collected, APRIL + dt.timedelta(hours=3))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of.post(
+            f"/invoices/{collected.pk}/settlement/retry-step/", {"step": "finalize"}, follow=True
+        )
+
+    assert f"Invoice {collected.pk} has no failed step &#x27;finalize&#x27;." in text(response)
+    collected.refresh_from_db()
+    assert collected.settlement_status == SettlementStatus.BLOCKED
+    assert SettlementStep.objects.get(invoice=collected).status == SettlementStep.Status.FAILED
+    assert pushed == {"invoices": [], "credit_notes": []}
+    assert not AuditEntry.objects.filter(action__startswith="invoice.").exists()
+
+
+def test_an_owner_abandons_a_blocked_settlement_with_a_reason(
+    client_of: Client, owner_of: Member, ingest: Ingest, collected: Invoice
+) -> None:
+    note = credited(ingest, collected, ["T-4"], APRIL + dt.timedelta(days=1))
+    blocked(collected, APRIL + dt.timedelta(days=2))
+
+    response = client_of.post(
+        f"/invoices/{collected.pk}/settlement/abandon/", {"reason": "Paid by bank transfer."}, follow=True
+    )
+
+    page = text(response)
+    assert "Settlement abandoned" in page
+    assert header(page)["Settlement"] == "Abandoned by an operator"
+    assert "Abandon settlement" not in page
+    collected.refresh_from_db()
+    assert collected.settlement_status == SettlementStatus.ABANDONED
+    note.refresh_from_db()
+    assert note.status == CreditNoteStatus.NOT_REQUIRED  # nothing more is issued on Stripe
+    entry = AuditEntry.objects.get(action="invoice.settlement_abandoned")
+    assert (entry.actor, entry.details) == (
+        f"user:{owner_of.user.email}",
+        {"reason": "Paid by bank transfer.", "was": "blocked"},
+    )
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+def test_abandoning_without_a_usable_reason_changes_nothing(
+    client_of: Client, collected: Invoice, reason: str
+) -> None:
+    blocked(collected, APRIL + dt.timedelta(days=2))
+
+    page = text(
+        client_of.post(f"/invoices/{collected.pk}/settlement/abandon/", {"reason": reason}, follow=True)
+    )
+
+    assert "Not abandoned. Reason:" in page
+    collected.refresh_from_db()
+    assert collected.settlement_status == SettlementStatus.BLOCKED
+    assert not AuditEntry.objects.filter(action__startswith="invoice.").exists()
+
+
+def test_abandoning_a_settlement_that_is_done_is_refused(client_of: Client, collected: Invoice) -> None:
+    page = text(
+        client_of.post(f"/invoices/{collected.pk}/settlement/abandon/", {"reason": "Oops."}, follow=True)
+    )
+
+    assert f"Invoice {collected.pk}&#x27;s settlement is done: nothing to abandon." in page
+    collected.refresh_from_db()
+    assert collected.settlement_status == SettlementStatus.DONE
+    assert not AuditEntry.objects.filter(action__startswith="invoice.").exists()
+
+
+def test_a_viewer_sees_a_blocked_settlement_but_cannot_retry_or_abandon_it(
+    viewer_of: Client, collected: Invoice
+) -> None:
+    step = blocked(collected, APRIL + dt.timedelta(hours=3))
+
+    page = text(viewer_of.get(f"/invoices/{collected.pk}/"))
+    assert "An owner or admin can retry the failed step." in page
+    assert "Retry step" not in page
+    assert "Abandon settlement" not in page
+    retry = viewer_of.post(f"/invoices/{collected.pk}/settlement/retry-step/", {"step": "invoice"})
+    abandon = viewer_of.post(f"/invoices/{collected.pk}/settlement/abandon/", {"reason": "Mine now."})
+
+    assert (retry.status_code, abandon.status_code) == (403, 403)
+    step.refresh_from_db()
+    collected.refresh_from_db()
+    assert (step.status, collected.settlement_status) == (
+        SettlementStep.Status.FAILED,
+        SettlementStatus.BLOCKED,
+    )
+    assert not AuditEntry.objects.filter(action__startswith="invoice.").exists()
+
+
+def test_another_vendors_owner_finds_no_credit_note_and_changes_no_settlement(
+    ingest: Ingest, collected: Invoice
+) -> None:
+    note = credited(ingest, collected, ["T-4"], APRIL + dt.timedelta(days=1))
+    step = blocked(collected, APRIL + dt.timedelta(days=2))
+    stranger = signed_in(make_member(role=Role.OWNER))
+
+    assert stranger.get(f"/invoices/{collected.pk}/credit-notes/{note.pk}/").status_code == 404
+    assert (
+        stranger.post(f"/invoices/{collected.pk}/settlement/retry-step/", {"step": "invoice"}).status_code
+        == 404
+    )
+    assert (
+        stranger.post(f"/invoices/{collected.pk}/settlement/abandon/", {"reason": "Mine."}).status_code == 404
+    )
+    assert f"/invoices/{collected.pk}/" not in text(stranger.get("/invoices/?collection=blocked"))
+    step.refresh_from_db()
+    collected.refresh_from_db()
+    assert (step.status, collected.settlement_status) == (
+        SettlementStep.Status.FAILED,
+        SettlementStatus.BLOCKED,
+    )
+    assert not AuditEntry.objects.filter(action__startswith="invoice.").exists()

@@ -1,4 +1,5 @@
-"""In a real browser: from the invoice list to an invoice, then into a line down to its outcomes."""
+"""In a real browser: from the invoice list to an invoice, then into a line down to its outcomes; from
+the dashboard's "To collect" to a blocked settlement, retried, and a credit note's outcomes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from typing import Any
 import pytest
 
 from contracts.models import Role
+from settlement.services import invoice_actions
 from settlement.services.invoicing import period_close
 from tests.portal.conftest import SignIn, make_member, screenshot
+from tests.portal.test_accessibility_browser import problems_on
 from tests.portal.test_invoices import contract_ingest
+from tests.settlement.collection_scenes import blocked, credited, finalized
 from tests.settlement.conftest import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +77,37 @@ def test_a_viewer_sees_no_invoice_actions(page: Any, sign_in: SignIn) -> None:
 
     assert page.locator("a", has_text="Printable view").is_visible()
     assert page.locator("main button").count() == 0
+
+
+def test_a_blocked_settlement_is_found_from_the_dashboard_and_retried(
+    page: Any, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pushed: list[int] = []
+    monkeypatch.setattr(invoice_actions.push_invoice, "delay", pushed.append)  # the task would call Stripe
+    ingest = contract_ingest("CTR-STUCK")
+    billable(ingest, 5, MARCH + dt.timedelta(days=3))
+    invoice = finalized(ingest, MARCH, APRIL)
+    note = credited(ingest, invoice, ["T-4"], APRIL + dt.timedelta(days=1))
+    blocked(invoice, APRIL + dt.timedelta(days=2))
+    sign_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor))
+
+    page.get_by_role("link", name="Settlement blocked: 1").click()
+    page.wait_for_url("**/invoices/?collection=blocked")
+    assert page.locator("#invoices tbody tr").count() == 1
+    page.get_by_role("link", name=f"#{invoice.number}").click()
+    page.wait_for_url(f"**/invoices/{invoice.pk}/")
+    assert page.get_by_label("Reason for abandoning").is_visible()
+    assert problems_on(page) == []
+    screenshot(page, "invoice-blocked")
+
+    page.get_by_role("link", name="1 outcome credited").click()
+    page.wait_for_url(f"**/invoices/{invoice.pk}/credit-notes/{note.pk}/")
+    assert page.locator("#credited-outcomes tbody tr").count() == 1
+    assert problems_on(page) == []
+    page.go_back()
+
+    page.get_by_role("button", name="Retry step invoice").click()
+    page.get_by_text("Step invoice will run again").wait_for()  # back on the invoice, with the message
+    assert page.locator('#invoice-header [data-figure="settlement"]').inner_text() == "To do on Stripe"
+    assert page.get_by_role("button", name="Retry step invoice").count() == 0
+    assert pushed == [invoice.pk]

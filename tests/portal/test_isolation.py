@@ -19,7 +19,7 @@ from contracts.models import Membership, Role
 from contracts.services.credentials import api_key_create
 from outcomes.models import Outcome
 from outcomes.services.review import dispute_open
-from settlement.models import Invoice
+from settlement.models import CreditNoteStatus, Invoice
 from settlement.services.invoicing import period_close
 from tests.factories import outcome_type_terms, version_terms, webhook_source_create_for
 from tests.hardening.conftest import db_fingerprint
@@ -61,6 +61,10 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
     invoice: Invoice = period_close(
         contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL + dt.timedelta(hours=1)
     )
+    # A credit note row as settlement.services.credit_notes leaves one (only its route matters here).
+    credit_note = invoice.credit_notes.create(
+        amount_minor=0, status=CreditNoteStatus.NOT_REQUIRED, reason="Isolation.", created_at=APRIL
+    )
     billable(ingest, 1, APRIL + dt.timedelta(days=2), prefix="D")
     disputed = Outcome.objects.get(natural_key="D-0")
     dispute = dispute_open(
@@ -72,12 +76,14 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
     membership = Membership.objects.get(user=owner.user)
     ids = {
         "contract_id": [str(ingest.contract.pk)],
+        "customer_id": [str(ingest.contract.customer_id)],
         "source_id": [str(source.pk)],
         "api_key_id": [str(api_key.pk)],
         "membership_id": [str(membership.pk)],
         "outcome_id": [str(disputed.pk)],
         "dispute_id": [str(dispute.pk)],
         "invoice_id": [str(invoice.pk)],
+        "credit_note_id": [str(credit_note.pk)],
         "position": ["1"],
         **VERBS,
     }
@@ -103,12 +109,14 @@ def test_the_matrix_covers_every_portal_route() -> None:
         assert all(f"<str:{param}>" in route for param in params), (name, route)
         unknown = set(params) - {
             "contract_id",
+            "customer_id",
             "source_id",
             "api_key_id",
             "membership_id",
             "outcome_id",
             "dispute_id",
             "invoice_id",
+            "credit_note_id",
             "position",
             *VERBS,
         }
@@ -152,11 +160,12 @@ def test_another_vendors_lists_and_dashboard_show_none_of_its_objects() -> None:
         assert links[param][0] in own.get(route).content.decode(), route
 
 
-OBJECT_PARAMS = ("contract_id", "outcome_id", "invoice_id", "dispute_id", "source_id")
+OBJECT_PARAMS = ("contract_id", "customer_id", "outcome_id", "invoice_id", "dispute_id", "source_id")
 LISTED = {
     "/contracts/": "contract_id",
     "/outcomes/": "outcome_id",
     "/invoices/": "invoice_id",
     "/disputes/": "dispute_id",
     "/settings/": "source_id",
+    "/customers/": "customer_id",
 }

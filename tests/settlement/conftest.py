@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,14 +13,14 @@ import stripe
 import time_machine
 from django.conf import settings as django_settings
 from django.test import Client
-from pytest_django.fixtures import Settings as SettingsWrapper
 
 from contracts.models import Customer
-from devtools.stripe_server import RunningServer, running_server, sign
+from devtools.stripe_server import RunningServer, sign
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
 from settlement.models import CreditNoteStatus, Invoice
 from settlement.services.invoicing import invoice_finalize, period_close
+from tests.conftest import STRIPE_WEBHOOK_SECRET
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
 
@@ -110,23 +109,7 @@ def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_ca
 
 # --- Stripe (the local Stripe-compatible server, driven by the real SDK) ------------------------------
 
-WEBHOOK_SECRET = "whsec_verity_tests_0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def stripe_server() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def stripe_api(stripe_server: RunningServer, settings: SettingsWrapper) -> RunningServer:
-    stripe_server.admin.reset()
-    settings.STRIPE_API_KEY = "sk_test_verity"
-    settings.STRIPE_API_BASE = stripe_server.base_url
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_MAX_NETWORK_RETRIES = 3
-    return stripe_server
+WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET  # what `stripe_api` (tests/conftest.py) configures
 
 
 def finalized_invoice(ingest: Ingest, outcomes: int = 3, card: str | None = "pm_card_visa") -> Invoice:

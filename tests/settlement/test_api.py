@@ -1,14 +1,25 @@
-"""The invoice API: list, detail, drill-down from a line to its outcomes, printable view, isolation."""
+"""The invoice API: list, detail, drill-down from a line to its outcomes, printable view, where
+collection stands, credit notes (vendor and customer), isolation."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from rest_framework.test import APIClient
 
+from outcomes.models import Outcome
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.conftest import make_vendor_api
-from tests.outcomes.conftest import Ingest
+from tests.outcomes.conftest import Ingest, make_ingest
+from tests.settlement.collection_scenes import (
+    blocked,
+    credited,
+    finalized,
+    on_stripe,
+    payment_failed,
+    stripe_says,
+)
 from tests.settlement.conftest import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +61,150 @@ def test_another_vendor_cannot_see_the_invoice(ingest: Ingest) -> None:
         response = other.get(f"/api/v1/invoices/{invoice.pk}{path}")
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
+
+
+COLLECTION_FIELDS = (
+    "settlement_status",
+    "payment_error",
+    "payment_attempts",
+    "next_payment_attempt_at",
+    "overdue_at",
+)
+
+
+def test_an_invoice_says_where_collection_stands(ingest: Ingest) -> None:
+    billable(ingest, 3, MARCH + dt.timedelta(days=2))
+    invoice = on_stripe(finalized(ingest, MARCH, APRIL))
+    payment_failed(
+        invoice, APRIL + dt.timedelta(days=2), next_attempt=dt.datetime(2026, 4, 6, 12, tzinfo=dt.UTC)
+    )
+    stripe_says(invoice, "invoice.overdue", APRIL + dt.timedelta(days=3))
+    client = ingest.api.client
+
+    detail = client.get(f"/api/v1/invoices/{invoice.pk}").json()
+    [listed] = client.get("/api/v1/invoices").json()["results"]
+
+    expected = {
+        "settlement_status": "done",
+        "payment_error": "Stripe could not collect the payment (attempt 2).",
+        "payment_attempts": 2,
+        "next_payment_attempt_at": "2026-04-06T12:00:00Z",
+        "overdue_at": "2026-04-04T04:00:00Z",
+    }
+    assert {name: detail[name] for name in COLLECTION_FIELDS} == expected
+    assert {name: listed[name] for name in COLLECTION_FIELDS} == expected
+    assert detail["status"] == "payment_failed"
+
+
+def test_a_blocked_settlement_reads_as_blocked(ingest: Ingest) -> None:
+    billable(ingest, 1, MARCH + dt.timedelta(days=2))
+    invoice = finalized(ingest, MARCH, APRIL)
+    blocked(invoice, APRIL + dt.timedelta(hours=1))
+
+    detail = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}").json()
+
+    assert (detail["settlement_status"], detail["payment_attempts"], detail["overdue_at"]) == (
+        "blocked",
+        0,
+        None,
+    )
+    assert [(step["step"], step["status"]) for step in detail["settlement_steps"]] == [("invoice", "failed")]
+
+
+def test_an_invoice_lists_its_credit_notes_with_the_outcomes_they_credit(ingest: Ingest) -> None:
+    billable(ingest, 5, MARCH + dt.timedelta(days=2))
+    invoice = finalized(ingest, MARCH, APRIL)
+    first = credited(ingest, invoice, ["T-3", "T-4"], APRIL + dt.timedelta(days=2))
+    second = credited(ingest, invoice, ["T-2"], APRIL + dt.timedelta(days=4))
+    ids = dict(Outcome.objects.filter(contract=ingest.contract).values_list("natural_key", "pk"))
+    client = ingest.api.client
+
+    body = client.get(f"/api/v1/invoices/{invoice.pk}/credit-notes").json()
+
+    assert (body["next"], body["previous"]) == (None, None)
+    assert body["results"] == [
+        {
+            "id": second.pk,
+            "amount_minor": 100,  # without T-2 too: 1 free + 1 x 1.00 + the fee
+            "status": "pending",
+            "method": "",
+            "reason": "1 outcome reversed after billing",
+            "charges_minor": 10_301,
+            "rerated_minor": 10_100,
+            "credited_before_minor": 101,
+            "stripe_credit_note_id": "",
+            "created_at": "2026-04-05T04:05:00Z",
+            "issued_at": None,
+            "outcome_ids": [ids["T-2"]],
+        },
+        {
+            "id": first.pk,
+            "amount_minor": 101,  # 1 free, 2 x 1.00, 2 x 0.505 (1.01) billed; the two 0.505 off
+            "status": "pending",
+            "method": "",
+            "reason": "2 outcomes reversed after billing",
+            "charges_minor": 10_301,
+            "rerated_minor": 10_200,
+            "credited_before_minor": 0,
+            "stripe_credit_note_id": "",
+            "created_at": "2026-04-03T04:05:00Z",
+            "issued_at": None,
+            "outcome_ids": sorted([ids["T-3"], ids["T-4"]]),
+        },
+    ]
+    paged = client.get(f"/api/v1/invoices/{invoice.pk}/credit-notes", {"limit": 1}).json()
+    assert [note["id"] for note in paged["results"]] == [second.pk]
+    assert [note["id"] for note in client.get(paged["next"]).json()["results"]] == [first.pk]
+
+
+def test_an_invoice_without_reversals_has_no_credit_note(ingest: Ingest) -> None:
+    billable(ingest, 2, MARCH + dt.timedelta(days=2))
+    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
+
+    body = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}/credit-notes").json()
+
+    assert body == {"next": None, "previous": None, "results": []}
+
+
+def customer_client(ingest: Ingest) -> APIClient:
+    response = ingest.api.client.post(
+        f"/api/v1/customers/{ingest.contract.customer_id}/api-keys", {"name": "AP"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['key']}")
+    return client
+
+
+def test_the_customer_reads_the_credit_notes_of_its_own_invoices_only(ingest: Ingest) -> None:
+    billable(ingest, 5, MARCH + dt.timedelta(days=2))
+    invoice = finalized(ingest, MARCH, APRIL)
+    credited(ingest, invoice, ["T-4"], APRIL + dt.timedelta(days=2))
+    neighbour = make_ingest(ingest.api, reference="CTR-neighbour")  # same vendor, another customer
+    path = f"/api/v1/customer/invoices/{invoice.pk}/credit-notes"
+
+    mine = customer_client(ingest).get(path)
+    theirs = customer_client(neighbour).get(path)
+
+    assert mine.status_code == 200
+    assert mine.json() == ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}/credit-notes").json()
+    assert theirs.status_code == 404
+    assert theirs.json()["code"] == "not_found"
+    assert customer_client(ingest).get("/api/v1/customer/invoices/x/credit-notes").status_code == 404
+
+
+def test_another_vendor_cannot_see_the_credit_notes(ingest: Ingest) -> None:
+    billable(ingest, 5, MARCH + dt.timedelta(days=2))
+    invoice = finalized(ingest, MARCH, APRIL)
+    credited(ingest, invoice, ["T-4"], APRIL + dt.timedelta(days=2))
+    other = make_vendor_api().client
+
+    for path in (f"/api/v1/invoices/{invoice.pk}/credit-notes", "/api/v1/invoices/nope/credit-notes"):
+        response = other.get(path)
+        assert response.status_code == 404
+        assert response.json() == {
+            "status": 404,
+            "code": "not_found",
+            "message": "No such invoice.",
+            "field_errors": {},
+        }

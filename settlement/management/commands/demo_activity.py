@@ -19,12 +19,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from contracts.models import Contract, Vendor, WebhookSource
+from contracts.models import CollectionMethod, Contract, Customer, Vendor, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
 from outcomes.models import Outcome, OutcomeState
 from outcomes.services.ingestion import delivery_receive
 from outcomes.services.review import dispute_open
 from outcomes.services.verification import outcomes_evaluate_due
+from settlement.services.customer_billing import customer_test_card_attach
 from settlement.services.invoicing import (
     invoice_finalize,
     invoices_due_for_finalize,
@@ -210,6 +211,7 @@ class Command(BaseCommand):
             self.stdout.write("demo_activity: skipped, the demo already has outcomes.")
             return
         simulation = Simulation(vendor, seed)
+        self.cards_on_file(vendor)
         start = min(c.starts_at for c in simulation.contracts.values()).date()
         today = timezone.now().date()
         last_day = today - dt.timedelta(days=1)
@@ -232,6 +234,20 @@ class Command(BaseCommand):
         }
         summary = ", ".join(f"{n} {state}" for state, n in states.items() if n)
         self.stdout.write(self.style.SUCCESS(f"Simulated {simulation.sent} events: {summary}."))
+
+    def cards_on_file(self, vendor: Vendor) -> None:
+        """The customers charged automatically pay with Stripe's test Visa, attached the way test mode does
+        it; the ones sent invoices pay on Stripe's hosted page."""
+        customers = Customer.objects.filter(
+            contracts__vendor=vendor,
+            contracts__collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
+            stripe_default_payment_method="",
+        ).distinct()
+        for customer in customers:
+            try:
+                customer_test_card_attach(customer=customer)
+            except (StripeUnavailable, ValueError) as exc:
+                self.stdout.write(f"  {customer.name}: no test card on file ({exc}); its invoices will wait")
 
     def open_a_dispute(self, vendor: Vendor) -> None:
         """The helpdesk's customer disputes one billable resolution (it stays held until answered)."""

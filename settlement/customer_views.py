@@ -1,0 +1,144 @@
+"""Portal pages of customers' billing: the customers and whether Stripe can charge them, a customer's page with
+its Stripe customer (link, unlink) and a link where they save a card; and the page Stripe sends them back to."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from contracts import selectors as contract_selectors
+from contracts.errors import DomainError, FieldErrors
+from contracts.models import CollectionMethod, ContractStatus, Customer
+from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
+from contracts.portal_forms import Form, Input, bind
+from settlement.services.customer_billing import (
+    customer_setup_link_create,
+    customer_stripe_link,
+    customer_stripe_unlink,
+)
+
+NO_STORE = "no-store"
+
+
+@portal_view
+def customer_list(request: PortalRequest) -> HttpResponse:
+    customers = contract_selectors.customer_list(vendor=request.vendor)
+    return render(
+        request,
+        "settlement/customer_list.html",
+        {"section": "customers", "page": keyset_page(request, customers, key=("created_at", "id"))},
+    )
+
+
+def stripe_link_form(values: dict[str, str] | None = None, errors: FieldErrors | None = None) -> Form:
+    return bind(
+        [
+            Input(
+                "stripe_customer_id",
+                "Stripe customer",
+                value=(values or {}).get("stripe_customer_id", ""),
+                help="The id of an existing customer in Stripe, e.g. cus_NffrFeUfNV2Hib; Verity checks it there.",
+            )
+        ],
+        errors,
+        form_name="stripe",
+    )
+
+
+def _customer_page(
+    request: PortalRequest,
+    customer: Customer,
+    *,
+    link_form: Form | None = None,
+    setup_url: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    contracts = list(
+        contract_selectors.contract_list(vendor=request.vendor, customer_id=str(customer.pk)).order_by(
+            "-created_at"
+        )
+    )
+    charged_automatically = [
+        contract
+        for contract in contracts
+        if contract.collection_method == CollectionMethod.CHARGE_AUTOMATICALLY
+        and contract.status != ContractStatus.TERMINATED
+    ]
+    response = render(
+        request,
+        "settlement/customer_detail.html",
+        {
+            "section": "customers",
+            "customer": customer,
+            "contracts": contracts,
+            "needs_card": bool(charged_automatically) and not customer.can_be_charged_automatically,
+            "link_form": link_form or stripe_link_form(),
+            "setup_url": setup_url,
+        },
+        status=status,
+    )
+    if setup_url:
+        response["Cache-Control"] = NO_STORE  # the link lets whoever holds it save a card for the customer
+    return response
+
+
+@portal_view
+def customer_detail(request: PortalRequest, customer_id: str) -> HttpResponse:
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    return _customer_page(request, customer)
+
+
+@require_POST
+@portal_view(write=True)
+def customer_stripe_link_page(request: PortalRequest, customer_id: str) -> HttpResponse:
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    values = {"stripe_customer_id": request.POST.get("stripe_customer_id", "").strip()}
+    try:
+        customer = customer_stripe_link(customer=customer, data=values, actor=portal_actor(request))
+    except DomainError as exc:
+        errors = exc.field_errors or {"stripe_customer_id": [{"code": exc.code, "message": exc.message}]}
+        return _customer_page(
+            request, customer, link_form=stripe_link_form(values, errors), status=exc.status
+        )
+    card = (
+        "it has a card for invoices"
+        if customer.can_be_charged_automatically
+        else "it has no card on file yet"
+    )
+    messages.success(request, f"Linked to Stripe customer {customer.stripe_customer_id}: {card}.")
+    return redirect("settlement:customer-detail", customer_id=customer.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def customer_stripe_unlink_page(request: PortalRequest, customer_id: str) -> HttpResponse:
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    customer_stripe_unlink(customer=customer, actor=portal_actor(request))
+    messages.success(request, "Unlinked from Stripe: the next invoice makes or finds its Stripe customer.")
+    return redirect("settlement:customer-detail", customer_id=customer.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def customer_setup_link_page(request: PortalRequest, customer_id: str) -> HttpResponse:
+    """Answered directly (not by a redirect): the link is shown once, to copy and send; another is cheap."""
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    try:
+        url = customer_setup_link_create(
+            customer=customer,
+            data={},
+            default_success_url=request.build_absolute_uri(reverse("settlement:card-saved")),
+            actor=portal_actor(request),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("settlement:customer-detail", customer_id=customer.pk)
+    return _customer_page(request, customer, setup_url=url)
+
+
+def card_saved(request: HttpRequest) -> HttpResponse:
+    """Where Stripe sends a customer who saved a card: they have no account here, so it names nothing."""
+    return render(request, "settlement/card_saved.html")
