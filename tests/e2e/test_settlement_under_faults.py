@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import stripe
 import time_machine
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -38,10 +37,9 @@ from settlement.stripe_gateway.credit_notes import credit_note_push
 from settlement.tasks import finalize_due_invoices, push_invoice
 from tests.conftest import real_celery_worker
 from tests.outcomes.conftest import Ingest, make_ingest
-from tests.reliability.conftest import FaultProxy, kill, wait_until
+from tests.reliability.conftest import FaultProxy, kill, stripe_behind_a_fault_proxy, wait_until
 from tests.settlement.conftest import (
     APRIL,
-    WEBHOOK_SECRET,
     card_on_file,
     deliver_stripe_events,
     finalized_invoice,
@@ -51,25 +49,13 @@ from tests.settlement.conftest import (
     verity_totals_by_customer,
 )
 
-CLIENT_TIMEOUT = 0.5
-
 
 @pytest.fixture
 def stripe_behind_faults(
     settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[FaultProxy, RunningServer]]:
-    with (
-        running_server(seed=11) as server,
-        FaultProxy(server.base_url, share=0.3, hang_seconds=CLIENT_TIMEOUT + 0.3, seed=11) as proxy,
-    ):
-        settings.STRIPE_API_KEY = "sk_test_verity"
-        settings.STRIPE_API_BASE = proxy.url
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_MAX_NETWORK_RETRIES = 1  # so some faults outlast the SDK's retries: resume
-        settings.STRIPE_TIMEOUT_SECONDS = CLIENT_TIMEOUT
-        monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
-        monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.02)
-        yield proxy, server
+    with stripe_behind_a_fault_proxy(settings, monkeypatch, share=0.3, seed=11) as faulty:
+        yield faulty
 
 
 class StatusWatch:

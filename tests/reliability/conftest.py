@@ -30,10 +30,13 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
+import stripe
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connection
 
+from devtools.stripe_server import RunningServer, running_server
+from tests.conftest import STRIPE_WEBHOOK_SECRET
 from tests.outcomes.conftest import sign
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "proxy-connection"}
@@ -360,3 +363,30 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 target.shutdown(socket.SHUT_WR)
+
+
+STRIPE_CLIENT_TIMEOUT = 0.5
+
+
+@contextmanager
+def stripe_behind_a_fault_proxy(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, *, share: float, seed: int
+) -> Iterator[tuple[FaultProxy, RunningServer]]:
+    """The local Stripe server behind a FaultProxy faulting `share` of the calls, Verity's settings pointing
+    at the proxy: a short client timeout and one SDK retry, so some faults outlast the SDK (and settlement
+    must resume)."""
+    with (
+        running_server(seed=seed) as server,
+        FaultProxy(
+            server.base_url, share=share, hang_seconds=STRIPE_CLIENT_TIMEOUT + 0.3, seed=seed
+        ) as proxy,
+    ):
+        settings.STRIPE_API_KEY = "sk_test_verity"
+        settings.STRIPE_API_BASE = proxy.url
+        settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+        settings.STRIPE_MAX_NETWORK_RETRIES = 1
+        settings.STRIPE_TIMEOUT_SECONDS = STRIPE_CLIENT_TIMEOUT
+        # The SDK's backoff between its retries (0.5 s and up) only slows the test down.
+        monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
+        monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.02)
+        yield proxy, server

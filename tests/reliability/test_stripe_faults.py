@@ -12,40 +12,28 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-import stripe
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from devtools.stripe_server import RunningServer, running_server
+from devtools.stripe_server import RunningServer
 from settlement.models import Invoice, InvoiceStatus, SettlementStep
 from settlement.services.invoicing import invoice_finalize, period_close
 from settlement.stripe_gateway import StripeUnavailable, invoice_push, stripe_lines
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import make_ingest
-from tests.reliability.conftest import FaultProxy
+from tests.reliability.conftest import FaultProxy, stripe_behind_a_fault_proxy
 from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable, card_on_file
 
 pytestmark = pytest.mark.django_db
 
 INVOICES = 12
-CLIENT_TIMEOUT = 0.5
 
 
 @pytest.fixture
 def stripe_behind_faults(
     settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[FaultProxy, RunningServer]]:
-    with (
-        running_server(seed=1) as server,
-        FaultProxy(server.base_url, share=0.35, hang_seconds=CLIENT_TIMEOUT + 0.3) as proxy,
-    ):
-        settings.STRIPE_API_KEY = "sk_test_verity"
-        settings.STRIPE_API_BASE = proxy.url
-        settings.STRIPE_MAX_NETWORK_RETRIES = 1  # so some faults outlast the SDK's retries: resume
-        settings.STRIPE_TIMEOUT_SECONDS = CLIENT_TIMEOUT
-        # The SDK's backoff between its retries (0.5 s and up) only slows the test down.
-        monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
-        monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.02)
-        yield proxy, server
+    with stripe_behind_a_fault_proxy(settings, monkeypatch, share=0.35, seed=7) as faulty:
+        yield faulty
 
 
 def finalized_invoices(count: int, stripe_base_url: str) -> list[Invoice]:
