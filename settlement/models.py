@@ -304,11 +304,69 @@ class CreditNoteOutcome(models.Model):
         return f"{self.credit_note_id} ← {self.outcome_id}"
 
 
+class StripeConnection(models.Model):
+    """Which Stripe account a vendor settles in. Without one, the deployment's own key (STRIPE_API_KEY):
+    a single-vendor deployment and `make run`.
+
+    - own_account: the vendor's restricted secret key (`rk_…`/`sk_…`) and its webhook signing secret,
+      both Fernet-encrypted at rest (contracts.crypto), never shown again after they are entered;
+    - connected_account: a connected account id (`acct_…`) under the deployment's platform key
+      (STRIPE_API_KEY), every call sent with `Stripe-Account`; its events come to the platform's
+      Connect endpoint, signed with STRIPE_CONNECT_WEBHOOK_SECRET.
+    """
+
+    class Mode(models.TextChoices):
+        OWN_ACCOUNT = "own_account", "The vendor's own Stripe account (its key)"
+        CONNECTED_ACCOUNT = "connected_account", "A connected account under the platform"
+
+    vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="stripe_connection")
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    account_id = models.CharField(max_length=100, blank=True, default="", help_text="acct_…, as Stripe says.")
+    secret_key_encrypted = models.TextField(blank=True, default="")
+    secret_key_hint = models.CharField(max_length=12, blank=True, default="", help_text="The key's last 4.")
+    webhook_secret_encrypted = models.TextField(blank=True, default="")
+    tax_enabled = models.BooleanField(
+        default=False, help_text="Stripe Tax computes tax on the vendor's invoices (automatic_tax)."
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_error = models.TextField(blank=True, default="")
+    last_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a signed Stripe event of this account last arrived."
+    )
+    connected_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=["own_account", "connected_account"]),
+                name="stripe_connection_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode="own_account", secret_key_encrypted__gt="", webhook_secret_encrypted__gt="")
+                | Q(mode="connected_account", account_id__startswith="acct_"),
+                name="stripe_connection_complete",
+            ),
+            models.UniqueConstraint(
+                fields=["account_id"], condition=~Q(account_id=""), name="stripe_connection_account_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}: {self.mode} {self.account_id}"
+
+
 class StripeEvent(models.Model):
     """A Stripe webhook event, stored raw before processing; its id makes duplicates harmless."""
 
     id = models.CharField(max_length=100, primary_key=True)
     type = models.CharField(max_length=100)
+    account = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The Stripe account it came from ('' = the deployment's).",
+    )
     payload = models.JSONField()
     created = models.DateTimeField(help_text="Stripe's creation time: orders out-of-order deliveries.")
     received_at = models.DateTimeField()

@@ -34,7 +34,8 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from settlement.models import Invoice, SettlementStep
+from contracts import crypto
+from settlement.models import Invoice, SettlementStep, StripeConnection
 
 logger = logging.getLogger(__name__)
 
@@ -62,22 +63,56 @@ def idempotency_key(*parts: object) -> str:
     return ":".join(["verity", KEY_VERSION, *(str(p) for p in parts)])
 
 
-def client() -> stripe.StripeClient:
-    """The process's client for the current settings: one per process, so its HTTP connections are
-    kept alive across invoices instead of a TLS handshake per call."""
+@dataclass(frozen=True)
+class StripeAccount:
+    """Where a vendor's calls go: an API key, and the connected account they act on (`Stripe-Account`,
+    platform mode) or "" (the key's own account)."""
+
+    api_key: str
+    account: str = ""
+
+
+def deployment_account() -> StripeAccount:
+    """The deployment's own key (STRIPE_API_KEY): a vendor without a connection, and the platform."""
+    return StripeAccount(settings.STRIPE_API_KEY)
+
+
+def vendor_account(vendor_id: Any) -> StripeAccount:
+    """The Stripe account a vendor settles in: its own key, a connected account under the platform key,
+    or the deployment's key when it has no connection (settlement.models.StripeConnection)."""
+    connection = StripeConnection.objects.filter(vendor_id=vendor_id).first()
+    if connection is None:
+        return deployment_account()
+    if connection.mode == StripeConnection.Mode.OWN_ACCOUNT:
+        return StripeAccount(crypto.decrypt(connection.secret_key_encrypted))
+    return StripeAccount(settings.STRIPE_API_KEY, connection.account_id)
+
+
+def client(account: StripeAccount | None = None) -> stripe.StripeClient:
+    """The process's client for an account (the deployment's by default): one per account and process,
+    so its HTTP connections are kept alive across invoices instead of a TLS handshake per call."""
+    account = account or deployment_account()
     return _client(
-        settings.STRIPE_API_KEY,
+        account.api_key,
+        account.account,
         settings.STRIPE_API_BASE,
         settings.STRIPE_MAX_NETWORK_RETRIES,
         settings.STRIPE_TIMEOUT_SECONDS,
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _client(api_key: str, api_base: str, max_network_retries: int, timeout: float) -> stripe.StripeClient:
+def vendor_client(vendor_id: Any) -> stripe.StripeClient:
+    return client(vendor_account(vendor_id))
+
+
+@functools.lru_cache(maxsize=64)
+def _client(
+    api_key: str, account: str, api_base: str, max_network_retries: int, timeout: float
+) -> stripe.StripeClient:
     base = {"api": api_base} if api_base else None
     return stripe.StripeClient(
         api_key,
+        stripe_account=account or None,
         base_addresses=base,  # type: ignore[arg-type]
         stripe_version=API_VERSION,
         max_network_retries=max_network_retries,
