@@ -149,8 +149,8 @@ def push_credit_note(credit_note_id: int) -> str:
 
 
 @shared_task(**STRIPE_TASK)
-def complete_customer_setup(setup_intent_id: str) -> str:
-    return customer_setup_complete(setup_intent_id=setup_intent_id)
+def complete_customer_setup(setup_intent_id: str, stripe_customer_id: str) -> str:
+    return customer_setup_complete(setup_intent_id=setup_intent_id, stripe_customer_id=stripe_customer_id)
 
 
 @shared_task(**STRIPE_TASK)

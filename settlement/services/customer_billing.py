@@ -91,7 +91,7 @@ def customer_stripe_link(*, customer: Customer, data: Any, actor: str) -> Custom
     refused: its card would pay this customer's invoices."""
     stripe_customer_id = parse(StripeLinkIn, data).stripe_customer_id
     try:
-        remote = stripe_customer_retrieve(stripe_customer_id=stripe_customer_id)
+        remote = stripe_customer_retrieve(vendor_id=customer.vendor_id, stripe_customer_id=stripe_customer_id)
     except StripeUnavailable:
         raise _stripe_down() from None
     if remote is None:
@@ -215,32 +215,38 @@ def _payment_method_record(*, stripe_customer_id: str, payment_method: str) -> C
 def customer_payment_method_refresh(*, stripe_customer_id: str) -> str:
     """Read the Stripe customer's default payment method and record it ("" if it has none, or Stripe no
     longer knows the customer). Reading rather than trusting an event's copy: events can arrive out of order
-    (https://docs.stripe.com/webhooks#event-ordering), the customer as Stripe has it now cannot."""
-    remote = stripe_customer_retrieve(stripe_customer_id=stripe_customer_id)
+    (https://docs.stripe.com/webhooks#event-ordering), the customer as Stripe has it now cannot. Read in the
+    account of the vendor whose customer it is linked to (one Verity customer per Stripe customer)."""
+    linked = Customer.objects.filter(stripe_customer_id=stripe_customer_id).first()
+    if linked is None:
+        return ""
+    remote = stripe_customer_retrieve(vendor_id=linked.vendor_id, stripe_customer_id=stripe_customer_id)
     payment_method = default_payment_method_of(remote) if remote is not None else ""
     _payment_method_record(stripe_customer_id=stripe_customer_id, payment_method=payment_method)
     return payment_method
 
 
-def customer_setup_complete(*, setup_intent_id: str) -> str:
+def customer_setup_complete(*, setup_intent_id: str, stripe_customer_id: str) -> str:
     """A setup session completed: make the card its SetupIntent saved the customer's default for invoices
-    (Checkout does not) and record it. Only for a Stripe customer linked to a Verity customer; "" if
-    nothing was set."""
-    intent = setup_intent_retrieve(setup_intent_id=setup_intent_id)
+    (Checkout does not) and record it. Only for a Stripe customer linked to a Verity customer (in its
+    vendor's account); "" if nothing was set."""
+    linked = Customer.objects.filter(stripe_customer_id=stripe_customer_id).first()
+    if linked is None:
+        return ""
+    intent = setup_intent_retrieve(vendor_id=linked.vendor_id, setup_intent_id=setup_intent_id)
     if intent is None or intent.get("status") != "succeeded":
         return ""
-    stripe_customer_id, payment_method = intent.get("customer"), intent.get("payment_method")
-    if not stripe_customer_id or not payment_method:
-        return ""
-    if not Customer.objects.filter(stripe_customer_id=stripe_customer_id).exists():
+    payment_method = intent.get("payment_method")
+    if intent.get("customer") != stripe_customer_id or not payment_method:
         return ""
     updated = stripe_customer_default_payment_method_set(
-        stripe_customer_id=str(stripe_customer_id),
+        vendor_id=linked.vendor_id,
+        stripe_customer_id=stripe_customer_id,
         payment_method_id=str(payment_method),
         setup_intent_id=setup_intent_id,
     )
     recorded = default_payment_method_of(updated)
-    _payment_method_record(stripe_customer_id=str(stripe_customer_id), payment_method=recorded)
+    _payment_method_record(stripe_customer_id=stripe_customer_id, payment_method=recorded)
     return recorded
 
 
@@ -248,7 +254,9 @@ def customer_test_card_attach(*, customer: Customer, payment_method: str = "pm_c
     """Test mode (the demo): give the customer a Stripe test card as its default for invoices, making its
     Stripe customer first if it has none, and record it; the payment method's id."""
     stripe_customer_id = stripe_customer_ensure(customer=customer)
-    updated = stripe_test_card_attach(stripe_customer_id=stripe_customer_id, payment_method=payment_method)
+    updated = stripe_test_card_attach(
+        vendor_id=customer.vendor_id, stripe_customer_id=stripe_customer_id, payment_method=payment_method
+    )
     recorded = default_payment_method_of(updated)
     _payment_method_record(stripe_customer_id=stripe_customer_id, payment_method=recorded)
     return recorded

@@ -29,13 +29,15 @@ def stripe_customer_event(event: StripeEvent) -> None:
         # Only Verity's own setup sessions (their metadata names the customer), and only once complete.
         made_by_verity = bool((obj.get("metadata") or {}).get("verity_customer_id"))
         setup_intent_id = _object_id(obj.get("setup_intent"))
+        stripe_customer_id = _object_id(obj.get("customer"))
         if (
             obj.get("mode") == "setup"
             and obj.get("status") == "complete"
             and made_by_verity
             and setup_intent_id
+            and stripe_customer_id
         ):
-            transaction.on_commit(lambda: complete_customer_setup.delay(setup_intent_id))
+            transaction.on_commit(lambda: complete_customer_setup.delay(setup_intent_id, stripe_customer_id))
     elif event.type == "customer.updated":
         stripe_customer_id = _object_id(obj.get("id"))
         if stripe_customer_id and Customer.objects.filter(stripe_customer_id=stripe_customer_id).exists():

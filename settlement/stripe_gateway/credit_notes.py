@@ -21,13 +21,13 @@ from settlement.money import stripe_amount
 from settlement.stripe_gateway.client import (
     Params,
     StepCall,
-    client,
     every,
     idempotency_key,
     metadata_of,
     options,
     outage_is_unavailable,
     step_run,
+    vendor_client,
 )
 
 
@@ -84,7 +84,7 @@ def credit_note_push(*, credit_note_id: int) -> CreditNote:
     ).exists()
     if not finalized:
         return note  # the invoice is not on Stripe yet: the periodic job comes back
-    api = client()
+    api = vendor_client(invoice.vendor_id)
     with outage_is_unavailable(f"reading invoice {invoice.stripe_invoice_id}"):
         remote = api.v1.invoices.retrieve(invoice.stripe_invoice_id)
     if remote.status == "void":

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import stripe
-from django.conf import settings
 
 from contracts.models import Customer
 from settlement.stripe_gateway.client import (
@@ -22,6 +21,8 @@ from settlement.stripe_gateway.client import (
     metadata_of,
     options,
     outage_is_unavailable,
+    vendor_account,
+    vendor_client,
 )
 
 JSON = dict[str, Any]
@@ -35,7 +36,7 @@ def _missing(exc: stripe.InvalidRequestError) -> bool:
     return exc.http_status == 404 and exc.code == "resource_missing"
 
 
-def stripe_customer_retrieve(*, stripe_customer_id: str) -> JSON | None:
+def stripe_customer_retrieve(*, vendor_id: Any, stripe_customer_id: str) -> JSON | None:
     """The Stripe customer, or None when Stripe does not know it (404 resource_missing) or it was deleted.
 
     A deleted customer is still retrievable, as "a subset of the customer's information ... including a
@@ -43,7 +44,7 @@ def stripe_customer_retrieve(*, stripe_customer_id: str) -> JSON | None:
     """
     with outage_is_unavailable(f"retrieving customer {stripe_customer_id}"):
         try:
-            remote = client().v1.customers.retrieve(stripe_customer_id)
+            remote = vendor_client(vendor_id).v1.customers.retrieve(stripe_customer_id)
         except stripe.InvalidRequestError as exc:
             if _missing(exc):
                 return None
@@ -93,7 +94,7 @@ def made_customer(api: stripe.StripeClient, params: JSON) -> str | None:
 def stripe_customer_create(*, customer: Customer) -> str:
     """The id of Verity's Stripe customer for `customer`: one an earlier attempt made, else a new one under
     `verity:v1:customer:<id>`."""
-    api = client()
+    api = vendor_client(customer.vendor_id)
     params = customer_params(customer)
     with outage_is_unavailable(f"creating the Stripe customer of {customer.pk}"):
         found = made_customer(api, params)
@@ -139,15 +140,15 @@ def _setup_session_url(customer: Customer, success_url: str, cancel_url: str) ->
     if cancel_url:
         params["cancel_url"] = cancel_url
     with outage_is_unavailable(f"creating a setup session for {customer.pk}"):
-        session = client().v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+        session = vendor_client(customer.vendor_id).v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     return str(session.url)
 
 
-def setup_intent_retrieve(*, setup_intent_id: str) -> JSON | None:
+def setup_intent_retrieve(*, vendor_id: Any, setup_intent_id: str) -> JSON | None:
     """The SetupIntent a completed setup session made (None if Stripe does not know it)."""
     with outage_is_unavailable(f"retrieving SetupIntent {setup_intent_id}"):
         try:
-            intent = client().v1.setup_intents.retrieve(setup_intent_id)
+            intent = vendor_client(vendor_id).v1.setup_intents.retrieve(setup_intent_id)
         except stripe.InvalidRequestError as exc:
             if _missing(exc):
                 return None
@@ -157,12 +158,12 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> JSON | None:
 
 
 def stripe_customer_default_payment_method_set(
-    *, stripe_customer_id: str, payment_method_id: str, setup_intent_id: str
+    *, vendor_id: Any, stripe_customer_id: str, payment_method_id: str, setup_intent_id: str
 ) -> JSON:
     """Make the card a SetupIntent saved the customer's default for invoices; the customer as Stripe has it
     after. Keyed by the SetupIntent, so a retried webhook or task sets it once."""
     with outage_is_unavailable(f"setting the default payment method of {stripe_customer_id}"):
-        updated = client().v1.customers.update(
+        updated = vendor_client(vendor_id).v1.customers.update(
             stripe_customer_id,
             params={"invoice_settings": {"default_payment_method": payment_method_id}},
             options=options(idempotency_key("setup_intent", setup_intent_id, "default")),
@@ -171,13 +172,16 @@ def stripe_customer_default_payment_method_set(
     return found
 
 
-def stripe_test_card_attach(*, stripe_customer_id: str, payment_method: str = "pm_card_visa") -> JSON:
+def stripe_test_card_attach(
+    *, vendor_id: Any, stripe_customer_id: str, payment_method: str = "pm_card_visa"
+) -> JSON:
     """Test mode only: give the Stripe customer one of Stripe's test cards as its default for invoices, the
     way test mode does it (https://docs.stripe.com/testing#cards): the test token attached to the customer
     (Stripe makes a new PaymentMethod of it), then made the default. The customer as Stripe has it after."""
-    if not settings.STRIPE_API_KEY.startswith("sk_test_"):
+    account = vendor_account(vendor_id)
+    if not account.api_key.startswith(("sk_test_", "rk_test_")):
         raise ValueError("Test cards exist only with a test-mode key (sk_test_…).")
-    api = client()
+    api = client(account)
     with outage_is_unavailable(f"attaching a test card to {stripe_customer_id}"):
         attached = api.v1.payment_methods.attach(payment_method, params={"customer": stripe_customer_id})
         updated = api.v1.customers.update(

@@ -31,13 +31,13 @@ from settlement.stripe_gateway.client import (
     SettlementBlocked,
     StepCall,
     StripeObject,
-    client,
     every,
     idempotency_key,
     metadata_of,
     options,
     outage_is_unavailable,
     step_run,
+    vendor_client,
 )
 from settlement.stripe_gateway.customers import customer_params, made_customer
 
@@ -243,7 +243,7 @@ def invoice_push(*, invoice_id: int) -> Invoice:
 
 
 def _settle(invoice: Invoice) -> None:
-    api = client()
+    api = vendor_client(invoice.vendor_id)
     customer_id = ensure_customer(api, invoice, invoice.contract.customer)
     send = invoice.contract.collection_method == CollectionMethod.SEND_INVOICE
     created = step_run(
@@ -335,6 +335,8 @@ def _collect(
 def invoice_retrieve(*, invoice: Invoice) -> dict[str, Any]:
     """Stripe's current invoice (for resync); read-only, no idempotency needed."""
     with outage_is_unavailable(f"reading invoice {invoice.stripe_invoice_id}"):
-        remote: StripeObject = client().v1.invoices.retrieve(invoice.stripe_invoice_id)
+        remote: StripeObject = vendor_client(invoice.vendor_id).v1.invoices.retrieve(
+            invoice.stripe_invoice_id
+        )
     result: dict[str, Any] = remote.to_dict()
     return result
