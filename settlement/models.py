@@ -96,6 +96,11 @@ class Invoice(models.Model):
     settlement_status = models.CharField(
         max_length=12, choices=SettlementStatus.choices, default=SettlementStatus.PENDING
     )
+    tax_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tax Stripe Tax added on top of the total (None: no tax applied); Stripe's total is the sum.",
+    )
     payment_error = models.TextField(
         blank=True, default="", help_text="Why the last payment attempt failed (Stripe's words)."
     )

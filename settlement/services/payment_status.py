@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from settlement.models import STATUS_RANK, Invoice, InvoiceStatus
+from settlement.money import minor_from_stripe_amount
 
 # Stripe's invoice statuses (https://docs.stripe.com/invoicing/overview#invoice-statuses) → ours.
 STATUS_BY_STRIPE_STATUS = {
@@ -53,4 +54,8 @@ def stripe_invoice_facts(stripe_invoice: dict[str, Any]) -> dict[str, Any]:
         facts["next_payment_attempt_at"] = _timestamp(stripe_invoice["next_payment_attempt"])
     if stripe_invoice.get("status"):
         facts["stripe_status"] = str(stripe_invoice["status"])
+    automatic_tax = stripe_invoice.get("automatic_tax") or {}
+    if automatic_tax.get("enabled") and stripe_invoice.get("status") not in (None, "draft"):
+        tax = int(stripe_invoice.get("total") or 0) - int(stripe_invoice.get("total_excluding_tax") or 0)
+        facts["tax_minor"] = minor_from_stripe_amount(tax, str(stripe_invoice.get("currency", "usd")).upper())
     return facts

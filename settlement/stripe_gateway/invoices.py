@@ -23,7 +23,7 @@ import stripe
 from django.utils import timezone
 
 from contracts.models import CollectionMethod, Customer
-from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStatus
+from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStatus, StripeConnection
 from settlement.money import stripe_amount
 from settlement.services.payment_status import invoice_status_advance, stripe_invoice_facts
 from settlement.stripe_gateway.client import (
@@ -41,6 +41,7 @@ from settlement.stripe_gateway.client import (
 )
 from settlement.stripe_gateway.customers import customer_params, made_customer
 
+NO_TAX_FOOTER = "No tax is applied to this invoice."
 MAX_STRIPE_LINES = 250  # https://docs.stripe.com/changelog/2016-02-22/no-more-than-250-invoice-items
 
 
@@ -131,6 +132,11 @@ def _invoice_params(invoice: Invoice, customer_id: str) -> Params:
     }
     if contract.collection_method == CollectionMethod.SEND_INVOICE:
         params["days_until_due"] = contract.days_until_due
+    if StripeConnection.objects.filter(vendor_id=invoice.vendor_id, tax_enabled=True).exists():
+        # Stripe Tax computes tax from the customer's address (https://docs.stripe.com/tax/invoicing).
+        params["automatic_tax"] = {"enabled": True}
+    else:
+        params["footer"] = NO_TAX_FOOTER
     return params
 
 

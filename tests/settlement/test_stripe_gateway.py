@@ -409,6 +409,10 @@ def test_the_stripe_invoice_carries_our_number_local_period_ids_and_every_line(
     assert {"name": "Verity invoice", "value": f"#{invoice.number}"} in remote["custom_fields"]
     assert {"name": "Service period", "value": "01 Mar 2026 to 31 Mar 2026"} in remote["custom_fields"]
     assert remote["metadata"]["verity_invoice_id"] == str(invoice.pk)
+    assert (remote["footer"], remote["automatic_tax"]["enabled"]) == (
+        "No tax is applied to this invoice.",
+        False,
+    )
     lines = stripe_api.admin.state()["invoiceitems"].values()
     ours = sorted(
         (line for line in lines if line["invoice"] == remote["id"]),
