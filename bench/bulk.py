@@ -250,9 +250,9 @@ def seed_contracts(
         """
         INSERT INTO contracts_customer
             (id, vendor_id, name, external_ref, billing_email, stripe_customer_id,
-             stripe_default_payment_method, created_at, updated_at)
+             stripe_default_payment_method, tax_ids, tax_exempt, created_at, updated_at)
         SELECT customer_id, vendor_id, 'Bench customer ' || n, 'bench-' || n,
-               'billing' || n || '@bench.test', '', '', now(), now()
+               'billing' || n || '@bench.test', '', '', '[]'::jsonb, 'none', now(), now()
         FROM bench_contracts
         """
     )

@@ -188,6 +188,9 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Platform mode (vendors' connected accounts under STRIPE_API_KEY): the signing secret of the platform's
+# Connect webhook endpoint, which also posts to /webhooks/stripe; empty: no Connect events are accepted.
+STRIPE_CONNECT_WEBHOOK_SECRET = env.str("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=4)
 # Per attempt; with the retries it stays well inside a task's time limit (the SDK's default is 80 s).
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
@@ -231,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         "CollectionMethodEnum": ["charge_automatically", "send_invoice"],
         "CreditAfterPaymentEnum": ["customer_balance", "refund"],
         "ContractStatusEnum": "contracts.models.ContractStatus",
+        "TaxExemptEnum": "contracts.models.TaxExempt.values",
+        "TaxIdTypeEnum": "contracts.billing_details.TAX_ID_TYPES",
         "OutcomeStateEnum": "outcomes.models.OutcomeState",
         "InvoiceStatusEnum": "settlement.models.InvoiceStatus",
         "LineKindEnum": "settlement.models.LineKind",

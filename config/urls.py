@@ -9,7 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from outcomes.views import webhook_events
-from settlement.views import stripe_webhook
+from settlement.views import stripe_vendor_webhook, stripe_webhook
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON).
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include(("settlement.api.urls", "settlement-api"), namespace="settlement-api")),
     path("webhooks/v1/sources/<str:source_id>/events", webhook_events, name="webhook-events"),
     path("webhooks/stripe", stripe_webhook, name="stripe-webhook"),
+    path("webhooks/stripe/<str:vendor_id>", stripe_vendor_webhook, name="stripe-vendor-webhook"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

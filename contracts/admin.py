@@ -77,16 +77,20 @@ class MembershipAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
 
 
+# The customer fields the admin edits; the address and tax ids are edited in the portal or the API.
+CUSTOMER_FIELDS = ("name", "external_ref", "billing_email")
+
+
 class CustomerForm(forms.ModelForm):
     """Validated by the services' own customer validator, so admin and API accept the same input."""
 
     class Meta:
         model = Customer
-        fields = ("vendor", "name", "external_ref", "billing_email")
+        fields = ("vendor", *CUSTOMER_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        data = {name: cleaned.get(name) for name in customers.CustomerFields.model_fields}
+        data = {name: cleaned.get(name) for name in CUSTOMER_FIELDS}
         if all(value is not None for value in data.values()):
             try:
                 parse(customers.CustomerFields, data)
@@ -102,7 +106,15 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ("vendor",)
     search_fields = ("name", "external_ref", "billing_email", "stripe_customer_id")
     list_select_related = ("vendor",)
-    readonly_fields = ("id", "stripe_customer_id", "created_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "stripe_customer_id",
+        "address",
+        "tax_ids",
+        "tax_exempt",
+        "created_at",
+        "updated_at",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> tuple[str, ...]:
         # A customer never moves to another vendor: that would hand its data to a stranger.
@@ -110,7 +122,7 @@ class CustomerAdmin(admin.ModelAdmin):
         return (*self.readonly_fields, *extra)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
-        data = {name: form.cleaned_data[name] for name in customers.CustomerFields.model_fields}
+        data = {name: form.cleaned_data[name] for name in CUSTOMER_FIELDS}
         actor = admin_actor(request)
         if change:
             current = Customer.objects.select_related("vendor").get(pk=obj.pk)

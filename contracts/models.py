@@ -47,6 +47,14 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
 
+class TaxExempt(models.TextChoices):
+    """Stripe's `tax_exempt` on a customer: whether Stripe Tax charges them tax."""
+
+    NONE = "none", "Not exempt"
+    EXEMPT = "exempt", "Exempt"
+    REVERSE = "reverse", "Reverse charge"
+
+
 class Customer(models.Model):
     """A buyer of one vendor's agent; its systems post outcome events through webhook sources."""
 
@@ -59,6 +67,12 @@ class Customer(models.Model):
     # The payment method Stripe charges this customer's invoices with (its invoice_settings default, as
     # last read from Stripe); empty: Stripe cannot charge them automatically.
     stripe_default_payment_method = models.CharField(max_length=100, blank=True, default="")
+    # What Stripe Tax needs (validated by contracts.billing_details): the billing address (line1, line2, city,
+    # state, postal_code, country; null: none given), tax ids ([{"type": "eu_vat", "value": "DE123456789"}])
+    # and whether tax is charged (reverse: the customer accounts for it).
+    address = models.JSONField(null=True, blank=True, default=None)
+    tax_ids = models.JSONField(default=list, blank=True)
+    tax_exempt = models.CharField(max_length=7, choices=TaxExempt.choices, default=TaxExempt.NONE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,6 +80,9 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["vendor", "external_ref"], name="customer_external_ref_unique_per_vendor"
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_exempt__in=TaxExempt.values), name="customer_tax_exempt_valid"
             ),
             # One Stripe customer pays for one Verity customer: linking another vendor's would charge its card.
             models.UniqueConstraint(

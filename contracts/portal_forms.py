@@ -139,7 +139,8 @@ class Input:
     value: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
-    widget: str = "text"  # text, number, select, textarea, email, none (an anchor: errors only)
+    # text, number, select, textarea, email, password (a secret: never filled back), none (an anchor: errors only)
+    widget: str = "text"
     group: str = ""  # what the input belongs to, for the error summary ("Outcome type 2")
     form_name: str = ""  # tells apart inputs of the same name in several forms on one page
     errors: list[str] = field(default_factory=list)

@@ -1,5 +1,6 @@
 """Portal pages of customers' billing: the customers and whether Stripe can charge them, a customer's page with
-its Stripe customer (link, unlink) and a link where they save a card; and the page Stripe sends them back to."""
+its tax details (address, tax ids, exemption), its Stripe customer (link, unlink) and a link where they save a
+card; and the page Stripe sends them back to."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
+from contracts.customer_form import (
+    TaxDetailsForm,
+    errors_on_rows,
+    tax_details_body,
+    tax_details_form,
+    tax_details_values,
+)
 from contracts.errors import DomainError, FieldErrors
 from contracts.models import CollectionMethod, ContractStatus, Customer
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from contracts.portal_forms import Form, Input, bind
+from contracts.services.customers import customer_update
 from settlement.services.customer_billing import (
     customer_setup_link_create,
     customer_stripe_link,
@@ -53,6 +62,7 @@ def _customer_page(
     customer: Customer,
     *,
     link_form: Form | None = None,
+    tax_form: TaxDetailsForm | None = None,
     setup_url: str = "",
     status: int = 200,
 ) -> HttpResponse:
@@ -76,6 +86,7 @@ def _customer_page(
             "contracts": contracts,
             "needs_card": bool(charged_automatically) and not customer.can_be_charged_automatically,
             "link_form": link_form or stripe_link_form(),
+            "tax_form": tax_form or tax_details_form(tax_details_values(customer)),
             "setup_url": setup_url,
         },
         status=status,
@@ -109,6 +120,23 @@ def customer_stripe_link_page(request: PortalRequest, customer_id: str) -> HttpR
         else "it has no card on file yet"
     )
     messages.success(request, f"Linked to Stripe customer {customer.stripe_customer_id}: {card}.")
+    return redirect("settlement:customer-detail", customer_id=customer.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def customer_tax_details_page(request: PortalRequest, customer_id: str) -> HttpResponse:
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    body, rows = tax_details_body(request.POST)
+    try:
+        customer_update(customer=customer, data=body, actor=portal_actor(request))
+    except DomainError as exc:
+        errors = errors_on_rows(exc.field_errors, rows) or {
+            "non_field_errors": [{"code": exc.code, "message": exc.message}]
+        }
+        form = tax_details_form(request.POST, errors)
+        return _customer_page(request, customer, tax_form=form, status=exc.status)
+    messages.success(request, "Tax details saved.")
     return redirect("settlement:customer-detail", customer_id=customer.pk)
 
 

@@ -327,6 +327,13 @@ class StripeConnection(models.Model):
     vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="stripe_connection")
     mode = models.CharField(max_length=20, choices=Mode.choices)
     account_id = models.CharField(max_length=100, blank=True, default="", help_text="acct_…, as Stripe says.")
+    account_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The account's business name, as Stripe said at the last check.",
+    )
+    account_country = models.CharField(max_length=2, blank=True, default="")
     secret_key_encrypted = models.TextField(blank=True, default="")
     secret_key_hint = models.CharField(max_length=12, blank=True, default="", help_text="The key's last 4.")
     webhook_secret_encrypted = models.TextField(blank=True, default="")

@@ -31,6 +31,7 @@ from settlement.models import (
     LineOutcome,
     SettlementStatus,
     SettlementStep,
+    StripeConnection,
 )
 from settlement.services.invoicing import contract_period, drafts_preview
 
@@ -189,6 +190,27 @@ def invoices_to_push() -> list[int]:
         Invoice.objects.filter(settlement_status=SettlementStatus.PENDING, number__isnull=False)
         .order_by("finalized_at", "id")
         .values_list("id", flat=True)
+    )
+
+
+def stripe_connection_of(*, vendor: Vendor) -> StripeConnection | None:
+    """The Stripe account the vendor settles in, or None: the deployment's own key."""
+    return StripeConnection.objects.filter(vendor=vendor).first()
+
+
+def stripe_account_vendors(*, account: str) -> QuerySet[Vendor]:
+    """The vendors an event of this Stripe account may concern: the one connected to it, or, for the
+    deployment's own account (""), those without a connection. Ids are only unique within an account."""
+    if account:
+        return Vendor.objects.filter(stripe_connection__account_id=account)
+    return Vendor.objects.filter(stripe_connection__isnull=True)
+
+
+def invoices_settling_on_stripe(*, vendor: Vendor) -> QuerySet[Invoice]:
+    """The vendor's invoices whose settlement is under way in its current Stripe account (a Stripe
+    invoice exists, steps remain): they must finish there before the vendor changes account."""
+    return Invoice.objects.filter(vendor=vendor, settlement_status=SettlementStatus.PENDING).exclude(
+        stripe_invoice_id=""
     )
 
 

@@ -1,8 +1,8 @@
-"""Portal pages of the settlement app: the dashboard, invoices and customers' billing."""
+"""Portal pages of the settlement app: the dashboard, invoices, customers' billing and the Stripe settings."""
 
 from django.urls import path
 
-from settlement import customer_views, views
+from settlement import connection_views, customer_views, views
 
 app_name = "settlement"
 
@@ -35,6 +35,11 @@ urlpatterns = [
     path("customers/", customer_views.customer_list, name="customer-list"),
     path("customers/<str:customer_id>/", customer_views.customer_detail, name="customer-detail"),
     path(
+        "customers/<str:customer_id>/tax-details/",
+        customer_views.customer_tax_details_page,
+        name="customer-tax-details",
+    ),
+    path(
         "customers/<str:customer_id>/stripe/link/",
         customer_views.customer_stripe_link_page,
         name="customer-stripe-link",
@@ -50,4 +55,10 @@ urlpatterns = [
         name="customer-setup-link",
     ),
     path("billing/card-saved/", customer_views.card_saved, name="card-saved"),
+    path("settings/stripe/", connection_views.stripe_connection_page, name="stripe-connection"),
+    path("settings/stripe/connect/", connection_views.stripe_connect_page, name="stripe-connect"),
+    path("settings/stripe/test/", connection_views.stripe_test_page, name="stripe-test"),
+    path("settings/stripe/rotate/", connection_views.stripe_rotate_page, name="stripe-rotate"),
+    path("settings/stripe/tax/", connection_views.stripe_tax_page, name="stripe-tax"),
+    path("settings/stripe/disconnect/", connection_views.stripe_disconnect_page, name="stripe-disconnect"),
 ]

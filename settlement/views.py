@@ -29,8 +29,12 @@ from settlement.services.invoice_actions import (
     invoice_step_retry_now,
 )
 from settlement.services.settlement_steps import settlement_abandon
-from settlement.services.stripe_events import stripe_event_process, stripe_event_record
-from settlement.stripe_gateway import event_verify
+from settlement.services.stripe_events import (
+    EventNotVerified,
+    stripe_event_process,
+    stripe_event_record,
+    stripe_event_verify,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ def _shape_problem(event: Any, payload: bytes) -> str | None:
         return "type must be a string of at most 100 characters."
     if type(created) is not int or not 0 <= created < MAX_CREATED:
         return "created must be integer seconds since the epoch."
+    if len(str(event.get("account") or "")) > 100:
+        return "account must be a Stripe account id of at most 100 characters."
     data = event.get("data", {})
     obj = data.get("object", {}) if isinstance(data, dict) else None
     if not isinstance(obj, dict) or not isinstance(obj.get("id", ""), str):
@@ -61,11 +67,26 @@ def _shape_problem(event: Any, payload: bytes) -> str | None:
 @csrf_exempt
 @require_post
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    """The deployment's endpoint: its own account's events and, in platform mode, connected accounts'."""
+    return _stripe_event_receive(request, vendor_id=None)
+
+
+@csp_exempt()
+@csrf_exempt
+@require_post
+def stripe_vendor_webhook(request: HttpRequest, vendor_id: str) -> JsonResponse:
+    """A vendor's own endpoint: the events of the Stripe account it connected with its own key."""
+    return _stripe_event_receive(request, vendor_id=vendor_id)
+
+
+def _stripe_event_receive(request: HttpRequest, *, vendor_id: str | None) -> JsonResponse:
     try:
-        event = event_verify(
-            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
+        verified = stripe_event_verify(
+            payload=request.body,
+            signature_header=request.headers.get("Stripe-Signature", ""),
+            vendor_id=vendor_id,
         )
-    except ValueError:
+    except EventNotVerified:
         return JsonResponse(
             {
                 "status": 400,
@@ -75,12 +96,13 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
             },
             status=400,
         )
+    event = verified.event
     problem = _shape_problem(event, request.body)
     if problem is not None:
         return JsonResponse(
             {"status": 400, "code": "invalid_event", "message": problem, "field_errors": {}}, status=400
         )
-    stored, _ = stripe_event_record(event=event)
+    stored, _ = stripe_event_record(event=event, account=verified.account)
     try:
         stripe_event_process(event_id=stored.pk)
     except Exception:

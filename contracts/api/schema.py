@@ -38,7 +38,11 @@ ERRORS = {
     "409": "The object's state forbids this: e.g. `invalid_transition`, `duplicate_reference`, `version_locked`.",
     "413": "The request body is over the size limit: `body_too_large`.",
     "429": "Too many requests: `rate_limited`, with Retry-After.",
+    "503": "A service Verity depends on cannot be reached (e.g. `stripe_unavailable`); nothing was changed.",
 }
+# An operation lists the error statuses the rules below cannot infer (a singleton's 404, a 503) in this
+# extension: extend_schema(extensions={ERROR_STATUSES: ["404", "503"]}).
+ERROR_STATUSES = "x-error-statuses"
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -46,7 +50,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            statuses = ["401", "429"]
+            statuses = ["401", "429", *operation.pop(ERROR_STATUSES, [])]
             query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
             if "{" in path or "cursor" in query:  # an unknown object, or a cursor that is not ours
                 statuses.append("404")

@@ -11,8 +11,23 @@ from contracts.models import (
     ContractVersion,
     Customer,
     OutcomeType,
+    TaxExempt,
     WebhookSource,
 )
+
+
+class AddressOut(serializers.Serializer[dict[str, str]]):
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2.")
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+
+
+class TaxIdOut(serializers.Serializer[dict[str, str]]):
+    type = serializers.CharField(help_text="A Stripe tax id type, e.g. eu_vat.")
+    value = serializers.CharField()
 
 
 class CustomerOut(serializers.ModelSerializer[Customer]):
@@ -20,6 +35,9 @@ class CustomerOut(serializers.ModelSerializer[Customer]):
         read_only=True,
         help_text="Whether Stripe has a default payment method for this customer's invoices.",
     )
+    address = AddressOut(read_only=True, allow_null=True, help_text="The billing address; null: none given.")
+    tax_ids = TaxIdOut(many=True, read_only=True)
+    tax_exempt = serializers.ChoiceField(choices=TaxExempt.values, read_only=True)
 
     class Meta:
         model = Customer
@@ -31,6 +49,9 @@ class CustomerOut(serializers.ModelSerializer[Customer]):
             "stripe_customer_id",
             "stripe_default_payment_method",
             "can_be_charged_automatically",
+            "address",
+            "tax_ids",
+            "tax_exempt",
             "created_at",
             "updated_at",
         ]

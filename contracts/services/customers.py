@@ -1,4 +1,5 @@
-"""Customers of a vendor: create, update, delete (only while nothing refers to them)."""
+"""Customers of a vendor: create, update (including what Stripe Tax needs: address, tax ids, exemption),
+delete (only while nothing refers to them)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from contracts.audit import audit_record
+from contracts.billing_details import Address, TaxExemption, TaxIds
 from contracts.errors import Conflict
 from contracts.models import Customer, Vendor
 from contracts.terms import Terms, parse
@@ -31,6 +33,9 @@ class CustomerFields(Terms):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     external_ref: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
     billing_email: Annotated[str, Field(max_length=254), AfterValidator(valid_email)]
+    address: Address | None = Field(default=None, description="null: no billing address.")
+    tax_ids: TaxIds = Field(default_factory=list)
+    tax_exempt: TaxExemption = "none"
 
 
 def _duplicate_ref(external_ref: str) -> Conflict:
@@ -62,11 +67,7 @@ def customer_create(*, vendor: Vendor, data: Any, actor: str) -> Customer:
 
 def customer_update(*, customer: Customer, data: Any, actor: str) -> Customer:
     """Partial update: fields not given keep their value."""
-    current = {
-        "name": customer.name,
-        "external_ref": customer.external_ref,
-        "billing_email": customer.billing_email,
-    }
+    current = {name: getattr(customer, name) for name in CustomerFields.model_fields}
     fields = parse(CustomerFields, {**current, **data} if isinstance(data, dict) else data)
     changed = {k: v for k, v in fields.model_dump().items() if current[k] != v}
     if not changed:

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 JSON = dict[str, Any]
 
@@ -37,21 +38,41 @@ class AdminClient:
                 f"{method} /__admin{path}: {exc.code} {exc.read().decode(errors='replace')}"
             ) from exc
 
-    # state
-    def state(self) -> JSON:
-        result: JSON = self._call("GET", "/state")
+    # state (every account merged unless `account` names one)
+    def state(self, account: str | None = None) -> JSON:
+        result: JSON = self._call("GET", f"/state{_query(account=account)}")
         return result
 
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def requests(self) -> list[JSON]:
-        result: list[JSON] = self._call("GET", "/requests")["requests"]
+    def requests(self, account: str | None = None) -> list[JSON]:
+        result: list[JSON] = self._call("GET", f"/requests{_query(account=account)}")["requests"]
         return result
 
-    def events(self, type_: str | None = None) -> list[JSON]:
-        suffix = "" if type_ is None else f"?type={type_}"
-        result: list[JSON] = self._call("GET", f"/events{suffix}")["events"]
+    def events(self, type_: str | None = None, *, account: str | None = None) -> list[JSON]:
+        result: list[JSON] = self._call("GET", f"/events{_query(type=type_, account=account)}")["events"]
+        return result
+
+    # accounts and Connect
+    def create_account(
+        self, account_id: str, *, keys: list[str] | None = None, platform: str | None = None
+    ) -> JSON:
+        """Register an account owning `keys` (sk_test_/rk_test_), or a connected account under `platform`."""
+        body: JSON = {"id": account_id, "keys": keys or []}
+        if platform is not None:
+            body["platform"] = platform
+        result: JSON = self._call("POST", "/accounts", body)
+        return result
+
+    def accounts(self) -> list[JSON]:
+        result: list[JSON] = self._call("GET", "/accounts")["accounts"]
+        return result
+
+    # automatic tax
+    def configure_tax(self, rates: dict[str, str], *, account: str | None = None) -> JSON:
+        """Test tax rates in percent per country ("*": every other one) for automatic tax; default 10%."""
+        result: JSON = self._call("POST", "/tax", {"account": account, "rates": rates})
         return result
 
     # faults
@@ -76,8 +97,14 @@ class AdminClient:
         enabled_events: list[str] | None = None,
         paused: bool | None = None,
         timeout: float | None = None,
+        account: str | None = None,
+        connect: bool = False,
     ) -> JSON:
+        """The account's endpoint (default account when None); `connect=True`: its Connect endpoint, which receives
+        its connected accounts' events."""
         body = {
+            "account": account,
+            "connect": connect,
             "url": url,
             "secret": secret,
             "enabled_events": enabled_events,
@@ -87,23 +114,34 @@ class AdminClient:
         result: JSON = self._call("POST", "/webhook", body)
         return result
 
-    def remove_webhook(self) -> None:
-        self._call("DELETE", "/webhook")
+    def remove_webhook(self, *, account: str | None = None, connect: bool = False) -> None:
+        self._call("DELETE", f"/webhook{_query(account=account, connect=connect)}")
 
-    def pause_webhooks(self) -> None:
-        self._call("POST", "/webhook", {**self._call("GET", "/webhook"), "paused": True})
+    def pause_webhooks(self, *, account: str | None = None, connect: bool = False) -> None:
+        current = self._call("GET", f"/webhook{_query(account=account, connect=connect)}")
+        self._call("POST", "/webhook", {**current, "account": account, "connect": connect, "paused": True})
 
-    def release_webhooks(self, order: str | list[str] = "fifo") -> list[JSON]:
-        result: list[JSON] = self._call("POST", "/webhook/release", {"order": order})["deliveries"]
+    def release_webhooks(
+        self, order: str | list[str] = "fifo", *, account: str | None = None, connect: bool = False
+    ) -> list[JSON]:
+        body = {"order": order, "account": account, "connect": connect}
+        result: list[JSON] = self._call("POST", "/webhook/release", body)["deliveries"]
         return result
 
     def drain_webhooks(self, timeout: float = 10.0) -> bool:
         return bool(self._call("POST", "/webhook/drain", {"timeout": timeout})["drained"])
 
     def deliver_event(
-        self, event_id: str, *, times: int = 1, secret: str | None = None, timestamp: int | None = None
+        self,
+        event_id: str,
+        *,
+        times: int = 1,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        connect: bool = False,
     ) -> list[JSON]:
-        body = {"times": times, "secret": secret, "timestamp": timestamp}
+        """To the event's account's endpoint, or (`connect`) to its platform's Connect endpoint."""
+        body = {"times": times, "secret": secret, "timestamp": timestamp, "connect": connect}
         result: list[JSON] = self._call("POST", f"/events/{event_id}/deliver", body)["deliveries"]
         return result
 
@@ -125,13 +163,14 @@ class AdminClient:
     def configure_collection(
         self,
         *,
+        account: str | None = None,
         retry_days: list[int] | None = None,
         after_final_failure: str | None = None,
         overdue_days: int | Literal["unchanged"] | None = "unchanged",
     ) -> JSON:
         """Stripe's custom retry schedule (days after the previous attempt), what follows the last failure
         ("leave_open" | "mark_uncollectible" | "void"), and days after due_date for invoice.overdue (None: never)."""
-        body: JSON = {}
+        body: JSON = {} if account is None else {"account": account}
         if retry_days is not None:
             body["retry_days"] = retry_days
         if after_final_failure is not None:
@@ -141,8 +180,8 @@ class AdminClient:
         result: JSON = self._call("POST", "/collection", body)
         return result
 
-    def collection(self) -> JSON:
-        result: JSON = self._call("GET", "/collection")
+    def collection(self, *, account: str | None = None) -> JSON:
+        result: JSON = self._call("GET", f"/collection{_query(account=account)}")
         return result
 
     def complete_checkout(self, session_id: str, payment_method: str = "pm_card_visa") -> JSON:
@@ -151,3 +190,13 @@ class AdminClient:
             "POST", f"/checkout/{session_id}/complete", {"payment_method": payment_method}
         )
         return result
+
+
+def _query(**values: str | bool | None) -> str:
+    """A query string of the values given (None and False left out)."""
+    given = {
+        name: str(value).lower() if isinstance(value, bool) else value
+        for name, value in values.items()
+        if value
+    }
+    return f"?{urlencode(given)}" if given else ""

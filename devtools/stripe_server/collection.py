@@ -6,8 +6,8 @@ and after the last failure the invoice is left open, marked uncollectible or voi
 (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection,
 https://docs.stripe.com/billing/revenue-recovery/smart-retries#custom-retry-schedule). `invoice.overdue` stands in
 for the automation that sends it (https://docs.stripe.com/changelog/acacia/2024-09-30/billing-due-date-webhooks).
-Nothing here runs on its own: the admin API advances the server clock and `advance` does the work that fell due,
-in time order, each event stamped with the moment it happened.
+Nothing here runs on its own: the admin API advances the server clock and `Accounts.advance` does the work that
+fell due in every account, in time order, each event stamped with the moment it happened.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .params import Params
 from .payments import NO_PAYMENT_METHOD
 
 if TYPE_CHECKING:
-    from .clock import ServerClock
     from .state import Store
 
 DAY = 86_400
@@ -137,30 +136,8 @@ class Collection:
 
     # ------------------------------------------------------------------ time passing
 
-    def advance(self, clock: ServerClock, seconds: float, api_version: str) -> list[str]:
-        """Move `clock` forward by `seconds`, doing Stripe's work that falls due on the way; the events' ids."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        target = clock() + seconds
-        first_event = len(self.store.events)
-        ctx = RequestContext(None, None, api_version)  # Stripe's own work: no request, no idempotency key
-        while (due := self._next_due(target)) is not None:
-            when, action, invoice = due
-            clock.travel_to(when)
-            if action == "finalize":
-                self.store._finalize(invoice, ctx)
-                if invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
-                    invoice["next_payment_attempt"] = when  # automatic finalization attempts payment at once
-            elif action == "charge":
-                payment_method = self.store.wallet.for_invoice(invoice, None)
-                self.attempt(invoice, payment_method, ctx, automatic=True)
-            else:
-                self._overdue_sent.add(invoice["id"])
-                self.store._emit_invoice("invoice.overdue", invoice["id"], ctx)
-        clock.travel_to(target)
-        return [event["id"] for event in self.store.events[first_event:]]
-
-    def _next_due(self, until: float) -> tuple[int, str, JSON] | None:
+    def next_due(self, until: float) -> tuple[int, str, JSON] | None:
+        """The earliest work due by `until`: (when, "finalize" | "charge" | "overdue", invoice), or None."""
         due: list[tuple[int, int, str, JSON]] = []
         for order, invoice in enumerate(self.store.invoices.values()):
             when, action = self._due_for(invoice)
@@ -170,6 +147,29 @@ class Collection:
             return None
         when, _, action, invoice = min(due, key=lambda item: (item[0], item[1]))
         return when, action, invoice
+
+    def run_due(self, due: tuple[int, str, JSON], ctx: RequestContext) -> None:
+        """Do the work `next_due` found, the server clock already moved to its moment."""
+        when, action, invoice = due
+        if action == "finalize":
+            try:
+                self.store._finalize(invoice, ctx)
+            except ApiError as exc:
+                # Stripe reports a failed automatic finalization (e.g. customer_tax_location_invalid) and stops.
+                invoice["automatically_finalizes_at"] = None
+                invoice["last_finalization_error"] = {
+                    key: value for key, value in exc.body()["error"].items() if key != "request_log_url"
+                }
+                self.store._emit_invoice("invoice.finalization_failed", invoice["id"], ctx)
+                return
+            if invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
+                invoice["next_payment_attempt"] = when  # automatic finalization attempts payment at once
+        elif action == "charge":
+            payment_method = self.store.wallet.for_invoice(invoice, None)
+            self.attempt(invoice, payment_method, ctx, automatic=True)
+        else:
+            self._overdue_sent.add(invoice["id"])
+            self.store._emit_invoice("invoice.overdue", invoice["id"], ctx)
 
     def _due_for(self, invoice: JSON) -> tuple[int | None, str]:
         status, automatic = invoice["status"], invoice["auto_advance"]

@@ -1,6 +1,6 @@
 """The invoicing side's routes (credit notes, customer balance transactions, add_lines), for server.py to register.
 
-Handlers look the store up at call time (`store_of()`), because a reset replaces it. Order matters: the first
+Handlers take the request's scope first and act on its account's store. Order matters: the first
 matching route wins, so `/v1/credit_notes/preview` comes before `/v1/credit_notes/{id}`.
 """
 
@@ -11,7 +11,6 @@ from typing import Any
 
 from . import balance, credit_notes, invoice_lines
 from .objects import JSON
-from .state import Store
 
 _ID = r"(?P<object_id>[A-Za-z0-9_]+)"
 _ITEM = r"(?P<item_id>[A-Za-z0-9_]+)"
@@ -19,10 +18,10 @@ _ITEM = r"(?P<item_id>[A-Za-z0-9_]+)"
 Handler = Callable[..., JSON]
 
 
-def invoicing_routes(store_of: Callable[[], Store]) -> list[tuple[str, str, Handler]]:
+def invoicing_routes() -> list[tuple[str, str, Handler]]:
     def call(function: Callable[..., JSON], *, ctx: bool) -> Handler:
-        def handler(p: Any, c: Any, **ids: str) -> JSON:
-            return function(store_of(), *ids.values(), p, *((c,) if ctx else ()))
+        def handler(scope: Any, p: Any, c: Any, **ids: str) -> JSON:
+            return function(scope.store, *ids.values(), p, *((c,) if ctx else ()))
 
         return handler
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .errors import CARD_ERROR, ApiError, invalid, no_such
 from .objects import JSON, RequestContext, from_shape, new_id, paginate
 from .params import Params, merge_metadata
+from .taxes import address_param
 
 if TYPE_CHECKING:
     from .state import Store
@@ -229,11 +230,15 @@ class Wallet:
         return payment_method_id
 
     def update_customer(self, customer_id: str, params: Params, ctx: RequestContext) -> JSON:
-        """POST /v1/customers/{id}: contact fields, metadata (merged), the default payment method for invoices."""
-        params.allow("email", "name", "description", "phone", "metadata", "invoice_settings")
+        """POST /v1/customers/{id}: contact fields, address, tax_exempt, metadata (merged), default payment method."""
+        params.allow(
+            "email", "name", "description", "phone", "metadata", "invoice_settings", "address", "tax_exempt"
+        )
         customer = self.store.customers.get(customer_id)
         if customer is None:
             raise no_such("customer", customer_id, param="id")
+        address = address_param(params, current=customer["address"])
+        tax_exempt = params.choice("tax_exempt", ("none", "exempt", "reverse"))
         settings = params.mapping("invoice_settings", allowed=("default_payment_method",)) or {}
         default = settings.get("default_payment_method")
         if default:
@@ -250,6 +255,9 @@ class Wallet:
                 customer[name] = value or None  # an empty string unsets the field
         if default is not None:
             customer["invoice_settings"]["default_payment_method"] = default or None
+        customer["address"] = address
+        if tax_exempt is not None:
+            customer["tax_exempt"] = tax_exempt
         customer["metadata"] = merge_metadata(customer["metadata"], metadata)
         self.store.emit("customer.updated", customer, ctx)
         return self.store.expand(copy.deepcopy(customer), params.expand())

@@ -19,22 +19,38 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import taxes
+from .accounts import API_KEY, Account, Accounts, masked
 from .clock import ServerClock
 from .errors import API_ERROR, IDEMPOTENCY_ERROR, INVALID_REQUEST, ApiError
 from .faults import FaultRule, FaultSet
 from .forms import FormError, parse_form
 from .invoicing_routes import invoicing_routes
+from .objects import from_shape
 from .params import Params
 from .state import JSON, RequestContext, Store, new_id
 from .webhooks import WebhookDispatcher
 
 DEFAULT_API_VERSION = "2026-10-28.endive"  # what stripe-python 16.x pins; used when a request sends none
-_API_KEY = re.compile(r"^sk_test_[A-Za-z0-9_]+$")
 _ID = r"(?P<object_id>[A-Za-z0-9_]+)"
+_ITEM = r"(?P<item_id>[A-Za-z0-9_]+)"
 # Stripe may prune a key once it is 24 hours old; a key used again after that is a new request.
 IDEMPOTENCY_KEY_LIFETIME = 24 * 3600
 
 Handler = Callable[..., JSON]
+
+
+@dataclass
+class Scope:
+    """Who a request is: its API key, the key's account, and the account it acts on (`Stripe-Account`)."""
+
+    api_key: str
+    key_account: Account
+    account: Account
+
+    @property
+    def store(self) -> Store:
+        return self.account.store
 
 
 @dataclass
@@ -79,13 +95,14 @@ class StripeServer:
     ) -> None:
         self.lock = threading.RLock()
         self.clock = ServerClock()
-        self.store = Store(self.clock)
         self.webhooks = WebhookDispatcher()
-        self.store.event_sink = self.webhooks.submit
+        self.event_log: list[JSON] = []  # every account's events, in emission order
+        self.accounts = Accounts(self.clock, self._wire)
         self.faults = FaultSet(seed)
         self.api_keys = set(api_keys) if api_keys else None
         self.verbose = verbose
-        self._idempotency: dict[tuple[str, str], _IdempotencyEntry] = {}
+        # (the key's account, the account acted on, Idempotency-Key) -> entry
+        self._idempotency: dict[tuple[str, str, str], _IdempotencyEntry] = {}
         self.request_log: list[JSON] = []
         self._stopping = threading.Event()
         self._routes = self._build_routes()
@@ -125,97 +142,170 @@ class StripeServer:
         self.httpd.server_close()
         self.webhooks.stop()
 
+    def _wire(self, account: Account) -> None:
+        def emitted(event: JSON) -> int:
+            self.event_log.append(event)
+            platform = self.accounts.get(account.platform) if account.platform is not None else None
+            return self.webhooks.submit(event, account, platform)
+
+        account.store.event_sink = emitted
+
     def reset(self) -> None:
         with self.lock:
             self.clock.reset()
-            self.store = Store(self.clock)
-            self.store.event_sink = self.webhooks.submit
+            self.webhooks.reset()
+            self.event_log = []
+            self.accounts = Accounts(self.clock, self._wire)
             self.faults.clear()
             self._idempotency.clear()
             self.request_log.clear()
-            self.webhooks.reset()
 
     # ------------------------------------------------------------------ routes
 
     def _build_routes(self) -> list[_Route]:
         def route(method: str, path: str, handler: Handler) -> _Route:
+            # Only POST takes an Idempotency-Key (GET and DELETE are idempotent by nature, Stripe ignores it there).
             return _Route(method, re.compile(f"^{path}$"), handler, method == "POST")
 
-        s = self  # handlers look up self.store at call time: reset() replaces it
+        s = self
         return [
-            route("POST", "/v1/customers", lambda p, c: s.store.create_customer(p, c)),
-            route("GET", f"/v1/customers/{_ID}", lambda p, c, object_id: s.store.get_customer(object_id, p)),
-            route("POST", "/v1/invoices", lambda p, c: s.store.create_invoice(p, c)),
-            route("GET", "/v1/invoices", lambda p, c: s.store.list_invoices(p)),
-            route("GET", f"/v1/invoices/{_ID}", lambda p, c, object_id: s.store.get_invoice(object_id, p)),
+            route("POST", "/v1/customers", lambda r, p, c: r.store.create_customer(p, c)),
             route(
-                "POST", f"/v1/invoices/{_ID}", lambda p, c, object_id: s.store.update_invoice(object_id, p, c)
+                "GET", f"/v1/customers/{_ID}", lambda r, p, c, object_id: r.store.get_customer(object_id, p)
+            ),
+            route("POST", "/v1/invoices", lambda r, p, c: r.store.create_invoice(p, c)),
+            route("GET", "/v1/invoices", lambda r, p, c: r.store.list_invoices(p)),
+            route("GET", f"/v1/invoices/{_ID}", lambda r, p, c, object_id: r.store.get_invoice(object_id, p)),
+            route(
+                "POST",
+                f"/v1/invoices/{_ID}",
+                lambda r, p, c, object_id: r.store.update_invoice(object_id, p, c),
             ),
             route(
-                "GET", f"/v1/invoices/{_ID}/lines", lambda p, c, object_id: s.store.list_lines(object_id, p)
+                "GET",
+                f"/v1/invoices/{_ID}/lines",
+                lambda r, p, c, object_id: r.store.list_lines(object_id, p),
             ),
             route(
                 "POST",
                 f"/v1/invoices/{_ID}/finalize",
-                lambda p, c, object_id: s.store.finalize(object_id, p, c),
+                lambda r, p, c, object_id: r.store.finalize(object_id, p, c),
             ),
-            route("POST", f"/v1/invoices/{_ID}/pay", lambda p, c, object_id: s.store.pay(object_id, p, c)),
-            route("POST", f"/v1/invoices/{_ID}/send", lambda p, c, object_id: s.store.send(object_id, p, c)),
+            route("POST", f"/v1/invoices/{_ID}/pay", lambda r, p, c, object_id: r.store.pay(object_id, p, c)),
+            route(
+                "POST", f"/v1/invoices/{_ID}/send", lambda r, p, c, object_id: r.store.send(object_id, p, c)
+            ),
             # The SDK's void_invoice() posts to /void; /void_invoice is accepted as an alias.
             route(
                 "POST",
                 f"/v1/invoices/{_ID}/void(?:_invoice)?",
-                lambda p, c, object_id: s.store.void(object_id, p, c),
+                lambda r, p, c, object_id: r.store.void(object_id, p, c),
             ),
             route(
                 "POST",
                 f"/v1/invoices/{_ID}/mark_uncollectible",
-                lambda p, c, object_id: s.store.mark_uncollectible(object_id, p, c),
+                lambda r, p, c, object_id: r.store.mark_uncollectible(object_id, p, c),
             ),
-            route("POST", "/v1/invoiceitems", lambda p, c: s.store.create_invoiceitem(p, c)),
+            route("POST", "/v1/invoiceitems", lambda r, p, c: r.store.create_invoiceitem(p, c)),
             # Invoicing side: credit notes, customer balance transactions, add_lines (invoicing_routes.py).
-            *[route(method, path, handler) for method, path, handler in invoicing_routes(lambda: s.store)],
+            *[route(method, path, handler) for method, path, handler in invoicing_routes()],
             # Payments side: payments.py, checkout.py.
-            route("GET", "/v1/customers", lambda p, c: s.store.wallet.list_customers(p)),
+            route("GET", "/v1/customers", lambda r, p, c: r.store.wallet.list_customers(p)),
             route(
                 "POST",
                 f"/v1/customers/{_ID}",
-                lambda p, c, object_id: s.store.wallet.update_customer(object_id, p, c),
+                lambda r, p, c, object_id: r.store.wallet.update_customer(object_id, p, c),
             ),
             route(
                 "GET",
                 f"/v1/customers/{_ID}/payment_methods",
-                lambda p, c, object_id: s.store.wallet.list_for_customer(object_id, p),
+                lambda r, p, c, object_id: r.store.wallet.list_for_customer(object_id, p),
             ),
             route(
                 "POST",
                 f"/v1/payment_methods/{_ID}/attach",
-                lambda p, c, object_id: s.store.wallet.attach_endpoint(object_id, p, c),
+                lambda r, p, c, object_id: r.store.wallet.attach_endpoint(object_id, p, c),
             ),
             route(
                 "POST",
                 f"/v1/payment_methods/{_ID}/detach",
-                lambda p, c, object_id: s.store.wallet.detach(object_id, p, c),
+                lambda r, p, c, object_id: r.store.wallet.detach(object_id, p, c),
             ),
             route(
-                "GET", f"/v1/payment_methods/{_ID}", lambda p, c, object_id: s.store.wallet.get(object_id, p)
+                "GET",
+                f"/v1/payment_methods/{_ID}",
+                lambda r, p, c, object_id: r.store.wallet.get(object_id, p),
             ),
             route(
                 "POST",
                 "/v1/checkout/sessions",
-                lambda p, c: s.store.checkout.create_session(p, c, base_url=s.base_url),
+                lambda r, p, c: r.store.checkout.create_session(p, c, base_url=s.base_url),
             ),
             route(
                 "GET",
                 f"/v1/checkout/sessions/{_ID}",
-                lambda p, c, object_id: s.store.checkout.get_session(object_id, p),
+                lambda r, p, c, object_id: r.store.checkout.get_session(object_id, p),
             ),
             route(
                 "GET",
                 f"/v1/setup_intents/{_ID}",
-                lambda p, c, object_id: s.store.checkout.get_setup_intent(object_id, p),
+                lambda r, p, c, object_id: r.store.checkout.get_setup_intent(object_id, p),
             ),
+            # Tax side: taxes.py.
+            route(
+                "POST",
+                f"/v1/customers/{_ID}/tax_ids",
+                lambda r, p, c, object_id: taxes.create(r.store, object_id, p, c),
+            ),
+            route(
+                "GET",
+                f"/v1/customers/{_ID}/tax_ids",
+                lambda r, p, c, object_id: taxes.list_tax_ids(r.store, object_id, p),
+            ),
+            route(
+                "GET",
+                f"/v1/customers/{_ID}/tax_ids/{_ITEM}",
+                lambda r, p, c, object_id, item_id: taxes.retrieve(r.store, object_id, item_id, p),
+            ),
+            route(
+                "DELETE",
+                f"/v1/customers/{_ID}/tax_ids/{_ITEM}",
+                lambda r, p, c, object_id, item_id: taxes.delete(r.store, object_id, item_id, p, c),
+            ),
+            # Accounts (accounts.py): the harmless checks an integration makes.
+            route("GET", "/v1/account", lambda r, p, c: s._account(r, p)),
+            route(
+                "GET",
+                f"/v1/accounts/{_ID}",
+                lambda r, p, c, object_id: s._connected_account(r, object_id, p),
+            ),
+            route("GET", "/v1/balance", lambda r, p, c: s._balance(r, p)),
         ]
+
+    @staticmethod
+    def _account(scope: Scope, params: Params) -> JSON:
+        """GET /v1/account: the account acted on (the key's, or the `Stripe-Account` one)."""
+        params.allow()
+        return scope.account.render()
+
+    def _connected_account(self, scope: Scope, account_id: str, params: Params) -> JSON:
+        params.allow()
+        return self.accounts.retrieve(scope.account, scope.api_key, account_id)
+
+    @staticmethod
+    def _balance(scope: Scope, params: Params) -> JSON:
+        """GET /v1/balance: always zero (the server keeps no charges or payouts)."""
+        params.allow()
+        return from_shape(
+            "balance",
+            {
+                "available": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+                "connect_reserved": [{"amount": 0, "currency": "usd"}],
+                "livemode": False,
+                "object": "balance",
+                "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+            },
+        )
 
     def _route(self, method: str, path: str) -> tuple[_Route, dict[str, str]]:
         for candidate in self._routes:
@@ -246,6 +336,7 @@ class StripeServer:
             "status": None,
             "fault": None,
             "replayed": False,
+            "account": None,
             "at": time.time(),
         }
         with self.lock:
@@ -264,27 +355,30 @@ class StripeServer:
                 log["status"] = None if early.drop else early.status
                 return early
 
-        entry_key: tuple[str, str] | None = None
+        entry_key: tuple[str, str, str] | None = None
         replayable = True
         try:
-            api_key = self._authenticate(headers)
+            scope = self._authenticate(headers)
+            log["account"] = scope.account.id
             params = self._parse(method, split.query, raw, headers)
             route, groups = self._route(method, path)
             if idempotency_key and route.mutating:
-                replay = self._claim_key((api_key, idempotency_key), method, path, params, request_id)
+                # Keys are scoped to the account and, for Connect, to the account acted on.
+                key = (str(scope.key_account.id), str(scope.account.id), idempotency_key)
+                replay = self._claim_key(key, method, path, params, request_id)
                 if replay is not None:
                     replay.headers.update(base_headers)
                     replay.drop = rule is not None and rule.action in ("drop_after_commit", "timeout")
                     log.update(status=None if replay.drop else replay.status, replayed=True)
                     return replay
-                entry_key = (api_key, idempotency_key)  # ours now: stored or released below
+                entry_key = key  # ours now: stored or released below
             if rule is not None and rule.action == "timeout":  # commit=True: hold the key while we "hang"
                 self._stopping.wait(rule.seconds)
             ctx = RequestContext(request_id, idempotency_key, api_version)
             if rule is not None and rule.action == "500_stored":
-                self._stored_500(rule, lambda: route.handler(Params(params), ctx, **groups))
+                self._stored_500(rule, lambda: route.handler(scope, Params(params), ctx, **groups))
             with self.lock:
-                status, body = 200, route.handler(Params(params), ctx, **groups)
+                status, body = 200, route.handler(scope, Params(params), ctx, **groups)
         except ApiError as exc:
             status, body, replayable = exc.status, exc.body(request_id), exc.replayable
             base_headers.update(exc.headers)
@@ -336,7 +430,8 @@ class StripeServer:
             return _Outcome(drop=True)
         return None
 
-    def _authenticate(self, headers: dict[str, str]) -> str:
+    def _authenticate(self, headers: dict[str, str]) -> Scope:
+        """The key (secret `sk_test_` or restricted `rk_test_`), its account, and the account acted on."""
         header = headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         key = ""
@@ -356,11 +451,15 @@ class StripeServer:
                 "https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
                 replayable=False,
             )
-        if not _API_KEY.match(key) or (self.api_keys is not None and key not in self.api_keys):
-            raise ApiError(
-                401, INVALID_REQUEST, f"Invalid API Key provided: {key[:8]}****{key[-4:]}", replayable=False
-            )
-        return key
+        with self.lock:
+            allowed = self.api_keys is None or key in self.api_keys or self.accounts.registered(key)
+            if not API_KEY.match(key) or not allowed:
+                raise ApiError(
+                    401, INVALID_REQUEST, f"Invalid API Key provided: {masked(key)}", replayable=False
+                )
+            key_account = self.accounts.for_key(key)
+            acting = self.accounts.acting_as(key_account, key, headers.get("stripe-account"))
+        return Scope(key, key_account, acting)
 
     def _parse(self, method: str, query: str, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
         try:
@@ -383,7 +482,7 @@ class StripeServer:
     # ------------------------------------------------------------------ idempotency
 
     def _claim_key(
-        self, key: tuple[str, str], method: str, path: str, params: dict[str, Any], request_id: str
+        self, key: tuple[str, str, str], method: str, path: str, params: dict[str, Any], request_id: str
     ) -> _Outcome | None:
         """Take the key for this request, or answer from it: replay, 409 in progress, or 400 mismatch."""
         with self.lock:
@@ -394,7 +493,7 @@ class StripeServer:
             if entry is None:
                 self._idempotency[key] = _IdempotencyEntry(method, path, params, request_id, created=now)
                 return None
-        idempotency_key = key[1]
+        idempotency_key = key[2]
         if (entry.method, entry.path) != (method, path):
             raise ApiError(
                 400,
@@ -425,7 +524,7 @@ class StripeServer:
         headers = {"Idempotent-Replayed": "true", "Original-Request": entry.request_id}
         return _Outcome(entry.status, entry.body, headers)
 
-    def _finish_key(self, key: tuple[str, str], status: int, body: bytes, replayable: bool) -> None:
+    def _finish_key(self, key: tuple[str, str, str], status: int, body: bytes, replayable: bool) -> None:
         with self.lock:
             entry = self._idempotency.get(key)
             if entry is None:
@@ -437,25 +536,41 @@ class StripeServer:
 
     # ------------------------------------------------------------------ admin
 
-    def dump_state(self) -> JSON:
+    def dump_state(self, account_id: str | None = None) -> JSON:
+        """One account's objects (`account_id`), or every account's merged (ids never collide)."""
         with self.lock:
-            state = self.store.dump()
+            chosen = None if account_id is None else self.accounts.select(account_id)
+            accounts = self.accounts.all() if chosen is None else [chosen]
+            state: JSON = {}
+            for account in accounts:
+                for section, objects in account.store.dump().items():
+                    if section != "events":
+                        state.setdefault(section, {}).update(objects)
+            events = self.event_log if chosen is None else chosen.store.events
+            state["events"] = json.loads(json.dumps(events))
             state["idempotency_keys"] = [
                 {
-                    "api_key": api_key[:12] + "…",
+                    "account": acting,
                     "key": key,
                     "method": entry.method,
                     "path": entry.path,
                     "status": entry.status if entry.done else "in_progress",
                     "request_id": entry.request_id,
                 }
-                for (api_key, key), entry in self._idempotency.items()
+                for (_, acting, key), entry in self._idempotency.items()
+                if chosen is None or acting == chosen.id
             ]
-            state["requests"] = [dict(item) for item in self.request_log]
+            state["requests"] = self._requests(chosen)
+            state["accounts"] = [account.describe() for account in self.accounts.all()]
+            default = self.accounts.default if chosen is None else chosen
         state["faults"] = self.faults.describe()
-        state["webhook"] = self.webhooks.describe()
+        state["webhook"] = self.webhooks.describe(default)
+        state["webhooks"] = self.webhooks.describe_all()
         state["deliveries"] = list(self.webhooks.deliveries)
         return state
+
+    def _requests(self, account: Account | None) -> list[JSON]:
+        return [dict(item) for item in self.request_log if account is None or item["account"] == account.id]
 
     def handle_admin(self, method: str, target: str, raw: bytes) -> tuple[int, Any]:
         split = urlsplit(target)
@@ -471,11 +586,26 @@ class StripeServer:
             return 400, {"error": f"{type(exc).__name__}: {exc}"}
 
     def _admin(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        # Calls about one account name it in the query string or the body; without it: the default account.
+        named = query.get("account") or (body.get("account") if isinstance(body, dict) else None)
+        connect = str(query.get("connect", body.get("connect") if isinstance(body, dict) else False)).lower()
+        on_connect = connect in ("true", "1")
         if (method, path) == ("GET", "/__admin/state"):
-            return 200, self.dump_state()
+            return 200, self.dump_state(named)
         if (method, path) == ("POST", "/__admin/reset"):
             self.reset()
             return 200, {"reset": True}
+        if path == "/__admin/accounts":
+            with self.lock:
+                if method == "POST":
+                    return 200, self.accounts.register(body).describe()
+                return 200, {"accounts": [account.describe() for account in self.accounts.all()]}
+        if path == "/__admin/tax":
+            with self.lock:
+                account = self.accounts.select(named)
+                if method == "POST":
+                    account.store.tax_rates = taxes.configure_rates(body.get("rates"))
+                return 200, account.describe()
         if path == "/__admin/faults":
             if method == "POST":
                 specs = body if isinstance(body, list) else body.get("rules", [body])
@@ -485,8 +615,12 @@ class StripeServer:
                 return 200, {"faults": []}
             return 200, {"faults": self.faults.describe()}
         if path == "/__admin/webhook":
+            with self.lock:
+                owner = self.accounts.select(named)
             if method == "POST":
                 return 200, self.webhooks.configure(
+                    owner,
+                    connect=on_connect,
                     url=body.get("url"),
                     secret=body.get("secret"),
                     enabled_events=body.get("enabled_events"),
@@ -494,15 +628,18 @@ class StripeServer:
                     timeout=body.get("timeout"),
                 )
             if method == "DELETE":
-                return 200, self.webhooks.configure(url=None, secret=None)
-            return 200, self.webhooks.describe()
+                return 200, self.webhooks.configure(owner, connect=on_connect, url=None, secret=None)
+            return 200, self.webhooks.describe(owner, on_connect)
         if (method, path) == ("POST", "/__admin/webhook/release"):
-            return 200, {"deliveries": self.webhooks.release(body.get("order", "fifo"))}
+            with self.lock:
+                owner = self.accounts.select(named)
+            return 200, {"deliveries": self.webhooks.release(owner, on_connect, body.get("order", "fifo"))}
         if (method, path) == ("POST", "/__admin/webhook/drain"):
             return 200, {"drained": self.webhooks.drain(float(body.get("timeout", 10)))}
         if (method, path) == ("GET", "/__admin/events"):
             with self.lock:
-                events = [e for e in self.store.events if query.get("type") in (None, e["type"])]
+                stored = self.event_log if named is None else self.accounts.select(named).store.events
+                events = [e for e in stored if query.get("type") in (None, e["type"])]
                 return 200, {"events": json.loads(json.dumps(events))}
         match = re.fullmatch(r"/__admin/events/(evt_[A-Za-z0-9]+)/deliver", path)
         if method == "POST" and match:
@@ -511,38 +648,49 @@ class StripeServer:
                 times=int(body.get("times", 1)),
                 secret=body.get("secret"),
                 timestamp=body.get("timestamp"),
+                connect=on_connect,
             )
             return 200, {"deliveries": deliveries}
         if (method, path) == ("GET", "/__admin/deliveries"):
             return 200, {"deliveries": list(self.webhooks.deliveries)}
         if (method, path) == ("GET", "/__admin/requests"):
             with self.lock:
-                return 200, {"requests": [dict(item) for item in self.request_log]}
+                chosen = None if named is None else self.accounts.select(named)
+                return 200, {"requests": self._requests(chosen)}
         if path == "/__admin/clock":
             with self.lock:
                 if method == "POST":
                     advance = body.get("advance")
                     if not isinstance(advance, int | float) or isinstance(advance, bool):
                         raise ValueError("advance must be a number of seconds")
-                    emitted = self.store.collection.advance(self.clock, advance, DEFAULT_API_VERSION)
+                    ctx = RequestContext(None, None, DEFAULT_API_VERSION)  # Stripe's own work: no request
+                    emitted = self.accounts.advance(advance, ctx, self.event_log)
                     return 200, {**self.clock.describe(), "events": emitted}
                 return 200, self.clock.describe()
         if path == "/__admin/collection":
             with self.lock:
+                collection = self.accounts.select(named).store.collection
                 if method == "POST":
-                    return 200, self.store.collection.configure(body)
-                return 200, self.store.collection.describe()
+                    return 200, collection.configure({k: v for k, v in body.items() if k != "account"})
+                return 200, collection.describe()
         match = re.fullmatch(r"/__admin/checkout/(cs_test_[A-Za-z0-9]+)/complete", path)
         if method == "POST" and match:
             return self._complete_checkout(match.group(1), body.get("payment_method", "pm_card_visa"))
         return 404, {"error": f"no admin route {method} {path}"}
+
+    def _session_store(self, session_id: str) -> Store:
+        """The store of the account whose Checkout Session this is (the default account's when none has it)."""
+        for account in self.accounts.all():
+            if session_id in account.store.checkout.sessions:
+                return account.store
+        return self.accounts.default.store
 
     def _complete_checkout(self, session_id: str, token: str) -> tuple[int, Any]:
         """Complete a setup-mode Checkout Session as the customer would, with a test card token."""
         ctx = RequestContext(None, None, DEFAULT_API_VERSION)
         try:
             with self.lock:
-                return 200, self.store.checkout.complete(session_id, token, ctx)
+                return 200, self._session_store(session_id).checkout.complete(session_id, token, ctx)
         except ApiError as exc:
             return exc.status, exc.body()
 
@@ -553,10 +701,14 @@ class StripeServer:
             status, result = self._complete_checkout(session_id, "pm_card_visa")
             if status == 200:
                 with self.lock:
-                    return 303, "", {"Location": self.store.checkout.success_url(session_id)}
+                    return (
+                        303,
+                        "",
+                        {"Location": self._session_store(session_id).checkout.success_url(session_id)},
+                    )
             return status, json.dumps(result), {}
         with self.lock:
-            return 200, self.store.checkout.page(session_id), {}
+            return 200, self._session_store(session_id).checkout.page(session_id), {}
 
 
 class _HTTPServer(ThreadingHTTPServer):

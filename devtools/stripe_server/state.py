@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import balance, invoice_rules
+from . import balance, invoice_rules, taxes
 from .checkout import Checkout
 from .collection import Collection
 from .currencies import check_amount, minimum_charge
@@ -55,6 +55,12 @@ class Store:
         self.wallet = Wallet(self)
         self.checkout = Checkout(self)
         self.collection = Collection(self)
+        # Tax side (taxes.py): customers' tax IDs, the account's test tax rates, the txr_ id of each rate used.
+        self.tax_ids: dict[str, JSON] = {}
+        self.tax_rates: dict[str, Decimal] = dict(taxes.DEFAULT_TAX_RATES)
+        self.tax_rate_ids: dict[str, str] = {}
+        # A connected account's events carry `account` (https://docs.stripe.com/connect/webhooks); None otherwise.
+        self.event_account: str | None = None
         # Called with each new event; returns how many webhook endpoints will receive it (pending_webhooks).
         self.event_sink: EventSink | None = None
 
@@ -75,6 +81,7 @@ class Store:
             "credit_notes": copy.deepcopy(self.credit_notes),
             "balance_transactions": copy.deepcopy(self.balance_transactions),
             "refunds": copy.deepcopy(self.refunds),
+            "tax_ids": copy.deepcopy(self.tax_ids),
         }
 
     def render_invoice(self, invoice_id: str) -> JSON:
@@ -123,6 +130,8 @@ class Store:
                 "type": type_,
             },
         )
+        if self.event_account is not None:
+            event["account"] = self.event_account  # Connect events only; not in the example object
         self.events.append(event)
         if self.event_sink is not None:
             self.event_sink(event)
@@ -135,8 +144,25 @@ class Store:
 
     def create_customer(self, params: Params, ctx: RequestContext) -> JSON:
         params.allow(
-            "email", "name", "description", "phone", "metadata", "invoice_settings", "payment_method"
+            "email",
+            "name",
+            "description",
+            "phone",
+            "metadata",
+            "invoice_settings",
+            "payment_method",
+            "address",
+            "tax_exempt",
+            "tax_id_data",
         )
+        address = taxes.address_param(params, current=None)
+        tax_exempt = params.choice("tax_exempt", ("none", "exempt", "reverse"), default="none")
+        tax_id_data = params.raw.get("tax_id_data", [])
+        if not isinstance(tax_id_data, list):
+            raise validation("Invalid array", param="tax_id_data")
+        tax_id_values = [
+            taxes.checked_tax_id(raw, param=f"tax_id_data[{index}]") for index, raw in enumerate(tax_id_data)
+        ]
         settings = params.mapping("invoice_settings", allowed=("default_payment_method",)) or {}
         token = params.string("payment_method") or None
         default = settings.get("default_payment_method") or None
@@ -149,7 +175,7 @@ class Store:
         customer = from_shape(
             "customer",
             {
-                "address": None,
+                "address": address,
                 "balance": 0,
                 "created": self.now(),
                 "currency": None,
@@ -174,12 +200,16 @@ class Store:
                 "phone": params.string("phone", max_length=20),
                 "preferred_locales": [],
                 "shipping": None,
-                "tax_exempt": "none",
+                "tax_exempt": tax_exempt,
                 "test_clock": None,
             },
         )
         self.customers[customer_id] = customer
         self.emit("customer.created", customer, ctx)
+        for type_, value, country in tax_id_values:
+            self.emit(
+                "customer.tax_id.created", taxes.new_tax_id(self, customer_id, type_, value, country), ctx
+            )
         if payment_method is not None:
             self.wallet.attach(payment_method, customer_id, ctx)
         return self.expand(copy.deepcopy(customer), params.expand())
@@ -212,9 +242,11 @@ class Store:
             "metadata",
             "description",
             "default_payment_method",
+            "automatic_tax",
             *invoice_rules.CUSTOMER_FACING,
         )
         customer = self._customer_param(params)
+        automatic_tax = bool(taxes.automatic_tax_param(params, customer))
         shown = invoice_rules.customer_facing_fields(params, invoice_id=None, invoices=self.invoices)
         method = params.choice("collection_method", ("charge_automatically", "send_invoice"))
         method = method or "charge_automatically"
@@ -255,13 +287,7 @@ class Store:
                 "attempt_count": 0,
                 "attempted": False,
                 "auto_advance": auto_advance,
-                "automatic_tax": {
-                    "disabled_reason": None,
-                    "enabled": False,
-                    "liability": None,
-                    "provider": None,
-                    "status": None,
-                },
+                "automatic_tax": taxes.automatic_tax_field(automatic_tax),
                 "automatically_finalizes_at": now + 3600 if auto_advance else None,
                 "billing_reason": "manual",
                 "collection_method": method,
@@ -401,12 +427,13 @@ class Store:
             "days_until_due",
             "due_date",
             "default_payment_method",
+            "automatic_tax",
             *invoice_rules.CUSTOMER_FACING,
         )
         invoice = self._invoice(invoice_id)
         draft_only = [
             name
-            for name in ("days_until_due", "due_date", "default_payment_method", "number")
+            for name in ("days_until_due", "due_date", "default_payment_method", "number", "automatic_tax")
             if params.has(name)
         ]
         editable = ("description", "auto_advance", "footer", "custom_fields", "rendering")
@@ -432,6 +459,7 @@ class Store:
         auto_advance = params.boolean("auto_advance")
         metadata = params.metadata()
         shown = invoice_rules.customer_facing_fields(params, invoice_id=invoice_id, invoices=self.invoices)
+        automatic_tax = taxes.automatic_tax_param(params, self.customers[invoice["customer"]])
         if (days is not None or due_date is not None) and invoice["collection_method"] != "send_invoice":
             raise validation(
                 "You can only set a due date when collection_method is send_invoice.",
@@ -448,6 +476,9 @@ class Store:
             invoice["auto_advance"] = auto_advance
             self.collection.auto_advance_changed(invoice)
         invoice.update(shown)
+        if automatic_tax is not None:
+            invoice["automatic_tax"] = taxes.automatic_tax_field(automatic_tax)
+            self._recompute(invoice_id)
         invoice["metadata"] = merge_metadata(invoice["metadata"], metadata)
         self._emit_invoice("invoice.updated", invoice_id, ctx)
         return self.expand(self.render_invoice(invoice_id), params.expand())
@@ -619,11 +650,15 @@ class Store:
     def _recompute(self, invoice_id: str) -> None:
         invoice = self.invoices[invoice_id]
         subtotal = sum(line["amount"] for line in self.lines[invoice_id])
+        tax = taxes.apply(self, invoice, self.lines[invoice_id])
         invoice.update(
-            subtotal=subtotal, subtotal_excluding_tax=subtotal, total=subtotal, total_excluding_tax=subtotal
+            subtotal=subtotal,
+            subtotal_excluding_tax=subtotal,
+            total=subtotal + tax,
+            total_excluding_tax=subtotal,
         )
         if invoice["status"] == "draft":
-            invoice["amount_due"] = max(subtotal, 0)
+            invoice["amount_due"] = max(subtotal + tax, 0)
             invoice["amount_remaining"] = invoice["amount_due"]
 
     # ------------------------------------------------------------------ state machine
@@ -642,9 +677,13 @@ class Store:
                 "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
                 code="invoice_already_finalized",
             )
+        customer = self.customers[invoice["customer"]]
+        if invoice["automatic_tax"]["enabled"]:
+            # Stripe calculates tax at finalization, so the customer's location must still be recognised then.
+            taxes.check_tax_location(customer)
+            self._recompute(invoice_id)
         if auto_advance is not None:
             invoice["auto_advance"] = auto_advance
-        customer = self.customers[invoice["customer"]]
         now = self.now()
         # Stripe applies the customer's balance (negative = credit) at finalization; a negative total becomes credit.
         starting = customer["balance"]
@@ -676,6 +715,9 @@ class Store:
             customer_email=customer["email"],
             customer_name=customer["name"],
             customer_phone=customer["phone"],
+            customer_address=copy.deepcopy(customer["address"]),
+            customer_tax_exempt=customer["tax_exempt"],
+            customer_tax_ids=taxes.customer_tax_ids(self, customer["id"]),
             webhooks_delivered_at=now,
         )
         if numbered:

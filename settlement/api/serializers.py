@@ -6,7 +6,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from settlement.collectability import invoice_collection_warning
-from settlement.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineOutcome, SettlementStep
+from settlement.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineOutcome,
+    SettlementStep,
+    StripeConnection,
+)
 
 
 class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
@@ -166,3 +174,29 @@ class InvoiceFilter(serializers.Serializer[None]):
 class SetupLinkOut(serializers.Serializer[dict[str, str]]):
     url = serializers.URLField(help_text="Stripe's page where the customer saves a card: send it to them.")
     stripe_customer_id = serializers.CharField()
+
+
+class StripeConnectionOut(serializers.Serializer[dict[str, object]]):
+    """Where the vendor's invoices settle. Secrets are write-only: only the key's last 4 characters show."""
+
+    connected = serializers.BooleanField(help_text="False: the vendor settles with the deployment's key.")
+    mode = serializers.ChoiceField(choices=StripeConnection.Mode.choices, allow_null=True)
+    account_id = serializers.CharField(allow_null=True)
+    account_name = serializers.CharField(allow_null=True)
+    account_country = serializers.CharField(allow_null=True)
+    secret_key_hint = serializers.CharField(allow_null=True, help_text="The key's last 4 characters.")
+    tax_enabled = serializers.BooleanField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    check_error = serializers.CharField(
+        allow_null=True, help_text="Empty: Stripe answered at the last check."
+    )
+    last_event_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a signed Stripe event of this account last arrived (null: none yet)."
+    )
+    connected_at = serializers.DateTimeField(allow_null=True)
+    webhook_url = serializers.URLField(
+        allow_null=True, help_text="own_account: the endpoint to add in the vendor's Stripe account."
+    )
+    platform_available = serializers.BooleanField(
+        help_text="Whether this deployment has a Stripe platform key (connected_account mode)."
+    )

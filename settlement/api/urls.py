@@ -19,6 +19,8 @@ urlpatterns = [
         views.CustomerSetupLinkApi.as_view(),
         name="customer-stripe-setup-link",
     ),
+    path("stripe-connection", views.StripeConnectionApi.as_view(), name="stripe-connection"),
+    path("stripe-connection/test", views.StripeConnectionTestApi.as_view(), name="stripe-connection-test"),
     path("customer/invoices", views.CustomerInvoiceListApi.as_view(), name="customer-invoices"),
     path(
         "customer/invoices/<str:invoice_id>/approve",

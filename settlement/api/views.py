@@ -1,6 +1,9 @@
-"""Vendor API over invoices: thin views over settlement.selectors."""
+"""Vendor API over invoices, customers' Stripe side and the vendor's Stripe connection: thin views over
+settlement.selectors and services."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -10,8 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts import selectors as contract_selectors
+from contracts.api.schema import ERROR_STATUSES
 from contracts.api.serializers import CustomerOut
 from contracts.api.views import VendorApiView
+from contracts.models import Vendor
 from outcomes.api.views import CustomerApiView
 from settlement import selectors
 from settlement.api.serializers import (
@@ -22,7 +27,9 @@ from settlement.api.serializers import (
     InvoiceOut,
     LineOutcomeOut,
     SetupLinkOut,
+    StripeConnectionOut,
 )
+from settlement.models import StripeConnection
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.services.approval import invoice_approve
 from settlement.services.customer_billing import (
@@ -31,6 +38,13 @@ from settlement.services.customer_billing import (
     customer_setup_link_create,
     customer_stripe_link,
     customer_stripe_unlink,
+)
+from settlement.services.stripe_connections import (
+    StripeConnectionIn,
+    platform_available,
+    stripe_connection_connect,
+    stripe_connection_disconnect,
+    stripe_connection_test,
 )
 
 
@@ -196,3 +210,91 @@ class CustomerInvoiceCreditNotesApi(CustomerApiView):
         return self.paginated(
             selectors.invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut
         )
+
+
+# --- the vendor's Stripe account -----------------------------------------------------------
+
+
+def _stripe_connection_body(request: Request, vendor: Vendor) -> dict[str, Any]:
+    connection = selectors.stripe_connection_of(vendor=vendor)
+    body: dict[str, Any] = dict.fromkeys(
+        (
+            "mode",
+            "account_id",
+            "account_name",
+            "account_country",
+            "secret_key_hint",
+            "checked_at",
+            "check_error",
+            "last_event_at",
+            "connected_at",
+            "webhook_url",
+        )
+    )
+    body.update(connected=connection is not None, tax_enabled=False, platform_available=platform_available())
+    if connection is not None:
+        body.update({name: getattr(connection, name) for name in body if hasattr(connection, name)})
+        if connection.mode == StripeConnection.Mode.OWN_ACCOUNT:
+            body["webhook_url"] = request.build_absolute_uri(
+                reverse("stripe-vendor-webhook", args=[vendor.pk])
+            )
+        else:
+            body["secret_key_hint"] = None
+    return body
+
+
+class StripeConnectionApi(VendorApiView):
+    @extend_schema(
+        operation_id="stripe_connection_retrieve",
+        responses=StripeConnectionOut,
+        description="Which Stripe account the vendor's invoices settle in (`connected: false`: the deployment's "
+        "key), the last check, when a webhook event of that account last arrived, and tax. Secrets never show.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(StripeConnectionOut(_stripe_connection_body(request, self.vendor)).data)
+
+    @extend_schema(
+        operation_id="stripe_connection_put",
+        extensions={ERROR_STATUSES: ["503"]},
+        request=StripeConnectionIn,
+        responses=StripeConnectionOut,
+        description="Connect the vendor's own Stripe account (`own_account`: `secret_key`, `webhook_secret`) or "
+        "an account connected to the deployment's platform (`connected_account`: `account_id`; 400 "
+        "`platform_unavailable` without a platform key). Checked in Stripe first (GET /v1/account): 400 "
+        "`stripe_key_refused`, `stripe_account_not_connected`, `stripe_account_connected_elsewhere`; 503 "
+        "`stripe_unavailable`; nothing changes then. Sending the account already connected replaces its "
+        "credentials; another account is 409 `stripe_connection_exists` (DELETE first), and any change of "
+        "account is 409 `settlement_in_progress` while an invoice is being settled in the current one. "
+        "`tax_enabled` omitted: unchanged.",
+    )
+    def put(self, request: Request) -> Response:
+        stripe_connection_connect(
+            vendor=self.vendor, data=request.data, by=self.principal.api_key, actor=self.actor
+        )
+        return Response(StripeConnectionOut(_stripe_connection_body(request, self.vendor)).data)
+
+    @extend_schema(
+        operation_id="stripe_connection_delete",
+        extensions={ERROR_STATUSES: ["404"]},
+        responses={204: None},
+        description="Disconnect: invoices settle with the deployment's key again and the account's events are "
+        "refused. 409 `settlement_in_progress` while an invoice is being settled in it; 404 "
+        "`stripe_not_connected` without a connection.",
+    )
+    def delete(self, request: Request) -> Response:
+        stripe_connection_disconnect(vendor=self.vendor, by=self.principal.api_key, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StripeConnectionTestApi(VendorApiView):
+    @extend_schema(
+        operation_id="stripe_connection_test",
+        extensions={ERROR_STATUSES: ["404", "503"]},
+        request=None,
+        responses=StripeConnectionOut,
+        description="Check the connection in Stripe again: `checked_at` moves, `check_error` says what Stripe "
+        "refused (empty: it answered). 503 `stripe_unavailable` if Stripe cannot be reached (nothing recorded).",
+    )
+    def post(self, request: Request) -> Response:
+        stripe_connection_test(vendor=self.vendor, by=self.principal.api_key, actor=self.actor)
+        return Response(StripeConnectionOut(_stripe_connection_body(request, self.vendor)).data)

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from contracts.models import Customer
 from settlement.models import StripeEvent
+from settlement.selectors import stripe_account_vendors
 from settlement.tasks import complete_customer_setup, refresh_customer_payment_method
 
 STRIPE_CUSTOMER_EVENTS = ("checkout.session.completed", "customer.updated")
@@ -20,6 +21,14 @@ def _object_id(value: Any) -> str:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) else ""
+
+
+def _linked_in_account(stripe_customer_id: str, account: str) -> bool:
+    """Whether a customer of a vendor settling in `account` is linked to this Stripe customer: an event of
+    one account never touches another vendor's customer, whatever ids the accounts share."""
+    return Customer.objects.filter(
+        stripe_customer_id=stripe_customer_id, vendor__in=stripe_account_vendors(account=account)
+    ).exists()
 
 
 def stripe_customer_event(event: StripeEvent) -> None:
@@ -36,9 +45,10 @@ def stripe_customer_event(event: StripeEvent) -> None:
             and made_by_verity
             and setup_intent_id
             and stripe_customer_id
+            and _linked_in_account(stripe_customer_id, event.account)
         ):
             transaction.on_commit(lambda: complete_customer_setup.delay(setup_intent_id, stripe_customer_id))
     elif event.type == "customer.updated":
         stripe_customer_id = _object_id(obj.get("id"))
-        if stripe_customer_id and Customer.objects.filter(stripe_customer_id=stripe_customer_id).exists():
+        if stripe_customer_id and _linked_in_account(stripe_customer_id, event.account):
             transaction.on_commit(lambda: refresh_customer_payment_method.delay(stripe_customer_id))

@@ -1,6 +1,6 @@
 """The one package that talks to Stripe, through the official SDK's StripeClient: nothing else in
 Verity imports `stripe`. `client` holds the SDK client, keys and the settlement step; `invoices`
-settles an invoice; `events` verifies Stripe's webhooks."""
+settles an invoice; `events` verifies Stripe's webhooks; `accounts` checks the account behind a key."""
 
 from settlement.stripe_gateway.client import (
     API_VERSION,
@@ -9,7 +9,7 @@ from settlement.stripe_gateway.client import (
     client,
     idempotency_key,
 )
-from settlement.stripe_gateway.events import event_verify
+from settlement.stripe_gateway.events import event_signed_by
 from settlement.stripe_gateway.invoices import (
     MAX_STRIPE_LINES,
     StripeLine,
@@ -25,7 +25,7 @@ __all__ = [
     "StripeLine",
     "StripeUnavailable",
     "client",
-    "event_verify",
+    "event_signed_by",
     "idempotency_key",
     "invoice_push",
     "invoice_retrieve",

@@ -1,7 +1,7 @@
 """The Stripe account behind a vendor's connection: the harmless call (GET /v1/account) that checks a key,
 or a connected account under the platform key, before Verity saves or trusts it.
 
-`client(account).v1.accounts.retrieve()` without an id asks for the key's own account, or, with
+`client(account).v1.accounts.retrieve_current()` (GET /v1/account, no id) asks for the key's own account, or, with
 `Stripe-Account` set, for the connected account (https://docs.stripe.com/api/accounts/retrieve,
 https://docs.stripe.com/connect/authentication). Nothing is created or changed in Stripe.
 """
@@ -33,7 +33,7 @@ def stripe_account_check(*, account: StripeAccount) -> dict[str, str]:
     StripeAccountNotConnected (an `account` the platform cannot act on) or StripeUnavailable (outage)."""
     try:
         with outage_is_unavailable("checking the Stripe account"):
-            remote: Any = client(account).v1.accounts.retrieve()
+            remote: Any = client(account).v1.accounts.retrieve_current()
     except stripe.AuthenticationError as exc:
         raise StripeKeyRefused(_message(exc)) from None
     except (stripe.PermissionError, stripe.InvalidRequestError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 import stripe
 
+from contracts.billing_details import customer_stripe_details, customer_stripe_tax_ids
 from contracts.models import Customer
 from settlement.stripe_gateway.client import (
     client,
@@ -74,11 +75,16 @@ def verity_customer_id_of(stripe_customer: JSON) -> str:
 def customer_params(customer: Customer) -> JSON:
     """What Verity makes a customer's Stripe customer with: the settlement step and the card-setup path
     alike, under the same key, so either makes the one Stripe customer."""
-    return {
+    params: JSON = {
         "name": customer.name,
         "email": customer.billing_email,
         "metadata": {"verity_customer_id": str(customer.pk), "external_ref": customer.external_ref},
+        **customer_stripe_details(customer),  # the location and exemption Stripe Tax needs
     }
+    tax_ids = customer_stripe_tax_ids(customer)
+    if tax_ids:
+        params["tax_id_data"] = tax_ids
+    return params
 
 
 def made_customer(api: stripe.StripeClient, params: JSON) -> str | None:

@@ -13,7 +13,9 @@ def event_signed_by(*, payload: bytes, signature_header: str, secret: str) -> bo
     try:
         # Only the signature: the SDK's construct_event also builds an object, and fails (500) on
         # a signed body that is JSON but not an object; the endpoint checks the event's shape itself.
-        stripe.WebhookSignature.verify_header(payload, signature_header, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except stripe.SignatureVerificationError:
         return False
     return True

@@ -22,6 +22,7 @@ from typing import Any
 import stripe
 from django.utils import timezone
 
+from contracts.billing_details import customer_stripe_details
 from contracts.models import CollectionMethod, Customer
 from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStatus, StripeConnection
 from settlement.money import stripe_amount
@@ -112,7 +113,7 @@ def _metadata(invoice: Invoice, **extra: Any) -> dict[str, str]:
     }
 
 
-def _invoice_params(invoice: Invoice, customer_id: str) -> Params:
+def _invoice_params(invoice: Invoice, customer_id: str, *, tax: bool) -> Params:
     contract = invoice.contract
     first, last = local_dates(invoice)
     period_text = f"{first:%d %b %Y} to {last:%d %b %Y}"
@@ -132,7 +133,7 @@ def _invoice_params(invoice: Invoice, customer_id: str) -> Params:
     }
     if contract.collection_method == CollectionMethod.SEND_INVOICE:
         params["days_until_due"] = contract.days_until_due
-    if StripeConnection.objects.filter(vendor_id=invoice.vendor_id, tax_enabled=True).exists():
+    if tax:
         # Stripe Tax computes tax from the customer's address (https://docs.stripe.com/tax/invoicing).
         params["automatic_tax"] = {"enabled": True}
     else:
@@ -250,14 +251,32 @@ def invoice_push(*, invoice_id: int) -> Invoice:
 
 def _settle(invoice: Invoice) -> None:
     api = vendor_client(invoice.vendor_id)
-    customer_id = ensure_customer(api, invoice, invoice.contract.customer)
+    customer = invoice.contract.customer
+    customer_id = ensure_customer(api, invoice, customer)
+    tax = StripeConnection.objects.filter(vendor_id=invoice.vendor_id, tax_enabled=True).exists()
+    if tax:
+        # Stripe Tax reads the Stripe customer's location: bring it up to date with Verity's first.
+        step_run(
+            invoice,
+            StepCall(
+                name="customer_details",
+                key=idempotency_key("invoice", invoice.pk, "customer_details"),
+                params=lambda: customer_stripe_details(customer),
+                send=lambda params, key: api.v1.customers.update(
+                    customer_id,
+                    params=params,  # type: ignore[arg-type]
+                    options=options(key),
+                ),
+                find=lambda params: None,  # an update sent again changes nothing more
+            ),
+        )
     send = invoice.contract.collection_method == CollectionMethod.SEND_INVOICE
     created = step_run(
         invoice,
         StepCall(
             name="invoice",
             key=idempotency_key("invoice", invoice.pk, "create"),
-            params=lambda: _invoice_params(invoice, customer_id),
+            params=lambda: _invoice_params(invoice, customer_id, tax=tax),
             send=lambda params, key: api.v1.invoices.create(params=params, options=options(key)),  # type: ignore[arg-type]
             find=lambda params: _find_invoice(api, params),
         ),

@@ -35,6 +35,9 @@ def test_create_returns_the_customer_and_records_who_did_it(vendor_api: VendorAp
         "stripe_customer_id": "",
         "stripe_default_payment_method": "",
         "can_be_charged_automatically": False,
+        "address": None,
+        "tax_ids": [],
+        "tax_exempt": "none",
         "created_at": "2026-03-10T12:00:00Z",
         "updated_at": "2026-03-10T12:00:00Z",
     }
@@ -189,6 +192,9 @@ def test_patch_changes_only_the_given_fields_and_audits_them(vendor_api: VendorA
         "stripe_customer_id": "",
         "stripe_default_payment_method": "",
         "can_be_charged_automatically": False,
+        "address": None,
+        "tax_ids": [],
+        "tax_exempt": "none",
         "created_at": "2026-03-01T09:00:00Z",
         "updated_at": "2026-03-10T12:00:00Z",
     }

@@ -3,7 +3,11 @@ client pointed at it (no database needed)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import stripe
@@ -43,3 +47,54 @@ def make_client(server: RunningServer, admin: AdminClient) -> MakeClient:
 @pytest.fixture
 def client(make_client: MakeClient) -> stripe.StripeClient:
     return make_client()
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on loopback recording each (body, Stripe-Signature) it receives."""
+
+    url: str
+    received: list[tuple[bytes, str]] = field(default_factory=list)
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[bytes, str]]:
+        with self.condition:
+            self.condition.wait_for(lambda: len(self.received) >= count, timeout)
+            return list(self.received)
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[Callable[[], Receiver]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def make() -> Receiver:
+        sink = Receiver(url="")
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with sink.condition:
+                    sink.received.append((body, self.headers["Stripe-Signature"]))
+                    sink.condition.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(httpd)
+        sink.url = f"http://127.0.0.1:{httpd.server_address[1]}/stripe/webhooks"
+        return sink
+
+    yield make
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def receiver(make_receiver: Callable[[], Receiver]) -> Receiver:
+    return make_receiver()

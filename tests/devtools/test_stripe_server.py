@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 import pytest
@@ -19,7 +15,7 @@ import stripe
 from devtools.stripe_server import AdminClient, RunningServer
 from devtools.stripe_server.forms import parse_form
 from devtools.stripe_server.state import SHAPES
-from tests.devtools.conftest import API_KEY, MakeClient
+from tests.devtools.conftest import API_KEY, MakeClient, Receiver
 
 OTHER_API_KEY = "sk_test_other_account"
 WEBHOOK_SECRET = "whsec_devtools_test_secret"
@@ -320,7 +316,8 @@ def test_idempotency_key_with_other_parameters_is_rejected(client: stripe.Stripe
     assert "same parameters they were first used with" in caught.value.user_message
 
 
-def test_idempotency_keys_are_scoped_per_api_key(make_client: MakeClient, admin: AdminClient) -> None:
+def test_idempotency_keys_are_scoped_per_account(make_client: MakeClient, admin: AdminClient) -> None:
+    admin.create_account("acct_1OtherAccountKey", keys=[OTHER_API_KEY])
     one = make_client().v1.customers.create(options={"idempotency_key": "shared"})
     other = make_client(api_key=OTHER_API_KEY).v1.customers.create(options={"idempotency_key": "shared"})
 
@@ -431,52 +428,12 @@ def test_drop_after_commit_is_invisible_with_sdk_retries(make_client: MakeClient
 # ---------------------------------------------------------------------- webhooks
 
 
-@dataclass
-class _Receiver:
-    url: str
-    received: list[tuple[bytes, str]] = field(default_factory=list)
-    condition: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[bytes, str]]:
-        with self.condition:
-            self.condition.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
-
-
-@pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    sink = _Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with sink.condition:
-                sink.received.append((body, self.headers["Stripe-Signature"]))
-                sink.condition.notify_all()
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    sink.url = f"http://127.0.0.1:{httpd.server_address[1]}/stripe/webhooks"
-    try:
-        yield sink
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def _events(received: list[tuple[bytes, str]], secret: str = WEBHOOK_SECRET) -> list[stripe.Event]:
     return [stripe.Webhook.construct_event(body.decode(), signature, secret) for body, signature in received]
 
 
 def test_webhooks_are_signed_and_verified_by_the_sdk(
-    client: stripe.StripeClient, admin: AdminClient, receiver: _Receiver
+    client: stripe.StripeClient, admin: AdminClient, receiver: Receiver
 ) -> None:
     admin.configure_webhook(
         receiver.url,
@@ -508,7 +465,7 @@ def test_webhooks_are_signed_and_verified_by_the_sdk(
 
 
 def test_webhook_duplicates_and_out_of_order_delivery(
-    client: stripe.StripeClient, admin: AdminClient, receiver: _Receiver
+    client: stripe.StripeClient, admin: AdminClient, receiver: Receiver
 ) -> None:
     admin.configure_webhook(
         receiver.url, WEBHOOK_SECRET, enabled_events=["invoice.finalized", "invoice.paid"], paused=True

@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from devtools.stripe_server import RunningServer
 from tests.hardening.conftest import Estate
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
@@ -28,10 +29,11 @@ EXAMPLES = 8
 
 
 @pytest.fixture
-def keys(estate: Estate) -> Iterator[dict[str, str]]:
-    """The estate's keys, by who may call what. Requests go straight to the WSGI app, which would close
-    the test's connection at each one; Django's test client keeps it the same way as this does (and
-    reconnects the signal after each of its own requests, so this comes after the estate is made)."""
+def keys(estate: Estate, stripe_api: RunningServer) -> Iterator[dict[str, str]]:
+    """The estate's keys, by who may call what (operations that call Stripe reach the local Stripe server,
+    never Stripe). Requests go straight to the WSGI app, which would close the test's connection at each
+    one; Django's test client keeps it the same way as this does (and reconnects the signal after each of
+    its own requests, so this comes after the estate is made)."""
     customer = estate.customer_client._credentials["HTTP_AUTHORIZATION"]  # type: ignore[attr-defined]
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)

@@ -19,7 +19,7 @@ from contracts.models import Membership, Role
 from contracts.services.credentials import api_key_create
 from outcomes.models import Outcome
 from outcomes.services.review import dispute_open
-from settlement.models import CreditNoteStatus, Invoice
+from settlement.models import CreditNoteStatus, Invoice, StripeConnection
 from settlement.services.invoicing import period_close
 from tests.factories import outcome_type_terms, version_terms, webhook_source_create_for
 from tests.hardening.conftest import db_fingerprint
@@ -169,3 +169,27 @@ LISTED = {
     "/settings/": "source_id",
     "/customers/": "customer_id",
 }
+
+
+def test_another_vendors_member_neither_sees_nor_changes_its_stripe_connection(settings: Any) -> None:
+    """The Stripe pages name no object: whoever posts to them acts on their own vendor's connection."""
+    settings.STRIPE_API_KEY = ""  # nothing below may reach Stripe: a connected account is refused first
+    owner, _ = estate()
+    StripeConnection.objects.create(
+        vendor=owner.vendor,
+        mode=StripeConnection.Mode.CONNECTED_ACCOUNT,
+        account_id="acct_1Estate",
+        connected_at=APRIL,
+    )
+    stranger = signed_in(make_member(role=Role.OWNER))
+    routes = ["/" + route for _, route, _ in portal_routes() if route.startswith("settings/stripe/")]
+    assert len(routes) == 6
+    before = db_fingerprint()
+
+    for url in routes:
+        sent = {"mode": "connected_account", "account_id": "acct_1Estate", "tax_enabled": "true"}
+        assert stranger.post(url, sent).status_code in (200, 302, 400), url
+
+    assert db_fingerprint() == before
+    assert "acct_1Estate" not in stranger.get("/settings/stripe/").content.decode()
+    assert "acct_1Estate" in signed_in(owner).get("/settings/stripe/").content.decode()

@@ -24,6 +24,7 @@ from tests.conftest import STRIPE_WEBHOOK_SECRET
 from tests.factories import outcome_type_terms, version_terms
 from tests.outcomes.conftest import Ingest, event, make_ingest
 
+WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET  # what `stripe_api` (tests/conftest.py) configures
 MARCH = dt.datetime(2026, 3, 1, 5, 0, tzinfo=dt.UTC)  # local midnight in New York (EST)
 APRIL = dt.datetime(2026, 4, 1, 4, 0, tzinfo=dt.UTC)  # local midnight in New York (EDT)
 
@@ -90,10 +91,18 @@ def ingest() -> Ingest:
     return make_ingest(terms=graduated_terms())
 
 
-def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_card_visa") -> str:
+def card_on_file(
+    customer: Customer,
+    base_url: str,
+    payment_method: str = "pm_card_visa",
+    *,
+    api_key: str = "sk_test_verity",
+    stripe_account: str | None = None,
+) -> str:
     """Give the customer a Stripe customer with a test card as its default, the way Stripe's test mode
-    does it (`payment_method` attached at creation, then made the invoices' default), and link it."""
-    api = stripe.StripeClient("sk_test_verity", base_addresses={"api": base_url})
+    does it (`payment_method` attached at creation, then made the invoices' default), and link it. In the
+    account of `api_key` (the deployment's by default), or the connected `stripe_account` under it."""
+    api = stripe.StripeClient(api_key, stripe_account=stripe_account, base_addresses={"api": base_url})
     created = api.v1.customers.create(
         params={
             "email": customer.billing_email,
@@ -105,11 +114,6 @@ def card_on_file(customer: Customer, base_url: str, payment_method: str = "pm_ca
     Customer.objects.filter(pk=customer.pk).update(stripe_customer_id=created.id)
     customer.refresh_from_db()
     return str(created.id)
-
-
-# --- Stripe (the local Stripe-compatible server, driven by the real SDK) ------------------------------
-
-WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET  # what `stripe_api` (tests/conftest.py) configures
 
 
 def finalized_invoice(ingest: Ingest, outcomes: int = 3, card: str | None = "pm_card_visa") -> Invoice:
@@ -125,21 +129,34 @@ def stripe_invoices(server: RunningServer) -> list[dict[str, Any]]:
     return list(server.admin.state()["invoices"].values())
 
 
-def deliver_stripe_events(server: RunningServer, *, after: int = 0) -> int:
-    """Deliver the server's events from the `after`-th on to Verity's webhook endpoint, signed as Stripe
-    signs them, in the order they happened (what Stripe's webhook delivery does); returns how many
-    events the server has emitted so far, for the next call's `after`."""
-    events = server.admin.events()
+def deliver_stripe_events(
+    server: RunningServer,
+    *,
+    after: int = 0,
+    account: str | None = None,
+    path: str = "/webhooks/stripe",
+    secret: str = WEBHOOK_SECRET,
+) -> int:
+    """Deliver the server's events (of one account, or all) from the `after`-th on to a Verity webhook
+    endpoint, signed as Stripe signs them, in the order they happened (what Stripe's webhook delivery
+    does); returns how many events there are so far, for the next call's `after`."""
+    events = server.admin.events(account=account)
     for emitted in events[after:]:
-        body = json.dumps(emitted).encode()
-        response = Client().post(
-            "/webhooks/stripe",
-            body,
-            content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=sign(body, WEBHOOK_SECRET, int(time.time())),
-        )
-        assert response.status_code == 200, response.content
+        post_signed_event(emitted, path=path, secret=secret)
     return len(events)
+
+
+def post_signed_event(
+    event: dict[str, Any], *, path: str = "/webhooks/stripe", secret: str = WEBHOOK_SECRET
+) -> None:
+    body = json.dumps(event).encode()
+    response = Client().post(
+        path,
+        body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, secret, int(time.time())),
+    )
+    assert response.status_code == 200, response.content
 
 
 def stripe_totals_by_customer(server: RunningServer) -> dict[str, int]:

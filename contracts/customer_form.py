@@ -1,0 +1,148 @@
+"""The portal's form for a customer's tax details (billing address, tax ids, tax exemption): its inputs, named
+by the API's field paths, and the body it sends to customer_update, the service the API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.billing_details import MAX_TAX_IDS, TAX_ID_FORMATS
+from contracts.errors import FieldErrors, field_path
+from contracts.models import Customer, TaxExempt
+from contracts.portal_forms import Form, Input, bind, path_parts
+
+ADDRESS_INPUTS = (
+    ("line1", "Address line 1", ""),
+    ("line2", "Address line 2", ""),
+    ("city", "City", ""),
+    ("state", "State or region", "For the US and Canada, the two-letter code, e.g. CA or ON."),
+    (
+        "postal_code",
+        "Postal code",
+        "Required in the US and Canada: Stripe Tax cannot place the customer without it.",
+    ),
+    ("country", "Country", "Two letters (ISO 3166-1), e.g. DE, GB, US."),
+)
+TAX_ID_TYPE_CHOICES = [("", "(none)")] + [
+    (tax_type, f"{tax_type}: {tax_format.description}")
+    for tax_type, tax_format in sorted(TAX_ID_FORMATS.items())
+]
+FORM_NAME = "tax"
+
+
+def tax_details_values(customer: Customer) -> dict[str, str]:
+    """The customer's tax details as the form's input values."""
+    address = customer.address or {}
+    values = {f"address.{name}": address.get(name, "") for name, _, _ in ADDRESS_INPUTS}
+    for row, tax_id in enumerate(customer.tax_ids):
+        values[f"tax_ids[{row}].type"] = tax_id["type"]
+        values[f"tax_ids[{row}].value"] = tax_id["value"]
+    values["tax_exempt"] = customer.tax_exempt
+    return values
+
+
+def tax_details_body(post: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
+    """The body customer_update takes, and for each tax id in it the form row it came from (empty rows are
+    left out, so the service's `tax_ids[1]` may be the form's third row)."""
+    address = {name: post.get(f"address.{name}", "").strip() for name, _, _ in ADDRESS_INPUTS}
+    rows = []
+    tax_ids = []
+    for row in range(MAX_TAX_IDS):
+        tax_type = post.get(f"tax_ids[{row}].type", "").strip()
+        value = post.get(f"tax_ids[{row}].value", "").strip()
+        if tax_type or value:
+            rows.append(row)
+            tax_ids.append({"type": tax_type, "value": value})
+    body = {
+        # An address with every input empty is no address; otherwise its empty inputs are left out.
+        "address": {name: text for name, text in address.items() if text} or None,
+        "tax_ids": tax_ids,
+        "tax_exempt": post.get("tax_exempt", ""),
+    }
+    return body, rows
+
+
+def errors_on_rows(errors: FieldErrors, rows: list[int]) -> FieldErrors:
+    """The service's errors with each `tax_ids[i]` renamed to the form row it came from."""
+    placed: FieldErrors = {}
+    for path, items in errors.items():
+        parts = path_parts(path) if path != "non_field_errors" else []
+        if len(parts) > 1 and parts[0] == "tax_ids" and isinstance(parts[1], int) and parts[1] < len(rows):
+            path = field_path(["tax_ids", rows[parts[1]], *parts[2:]])
+        placed.setdefault(path, []).extend(items)
+    return placed
+
+
+@dataclass
+class TaxDetailsForm:
+    """The tax details form's inputs by section, with the errors bound to them."""
+
+    form: Form
+    address_anchor: Input
+    address: list[Input]
+    tax_ids_anchor: Input
+    tax_id_rows: list[list[Input]]  # each row: its type, its number
+    tax_exempt: Input
+
+    @property
+    def error_count(self) -> int:
+        return self.form.error_count
+
+    @property
+    def unplaced(self) -> list[str]:
+        return self.form.unplaced
+
+    @property
+    def summary(self) -> list[tuple[str, str]]:
+        return self.form.summary
+
+
+def tax_details_form(values: Mapping[str, str], errors: FieldErrors | None = None) -> TaxDetailsForm:
+    address = [
+        Input(
+            f"address.{name}", label, value=values.get(f"address.{name}", ""), help=help_text, group="Address"
+        )
+        for name, label, help_text in ADDRESS_INPUTS
+    ]
+    tax_id_rows = [
+        [
+            Input(
+                f"tax_ids[{row}].type",
+                f"Tax id {row + 1} type",
+                value=values.get(f"tax_ids[{row}].type", ""),
+                choices=TAX_ID_TYPE_CHOICES,
+                widget="select",
+            ),
+            Input(
+                f"tax_ids[{row}].value",
+                f"Tax id {row + 1} number",
+                value=values.get(f"tax_ids[{row}].value", ""),
+            ),
+        ]
+        for row in range(MAX_TAX_IDS)
+    ]
+    tax_form = TaxDetailsForm(
+        form=Form(inputs={}),
+        address_anchor=Input("address", "Address", widget="none"),
+        address=address,
+        tax_ids_anchor=Input("tax_ids", "Tax ids", widget="none"),
+        tax_id_rows=tax_id_rows,
+        tax_exempt=Input(
+            "tax_exempt",
+            "Tax exemption",
+            value=values.get("tax_exempt", TaxExempt.NONE),
+            choices=list(TaxExempt.choices),
+            widget="select",
+            help="Reverse charge: the customer accounts for the tax (a business abroad with a VAT number).",
+        ),
+    )
+    every = [
+        tax_form.address_anchor,
+        *address,
+        tax_form.tax_ids_anchor,
+        *(cell for row in tax_id_rows for cell in row),
+        tax_form.tax_exempt,
+    ]
+    tax_form.form = bind(every, errors, form_name=FORM_NAME)
+    return tax_form
