@@ -9,6 +9,7 @@ inside a database transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -37,21 +38,30 @@ def _missing(exc: stripe.InvalidRequestError) -> bool:
     return exc.http_status == 404 and exc.code == "resource_missing"
 
 
+def _retrieved(what: str, retrieve: Callable[[], Any]) -> JSON | None:
+    """An object as Stripe has it, None when Stripe does not know it (404 resource_missing)."""
+    with outage_is_unavailable(f"retrieving {what}"):
+        try:
+            remote = retrieve()
+        except stripe.InvalidRequestError as exc:
+            if _missing(exc):
+                return None
+            raise
+    found: JSON = remote.to_dict()
+    return found
+
+
 def stripe_customer_retrieve(*, vendor_id: Any, stripe_customer_id: str) -> JSON | None:
     """The Stripe customer, or None when Stripe does not know it (404 resource_missing) or it was deleted.
 
     A deleted customer is still retrievable, as "a subset of the customer's information ... including a
     deleted property" (https://docs.stripe.com/api/customers/retrieve): for Verity it is gone.
     """
-    with outage_is_unavailable(f"retrieving customer {stripe_customer_id}"):
-        try:
-            remote = vendor_client(vendor_id).v1.customers.retrieve(stripe_customer_id)
-        except stripe.InvalidRequestError as exc:
-            if _missing(exc):
-                return None
-            raise
-    found: JSON = remote.to_dict()
-    return None if found.get("deleted") else found
+    found = _retrieved(
+        f"customer {stripe_customer_id}",
+        lambda: vendor_client(vendor_id).v1.customers.retrieve(stripe_customer_id),
+    )
+    return None if found is None or found.get("deleted") else found
 
 
 def default_payment_method_of(stripe_customer: JSON) -> str:
@@ -152,15 +162,10 @@ def _setup_session_url(customer: Customer, success_url: str, cancel_url: str) ->
 
 def setup_intent_retrieve(*, vendor_id: Any, setup_intent_id: str) -> JSON | None:
     """The SetupIntent a completed setup session made (None if Stripe does not know it)."""
-    with outage_is_unavailable(f"retrieving SetupIntent {setup_intent_id}"):
-        try:
-            intent = vendor_client(vendor_id).v1.setup_intents.retrieve(setup_intent_id)
-        except stripe.InvalidRequestError as exc:
-            if _missing(exc):
-                return None
-            raise
-    found: JSON = intent.to_dict()
-    return found
+    return _retrieved(
+        f"SetupIntent {setup_intent_id}",
+        lambda: vendor_client(vendor_id).v1.setup_intents.retrieve(setup_intent_id),
+    )
 
 
 def stripe_customer_default_payment_method_set(

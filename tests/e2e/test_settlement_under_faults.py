@@ -13,7 +13,6 @@ pay, and the beat's job finishes the settlement.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -31,9 +30,7 @@ from settlement.models import (
     SettlementStatus,
 )
 from settlement.selectors import credit_notes_to_push, invoices_to_push
-from settlement.services.credit_notes import credit_note_create, invoices_to_credit
-from settlement.stripe_gateway import SettlementBlocked, StripeUnavailable, invoice_push
-from settlement.stripe_gateway.credit_notes import credit_note_push
+from settlement.services.credit_notes import invoices_to_credit
 from settlement.tasks import finalize_due_invoices, push_invoice
 from tests.conftest import real_celery_worker
 from tests.outcomes.conftest import Ingest, make_ingest
@@ -45,6 +42,7 @@ from tests.settlement.conftest import (
     finalized_invoice,
     graduated_terms,
     reverse_all,
+    settlement_round,
     stripe_totals_by_customer,
     verity_totals_by_customer,
 )
@@ -78,16 +76,8 @@ class StatusWatch:
 
 
 def beat_round(server: RunningServer, watch: StatusWatch, delivered: int) -> int:
-    """What the periodic job does, once, in-process: resume every settlement and issue every credit
-    note; then Stripe's webhooks arrive (each twice: Stripe delivers at least once)."""
-    for invoice_id in invoices_to_push():
-        with contextlib.suppress(StripeUnavailable, SettlementBlocked):
-            invoice_push(invoice_id=invoice_id)
-    for invoice_id in invoices_to_credit():
-        credit_note_create(invoice_id=invoice_id)
-    for note_id in credit_notes_to_push():
-        with contextlib.suppress(StripeUnavailable, SettlementBlocked):
-            credit_note_push(credit_note_id=note_id)
+    """The periodic job, once; then Stripe's webhooks arrive (each twice: Stripe delivers at least once)."""
+    settlement_round()
     watch.look()
     seen = deliver_stripe_events(server, after=delivered)
     deliver_stripe_events(server, after=delivered)  # duplicates change nothing

@@ -6,7 +6,6 @@ another vendor's invoice.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from devtools.stripe_server import RunningServer
 from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, SettlementStatus
-from settlement.selectors import credit_notes_to_push, invoices_to_push
-from settlement.services.credit_notes import credit_note_create, invoices_to_credit
 from settlement.services.stripe_connections import stripe_connection_connect
-from settlement.stripe_gateway import SettlementBlocked, StripeUnavailable, invoice_push
-from settlement.stripe_gateway.credit_notes import credit_note_push
 from tests.outcomes.conftest import Ingest, make_ingest
 from tests.reliability.conftest import FaultProxy, stripe_behind_a_fault_proxy
 from tests.settlement.conftest import (
@@ -31,6 +26,7 @@ from tests.settlement.conftest import (
     graduated_terms,
     post_signed_event,
     reverse_all,
+    settlement_round,
 )
 from tests.settlement.stripe_accounts import (
     ACCT_A,
@@ -59,18 +55,8 @@ def accounts_behind_faults(
 
 def settle_everything(rounds: int = 40) -> None:
     """The periodic job, in-process, until nothing is left to do on Stripe."""
-    for _ in range(rounds):
-        for invoice_id in invoices_to_push():
-            with contextlib.suppress(StripeUnavailable, SettlementBlocked):
-                invoice_push(invoice_id=invoice_id)
-        for invoice_id in invoices_to_credit():
-            credit_note_create(invoice_id=invoice_id)
-        for note_id in credit_notes_to_push():
-            with contextlib.suppress(StripeUnavailable, SettlementBlocked):
-                credit_note_push(credit_note_id=note_id)
-        if not invoices_to_push() and not credit_notes_to_push() and not invoices_to_credit():
-            return
-    pytest.fail("settlement did not finish")
+    if not any(settlement_round() for _ in range(rounds)):
+        pytest.fail("settlement did not finish")
 
 
 def verity_ids(state: dict[str, Any], kind: str) -> set[str]:
