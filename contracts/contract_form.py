@@ -28,6 +28,7 @@ from contracts.portal_forms import (
     lookup,
     nest,
 )
+from contracts.terms import pricing_as_plain
 
 PRICING_MODELS = [
     ("per_unit", "Per unit"),
@@ -383,7 +384,7 @@ def version_terms(version: ContractVersion) -> dict[str, Any]:
                 "description": item.description,
                 "natural_key_field": item.natural_key_field,
                 "billing_basis": item.billing_basis,
-                "pricing": item.pricing,
+                "pricing": pricing_as_plain(item.pricing),
                 "free_units": item.free_units,
                 "cap_units": item.cap_units,
                 "cap_amount_minor": item.cap_amount_minor,

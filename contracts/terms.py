@@ -1,8 +1,9 @@
 """Contract terms as typed, validated models: the one validator the API and the portal share.
 
-Prices are Decimal strings in major units of the contract currency (sub-cent allowed, e.g. "0.004");
-per-period amounts (fees, commitments, caps, per-outcome bounds) are integers in minor units.
-JSON numbers are refused for prices so a float never enters money arithmetic.
+Prices are Decimal strings in major units of the contract currency (sub-cent allowed, e.g. "0.004"),
+written and returned as plain digits ("100", never "1E+2"); per-period amounts (fees, commitments,
+caps, per-outcome bounds) are integers in minor units. JSON numbers are refused for prices so a float
+never enters money arithmetic. Dates a vendor enters are bounded to a sane range (FIRST_DAY..LAST_DAY).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -20,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -34,6 +36,9 @@ from contracts.policy import VerificationPolicy
 
 MAX_MINOR_AMOUNT = 10**15  # a quadrillion minor units: far above any invoice, far below BIGINT
 MAX_PRICE = Decimal("1000000000")
+# Digits with an optional fraction; a sign is let through so a negative gets its range error.
+PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+DECIMAL_FIELDS = frozenset({"unit_price", "flat_fee", "package_price", "percent"})
 
 
 def _decimal_from_string(value: Any) -> Any:
@@ -44,20 +49,58 @@ def _decimal_from_string(value: Any) -> Any:
         )
     if isinstance(value, bool):
         raise PydanticCustomError("decimal_parsing", "Input should be a decimal string.")
+    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value) and _finite_number(value):
+        # Decimal() also reads "1E2", " 1" and "1_000": a price is written one way only.
+        raise PydanticCustomError(
+            "invalid_decimal",
+            'Write the decimal as plain digits, e.g. "100" or "0.505": no exponent, spaces or "+".',
+        )
     return value
+
+
+def _finite_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
 
 
 def _finite_decimal(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise PydanticCustomError("decimal_not_finite", "Input should be a finite decimal.")
-    return value.normalize() if value != 0 else Decimal(0)
+    if value == 0:
+        return Decimal(0)
+    normalized = value.normalize()
+    # normalize() turns 100 into 1E+2; an integer keeps exponent 0 so it reads as plain digits.
+    return normalized.quantize(Decimal(1)) if normalized.as_tuple().exponent > 0 else normalized  # type: ignore[operator]
 
 
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as plain digits, never in scientific notation: "100", "0.000000000001"."""
+    return format(value, "f")
+
+
+def pricing_as_plain(pricing: dict[str, Any]) -> dict[str, Any]:
+    """Stored pricing with its decimals written plainly. Pricing stored before prices were kept plain
+    may hold "1E+2"; reading it this way lets it be shown and re-submitted as "100"."""
+
+    def plain(name: str, value: Any) -> Any:
+        if name in DECIMAL_FIELDS and isinstance(value, str) and _finite_number(value):
+            return plain_decimal(_finite_decimal(Decimal(value)))
+        if name == "tiers" and isinstance(value, list):
+            return [pricing_as_plain(tier) if isinstance(tier, dict) else tier for tier in value]
+        return value
+
+    return {name: plain(name, value) for name, value in pricing.items()}
+
+
+PlainDecimal = PlainSerializer(plain_decimal, return_type=str, when_used="json")
 Price = Annotated[
     Decimal,
     BeforeValidator(_decimal_from_string),
     Field(ge=0, le=MAX_PRICE, max_digits=22, decimal_places=12),
     AfterValidator(_finite_decimal),
+    PlainDecimal,
 ]
 MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR_AMOUNT, strict=True)]
 PositiveMinorAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_AMOUNT, strict=True)]
@@ -139,6 +182,7 @@ class PercentagePricing(Terms):
         BeforeValidator(_decimal_from_string),
         Field(gt=0, le=100, max_digits=9, decimal_places=6),
         AfterValidator(_finite_decimal),
+        PlainDecimal,
     ]
     min_fee_minor: MinorAmount | None = None
     max_fee_minor: PositiveMinorAmount | None = None
@@ -274,6 +318,13 @@ def _aware(value: dt.datetime | dt.date) -> dt.datetime | dt.date:
         raise PydanticCustomError(
             "instant_out_of_range", "Give an instant between the years 1 and 9999 in UTC."
         )
+    day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "Give a date from {first} to {last} (an instant's date in UTC).",
+            {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+        )
     return value
 
 
@@ -301,6 +352,9 @@ def _plain_date_as_date(value: Any) -> Any:
 
 
 DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The range a contract's dates may take: no billing before the service existed, none past the century.
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
 Instant = Annotated[dt.datetime | dt.date, BeforeValidator(_plain_date_as_date), AfterValidator(_aware)]
 
 

@@ -19,6 +19,8 @@ from outcomes.models import EventKind
 MAX_BATCH_EVENTS: int = settings.WEBHOOK_MAX_BATCH_EVENTS
 MAX_BODY_BYTES: int = settings.WEBHOOK_MAX_BODY_BYTES
 EARLIEST_OCCURRED_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Control characters (C0, DEL, C1), refused in ids: they hide in logs and make look-alike ids.
+CONTROL_CHARACTERS = r"\u0000-\u001f\u007f-\u009f"
 
 EVENT_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -31,7 +33,9 @@ EVENT_SCHEMA: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
-            "description": "The sender's id for this event, unique per source; a resend uses the same id.",
+            "pattern": f"^[^{CONTROL_CHARACTERS}]*$",
+            "description": "The sender's id for this event, unique per source; a resend uses the same id. "
+            "No control characters.",
         },
         "kind": {"type": "string", "enum": list(EventKind.values)},
         "contract": {
@@ -101,6 +105,8 @@ def event_problem(event: Any) -> str | None:
     except fastjsonschema.JsonSchemaValueException as exc:
         name = exc.name or "data"
         field = name.removeprefix("data").lstrip(".") or "event"
+        if exc.rule == "pattern" and field == "id":
+            return "id: must not hold control characters"
         return f"{field}: {str(exc.message).removeprefix(name).strip()}"
     return None
 

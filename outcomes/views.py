@@ -41,10 +41,22 @@ def _json(response: IngestResponse) -> HttpResponse:
     )
 
 
+def _unsupported_media_type(request: HttpRequest) -> IngestResponse | None:
+    """The API's 415 unless the body is declared JSON, in UTF-8 if a charset is named (JSON has no other)."""
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
+    if request.content_type == "application/json" and charset == "utf-8":
+        return None
+    declared = request.META.get("CONTENT_TYPE", "")
+    return error_response(415, "unsupported_media_type", f'Unsupported media type "{declared}" in request.')
+
+
 @csp_exempt()  # a machine's JSON endpoint, on the hot path: no page to protect
 @csrf_exempt
 @require_post
 def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
+    refusal = _unsupported_media_type(request)
+    if refusal is not None:
+        return _json(refusal)
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return _json(

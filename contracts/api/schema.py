@@ -31,7 +31,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 ERRORS = {
-    "400": "Invalid input: `validation_error`, `malformed_json`, `invalid_body`, with field_errors.",
+    "400": "Invalid input: `validation_error`, `malformed_json`, `invalid_body`, `invalid_cursor`, with field_errors.",
     "401": "Missing, unknown or revoked API key: `not_authenticated`, `authentication_failed`.",
     "403": "A read-only key tried to write: `permission_denied`.",
     "404": "No such object for this vendor (another vendor's objects are 404 too): `not_found`.",
@@ -52,7 +52,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             statuses = ["401", "429", *operation.pop(ERROR_STATUSES, [])]
             query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
-            if "{" in path or "cursor" in query:  # an unknown object, or a cursor that is not ours
+            if "{" in path or "cursor" in query:  # an unknown object, or one a list's filter names
                 statuses.append("404")
             if query:  # a filter's value out of its range
                 statuses.append("400")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from contracts.models import (
@@ -14,6 +16,7 @@ from contracts.models import (
     TaxExempt,
     WebhookSource,
 )
+from contracts.terms import pricing_as_plain
 
 
 class AddressOut(serializers.Serializer[dict[str, str]]):
@@ -76,6 +79,11 @@ class OutcomeTypeOut(serializers.ModelSerializer[OutcomeType]):
             "cap_amount_minor",
             "verification_policy",
         ]
+
+    def to_representation(self, instance: OutcomeType) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        data["pricing"] = pricing_as_plain(data["pricing"])
+        return data
 
 
 class ContractVersionOut(serializers.ModelSerializer[ContractVersion]):

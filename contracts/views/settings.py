@@ -154,17 +154,20 @@ def settings_home(request: PortalRequest) -> HttpResponse:
 def curl_example(request: PortalRequest, source: WebhookSource, secret: str | None) -> str:
     """A ready-to-run signed delivery to this source, signed as docs/webhooks.md describes (Standard
     Webhooks: base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" keyed by the secret's decoded bytes)."""
+    now = timezone.now().astimezone(dt.UTC)
+    # A contract in force now (active, started, not ended): an event for any other is refused.
     contract = (
-        selectors.contract_list(vendor=request.vendor, customer_id=str(source.customer_id))
-        .exclude(status=ContractStatus.DRAFT)
-        .order_by("-created_at")
+        selectors.contract_list(
+            vendor=request.vendor,
+            customer_id=str(source.customer_id),
+            status=ContractStatus.ACTIVE,
+            in_force_at=now,
+        )
+        .order_by("-starts_at", "-created_at")
         .first()
     )
-    outcome_type = None
-    if contract is not None:
-        latest = list(contract.versions.all())[-1:]
-        outcome_type = next(iter(latest[0].outcome_types.all()), None) if latest else None
-    now = timezone.now().astimezone(dt.UTC)
+    version = None if contract is None else selectors.contract_version_in_force(contract=contract, at=now)
+    outcome_type = None if version is None else next(iter(version.outcome_types.all()), None)
     body = {
         "id": f"evt_{now:%Y%m%d%H%M%S}",
         "kind": "outcome.claimed" if source.kind == WebhookSource.Kind.VENDOR_AGENT else "outcome.confirmed",

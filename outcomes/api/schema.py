@@ -11,7 +11,11 @@ from typing import Any
 from outcomes.events import BATCH_SCHEMA, EVENT_SCHEMA, MAX_BATCH_EVENTS, MAX_BODY_BYTES
 
 SIGNATURE_HEADERS = [
-    ("webhook-id", "Unique id of this delivery; a resend carries the same id.", "msg_2b1c9f"),
+    (
+        "webhook-id",
+        "Unique id of this delivery; a resend carries the same id. At most 255 characters, no control characters.",
+        "msg_2b1c9f",
+    ),
     ("webhook-timestamp", "Integer seconds since the epoch; within 5 minutes of our clock.", "1795000000"),
     ("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>` signatures.", "v1,K5oZfzN95Z9UVu1E="),
 ]
@@ -116,7 +120,8 @@ def add_webhook_endpoint(
                     },
                 },
                 "400": {
-                    "description": "`malformed_json`, `invalid_body`, `invalid_batch`, `invalid_event`.",
+                    "description": "`malformed_json`, `invalid_body`, `invalid_batch`, `invalid_event`, "
+                    "`invalid_webhook_id`.",
                     "content": error,
                 },
                 "401": {
@@ -130,6 +135,10 @@ def add_webhook_endpoint(
                     "content": error,
                 },
                 "413": {"description": "`body_too_large`, `too_many_events`.", "content": error},
+                "415": {
+                    "description": "`unsupported_media_type`: send `application/json`.",
+                    "content": error,
+                },
                 "422": {
                     "description": "`unknown_contract`, `contract_draft`, `unknown_outcome_type`, `occurred_in_future`, "
                     "`currency_mismatch`; for a batch, `all_events_rejected` with per-event results.",

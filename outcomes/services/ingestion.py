@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -37,7 +38,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contracts.models import Contract, ContractStatus, OutcomeType
 from contracts.selectors import WebhookSourceFacts, webhook_source_facts
-from outcomes.events import EARLIEST_OCCURRED_AT, MAX_BATCH_EVENTS, event_problem, nul_problem
+from outcomes.events import (
+    CONTROL_CHARACTERS,
+    EARLIEST_OCCURRED_AT,
+    MAX_BATCH_EVENTS,
+    event_problem,
+    nul_problem,
+)
 from outcomes.models import Delivery, DeliveryResult, RawEvent, TamperEvidence
 
 logger = logging.getLogger(__name__)
@@ -152,6 +159,23 @@ def _verify_signature(
 
 
 # --- validation -----------------------------------------------------------------------------
+
+MAX_WEBHOOK_ID_CHARS: int = Delivery._meta.get_field("webhook_id").max_length  # type: ignore[assignment]
+_CONTROL_CHARACTER = re.compile(f"[{CONTROL_CHARACTERS}]")
+
+
+def _webhook_id_problem(webhook_id: str) -> IngestResponse | None:
+    """None for a webhook-id we can store as sent, else the 400 to send: never cut one short, where
+    two deliveries would then share an id."""
+    if len(webhook_id) > MAX_WEBHOOK_ID_CHARS:
+        code, message = "max_length", f"webhook-id holds at most {MAX_WEBHOOK_ID_CHARS} characters."
+    elif _CONTROL_CHARACTER.search(webhook_id):
+        code, message = "control_characters", "webhook-id must not hold control characters."
+    else:
+        return None
+    return error_response(
+        400, "invalid_webhook_id", message, {"webhook-id": [{"code": code, "message": message}]}
+    )
 
 
 def _parse_body(body: bytes) -> tuple[list[Any], bool] | IngestResponse:
@@ -570,9 +594,11 @@ def _authenticate(
 ) -> WebhookSourceFacts | IngestResponse:
     """The source whose live secret signed the request, or the 401/404 to send."""
     try:
-        source = webhook_source_facts(source_id=uuid.UUID(source_id))
+        parsed_id = uuid.UUID(source_id)
     except ValueError:
-        source = None
+        parsed_id = None
+    # Outside the try: a ValueError reading the source (a bad FIELD_ENCRYPTION_KEYS) is a 500, not a 404.
+    source = webhook_source_facts(source_id=parsed_id) if parsed_id is not None else None
     for attempt in ("cached", "fresh"):
         if source is None:
             return error_response(404, "unknown_source", "No such webhook source.")
@@ -609,7 +635,10 @@ def delivery_receive(
     refusal = admit() if admit is not None else None
     if refusal is not None:
         return refusal
-    webhook_id = lowered["webhook-id"][:255]
+    webhook_id = lowered["webhook-id"]
+    problem = _webhook_id_problem(webhook_id)
+    if problem is not None:
+        return problem
     stored_headers = {name: lowered[name] for name in STORED_HEADERS if name in lowered}
     body_sha256 = _sha256(body)
 

@@ -57,6 +57,9 @@ CLOSE_BATCH = 200
 # queue for its invoice counter, held from numbering to commit (the short end of a batch).
 FINALIZE_BATCH = 200
 ZERO = Decimal(0)
+# Where held_over_cap reports what the contract's own amount cap held (beside what each outcome type's
+# cap held, under the type's key): never an outcome type key, which has no parentheses.
+CONTRACT_CAP_KEY = "(contract)"
 
 
 @dataclass
@@ -251,13 +254,81 @@ def _within_amount_cap(
     return outcomes[:low], outcomes[low:]
 
 
+def _within_type_caps(
+    outcomes: list[Billable],
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+    currency: str,
+) -> list[Billable]:
+    """The outcomes each (version, outcome type) group's amount cap lets through, in billing order;
+    what a cap holds is recorded in `held` under the type's key (across versions of the period)."""
+    groups: dict[tuple[int, str], list[Billable]] = defaultdict(list)
+    for outcome in outcomes:
+        assert outcome.version_id is not None
+        groups[(outcome.version_id, outcome.outcome_type_key)].append(outcome)
+    over: set[int] = set()
+    for version_id, key in sorted(groups, key=lambda g: (versions[g[0]].number, g[1])):
+        outcome_type = types[(version_id, key)]
+        _, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency)
+        if over_cap:
+            entry = held.setdefault(key, {"outcomes": []})
+            entry["outcomes"] += [o.pk for o in over_cap]
+            entry["cap_amount_minor"] = outcome_type.cap_amount_minor
+            over.update(o.pk for o in over_cap)
+    return [o for o in outcomes if o.pk not in over] if over else outcomes
+
+
+def _within_contract_cap(
+    contract: Contract,
+    outcomes: list[Billable],
+    cap: int | None,
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+) -> list[LineDraft]:
+    """The usage lines of the longest billing-order prefix of `outcomes` whose usage (all outcome types
+    and versions of the period, free units and tiers included) stays within the contract's amount cap;
+    the rest is recorded in `held` under CONTRACT_CAP_KEY."""
+    lines = _rated_lines(contract, outcomes, versions, types)
+    if cap is None or _usage_amount(lines) <= cap:
+        return lines
+    low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _usage_amount(_rated_lines(contract, outcomes[:middle], versions, types)) <= cap:
+            low = middle
+        else:
+            high = middle
+    held[CONTRACT_CAP_KEY] = {"outcomes": [o.pk for o in outcomes[low:]], "cap_amount_minor": cap}
+    return _rated_lines(contract, outcomes[:low], versions, types)
+
+
+def _usage_amount(lines: list[LineDraft]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
+
+
 def _usage_lines(
     contract: Contract,
     outcomes: list[Billable],
     held: dict[str, Any],
     versions: dict[int, ContractVersion],
     types: dict[tuple[int, str], OutcomeType],
+    cap_amount_minor: int | None,
 ) -> list[LineDraft]:
+    """Usage lines within the amount caps: each outcome type's first, then the contract's (the
+    version's `cap_amount_minor`) over what the types let through; `held` says what each cap held."""
+    within = _within_type_caps(outcomes, held, versions, types, contract.currency)
+    return _within_contract_cap(contract, within, cap_amount_minor, held, versions, types)
+
+
+def _rated_lines(
+    contract: Contract,
+    outcomes: list[Billable],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+) -> list[LineDraft]:
+    """Usage lines of these outcomes, per version and outcome type, without any cap."""
     groups: dict[tuple[int, str], list[Billable]] = defaultdict(list)
     for outcome in outcomes:
         assert outcome.version_id is not None
@@ -266,12 +337,7 @@ def _usage_lines(
     free_left: dict[str, int] = {}
     for version_id, key in sorted(groups, key=lambda g: (versions[g[0]].number, g[1])):
         version, outcome_type = versions[version_id], types[(version_id, key)]
-        members, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], contract.currency)
-        if over_cap:
-            held[key] = {
-                "outcomes": [o.pk for o in over_cap],
-                "cap_amount_minor": outcome_type.cap_amount_minor,
-            }
+        members = groups[(version_id, key)]
         if outcome_type.pricing_model == "percentage":
             shares = {
                 o.pk: percentage_fee_minor(outcome_type.pricing, o.value_minor or 0) * o.price_percent / 100
@@ -476,7 +542,10 @@ def _draft_lines(
     """A draft's lines, in order, and what its caps held: pure, from what its batch read."""
     contract = draft.contract
     held: dict[str, Any] = {}
-    usage = _usage_lines(contract, draft.outcomes, held, versions, types)
+    # The contract's cap is the one of the version in force at the period's start, as its fees are.
+    version = _version_at(contract_versions, draft.period.start)
+    cap = version.cap_amount_minor if version is not None else None
+    usage = _usage_lines(contract, draft.outcomes, held, versions, types, cap)
     usage_total = sum((line.amount for line in usage), ZERO)
     audit = _audit_line(draft, types, usage_total)
     # The minimum commitment is compared with usage after the audit adjustment (an adjustment lowers

@@ -220,6 +220,29 @@ TIERS_REPEATED = [
         ({"starts_at": "0001-01-01", "timezone": "Asia/Tokyo"}, {"starts_at": ["instant_out_of_range"]}),
         ({"starts_at": "0001-01-01T00:00:00+05:00"}, {"starts_at": ["instant_out_of_range"]}),
         ({"ends_at": "9999-12-31T23:00:00-05:00"}, {"ends_at": ["instant_out_of_range"]}),
+        ({"starts_at": "9999-12-31"}, {"starts_at": ["date_out_of_range"]}),
+        ({"starts_at": "1999-12-31"}, {"starts_at": ["date_out_of_range"]}),
+        ({"ends_at": "2100-01-01T00:00:00Z"}, {"ends_at": ["date_out_of_range"]}),
+        (
+            {"terms": with_pricing({"model": "per_unit", "unit_price": "1E2"})},
+            {"terms.outcome_types[0].pricing.unit_price": ["invalid_decimal"]},
+        ),
+        (
+            {"terms": with_pricing({"model": "per_unit", "unit_price": " 1"})},
+            {"terms.outcome_types[0].pricing.unit_price": ["invalid_decimal"]},
+        ),
+        (
+            {"terms": with_pricing({"model": "package", "package_size": 10, "package_price": "1e+2"})},
+            {"terms.outcome_types[0].pricing.package_price": ["invalid_decimal"]},
+        ),
+        (
+            {
+                "terms": with_pricing(
+                    {"model": "volume", "tiers": [{"up_to": None, "unit_price": "1", "flat_fee": "2E1"}]}
+                )
+            },
+            {"terms.outcome_types[0].pricing.tiers[0].flat_fee": ["invalid_decimal"]},
+        ),
     ],
     ids=[
         "tiers-overlapping",
@@ -245,6 +268,13 @@ TIERS_REPEATED = [
         "date-whose-midnight-precedes-year-1-in-utc",
         "instant-before-year-1-in-utc",
         "instant-after-year-9999-in-utc",
+        "start-in-year-9999",
+        "start-before-2000",
+        "end-after-2099",
+        "price-with-exponent",
+        "price-with-leading-space",
+        "package-price-with-exponent",
+        "flat-fee-with-exponent",
     ],
 )
 def test_create_with_invalid_input_is_400_on_the_faulty_field_and_creates_nothing(
@@ -562,6 +592,55 @@ def test_put_replaces_the_terms_of_a_draft_version(vendor_api: VendorApi, custom
     assert AuditEntry.objects.get(action="contract.version_replaced").details == {"version": 1}
 
 
+def test_prices_are_stored_and_returned_as_plain_digits(vendor_api: VendorApi, customer: Customer) -> None:
+    # given a contract whose prices would read "1E+2" and "1E-7" once normalized
+    terms = with_pricing({"model": "per_unit", "unit_price": "100.00"})
+    terms["outcome_types"].append(
+        outcome_type_terms(
+            key="lead.qualified",
+            pricing={
+                "model": "graduated",
+                "tiers": [{"up_to": None, "unit_price": "0.0000001", "flat_fee": "50"}],
+            },
+        )
+    )
+
+    # when it is created and read back
+    created = vendor_api.client.post(
+        "/api/v1/contracts", contract_payload(customer, terms=terms), format="json"
+    )
+    contract = Contract.objects.get()
+    shown = vendor_api.client.get(f"/api/v1/contracts/{contract.pk}/versions/1")
+
+    # then the stored JSON and both answers hold plain digits, never scientific notation
+    assert created.status_code == 201
+    expected = {
+        "ticket.resolved": {"model": "per_unit", "unit_price": "100"},
+        "lead.qualified": {
+            "model": "graduated",
+            "tiers": [{"up_to": None, "unit_price": "0.0000001", "flat_fee": "50"}],
+        },
+    }
+    assert dict(OutcomeType.objects.values_list("key", "pricing")) == expected
+    assert {o["key"]: o["pricing"] for o in shown.json()["outcome_types"]} == expected
+
+
+def test_pricing_stored_in_scientific_notation_is_returned_as_plain_digits(
+    vendor_api: VendorApi, customer: Customer
+) -> None:
+    # given pricing stored before prices were kept plain
+    contract = contract_create_for(customer)
+    OutcomeType.objects.update(pricing={"model": "per_unit", "unit_price": "1E+2"})
+
+    # when the version is read
+    response = vendor_api.client.get(f"/api/v1/contracts/{contract.pk}/versions/1")
+
+    # then the price reads as plain digits, and the stored row is not rewritten by a read
+    assert response.status_code == 200
+    assert response.json()["outcome_types"][0]["pricing"] == {"model": "per_unit", "unit_price": "100"}
+    assert OutcomeType.objects.get().pricing == {"model": "per_unit", "unit_price": "1E+2"}
+
+
 def test_put_invalid_terms_is_400_with_paths_inside_the_terms(
     vendor_api: VendorApi, customer: Customer
 ) -> None:
@@ -739,6 +818,20 @@ def test_amend_at_an_instant_beyond_year_9999_in_utc_is_400_not_500(
 
     assert response.status_code == 400
     assert field_error_codes(response.json()) == {"effective_from": ["instant_out_of_range"]}
+    assert ContractVersion.objects.count() == 1
+
+
+def test_amend_effective_in_year_9999_is_400_date_out_of_range(
+    vendor_api: VendorApi, customer: Customer
+) -> None:
+    contract = contract_in(ContractStatus.ACTIVE, customer)
+
+    response = vendor_api.client.post(
+        f"/api/v1/contracts/{contract.pk}/versions", amendment_payload("9999-12-31"), format="json"
+    )
+
+    assert response.status_code == 400
+    assert field_error_codes(response.json()) == {"effective_from": ["date_out_of_range"]}
     assert ContractVersion.objects.count() == 1
 
 

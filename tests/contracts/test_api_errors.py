@@ -232,11 +232,24 @@ def test_an_unknown_page_outside_the_api_is_the_html_404(vendor_api: VendorApi) 
     assert response["Content-Type"].startswith("text/html")
 
 
-def test_an_invalid_cursor_is_404_in_the_error_shape(vendor_api: VendorApi) -> None:
+def test_an_invalid_cursor_is_400_on_the_cursor_field(vendor_api: VendorApi) -> None:
     response = vendor_api.client.get("/api/v1/customers", {"cursor": "garbage"})
 
-    assert response.status_code == 404
-    assert response.json() == error(404, "not_found", "Invalid cursor")
+    message = "The cursor is not one this list gave out: follow `next` or `previous` as given."
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": 400,
+        "code": "invalid_cursor",
+        "message": message,
+        "field_errors": {"cursor": [{"code": "invalid_cursor", "message": message}]},
+    }
+
+
+def test_a_cursor_whose_position_is_not_an_instant_is_400_not_a_database_error(vendor_api: VendorApi) -> None:
+    response = vendor_api.client.get("/api/v1/customers", {"cursor": "cD1hYmM="})  # base64 of p=abc
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
 
 
 # --- schema and docs ------------------------------------------------------------------------

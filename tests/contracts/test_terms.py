@@ -21,6 +21,7 @@ from contracts.terms import (
     VersionTerms,
     local_midnight,
     parse,
+    pricing_as_plain,
     resolve_instant,
 )
 from tests.factories import outcome_type_terms, version_terms
@@ -164,7 +165,7 @@ def test_empty_tier_table_is_refused() -> None:
         ("sNaN", "finite_number"),
         ("Infinity", "finite_number"),
         ("-Infinity", "finite_number"),
-        ("1e100", "less_than_equal"),
+        ("1e100", "invalid_decimal"),
         ("1000000000.000000000001", "less_than_equal"),
         ("1" * 40, "less_than_equal"),
         ("0.0000000000001", "decimal_max_places"),
@@ -191,7 +192,116 @@ def test_price_at_the_bounds_is_accepted_and_normalized(unit_price: str, expecte
     )
     assert parsed.pricing.model == "per_unit"
     assert parsed.pricing.unit_price == expected
-    assert parsed.pricing.unit_price.as_tuple() == expected.normalize().as_tuple()
+    assert format(parsed.pricing.unit_price, "f") == format(expected, "f")
+    assert parsed.pricing.unit_price.as_tuple().exponent == -len(format(expected, "f").partition(".")[2])
+
+
+@pytest.mark.parametrize(
+    "written", ["1E2", "1e2", "1E+2", "10E1", " 1", "1 ", "1_000", "+1", ".5", "5.", "\u0661"]
+)
+@pytest.mark.parametrize(
+    ("pricing", "path"),
+    [
+        ({"model": "per_unit", "unit_price": "{}"}, "unit_price"),
+        ({"model": "package", "package_size": 10, "package_price": "{}"}, "package_price"),
+        ({"model": "volume", "tiers": [{"up_to": None, "unit_price": "{}"}]}, "tiers[0].unit_price"),
+        (
+            {"model": "volume", "tiers": [{"up_to": None, "unit_price": "1", "flat_fee": "{}"}]},
+            "tiers[0].flat_fee",
+        ),
+        ({"model": "percentage", "percent": "{}"}, "percent"),
+    ],
+)
+def test_decimal_not_written_as_plain_digits_is_refused(
+    written: str, pricing: dict[str, Any], path: str
+) -> None:
+    # given a decimal Python's Decimal() would read, but written with an exponent, spaces or a "+"
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: fill(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        return written if value == "{}" else value
+
+    # when it is parsed, then it is refused on that very field as invalid_decimal
+    assert refusal(
+        OutcomeTypeTerms, outcome_type_terms(billing_basis="per_outcome", pricing=fill(pricing))
+    ) == {f"pricing.{path}": ["invalid_decimal"]}
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("100", "100"),
+        ("1000000000", "1000000000"),
+        ("100.00", "100"),
+        ("0.505", "0.505"),
+        ("0.50", "0.5"),
+        ("0.000000000001", "0.000000000001"),
+        ("0.0000001", "0.0000001"),
+        ("0", "0"),
+        ("0.000", "0"),
+    ],
+)
+def test_prices_are_stored_as_plain_normalized_digits(sent: str, stored: str) -> None:
+    # given prices and a tier table holding the value as sent
+    terms = version_terms(
+        outcome_types=[
+            outcome_type_terms(key="a", pricing={"model": "per_unit", "unit_price": sent}),
+            outcome_type_terms(
+                key="b",
+                pricing={
+                    "model": "graduated",
+                    "tiers": [{"up_to": None, "unit_price": sent, "flat_fee": sent}],
+                },
+            ),
+            outcome_type_terms(
+                key="c", pricing={"model": "package", "package_size": 5, "package_price": sent}
+            ),
+        ]
+    )
+
+    # when they are parsed and dumped as they are stored
+    dumped = parse(VersionTerms, terms).model_dump(mode="json")
+
+    # then every price reads as plain digits, never in scientific notation
+    per_unit, tiered, package = (item["pricing"] for item in dumped["outcome_types"])
+    assert per_unit["unit_price"] == stored
+    assert tiered["tiers"][0] == {"up_to": None, "unit_price": stored, "flat_fee": stored}
+    assert package["package_price"] == stored
+
+
+def test_a_percent_is_stored_as_plain_digits() -> None:
+    pricing = {"model": "percentage", "percent": "10"}
+    parsed = parse(OutcomeTypeTerms, outcome_type_terms(billing_basis="per_outcome", pricing=pricing))
+    assert parsed.model_dump(mode="json")["pricing"]["percent"] == "10"
+
+
+def test_pricing_stored_in_scientific_notation_reads_as_plain_digits_and_parses_again() -> None:
+    # given pricing stored before prices were kept plain
+    stored: dict[str, Any] = {
+        "model": "graduated",
+        "tiers": [
+            {"up_to": 10, "unit_price": "1E+2", "flat_fee": "5E+1"},
+            {"up_to": None, "unit_price": "1E-7", "flat_fee": "0"},
+        ],
+    }
+
+    # when it is read
+    read = pricing_as_plain(stored)
+
+    # then it is plain, and a vendor re-submitting it unchanged is not refused
+    assert read == {
+        "model": "graduated",
+        "tiers": [
+            {"up_to": 10, "unit_price": "100", "flat_fee": "50"},
+            {"up_to": None, "unit_price": "0.0000001", "flat_fee": "0"},
+        ],
+    }
+    assert (
+        parse(OutcomeTypeTerms, outcome_type_terms(pricing=read)).model_dump(mode="json")["pricing"] == read
+    )
+    assert stored["tiers"][0]["unit_price"] == "1E+2"  # the stored value itself is left alone
 
 
 def test_float_tier_price_is_refused_as_decimal_as_string() -> None:
@@ -385,6 +495,35 @@ def test_naive_datetime_is_refused(field: str) -> None:
 def test_naive_effective_from_of_an_amendment_is_refused() -> None:
     data = {"effective_from": "2026-06-01T09:00:00", "terms": version_terms()}
     assert refusal(Amendment, data) == {"effective_from": ["naive_datetime"]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("starts_at", "9999-12-31"),
+        ("starts_at", "2100-01-01"),
+        ("starts_at", "1999-12-31"),
+        ("starts_at", "1970-01-01T00:00:00Z"),
+        ("starts_at", "2099-12-31T23:00:00-05:00"),  # 2100-01-01 in UTC
+        ("ends_at", "2100-01-01"),
+        ("ends_at", "9999-12-31T00:00:00Z"),
+    ],
+)
+def test_a_date_outside_the_sane_range_is_refused(field: str, value: str) -> None:
+    assert refusal(ContractHeader, header(**{field: value})) == {field: ["date_out_of_range"]}
+
+
+def test_an_amendment_effective_outside_the_sane_range_is_refused() -> None:
+    data = {"effective_from": "9999-12-31", "terms": version_terms()}
+    assert refusal(Amendment, data) == {"effective_from": ["date_out_of_range"]}
+
+
+def test_dates_at_the_edges_of_the_sane_range_are_accepted() -> None:
+    parsed = parse(ContractHeader, header(starts_at="2000-01-01", ends_at="2099-12-31T23:59:59Z"))
+    assert (parsed.starts_at, parsed.ends_at) == (
+        dt.date(2000, 1, 1),
+        dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC),
+    )
 
 
 def test_impossible_date_is_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -9,12 +10,14 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.core.checks import run_checks
 from django.test import Client, override_settings
 
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": Fernet.generate_key().decode() + Fernet.generate_key().decode(),
-    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    # Two keys: a single one is a deploy warning (verity.W001).
+    "FIELD_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
     "ALLOWED_HOSTS": "verity.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://verity.example.com",
     "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
@@ -41,6 +44,52 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def check_ids(*, deploy: bool = False) -> list[str]:
+    return [message.id for message in run_checks(include_deployment_checks=deploy) if message.id]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["not-a-fernet-key"],
+        [Fernet.generate_key().decode()[:-2]],  # cut short
+        [base64.urlsafe_b64encode(b"16 bytes, not 32").decode()],
+        [Fernet.generate_key().decode(), ""],  # a trailing comma
+    ],
+)
+def test_a_malformed_encryption_key_fails_the_system_checks(keys: list[str]) -> None:
+    with override_settings(FIELD_ENCRYPTION_KEYS=keys):
+        messages = [m for m in run_checks() if m.id == "verity.E001"]
+
+    assert len(messages) == 1
+    assert messages[0].is_serious()
+    assert f"entry {len(keys)} of {len(keys)}" in messages[0].msg
+
+
+def test_malformed_keys_fail_manage_check() -> None:
+    result = manage("check", **(PRODUCTION | {"FIELD_ENCRYPTION_KEYS": "bad,worse"}))
+
+    assert result.returncode != 0
+    assert result.stderr.count("verity.E001") == 2
+    assert "bad" not in result.stderr.replace("verity.E001", "")
+
+
+@override_settings(DEBUG=False, FIELD_ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+def test_a_single_key_in_production_is_a_deploy_warning_only() -> None:
+    assert "verity.W001" in check_ids(deploy=True)
+    assert "verity.W001" not in check_ids()
+
+
+def test_valid_keys_and_a_single_key_in_debug_pass_the_checks() -> None:
+    key = Fernet.generate_key().decode()
+    with override_settings(DEBUG=False, FIELD_ENCRYPTION_KEYS=[key, Fernet.generate_key().decode()]):
+        assert not {"verity.E001", "verity.W001"} & set(check_ids(deploy=True))
+    with override_settings(DEBUG=True, FIELD_ENCRYPTION_KEYS=[key]):
+        assert not {"verity.E001", "verity.W001"} & set(check_ids(deploy=True))
+    with override_settings(DEBUG=True, FIELD_ENCRYPTION_KEYS=[]):  # derived from SECRET_KEY
+        assert not {"verity.E001", "verity.W001"} & set(check_ids(deploy=True))
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key() -> None:

@@ -215,7 +215,13 @@ CATALOGUE: list[Case] = [
     api("customer-path-nul", "GET", CUSTOMERS + "/%00", None, (404, "not_found")),
     api("customer-path-surrogate", "GET", CUSTOMERS + "/%ED%A0%80", None, (404, "not_found")),
     api("customer-put-collection", "PUT", CUSTOMERS, customer(), (405, "method_not_allowed")),
-    api("customers-bad-cursor", "GET", CUSTOMERS + "?cursor=%ff%27%20OR%201%3D1", None, (404, "not_found")),
+    api(
+        "customers-bad-cursor",
+        "GET",
+        CUSTOMERS + "?cursor=%ff%27%20OR%201%3D1",
+        None,
+        (400, "invalid_cursor"),
+    ),
     # --- the API: contracts, their money and their dates ---
     api("contract-currency-long", "POST", CONTRACTS, contract(currency="usdollars"), V400),
     api("contract-currency-unknown", "POST", CONTRACTS, contract(currency="XYZ"), V400),
@@ -371,7 +377,7 @@ CATALOGUE: list[Case] = [
         None,
         (404, "not_found"),
     ),
-    api("outcomes-bad-cursor", "GET", "/api/v1/outcomes?cursor=%00%ff", None, (404, "not_found")),
+    api("outcomes-bad-cursor", "GET", "/api/v1/outcomes?cursor=%00%ff", None, (400, "invalid_cursor")),
     api("invoice-path-template", "GET", "/api/v1/invoices/{{7*7}}", None, (404, "not_found")),
     api(
         "invoice-line-huge-position",
@@ -514,7 +520,8 @@ CATALOGUE: list[Case] = [
     hook("hook-lone-surrogate", signed_raw('"s": "\\ud800", '), M400),
     # Signed over its raw bytes, so authentic: the body itself is what is wrong.
     hook("hook-invalid-utf8", b'{"id": "\xff\xfe"}', M400),
-    hook("hook-empty", b"", M400),
+    # The test client sends no content-type with an empty body.
+    hook("hook-empty", b"", (415, "unsupported_media_type")),
     hook("hook-array", b"[]", (400, "invalid_body")),
     hook("hook-string", b'"event"', (400, "invalid_body")),
     hook("hook-null", b"null", (400, "invalid_body")),

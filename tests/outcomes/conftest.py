@@ -70,13 +70,14 @@ class Ingest:
         secret: str | None = None,
         at: dt.datetime | None = None,
         as_agent: bool = False,
+        content_type: str = "application/json",
     ) -> Any:
         """Post signed, as the customer's system of record (default) or as the vendor's agent."""
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         source, default_secret = (self.agent, self.agent_secret) if as_agent else (self.source, self.secret)
         headers = sign(secret or default_secret, body, msg_id=msg_id, at=at)
         url = f"/webhooks/v1/sources/{source.pk}/events"
-        return self.client.post(url, body, content_type="application/json", **headers)  # type: ignore[arg-type]
+        return self.client.generic("POST", url, body, content_type=content_type, **headers)  # type: ignore[arg-type]
 
 
 def make_ingest(

@@ -17,7 +17,7 @@ def test_openapi_publishes_the_webhook_endpoint_and_event_schema() -> None:
         "webhook-timestamp",
         "webhook-signature",
     }
-    assert set(operation["responses"]) == {"200", "400", "401", "404", "409", "413", "422"}
+    assert set(operation["responses"]) == {"200", "400", "401", "404", "409", "413", "415", "422"}
     published = schema["components"]["schemas"]["OutcomeEvent"]
     assert published["required"] == EVENT_SCHEMA["required"]
     assert published["properties"] == EVENT_SCHEMA["properties"]

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 import time_machine
+from django.test import override_settings
 from django.utils import timezone
 
 from contracts.services.credentials import webhook_source_revoke, webhook_source_rotate_secret
@@ -225,6 +226,18 @@ def test_revoked_and_unknown_sources_are_refused(ingest: Ingest) -> None:
     assert_refused(response, 404, "unknown_source")
 
 
+def test_a_known_source_read_with_a_malformed_encryption_key_is_a_server_error_not_404(
+    ingest: Ingest,
+) -> None:
+    with (
+        override_settings(FIELD_ENCRYPTION_KEYS=["not-a-fernet-key"]),
+        pytest.raises(ValueError, match="Fernet"),
+    ):
+        ingest.post(event())  # the test client re-raises what would be a 500 (the sender retries)
+
+    assert stored() == (0, 0, 0, 0)
+
+
 # --- idempotency ----------------------------------------------------------------------------
 
 
@@ -408,6 +421,85 @@ def test_a_contract_of_another_customer_of_the_same_vendor_is_unknown_to_this_so
 
 def test_get_is_not_allowed(ingest: Ingest) -> None:
     assert ingest.client.get(ingest.url).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin-1"],
+)
+def test_a_body_not_declared_json_is_415_as_in_the_api(ingest: Ingest, content_type: str) -> None:
+    response = ingest.post(event(), content_type=content_type)
+
+    assert_refused(response, 415, "unsupported_media_type")
+    assert response.json() == {
+        "status": 415,
+        "code": "unsupported_media_type",
+        "message": f'Unsupported media type "{content_type}" in request.',
+        "field_errors": {},
+    }
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON; Charset=UTF-8"]
+)
+def test_json_with_a_utf8_charset_is_accepted(ingest: Ingest, content_type: str) -> None:
+    assert ingest.post(event(), content_type=content_type).status_code == 200
+
+
+# --- webhook and event ids -------------------------------------------------------------------
+
+
+def test_a_webhook_id_of_255_characters_is_stored_whole(ingest: Ingest) -> None:
+    msg_id = "m" * 255
+
+    assert ingest.post(event(), msg_id=msg_id).status_code == 200
+    assert Delivery.objects.get().webhook_id == msg_id
+
+
+def test_webhook_ids_over_255_characters_are_refused_not_cut_into_a_collision(ingest: Ingest) -> None:
+    shared = "m" * 255
+
+    first = ingest.post(event(), msg_id=shared + "1")
+    second = ingest.post(event(), msg_id=shared + "2")
+
+    for response in (first, second):
+        assert_refused(response, 400, "invalid_webhook_id")
+        assert response.json()["field_errors"] == {
+            "webhook-id": [{"code": "max_length", "message": "webhook-id holds at most 255 characters."}]
+        }
+    assert not TamperEvidence.objects.exists()
+
+
+@pytest.mark.parametrize("msg_id", ["msg\x001", "msg\t1", "msg\x7f1", "msg\x851"])
+def test_a_webhook_id_with_control_characters_is_refused(ingest: Ingest, msg_id: str) -> None:
+    response = ingest.post(event(), msg_id=msg_id)
+
+    assert_refused(response, 400, "invalid_webhook_id")
+    assert response.json()["field_errors"] == {
+        "webhook-id": [
+            {"code": "control_characters", "message": "webhook-id must not hold control characters."}
+        ]
+    }
+
+
+@pytest.mark.parametrize("event_id", ["evt\n1", "evt\t1", "evt\x1b[31m", "evt\x7f", "evt\u0085"])
+def test_an_event_id_with_control_characters_is_refused(ingest: Ingest, event_id: str) -> None:
+    single = ingest.post(event(id=event_id))
+    batch = ingest.post({"events": [event(id=event_id), event()]})
+
+    assert single.status_code == 400
+    assert single.json()["field_errors"] == {
+        "id": [{"code": "invalid_event", "message": "id: must not hold control characters"}]
+    }
+    assert batch.status_code == 200
+    assert batch.json()["results"][0] | {"id": None} == {
+        "index": 0,
+        "id": None,
+        "status": "rejected",
+        "code": "invalid_event",
+        "message": "id: must not hold control characters",
+    }
+    assert list(RawEvent.objects.values_list("event_id", flat=True)) == [batch.json()["results"][1]["id"]]
 
 
 def test_the_sweep_builds_what_no_task_built_and_is_idempotent(ingest: Ingest) -> None:

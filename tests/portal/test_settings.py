@@ -139,6 +139,23 @@ def test_the_curl_example_delivers_a_signed_event(owner: Member, live_server: An
     assert '"accepted":1' in run.stdout.replace(" ", ""), run.stdout + run.stderr
 
 
+def test_the_curl_example_picks_the_contract_in_force_now(owner_client: Client, owner: Member) -> None:
+    # given a contract in force since 2026 and a newer one, also active, that starts only in 2099
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    in_force = contract_create_for(customer, reference="ACME-NOW")
+    contract_activate(contract=in_force, actor="system")
+    future = contract_create_for(customer, reference="ACME-LATER", starts_at="2099-01-01")
+    contract_activate(contract=future, actor="system")
+    source, _ = webhook_source_create_for(customer)
+
+    # when the source's page shows its signed curl example
+    content = html.unescape(owner_client.get(f"/settings/sources/{source.pk}/").content.decode())
+
+    # then the example names the contract an event would be accepted for, not the newest one
+    assert '"contract":"ACME-NOW"' in content
+    assert "ACME-LATER" not in content
+
+
 def test_the_source_page_has_a_curl_example_without_the_secret(owner_client: Client, owner: Member) -> None:
     source, secret = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor))
     content = html.unescape(owner_client.get(f"/settings/sources/{source.pk}/").content.decode())

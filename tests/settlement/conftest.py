@@ -44,13 +44,16 @@ FAST = {
 }
 
 
-def billable(ingest: Ingest, count: int, at: dt.datetime, prefix: str = "T") -> None:
+def billable(
+    ingest: Ingest, count: int, at: dt.datetime, prefix: str = "T", outcome_type: str = "ticket.resolved"
+) -> None:
     with time_machine.travel(at, tick=False):
         response = ingest.post(
             {
                 "events": [
                     event(
                         contract=ingest.contract.reference,
+                        outcome_type=outcome_type,
                         natural_key=f"{prefix}-{i}",
                         occurred_at=at.isoformat(),
                     )

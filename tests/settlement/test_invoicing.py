@@ -173,3 +173,71 @@ def test_reversals_in_two_steps_credit_the_difference_each_time(ingest: Ingest) 
     assert second is not None
     # Without T-0 the remaining 3 rate 1 free + 1.00 + 1.00 = 200: 51 off. Without all: 0, 200 more off.
     assert (first.amount_minor, second.amount_minor) == (51, 200)
+
+
+def capped_contract(contract_cap: int | None) -> Ingest:
+    """Two outcome types at 1.00 each; ticket.resolved capped at 2.00 a period, the contract at `contract_cap`."""
+    one_dollar = {"model": "per_unit", "unit_price": "1.00"}
+    return make_ingest(
+        terms=version_terms(
+            platform_fee_minor=2_500,
+            cap_amount_minor=contract_cap,
+            outcome_types=[
+                outcome_type_terms(pricing=one_dollar, cap_amount_minor=200, verification_policy=FAST),
+                outcome_type_terms(
+                    key="ticket.escalated", pricing=one_dollar, free_units=1, verification_policy=FAST
+                ),
+            ],
+        )
+    )
+
+
+def bill_in_order(ingest: Ingest) -> dict[str, int]:
+    """In billing order: resolved, escalated (free), resolved, resolved, escalated, escalated."""
+    for day, (prefix, key) in enumerate(
+        [
+            ("R0", "ticket.resolved"),
+            ("E0", "ticket.escalated"),
+            ("R1", "ticket.resolved"),
+            ("R2", "ticket.resolved"),
+            ("E1", "ticket.escalated"),
+            ("E2", "ticket.escalated"),
+        ],
+        start=1,
+    ):
+        billable(ingest, 1, MARCH + dt.timedelta(days=day), prefix=prefix, outcome_type=key)
+    return dict(Outcome.objects.values_list("natural_key", "pk"))
+
+
+def test_an_outcome_type_amount_cap_holds_that_types_latest_outcomes() -> None:
+    ingest = capped_contract(contract_cap=None)
+    ids = bill_in_order(ingest)
+
+    invoice = close_and_finalize(ingest, MARCH, APRIL)
+
+    # ticket.resolved: R0, R1 fill its 2.00 cap, R2 is held; ticket.escalated: E0 free, E1 and E2 billed.
+    assert invoice.held_over_cap == {"ticket.resolved": {"outcomes": [ids["R2-0"]], "cap_amount_minor": 200}}
+    assert invoice.total_minor == 200 + 200 + 2_500
+    assert Outcome.objects.get(pk=ids["R2-0"]).state == OutcomeState.BILLABLE  # held, not billed
+
+
+def test_the_contract_amount_cap_holds_the_latest_outcomes_of_every_type_after_the_types_caps() -> None:
+    ingest = capped_contract(contract_cap=350)
+    ids = bill_in_order(ingest)
+
+    invoice = close_and_finalize(ingest, MARCH, APRIL)
+
+    # After ticket.resolved's cap holds R2, R0 E0(free) R1 E1 E2 rate 4.00, over the contract's 3.50:
+    # the longest prefix within it, R0 E0 R1 E1 (3.00), is billed; E2, the latest, is held.
+    assert invoice.held_over_cap == {
+        "ticket.resolved": {"outcomes": [ids["R2-0"]], "cap_amount_minor": 200},
+        "(contract)": {"outcomes": [ids["E2-0"]], "cap_amount_minor": 350},
+    }
+    assert invoice.total_minor == 300 + 2_500  # the platform fee is not usage: never held by a cap
+    billed = set(LineOutcome.objects.filter(line__invoice=invoice).values_list("outcome_id", flat=True))
+    assert billed == {ids["R0-0"], ids["E0-0"], ids["R1-0"], ids["E1-0"]}
+    assert set(
+        Outcome.objects.filter(state=OutcomeState.BILLABLE, billed_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    ) == {ids["R2-0"], ids["E2-0"]}
