@@ -62,14 +62,20 @@ def _other_owners(membership: Membership) -> bool:
     )
 
 
-def _send_set_password_email(*, user: Any, vendor: Vendor, base_url: str) -> None:
-    link = base_url.rstrip("/") + reverse(
+def set_password_link(*, user: Any, base_url: str) -> str:
+    """A link where the person sets their password (Django's password-reset confirmation: it works once,
+    until the password changes, and expires after PASSWORD_RESET_TIMEOUT)."""
+    return base_url.rstrip("/") + reverse(
         "password_reset_confirm",
         kwargs={
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
             "token": default_token_generator.make_token(user),
         },
     )
+
+
+def _send_set_password_email(*, user: Any, vendor: Vendor, base_url: str) -> None:
+    link = set_password_link(user=user, base_url=base_url)
     context = {"vendor": vendor, "link": link, "email": user.email}
     send_mail(
         subject=f"You have been added to {vendor.name} on Verity",
