@@ -4,7 +4,7 @@ The rule: each invoice line's amount is computed exactly in Decimal minor units 
 half away from zero (ROUND_HALF_UP), to an integer of the currency's minor unit (USD cents, JPY
 yen, KWD fils). Nothing is rounded before that, and the invoice total is the sum of its lines.
 Stripe takes some currencies in another unit or only in coarser steps (contracts.currencies):
-`stripe_amount` converts an amount for its API and `chargeable_minor` rounds one it could not take.
+`round_line` rounds a line to what Stripe can charge and `stripe_amount` converts it for Stripe's API.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def round_line(amount: Decimal, currency: str) -> int:
     """The one rounding rule applied to an invoice line: to the nearest amount Stripe can charge in the
     currency (a whole minor unit; a multiple of 10 fils for the three-decimal currencies), halves away
     from zero, rounded once from the exact amount."""
-    step = stripe_currency(currency).minor_step
+    step = line_step(currency)
     return round_minor(amount / step) * step
 
 
@@ -44,15 +44,10 @@ def format_minor(amount_minor: int, currency: str, *, grouped: bool = False) -> 
     return f"{Decimal(amount_minor).scaleb(-exponent):{separator}.{exponent}f} {currency}"
 
 
-def chargeable_minor(amount_minor: int, currency: str) -> int:
-    """The nearest amount Stripe can charge, halves away from zero (KWD 1235 -> 1240; USD unchanged)."""
-    return round_line(Decimal(amount_minor), currency)
-
-
 def stripe_amount(amount_minor: int, currency: str) -> int:
     """Verity minor units -> the integer Stripe's API expects (ISK 5 -> 500; KWD 1240 -> 1240).
 
-    ValueError when Stripe cannot charge the amount as is (KWD 1235): round it with chargeable_minor first.
+    ValueError when Stripe cannot charge the amount as is (KWD 1235): lines are rounded with round_line first.
     """
     entry = stripe_currency(currency)
     if amount_minor % entry.minor_step:

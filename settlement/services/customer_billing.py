@@ -19,9 +19,10 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict, Unavailable, ValidationFailed
+from contracts.errors import Conflict, ValidationFailed
 from contracts.models import Customer
 from contracts.terms import Terms, parse
+from settlement.services.stripe_errors import stripe_unavailable
 from settlement.stripe_gateway import StripeUnavailable
 from settlement.stripe_gateway.customers import (
     StripeRefused,
@@ -70,13 +71,6 @@ class SetupLinkIn(Terms):
     )
 
 
-def _stripe_down() -> Unavailable:
-    return Unavailable(
-        "Stripe cannot be reached right now; nothing was changed. Try again in a moment.",
-        code="stripe_unavailable",
-    )
-
-
 def _linked_elsewhere(stripe_customer_id: str) -> ValidationFailed:
     return ValidationFailed.on_field(
         "stripe_customer_id",
@@ -93,7 +87,7 @@ def customer_stripe_link(*, customer: Customer, data: Any, actor: str) -> Custom
     try:
         remote = stripe_customer_retrieve(vendor_id=customer.vendor_id, stripe_customer_id=stripe_customer_id)
     except StripeUnavailable:
-        raise _stripe_down() from None
+        raise stripe_unavailable() from None
     if remote is None:
         raise ValidationFailed.on_field(
             "stripe_customer_id",
@@ -169,7 +163,7 @@ def customer_setup_link_create(*, customer: Customer, data: Any, default_success
             cancel_url=fields.cancel_url or "",
         )
     except StripeUnavailable:
-        raise _stripe_down() from None
+        raise stripe_unavailable() from None
     except StripeRefused as exc:
         raise Conflict(f"Stripe refused the setup session: {exc}", code="stripe_refused") from None
     now = timezone.now()

@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from contracts import crypto
 from contracts.audit import audit_record
-from contracts.errors import Conflict, NotFound, PermissionDenied, Unavailable, ValidationFailed
+from contracts.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from contracts.models import ApiKey, Membership, Role, Vendor
 from contracts.services.credentials import ReencryptResult
 from contracts.terms import Terms, parse
 from settlement.models import StripeConnection
 from settlement.selectors import invoices_settling_on_stripe
+from settlement.services.stripe_errors import stripe_unavailable
 from settlement.stripe_gateway import StripeUnavailable
 from settlement.stripe_gateway.accounts import (
     StripeAccountNotConnected,
@@ -124,13 +125,6 @@ def _require_owner(vendor: Vendor, by: Membership | ApiKey) -> None:
         raise PermissionDenied("Only an owner can change the Stripe connection.")
 
 
-def _stripe_down() -> Unavailable:
-    return Unavailable(
-        "Stripe cannot be reached right now; nothing was changed. Try again in a moment.",
-        code="stripe_unavailable",
-    )
-
-
 def _hint(secret_key: str) -> str:
     return secret_key[-4:]
 
@@ -140,7 +134,7 @@ def _checked(account: StripeAccount, *, field: str) -> dict[str, str]:
     try:
         return stripe_account_check(account=account)
     except StripeUnavailable:
-        raise _stripe_down() from None
+        raise stripe_unavailable() from None
     except StripeKeyRefused as exc:
         if account.account:  # the platform's own key: not the vendor's to fix
             raise Conflict(

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.currencies import STRIPE_CURRENCIES, stripe_currency
-from settlement.money import chargeable_minor, minor_from_stripe_amount, stripe_amount
+from settlement.money import minor_from_stripe_amount, round_line, stripe_amount
 
 currencies = st.sampled_from(sorted(STRIPE_CURRENCIES))
 amounts = st.integers(min_value=-(10**15), max_value=10**15)
@@ -56,13 +56,13 @@ def test_a_currency_stripe_cannot_charge_is_an_error() -> None:
         (149, "MGA", 100),
     ],
 )
-def test_chargeable_minor(amount_minor: int, currency: str, expected: int) -> None:
-    assert chargeable_minor(amount_minor, currency) == expected
+def test_round_line_to_what_stripe_can_charge(amount_minor: int, currency: str, expected: int) -> None:
+    assert round_line(Decimal(amount_minor), currency) == expected
 
 
 @given(amounts, currencies)
 def test_a_chargeable_amount_round_trips_through_stripe(amount_minor: int, currency: str) -> None:
-    chargeable = chargeable_minor(amount_minor, currency)
+    chargeable = round_line(Decimal(amount_minor), currency)
     assert minor_from_stripe_amount(stripe_amount(chargeable, currency), currency) == chargeable
 
 
@@ -71,15 +71,15 @@ def test_rounding_to_a_chargeable_amount_moves_it_by_at_most_half_a_step(
     amount_minor: int, currency: str
 ) -> None:
     step = stripe_currency(currency).minor_step
-    chargeable = chargeable_minor(amount_minor, currency)
+    chargeable = round_line(Decimal(amount_minor), currency)
     assert chargeable % step == 0
     assert abs(Decimal(chargeable - amount_minor)) <= Decimal(step) / 2
-    assert chargeable_minor(chargeable, currency) == chargeable
+    assert round_line(Decimal(chargeable), currency) == chargeable
 
 
 @given(amounts, currencies)
 def test_stripe_amount_takes_exactly_the_chargeable_amounts(amount_minor: int, currency: str) -> None:
-    if chargeable_minor(amount_minor, currency) == amount_minor:
+    if round_line(Decimal(amount_minor), currency) == amount_minor:
         stripe_amount(amount_minor, currency)
     else:
         with pytest.raises(ValueError, match="Stripe cannot charge"):
