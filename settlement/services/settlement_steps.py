@@ -13,6 +13,7 @@ from django.utils import timezone
 from contracts.audit import audit_record
 from contracts.errors import Conflict
 from settlement.models import CreditNote, CreditNoteStatus, Invoice, SettlementStatus, SettlementStep
+from settlement.stripe_gateway.client import versioned_key
 
 
 def settlement_step_retry(
@@ -27,12 +28,11 @@ def settlement_step_retry(
         failed = SettlementStep.objects.select_for_update().filter(invoice=invoice, step=step).first()
         if failed is None or failed.status != SettlementStep.Status.FAILED:
             raise Conflict(f"Invoice {invoice.pk} has no failed step {step!r}.", code="step_not_failed")
-        base = failed.idempotency_key.rsplit(":r", 1)[0] if failed.key_version > 1 else failed.idempotency_key
         version = failed.key_version + 1
         SettlementStep.objects.filter(pk=failed.pk).update(
             status=SettlementStep.Status.STARTED,
             key_version=version,
-            idempotency_key=f"{base}:r{version}",
+            idempotency_key=versioned_key(failed, version),
             attempts=0,  # nothing sent under the new key: its parameters are built afresh
             params={},
             error="",

@@ -88,6 +88,12 @@ def vendor_account(vendor_id: Any) -> StripeAccount:
     return StripeAccount(settings.STRIPE_API_KEY, connection.account_id)
 
 
+def versioned_key(step: SettlementStep, version: int) -> str:
+    """The step's idempotency key under another version: its first key, then `…:r2`, `…:r3`."""
+    first = step.idempotency_key.rsplit(":r", 1)[0] if step.key_version > 1 else step.idempotency_key
+    return first if version == 1 else f"{first}:r{version}"
+
+
 def client(account: StripeAccount | None = None) -> stripe.StripeClient:
     """The process's client for an account (the deployment's by default): one per account and process,
     so its HTTP connections are kept alive across invoices instead of a TLS handshake per call."""
@@ -176,7 +182,7 @@ def _next_key(step: SettlementStep, call: StepCall) -> SettlementStep:
     """Stripe provably made nothing under the step's key (lookup done): send under a new version."""
     version = step.key_version + 1
     SettlementStep.objects.filter(pk=step.pk).update(
-        key_version=version, idempotency_key=f"{call.key}:r{version}", started_at=timezone.now()
+        key_version=version, idempotency_key=versioned_key(step, version), started_at=timezone.now()
     )
     logger.info("Step %s of invoice %s continues under key version %d", call.name, step.invoice_id, version)
     step.refresh_from_db()
