@@ -34,7 +34,12 @@ CHROMIUM ?= /usr/bin/chromium
 $(CHROMIUM):
 	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
-test: $(DEV_STAMP) $(CHROMIUM) lint
+# tests/docs runs docs/operations.md's walk as written: curl, and jq to pick ids out of the answers.
+JQ ?= /usr/bin/jq
+$(JQ):
+	apt-get install -y jq || (apt-get update && apt-get install -y jq)
+
+test: $(DEV_STAMP) $(CHROMIUM) $(JQ) lint
 	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
@@ -45,6 +50,7 @@ lint: $(DEV_STAMP)
 	# Against the server's maintenance database (it always exists; the test database may not yet).
 	DEBUG=true DATABASE_URL=$(dir $(TEST_DATABASE_URL))postgres $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	DEBUG=true $(BIN)/python -m devtools.check_openapi
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .

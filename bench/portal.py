@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import shutil
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,9 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = Server.from_url(args.server_url)
     log(f"database {args.db_name}: drop, create, migrate")
     recreate_database(server, args.db_name)
+    # Production settings: the pages name the collected, hashed static files, so collect them first.
+    os.environ["STATIC_ROOT"] = static_root = tempfile.mkdtemp(prefix="verity-bench-static-")
     try:
         django_setup(server, args.db_name)
+        from django.core.management import call_command
         from django.db import connection
+
+        call_command("collectstatic", "--no-input", verbosity=0)
         from django.utils import timezone
 
         seed_contracts(
@@ -188,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = machine()
         connection.close()
     finally:
+        shutil.rmtree(static_root, ignore_errors=True)
         if not args.keep_db:
             drop_database(server, args.db_name)
 

@@ -1,5 +1,7 @@
 """Verity's settings: one module, every deployment choice read from the environment (12-factor)."""
 
+from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -20,7 +22,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "contracts.apps.OperatorAdminConfig",  # Django's admin, for operators only: never a vendor's member
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,9 +36,14 @@ INSTALLED_APPS = [
     "outcomes",
     "settlement",
 ]
+# The demo's commands (seed_demo, demo_activity) only in a debug run from a source checkout: a production
+# deployment has no command that creates the demo's known logins (devtools/ is not in the package).
+if DEBUG and find_spec("devtools.demo") is not None:
+    INSTALLED_APPS.append("devtools.demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, served by the application itself
     "csp.middleware.CSPMiddleware",
     "contracts.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,7 +96,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# In production WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`) with hashed names,
+# compressed and cached for a year, so gunicorn alone serves a working portal; in debug Django serves
+# the apps' files as they are, with no collectstatic needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Fixed at start-up (the test runner turns DEBUG off at run time): in debug, WhiteNoise finds the files in
+# the apps, as Django's own static view does, and never looks for a STATIC_ROOT that was not collected.
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = DEBUG
 
 # The vendor portal signs in with Django's auth views; the admin keeps its own sign-in page.
 LOGIN_URL = "login"
@@ -107,6 +128,9 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, a
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No "AXES: BEGIN version …" line from every process that starts (each manage.py command, each worker);
+# failed sign-ins and lockouts are still logged, with the username and address they count against.
+AXES_VERBOSE = False
 
 # Password-reset mail: printed to the console unless an SMTP server is configured (EMAIL_URL).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -127,7 +151,10 @@ AUDIT_SAMPLING_SECRET = env.str("AUDIT_SAMPLING_SECRET", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
-    CELERY_BROKER_URL = "memory://"  # never used for eager tasks; keeps kombu from guessing a host
+    # Never used for eager tasks, but Celery still takes a producer from the pool for each one, and kombu
+    # warns "No hostname was supplied" about a URL without a host: name one (the in-memory transport
+    # ignores it).
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -220,7 +247,7 @@ SPECTACULAR_SETTINGS = {
         "`Authorization: Bearer vrt_…`. Every error has the same shape: "
         "`{status, code, message, field_errors}`."
     ),
-    "VERSION": "1.0.0",
+    "VERSION": version("verity"),  # the package's version (pyproject.toml), so the schema says which build
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -228,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "contracts.api.schema.add_error_responses",
         "outcomes.api.schema.add_webhook_endpoint",
+        "contracts.api.schema.tag_by_resource",  # last: after every hook that adds an operation
     ],
     "SECURITY": [{"ApiKeyAuth": []}],
     "ENUM_NAME_OVERRIDES": {
@@ -281,10 +309,14 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's loggers print through the root's handler alone: Django's default one (console, in debug)
+    # would print each of their lines a second time.
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL}},
 }

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,8 +13,9 @@ from outcomes.views import webhook_events
 from settlement.views import stripe_vendor_webhook, stripe_webhook
 
 urlpatterns = [
-    # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON).
-    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
+    # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON). Named when asked:
+    # in production the icon's hashed name is known only once collectstatic has run, after `migrate`.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("portal/favicon.svg"), permanent=True)),
     path("", include("settlement.urls")),
     path("", include("contracts.urls")),
     path("", include("outcomes.urls")),

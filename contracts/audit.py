@@ -1,6 +1,7 @@
 """The vendor's audit log: one row per state-changing action, written inside the action's transaction."""
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -21,8 +22,35 @@ def audit_record(
         vendor=vendor,
         actor=actor,
         action=action,
-        object_type=target._meta.model_name or type(target).__name__,
+        object_type=_object_type(target),
         object_id=str(target.pk),
         details=details or {},
         at=at,
     )
+
+
+def audit_record_many(
+    *,
+    vendor_id: Any,
+    actor: str,
+    action: str,
+    at: dt.datetime,
+    entries: Iterable[tuple[models.Model, dict[str, Any]]],
+) -> list[AuditEntry]:
+    """One action over many objects (a review group's decisions): an entry per object, in one INSERT."""
+    return AuditEntry.objects.bulk_create(
+        AuditEntry(
+            vendor_id=vendor_id,
+            actor=actor,
+            action=action,
+            object_type=_object_type(target),
+            object_id=str(target.pk),
+            details=details,
+            at=at,
+        )
+        for target, details in entries
+    )
+
+
+def _object_type(target: models.Model) -> str:
+    return target._meta.model_name or type(target).__name__

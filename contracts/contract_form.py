@@ -9,23 +9,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.currencies import stripe_currency
 from contracts.errors import FieldErrors
 from contracts.models import CollectionMethod, ContractVersion, Customer
 from contracts.policy import VerificationPolicy
+from contracts.policy_form import POLICY, POLICY_SPECS, RuleBlock, rule_blocks
 from contracts.portal_forms import (
+    BLANK_MEANS,
     INT,
     INT_LIST,
     INT_OR_NULL,
-    JSON,
-    TEXT,
+    MONEY,
     Form,
     Input,
     MalformedInput,
+    Spec,
     bind,
     coerce,
     customer_choices,
     display,
     lookup,
+    money_minor,
+    money_text,
     nest,
 )
 from contracts.terms import pricing_as_plain
@@ -47,16 +52,6 @@ PRICING_FIELDS = {
 MIN_TIER_ROWS = 3
 
 
-@dataclass(frozen=True)
-class Spec:
-    label: str
-    kind: str = TEXT
-    widget: str = "text"
-    help: str = ""
-    choices: tuple[tuple[str, str], ...] = ()
-
-
-MINOR = "In minor units of the contract currency (500 is USD 5.00)."
 PRICE = 'A decimal in major units, e.g. "0.99" (fractions of a cent allowed).'
 
 HEADER_SPECS: dict[str, Spec] = {
@@ -79,9 +74,9 @@ HEADER_SPECS: dict[str, Spec] = {
     ),
     "approval_threshold_minor": Spec(
         "Approval threshold",
-        INT,
-        "number",
-        "Optional. A draft whose total is over it waits for the customer's approval. " + MINOR,
+        MONEY,
+        "decimal",
+        "Optional. A draft whose total is over it waits for the customer's approval.",
     ),
 }
 AMEND_SPECS: dict[str, Spec] = {
@@ -91,17 +86,23 @@ AMEND_SPECS: dict[str, Spec] = {
     ),
 }
 TERMS_SPECS: dict[str, Spec] = {
-    "terms.platform_fee_minor": Spec("Platform fee per period", INT, "number", MINOR),
-    "terms.minimum_commitment_minor": Spec("Minimum commitment per period", INT, "number", MINOR),
-    "terms.cap_amount_minor": Spec("Cap per period", INT, "number", "Optional. " + MINOR),
-    "terms.budget_alert_percents": Spec("Budget alerts (% of cap)", INT_LIST, help="e.g. 80, 95"),
+    "terms.platform_fee_minor": Spec("Platform fee per period", MONEY, "decimal"),
+    "terms.minimum_commitment_minor": Spec("Minimum commitment per period", MONEY, "decimal"),
+    "terms.cap_amount_minor": Spec("Cap per period", MONEY, "decimal", "Optional."),
+    "terms.budget_alert_percents": Spec(
+        "Budget alerts (% of cap)",
+        INT_LIST,
+        help="e.g. 80, 95. Not sent yet: alerts arrive with outbound webhooks.",
+    ),
     "terms.notes": Spec("Notes", widget="textarea"),
 }
 OUTCOME_TYPE_SPECS: dict[str, Spec] = {
     "key": Spec("Key", help="Lower-case dotted name, e.g. ticket.resolved."),
     "description": Spec("Description"),
     "natural_key_field": Spec(
-        "Natural key field", help="The event field naming one real-world unit, e.g. ticket_id."
+        "Natural key field",
+        help="The evidence field naming one real-world unit, e.g. ticket_id: used when an event sends no "
+        "natural_key, and must agree with it when both are sent.",
     ),
     "billing_basis": Spec(
         "Billing basis",
@@ -116,17 +117,12 @@ OUTCOME_TYPE_SPECS: dict[str, Spec] = {
     "pricing.package_size": Spec("Package size", INT, "number"),
     "pricing.package_price": Spec("Package price", help=PRICE),
     "pricing.percent": Spec("Percent of value", help='e.g. "12.5"'),
-    "pricing.min_fee_minor": Spec("Minimum fee per outcome", INT, "number", "Optional. " + MINOR),
-    "pricing.max_fee_minor": Spec("Maximum fee per outcome", INT, "number", "Optional. " + MINOR),
+    "pricing.min_fee_minor": Spec("Minimum fee per outcome", MONEY, "decimal", "Optional."),
+    "pricing.max_fee_minor": Spec("Maximum fee per outcome", MONEY, "decimal", "Optional."),
     "free_units": Spec("Free units per period", INT, "number"),
     "cap_units": Spec("Cap (units per period)", INT, "number", "Optional."),
-    "cap_amount_minor": Spec("Cap (amount per period)", INT, "number", "Optional. " + MINOR),
-    "verification_policy": Spec(
-        "Verification policy (JSON)",
-        JSON,
-        "textarea",
-        "Rule parameters; omitted rules and parameters take their defaults (docs/verification.md).",
-    ),
+    "cap_amount_minor": Spec("Cap (amount per period)", MONEY, "decimal", "Optional."),
+    **POLICY_SPECS,
 }
 TIER_SPECS: dict[str, Spec] = {
     "up_to": Spec("Up to (units)", INT_OR_NULL, "number", "Blank on the last tier: no upper bound."),
@@ -209,21 +205,36 @@ def _tidy(data: dict[str, Any]) -> None:
                 tiers.pop()
 
 
-def collect(post: Mapping[str, str]) -> tuple[dict[str, Any], FieldErrors]:
-    """The JSON body a posted form stands for, and the errors of inputs that cannot become JSON."""
+def money_currency(values: Mapping[str, Any], contract_currency: str | None) -> str | None:
+    """The currency the form's amounts are in: its currency input's, or else the contract's; None when
+    Stripe cannot charge it (the API then refuses the currency, and amounts cannot be read)."""
+    code = values.get("currency") or contract_currency
+    try:
+        return stripe_currency(code).code if isinstance(code, str) else None
+    except ValueError:
+        return None
+
+
+def collect(post: Mapping[str, str], *, currency: str | None = None) -> tuple[dict[str, Any], FieldErrors]:
+    """The JSON body a posted form stands for, and the errors of inputs that cannot become JSON.
+    Amounts are typed in major units of the form's currency input, or else of `currency` (the contract's)."""
     values: dict[str, Any] = {}
     errors: FieldErrors = {}
+    code = money_currency(post, currency)
     for name in post:
         spec = SPECS.get(_template(name))
         if spec is None:
             continue
         text = post.get(name) or ""
-        if not text.strip() and spec.kind != INT_OR_NULL:
+        if not text.strip() and spec.kind not in BLANK_MEANS:
             continue
         try:
-            values[name] = coerce(text, spec.kind)
+            if spec.kind != MONEY:
+                values[name] = coerce(text, spec.kind)
+            elif code is not None:
+                values[name] = money_minor(text, code)
         except MalformedInput as exc:
-            errors[name] = [{"code": "malformed_json", "message": str(exc)}]
+            errors[name] = [{"code": "malformed_input", "message": str(exc)}]
     data = nest(values)
     _tidy(data)
     return data, errors
@@ -240,7 +251,8 @@ class OutcomeTypeBlock:
     tiers_anchor: Input
     tiers: list[list[Input]]
     limits: list[Input]
-    policy: Input
+    policy_anchor: Input
+    rules: list[RuleBlock]
 
 
 @dataclass
@@ -270,19 +282,29 @@ def contract_form(
     errors: FieldErrors | None,
     customers: list[Customer] | None,
     extra_outcome_type: bool = False,
+    currency: str | None = None,
 ) -> ContractForm:
     """Lay out the form for `data` (nested, the API's shape) or, after a post, for the posted texts
     `raw` (shown as typed). With `customers` the form creates a contract (header fields); without,
-    it amends one (effective_from). `extra_outcome_type` adds a blank outcome type at the end."""
+    it amends one (effective_from). `extra_outcome_type` adds a blank outcome type at the end.
+    Amounts are shown in major units of the form's currency, or else of `currency` (the contract's)."""
     texts = {name: raw.get(name) or "" for name in raw} if raw is not None else {}
     shown = copy.deepcopy(nest(texts) if raw is not None else data) or {}
     terms_data = shown.setdefault("terms", {})
     outcome_types_data = terms_data.setdefault("outcome_types", [])
     if extra_outcome_type or not outcome_types_data:
         outcome_types_data.append(default_outcome_type())
+    code = money_currency(shown, currency)
+    unit = code or str(shown.get("currency") or currency or "").upper()
 
     def make(name: str, spec: Spec) -> Input:
-        value = texts[name] if name in texts else display(lookup(shown, name), spec.kind)
+        found = lookup(shown, name)
+        if name in texts:
+            value = texts[name]
+        elif spec.kind == MONEY and isinstance(found, int) and code is not None:
+            value = money_text(found, code)
+        else:
+            value = display(spec.default if found is None else found, spec.kind)
         choices = list(spec.choices)
         if name == "customer_id" and customers is not None:
             choices = customer_choices(customers, "Choose a customer")
@@ -294,6 +316,7 @@ def contract_form(
             choices=choices,
             help=spec.help,
             widget=spec.widget,
+            unit=unit if spec.kind == MONEY else "",
         )
 
     def anchor(name: str, label: str) -> Input:
@@ -343,7 +366,8 @@ def contract_form(
             tiers_anchor=anchor(f"{prefix}.pricing.tiers", f"{group} · Tier table"),
             tiers=tiers,
             limits=[field_of("free_units"), field_of("cap_units"), field_of("cap_amount_minor")],
-            policy=field_of("verification_policy"),
+            policy_anchor=anchor(f"{prefix}.{POLICY}", f"{group} · Verification"),
+            rules=rule_blocks(prefix, group, lookup(data, prefix), make),
         )
         blocks.append(block)
         every += [
@@ -355,7 +379,8 @@ def contract_form(
             block.tiers_anchor,
             *(cell for row in tiers for cell in row),
             *block.limits,
-            block.policy,
+            block.policy_anchor,
+            *(item for rule in block.rules for item in (rule.anchor, *rule.inputs)),
         ]
     terms_anchor = anchor("terms", "Terms")
     outcome_types_anchor = anchor("terms.outcome_types", "Outcome types")

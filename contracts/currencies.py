@@ -9,6 +9,7 @@ Stripe's API takes an integer in its own minor unit (`stripe_exponent`) that mus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from math import gcd
 
 from iso4217 import Currency
@@ -92,9 +93,45 @@ def currency_exponent(code: str) -> int:
     return stripe_currency(code).exponent
 
 
+def minor_units(amount: Decimal, code: str) -> int:
+    """An amount in major units as an integer of the currency's minor units, exactly (500.00 USD is 50000,
+    500 JPY is 500); ValueError saying how many decimals the currency has when the amount has more."""
+    exponent = currency_exponent(code)
+    sign, digits, amount_exponent = amount.as_tuple()
+    if not isinstance(amount_exponent, int):
+        raise ValueError(f"{amount} is not an amount.")
+    # Integer arithmetic on the digits: exact at any size (Decimal operations round to the context).
+    shift = amount_exponent + exponent
+    units = int("".join(map(str, digits)))
+    if shift >= 0:
+        minor = units * 10**shift
+    else:
+        minor, rest = divmod(units, 10**-shift)
+        if rest:
+            places = "no decimal places" if exponent == 0 else f"{exponent} decimal places"
+            raise ValueError(f"{code.upper()} has {places}.")
+    return -minor if sign else minor
+
+
+def major_units(amount_minor: int, code: str) -> Decimal:
+    """An amount in minor units in major units, with exactly the currency's decimals (50000 USD is 500.00)."""
+    return Decimal(amount_minor).scaleb(-currency_exponent(code))
+
+
 def is_iso_currency(code: str) -> bool:
     """Whether the code is an ISO 4217 currency with a minor unit (not a metal, a fund or a made-up code)."""
     try:
         return Currency(code.upper()).exponent is not None
     except ValueError:
         return False
+
+
+MINOR_UNITS = (
+    "An integer in minor units of the currency (cents for USD, whole yen for JPY):"
+    " 500.00 USD is 50000, 500 JPY is 500."
+)
+
+
+def minor_units_help(text: str = "") -> str:
+    """The API's description of an amount field (`*_minor`): what it is, then the unit it is counted in."""
+    return f"{text} {MINOR_UNITS}" if text else MINOR_UNITS

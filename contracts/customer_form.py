@@ -1,10 +1,11 @@
-"""The portal's form for a customer's tax details (billing address, tax ids, tax exemption): its inputs, named
-by the API's field paths, and the body it sends to customer_update, the service the API calls."""
+"""The portal's forms for a customer: who they are (name, billing email, external reference) and their tax
+details (billing address, tax ids, tax exemption). Inputs are named by the API's field paths, and the bodies
+go to customer_create and customer_update, the services the API calls."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.billing_details import MAX_TAX_IDS, TAX_ID_FORMATS
@@ -29,6 +30,40 @@ TAX_ID_TYPE_CHOICES = [("", "(none)")] + [
     for tax_type, tax_format in sorted(TAX_ID_FORMATS.items())
 ]
 FORM_NAME = "tax"
+IDENTITY_FORM_NAME = "customer"
+# (field, label, help, widget): the fields that say who the customer is.
+IDENTITY_INPUTS = (
+    ("name", "Name", "As invoices show it, e.g. Acme Corp.", "text"),
+    ("billing_email", "Billing email", "Where invoices and Stripe's payment emails go.", "email"),
+    (
+        "external_ref",
+        "External reference",
+        "Your own id for this customer (e.g. from your CRM), unique among your customers.",
+        "text",
+    ),
+)
+
+
+def identity_values(customer: Customer) -> dict[str, str]:
+    """The customer's name, billing email and external reference as the form's input values."""
+    return {name: getattr(customer, name) for name, _, _, _ in IDENTITY_INPUTS}
+
+
+def identity_body(post: Mapping[str, str]) -> dict[str, str]:
+    """The identity fields as customer_create and customer_update take them (surrounding spaces dropped)."""
+    return {name: post.get(name, "").strip() for name, _, _, _ in IDENTITY_INPUTS}
+
+
+def identity_inputs(values: Mapping[str, str]) -> list[Input]:
+    return [
+        Input(name, label, value=values.get(name, ""), help=help_text, widget=widget)
+        for name, label, help_text, widget in IDENTITY_INPUTS
+    ]
+
+
+def identity_form(values: Mapping[str, str], errors: FieldErrors | None = None) -> Form:
+    """Name, billing email and external reference alone (the customer's edit page)."""
+    return bind(identity_inputs(values), errors, form_name=IDENTITY_FORM_NAME)
 
 
 def tax_details_values(customer: Customer) -> dict[str, str]:
@@ -84,6 +119,7 @@ class TaxDetailsForm:
     tax_ids_anchor: Input
     tax_id_rows: list[list[Input]]  # each row: its type, its number
     tax_exempt: Input
+    identity: list[Input] = field(default_factory=list)  # on the new customer page: the identity inputs first
 
     @property
     def error_count(self) -> int:
@@ -98,7 +134,11 @@ class TaxDetailsForm:
         return self.form.summary
 
 
-def tax_details_form(values: Mapping[str, str], errors: FieldErrors | None = None) -> TaxDetailsForm:
+def tax_details_form(
+    values: Mapping[str, str], errors: FieldErrors | None = None, *, with_identity: bool = False
+) -> TaxDetailsForm:
+    """The tax details inputs; `with_identity` puts the identity inputs before them, in one form (a new
+    customer's page), so one error summary counts every input's errors."""
     address = [
         Input(
             f"address.{name}", label, value=values.get(f"address.{name}", ""), help=help_text, group="Address"
@@ -136,13 +176,15 @@ def tax_details_form(values: Mapping[str, str], errors: FieldErrors | None = Non
             widget="select",
             help="Reverse charge: the customer accounts for the tax (a business abroad with a VAT number).",
         ),
+        identity=identity_inputs(values) if with_identity else [],
     )
     every = [
+        *tax_form.identity,
         tax_form.address_anchor,
         *address,
         tax_form.tax_ids_anchor,
         *(cell for row in tax_id_rows for cell in row),
         tax_form.tax_exempt,
     ]
-    tax_form.form = bind(every, errors, form_name=FORM_NAME)
+    tax_form.form = bind(every, errors, form_name=IDENTITY_FORM_NAME if with_identity else FORM_NAME)
     return tax_form

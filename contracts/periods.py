@@ -6,6 +6,8 @@ A period starts at local midnight of the anchor day in the contract's time zone 
 never moves a boundary by an hour. A contract starting mid-period has a first, partial period from
 its start to the next anchor; proration of fixed fees uses `Period.fraction`: local calendar days
 covered over the regular period's days, so a DST hour never leaks into the share.
+People read a period as its first and last local day, the end included (`period_label`: "1-30 November
+2026", with an en dash), whatever page or field shows it.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class Period:
         A day the period only partly covers (a contract starting at noon) counts as a whole day.
         """
         return Fraction(
-            _local_days(self.start, self.end, self.tz_name),
-            _local_days(self.full_start, self.full_end, self.tz_name),
+            _day_count(self.start, self.end, self.tz_name),
+            _day_count(self.full_start, self.full_end, self.tz_name),
         )
 
     def prorate(self, amount_minor: int) -> Decimal:
@@ -50,12 +52,40 @@ class Period:
     def contains(self, instant: dt.datetime) -> bool:
         return self.start <= instant < self.end
 
+    @property
+    def label(self) -> str:
+        """The period as people read it (see `period_label`)."""
+        return period_label(self.start, self.end, self.tz_name)
 
-def _local_days(start: dt.datetime, end: dt.datetime, tz_name: str) -> int:
-    """Local calendar days [start, end) touches; a 23- or 25-hour DST day is one day like any other."""
+
+def local_days(start: dt.datetime, end: dt.datetime, tz_name: str) -> tuple[dt.date, dt.date]:
+    """The first and the last local calendar day [start, end) touches, in the zone: the end is the
+    next day's midnight, so the last day is the one before it."""
     tz = zoneinfo.ZoneInfo(tz_name)
-    first_day = start.astimezone(tz).date()
-    last_day = (end - dt.timedelta(microseconds=1)).astimezone(tz).date()  # `end` itself is excluded
+    return start.astimezone(tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def period_label(start: dt.datetime, end: dt.datetime, tz_name: str) -> str:
+    """A [start, end) period as local dates with the end included, each part said once, joined by an
+    en dash: '1-30 November 2026', '28 November - 27 December 2026', '15 December 2026 - 14 January 2027',
+    '1 November 2026' (one day)."""
+    first, last = local_days(start, end, tz_name)
+    if first == last:
+        return _day_text(last)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}\N{EN DASH}{_day_text(last)}"
+    if first.year == last.year:
+        return f"{first.day} {calendar.month_name[first.month]} \N{EN DASH} {_day_text(last)}"
+    return f"{_day_text(first)} \N{EN DASH} {_day_text(last)}"
+
+
+def _day_text(day: dt.date) -> str:
+    return f"{day.day} {calendar.month_name[day.month]} {day.year}"
+
+
+def _day_count(start: dt.datetime, end: dt.datetime, tz_name: str) -> int:
+    """Local calendar days [start, end) touches; a 23- or 25-hour DST day is one day like any other."""
+    first_day, last_day = local_days(start, end, tz_name)
     return (last_day - first_day).days + 1
 
 

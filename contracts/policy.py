@@ -1,6 +1,6 @@
 """Verification policy: per outcome type, which anti-gaming rules apply and their parameters.
 
-One model per rule in PRODUCT.md ("Rules that resist gaming"); every parameter has a documented
+One model per rule in docs/product.md ("Rules that resist gaming"); every parameter has a documented
 default and bounds, so a stored policy is always complete and valid. The rules that evaluate
 these parameters live in the outcomes app; authenticity and idempotency are enforced at
 ingestion and have no parameters here.
@@ -8,7 +8,7 @@ ingestion and have no parameters here.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -20,23 +20,43 @@ EvidenceKind = Literal["string", "integer", "number", "boolean", "datetime", "sh
 
 
 class RuleParams(BaseModel):
+    """A rule's parameters; each has a `description` in plain words, the portal form's help beside its input."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    title: ClassVar[str]  # the rule's name for people (the portal form's heading)
 
 
 class EventTimeParams(RuleParams):
     """Rule 4: the outcome happened while the contract was in force, not in the future, not too late."""
 
-    max_clock_skew_seconds: Annotated[int, Field(ge=0, le=HOUR)] = 300
-    late_arrival_days: Annotated[int, Field(ge=0, le=366)] = 35
+    title = "Event time"
+    max_clock_skew_seconds: Annotated[
+        int,
+        Field(ge=0, le=HOUR, description="Seconds an event's time may lie ahead of our clock (0 to 3600)."),
+    ] = 300
+    late_arrival_days: Annotated[
+        int,
+        Field(
+            ge=0, le=366, description="Days after it happened that an outcome may still arrive (0 to 366)."
+        ),
+    ] = 35
 
 
 class TimeToOutcomeParams(RuleParams):
     """Rule 5: seconds from task start (evidence field) to outcome must fall inside bounds."""
 
-    enabled: bool = False
-    started_at_field: Annotated[str, Field(min_length=1, max_length=64)] = "started_at"
-    min_seconds: Annotated[int, Field(ge=0, le=365 * DAY)] = 0
-    max_seconds: Annotated[int, Field(gt=0, le=3 * 365 * DAY)] = 120 * DAY
+    title = "Time to outcome"
+    enabled: Annotated[bool, Field(description="Reject outcomes reached implausibly fast or slowly.")] = False
+    started_at_field: Annotated[
+        str,
+        Field(min_length=1, max_length=64, description="The evidence field holding when the task started."),
+    ] = "started_at"
+    min_seconds: Annotated[
+        int, Field(ge=0, le=365 * DAY, description="Seconds from start to outcome; faster is rejected.")
+    ] = 0
+    max_seconds: Annotated[
+        int, Field(gt=0, le=3 * 365 * DAY, description="Seconds from start to outcome; slower is rejected.")
+    ] = 120 * DAY
 
     @model_validator(mode="after")
     def _min_below_max(self) -> TimeToOutcomeParams:
@@ -48,25 +68,60 @@ class TimeToOutcomeParams(RuleParams):
 class EvidenceParams(RuleParams):
     """Rule 6: evidence fields that must be present and well-formed, by kind."""
 
-    required_fields: Annotated[dict[str, EvidenceKind], Field(max_length=50)] = Field(default_factory=dict)
+    title = "Evidence"
+    required_fields: Annotated[
+        dict[str, EvidenceKind],
+        Field(
+            max_length=50,
+            description="Evidence fields an outcome must carry, one per line as name: kind (kinds: string,"
+            " integer, number, boolean, datetime, sha256, url), e.g. ticket_status: string.",
+        ),
+    ] = Field(default_factory=dict)
 
 
 class ConfirmationParams(RuleParams):
     """Rule 7: a vendor claim needs the customer's confirmation of the same natural key."""
 
-    required: bool = True
-    match_window_hours: Annotated[int, Field(gt=0, le=366 * 24)] = 72
-    on_unmatched: Literal["reject", "bill_unverified", "silence_is_consent"] = "reject"
-    unverified_price_percent: Annotated[int, Field(ge=0, le=100)] = 50
-    silence_window_hours: Annotated[int, Field(gt=0, le=366 * 24)] = 168
+    title = "Confirmation by the customer"
+    required: Annotated[
+        bool, Field(description="A claim is billable only once the customer's own system confirms it.")
+    ] = True
+    match_window_hours: Annotated[
+        int,
+        Field(
+            gt=0, le=366 * 24, description="Hours a claim waits for its confirmation (either may come first)."
+        ),
+    ] = 72
+    on_unmatched: Annotated[
+        Literal["reject", "bill_unverified", "silence_is_consent"],
+        Field(description="What happens to a claim still unconfirmed when the window closes."),
+    ] = "reject"
+    unverified_price_percent: Annotated[
+        int, Field(ge=0, le=100, description="Share of the price billed for an unverified claim (0 to 100).")
+    ] = 50
+    silence_window_hours: Annotated[
+        int,
+        Field(
+            gt=0,
+            le=366 * 24,
+            description="Hours of silence after a claim that count as the customer's consent.",
+        ),
+    ] = 168
 
 
 class MaturationParams(RuleParams):
     """Rule 8: billable only after a hold window in which no disqualifier arrived."""
 
-    hold_hours: Annotated[int, Field(ge=0, le=366 * 24)] = 24
+    title = "Maturation"
+    hold_hours: Annotated[
+        int, Field(ge=0, le=366 * 24, description="Hours an outcome is held before it becomes billable.")
+    ] = 24
     disqualifiers: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=30)
+        list[Annotated[str, Field(min_length=1, max_length=64)]],
+        Field(
+            max_length=30,
+            description="Reasons of a reversal that void the outcome, separated by commas (at most 30).",
+        ),
     ] = Field(
         default_factory=lambda: [
             "reopened",
@@ -80,25 +135,60 @@ class MaturationParams(RuleParams):
 class ReversalParams(RuleParams):
     """Rule 9: after billing, a reversal is a credit until the lock date; after it, recorded only."""
 
-    clawback_window_days: Annotated[int, Field(ge=0, le=3 * 366)] = 30
+    title = "Reversal after billing"
+    clawback_window_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=3 * 366,
+            description="Days after billing in which a reversal becomes a credit (0 to 1098).",
+        ),
+    ] = 30
 
 
 class SplitDetectionParams(RuleParams):
     """Rule 10: outcomes sharing a parent key within a window are billed once."""
 
-    enabled: bool = False
-    window_hours: Annotated[int, Field(gt=0, le=366 * 24)] = 24
+    title = "Split detection"
+    enabled: Annotated[
+        bool,
+        Field(description="Bill once the outcomes that share a parent key (one conversation, one account)."),
+    ] = False
+    window_hours: Annotated[
+        int, Field(gt=0, le=366 * 24, description="Hours within which outcomes of one parent count as one.")
+    ] = 24
 
 
 class AnomalyParams(RuleParams):
     """Rule 12: robust z-score of the daily count against the contract's own baseline; rejection rate."""
 
-    velocity_enabled: bool = True
-    z_threshold: Annotated[float, Field(gt=0, le=100)] = 3.5
-    baseline_days: Annotated[int, Field(ge=7, le=366)] = 28
-    min_history_days: Annotated[int, Field(ge=3, le=366)] = 14
-    rejection_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
-    rejection_rate_min_outcomes: Annotated[int, Field(ge=1, le=100_000)] = 20
+    title = "Anomalies"
+    velocity_enabled: Annotated[
+        bool, Field(description="Flag a day whose count is far above the contract's own history.")
+    ] = True
+    z_threshold: Annotated[
+        float,
+        Field(
+            gt=0, le=100, description="How far above the usual a day must be to be flagged (robust z-score)."
+        ),
+    ] = 3.5
+    baseline_days: Annotated[
+        int, Field(ge=7, le=366, description="Days of history the usual is taken from.")
+    ] = 28
+    min_history_days: Annotated[
+        int, Field(ge=3, le=366, description="Days of history needed before a day can be flagged.")
+    ] = 14
+    rejection_rate_threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description="Share of a source's claims rejected at which its outcomes are held (0 to 1).",
+        ),
+    ] = 0.5
+    rejection_rate_min_outcomes: Annotated[
+        int, Field(ge=1, le=100_000, description="Outcomes needed before the rejection rate counts.")
+    ] = 20
 
     @model_validator(mode="after")
     def _history_within_baseline(self) -> AnomalyParams:
@@ -112,19 +202,44 @@ class AnomalyParams(RuleParams):
 class AuditSamplingParams(RuleParams):
     """Rule 13: an unpredictable sample the customer must attest; errors extrapolated conservatively."""
 
-    enabled: bool = False
-    rate: Annotated[float, Field(gt=0, le=1)] = 0.02
-    attestation_days: Annotated[int, Field(gt=0, le=90)] = 14
-    confidence: Annotated[float, Field(ge=0.5, lt=1)] = 0.90
+    title = "Audit sampling"
+    enabled: Annotated[bool, Field(description="Ask the customer to attest a random sample of outcomes.")] = (
+        False
+    )
+    rate: Annotated[float, Field(gt=0, le=1, description="Share of outcomes sampled (0.02 is 2 %).")] = 0.02
+    attestation_days: Annotated[
+        int, Field(gt=0, le=90, description="Days the customer has to attest a sampled outcome.")
+    ] = 14
+    confidence: Annotated[
+        float,
+        Field(
+            ge=0.5, lt=1, description="Confidence with which sampled errors are extrapolated (0.9 is 90 %)."
+        ),
+    ] = 0.90
 
 
 class SuppressionParams(RuleParams):
     """Rule 14: the customer's confirmations fall against the vendor's steady activity."""
 
-    enabled: bool = True
-    min_ratio_of_baseline: Annotated[float, Field(gt=0, lt=1)] = 1 / 3
-    baseline_days: Annotated[int, Field(ge=7, le=366)] = 28
-    min_history_days: Annotated[int, Field(ge=3, le=366)] = 14
+    title = "Withheld confirmations"
+    enabled: Annotated[
+        bool,
+        Field(description="Flag when the customer's confirmations drop while the vendor's activity holds."),
+    ] = True
+    min_ratio_of_baseline: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            description="Confirmations below this share of their usual ratio to activity are flagged (0 to 1).",
+        ),
+    ] = 1 / 3
+    baseline_days: Annotated[
+        int, Field(ge=7, le=366, description="Days of history the usual is taken from.")
+    ] = 28
+    min_history_days: Annotated[
+        int, Field(ge=3, le=366, description="Days of history needed before anything is flagged.")
+    ] = 14
 
     @model_validator(mode="after")
     def _history_within_baseline(self) -> SuppressionParams:
@@ -138,16 +253,34 @@ class SuppressionParams(RuleParams):
 class DisputeParams(RuleParams):
     """Rule 15: the customer may dispute within a window; an unanswered dispute resolves at its deadline."""
 
-    window_days: Annotated[int, Field(ge=0, le=366)] = 30
-    response_days: Annotated[int, Field(gt=0, le=90)] = 14
-    unanswered: Literal["credit_customer", "bill"] = "credit_customer"
+    title = "Disputes"
+    window_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=366,
+            description="Days after an outcome became billable in which the customer may dispute it.",
+        ),
+    ] = 30
+    response_days: Annotated[
+        int, Field(gt=0, le=90, description="Days the vendor has to answer a dispute.")
+    ] = 14
+    unanswered: Annotated[
+        Literal["credit_customer", "bill"],
+        Field(description="What happens to a dispute the vendor leaves unanswered."),
+    ] = "credit_customer"
 
 
 class BaselineLiftParams(RuleParams):
     """Rule 16: bill only outcomes above a counterfactual baseline agreed before the work began."""
 
-    enabled: bool = False
-    baseline_units_per_period: Annotated[int, Field(ge=0, le=10**12)] = 0
+    title = "Baseline lift"
+    enabled: Annotated[
+        bool, Field(description="Bill only the outcomes above a baseline agreed before the work began.")
+    ] = False
+    baseline_units_per_period: Annotated[
+        int, Field(ge=0, le=10**12, description="Outcomes per period that would have happened anyway.")
+    ] = 0
 
 
 class VerificationPolicy(BaseModel):

@@ -8,22 +8,30 @@ validators (pydantic terms, DRF serializers) must stay the only ones, so errors 
 
 from __future__ import annotations
 
-import json
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import exceptions, serializers
 
 from contracts.api.errors import flatten_details
+from contracts.currencies import major_units, minor_units
 from contracts.errors import FieldErrors, field_path
 from contracts.models import Customer
 
 PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
-# How an input's text becomes the JSON value the API expects (empty text: the field is left out).
-TEXT, INT, INT_OR_NULL, INT_LIST, JSON = "text", "int", "int_or_null", "int_list", "json"
+# How an input's text becomes the JSON value the API expects (empty text: the field is left out, but
+# for the kinds in BLANK_MEANS, whose empty text is a value). MONEY is an amount typed in major units
+# of a currency, the API's integer of minor units (see `money_minor`); FIELD_KINDS is "name: kind" lines.
+TEXT, INT, INT_OR_NULL, INT_LIST = "text", "int", "int_or_null", "int_list"
+BOOL, FLOAT, TEXT_LIST, FIELD_KINDS, MONEY = "bool", "float", "text_list", "field_kinds", "money"
+BLANK_MEANS: dict[str, Any] = {INT_OR_NULL: None, TEXT_LIST: [], FIELD_KINDS: {}}
+AMOUNT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+FIELD_KIND_LINE = re.compile(r"\s*([^:\s]+)\s*:\s*(\S+)\s*")
 
 
 def path_parts(path: str) -> list[str | int]:
@@ -68,37 +76,70 @@ def nest(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class MalformedInput(ValueError):
-    """Text that cannot become the JSON value its input stands for (only JSON text areas can be)."""
+    """Text that cannot become the JSON value its input stands for (an amount, a list of name: kind lines)."""
 
 
 def coerce(text: str, kind: str) -> Any:
     """An input's text as the API's JSON value. Text that is not a number stays text, so the API's
     validator refuses it with its own message ('Input should be a valid integer')."""
     text = text.strip() if kind != TEXT else text
-    if kind == INT_OR_NULL and not text:
-        return None
+    if kind in BLANK_MEANS and not text:
+        return copy.copy(BLANK_MEANS[kind])
     if kind in (INT, INT_OR_NULL):
         return int(text) if re.fullmatch(r"-?\d{1,18}", text) else text
+    if kind == FLOAT:
+        return float(text) if re.fullmatch(r"-?\d{1,18}(\.\d{1,18})?", text) else text
+    if kind == BOOL:
+        return {"true": True, "on": True, "false": False}.get(text.lower(), text)
     if kind == INT_LIST:
         return [coerce(item, INT) for item in re.split(r"[,\s]+", text) if item]
-    if kind == JSON:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedInput(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
+    if kind == TEXT_LIST:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if kind == FIELD_KINDS:
+        return _field_kinds(text)
     return text
 
 
+def _field_kinds(text: str) -> dict[str, str]:
+    found = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = FIELD_KIND_LINE.fullmatch(line)
+        if match is None:
+            raise MalformedInput(f"Line {number}: write a field and its kind, e.g. ticket_status: string.")
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def money_minor(text: str, currency: str) -> int:
+    """An amount typed in major units of `currency` ("500.00") as the API's integer of minor units
+    (50000 for USD), exactly; an amount with more decimals than the currency has is refused."""
+    text = text.strip()
+    if not AMOUNT.fullmatch(text):
+        example = money_text(minor_units(Decimal(500), currency), currency)
+        raise MalformedInput(f"Write an amount in {currency} as digits, e.g. {example}.")
+    try:
+        return minor_units(Decimal(text), currency)
+    except ValueError as exc:
+        raise MalformedInput(str(exc)) from None
+
+
+def money_text(amount_minor: int, currency: str) -> str:
+    """An integer of minor units as the text of an amount input: 50000 USD is "500.00", 500 JPY "500"."""
+    return format(major_units(amount_minor, currency), "f")
+
+
 def display(value: Any, kind: str) -> str:
-    """A JSON value as an input's text (the inverse of `coerce`)."""
+    """A JSON value as an input's text (the inverse of `coerce`; amounts: see `money_text`)."""
     if value is None:
         return ""
-    if kind == INT_LIST:
+    if kind == BOOL:
+        return "true" if value is True else "false" if value is False else str(value)
+    if kind in (INT_LIST, TEXT_LIST):
         return ", ".join(str(item) for item in value)
-    if kind == JSON:
-        return json.dumps(value, indent=2)
+    if kind == FIELD_KINDS:
+        return "\n".join(f"{name}: {item}" for name, item in value.items())
     return str(value)
 
 
@@ -129,6 +170,19 @@ def customer_choices(customers: Iterable[Customer], empty: str) -> list[tuple[st
     return [("", empty)] + [(str(c.pk), f"{c.name} ({c.external_ref})") for c in customers]
 
 
+@dataclass(frozen=True)
+class Spec:
+    """How an input is declared: its label, how its text becomes JSON, its widget, and its value when
+    the data has none (a policy parameter's default)."""
+
+    label: str
+    kind: str = TEXT
+    widget: str = "text"
+    help: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    default: Any = None
+
+
 @dataclass
 class Input:
     """One form input (or an anchor such as a tier table) and the errors its path collected."""
@@ -139,8 +193,10 @@ class Input:
     value: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
-    # text, number, select, textarea, email, password (a secret: never filled back), none (an anchor: errors only)
+    # text, number, decimal, select, textarea, checkbox, email, password (a secret: never filled back),
+    # none (an anchor: errors only)
     widget: str = "text"
+    unit: str = ""  # shown beside the input: the currency an amount is typed in
     group: str = ""  # what the input belongs to, for the error summary ("Outcome type 2")
     form_name: str = ""  # tells apart inputs of the same name in several forms on one page
     errors: list[str] = field(default_factory=list)
@@ -170,7 +226,7 @@ class Form:
 def bind(inputs: Iterable[Input], errors: FieldErrors | None = None, *, form_name: str = "") -> Form:
     """Give each error to the innermost input or anchor whose path encloses the error's path.
 
-    An error deeper than its input (a policy parameter inside a JSON text area) names the rest of
+    An error deeper than its input (a field inside a list of evidence fields) names the rest of
     its path; errors no input encloses are kept as `unplaced` for the top of the form.
     """
     form = Form(inputs={item.name: item for item in inputs})

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from contracts import crypto
 from contracts.errors import NotFound
@@ -38,13 +38,23 @@ def _get_or_404(queryset: QuerySet[Any], object_id: Any, what: str) -> Any:
 
 
 def customer_list(
-    *, vendor: Vendor, external_ref: str | None = None, search: str | None = None
+    *,
+    vendor: Vendor,
+    external_ref: str | None = None,
+    search: str | None = None,
+    with_contract_counts: bool = False,
 ) -> QuerySet[Customer]:
+    """`with_contract_counts` adds each customer's `contract_count` and `active_contract_count`."""
     queryset = Customer.objects.filter(vendor=vendor)
     if external_ref:
         queryset = queryset.filter(external_ref=external_ref)
     if search:
         queryset = queryset.filter(name__icontains=search)
+    if with_contract_counts:
+        queryset = queryset.annotate(
+            contract_count=Count("contracts"),
+            active_contract_count=Count("contracts", filter=Q(contracts__status=ContractStatus.ACTIVE)),
+        )
     return queryset
 
 

@@ -23,13 +23,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from contracts.currencies import DOC_URL as CURRENCIES_DOC_URL
-from contracts.currencies import STRIPE_CURRENCIES, is_iso_currency
+from contracts.currencies import MINOR_UNITS, STRIPE_CURRENCIES, is_iso_currency, minor_units_help
 from contracts.currencies import currency_exponent as currency_exponent  # re-exported for older imports
 from contracts.errors import ValidationFailed, field_path
 from contracts.policy import VerificationPolicy
@@ -95,15 +96,32 @@ def pricing_as_plain(pricing: dict[str, Any]) -> dict[str, Any]:
 
 
 PlainDecimal = PlainSerializer(plain_decimal, return_type=str, when_used="json")
+
+
+def decimal_string_schema(*, integer_digits: int, decimal_places: int, bounds: str) -> WithJsonSchema:
+    """A decimal string's JSON schema in standard keywords. Left to itself, pydantic copies the Field's
+    bounds into keywords of its own (ge, le, max_digits, decimal_places) that no OpenAPI reader knows,
+    since minimum and maximum would not apply to a string."""
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,{decimal_places}}})?$",
+            "description": f"A decimal as a string of plain digits, {bounds}, "
+            f"with at most {decimal_places} decimal places.",
+        }
+    )
+
+
 Price = Annotated[
     Decimal,
     BeforeValidator(_decimal_from_string),
     Field(ge=0, le=MAX_PRICE, max_digits=22, decimal_places=12),
     AfterValidator(_finite_decimal),
     PlainDecimal,
+    decimal_string_schema(integer_digits=10, decimal_places=12, bounds=f"from 0 to {MAX_PRICE}"),
 ]
-MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR_AMOUNT, strict=True)]
-PositiveMinorAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_AMOUNT, strict=True)]
+MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR_AMOUNT, strict=True, description=MINOR_UNITS)]
+PositiveMinorAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_AMOUNT, strict=True, description=MINOR_UNITS)]
 
 OUTCOME_TYPE_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -183,9 +201,14 @@ class PercentagePricing(Terms):
         Field(gt=0, le=100, max_digits=9, decimal_places=6),
         AfterValidator(_finite_decimal),
         PlainDecimal,
+        decimal_string_schema(integer_digits=3, decimal_places=6, bounds="above 0 and at most 100"),
     ]
-    min_fee_minor: MinorAmount | None = None
-    max_fee_minor: PositiveMinorAmount | None = None
+    min_fee_minor: MinorAmount | None = Field(
+        default=None, description=minor_units_help("The least fee per outcome (null: none).")
+    )
+    max_fee_minor: PositiveMinorAmount | None = Field(
+        default=None, description=minor_units_help("The most fee per outcome (null: none).")
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> PercentagePricing:
@@ -226,12 +249,25 @@ def _field_name(value: str) -> str:
 class OutcomeTypeTerms(Terms):
     key: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_outcome_type_key)]
     description: Annotated[str, Field(max_length=300)] = ""
-    natural_key_field: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_field_name)]
+    natural_key_field: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="The top-level evidence field holding the natural key (e.g. ticket_id): an event "
+            "without `natural_key` takes it from evidence.<field> (a string or an integer); an event with "
+            "both is refused if they differ (422 natural_key_mismatch). No dotted paths.",
+        ),
+        AfterValidator(_field_name),
+    ]
     billing_basis: Literal["per_task", "per_outcome"]
     pricing: Pricing
     free_units: Annotated[int, Field(ge=0, le=10**12, strict=True)] = 0
     cap_units: Annotated[int, Field(gt=0, le=10**12, strict=True)] | None = None
-    cap_amount_minor: PositiveMinorAmount | None = None
+    cap_amount_minor: PositiveMinorAmount | None = Field(
+        default=None,
+        description=minor_units_help("The most this outcome type bills per period (null: no cap)."),
+    )
     verification_policy: VerificationPolicy = Field(default_factory=VerificationPolicy)
 
     @model_validator(mode="after")
@@ -251,14 +287,24 @@ def _sorted_unique_percents(values: list[int]) -> list[int]:
 class VersionTerms(Terms):
     """Everything an amendment can change."""
 
-    platform_fee_minor: MinorAmount = 0
-    minimum_commitment_minor: MinorAmount = 0
-    cap_amount_minor: PositiveMinorAmount | None = None
+    platform_fee_minor: MinorAmount = Field(
+        default=0, description=minor_units_help("A fixed fee per period.")
+    )
+    minimum_commitment_minor: MinorAmount = Field(
+        default=0, description=minor_units_help("The least a period bills; a shortfall is trued up.")
+    )
+    cap_amount_minor: PositiveMinorAmount | None = Field(
+        default=None, description=minor_units_help("The most the contract bills per period (null: no cap).")
+    )
     budget_alert_percents: Annotated[
         list[Annotated[int, Field(ge=1, le=100, strict=True)]],
         Field(max_length=10),
         AfterValidator(_sorted_unique_percents),
-    ] = Field(default_factory=lambda: [80, 95])
+    ] = Field(
+        default_factory=lambda: [80, 95],
+        description="Percents of cap_amount_minor at which to alert. Stored for the upcoming budget "
+        "alerts (delivered by outbound webhooks); nothing is sent yet.",
+    )
     notes: Annotated[str, Field(max_length=2000)] = ""
     outcome_types: Annotated[list[OutcomeTypeTerms], Field(min_length=1, max_length=50)]
 
@@ -389,8 +435,12 @@ class ContractHeader(Terms):
     # A credit for outcomes reversed after their invoice was paid: to the customer's balance or refunded.
     credit_after_payment: Literal["customer_balance", "refund"] = "customer_balance"
     grace_period_hours: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 72
-    # A draft whose total exceeds this (minor units) is finalized only once the customer approves it.
-    approval_threshold_minor: MinorAmount | None = None
+    approval_threshold_minor: MinorAmount | None = Field(
+        default=None,
+        description=minor_units_help(
+            "A draft whose total exceeds this is finalized only once the customer approves it (null: never)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ContractHeader:

@@ -6,6 +6,7 @@ sentences; templates show these sentences and never spell out terms themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -15,7 +16,22 @@ from pydantic import TypeAdapter
 
 from contracts.currencies import currency_exponent
 from contracts.models import Contract, ContractVersion, OutcomeType
-from contracts.policy import VerificationPolicy
+from contracts.policy import (
+    AnomalyParams,
+    AuditSamplingParams,
+    BaselineLiftParams,
+    ConfirmationParams,
+    DisputeParams,
+    EventTimeParams,
+    EvidenceParams,
+    MaturationParams,
+    ReversalParams,
+    RuleParams,
+    SplitDetectionParams,
+    SuppressionParams,
+    TimeToOutcomeParams,
+    VerificationPolicy,
+)
 from contracts.terms import (
     PackagePricing,
     PercentagePricing,
@@ -109,7 +125,7 @@ def pricing_text(outcome_type: OutcomeType, currency: str) -> str:
     if outcome_type.cap_amount_minor is not None:
         phrases.append(f"at most {minor_text(outcome_type.cap_amount_minor, currency)} per period")
     phrases.append(
-        "every completed attempt is billed"
+        "every completed attempt is billed, on completion (no maturation hold)"
         if outcome_type.billing_basis == "per_task"
         else "verified outcomes only"
     )
@@ -120,88 +136,137 @@ def _listing(items: list[str]) -> str:
     return ", ".join(item.replace("_", " ") for item in items)
 
 
-def policy_sentences(policy_data: dict[str, Any]) -> list[str]:
-    """The rules of a stored verification policy, one sentence each (disabled rules are left out)."""
-    policy = VerificationPolicy.model_validate(policy_data)
-    sentences = []
-    confirmation = policy.confirmation
-    if confirmation.required:
-        text = f"Confirmation by the customer within {confirmation.match_window_hours} hours"
-        if confirmation.on_unmatched == "reject":
-            text += "; unconfirmed claims are rejected."
-        elif confirmation.on_unmatched == "bill_unverified":
-            text += (
-                f"; unconfirmed claims are billed as unverified at "
-                f"{confirmation.unverified_price_percent} % of the price."
-            )
-        else:
-            text += f"; silence for {confirmation.silence_window_hours} hours counts as consent."
-        sentences.append(text)
-    else:
-        sentences.append("No confirmation by the customer is needed.")
-    maturation = policy.maturation
-    if maturation.hold_hours:
-        text = f"{maturation.hold_hours} h maturation before billing"
-        if maturation.disqualifiers:
-            text += f"; voided by {_listing(maturation.disqualifiers)} meanwhile"
-        sentences.append(text + ".")
-    else:
-        sentences.append("Billable at once (no maturation hold).")
-    event_time = policy.event_time
-    sentences.append(
+def _confirmation_sentence(confirmation: ConfirmationParams) -> str:
+    if not confirmation.required:
+        return "No confirmation by the customer is needed."
+    text = f"Confirmation by the customer within {confirmation.match_window_hours} hours"
+    if confirmation.on_unmatched == "reject":
+        return text + "; unconfirmed claims are rejected."
+    if confirmation.on_unmatched == "bill_unverified":
+        return text + (
+            f"; unconfirmed claims are billed as unverified at "
+            f"{confirmation.unverified_price_percent} % of the price."
+        )
+    return text + f"; silence for {confirmation.silence_window_hours} hours counts as consent."
+
+
+def _maturation_sentence(maturation: MaturationParams) -> str:
+    if not maturation.hold_hours:
+        return "Billable at once (no maturation hold)."
+    text = f"{maturation.hold_hours} h maturation before billing"
+    if maturation.disqualifiers:
+        text += f"; voided by {_listing(maturation.disqualifiers)} meanwhile"
+    return text + "."
+
+
+def _event_time_sentence(event_time: EventTimeParams) -> str:
+    return (
         f"Events may run {event_time.max_clock_skew_seconds} s ahead of our clock and arrive up to "
         f"{event_time.late_arrival_days} days late."
     )
-    if policy.evidence.required_fields:
-        fields = ", ".join(f"{name} ({kind})" for name, kind in policy.evidence.required_fields.items())
-        sentences.append(f"Evidence required: {fields}.")
-    time_to_outcome = policy.time_to_outcome
-    if time_to_outcome.enabled:
-        sentences.append(
-            f"From {time_to_outcome.started_at_field} to the outcome takes between "
-            f"{time_to_outcome.min_seconds:,} s and {time_to_outcome.max_seconds:,} s."
-        )
-    if policy.split_detection.enabled:
-        sentences.append(
-            f"Outcomes sharing a parent key within {policy.split_detection.window_hours} h are billed once."
-        )
-    anomaly = policy.anomaly
-    if anomaly.velocity_enabled:
-        sentences.append(
-            f"Daily volume is flagged above a robust z-score of {anomaly.z_threshold:g} against "
-            f"{anomaly.baseline_days} days (after {anomaly.min_history_days} days of history); "
-            f"a rejection rate above {_percent(Decimal(str(anomaly.rejection_rate_threshold)) * 100)} "
-            f"over {anomaly.rejection_rate_min_outcomes}+ outcomes is flagged too."
-        )
-    if policy.audit_sampling.enabled:
-        sampling = policy.audit_sampling
-        sentences.append(
-            f"{_percent(Decimal(str(sampling.rate)) * 100)} of outcomes are sampled for the customer "
-            f"to attest within {sampling.attestation_days} days ({_percent(Decimal(str(sampling.confidence)) * 100)}"
-            " confidence)."
-        )
-    if policy.suppression.enabled:
-        suppression = policy.suppression
-        sentences.append(
-            f"Flagged when the customer's confirmations fall below "
-            f"{round(suppression.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
-            f"({suppression.baseline_days}-day baseline)."
-        )
-    if policy.baseline_lift.enabled:
-        sentences.append(
-            f"Only outcomes above a baseline of {_count(policy.baseline_lift.baseline_units_per_period)}"
-            " per period are billed."
-        )
-    disputes = policy.disputes
+
+
+def _evidence_sentence(evidence: EvidenceParams) -> str | None:
+    if not evidence.required_fields:
+        return None
+    fields = ", ".join(f"{name} ({kind})" for name, kind in evidence.required_fields.items())
+    return f"Evidence required: {fields}."
+
+
+def _time_to_outcome_sentence(time_to_outcome: TimeToOutcomeParams) -> str | None:
+    if not time_to_outcome.enabled:
+        return None
+    return (
+        f"From {time_to_outcome.started_at_field} to the outcome takes between "
+        f"{time_to_outcome.min_seconds:,} s and {time_to_outcome.max_seconds:,} s."
+    )
+
+
+def _split_detection_sentence(split_detection: SplitDetectionParams) -> str | None:
+    if not split_detection.enabled:
+        return None
+    return f"Outcomes sharing a parent key within {split_detection.window_hours} h are billed once."
+
+
+def _anomaly_sentence(anomaly: AnomalyParams) -> str | None:
+    if not anomaly.velocity_enabled:
+        return None
+    return (
+        f"Daily volume is flagged above a robust z-score of {anomaly.z_threshold:g} against "
+        f"{anomaly.baseline_days} days (after {anomaly.min_history_days} days of history); "
+        f"a rejection rate above {_percent(Decimal(str(anomaly.rejection_rate_threshold)) * 100)} "
+        f"over {anomaly.rejection_rate_min_outcomes}+ outcomes is flagged too."
+    )
+
+
+def _audit_sampling_sentence(sampling: AuditSamplingParams) -> str | None:
+    if not sampling.enabled:
+        return None
+    return (
+        f"{_percent(Decimal(str(sampling.rate)) * 100)} of outcomes are sampled for the customer "
+        f"to attest within {sampling.attestation_days} days ({_percent(Decimal(str(sampling.confidence)) * 100)}"
+        " confidence)."
+    )
+
+
+def _suppression_sentence(suppression: SuppressionParams) -> str | None:
+    if not suppression.enabled:
+        return None
+    return (
+        f"Flagged when the customer's confirmations fall below "
+        f"{round(suppression.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
+        f"({suppression.baseline_days}-day baseline)."
+    )
+
+
+def _baseline_lift_sentence(baseline_lift: BaselineLiftParams) -> str | None:
+    if not baseline_lift.enabled:
+        return None
+    return (
+        f"Only outcomes above a baseline of {_count(baseline_lift.baseline_units_per_period)}"
+        " per period are billed."
+    )
+
+
+def _disputes_sentence(disputes: DisputeParams) -> str:
     unanswered = "the customer is credited" if disputes.unanswered == "credit_customer" else "it is billed"
-    sentences.append(
+    return (
         f"Disputes within {disputes.window_days} days; the vendor answers within "
         f"{disputes.response_days} days, else {unanswered}."
     )
-    sentences.append(
-        f"A reversal within {policy.reversal.clawback_window_days} days after billing becomes a credit."
-    )
-    return sentences
+
+
+def _reversal_sentence(reversal: ReversalParams) -> str:
+    return f"A reversal within {reversal.clawback_window_days} days after billing becomes a credit."
+
+
+# Each rule of the policy in words, in the order people read them (a rule that is off says nothing).
+RULE_SENTENCES: dict[str, Callable[[Any], str | None]] = {
+    "confirmation": _confirmation_sentence,
+    "maturation": _maturation_sentence,
+    "event_time": _event_time_sentence,
+    "evidence": _evidence_sentence,
+    "time_to_outcome": _time_to_outcome_sentence,
+    "split_detection": _split_detection_sentence,
+    "anomaly": _anomaly_sentence,
+    "audit_sampling": _audit_sampling_sentence,
+    "suppression": _suppression_sentence,
+    "baseline_lift": _baseline_lift_sentence,
+    "disputes": _disputes_sentence,
+    "reversal": _reversal_sentence,
+}
+
+
+def rule_sentence(rule: str, params: RuleParams) -> str | None:
+    """One rule's parameters as a sentence, or None when the rule is off (or has nothing to require)."""
+    return RULE_SENTENCES[rule](params)
+
+
+def policy_sentences(policy_data: dict[str, Any]) -> list[str]:
+    """The rules of a stored verification policy, one sentence each (disabled rules are left out)."""
+    policy = VerificationPolicy.model_validate(policy_data)
+    sentences = (rule_sentence(rule, getattr(policy, rule)) for rule in RULE_SENTENCES)
+    return [sentence for sentence in sentences if sentence is not None]
 
 
 def version_sentences(version: ContractVersion, currency: str) -> list[str]:
@@ -216,7 +281,12 @@ def version_sentences(version: ContractVersion, currency: str) -> list[str]:
     if version.cap_amount_minor is not None:
         text = f"Billing capped at {minor_text(version.cap_amount_minor, currency)} per period"
         if version.budget_alert_percents:
-            text += "; alerts at " + ", ".join(f"{p} %" for p in version.budget_alert_percents)
+            # Stored for the budget alerts that outbound webhooks will deliver; say so until they exist.
+            text += (
+                "; budget alerts at "
+                + ", ".join(f"{p}%" for p in version.budget_alert_percents)
+                + " (not sent yet: alerts arrive with outbound webhooks)"
+            )
         sentences.append(text + ".")
     return sentences or ["No platform fee, minimum or cap."]
 

@@ -1,1 +1,1 @@
-"""Developer tooling kept outside the product apps (local fakes, scripts); product code never imports it."""
+"""Developer tooling kept outside the product apps (local fakes, the demo, scripts); product code never imports it."""

@@ -35,9 +35,11 @@ cat <<MSG
   Verity is running:
     Portal    http://${HOST}:${PORT}/         (demo login: demo@verity.test / verity-demo)
     API docs  http://${HOST}:${PORT}/api/docs/
-    Admin     http://${HOST}:${PORT}/admin/   (same login)
+    Admin     http://${HOST}:${PORT}/admin/   (operator login: operator / verity-operator; every vendor's data)
     Schema    http://${HOST}:${PORT}/api/schema/
-  The demo API key and webhook secrets were printed by seed_demo above (first run only).
+  The demo API key and webhook secrets are shown once, by seed_demo on the first run; later runs say
+  where to get new ones.
 
 MSG
-"$PY" manage.py runserver "${HOST}:${PORT}"
+# The banner above says this is a local demo; Django's "development server" warning would only repeat it.
+DJANGO_RUNSERVER_HIDE_WARNING=true "$PY" manage.py runserver "${HOST}:${PORT}"

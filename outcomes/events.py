@@ -12,6 +12,7 @@ from typing import Any
 import fastjsonschema
 from django.conf import settings
 
+from contracts.currencies import MINOR_UNITS
 from contracts.jsontext import holds_unstorable_text
 from outcomes.models import EventKind
 
@@ -27,7 +28,8 @@ EVENT_SCHEMA: dict[str, Any] = {
     "title": "OutcomeEvent",
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "kind", "contract", "outcome_type", "natural_key", "occurred_at"],
+    # natural_key may instead come from evidence (the outcome type's natural_key_field): checked at ingestion.
+    "required": ["id", "kind", "contract", "outcome_type", "occurred_at"],
     "properties": {
         "id": {
             "type": "string",
@@ -54,7 +56,9 @@ EVENT_SCHEMA: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
-            "description": "Identifies the real-world unit of work (the ticket id); events sharing it merge.",
+            "description": "Identifies the real-world unit of work (the ticket id); events sharing it merge. "
+            "Optional when evidence holds the outcome type's natural_key_field (e.g. evidence.ticket_id, "
+            "a string or an integer); when both are sent they must be equal (422 natural_key_mismatch).",
         },
         "occurred_at": {
             "type": "string",
@@ -73,7 +77,12 @@ EVENT_SCHEMA: dict[str, Any] = {
             "required": ["amount_minor", "currency"],
             "description": "Optional reported value (for success fees), in integer minor units.",
             "properties": {
-                "amount_minor": {"type": "integer", "minimum": 0, "maximum": 10**15},
+                "amount_minor": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 10**15,
+                    "description": MINOR_UNITS,
+                },
                 "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
             },
         },

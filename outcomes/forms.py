@@ -1,4 +1,5 @@
-"""Portal forms of the outcomes app: the explorer's filters, a decision on a flag, a dispute's answer.
+"""Portal forms of the outcomes app: the explorer's filters, a decision on a flag (or on a group of
+flags), a dispute's answer.
 
 Forms only shape input; the rules (who may decide, what a decision needs) stay in outcomes.services,
 whose errors the views put back on these forms' fields.
@@ -124,6 +125,14 @@ class ReviewDecisionForm(EvidenceFields):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why you decide so; the customer sees it.",
     )
+
+
+class ReviewGroupDecisionForm(ReviewDecisionForm):
+    """One decision (and one reason) for every open flag of a review queue group; the group is the URL."""
+
+    flag_reason = None  # type: ignore[assignment]  # the group's, from its URL
+    newest_outcome_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    shown = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
 
 class DisputeResponseForm(EvidenceFields):

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 from contracts.errors import NotFound
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
+from contracts.terms import local_midnight
 from outcomes.models import (
     AuditSample,
+    Decision,
     Delivery,
     Dispute,
     Outcome,
     OutcomeEvent,
     OutcomeState,
     OutcomeTransition,
+    OutcomeVerdict,
     RawEvent,
+    ReviewDecision,
 )
 
 
@@ -152,6 +160,147 @@ def review_queue(*, vendor: Vendor) -> QuerySet[Outcome]:
     """Flagged outcomes, waiting for a person."""
     return (
         Outcome.objects.filter(vendor=vendor, state=OutcomeState.FLAGGED)
+        .select_related("contract")
+        .prefetch_related("verdicts", "review_decisions")
+    )
+
+
+class LocalDate(Func):
+    """The calendar date of an instant in the IANA zone another expression names, row by row (Django's
+    TruncDate takes one zone for the whole query; here each contract has its own)."""
+
+    arity = 2
+    output_field = DateField()
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler, connection, template="((%(expressions)s))::date", arg_joiner=" AT TIME ZONE ", **extra
+        )
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        # The function Django registers on SQLite for its own date casts: (instant, zone, stored zone).
+        return self.as_sql(
+            compiler, connection, template="django_datetime_cast_date(%(expressions)s, 'UTC')", **extra
+        )
+
+
+def _open_flags(**filters: Any) -> QuerySet[OutcomeVerdict]:
+    """The open flags of flagged outcomes, in SQL: each rule's latest verdict on an outcome when it is a
+    flag that no one decided yet (outcomes.services.review.open_flags, for a whole table at once)."""
+    newer = OutcomeVerdict.objects.filter(
+        outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), pk__gt=OuterRef("pk")
+    )
+    decided = ReviewDecision.objects.filter(outcome_id=OuterRef("outcome_id"), flag_reason=OuterRef("reason"))
+    return OutcomeVerdict.objects.filter(
+        outcome__state=OutcomeState.FLAGGED, decision=Decision.FLAG, **filters
+    ).exclude(Exists(newer) | Exists(decided))
+
+
+# What the queue shows of a group, computed by the database over the group's open flags.
+_GROUP_FIGURES = {
+    "count": Count("outcome_id", distinct=True),
+    "first_occurred_at": Min("outcome__occurred_at"),
+    "last_occurred_at": Max("outcome__occurred_at"),
+    "newest_outcome_id": Max("outcome_id"),
+    "sample_id": Max("id"),
+}
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """The open flags of one reason on a contract's outcomes that occurred on one day of its time zone:
+    what a person decides at once (the 60 velocity flags of one anomalous day are one group)."""
+
+    contract: Contract
+    flag_reason: str
+    day: dt.date
+    count: int = 0
+    first_occurred_at: dt.datetime | None = None
+    last_occurred_at: dt.datetime | None = None
+    newest_outcome_id: int = 0  # a decision on the group as shown covers no outcome created after it
+    sample: OutcomeVerdict | None = None  # the newest flag: its facts say why the group was raised
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        return local_midnight(self.day, self.contract.timezone)
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        return local_midnight(self.day + dt.timedelta(days=1), self.contract.timezone)
+
+
+def _group(
+    contract: Contract, flag_reason: str, day: dt.date, figures: dict[str, Any], sample: Any
+) -> FlagGroup:
+    return FlagGroup(
+        contract=contract,
+        flag_reason=flag_reason,
+        day=day,
+        count=figures["count"],
+        first_occurred_at=figures["first_occurred_at"],
+        last_occurred_at=figures["last_occurred_at"],
+        newest_outcome_id=figures["newest_outcome_id"],
+        sample=sample,
+    )
+
+
+def flag_group_list(*, vendor: Vendor, offset: int, limit: int) -> list[FlagGroup]:
+    """A page of the review queue's groups, newest day first, grouped and counted by the database.
+
+    Paged by offset: there are far fewer groups than flags, and every page costs one aggregation over
+    the open flags whatever its depth (a cursor would not spare it)."""
+    rows = list(
+        _open_flags(outcome__vendor=vendor)
+        .annotate(day=LocalDate("outcome__occurred_at", "outcome__contract__timezone"))
+        .values("outcome__contract_id", "reason", "day")
+        .annotate(**_GROUP_FIGURES)
+        .order_by("-day", "outcome__contract_id", "reason")[offset : offset + limit]
+    )
+    contracts = Contract.objects.select_related("customer").in_bulk({r["outcome__contract_id"] for r in rows})
+    samples = OutcomeVerdict.objects.select_related("outcome").in_bulk([r["sample_id"] for r in rows])
+    return [
+        _group(contracts[r["outcome__contract_id"]], r["reason"], r["day"], r, samples[r["sample_id"]])
+        for r in rows
+    ]
+
+
+def flag_group_get(*, vendor: Vendor, contract_id: Any, flag_reason: str, day: Any) -> FlagGroup:
+    """One group of the review queue as it is now (a count of 0 once none is left open). Another
+    vendor's contract, or a contract id or day that does not parse, is not found."""
+    try:
+        contract_pk = uuid.UUID(str(contract_id))
+        local_day = dt.date.fromisoformat(str(day))
+    except ValueError:
+        raise NotFound("No such group of flags.") from None
+    contract = Contract.objects.filter(vendor=vendor, pk=contract_pk).select_related("customer").first()
+    if contract is None:
+        raise NotFound("No such group of flags.")
+    group = FlagGroup(contract=contract, flag_reason=flag_reason, day=local_day)
+    figures = _group_flags(group).aggregate(**_GROUP_FIGURES)
+    if not figures["count"]:
+        return group
+    sample = OutcomeVerdict.objects.select_related("outcome").get(pk=figures["sample_id"])
+    return _group(contract, flag_reason, local_day, figures, sample)
+
+
+def _group_flags(group: FlagGroup) -> QuerySet[OutcomeVerdict]:
+    """The group's open flags: the day's bounds in the contract's zone, so the outcomes' index serves."""
+    return _open_flags(
+        reason=group.flag_reason,
+        outcome__contract=group.contract,
+        outcome__occurred_at__gte=group.starts_at,
+        outcome__occurred_at__lt=group.ends_at,
+    )
+
+
+def flag_group_outcomes(*, group: FlagGroup) -> QuerySet[Outcome]:
+    """The outcomes with an open flag of the group, each with what its flag cards read."""
+    return (
+        Outcome.objects.filter(pk__in=_group_flags(group).values("outcome_id"))
         .select_related("contract")
         .prefetch_related("verdicts", "review_decisions")
     )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("outcomes/<str:outcome_id>/", views.outcome_detail, name="outcome-detail"),
     path("outcomes/<str:outcome_id>/review/", views.outcome_review, name="outcome-review"),
     path("review/", views.review_queue, name="review-queue"),
+    path("review/<str:contract_id>/<str:flag_reason>/<str:day>/", views.review_group, name="review-group"),
     path("disputes/", views.dispute_list, name="dispute-list"),
     path("disputes/<str:dispute_id>/", views.dispute_detail, name="dispute-detail"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from csp.decorators import csp_exempt
@@ -19,12 +20,20 @@ from contracts.api.errors import require_post
 from contracts.errors import DomainError, ValidationFailed
 from contracts.portal import PortalRequest, add_domain_errors, keyset_page, portal_actor, portal_view
 from contracts.ratelimits import rate_limit_retry_after
+from contracts.templatetags.portal import humanize_code
 from outcomes import selectors
 from outcomes.events import MAX_BODY_BYTES
-from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm
+from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm, ReviewGroupDecisionForm
 from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
 from outcomes.services.ingestion import STORED_HEADERS, IngestResponse, delivery_receive, error_response
-from outcomes.services.review import deciders, dispute_respond, open_flags, review_decide, vendor_party
+from outcomes.services.review import (
+    deciders,
+    dispute_respond,
+    open_flags,
+    review_decide,
+    review_decide_group,
+    vendor_party,
+)
 from outcomes.timeline import FLAG_EXPLANATIONS, outcome_timeline, readable_facts
 
 # The only headers the service reads (the signature's) or keeps, by their WSGI names: taken from
@@ -175,15 +184,6 @@ def _flag_cards(
     may (with the form when so, and the reason when not)."""
     cards = []
     for reason, verdict in open_flags(outcome).items():
-        party = vendor_party(reason)
-        allowed = deciders(reason)
-        may_decide = request.membership.can_write and party in allowed
-        if not request.membership.can_write:
-            why_not = "You are a viewer: only the vendor's owners and admins decide flags."
-        elif party not in allowed:
-            why_not = f"Only {' or '.join(PARTY_WORDS[p] for p in sorted(allowed))} may decide this flag."
-        else:
-            why_not = ""
         form = bound if bound is not None and bound.data.get("flag_reason") == reason else None
         cards.append(
             {
@@ -191,12 +191,7 @@ def _flag_cards(
                 "verdict": verdict,
                 "facts": readable_facts(verdict.facts),
                 "explanation": FLAG_EXPLANATIONS.get(reason, ""),
-                "deciders": [PARTY_WORDS[p] for p in sorted(allowed)],
-                "as_party": party,
-                "needs_justification": party == Party.VENDOR_ADMIN,
-                "needs_evidence": party == Party.VENDOR,
-                "may_decide": may_decide,
-                "why_not": why_not,
+                **_who_decides(request, reason),
                 "form": form or ReviewDecisionForm(initial={"flag_reason": reason}),
                 "form_id": f"flag-{outcome.pk}-{reason}",
             }
@@ -204,11 +199,148 @@ def _flag_cards(
     return cards
 
 
+def _who_decides(request: PortalRequest, reason: str) -> dict[str, Any]:
+    """Who may decide a kind of flag, as whom this member would, and whether they may (else why not)."""
+    party = vendor_party(reason)
+    allowed = deciders(reason)
+    if not request.membership.can_write:
+        why_not = "You are a viewer: only the vendor's owners and admins decide flags."
+    elif party not in allowed:
+        why_not = f"Only {' or '.join(PARTY_WORDS[p] for p in sorted(allowed))} may decide this flag."
+    else:
+        why_not = ""
+    return {
+        "deciders": [PARTY_WORDS[p] for p in sorted(allowed)],
+        "as_party": party,
+        "needs_justification": party == Party.VENDOR_ADMIN,
+        "needs_evidence": party == Party.VENDOR,
+        "may_decide": not why_not,
+        "why_not": why_not,
+    }
+
+
+@dataclass(frozen=True)
+class NumberedPage:
+    """A page of the review queue's groups (?page=N), in the shape portal/_pagination.html reads."""
+
+    has_next: bool
+    has_previous: bool
+    next_query: str
+    previous_query: str
+
+
+GROUPS_PER_PAGE = 20
+MAX_PAGE = 10_000
+
+
 @portal_view
 def review_queue(request: PortalRequest) -> HttpResponse:
-    page = keyset_page(request, selectors.review_queue(vendor=request.vendor), per_page=20)
+    """The open flags in groups (contract, kind of flag, local day), each decided at once or opened."""
+    text = request.GET.get("page", "")
+    # Any other text is the first page; plain ASCII digits only, so int() never sees "²" or 5,000 digits.
+    number = min(max(int(text), 1), MAX_PAGE) if text.isascii() and text.isdigit() and len(text) < 8 else 1
+    groups = selectors.flag_group_list(
+        vendor=request.vendor, offset=(number - 1) * GROUPS_PER_PAGE, limit=GROUPS_PER_PAGE + 1
+    )
+    page = NumberedPage(
+        has_next=len(groups) > GROUPS_PER_PAGE,
+        has_previous=number > 1,
+        next_query=_page_query(request, number + 1),
+        previous_query=_page_query(request, number - 1),
+    )
+    cards = [_group_card(request, group) for group in groups[:GROUPS_PER_PAGE]]
+    return render(request, "outcomes/review_queue.html", {"section": "review", "page": page, "groups": cards})
+
+
+def _page_query(request: HttpRequest, number: int) -> str:
+    params = request.GET.copy()
+    params["page"] = str(number)
+    return params.urlencode()
+
+
+def _group_form_id(group: selectors.FlagGroup) -> str:
+    return f"group-{group.contract.pk}-{group.flag_reason}-{group.day.isoformat()}"
+
+
+def _group_card(
+    request: PortalRequest, group: selectors.FlagGroup, bound: ReviewGroupDecisionForm | None = None
+) -> dict[str, Any]:
+    """A group of flags as the queue shows it: what, where, when, how many, why, and the one decision."""
+    form_id = _group_form_id(group)
+    form = bound or ReviewGroupDecisionForm(
+        initial={"newest_outcome_id": group.newest_outcome_id or None, "shown": group.count},
+        auto_id=f"{form_id}-%s",
+    )
+    return {
+        "group": group,
+        "reason": group.flag_reason,
+        "explanation": FLAG_EXPLANATIONS.get(group.flag_reason, ""),
+        "facts": readable_facts(group.sample.facts) if group.sample else [],
+        "url": reverse(
+            "outcomes:review-group", args=[group.contract.pk, group.flag_reason, group.day.isoformat()]
+        ),
+        **_who_decides(request, group.flag_reason),
+        "form": form,
+        "form_id": form_id,
+    }
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def review_group(request: PortalRequest, contract_id: str, flag_reason: str, day: str) -> HttpResponse:
+    """A group's outcomes, each with its own flag cards; a POST decides the whole group at once (from
+    here or from the queue); on a field error, this page shows the group's form again."""
+    group = selectors.flag_group_get(
+        vendor=request.vendor, contract_id=contract_id, flag_reason=flag_reason, day=day
+    )
+    form = None
+    if request.method == "POST":
+        form = ReviewGroupDecisionForm(request.POST, auto_id=f"{_group_form_id(group)}-%s")
+        if form.is_valid():
+            try:
+                decisions = review_decide_group(
+                    vendor=request.vendor,
+                    contract_id=group.contract.pk,
+                    flag_reason=flag_reason,
+                    day=group.day,
+                    verdict=form.cleaned_data["verdict"],
+                    party=vendor_party(flag_reason),
+                    actor=portal_actor(request),
+                    justification=form.cleaned_data["justification"],
+                    evidence=form.evidence(),
+                    newest_outcome_id=form.cleaned_data["newest_outcome_id"],
+                )
+            except ValidationFailed as exc:
+                add_domain_errors(form, exc)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                return redirect(_next_url(request, default=reverse("outcomes:review-queue")))
+            else:
+                _report_group_decision(request, group, form, decided=len(decisions))
+                return redirect(_next_url(request, default=reverse("outcomes:review-queue")))
+    page = keyset_page(request, selectors.flag_group_outcomes(group=group), per_page=25)
     items = [{"outcome": outcome, "flags": _flag_cards(request, outcome)} for outcome in page.items]
-    return render(request, "outcomes/review_queue.html", {"section": "review", "page": page, "items": items})
+    return render(
+        request,
+        "outcomes/review_group.html",
+        {"section": "review", "card": _group_card(request, group, bound=form), "page": page, "items": items},
+    )
+
+
+def _report_group_decision(
+    request: HttpRequest, group: selectors.FlagGroup, form: ReviewGroupDecisionForm, *, decided: int
+) -> None:
+    day = f"{group.day.day} {group.day:%B %Y}"
+    what = f"{humanize_code(group.flag_reason).lower()} flags of {group.contract.reference} on {day}"
+    verdict = "accepted (billed)" if form.cleaned_data["verdict"] == "accept" else "rejected (not billed)"
+    shown = form.cleaned_data["shown"]
+    if not decided:
+        messages.warning(request, f"Nothing decided: none of the {what} was still open.")
+        return
+    left = ""
+    if shown and shown > decided:
+        left = f" {shown - decided} of the {shown} shown were decided meanwhile or no longer open: left as they are."
+    messages.success(request, f"{decided} {what} {verdict}, each recorded on its outcome.{left}")
 
 
 @portal_view(write=True)

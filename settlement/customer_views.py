@@ -1,6 +1,7 @@
-"""Portal pages of customers' billing: the customers and whether Stripe can charge them, a customer's page with
-its tax details (address, tax ids, exemption), its Stripe customer (link, unlink) and a link where they save a
-card; and the page Stripe sends them back to."""
+"""Portal pages of customers and their billing: the customers and whether Stripe can charge them, a new
+customer, a customer's page with its contracts, its name, email and reference (edit), its tax details (address,
+tax ids, exemption), its Stripe customer (link, unlink) and a link where they save a card; and the page Stripe
+sends them back to."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from contracts import selectors as contract_selectors
 from contracts.customer_form import (
     TaxDetailsForm,
     errors_on_rows,
+    identity_body,
+    identity_form,
+    identity_values,
     tax_details_body,
     tax_details_form,
     tax_details_values,
@@ -22,7 +26,8 @@ from contracts.errors import DomainError, FieldErrors
 from contracts.models import CollectionMethod, ContractStatus, Customer
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from contracts.portal_forms import Form, Input, bind
-from contracts.services.customers import customer_update
+from contracts.services.customers import customer_create, customer_update
+from contracts.wording import period_text
 from settlement.services.customer_billing import (
     customer_setup_link_create,
     customer_stripe_link,
@@ -34,11 +39,66 @@ NO_STORE = "no-store"
 
 @portal_view
 def customer_list(request: PortalRequest) -> HttpResponse:
-    customers = contract_selectors.customer_list(vendor=request.vendor)
+    customers = contract_selectors.customer_list(vendor=request.vendor, with_contract_counts=True)
     return render(
         request,
         "settlement/customer_list.html",
         {"section": "customers", "page": keyset_page(request, customers, key=("created_at", "id"))},
+    )
+
+
+def _service_errors(exc: DomainError, rows: list[int] | None = None) -> FieldErrors:
+    """A service's error as the form's field errors (tax id rows renamed to the form's); one naming no field
+    goes to the top of the form."""
+    return errors_on_rows(exc.field_errors, rows or []) or {
+        "non_field_errors": [{"code": exc.code, "message": exc.message}]
+    }
+
+
+@portal_view(write=True)
+def customer_create_page(request: PortalRequest) -> HttpResponse:
+    """A new customer through customer_create, the API's service: name, email and reference, and optionally
+    the tax details."""
+    if request.method != "POST":
+        form, status = tax_details_form({}, with_identity=True), 200
+    else:
+        tax_body, rows = tax_details_body(request.POST)
+        try:
+            customer = customer_create(
+                vendor=request.vendor,
+                data={**identity_body(request.POST), **tax_body},
+                actor=portal_actor(request),
+            )
+        except DomainError as exc:
+            errors = _service_errors(exc, rows)
+            form, status = tax_details_form(request.POST, errors, with_identity=True), exc.status
+        else:
+            messages.success(request, f"Customer {customer.name} added.")
+            return redirect("settlement:customer-detail", customer_id=customer.pk)
+    return render(
+        request, "settlement/customer_create.html", {"section": "customers", "form": form}, status=status
+    )
+
+
+@portal_view(write=True)
+def customer_edit_page(request: PortalRequest, customer_id: str) -> HttpResponse:
+    """A customer's name, billing email and external reference, through customer_update (the API's PATCH)."""
+    customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
+    if request.method != "POST":
+        form, status = identity_form(identity_values(customer)), 200
+    else:
+        try:
+            customer_update(customer=customer, data=identity_body(request.POST), actor=portal_actor(request))
+        except DomainError as exc:
+            form, status = identity_form(request.POST, _service_errors(exc)), exc.status
+        else:
+            messages.success(request, "Customer saved.")
+            return redirect("settlement:customer-detail", customer_id=customer.pk)
+    return render(
+        request,
+        "settlement/customer_edit.html",
+        {"section": "customers", "customer": customer, "form": form},
+        status=status,
     )
 
 
@@ -83,7 +143,7 @@ def _customer_page(
         {
             "section": "customers",
             "customer": customer,
-            "contracts": contracts,
+            "contracts": [(contract, period_text(contract)) for contract in contracts],
             "needs_card": bool(charged_automatically) and not customer.can_be_charged_automatically,
             "link_form": link_form or stripe_link_form(),
             "tax_form": tax_form or tax_details_form(tax_details_values(customer)),
@@ -131,10 +191,7 @@ def customer_tax_details_page(request: PortalRequest, customer_id: str) -> HttpR
     try:
         customer_update(customer=customer, data=body, actor=portal_actor(request))
     except DomainError as exc:
-        errors = errors_on_rows(exc.field_errors, rows) or {
-            "non_field_errors": [{"code": exc.code, "message": exc.message}]
-        }
-        form = tax_details_form(request.POST, errors)
+        form = tax_details_form(request.POST, _service_errors(exc, rows))
         return _customer_page(request, customer, tax_form=form, status=exc.status)
     messages.success(request, "Tax details saved.")
     return redirect("settlement:customer-detail", customer_id=customer.pk)

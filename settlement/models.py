@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from contracts.models import Contract, ContractVersion, Vendor
+from contracts.periods import period_label
 from outcomes.models import Outcome
 
 
@@ -144,6 +145,11 @@ class Invoice(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == InvoiceStatus.DRAFT
+
+    @property
+    def period_label(self) -> str:
+        """The period as the contract's parties read it: local dates in its zone, the end included."""
+        return period_label(self.period_start, self.period_end, self.contract.timezone)
 
 
 class LineKind(models.TextChoices):

@@ -230,25 +230,19 @@ class ContractPeriodFigures:
 
     contract: Contract
     period: Period
-    by_state: list[tuple[str, int]]  # every state in lifecycle order, zeros included
-    outcomes: int
+    # Two bases, each said on the page. By occurrence (occurred_at in the period): the states, flags,
+    # disputes and anomalies, what happened in the period. By billing: the outcomes the period's invoice
+    # takes (billable by now, never billed, whenever they occurred: a late arrival or one that matured
+    # after its period ended is here) and the money they make, so the two figures always go together.
+    by_state: list[tuple[str, int]]  # every state in lifecycle order, zeros included (by occurrence)
+    outcomes: int  # by occurrence
     flagged: int
     disputed: int
     anomalies: list[tuple[str, int]]  # (reason code, outcomes) of the anomaly rule's flags
+    billable_outcomes: int  # the outcomes billable_minor rates (by billing)
     billable_minor: int  # the outcomes' share, rated as the period's invoice would rate them now
     invoice_now_minor: int  # the whole invoice if the period closed now (fees, true-up, credits)
     held_over_cap: int  # outcomes an amount cap would hold back
-
-    @property
-    def first_day(self) -> dt.date:
-        """The period's first day in the contract's time zone."""
-        return self.period.start.astimezone(zoneinfo.ZoneInfo(self.contract.timezone)).date()
-
-    @property
-    def last_day(self) -> dt.date:
-        """The period's last day in the contract's time zone (its end is the next day's midnight)."""
-        end = self.period.end.astimezone(zoneinfo.ZoneInfo(self.contract.timezone))
-        return (end - dt.timedelta(microseconds=1)).date()
 
 
 def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
@@ -268,8 +262,9 @@ def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
 
 
 def dashboard_contract_periods(*, vendor: Vendor, now: dt.datetime) -> list[ContractPeriodFigures]:
-    """For each active contract, its current period (in the contract's time zone): outcomes by state,
-    flags, disputes and anomalies counted by GROUP BY; the amount rated by the invoicing code itself."""
+    """For each active contract, its current period (in the contract's time zone): outcomes that
+    occurred in it by state, flags, disputes and anomalies counted by GROUP BY; the outcomes its invoice
+    takes and their amount, rated by the invoicing code itself (see ContractPeriodFigures)."""
     contracts = list(
         Contract.objects.filter(vendor=vendor, status=ContractStatus.ACTIVE, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
@@ -310,6 +305,7 @@ def dashboard_contract_periods(*, vendor: Vendor, now: dt.datetime) -> list[Cont
                 flagged=by_state.get(OutcomeState.FLAGGED, 0),
                 disputed=by_state.get(OutcomeState.DISPUTED, 0),
                 anomalies=anomalies[contract.pk],
+                billable_outcomes=preview.usage_outcomes,
                 billable_minor=preview.usage_minor,
                 invoice_now_minor=preview.total_minor,
                 held_over_cap=sum(len(held["outcomes"]) for held in preview.held_over_cap.values()),

@@ -33,7 +33,10 @@ urlpatterns = [
         name="credit-note-detail",
     ),
     path("customers/", customer_views.customer_list, name="customer-list"),
+    # Before customers/<customer_id>/, which would take "new" for an id.
+    path("customers/new/", customer_views.customer_create_page, name="customer-create"),
     path("customers/<str:customer_id>/", customer_views.customer_detail, name="customer-detail"),
+    path("customers/<str:customer_id>/edit/", customer_views.customer_edit_page, name="customer-edit"),
     path(
         "customers/<str:customer_id>/tax-details/",
         customer_views.customer_tax_details_page,

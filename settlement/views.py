@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from contracts.api.errors import require_post
+from contracts.api.errors import logged_once, require_post
 from contracts.errors import DomainError
 from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
 from settlement import selectors
@@ -107,9 +107,16 @@ def _stripe_event_receive(request: HttpRequest, *, vendor_id: str | None) -> Jso
         stripe_event_process(event_id=stored.pk)
     except Exception:
         logger.exception("Stripe event %s failed; Stripe will retry", stored.pk)
-        return JsonResponse(
-            {"status": 500, "code": "processing_failed", "message": "Try again later.", "field_errors": {}},
-            status=500,
+        return logged_once(
+            JsonResponse(
+                {
+                    "status": 500,
+                    "code": "processing_failed",
+                    "message": "Try again later.",
+                    "field_errors": {},
+                },
+                status=500,
+            )
         )
     return JsonResponse({"received": True})
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -21,6 +21,7 @@ from rest_framework.views import exception_handler
 from contracts.errors import DomainError, FieldErrors, field_path
 
 logger = logging.getLogger(__name__)
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
 
 CODE_NAMES = {
     exceptions.ParseError: "malformed_json",
@@ -62,6 +63,13 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
 
 
+def logged_once(response: AnyResponse) -> AnyResponse:
+    """Mark a 5xx we have logged already (with its context), so that Django's request logger, which skips
+    a response so marked (django.utils.log.log_response), does not log the same error a second time."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 def _database_unavailable_body(exc: Exception) -> dict[str, Any]:
     logger.warning("Database unavailable: %s: %s", type(exc).__name__, exc)
     return error_body(503, "service_unavailable", "The service is briefly unavailable; try again shortly.")
@@ -69,8 +77,10 @@ def _database_unavailable_body(exc: Exception) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        return Response(
-            _database_unavailable_body(exc), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return logged_once(
+            Response(
+                _database_unavailable_body(exc), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+            )
         )
     if isinstance(exc, DomainError):
         return Response(error_body(exc.status, exc.code, exc.message, exc.field_errors), status=exc.status)
@@ -81,7 +91,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
-        return Response(error_body(500, "internal_error", "Something went wrong on our side."), status=500)
+        return logged_once(
+            Response(error_body(500, "internal_error", "Something went wrong on our side."), status=500)
+        )
     if isinstance(exc, exceptions.ValidationError):
         field_errors: FieldErrors = {}
         flatten_details(exc.get_full_details(), (), field_errors)
@@ -112,7 +124,7 @@ class DatabaseUnavailableMiddleware:
             return None
         response = JsonResponse(_database_unavailable_body(exception), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return logged_once(response)
 
 
 def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> Any:

@@ -89,3 +89,24 @@ class CursorPagination(pagination.CursorPagination):
         except ValueError as exc:
             raise invalid_cursor() from exc
         return cursor
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The page's shape in OpenAPI 3.1, where "may be null" is a type: DRF writes 3.0's `nullable`,
+        a keyword 3.1 no longer has (readers would take `next` for a string that is always there)."""
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {
+                    "type": ["string", "null"],
+                    "format": "uri",
+                    "description": "The next page, to follow as given; null on the last page.",
+                },
+                "previous": {
+                    "type": ["string", "null"],
+                    "format": "uri",
+                    "description": "The previous page, to follow as given; null on the first page.",
+                },
+                "results": schema,
+            },
+        }

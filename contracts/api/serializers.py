@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from contracts.currencies import minor_units_help
 from contracts.models import (
     ApiKey,
     Contract,
@@ -79,6 +80,15 @@ class OutcomeTypeOut(serializers.ModelSerializer[OutcomeType]):
             "cap_amount_minor",
             "verification_policy",
         ]
+        extra_kwargs = {
+            "cap_amount_minor": {
+                "help_text": minor_units_help("The most this outcome type bills per period (null: no cap).")
+            },
+            "natural_key_field": {
+                "help_text": "The top-level evidence field holding the natural key: an event without "
+                "`natural_key` takes it from evidence.<field>; an event with both is refused if they differ."
+            },
+        }
 
     def to_representation(self, instance: OutcomeType) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
@@ -104,6 +114,19 @@ class ContractVersionOut(serializers.ModelSerializer[ContractVersion]):
             "outcome_types",
             "created_at",
         ]
+        extra_kwargs = {
+            "platform_fee_minor": {"help_text": minor_units_help("A fixed fee per period.")},
+            "minimum_commitment_minor": {
+                "help_text": minor_units_help("The least a period bills; a shortfall is trued up.")
+            },
+            "cap_amount_minor": {
+                "help_text": minor_units_help("The most the contract bills per period (null: no cap).")
+            },
+            "budget_alert_percents": {
+                "help_text": "Percents of cap_amount_minor to alert at. Stored for the upcoming budget alerts "
+                "(delivered by outbound webhooks); nothing is sent yet."
+            },
+        }
 
 
 class ContractOut(serializers.ModelSerializer[Contract]):
@@ -135,6 +158,13 @@ class ContractOut(serializers.ModelSerializer[Contract]):
             "updated_at",
             "versions",
         ]
+        extra_kwargs = {
+            "approval_threshold_minor": {
+                "help_text": minor_units_help(
+                    "When set, a draft whose total exceeds this waits for the customer's approval."
+                )
+            }
+        }
 
 
 class ContractFilter(serializers.Serializer[None]):

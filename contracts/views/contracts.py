@@ -182,10 +182,16 @@ def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
     latest = list(contract.versions.all())[-1]
     context: dict[str, Any] = {"section": "contracts", "contract": contract, "latest": latest}
     if request.method != "POST":
-        form = contract_form(data={"terms": version_terms(latest)}, raw=None, errors=None, customers=None)
+        form = contract_form(
+            data={"terms": version_terms(latest)},
+            raw=None,
+            errors=None,
+            customers=None,
+            currency=contract.currency,
+        )
         return render(request, "contracts/contract_form.html", {**context, "form": form})
     adding = "add_outcome_type" in request.POST
-    data, errors = collect(request.POST)
+    data, errors = collect(request.POST, currency=contract.currency)
     if not adding and not errors:
         try:
             version = contract_services.contract_amend(
@@ -200,7 +206,12 @@ def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
             )
             return redirect("contracts:contract-detail", contract_id=contract.pk)
     form = contract_form(
-        data=data, raw=request.POST, errors=errors, customers=None, extra_outcome_type=adding
+        data=data,
+        raw=request.POST,
+        errors=errors,
+        customers=None,
+        extra_outcome_type=adding,
+        currency=contract.currency,
     )
     return render(
         request, "contracts/contract_form.html", {**context, "form": form}, status=400 if errors else 200

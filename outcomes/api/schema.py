@@ -70,7 +70,6 @@ def add_webhook_endpoint(
     result.setdefault("paths", {})["/webhooks/v1/sources/{source_id}/events"] = {
         "post": {
             "operationId": "webhook_events_post",
-            "tags": ["webhooks"],
             "summary": "Post outcome events (signed with Standard Webhooks)",
             "description": (
                 f'One event, or a batch `{{"events": [...]}}` of at most {MAX_BATCH_EVENTS} events and '

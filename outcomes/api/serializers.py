@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from contracts.currencies import minor_units_help
 from outcomes.models import (
     AuditSample,
     Delivery,
@@ -37,6 +38,11 @@ class OutcomeOut(serializers.ModelSerializer[Outcome]):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "value_minor": {
+                "help_text": minor_units_help("The value the event reported (for success fees); null: none.")
+            }
+        }
 
 
 class RawEventOut(serializers.ModelSerializer[RawEvent]):

@@ -149,7 +149,6 @@ class CustomerOutcomeListApi(CustomerApiView):
         operation_id="customer_outcomes_list",
         parameters=[OutcomeFilter],
         responses=OutcomeOut(many=True),
-        tags=["customer"],
     )
     def get(self, request: Request) -> Response:
         filters = self.query(OutcomeFilter)
@@ -159,7 +158,7 @@ class CustomerOutcomeListApi(CustomerApiView):
 
 
 class CustomerOutcomeDetailApi(CustomerApiView):
-    @extend_schema(operation_id="customer_outcomes_retrieve", responses=OutcomeDetailOut, tags=["customer"])
+    @extend_schema(operation_id="customer_outcomes_retrieve", responses=OutcomeDetailOut)
     def get(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
         raw_events = selectors.outcome_raw_events(outcome=outcome)
@@ -171,7 +170,6 @@ class CustomerOutcomeReviewApi(CustomerApiView):
         operation_id="customer_outcomes_review",
         request=ReviewDecisionIn,
         responses={201: ReviewDecisionOut},
-        tags=["customer"],
         description="Confirm (accept) or deny (reject) an outcome flagged for suspected inflation.",
     )
     def post(self, request: Request, outcome_id: str) -> Response:
@@ -187,7 +185,6 @@ class CustomerOutcomeDisputeApi(CustomerApiView):
         operation_id="customer_outcomes_dispute",
         request=DisputeOpenIn,
         responses={201: DisputeOut},
-        tags=["customer"],
     )
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
@@ -200,7 +197,6 @@ class CustomerOutcomeAttestApi(CustomerApiView):
         operation_id="customer_outcomes_attest",
         request=AttestIn,
         responses=AuditSampleOut,
-        tags=["customer"],
         description="Attest (or deny) an outcome sampled for audit, before its deadline.",
     )
     def post(self, request: Request, outcome_id: str) -> Response:

@@ -1,6 +1,9 @@
 """Rules 8 and 9: an outcome matures over a hold window in which no disqualifier may arrive; a
 disqualifying reversal voids it before billing, claws it back as a credit until the lock date
-after billing, and after the lock date is recorded without moving money."""
+after billing, and after the lock date is recorded without moving money.
+
+A per-task outcome type (billing_basis "per_task") bills every completed attempt whatever its result,
+so it does not mature: there is no result to wait for. A reversal still voids or claws it back."""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ class Maturation(Rule):
     name = "maturation"
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        if facts.is_billed:
+        if facts.is_billed or (
+            facts.outcome_type is not None and facts.outcome_type.billing_basis == "per_task"
+        ):
             return None
         params = facts.policy.maturation
         start = max(facts.claimed_at, facts.confirmed_at or facts.claimed_at)

@@ -62,6 +62,7 @@ EVENT_CODE_STATUS = {
     "unknown_outcome_type": 422,
     "occurred_in_future": 422,
     "currency_mismatch": 422,
+    "natural_key_mismatch": 422,
     "event_id_conflict": 409,
 }
 
@@ -161,6 +162,7 @@ def _verify_signature(
 # --- validation -----------------------------------------------------------------------------
 
 MAX_WEBHOOK_ID_CHARS: int = Delivery._meta.get_field("webhook_id").max_length  # type: ignore[assignment]
+MAX_NATURAL_KEY_CHARS: int = RawEvent._meta.get_field("natural_key").max_length  # type: ignore[assignment]
 _CONTROL_CHARACTER = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
@@ -198,18 +200,25 @@ def _parse_body(body: bytes) -> tuple[list[Any], bool] | IngestResponse:
     return error_response(400, "invalid_body", 'Send one event object or {"events": [...]}.')
 
 
+# An outcome type's natural_key_field over the contract's versions: (effective_from, field) from the
+# first version, with an entry only where a later version renames it (usually one entry).
+NaturalKeyFields = tuple[tuple[dt.datetime, str], ...]
+
+
 @dataclass(frozen=True)
 class ContractFacts:
     id: uuid.UUID
     currency: str
     status: str
     outcome_type_keys: frozenset[str]
+    natural_key_fields: Mapping[str, NaturalKeyFields]  # by outcome type key
 
 
 # A contract's facts, per (vendor, customer, reference), for CONTRACT_CACHE_SECONDS. Only contracts
 # past draft are kept: their currency no longer changes and their outcome types only grow (an
 # amendment adds a version), and an outcome type missing from a kept copy is looked up afresh;
-# so the copy answers exactly as the database would.
+# so the copy answers exactly as the database would. (One exception, for those seconds: an amendment
+# effective at once that renames a natural_key_field is not yet seen by events that name no natural_key.)
 CONTRACT_CACHE_SECONDS = 5.0
 _CONTRACT_CACHE_MAX = 10_000
 _contract_cache: dict[tuple[uuid.UUID, uuid.UUID, str], tuple[float, ContractFacts]] = {}
@@ -222,14 +231,20 @@ def _fetch_contracts(source: WebhookSourceFacts, references: set[str]) -> dict[s
             vendor_id=source.vendor_id, customer_id=source.customer_id, reference__in=references
         ).values_list("id", "reference", "currency", "status")
     )
-    keys: dict[uuid.UUID, set[str]] = {row[0]: set() for row in rows}
-    if keys:
-        for contract_id, key in OutcomeType.objects.filter(version__contract_id__in=keys).values_list(
-            "version__contract_id", "key"
+    fields: dict[uuid.UUID, dict[str, NaturalKeyFields]] = {row[0]: {} for row in rows}
+    if fields:
+        for contract_id, key, effective_from, natural_key_field in (
+            OutcomeType.objects.filter(version__contract_id__in=fields)
+            .order_by("version__effective_from")
+            .values_list("version__contract_id", "key", "version__effective_from", "natural_key_field")
         ):
-            keys[contract_id].add(key)
+            known = fields[contract_id].get(key, ())
+            if not known or known[-1][1] != natural_key_field:
+                fields[contract_id][key] = (*known, (effective_from, natural_key_field))
     return {
-        reference: ContractFacts(contract_id, currency, status, frozenset(keys[contract_id]))
+        reference: ContractFacts(
+            contract_id, currency, status, frozenset(fields[contract_id]), fields[contract_id]
+        )
         for contract_id, reference, currency, status in rows
     }
 
@@ -257,6 +272,47 @@ def _contracts_of(source: WebhookSourceFacts, wanted: dict[str, set[str]]) -> di
                 )
         found.update(fetched)
     return found
+
+
+def _natural_key(
+    event: dict[str, Any], fields: NaturalKeyFields, occurred_at: dt.datetime
+) -> str | tuple[str, str]:
+    """The event's natural key, or the (code, message) refusing it.
+
+    The key is the event's `natural_key`, else the top-level evidence field the outcome type names
+    in `natural_key_field` (of the version in force when the event occurred), a string or an
+    integer; when both are sent they must agree. A null in evidence counts as absent.
+    """
+    field_name = fields[0][1]
+    for effective_from, later_name in fields[1:]:
+        if effective_from > occurred_at:
+            break
+        field_name = later_name
+    evidence = event.get("evidence")
+    held = evidence.get(field_name) if evidence else None
+    given = event.get("natural_key")
+    if held is None:
+        if given is None:
+            return (
+                "invalid_event",
+                f"natural_key: is required (or evidence.{field_name}, the outcome type's natural_key_field)",
+            )
+        return given
+    if type(held) is int:
+        held = str(held)
+    elif not isinstance(held, str) or not 0 < len(held) <= MAX_NATURAL_KEY_CHARS:
+        return (
+            "invalid_event",
+            f"evidence.{field_name}: the natural key must be a non-empty string of at most "
+            f"{MAX_NATURAL_KEY_CHARS} characters or an integer",
+        )
+    if given is not None and given != held:
+        return (
+            "natural_key_mismatch",
+            f"natural_key {given!r} differs from evidence.{field_name} {held!r}, "
+            "the outcome type's natural_key_field.",
+        )
+    return held
 
 
 def _check_events(source: WebhookSourceFacts, events: list[Any], now: dt.datetime) -> list[EventOutcome]:
@@ -327,6 +383,10 @@ def _check_events(source: WebhookSourceFacts, events: list[Any], now: dt.datetim
                     "event_id_conflict", f"Event id {event['id']!r} appears twice with different bodies."
                 )
         else:
+            natural_key = _natural_key(event, facts.natural_key_fields[event["outcome_type"]], occurred_at)
+            if isinstance(natural_key, tuple):
+                outcome.reject(*natural_key)
+                continue
             seen[event["id"]] = body_sha256
             outcome.row = {
                 "event_id": event["id"],
@@ -335,7 +395,7 @@ def _check_events(source: WebhookSourceFacts, events: list[Any], now: dt.datetim
                 "kind": event["kind"],
                 "contract_id": facts.id,
                 "outcome_type_key": event["outcome_type"],
-                "natural_key": event["natural_key"],
+                "natural_key": natural_key,
                 "occurred_at": occurred_at,
             }
             outcome.canonical = canonical
@@ -550,15 +610,19 @@ def _summary(outcomes: list[EventOutcome], webhook_id: str) -> dict[str, Any]:
     }
 
 
+# The event field at fault, for refusals other than invalid_event (whose message starts with it).
+CODE_FIELD = {"natural_key_mismatch": "natural_key"}
+
+
 def _single_eventerror_response(outcome: EventOutcome) -> IngestResponse:
-    path = outcome.message.split(":", 1)[0] if outcome.code == "invalid_event" else outcome.code
+    path = (
+        outcome.message.split(":", 1)[0] if outcome.code == "invalid_event" else CODE_FIELD.get(outcome.code)
+    )
     return error_response(
         EVENT_CODE_STATUS[outcome.code],
         outcome.code,
         outcome.message,
-        {path: [{"code": outcome.code, "message": outcome.message}]}
-        if outcome.code == "invalid_event"
-        else None,
+        {path: [{"code": outcome.code, "message": outcome.message}]} if path else None,
     )
 
 

@@ -9,14 +9,17 @@ cleared by the vendor's evidence. Decisions are final for money only through the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contracts.audit import audit_record_many
 from contracts.errors import Conflict, PermissionDenied, ValidationFailed
+from contracts.models import Vendor
 from contracts.policy import VerificationPolicy
+from outcomes import selectors
 from outcomes.models import (
     AuditSample,
     Decision,
@@ -29,6 +32,7 @@ from outcomes.models import (
 )
 from outcomes.rules.disputes import dispute_window_closes
 from outcomes.services.verification import outcomes_evaluate
+from outcomes.sql import any_of
 
 # Who may decide each kind of flag, and what they must give.
 INFLATION_FLAGS = frozenset({"velocity_anomaly"})
@@ -74,8 +78,7 @@ def review_decide(
     evidence: dict[str, Any] | None = None,
 ) -> ReviewDecision:
     """Record one decision on an open flag, then re-evaluate the outcome."""
-    if verdict not in ReviewDecision.Verdict.values:
-        raise ValidationFailed.on_field("verdict", "invalid_choice", "verdict must be accept or reject.")
+    _refuse_unknown_verdict(verdict)
     if ReviewDecision.objects.filter(outcome=outcome, flag_reason=flag_reason).exists():
         # Checked before the open flags: once decided, a flag is no longer open, and "no such flag"
         # would hide that someone already answered it.
@@ -87,6 +90,74 @@ def review_decide(
             code="no_such_flag",
             field_errors={"flag_reason": [{"code": "not_open", "message": f"Open flags: {sorted(flags)}."}]},
         )
+    _refuse_undue_decider(flag_reason, verdict, party, justification, evidence)
+    with transaction.atomic():
+        (decision,) = _decisions_record(
+            outcomes=[outcome],
+            flag_reason=flag_reason,
+            verdict=verdict,
+            party=party,
+            actor=actor,
+            justification=justification,
+            evidence=evidence,
+        )
+    return decision
+
+
+def review_decide_group(
+    *,
+    vendor: Vendor,
+    contract_id: Any,
+    flag_reason: str,
+    day: Any,
+    verdict: str,
+    party: str,
+    actor: str,
+    justification: str = "",
+    evidence: dict[str, Any] | None = None,
+    newest_outcome_id: int | None = None,
+) -> list[ReviewDecision]:
+    """Decide, as one action, every flag of a review queue group still open (those of a contract's
+    outcomes that occurred on one day of its zone), each recorded and re-evaluated as `review_decide`
+    does one. With `newest_outcome_id` (the group as the person saw it), outcomes created since are
+    left for another look. A flag decided meanwhile is skipped: the decisions returned say how many were
+    made. Another vendor's contract is not found."""
+    group = selectors.flag_group_get(vendor=vendor, contract_id=contract_id, flag_reason=flag_reason, day=day)
+    _refuse_unknown_verdict(verdict)
+    _refuse_undue_decider(flag_reason, verdict, party, justification, evidence)
+    candidates = selectors.flag_group_outcomes(group=group).prefetch_related(None).order_by("pk")
+    if newest_outcome_id is not None:
+        candidates = candidates.filter(pk__lte=newest_outcome_id)
+    with transaction.atomic():
+        # Lock in id order, as the verification pipeline does: a decision or an evaluation of the same
+        # outcomes waits for this one (or this one for it), never deadlocks. A flag decided meanwhile
+        # is no longer open in the second read, made under the lock, and is skipped.
+        locked = list(
+            Outcome.objects.select_for_update()
+            .filter(pk__in=any_of(candidates.values_list("pk", flat=True)))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        return _decisions_record(
+            outcomes=list(candidates.filter(pk__in=any_of(locked))),
+            flag_reason=flag_reason,
+            verdict=verdict,
+            party=party,
+            actor=actor,
+            justification=justification,
+            evidence=evidence,
+        )
+
+
+def _refuse_unknown_verdict(verdict: str) -> None:
+    if verdict not in ReviewDecision.Verdict.values:
+        raise ValidationFailed.on_field("verdict", "invalid_choice", "verdict must be accept or reject.")
+
+
+def _refuse_undue_decider(
+    flag_reason: str, verdict: str, party: str, justification: str, evidence: dict[str, Any] | None
+) -> None:
+    """Refuse a party that may not decide this kind of flag, or a decision without what it needs."""
     allowed = deciders(flag_reason)
     if party not in allowed:
         raise PermissionDenied(
@@ -103,22 +174,63 @@ def review_decide(
         raise ValidationFailed.on_field(
             "evidence", "required", "Clearing a suppression flag needs the vendor's evidence."
         )
+
+
+def _decisions_record(
+    *,
+    outcomes: Sequence[Outcome],
+    flag_reason: str,
+    verdict: str,
+    party: str,
+    actor: str,
+    justification: str,
+    evidence: dict[str, Any] | None,
+) -> list[ReviewDecision]:
+    """One decision on the open `flag_reason` flag of each outcome, with an audit entry per outcome,
+    then the outcomes re-evaluated (the verdict that says who decided and why, and the transition).
+    The caller runs it in a transaction and has found the flags open; one decided meanwhile (past
+    the caller's checks) is a Conflict, as the database keeps one decision per flag."""
+    if not outcomes:
+        return []
+    now = timezone.now()
     try:
         with transaction.atomic():
-            decision = ReviewDecision.objects.create(
-                outcome=outcome,
-                flag_reason=flag_reason,
-                verdict=verdict,
-                party=party,
-                actor=actor,
-                justification=justification,
-                evidence=evidence or {},
-                at=timezone.now(),
+            decisions = ReviewDecision.objects.bulk_create(
+                ReviewDecision(
+                    outcome=outcome,
+                    flag_reason=flag_reason,
+                    verdict=verdict,
+                    party=party,
+                    actor=actor,
+                    justification=justification,
+                    evidence=evidence or {},
+                    at=now,
+                )
+                for outcome in outcomes
             )
     except IntegrityError:
-        raise Conflict("This flag was already decided.", code="already_decided") from None
-    outcomes_evaluate(outcome_ids=[outcome.pk])
-    return decision
+        message = "This flag was already decided." if len(outcomes) == 1 else "A flag was decided meanwhile."
+        raise Conflict(message, code="already_decided") from None
+    audit_record_many(
+        vendor_id=outcomes[0].vendor_id,
+        actor=actor,
+        action="outcome.flag_decided",
+        at=now,
+        entries=[
+            (
+                decision.outcome,
+                {
+                    "flag_reason": flag_reason,
+                    "verdict": verdict,
+                    "party": party,
+                    "decided_together": len(decisions),
+                },
+            )
+            for decision in decisions
+        ],
+    )
+    outcomes_evaluate(outcome_ids=[outcome.pk for outcome in outcomes], now=now)
+    return decisions
 
 
 def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime | None = None) -> Dispute:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contracts.currencies import minor_units_help
 from settlement.collectability import invoice_collection_warning
 from settlement.models import (
     CreditNote,
@@ -21,6 +22,12 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
     """An invoice as its customer reads it (the customer API)."""
 
     contract_id = serializers.UUIDField(read_only=True)
+    period_label = serializers.CharField(
+        read_only=True,
+        help_text="The period as people read it: local dates in the contract's time zone, the last day "
+        'included ("1\N{EN DASH}30 November 2026", "28 November \N{EN DASH} 27 December 2026"). '
+        "period_start and period_end are the same period as instants, the end excluded.",
+    )
 
     class Meta:
         model = Invoice
@@ -32,6 +39,7 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
             "currency",
             "period_start",
             "period_end",
+            "period_label",
             "total_minor",
             "finalize_after",
             "finalized_at",
@@ -49,6 +57,14 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
             "approved_at",
             "approved_by",
         ]
+        extra_kwargs = {
+            "total_minor": {"help_text": minor_units_help("The sum of the lines, before tax.")},
+            "approved_total_minor": {
+                "help_text": minor_units_help(
+                    "The total the customer approved; another total needs approval again."
+                )
+            },
+        }
 
 
 class InvoiceOut(CustomerInvoiceOut):
@@ -83,6 +99,12 @@ class InvoiceLineOut(serializers.ModelSerializer[InvoiceLine]):
             "amount_minor",
             "details",
         ]
+        extra_kwargs = {
+            "unit_price": {
+                "help_text": "A decimal string in major units of the currency (1.20 is 1.20 USD)."
+            },
+            "amount_minor": {"help_text": minor_units_help("The line's amount, rounded once.")},
+        }
 
 
 class SettlementStepOut(serializers.ModelSerializer[SettlementStep]):
@@ -119,6 +141,12 @@ class LineOutcomeOut(serializers.ModelSerializer[LineOutcome]):
     class Meta:
         model = LineOutcome
         fields = ["outcome_id", "natural_key", "outcome_type", "occurred_at", "state", "share_minor"]
+        extra_kwargs = {
+            "share_minor": {
+                "help_text": "This outcome's exact share of the line before the line's rounding: a decimal "
+                "string in minor units of the currency (cents for USD: 0.505 USD is 50.5)."
+            }
+        }
 
 
 class CreditNoteOut(serializers.ModelSerializer[CreditNote]):
@@ -126,19 +154,19 @@ class CreditNoteOut(serializers.ModelSerializer[CreditNote]):
         source="details.charges_minor",
         read_only=True,
         allow_null=True,
-        help_text="What the invoice's period charges as billed.",
+        help_text=minor_units_help("What the invoice's period charges as billed."),
     )
     rerated_minor = serializers.IntegerField(
         source="details.rerated_minor",
         read_only=True,
         allow_null=True,
-        help_text="What it charges re-rated without the reversed outcomes.",
+        help_text=minor_units_help("What it charges re-rated without the reversed outcomes."),
     )
     credited_before_minor = serializers.IntegerField(
         source="details.credited_before_minor",
         read_only=True,
         allow_null=True,
-        help_text="What earlier credit notes of the invoice took off.",
+        help_text=minor_units_help("What earlier credit notes of the invoice took off."),
     )
     outcome_ids = serializers.SerializerMethodField(
         help_text="The reversed outcomes it credits (each by one credit note only); /outcomes/{id} has their trail."
@@ -160,6 +188,7 @@ class CreditNoteOut(serializers.ModelSerializer[CreditNote]):
             "issued_at",
             "outcome_ids",
         ]
+        extra_kwargs = {"amount_minor": {"help_text": minor_units_help("What the credit note takes off.")}}
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_outcome_ids(self, note: CreditNote) -> list[int]:

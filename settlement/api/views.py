@@ -171,7 +171,6 @@ class CustomerInvoiceListApi(CustomerApiView):
         operation_id="customer_invoices_list",
         parameters=[InvoiceFilter],
         responses=CustomerInvoiceOut(many=True),
-        tags=["customer"],
         description="The customer's invoices, drafts included; `approval_status=pending` marks a draft "
         "that waits for their approval before it is finalized.",
     )
@@ -188,7 +187,6 @@ class CustomerInvoiceApproveApi(CustomerApiView):
         operation_id="customer_invoices_approve",
         request=None,
         responses=CustomerInvoiceOut,
-        tags=["customer"],
         description="Approve a draft's current total (contracts with an approval threshold). If the "
         "grace period is over, the invoice is finalized at once; a later rebuild that changes the "
         "total asks for approval again.",
@@ -202,7 +200,6 @@ class CustomerInvoiceCreditNotesApi(CustomerApiView):
     @extend_schema(
         operation_id="customer_invoice_credit_notes_list",
         responses=CreditNoteOut(many=True),
-        tags=["customer"],
         description=CREDIT_NOTES,
     )
     def get(self, request: Request, invoice_id: str) -> Response:

@@ -606,6 +606,12 @@ class DraftPreview:
         )
 
     @property
+    def usage_outcomes(self) -> int:
+        """How many outcomes `usage_minor` bills (free ones included, those held over a cap not): the
+        billable ones the period's invoice takes, whenever they occurred."""
+        return len({pk for line in self.lines if line.kind == LineKind.USAGE for pk in line.shares})
+
+    @property
     def total_minor(self) -> int:
         return sum(round_line(line.amount, self.currency) for line in self.lines)
 

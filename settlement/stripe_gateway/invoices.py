@@ -15,7 +15,6 @@ interrupted settlement is always found and resumed by the periodic job.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from django.utils import timezone
 
 from contracts.billing_details import customer_stripe_details
 from contracts.models import CollectionMethod, Customer
+from contracts.periods import local_days
 from settlement.models import Invoice, InvoiceLine, InvoiceStatus, SettlementStatus, StripeConnection
 from settlement.money import stripe_amount
 from settlement.services.payment_status import invoice_status_advance, stripe_invoice_facts
@@ -91,10 +91,7 @@ def stripe_lines(invoice: Invoice) -> list[StripeLine]:
 
 def local_dates(invoice: Invoice) -> tuple[dt.date, dt.date]:
     """The period as the customer reads it: first and last day (inclusive) in the contract's zone."""
-    zone = zoneinfo.ZoneInfo(invoice.contract.timezone)
-    first = invoice.period_start.astimezone(zone).date()
-    last = (invoice.period_end.astimezone(zone) - dt.timedelta(microseconds=1)).date()
-    return first, last
+    return local_days(invoice.period_start, invoice.period_end, invoice.contract.timezone)
 
 
 def stripe_number(invoice: Invoice) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import time_machine
 import yaml
+from django.db import OperationalError
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
@@ -289,3 +291,53 @@ def test_the_docs_page_is_served_without_a_key() -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"/api/schema/" in response.content
+
+
+# --- each error logged once ------------------------------------------------------------------
+
+
+def _raise(exc: Exception) -> Callable[..., Any]:
+    def raising(**kwargs: Any) -> Any:
+        raise exc
+
+    return raising
+
+
+def test_an_unhandled_error_is_one_500_logged_once_with_its_traceback(
+    vendor_api: VendorApi, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("contracts.api.views.selectors.customer_list", _raise(RuntimeError("boom")))
+
+    with caplog.at_level(logging.INFO):
+        response = vendor_api.client.get("/api/v1/customers")
+
+    assert response.status_code == 500
+    assert response.json() == error(500, "internal_error", "Something went wrong on our side.")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [(r.name, r.getMessage()) for r in errors] == [
+        ("contracts.api.errors", "Unhandled error in CustomerListCreateApi")
+    ]
+    assert errors[0].exc_info is not None
+    assert repr(errors[0].exc_info[1]) == "RuntimeError('boom')"
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_lost_database_is_one_503_logged_once_as_a_warning(
+    vendor_api: VendorApi, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(
+        "contracts.api.views.selectors.customer_list",
+        _raise(OperationalError("server closed the connection")),
+    )
+
+    with caplog.at_level(logging.INFO):
+        response = vendor_api.client.get("/api/v1/customers")
+
+    assert response.status_code == 503
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "contracts.api.errors",
+            "WARNING",
+            "Database unavailable: OperationalError: server closed the connection",
+        )
+    ]

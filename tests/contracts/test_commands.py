@@ -1,5 +1,4 @@
-"""Management commands: seed_demo builds the documented demo through the services; create_api_key
-prints a working key once."""
+"""Management commands: create_api_key prints a working key once."""
 
 from __future__ import annotations
 
@@ -7,42 +6,15 @@ import re
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from contracts import selectors
-from contracts.models import (
-    ApiKey,
-    AuditEntry,
-    Contract,
-    ContractStatus,
-    ContractVersion,
-    Customer,
-    Membership,
-    OutcomeType,
-    Role,
-    Vendor,
-    WebhookSecret,
-    WebhookSource,
-)
+from contracts.models import ApiKey, AuditEntry, Customer
 from tests.factories import VendorFactory
 
 pytestmark = pytest.mark.django_db
 
 API_KEY = re.compile(r"\bvrt_[0-9a-f]+_[A-Za-z0-9_-]+")
-MODELS = (
-    Vendor,
-    Membership,
-    Customer,
-    ApiKey,
-    WebhookSource,
-    WebhookSecret,
-    Contract,
-    ContractVersion,
-    OutcomeType,
-    AuditEntry,
-)
 
 
 def run(*args: str) -> str:
@@ -51,142 +23,10 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def counts() -> dict[str, int]:
-    return {model.__name__: model._default_manager.count() for model in MODELS} | {
-        "User": get_user_model().objects.count()
-    }
-
-
 def client_with(raw_key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return client
-
-
-def outcome_type(key: str) -> OutcomeType:
-    return OutcomeType.objects.select_related("version__contract").get(key=key)
-
-
-def test_seed_demo_creates_the_vendor_and_its_staff_owner() -> None:
-    run("seed_demo")
-
-    vendor = Vendor.objects.get()
-    assert (vendor.name, vendor.slug) == ("Northwind Agents", "northwind")
-    user = get_user_model().objects.get()
-    assert (user.get_username(), user.email) == ("demo@verity.test", "demo@verity.test")
-    assert user.is_staff
-    assert user.is_superuser
-    assert user.check_password("verity-demo")
-    membership = Membership.objects.get()
-    assert (membership.user, membership.vendor, membership.role) == (user, vendor, Role.OWNER)
-
-
-def test_seed_demo_creates_three_customers_with_one_active_contract_each() -> None:
-    run("seed_demo")
-
-    vendor = Vendor.objects.get()
-    assert Customer.objects.filter(vendor=vendor).count() == 3
-    contracts = Contract.objects.filter(vendor=vendor)
-    assert sorted(c.customer.external_ref for c in contracts) == ["contoso", "fabrikam", "tailspin"]
-    assert {c.status for c in contracts} == {ContractStatus.ACTIVE}
-    assert all(c.activated_at is not None for c in contracts)
-    assert all(v.is_locked for v in ContractVersion.objects.all())
-    assert ContractVersion.objects.count() == 3
-
-
-def test_seed_demo_covers_per_task_per_outcome_and_percentage_pricing() -> None:
-    run("seed_demo")
-
-    per_task = outcome_type("document.reviewed")
-    assert (per_task.billing_basis, per_task.pricing_model) == ("per_task", "per_unit")
-    assert per_task.pricing == {"model": "per_unit", "unit_price": "1.25"}
-
-    per_outcome = outcome_type("ticket.resolved")
-    assert (per_outcome.billing_basis, per_outcome.pricing_model) == ("per_outcome", "graduated")
-    assert [tier["up_to"] for tier in per_outcome.pricing["tiers"]] == [1000, 10000, None]
-    assert per_outcome.free_units == 100
-    assert per_outcome.version.platform_fee_minor == 50_000
-    assert per_outcome.version.minimum_commitment_minor == 200_000
-
-    success_fee = outcome_type("invoice.recovered")
-    assert (success_fee.billing_basis, success_fee.pricing_model) == ("per_outcome", "percentage")
-    assert success_fee.pricing == {
-        "model": "percentage",
-        "percent": "8",
-        "min_fee_minor": 500,
-        "max_fee_minor": 50_000,
-    }
-    contract = success_fee.version.contract
-    assert (contract.currency, contract.timezone) == ("EUR", "Europe/Berlin")
-
-
-def test_seed_demo_creates_webhook_sources_and_prints_their_secrets_once() -> None:
-    output = run("seed_demo")
-
-    sources = WebhookSource.objects.select_related("customer")
-    customer_systems = sources.filter(kind=WebhookSource.Kind.CUSTOMER_SYSTEM)
-    assert sorted(s.customer.external_ref for s in customer_systems) == ["contoso", "fabrikam", "tailspin"]
-    assert sources.filter(kind=WebhookSource.Kind.VENDOR_AGENT).count() == 1
-    for source in sources:
-        (secret,) = selectors.webhook_source_live_secrets(source=source, at=source.created_at)
-        assert str(source.pk) in output
-        assert secret in output
-        assert secret not in WebhookSecret.objects.get(source=source).secret_encrypted
-
-
-def test_seed_demo_prints_the_login_and_an_api_key_that_works() -> None:
-    output = run("seed_demo")
-
-    assert "demo@verity.test / verity-demo" in output
-    (raw_key,) = API_KEY.findall(output)
-    response = client_with(raw_key).get("/api/v1/contracts")
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 3
-    assert ApiKey.objects.get().scope == ApiKey.Scope.WRITE
-
-
-def test_seed_demo_writes_through_services_with_its_actor() -> None:
-    run("seed_demo")
-
-    entries = AuditEntry.objects.all()
-    assert {e.actor for e in entries} == {"system:seed_demo"}
-    actions = sorted(e.action for e in entries)
-    assert actions.count("customer.created") == 3
-    assert actions.count("contract.created") == 3
-    assert actions.count("contract.active") == 3
-    assert actions.count("webhook_source.created") == 4
-    assert actions.count("api_key.created") == 1
-
-
-def test_seed_demo_if_empty_on_a_seeded_database_changes_nothing() -> None:
-    run("seed_demo")
-    before = counts()
-
-    output = run("seed_demo", "--if-empty")
-
-    assert "skipped" in output
-    assert API_KEY.search(output) is None
-    assert counts() == before
-
-
-def test_seed_demo_if_empty_skips_when_any_vendor_exists() -> None:
-    VendorFactory.create()
-    before = counts()
-
-    run("seed_demo", "--if-empty")
-
-    assert counts() == before
-    assert not Vendor.objects.filter(slug="northwind").exists()
-
-
-def test_seed_demo_twice_without_if_empty_refuses_and_changes_nothing() -> None:
-    run("seed_demo")
-    before = counts()
-
-    with pytest.raises(CommandError, match="already exists"):
-        run("seed_demo")
-
-    assert counts() == before
 
 
 def test_create_api_key_prints_a_key_that_authenticates() -> None:

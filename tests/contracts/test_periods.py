@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.periods import period_at, periods_between, regular_period_at
+from contracts.periods import local_days, period_at, period_label, periods_between, regular_period_at
 
 UTC = dt.UTC
 # Hypothesis takes naive bounds and attaches the zone itself.
@@ -127,3 +127,49 @@ def test_every_instant_lies_in_exactly_one_period(
     assert start <= instant < end
     next_start, _ = regular_period_at(end, tz_name=tz, anchor_day=anchor, months=months)
     assert next_start == end
+
+
+@pytest.mark.parametrize(
+    ("instant", "tz", "anchor", "months", "label"),
+    [
+        # a month
+        (dt.datetime(2026, 11, 20, tzinfo=UTC), "UTC", 1, 1, "1\N{EN DASH}30 November 2026"),
+        # across two months, anchored on the 28th
+        (dt.datetime(2026, 12, 5, tzinfo=UTC), "UTC", 28, 1, "28 November \N{EN DASH} 27 December 2026"),
+        # across a year's end
+        (dt.datetime(2027, 1, 5, tzinfo=UTC), "UTC", 15, 1, "15 December 2026 \N{EN DASH} 14 January 2027"),
+        # in a zone whose clocks go back on 1 November (New York) or forward on 29 March (Berlin): the
+        # boundaries are local midnights, not UTC ones, and the last day is the day before the end
+        (dt.datetime(2026, 11, 20, tzinfo=UTC), "America/New_York", 1, 1, "1\N{EN DASH}30 November 2026"),
+        (dt.datetime(2026, 3, 29, 12, tzinfo=UTC), "Europe/Berlin", 1, 1, "1\N{EN DASH}31 March 2026"),
+        # east of UTC, the period's start is the previous day in UTC
+        (dt.datetime(2026, 2, 10, tzinfo=UTC), "Pacific/Auckland", 1, 1, "1\N{EN DASH}28 February 2026"),
+        # a quarter
+        (dt.datetime(2026, 5, 10, tzinfo=UTC), "UTC", 1, 3, "1 April \N{EN DASH} 30 June 2026"),
+    ],
+)
+def test_a_period_reads_as_local_dates_with_its_last_day_included(
+    instant: dt.datetime, tz: str, anchor: int, months: int, label: str
+) -> None:
+    period = period_at(instant, tz_name=tz, anchor_day=anchor, months=months)
+
+    assert period.label == label
+    assert period_label(period.start, period.end, tz) == label
+
+
+def test_the_label_reads_the_instants_in_the_zone_given() -> None:
+    """New York's November, read in UTC, runs from 1 November 04:00 to 1 December 05:00: the same instants
+    are other days elsewhere, which is why every caller passes the contract's zone."""
+    start, end = local(2026, 11, 1, "America/New_York"), local(2026, 12, 1, "America/New_York")
+
+    assert period_label(start, end, "America/New_York") == "1\N{EN DASH}30 November 2026"
+    assert period_label(start, end, "UTC") == "1 November \N{EN DASH} 1 December 2026"
+    assert local_days(start, end, "America/New_York") == (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+
+
+def test_a_partial_first_period_and_a_single_day_read_as_their_own_dates() -> None:
+    start = local(2026, 11, 18, "Europe/Berlin")
+    partial = period_at(start, tz_name="Europe/Berlin", anchor_day=1, contract_start=start)
+
+    assert partial.label == "18\N{EN DASH}30 November 2026"
+    assert period_label(start, start + dt.timedelta(days=1), "Europe/Berlin") == "18 November 2026"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic.json_schema import JsonSchemaMode
 
 from contracts.errors import ValidationFailed
 from contracts.terms import (
@@ -631,3 +632,21 @@ def test_inconsistent_header_is_refused(overrides: dict[str, Any], errors: dict[
 def test_send_invoice_with_days_until_due_is_accepted() -> None:
     parsed = parse(ContractHeader, header(collection_method="send_invoice", days_until_due=0))
     assert (parsed.collection_method, parsed.days_until_due) == ("send_invoice", 0)
+
+
+@pytest.mark.parametrize("mode", ["validation", "serialization"])
+def test_a_price_is_described_in_standard_json_schema_keywords(mode: JsonSchemaMode) -> None:
+    """Pydantic wrote the Field's bounds as `ge`, `le`, `max_digits`, `decimal_places`: no OpenAPI reader
+    knows them. A price is a string of plain digits, its bounds in a pattern and in words."""
+    pricing = VersionTerms.model_json_schema(mode=mode)["$defs"]
+    unit_price = pricing["PerUnitPricing"]["properties"]["unit_price"]
+    percent = pricing["PercentagePricing"]["properties"]["percent"]
+
+    assert unit_price == {
+        "type": "string",
+        "pattern": r"^[0-9]{1,10}(\.[0-9]{1,12})?$",
+        "description": "A decimal as a string of plain digits, from 0 to 1000000000, with at most 12 decimal places.",
+        "title": "Unit Price",
+    }
+    assert percent["pattern"] == r"^[0-9]{1,3}(\.[0-9]{1,6})?$"
+    assert set(percent) == {"type", "pattern", "description", "title"}

@@ -60,7 +60,9 @@ def test_every_pricing_model_in_words() -> None:
         "verified outcomes only"
     )
     per_task = outcome_type({"model": "per_unit", "unit_price": "0.004"}, billing_basis="per_task")
-    assert pricing_text(per_task, "USD") == "0.004 USD per qualified lead; every completed attempt is billed"
+    assert pricing_text(per_task, "USD") == (
+        "0.004 USD per qualified lead; every completed attempt is billed, on completion (no maturation hold)"
+    )
 
 
 def test_policy_options_in_words() -> None:

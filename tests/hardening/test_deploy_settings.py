@@ -1,11 +1,15 @@
-"""Production settings: `manage.py check --deploy` is clean, and the security headers are sent."""
+"""Production settings: `manage.py check --deploy` is clean, the security headers are sent, and the
+application serves its own static files."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -25,11 +29,15 @@ PRODUCTION = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return python("manage.py", *args, **env)
+
+
+def python(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # Not what this test process set for itself (browser tests allow async-unsafe calls, for one).
     inherited = ("DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
     environment = {k: v for k, v in os.environ.items() if k not in inherited}
-    return subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
-        [sys.executable, "manage.py", *args],
+    return subprocess.run(  # noqa: S603 (our own interpreter, with manage.py or our own script)
+        [sys.executable, *args],
         env=environment | env,
         cwd=settings.BASE_DIR,
         capture_output=True,
@@ -147,3 +155,62 @@ def test_favicon_ico_points_at_the_portals_icon() -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("portal/favicon.svg")
+
+
+# Requests straight to the WSGI application, as gunicorn makes them (no proxy, no Django test client).
+WSGI_GET = """
+import json, sys
+from wsgiref.util import setup_testing_defaults
+from config.wsgi import application
+
+def get(path, headers):
+    environ = {"PATH_INFO": path, "HTTP_HOST": "verity.example.com", "HTTP_X_FORWARDED_PROTO": "https"}
+    setup_testing_defaults(environ)
+    answer = {}
+    def start_response(status, response_headers, exc_info=None):
+        answer.update(status=int(status.split()[0]), headers=dict(response_headers))
+    answer["body"] = b"".join(application(environ | headers, start_response)).decode("utf-8", "replace")
+    return answer
+
+print(json.dumps([get(path, headers) for path, headers in json.loads(sys.argv[1])]))
+"""
+
+
+def test_with_debug_off_the_application_serves_the_portals_collected_static_files(tmp_path: Path) -> None:
+    production = PRODUCTION | {
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",  # the sign-in page reads no table
+    }
+    collected = manage("collectstatic", "--no-input", **production)
+    assert collected.returncode == 0, collected.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
+    stylesheet = f"/static/{manifest['portal/portal.css']}"
+    source = (Path(settings.BASE_DIR) / "contracts" / "static" / "portal" / "portal.css").read_text()
+    named = {
+        name
+        for template in (Path(settings.BASE_DIR) / "templates").rglob("*.html")
+        for name in re.findall(r"{% static '([^']+)' %}", template.read_text())
+    }
+
+    requests = [
+        ("/accounts/login/", {}),
+        (stylesheet, {}),
+        (stylesheet, {"HTTP_ACCEPT_ENCODING": "gzip"}),
+        ("/static/portal/portal.css", {}),
+    ]
+    answers = python("-c", WSGI_GET, json.dumps(requests), **production)
+
+    assert answers.returncode == 0, answers.stderr
+    login, css, css_gzip, unhashed = json.loads(answers.stdout)
+    assert login["status"] == 200
+    assert f'href="{stylesheet}"' in login["body"]  # the page names the hashed file
+    assert (css["status"], css["headers"]["Content-Type"]) == (200, 'text/css; charset="utf-8"')
+    assert css["body"] == source
+    assert css["headers"]["Cache-Control"] == "max-age=315360000, public, immutable"
+    assert (css_gzip["status"], css_gzip["headers"]["Content-Encoding"]) == (200, "gzip")
+    # The plain name still answers, but is not cached forever: its content changes with a release.
+    assert unhashed["status"] == 200
+    assert "immutable" not in unhashed["headers"]["Cache-Control"]
+    # No page names a file that was not collected (with DEBUG off, that page would be a 500).
+    assert "portal/portal.css" in named
+    assert named - manifest.keys() == set()

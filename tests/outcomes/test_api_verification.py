@@ -94,11 +94,11 @@ class Scene:
         (outcome_id,) = self.deliver(ingest, [(key, ago(days=4))], as_agent=True)
         return outcome_id
 
-    def velocity_flagged(self, ingest: Ingest) -> list[int]:
-        """Two weeks of three a day (a VELOCITY contract), then ten today: all ten flagged."""
+    def velocity_flagged(self, ingest: Ingest, burst: int = 10) -> list[int]:
+        """Two weeks of three a day (a VELOCITY contract), then `burst` today: all of them flagged."""
         history = [(f"H{day:02d}-{n}", ago(days=day, hours=1)) for day in range(1, 15) for n in range(3)]
         self.deliver(ingest, history, as_agent=True)
-        return self.deliver(ingest, [(f"B-{n}", ago(minutes=5)) for n in range(10)], as_agent=True)
+        return self.deliver(ingest, [(f"B-{n}", ago(minutes=5)) for n in range(burst)], as_agent=True)
 
     def suppression_flagged(self, ingest: Ingest) -> list[int]:
         """Twenty confirmed days, then a week of agent claims the helpdesk never confirms: flagged."""

@@ -29,10 +29,12 @@ def ingest_for(vendor: Vendor, *, reference: str = "CTR-ingest", **policy: Any) 
     )
 
 
-def flagged_ingest(scene: Scene, vendor: Vendor, reference: str = "CTR-burst") -> tuple[Ingest, list[int]]:
-    """Two weeks of three a day, then ten in one day: the ten are flagged for velocity (inflation)."""
+def flagged_ingest(
+    scene: Scene, vendor: Vendor, reference: str = "CTR-burst", burst: int = 10
+) -> tuple[Ingest, list[int]]:
+    """Two weeks of three a day, then `burst` in one day: those are flagged for velocity (inflation)."""
     ingest = ingest_for(vendor, reference=reference, **VELOCITY)
-    return ingest, scene.velocity_flagged(ingest)
+    return ingest, scene.velocity_flagged(ingest, burst=burst)
 
 
 def disputed(scene: Scene, vendor: Vendor, key: str = "T-disputed") -> Dispute:

@@ -73,6 +73,9 @@ def pages_of_a_vendor() -> tuple[Any, list[str]]:
         f"/invoices/{invoice.pk}/",
         f"/invoices/{invoice.pk}/lines/2/",
         f"/settings/sources/{source.pk}/",
+        f"/customers/{ingest.contract.customer_id}/",
+        "/customers/new/",
+        f"/customers/{ingest.contract.customer_id}/edit/",
     ]
     return member, [item.url for item in NAV] + details
 

@@ -37,7 +37,7 @@ def form_post(customer_id: str, **overrides: str) -> dict[str, str]:
         "collection_method": "charge_automatically",
         "days_until_due": "",
         "grace_period_hours": "72",
-        "terms.platform_fee_minor": "50000",
+        "terms.platform_fee_minor": "500.00",  # amounts in major units of the currency
         "terms.minimum_commitment_minor": "0",
         "terms.cap_amount_minor": "",
         "terms.budget_alert_percents": "80, 95",
@@ -60,7 +60,8 @@ def form_post(customer_id: str, **overrides: str) -> dict[str, str]:
         "terms.outcome_types[0].free_units": "100",
         "terms.outcome_types[0].cap_units": "",
         "terms.outcome_types[0].cap_amount_minor": "",
-        "terms.outcome_types[0].verification_policy": '{"maturation": {"hold_hours": 48}}',
+        "terms.outcome_types[0].verification_policy.maturation.hold_hours": "48",
+        "terms.outcome_types[0].verification_policy.confirmation.required": "false",
     }
     post.update(overrides)
     return post
@@ -182,7 +183,10 @@ def test_the_detail_tells_the_terms_in_plain_words(owner_client: Client, owner: 
     assert "24 h maturation before billing" in content
     assert "Evidence required: ticket_status (string)." in content
     assert "Platform fee 500.00 USD per period." in content
-    assert "Billing capped at 10,000.00 USD per period; alerts at 80 %, 95 %." in content
+    assert (
+        "Billing capped at 10,000.00 USD per period; budget alerts at 80%, 95%"
+        " (not sent yet: alerts arrive with outbound webhooks)." in content
+    )
     assert "Monthly from day 1 (America/New_York)" in content
 
 
@@ -223,6 +227,9 @@ def test_create_a_contract_through_the_form(owner_client: Client, owner: Member)
     }
     assert outcome_type.free_units == 100
     assert outcome_type.verification_policy["maturation"]["hold_hours"] == 48
+    assert outcome_type.verification_policy["confirmation"]["required"] is False
+    # The inputs the form did not post take their defaults, as they do in the API.
+    assert outcome_type.verification_policy["confirmation"]["match_window_hours"] == 72
     entry = AuditEntry.objects.get(vendor=owner.vendor, action="contract.created")
     assert entry.actor == f"user:{owner.user.email}"
     assert entry.object_id == str(contract.pk)
@@ -291,21 +298,97 @@ def test_a_bad_tier_row_shows_the_error_in_its_cell(owner_client: Client, owner:
     assert 'value="abc"' in content
 
 
-def test_an_error_inside_the_policy_json_names_its_path(owner_client: Client, owner: Member) -> None:
+def test_a_bad_policy_parameter_shows_the_apis_error_beside_its_input(
+    owner_client: Client, owner: Member
+) -> None:
     customer = CustomerFactory.create(vendor=owner.vendor)
-    path = "terms.outcome_types[0].verification_policy"
+    policy = "terms.outcome_types[0].verification_policy"
+    post = form_post(
+        str(customer.pk),
+        **{
+            f"{policy}.confirmation.match_window_hours": "0",
+            f"{policy}.time_to_outcome.min_seconds": "600",
+            f"{policy}.time_to_outcome.max_seconds": "60",  # not above min_seconds: the rule's own error
+            f"{policy}.evidence.required_fields": "ticket_status: string\ntranscript: blob",
+        },
+    )
+
+    response = owner_client.post("/contracts/new/", post)
+
+    assert response.status_code == 400
+    assert not Contract.objects.filter(vendor=owner.vendor).exists()
+    content = response.content.decode()
+    data, _ = collect(post)
+    api = make_vendor_api(owner.vendor).client.post("/api/v1/contracts", data, format="json").json()
+    messages = {path: [item["message"] for item in items] for path, items in api["field_errors"].items()}
+    assert messages == {
+        f"{policy}.confirmation.match_window_hours": ["Input should be greater than 0"],
+        f"{policy}.time_to_outcome": ["min_seconds must be below max_seconds."],
+        f"{policy}.evidence.required_fields.transcript": [
+            "Input should be 'string', 'integer', 'number', 'boolean', 'datetime', 'sha256' or 'url'"
+        ],
+    }
+    # Each beside its input; the rule's own error beside the rule; the unknown kind names its field.
+    assert errors_beside(content, f"{policy}.confirmation.match_window_hours") == [
+        "Input should be greater than 0"
+    ]
+    assert errors_beside(content, f"{policy}.time_to_outcome") == ["min_seconds must be below max_seconds."]
+    assert errors_beside(content, f"{policy}.evidence.required_fields") == [
+        "transcript: Input should be 'string', 'integer', 'number', 'boolean', 'datetime', 'sha256' or 'url'"
+    ]
+    assert "3 problems to fix" in content
+    assert errors_beside(content, f"{policy}.maturation.hold_hours") == []
+
+
+def test_a_policy_list_that_cannot_be_read_is_refused_beside_it(owner_client: Client, owner: Member) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    path = "terms.outcome_types[0].verification_policy.evidence.required_fields"
     response = owner_client.post(
-        "/contracts/new/",
-        form_post(str(customer.pk), **{path: '{"confirmation": {"match_window_hours": 0}}'}),
+        "/contracts/new/", form_post(str(customer.pk), **{path: "ticket_status string"})
     )
     assert response.status_code == 400
+    assert not Contract.objects.filter(vendor=owner.vendor).exists()
     assert errors_beside(response.content.decode(), path) == [
-        "confirmation.match_window_hours: Input should be greater than 0"
+        "Line 1: write a field and its kind, e.g. ticket_status: string."
     ]
-    response = owner_client.post("/contracts/new/", form_post(str(customer.pk), **{path: "{not json"}))
+
+
+@pytest.mark.parametrize(
+    ("currency", "typed", "stored"),
+    [("USD", "500.00", 50_000), ("USD", "500", 50_000), ("JPY", "500", 500), ("KWD", "1.5", 1_500)],
+)
+def test_amounts_are_typed_in_major_units_of_the_currency(
+    owner_client: Client, owner: Member, currency: str, typed: str, stored: int
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    post = form_post(str(customer.pk), currency=currency, **{"terms.platform_fee_minor": typed})
+    response = owner_client.post("/contracts/new/", post)
+    assert response.status_code == 302
+    version = Contract.objects.get(vendor=owner.vendor).versions.get()
+    assert version.platform_fee_minor == stored
+
+
+@pytest.mark.parametrize(
+    ("currency", "typed", "message"),
+    [
+        ("USD", "1.234", "USD has 2 decimal places."),
+        ("JPY", "500.5", "JPY has no decimal places."),
+        ("USD", "1,000.00", "Write an amount in USD as digits, e.g. 500.00."),
+    ],
+)
+def test_an_amount_the_currency_cannot_hold_is_refused_beside_it(
+    owner_client: Client, owner: Member, currency: str, typed: str, message: str
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    name = "terms.outcome_types[0].cap_amount_minor"
+    response = owner_client.post(
+        "/contracts/new/", form_post(str(customer.pk), currency=currency, **{name: typed})
+    )
     assert response.status_code == 400
-    [message] = errors_beside(response.content.decode(), path)
-    assert message.startswith("Not valid JSON:")
+    assert not Contract.objects.filter(vendor=owner.vendor).exists()
+    content = response.content.decode()
+    assert errors_beside(content, name) == [message]
+    assert f'value="{typed}"' in content  # kept as typed
 
 
 def test_a_duplicate_reference_is_an_error_on_the_reference(owner_client: Client, owner: Member) -> None:
@@ -339,7 +422,7 @@ def test_add_an_outcome_type_keeps_what_was_typed(owner_client: Client, owner: M
             **form_post(str(customer.pk)),
             "terms.outcome_types[1].pricing.model": "per_unit",
             "terms.outcome_types[1].billing_basis": "per_outcome",
-            "terms.outcome_types[1].verification_policy": "{}",
+            "terms.outcome_types[1].verification_policy.confirmation.required": "false",
         },
     )
     assert response.status_code == 302
@@ -353,7 +436,7 @@ def amend_post(contract: Contract, **overrides: str) -> dict[str, str]:
     """The amendment form as first shown (the latest terms), with some inputs changed."""
     client_form = {
         "effective_from": "",
-        "terms.platform_fee_minor": "60000",
+        "terms.platform_fee_minor": "600.00",
         "terms.minimum_commitment_minor": "0",
         "terms.budget_alert_percents": "80, 95",
         "terms.outcome_types[0].key": "ticket.resolved",
@@ -361,7 +444,6 @@ def amend_post(contract: Contract, **overrides: str) -> dict[str, str]:
         "terms.outcome_types[0].billing_basis": "per_outcome",
         "terms.outcome_types[0].pricing.model": "per_unit",
         "terms.outcome_types[0].pricing.unit_price": "1.10",
-        "terms.outcome_types[0].verification_policy": "{}",
     }
     client_form.update(overrides)
     return client_form
@@ -371,7 +453,8 @@ def test_amend_an_active_contract_with_a_new_version(owner_client: Client, owner
     contract = contract_of(owner)
     contract_activate(contract=contract, actor="system")
     page = owner_client.get(f"/contracts/{contract.pk}/amend/").content.decode()
-    assert 'value="50000"' in page
+    assert 'value="500.00"' in page  # the platform fee in major units, beside its currency
+    assert 'id="f-terms-platform-fee-minor-unit" data-currency-unit>USD</span>' in page
     assert 'value="0.9"' in page
 
     response = owner_client.post(
@@ -466,7 +549,7 @@ def test_a_customer_approval_threshold_set_in_the_form_is_stored_and_shown(
     owner_client: Client, owner: Member
 ) -> None:
     customer = CustomerFactory.create(vendor=owner.vendor)
-    post = {**form_post(str(customer.pk)), "approval_threshold_minor": "250000"}
+    post = {**form_post(str(customer.pk)), "approval_threshold_minor": "2500.00"}
 
     response = owner_client.post("/contracts/new/", post)
 
@@ -490,7 +573,7 @@ def test_a_drafts_own_fields_are_edited_through_the_form(owner_client: Client, o
     contract = contract_of(owner, reference="TYPO-1", approval_threshold_minor=5_000)
     page = owner_client.get(f"/contracts/{contract.pk}/edit/").content.decode()
     assert 'value="TYPO-1"' in page
-    assert 'name="approval_threshold_minor"' in page
+    assert 'name="approval_threshold_minor" value="50.00"' in page
     other = CustomerFactory.create(vendor=owner.vendor)
 
     response = owner_client.post(

@@ -1,5 +1,6 @@
-"""Contracts in a real browser: create one through the form (a bad tier table first), and a viewer
-who sees no edit controls and whose forged POST is refused."""
+"""Contracts in a real browser: create one through the form (a bad tier table first; an amount in
+major units, a policy box unticked), and a viewer who sees no edit controls and whose forged POST is
+refused."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def test_create_a_contract_through_the_form(page: Any, sign_in: SignIn, owner: M
     page.get_by_label("Customer").select_option(label="Acme Support (acme)")
     page.get_by_label("Reference").fill("ACME-2026")
     page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Currency").fill("eur")  # amounts are typed in the currency shown beside them
+    assert page.locator("#f-terms-platform-fee-minor-unit").inner_text() == "EUR"
+    page.get_by_label("Currency").fill("USD")
+    page.get_by_label("Platform fee per period").fill("500.00")
     page.get_by_label("Key", exact=True).fill("ticket.resolved")
     page.get_by_label("Description").fill("A support ticket resolved by the agent")
     page.get_by_label("Natural key field").fill("ticket_id")
@@ -28,6 +33,8 @@ def test_create_a_contract_through_the_form(page: Any, sign_in: SignIn, owner: M
         page.get_by_label(f"Tier {row} up to (units)").fill(up_to)
         page.get_by_label(f"Tier {row} unit price").fill(price)
     page.get_by_label("Free units per period").fill("100")
+    page.get_by_role("checkbox", name="Required", exact=True).uncheck()  # the policy: an input per parameter
+    page.get_by_label("Hold (hours)").fill("48")
     page.get_by_role("button", name="Create draft contract").click()
 
     table_errors = page.locator("#f-terms-outcome-types-0-pricing-tiers-errors")
@@ -35,6 +42,7 @@ def test_create_a_contract_through_the_form(page: Any, sign_in: SignIn, owner: M
     assert "Tier 1 ends at 500, not above the previous tier's end 1000" in table_errors.inner_text()
     assert "1 problem to fix" in page.locator("#error-summary").inner_text()
     assert page.get_by_label("Tier 2 up to (units)").input_value() == "500"  # kept as typed
+    assert not page.get_by_role("checkbox", name="Required", exact=True).is_checked()
     screenshot(page, "contract-form-error")
 
     page.get_by_label("Tier 2 up to (units)").fill("5000")
@@ -46,7 +54,10 @@ def test_create_a_contract_through_the_form(page: Any, sign_in: SignIn, owner: M
         "Graduated tiers per period: 1 to 1,000 at 0.99 USD each, 1,001 to 5,000 at 0.79 USD each"
     )
     assert "first 100 free each period" in price
-    assert "Confirmation by the customer within 72 hours" in page.locator("ul.policy").inner_text()
+    policy = page.locator("ul.policy").inner_text()
+    assert "No confirmation by the customer is needed." in policy
+    assert "48 h maturation before billing" in policy
+    assert "Platform fee 500.00 USD per period." in page.content()
     screenshot(page, "contract-detail")
     contract = Contract.objects.get(vendor=owner.vendor)
     assert contract.reference == "ACME-2026"

@@ -18,11 +18,13 @@ from django.utils import timezone
 
 from contracts.models import Role
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.review import dispute_open
+from outcomes.services.verification import outcomes_evaluate_due
 from settlement.models import Invoice
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
+from tests.outcomes.conftest import Ingest, event, make_ingest
 from tests.portal.conftest import make_member, signed_in
 from tests.portal.test_invoices import contract_ingest, rows, text
 from tests.settlement.collection_scenes import blocked, finalized, on_stripe, payment_failed, stripe_says
@@ -78,8 +80,8 @@ def test_the_current_period_figures_are_right(ingest: Ingest) -> None:
     [row] = rows(html, "current-periods")
     assert row == [
         "CTR-ingest " + ingest.contract.customer.name,
-        "Mar 1 \N{EN DASH} Mar 31, 2026 America/New_York",
-        "5",
+        "1\N{EN DASH}31 March 2026 America/New_York",
+        "3",  # the billable ones, the very outcomes "billable so far" rates
         "2.00 USD",  # 3 billable: 1 free, 2 x 1.00, rated as the March invoice will be
         "102.00 USD",  # with the platform fee
         "1",
@@ -100,6 +102,42 @@ def test_the_current_period_figures_are_right(ingest: Ingest) -> None:
     }
     kpis = dict(re.findall(r'data-kpi="(\w+)">(?:<a [^>]*>)?(\d+)', html))
     assert kpis == {"outcomes": "5", "flagged": "1", "disputed": "1", "anomalies": "1"}
+
+
+def test_outcomes_and_money_are_counted_on_one_basis_late_arrivals_included() -> None:
+    """Two outcomes of February arrive on March 4th, after February's invoice was finalized: March's
+    invoice bills them. The row counted outcomes by when they occurred and money by when they became
+    billable, so it read "0 outcomes, 1.00 USD billable"; both now count the outcomes the invoice takes."""
+    ingest = contract_ingest()
+    billable(ingest, 2, FEBRUARY + dt.timedelta(days=5), prefix="F")
+    february = period_close(contract_id=ingest.contract.pk, period_start=FEBRUARY, now=MARCH)
+    invoice_finalize(invoice_id=february.pk, now=MARCH + dt.timedelta(hours=1))
+    with time_machine.travel(MARCH + dt.timedelta(days=3), tick=False):
+        late = [
+            event(natural_key=f"LATE-{n}", occurred_at=(MARCH - dt.timedelta(days=2)).isoformat())
+            for n in (1, 2)
+        ]
+        assert ingest.post({"events": late}).status_code == 200
+    with time_machine.travel(MARCH + dt.timedelta(days=3, minutes=2), tick=False):
+        outcomes_build_sweep()
+        outcomes_evaluate_due()
+    assert Outcome.objects.filter(natural_key__startswith="LATE-", state=OutcomeState.BILLABLE).count() == 2
+
+    html = dashboard(signed_in(make_member(role=Role.VIEWER, vendor=ingest.api.vendor)))
+
+    [row] = rows(html, "current-periods")
+    assert row[1:5] == [
+        "1\N{EN DASH}31 March 2026 America/New_York",
+        "2",  # billable outcomes: February's late two
+        "1.00 USD",  # billable so far: 1 free + 1 x 1.00
+        "101.00 USD",  # with the platform fee
+    ]
+    # What occurred in March, said to be so: nothing yet.
+    [states] = rows(html, "states-by-contract")
+    assert states[1:] == ["0"] * len(OutcomeState.values)
+    assert re.search(r'data-kpi="outcomes">(\d+)', html).group(1) == "0"  # type: ignore[union-attr]
+    assert "Outcomes that occurred this period" in html
+    assert "count the same outcomes, by when they became billable" in html
 
 
 def test_the_charts_count_outcomes_per_day_and_sum_billed_periods(ingest: Ingest) -> None:
@@ -135,7 +173,7 @@ def test_the_dashboard_queries_do_not_grow_with_the_outcomes(ingest: Ingest) -> 
     with CaptureQueriesContext(connection) as after:
         html = dashboard(client)
 
-    assert [row[2] for row in rows(html, "current-periods")] == ["11", "8"]
+    assert [row[2] for row in rows(html, "current-periods")] == ["9", "8"]
     assert len(after.captured_queries) == len(before.captured_queries)
 
 

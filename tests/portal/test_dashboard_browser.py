@@ -25,7 +25,9 @@ def test_posted_events_are_counted_on_the_dashboard(page: Any, live_server: Any,
     member = make_member(role=Role.OWNER, vendor=ingest.api.vendor)
     sign_in(member)
     assert (
-        page.locator('#current-periods [data-contract="CTR-LIVE"] [data-figure="outcomes"]').inner_text()
+        page.locator(
+            '#current-periods [data-contract="CTR-LIVE"] [data-figure="billable-outcomes"]'
+        ).inner_text()
         == "0"
     )
 
@@ -50,7 +52,7 @@ def test_posted_events_are_counted_on_the_dashboard(page: Any, live_server: Any,
 
     page.reload()
     row = page.locator('#current-periods [data-contract="CTR-LIVE"]')
-    assert row.locator('[data-figure="outcomes"]').inner_text() == "4"
+    assert row.locator('[data-figure="billable-outcomes"]').inner_text() == "4"
     # rated as the invoice will be: 1 free, 2 x 1.00, 1 x 0.505 (rounded once per line: 0.51)
     assert row.locator('[data-figure="billable"]').inner_text() == "2.51 USD"
     assert (

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from contracts.models import AuditEntry, Role
+from contracts.models import AuditEntry, Customer, Role
 from devtools.stripe_server import RunningServer, running_server
 from outcomes.models import Outcome
 from settlement import views
@@ -24,7 +24,9 @@ from settlement.models import (
     CreditNote,
     CreditNoteStatus,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
+    LineKind,
     SettlementStatus,
     SettlementStep,
 )
@@ -102,6 +104,8 @@ def test_the_list_shows_each_invoice_with_status_and_total(client_of: Client, dr
     assert "103.01 USD" in html
     assert "CTR-ingest" in html
     assert "badge-status-draft" in html
+    # March in New York: local dates, the last day included (not 2026-03-01 to 2026-04-01 in UTC)
+    assert '<td data-figure="period" title="America/New_York">1\N{EN DASH}31 March 2026</td>' in html
 
 
 def test_the_list_filters_by_status_contract_customer_and_month(
@@ -157,11 +161,15 @@ def test_the_detail_shows_the_header_lines_and_drill_down_links(client_of: Clien
     html = text(client_of.get(f"/invoices/{draft.pk}/"))
 
     assert "Draft invoice" in html
-    assert "2026-03-01 05:00 → 2026-04-01 04:00 UTC" in html
+    # the period as its parties read it: local dates in the contract's zone, the last day included
+    assert (
+        '<dd data-figure="period">1\N{EN DASH}31 March 2026 <span class="muted">(America/New_York)</span></dd>'
+        in html
+    )
     assert [row[:2] + row[3:6] for row in rows(html, "lines")] == [
-        ["1", "Outcomes", "1", "0", "0.00 USD"],
-        ["2", "Outcomes", "2", "1", "2.00 USD"],
-        ["3", "Outcomes", "2", "0.505", "1.01 USD"],
+        ["1", "Outcomes", "1", "0.00 USD", "0.00 USD"],
+        ["2", "Outcomes", "2", "1.00 USD", "2.00 USD"],
+        ["3", "Outcomes", "2", "0.505 USD", "1.01 USD"],
         ["4", "Platform fee", "1", "—", "100.00 USD"],
     ]
     for position in (1, 2, 3):
@@ -176,6 +184,8 @@ def test_a_line_lists_its_outcomes_with_exact_shares_and_trail_links(
     client_of: Client, draft: Invoice
 ) -> None:
     html = text(client_of.get(f"/invoices/{draft.pk}/lines/3/"))
+    assert facts(html, "line-facts")["Period"] == "1\N{EN DASH}31 March 2026 (America/New_York)"
+    assert facts(html, "line-facts")["Unit price"] == "0.505 USD"
 
     billed = list(
         draft.lines.get(position=3).outcome_links.order_by("-outcome_id").values_list("outcome_id", flat=True)
@@ -194,6 +204,106 @@ def test_the_printable_view_is_the_api_template(client_of: Client, draft: Invoic
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert "<title>Invoice draft · CTR-ingest</title>" in html
     assert "103.01 USD" in html
+
+
+def facts(page: str, dl_id: str) -> dict[str, str]:
+    """A definition list's facts, label -> text."""
+    block = page.split(f'id="{dl_id}"', 1)[1].split("</dl>", 1)[0]
+    return {
+        label: html_lib.unescape(" ".join(re.sub(r"<[^>]+>", " ", value).split()))
+        for label, value in re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", block)
+    }
+
+
+def test_the_printable_invoice_carries_what_an_invoice_carries(
+    client_of: Client, ingest: Ingest, draft: Invoice
+) -> None:
+    customer = ingest.contract.customer
+    Customer.objects.filter(pk=customer.pk).update(
+        address={
+            "country": "DE",
+            "line1": "Hauptstraße 5",
+            "line2": "",
+            "city": "Berlin",
+            "state": "",
+            "postal_code": "10115",
+        },
+        tax_ids=[{"type": "eu_vat", "value": "DE123456789"}],
+    )
+    invoice = on_stripe(invoice_finalize(invoice_id=draft.pk, now=APRIL + dt.timedelta(hours=2)))
+    # What Stripe's webhooks leave: tax on top, a due date, then the payment (late on 30 April in New York).
+    Invoice.objects.filter(pk=invoice.pk).update(
+        tax_minor=1_957,
+        due_at=dt.datetime(2026, 5, 1, 3, 59, tzinfo=dt.UTC),
+        status=InvoiceStatus.PAID,
+        paid_at=dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC),
+    )
+
+    page = text(client_of.get(f"/invoices/{invoice.pk}/print/"))
+
+    assert "<h1>Invoice #1</h1>" in page
+    assert facts(page, "invoice-facts") == {
+        "Invoice number": "1",
+        "Issue date": "1 April 2026",  # finalized at 02:00 in New York
+        "Due date": "30 April 2026",  # in the contract's zone, not UTC's 1 May
+        "Service period": "1\N{EN DASH}31 March 2026 (America/New_York)",
+        "Contract": "CTR-ingest",
+        "Stripe invoice": f"in_test_{invoice.pk}",
+        "Payment status": "Paid on 30 April 2026",
+    }
+    vendor = page.split('id="vendor"', 1)[1].split("</section>", 1)[0]
+    assert ingest.api.vendor.name in vendor
+    billed = " ".join(
+        re.sub(r"<[^>]+>", " ", page.split('id="customer">', 1)[1].split("</section>", 1)[0]).split()
+    )
+    assert billed == (
+        f"Bill to {customer.name} Hauptstraße 5 Berlin 10115 DE {customer.billing_email}"
+        " Tax id DE123456789 (eu_vat)"
+    )
+    assert rows(page, "print-lines") == [
+        ["1", "ticket.resolved (v1): 1 free", "1", "0.00 USD", "0.00 USD"],
+        ["2", "ticket.resolved (v1, tier 1): 2 units", "2", "1.00 USD", "2.00 USD"],
+        ["3", "ticket.resolved (v1, tier 2): 2 units", "2", "0.505 USD", "1.01 USD"],
+        ["4", "Platform fee", "1", "\N{EM DASH}", "100.00 USD"],
+    ]
+    assert rows(page, "print-totals") == [
+        ["Subtotal", "103.01 USD"],
+        ["Total before tax", "103.01 USD"],
+        ["Tax", "19.57 USD"],
+    ]
+    assert '<tfoot><tr><th>Total</th><td class="num">122.58 USD</td></tr></tfoot>' in page
+    assert "Credits" not in page  # no credit on this one
+    assert "No tax applied" not in page
+
+
+def test_a_printed_draft_says_it_is_not_issued_and_shows_its_credits(
+    client_of: Client, ingest: Ingest, draft: Invoice
+) -> None:
+    # A credit balance applied (invoices built before credit notes carry such lines).
+    InvoiceLine.objects.create(
+        invoice=draft,
+        position=5,
+        kind=LineKind.CREDIT_APPLIED,
+        description="Credit balance applied",
+        amount_minor=-1_000,
+    )
+    Invoice.objects.filter(pk=draft.pk).update(total_minor=9_301)
+
+    page = text(client_of.get(f"/invoices/{draft.pk}/print/"))
+
+    assert "<h1>Draft invoice</h1>" in page
+    printed = facts(page, "invoice-facts")
+    assert (printed["Invoice number"], printed["Issue date"], printed["Payment status"]) == (
+        "none yet (draft)",
+        "not issued yet",
+        "Not issued yet",
+    )
+    assert printed["Due date"] == "charged automatically to the payment method on file"
+    assert rows(page, "print-totals") == [["Subtotal", "103.01 USD"], ["Credits", "-10.00 USD"]]
+    assert '<tfoot><tr><th>Total</th><td class="num">93.01 USD</td></tr></tfoot>' in page
+    assert "No tax applied." in page
+    assert "9301" not in page  # no amount in minor units
+    assert "10301" not in page
 
 
 def test_another_vendors_invoice_is_a_404_everywhere(draft: Invoice) -> None:
@@ -448,6 +558,9 @@ def test_a_credit_note_links_to_the_outcomes_it_credits(
     assert re.findall(r'<a href="/outcomes/(\d+)/">', page) == [str(pk) for pk in reversed(reversed_ids)]
     assert [row[3] for row in rows(page, "credited-outcomes")] == ["Reversed", "Reversed"]
     assert "2 outcomes reversed after billing" in page
+    assert (
+        facts(page, "credit-note-facts")["Invoice period"] == "1\N{EN DASH}31 March 2026 (America/New_York)"
+    )
     assert client_of.get(f"/invoices/{collected.pk}/credit-notes/{note.pk + 1}/").status_code == 404
     assert client_of.get(f"/invoices/{collected.pk}/credit-notes/x/").status_code == 404
 

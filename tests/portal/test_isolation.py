@@ -31,7 +31,12 @@ pytestmark = pytest.mark.django_db
 
 PORTAL_NAMESPACES = ("contracts", "outcomes", "settlement")
 # Route parameters that are not an object's id, and the values that exercise them.
-VERBS = {"move": ["activate", "suspend", "resume", "terminate"], "action": ["rebuild", "finalize", "push"]}
+VERBS = {
+    "move": ["activate", "suspend", "resume", "terminate"],
+    "action": ["rebuild", "finalize", "push"],
+    "flag_reason": ["velocity_anomaly"],  # a review queue group: its contract, kind of flag and day
+    "day": ["2026-03-04"],
+}
 
 
 def portal_routes() -> list[tuple[str, str, list[str]]]:

@@ -64,26 +64,26 @@ def test_an_admin_decides_a_flagged_outcome_from_the_review_queue(
     page: Any, owner: Member, sign_in: SignIn, django_capture_on_commit_callbacks: Any
 ) -> None:
     with at_t0():
-        _, flagged = flagged_ingest(Scene(django_capture_on_commit_callbacks), owner.vendor)
-    first = Outcome.objects.get(pk=max(flagged))  # newest first: at the top of the queue
+        ingest, flagged = flagged_ingest(Scene(django_capture_on_commit_callbacks), owner.vendor)
+    first = Outcome.objects.get(pk=max(flagged))
+    # The ten flags of one contract and day (1 June in its New York zone) are one group in the queue.
+    group = f"#group-{ingest.contract.pk}-velocity_anomaly-2026-06-01"
 
     sign_in(owner)
     page.get_by_role("link", name="Review queue").click()
-    page.get_by_text("velocity_anomaly").first.wait_for()
+    page.get_by_text("10 outcomes of CTR-burst on 1 June 2026").wait_for()
     screenshot(page, "review-queue")
-    card = page.locator(f"#flag-{first.pk}-velocity_anomaly")
-    card.get_by_role("button", name="Accept (bill it)").click()  # no reason yet: refused, with the error
+    page.locator(group).get_by_role("button", name="Accept all 10 (bill them)").click()  # no reason: refused
     page.get_by_text("needs a justification the customer can see").first.wait_for()
-    page.get_by_label("Reason").fill("A planned migration week: the customer agreed by email.")
-    page.get_by_role("button", name="Accept (bill it)").click()
+    page.locator(f"#flag-{first.pk}-velocity_anomaly").wait_for()  # the group's page lists its outcomes
+    page.locator(group).get_by_label("Reason").fill("A planned migration week: the customer agreed by email.")
+    page.locator(group).get_by_role("button", name="Accept all 10 (bill them)").click()
 
-    page.get_by_text(f"outcome #{first.pk}").first.wait_for()
-    decision = ReviewDecision.objects.get()
-    assert (decision.outcome_id, decision.verdict, decision.actor) == (
-        first.pk,
-        "accept",
-        f"user:{owner.user.email}",
-    )
+    page.get_by_text("10 velocity anomaly flags of CTR-burst on 1 June 2026 accepted (billed)").wait_for()
+    page.get_by_text("Nothing to review: no outcome is flagged.").wait_for()
+    decisions = ReviewDecision.objects.all()
+    assert sorted(decisions.values_list("outcome_id", flat=True)) == sorted(flagged)
+    assert set(decisions.values_list("verdict", "actor")) == {("accept", f"user:{owner.user.email}")}
 
 
 def test_an_admin_answers_a_dispute_with_evidence(

@@ -208,3 +208,18 @@ def test_another_vendor_cannot_see_the_credit_notes(ingest: Ingest) -> None:
             "message": "No such invoice.",
             "field_errors": {},
         }
+
+
+def test_an_invoice_says_its_period_in_words_to_the_vendor_and_the_customer(ingest: Ingest) -> None:
+    """period_start and period_end are instants, the end excluded (01 March 05:00Z to 01 April 04:00Z in
+    New York's zone); period_label is the period as people read it."""
+    billable(ingest, 1, MARCH + dt.timedelta(days=2))
+    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
+    label = "1\N{EN DASH}31 March 2026"
+
+    [listed] = ingest.api.client.get("/api/v1/invoices").json()["results"]
+    detail = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}").json()
+    [customers] = customer_client(ingest).get("/api/v1/customer/invoices").json()["results"]
+
+    assert (listed["period_start"], listed["period_end"]) == ("2026-03-01T05:00:00Z", "2026-04-01T04:00:00Z")
+    assert listed["period_label"] == detail["period_label"] == customers["period_label"] == label

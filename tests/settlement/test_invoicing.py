@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import time_machine
 
-from outcomes.models import Outcome, OutcomeState
+from outcomes.models import AuditSample, Outcome, OutcomeState
+from outcomes.rules.sampling import clopper_pearson_lower
 from outcomes.services.building import outcomes_build_sweep
 from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, LineKind, LineOutcome
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
@@ -241,3 +243,43 @@ def test_the_contract_amount_cap_holds_the_latest_outcomes_of_every_type_after_t
             "pk", flat=True
         )
     ) == {ids["R2-0"], ids["E2-0"]}
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.99])
+def test_denied_audit_samples_take_the_error_rates_lower_bound_off_usage_at_the_policys_confidence(
+    confidence: float,
+) -> None:
+    """audit_sampling.confidence has an effect: the adjustment line takes off usage times the Clopper-Pearson lower
+    bound of the sampled error rate at that confidence (a higher confidence, a smaller, safer adjustment)."""
+    policy = FAST | {"audit_sampling": {"confidence": confidence}}
+    per_unit = {"model": "per_unit", "unit_price": "1.00"}
+    ingest = make_ingest(
+        terms=version_terms(
+            platform_fee_minor=0,
+            minimum_commitment_minor=0,
+            outcome_types=[outcome_type_terms(pricing=per_unit, verification_policy=policy)],
+        )
+    )
+    billable(ingest, 40, MARCH + dt.timedelta(days=3))
+    sampled = list(Outcome.objects.filter(contract=ingest.contract).order_by("natural_key")[:10])
+    answered = MARCH + dt.timedelta(days=4)
+    AuditSample.objects.bulk_create(
+        AuditSample(
+            outcome=outcome,
+            selected_at=answered,
+            deadline=answered + dt.timedelta(days=14),
+            answer=AuditSample.Answer.DENIED if i < 3 else AuditSample.Answer.ATTESTED,
+            answered_at=answered,
+        )
+        for i, outcome in enumerate(sampled)
+    )
+
+    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
+
+    rate = Decimal(str(round(clopper_pearson_lower(3, 10, confidence), 9)))
+    audit = invoice.lines.get(kind=LineKind.AUDIT_ADJUSTMENT)
+    assert audit.amount_minor == -int((Decimal(4_000) * rate).quantize(Decimal(1), ROUND_HALF_UP))
+    assert audit.details["confidence"] == confidence
+    assert invoice.total_minor == 4_000 + audit.amount_minor
+    # The one-sided lower bound of 3 errors in 10 is 11.58 % at 90 %, 4.75 % at 99 %: the setting moves money.
+    assert audit.amount_minor == {0.9: -463, 0.99: -190}[confidence]

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import time
 from typing import Any
 
@@ -259,6 +260,25 @@ def test_unknown_events_are_stored_and_ignored_and_bad_signatures_refused(sent_i
     sent_invoice.refresh_from_db()
     assert sent_invoice.status == InvoiceStatus.OPEN
     assert list(StripeEvent.objects.values_list("id", flat=True)) == ["evt_x"]
+
+
+def test_an_event_whose_processing_fails_is_a_500_for_stripe_to_retry_logged_once(
+    stripe_api: RunningServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing(*, event_id: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("settlement.views.stripe_event_process", failing)
+
+    with caplog.at_level(logging.INFO):
+        response = post_event(stripe_event("evt_z", "customer.updated", "cus_1", 1_800_000_000))
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "processing_failed"
+    assert StripeEvent.objects.filter(pk="evt_z").exists()  # stored first: Stripe's retry processes it
+    assert [
+        (r.name, r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING
+    ] == [("settlement.views", "ERROR", "Stripe event evt_z failed; Stripe will retry")]
 
 
 # --- resuming: progress is Verity's own steps, never a status ------------------------------------

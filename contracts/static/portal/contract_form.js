@@ -10,3 +10,13 @@ document.querySelectorAll("fieldset.pricing").forEach(function (fieldset) {
   select.addEventListener("change", update);
   update();
 });
+
+// Amounts are typed in the contract's currency: the unit beside each follows the currency input.
+var currencyInput = document.querySelector("input[name='currency']");
+if (currencyInput) {
+  currencyInput.addEventListener("input", function () {
+    document.querySelectorAll("[data-currency-unit]").forEach(function (unit) {
+      unit.textContent = currencyInput.value.trim().toUpperCase();
+    });
+  });
+}

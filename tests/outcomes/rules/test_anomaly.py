@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import pytest
 import time_machine
@@ -159,6 +160,29 @@ def test_velocity_needs_min_history_days(history_days: int, applies: bool) -> No
 
 
 @pytest.mark.django_db
+def test_the_policys_min_history_days_replaces_the_default() -> None:
+    # A week of history is too little by default (14 days, above) but enough when the policy says 7.
+    story = busy_day(5, history=ALTERNATING[-7:], policy={"anomaly": {"min_history_days": 7}})
+
+    story.evaluate(DAY0 + 2 * DAY)
+
+    assert story.decided("T-0", "anomaly") == ("flag", "velocity_anomaly")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("baseline_days", "decision"), [(7, "flag"), (28, "accept")])
+def test_the_baseline_is_the_policys_baseline_days(baseline_days: int, decision: str) -> None:
+    # A busy week then a quiet one: five claims are normal against both weeks, a burst against the last.
+    history = [20] * 7 + [1, 2, 1, 2, 1, 2, 1]
+    policy: dict[str, object] = {"anomaly": {"baseline_days": baseline_days, "min_history_days": 7}}
+    story = busy_day(5, history=history, policy=policy)
+
+    story.evaluate(DAY0 + 2 * DAY)
+
+    assert story.verdict("T-0", "anomaly").decision == decision
+
+
+@pytest.mark.django_db
 def test_the_customers_confirmation_clears_an_anomalous_day() -> None:
     story = busy_day(5)
     story.confirm(DAY0 + 13 * HOUR, "T-1")
@@ -227,9 +251,9 @@ RATE_POLICY = {
 }
 
 
-def with_earlier_claims(good: int, bad: int) -> Story:
+def with_earlier_claims(good: int, bad: int, policy: dict[str, Any] = RATE_POLICY) -> Story:
     """Earlier claims of the agent, built and verified at T0: `bad` of them without evidence."""
-    story = make_story(RATE_POLICY)
+    story = make_story(policy)
     events = [story.event(key=f"G-{i}", at=T0 - HOUR) for i in range(good)]
     events += [story.event(key=f"B-{i}", at=T0 - HOUR, evidence={}) for i in range(bad)]
     story.send(T0 - HOUR, {"events": events}, as_agent=True)
@@ -268,6 +292,24 @@ def test_the_rejection_rate_needs_its_threshold_and_enough_outcomes(good: int, b
 
     assert "anomaly" not in story.rules("T-new")
     assert story.state("T-new") == OutcomeState.BILLABLE
+
+
+@pytest.mark.django_db
+def test_the_policys_rejection_rate_threshold_replaces_the_default() -> None:
+    # One rejected of four (the new claim counts) is below the default 0.5 (see above), not below 0.25.
+    anomaly = {"velocity_enabled": False, "rejection_rate_min_outcomes": 4, "rejection_rate_threshold": 0.25}
+    policy = {**RATE_POLICY, "anomaly": anomaly}
+    story = with_earlier_claims(good=2, bad=1, policy=policy)
+    story.claim(T0 + HOUR, "T-new")
+
+    story.evaluate(T0 + 2 * HOUR)
+
+    verdict = story.verdict("T-new", "anomaly")
+    assert (verdict.decision, verdict.reason, verdict.facts) == (
+        "hold",
+        "source_rejection_rate",
+        {"rejected": 1, "total": 4, "threshold": 0.25},
+    )
 
 
 @pytest.mark.django_db

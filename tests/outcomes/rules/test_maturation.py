@@ -114,6 +114,32 @@ def test_a_billed_outcome_gets_no_new_maturation_verdict() -> None:
     assert story.state("T-1") == OutcomeState.BILLED
 
 
+def test_a_per_task_type_bills_on_completion_without_maturing_and_a_per_outcome_type_waits() -> None:
+    """billing_basis has an effect: a task is billed whatever its result, so there is nothing to wait for."""
+    per_task = make_story(billing_basis="per_task")
+    per_task.claim(T0, "T-1")
+    per_task.confirm(T0, "T-1")
+    per_task.evaluate(T0 + SECOND)
+    assert per_task.state("T-1") == OutcomeState.BILLABLE
+    assert "maturation" not in per_task.rules("T-1")
+
+    per_outcome = make_story(billing_basis="per_outcome")
+    per_outcome.claim(T0, "T-1")
+    per_outcome.confirm(T0, "T-1")
+    per_outcome.evaluate(T0 + SECOND)
+    assert per_outcome.state("T-1") == OutcomeState.MATURING
+    assert per_outcome.decided("T-1", "maturation") == ("hold", "maturing")
+
+
+def test_a_per_task_outcome_is_still_voided_by_a_disqualifying_reversal() -> None:
+    story = make_story(billing_basis="per_task")
+    story.claim(T0, "T-1")
+    story.confirm(T0, "T-1")
+    story.reverse(T0 + HOUR, "T-1", reason="reopened")
+    story.evaluate(T0 + 2 * HOUR)
+    assert story.decided("T-1", "reversal") == ("reject", "reversed")
+
+
 # --- reversal -----------------------------------------------------------------------------------
 
 

@@ -144,3 +144,22 @@ def test_disabled_records_nothing_and_silence_rejects() -> None:
     assert "suppression" not in story.rules("T-subject")
     assert story.decided("T-subject", "confirmation") == ("reject", "unconfirmed")
     assert story.state("T-subject") == OutcomeState.REJECTED
+
+
+@pytest.mark.parametrize(("min_ratio", "suspected"), [(1 / 3, False), (0.5, True)])
+def test_the_drop_is_measured_against_the_policys_min_ratio_of_baseline(
+    min_ratio: float, suspected: bool
+) -> None:
+    # Three of the week's seven claims confirmed: a drop to 3/7 of the baseline's share, which is
+    # below half of it but not below a third (the default).
+    story = suppressed({"suppression": {"min_ratio_of_baseline": min_ratio}})
+    for key in ("R-0", "R-1", "R-2"):
+        story.confirm(NOW - 2 * HOUR, key)
+
+    story.evaluate(NOW)
+
+    verdict = story.verdict("T-subject", "suppression")
+    assert verdict.facts["suspected"] is suspected
+    assert verdict.facts["min_ratio_of_baseline"] == round(min_ratio, 4)
+    expected = OutcomeState.FLAGGED if suspected else OutcomeState.REJECTED
+    assert story.state("T-subject") == expected

@@ -1,7 +1,10 @@
-"""`manage.py seed_demo [--if-empty]`: a demo vendor with customers, active contracts and credentials.
+"""`manage.py seed_demo [--if-empty]`: a demo vendor with customers, active contracts and credentials,
+and an operator account for the Django admin.
 
 Everything with a service is created through it, so the demo data passes the same validation and
 leaves the same audit trail as the API. Secrets are printed once, here, and never stored in clear.
+The demo's owner is a plain member of the vendor's team, as a real vendor's is: the admin, which shows
+every vendor's data, is the operator's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ VENDOR_NAME = "Northwind Agents"
 VENDOR_SLUG = "northwind"
 DEMO_EMAIL = "demo@verity.test"
 DEMO_PASSWORD = "verity-demo"  # noqa: S105 - the documented demo login, printed by `make run`
+OPERATOR_USERNAME = "operator"
+OPERATOR_EMAIL = "operator@verity.test"
+OPERATOR_PASSWORD = "verity-operator"  # noqa: S105 - the documented demo admin login, printed by `make run`
 
 CUSTOMERS: list[dict[str, str]] = [
     {"name": "Contoso Legal", "external_ref": "contoso", "billing_email": "ap@contoso.test"},
@@ -162,12 +168,14 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
     user_model = get_user_model()
     if Vendor.objects.filter(slug=VENDOR_SLUG).exists():
         raise CommandError(f"Vendor {VENDOR_SLUG!r} already exists; use --if-empty to skip seeding.")
-    if user_model.objects.filter(username=DEMO_EMAIL).exists():
-        raise CommandError(f"User {DEMO_EMAIL!r} already exists; seed an empty database.")
+    for username in (DEMO_EMAIL, OPERATOR_USERNAME):
+        if user_model.objects.filter(username=username).exists():
+            raise CommandError(f"User {username!r} already exists; seed an empty database.")
     with transaction.atomic():
         vendor = Vendor.objects.create(name=VENDOR_NAME, slug=VENDOR_SLUG)
-        user = user_model.objects.create_superuser(
-            username=DEMO_EMAIL, email=DEMO_EMAIL, password=DEMO_PASSWORD
+        user = user_model.objects.create_user(username=DEMO_EMAIL, email=DEMO_EMAIL, password=DEMO_PASSWORD)
+        user_model.objects.create_superuser(
+            username=OPERATOR_USERNAME, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
         )
         Membership.objects.create(user=user, vendor=vendor, role=Role.OWNER)
         customers: dict[str, Customer] = {
@@ -213,7 +221,10 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
 
 
 class Command(BaseCommand):
-    help = "Load the demo vendor (Northwind Agents) with customers, active contracts and credentials."
+    help = (
+        "Load the demo vendor (Northwind Agents) with customers, active contracts and credentials, "
+        "and an operator account for the admin."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -225,11 +236,21 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"] and Vendor.objects.exists():
             self.stdout.write("seed_demo: skipped, the database already has vendors.")
+            # Only a key's hash and a secret's ciphertext are stored: nothing can show them again.
+            self.stdout.write(
+                "  The demo's API key and webhook signing secrets were shown only when they were made. New ones:\n"
+                "    an API key     portal Settings > API keys, or\n"
+                f"                   .venv/bin/python manage.py create_api_key --vendor {VENDOR_SLUG} --name demo\n"
+                "    a secret       portal Settings > Webhook sources > the source > Rotate the secret"
+            )
             return
         demo = seed_demo(today=timezone.now().date())
         write = self.stdout.write
         write(self.style.SUCCESS(f"Seeded demo vendor {demo.vendor.name} ({demo.vendor.slug})."))
-        write(f"  Admin login  {DEMO_EMAIL} / {DEMO_PASSWORD}   at /admin/")
+        write(f"  Portal login {DEMO_EMAIL} / {DEMO_PASSWORD}   at /   (the vendor's owner)")
+        write(
+            f"  Admin login  {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}   at /admin/   (an operator: every vendor)"
+        )
         write(f"  API key      {demo.raw_api_key}   (scope {demo.api_key.scope}; shown only now)")
         write("  Contracts (active):")
         for contract in demo.contracts:

@@ -2,7 +2,8 @@
 
 Signed webhook deliveries (the same path as production), verification, the periodic jobs, the
 period close, finalization and settlement through Stripe (the local test server under `make run`).
-The clock is moved with time-machine so every timestamp reads as if it happened on its day.
+Verity's clock is set to each simulated day (devtools.demo.clock) so every timestamp reads as if it
+happened on its day.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import uuid
 from typing import Any
 
 import orjson
-import time_machine
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from contracts.models import CollectionMethod, Contract, Customer, Vendor, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
+from devtools.demo.clock import clock_at
 from outcomes.models import Outcome, OutcomeState
 from outcomes.services.ingestion import delivery_receive
 from outcomes.services.review import dispute_open
@@ -48,11 +49,12 @@ class Simulation:
         source = self.sources[(contract.customer_id, kind)]
         [secret, *_] = webhook_source_live_secrets(source=source, at=timezone.now())
         body = orjson.dumps({"events": events})
-        msg_id, now = f"msg_{uuid.uuid4().hex}", timezone.now()
+        # Signed when it is sent, by the real clock: the signature's timestamp is checked against it.
+        msg_id, signed_at = f"msg_{uuid.uuid4().hex}", dt.datetime.now(dt.UTC)
         headers = {
             "webhook-id": msg_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, now, body.decode()),
+            "webhook-timestamp": str(int(signed_at.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, signed_at, body.decode()),
             "content-type": "application/json",
         }
         response = delivery_receive(source_id=str(source.pk), body=body, headers=headers)
@@ -76,11 +78,11 @@ class Simulation:
 
     def day(self, day: dt.date, last_day: dt.date) -> None:
         noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-        with time_machine.travel(noon, tick=False):
+        with clock_at(noon):
             self.support_day(day, noon, burst=day == last_day)
             self.review_day(day, noon)
             self.recovery_day(day, noon)
-        with time_machine.travel(noon + dt.timedelta(hours=11, minutes=59), tick=False):
+        with clock_at(noon + dt.timedelta(hours=11, minutes=59)):
             outcomes_evaluate_due()
 
     def support_day(self, day: dt.date, noon: dt.datetime, *, burst: bool) -> None:
@@ -223,7 +225,7 @@ class Command(BaseCommand):
         day = start
         while day <= last_day:
             simulation.day(day, last_day)
-            with time_machine.travel(dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC), tick=False):
+            with clock_at(dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)):
                 simulation.settle_due(self.stdout)
             day += dt.timedelta(days=1)
         self.open_a_dispute(vendor)

@@ -1,4 +1,6 @@
-"""`make run`'s simulated activity: outcomes in every state, an invoice closed, finalized and settled."""
+"""`make run`'s simulated activity: outcomes in every state, an invoice closed, finalized and settled.
+
+time-machine only fixes "today" for the test; the command itself moves Verity's clock on its own."""
 
 from __future__ import annotations
 

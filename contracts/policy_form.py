@@ -1,0 +1,118 @@
+"""The verification policy in the portal's contract form: a fieldset per rule, an input per parameter.
+
+Everything is derived from the policy's models (contracts.policy): which rules and parameters there are,
+their types (a number, a checkbox, a choice, a list), defaults and plain-language descriptions. Inputs are
+named by the API's field paths (`verification_policy.confirmation.match_window_hours`), so a posted form
+is the policy JSON the API takes and the API's errors land beside the input they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+
+from contracts.policy import RuleParams, VerificationPolicy
+from contracts.portal_forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
+from contracts.wording import rule_sentence
+
+POLICY = "verification_policy"
+UNIT_WORDS = ("seconds", "hours", "days", "percent")
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _label(name: str) -> str:
+    """`match_window_hours` -> 'Match window (hours)'."""
+    *words, last = name.split("_")
+    if words and last in UNIT_WORDS:
+        return f"{_words('_'.join(words))} ({last})"
+    return _words(name)
+
+
+def _spec(name: str, info: FieldInfo) -> Spec:
+    annotation = info.annotation
+    default = info.get_default(call_default_factory=True)
+    common = {"label": _label(name), "help": info.description or "", "default": default}
+    if annotation is bool:
+        return Spec(kind=BOOL, widget="checkbox", **common)
+    if annotation is int:
+        return Spec(kind=INT, widget="number", **common)
+    if annotation is float:
+        return Spec(kind=FLOAT, widget="decimal", **common)
+    if get_origin(annotation) is Literal:
+        return Spec(
+            widget="select", choices=tuple((str(v), _words(str(v))) for v in get_args(annotation)), **common
+        )
+    if get_origin(annotation) is list:
+        return Spec(kind=TEXT_LIST, **common)
+    if get_origin(annotation) is dict:
+        return Spec(kind=FIELD_KINDS, widget="textarea", **common)
+    return Spec(kind=TEXT, **common)
+
+
+def _rule_models() -> dict[str, type[RuleParams]]:
+    models = {}
+    for rule, info in VerificationPolicy.model_fields.items():
+        model = info.annotation
+        if not (isinstance(model, type) and issubclass(model, RuleParams)):
+            raise TypeError(f"The policy's {rule} is not a rule's parameters.")
+        models[rule] = model
+    return models
+
+
+RULE_MODELS = _rule_models()
+# Every parameter's input, by its path inside an outcome type: `verification_policy.<rule>.<parameter>`.
+POLICY_SPECS: dict[str, Spec] = {
+    f"{POLICY}.{rule}.{name}": _spec(name, info)
+    for rule, model in RULE_MODELS.items()
+    for name, info in model.model_fields.items()
+}
+
+
+@dataclass
+class RuleBlock:
+    """One rule's fieldset: its name, the current values in words, and an input per parameter."""
+
+    title: str
+    words: str
+    anchor: Input  # errors about the rule as a whole (min_seconds not below max_seconds)
+    inputs: list[Input]
+
+
+def rule_words(rule: str, values: Any) -> str:
+    """The rule's values as the contract page reads them; '' when they are not (yet) valid."""
+    try:
+        params = RULE_MODELS[rule].model_validate(values if isinstance(values, dict) else {})
+    except ValidationError:
+        return ""
+    return rule_sentence(rule, params) or "Off."
+
+
+def rule_blocks(
+    prefix: str, group: str, outcome_type: Any, make: Callable[[str, Spec], Input]
+) -> list[RuleBlock]:
+    """The rules of the outcome type at `prefix` (`terms.outcome_types[0]`), their inputs built by
+    `make(name, spec)`; `outcome_type` is its data in the API's shape, for each rule's words."""
+    blocks = []
+    for rule, model in RULE_MODELS.items():
+        path = f"{prefix}.{POLICY}.{rule}"
+        inputs = []
+        for name in model.model_fields:
+            item = make(f"{path}.{name}", POLICY_SPECS[f"{POLICY}.{rule}.{name}"])
+            item.group = f"{group} · {model.title}"
+            inputs.append(item)
+        blocks.append(
+            RuleBlock(
+                title=model.title,
+                words=rule_words(rule, lookup(outcome_type, f"{POLICY}.{rule}")),
+                anchor=Input(name=path, label=model.title, widget="none", group=group),
+                inputs=inputs,
+            )
+        )
+    return blocks
