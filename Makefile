@@ -16,14 +16,14 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --quiet -e .
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
@@ -68,7 +68,7 @@ BENCH_DB ?= verity_bench
 BENCH_ARGS ?=
 .PHONY: bench-ingest
 bench-ingest: $(DEV_STAMP)
-	@$(BIN)/python -c "import gunicorn" 2>/dev/null || $(BIN)/pip install --quiet "gunicorn>=22,<24"
+	@$(BIN)/python -c "import gunicorn" 2>/dev/null || $(BIN)/pip install --quiet --quiet "gunicorn>=22,<24"
 	$(BIN)/python -m bench.ingest --db-name $(BENCH_DB) $(BENCH_ARGS)
 
 # The verification benchmark (docs/performance.md): outcomes/s through the default rule set against 10^5

@@ -66,15 +66,20 @@ def identity_form(values: Mapping[str, str], errors: FieldErrors | None = None) 
     return bind(identity_inputs(values), errors, form_name=IDENTITY_FORM_NAME)
 
 
-def tax_details_values(customer: Customer) -> dict[str, str]:
-    """The customer's tax details as the form's input values."""
-    address = customer.address or {}
-    values = {f"address.{name}": address.get(name, "") for name, _, _ in ADDRESS_INPUTS}
-    for row, tax_id in enumerate(customer.tax_ids):
+def address_and_tax_id_values(
+    address: dict[str, str] | None, tax_ids: list[dict[str, str]]
+) -> dict[str, str]:
+    """An address and tax ids (a customer's or the vendor's) as the form's input values."""
+    values = {f"address.{name}": (address or {}).get(name, "") for name, _, _ in ADDRESS_INPUTS}
+    for row, tax_id in enumerate(tax_ids):
         values[f"tax_ids[{row}].type"] = tax_id["type"]
         values[f"tax_ids[{row}].value"] = tax_id["value"]
-    values["tax_exempt"] = customer.tax_exempt
     return values
+
+
+def tax_details_values(customer: Customer) -> dict[str, str]:
+    """The customer's tax details as the form's input values."""
+    return address_and_tax_id_values(customer.address, customer.tax_ids) | {"tax_exempt": customer.tax_exempt}
 
 
 def tax_details_body(post: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
@@ -118,7 +123,7 @@ class TaxDetailsForm:
     address: list[Input]
     tax_ids_anchor: Input
     tax_id_rows: list[list[Input]]  # each row: its type, its number
-    tax_exempt: Input
+    tax_exempt: Input | None  # None on the vendor's own details: a seller has no exemption
     identity: list[Input] = field(default_factory=list)  # on the new customer page: the identity inputs first
 
     @property
@@ -135,7 +140,12 @@ class TaxDetailsForm:
 
 
 def tax_details_form(
-    values: Mapping[str, str], errors: FieldErrors | None = None, *, with_identity: bool = False
+    values: Mapping[str, str],
+    errors: FieldErrors | None = None,
+    *,
+    with_identity: bool = False,
+    with_exemption: bool = True,
+    identity: list[Input] | None = None,
 ) -> TaxDetailsForm:
     """The tax details inputs; `with_identity` puts the identity inputs before them, in one form (a new
     customer's page), so one error summary counts every input's errors."""
@@ -168,7 +178,9 @@ def tax_details_form(
         address=address,
         tax_ids_anchor=Input("tax_ids", "Tax ids", widget="none"),
         tax_id_rows=tax_id_rows,
-        tax_exempt=Input(
+        tax_exempt=None
+        if not with_exemption
+        else Input(
             "tax_exempt",
             "Tax exemption",
             value=values.get("tax_exempt", TaxExempt.NONE),
@@ -176,7 +188,7 @@ def tax_details_form(
             widget="select",
             help="Reverse charge: the customer accounts for the tax (a business abroad with a VAT number).",
         ),
-        identity=identity_inputs(values) if with_identity else [],
+        identity=identity if identity is not None else identity_inputs(values) if with_identity else [],
     )
     every = [
         *tax_form.identity,
@@ -184,7 +196,7 @@ def tax_details_form(
         *address,
         tax_form.tax_ids_anchor,
         *(cell for row in tax_id_rows for cell in row),
-        tax_form.tax_exempt,
+        *([tax_form.tax_exempt] if tax_form.tax_exempt else []),
     ]
     tax_form.form = bind(every, errors, form_name=IDENTITY_FORM_NAME if with_identity else FORM_NAME)
     return tax_form

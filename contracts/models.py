@@ -19,6 +19,10 @@ class Vendor(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # The seller on its invoices (validated by contracts.billing_details, as a customer's): the address
+    # (line1, line2, city, state, postal_code, country) and tax ids ({"type", "value"}).
+    address = models.JSONField(null=True, blank=True, default=None)
+    tax_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -25,5 +25,6 @@ urlpatterns = [
     path("settings/team/", settings.member_add, name="member-add"),
     path("settings/team/<str:membership_id>/role/", settings.member_role, name="member-role"),
     path("settings/team/<str:membership_id>/remove/", settings.member_remove, name="member-remove"),
+    path("settings/invoice-details/", settings.invoice_details_page, name="invoice-details"),
     path("audit/", audit.audit_log, name="audit-log"),
 ]

@@ -1,4 +1,5 @@
-"""A new vendor and its first owner: how a real deployment starts, without the Django admin or a shell."""
+"""A new vendor and its first owner: how a real deployment starts, without the Django admin or a shell; and the
+vendor's details as its invoices show the seller (name, address, tax ids)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from pydantic import AfterValidator, Field
 
 from contracts.audit import audit_record
+from contracts.billing_details import Address, TaxIds
 from contracts.errors import Conflict, ValidationFailed
 from contracts.models import Membership, Role, Vendor
 from contracts.services.customers import valid_email
@@ -55,3 +57,32 @@ def vendor_create(*, data: Any, actor: str) -> Membership:
             details={"owner_email": user.email},
         )
     return membership
+
+
+class VendorInvoiceDetails(Terms):
+    """The seller as the vendor's invoices name it."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+    address: Address | None = Field(default=None, description="null: no address.")
+    tax_ids: TaxIds = Field(default_factory=list)
+
+
+def vendor_invoice_details_update(*, vendor: Vendor, data: dict[str, Any], actor: str) -> Vendor:
+    """Partial update of the seller's name, address and tax ids; audited with the fields that changed."""
+    current = {name: getattr(vendor, name) for name in VendorInvoiceDetails.model_fields}
+    fields = parse(VendorInvoiceDetails, {**current, **data})
+    changed = {name: value for name, value in fields.model_dump().items() if current[name] != value}
+    if not changed:
+        return vendor
+    with transaction.atomic():
+        Vendor.objects.filter(pk=vendor.pk).update(**changed)
+        audit_record(
+            vendor=vendor,
+            actor=actor,
+            action="vendor.updated",
+            target=vendor,
+            at=timezone.now(),
+            details={"fields": sorted(changed)},
+        )
+    vendor.refresh_from_db()
+    return vendor

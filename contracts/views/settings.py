@@ -1,5 +1,5 @@
 """Settings pages: webhook sources (secret shown once, rotation with overlap, a signed curl example),
-API keys (shown once, revoke) and the team (add by email, roles, remove)."""
+API keys (shown once, revoke), the team (add by email, roles, remove) and the vendor's invoice details."""
 
 from __future__ import annotations
 
@@ -17,12 +17,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contracts import selectors
+from contracts.customer_form import (
+    address_and_tax_id_values,
+    errors_on_rows,
+    tax_details_body,
+    tax_details_form,
+)
 from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
 from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import ApiKey, ContractStatus, Role, WebhookSource
 from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent
 from contracts.portal_forms import Form, Input, bind, customer_choices, serializer_errors
 from contracts.services import credentials, members
+from contracts.services.vendors import vendor_invoice_details_update
 from contracts.views.contracts import errors_of
 
 OVERLAPS = [
@@ -403,4 +410,44 @@ def member_remove(request: PortalRequest, membership_id: str) -> HttpResponse:
             membership=membership, by=request.membership, actor=portal_actor(request)
         ),
         f"{membership.user.email} removed from the team.",
+    )
+
+
+def _seller_name_input(value: str) -> list[Input]:
+    return [
+        Input("name", "Name on invoices", value=value, help="Your organization as your invoices name it.")
+    ]
+
+
+@portal_view
+def invoice_details_page(request: PortalRequest) -> HttpResponse:
+    """The seller on the vendor's invoices: its name, address and tax ids (owners and admins change them)."""
+    vendor = request.vendor
+    status = 200
+    if request.method == "POST":  # a viewer's POST is refused by portal_view
+        body, rows = tax_details_body(request.POST)
+        body = {
+            "name": request.POST.get("name", "").strip(),
+            "address": body["address"],
+            "tax_ids": body["tax_ids"],
+        }
+        try:
+            vendor_invoice_details_update(vendor=vendor, data=body, actor=portal_actor(request))
+        except DomainError as exc:
+            errors = errors_on_rows(errors_of(exc), rows)
+            form = tax_details_form(
+                request.POST, errors, with_exemption=False, identity=_seller_name_input(body["name"])
+            )
+            status = exc.status
+        else:
+            messages.success(request, "Invoice details saved.")
+            return redirect("contracts:invoice-details")
+    else:
+        values = address_and_tax_id_values(vendor.address, vendor.tax_ids)
+        form = tax_details_form(values, with_exemption=False, identity=_seller_name_input(vendor.name))
+    return render(
+        request,
+        "contracts/invoice_details.html",
+        {"section": "settings", "tax_form": form},
+        status=status,
     )

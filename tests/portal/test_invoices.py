@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from contracts.models import AuditEntry, Customer, Role
+from contracts.models import AuditEntry, Customer, Role, Vendor
 from devtools.stripe_server import RunningServer, running_server
 from outcomes.models import Outcome
 from settlement import views
@@ -230,6 +230,10 @@ def test_the_printable_invoice_carries_what_an_invoice_carries(
         },
         tax_ids=[{"type": "eu_vat", "value": "DE123456789"}],
     )
+    Vendor.objects.filter(pk=ingest.api.vendor.pk).update(
+        address={"country": "FR", "line1": "1 rue de Rivoli", "city": "Paris", "postal_code": "75001"},
+        tax_ids=[{"type": "eu_vat", "value": "FR40303265045"}],
+    )
     invoice = on_stripe(invoice_finalize(invoice_id=draft.pk, now=APRIL + dt.timedelta(hours=2)))
     # What Stripe's webhooks leave: tax on top, a due date, then the payment (late on 30 April in New York).
     Invoice.objects.filter(pk=invoice.pk).update(
@@ -251,8 +255,8 @@ def test_the_printable_invoice_carries_what_an_invoice_carries(
         "Stripe invoice": f"in_test_{invoice.pk}",
         "Payment status": "Paid on 30 April 2026",
     }
-    vendor = page.split('id="vendor"', 1)[1].split("</section>", 1)[0]
-    assert ingest.api.vendor.name in vendor
+    seller = " ".join(re.sub(r"<[^>]+>", " ", page.split('id="vendor">', 1)[1].split("</section>", 1)[0]).split())
+    assert seller == f"From {ingest.api.vendor.name} 1 rue de Rivoli Paris 75001 FR Tax id FR40303265045 (eu_vat)"
     billed = " ".join(
         re.sub(r"<[^>]+>", " ", page.split('id="customer">', 1)[1].split("</section>", 1)[0]).split()
     )

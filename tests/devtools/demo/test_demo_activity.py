@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from contracts.wording import minor_text
 from devtools.stripe_server import running_server
 from outcomes.models import Outcome, OutcomeState
 from settlement.models import Invoice, InvoiceStatus
@@ -34,6 +35,12 @@ def test_demo_activity_simulates_outcomes_and_settles_the_ended_period(settings:
         may = Invoice.objects.filter(contract__reference="NW-FABRIKAM-SUPPORT").get()
         assert may.status == InvoiceStatus.PAID
         assert may.number is not None
+        # Amounts as a person reads them, in major units: never the minor-unit integer.
+        assert (
+            f"invoice #{may.number} NW-FABRIKAM-SUPPORT: {minor_text(may.total_minor, 'USD')} paid"
+            in out.getvalue()
+        )
+        assert minor_text(may.total_minor, "USD") != f"{may.total_minor} USD"
         assert len(stripe.admin.state()["invoices"]) == Invoice.objects.exclude(stripe_invoice_id="").count()
 
         again = io.StringIO()

@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from contracts.models import CollectionMethod, Contract, Customer, Vendor, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
+from contracts.wording import minor_text
 from devtools.demo.clock import clock_at
 from outcomes.models import Outcome, OutcomeState
 from outcomes.services.ingestion import delivery_receive
@@ -187,7 +188,7 @@ class Simulation:
                 )
                 continue
             stdout.write(
-                f"  invoice #{invoice.number} {invoice.contract.reference}: {invoice.total_minor} {invoice.currency} {invoice.status}"
+                f"  invoice #{invoice.number} {invoice.contract.reference}: {minor_text(invoice.total_minor, invoice.currency)} {invoice.status}"
             )
 
 
