@@ -17,13 +17,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contracts import selectors
+from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
 from contracts.customer_form import (
     address_and_tax_id_values,
     errors_on_rows,
     tax_details_body,
     tax_details_form,
 )
-from contracts.api.serializers import ApiKeyCreateIn, RotateSecretIn, WebhookSourceCreateIn
 from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import ApiKey, ContractStatus, Role, WebhookSource
 from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent

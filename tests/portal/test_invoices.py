@@ -255,8 +255,13 @@ def test_the_printable_invoice_carries_what_an_invoice_carries(
         "Stripe invoice": f"in_test_{invoice.pk}",
         "Payment status": "Paid on 30 April 2026",
     }
-    seller = " ".join(re.sub(r"<[^>]+>", " ", page.split('id="vendor">', 1)[1].split("</section>", 1)[0]).split())
-    assert seller == f"From {ingest.api.vendor.name} 1 rue de Rivoli Paris 75001 FR Tax id FR40303265045 (eu_vat)"
+    seller = " ".join(
+        re.sub(r"<[^>]+>", " ", page.split('id="vendor">', 1)[1].split("</section>", 1)[0]).split()
+    )
+    assert (
+        seller
+        == f"From {ingest.api.vendor.name} 1 rue de Rivoli Paris 75001 FR Tax id FR40303265045 (eu_vat)"
+    )
     billed = " ".join(
         re.sub(r"<[^>]+>", " ", page.split('id="customer">', 1)[1].split("</section>", 1)[0]).split()
     )
