@@ -41,6 +41,7 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
             "period_end",
             "period_label",
             "total_minor",
+            "tax_minor",
             "finalize_after",
             "finalized_at",
             "paid_at",
@@ -59,6 +60,12 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
         ]
         extra_kwargs = {
             "total_minor": {"help_text": minor_units_help("The sum of the lines, before tax.")},
+            "tax_minor": {
+                "help_text": minor_units_help(
+                    "The tax Stripe Tax added on finalizing (null: no tax applied, or not finalized yet); "
+                    "the customer pays total_minor plus tax_minor."
+                )
+            },
             "approved_total_minor": {
                 "help_text": minor_units_help(
                     "The total the customer approved; another total needs approval again."

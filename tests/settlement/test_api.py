@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from outcomes.models import Outcome
+from settlement.models import Invoice
 from settlement.services.invoicing import invoice_finalize, period_close
 from tests.conftest import make_vendor_api
 from tests.outcomes.conftest import Ingest, make_ingest
@@ -223,3 +224,16 @@ def test_an_invoice_says_its_period_in_words_to_the_vendor_and_the_customer(inge
 
     assert (listed["period_start"], listed["period_end"]) == ("2026-03-01T05:00:00Z", "2026-04-01T04:00:00Z")
     assert listed["period_label"] == detail["period_label"] == customers["period_label"] == label
+
+
+def test_an_invoice_shows_its_tax_to_the_vendor_and_the_customer(ingest: Ingest) -> None:
+    billable(ingest, 1, MARCH + dt.timedelta(days=2))
+    invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
+    untaxed = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}").json()
+    Invoice.objects.filter(pk=invoice.pk).update(tax_minor=1_957)
+
+    detail = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}").json()
+    [customers] = customer_client(ingest).get("/api/v1/customer/invoices").json()["results"]
+
+    assert untaxed["tax_minor"] is None
+    assert detail["tax_minor"] == customers["tax_minor"] == 1_957
