@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served locally: the API docs work offline
     "axes",
+    "core",
     "contracts",
     "outcomes",
     "settlement",
@@ -45,14 +46,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, served by the application itself
     "csp.middleware.CSPMiddleware",
-    "contracts.api.middleware.RequestBodyLimitMiddleware",
+    "core.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "contracts.api.errors.DatabaseUnavailableMiddleware",
+    "core.api.errors.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it answers locked-out sign-ins
 ]
 
@@ -228,10 +229,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contracts.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["contracts.api.permissions.HasVendorApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["contracts.api.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "contracts.api.pagination.CursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "contracts.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["contracts.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -253,9 +254,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "contracts.api.schema.add_error_responses",
+        "core.api.schema.add_error_responses",
         "outcomes.api.schema.add_webhook_endpoint",
-        "contracts.api.schema.tag_by_resource",  # last: after every hook that adds an operation
+        "core.api.schema.tag_by_resource",  # last: after every hook that adds an operation
     ],
     "SECURITY": [{"ApiKeyAuth": []}],
     "ENUM_NAME_OVERRIDES": {

@@ -47,5 +47,5 @@ admin.site.site_header = "Verity administration" + (
     " · payments go to a LOCAL Stripe test server" if settings.STRIPE_IS_LOCAL_TEST_SERVER else ""
 )
 
-handler404 = "contracts.api.errors.json_or_default_404"
-handler500 = "contracts.api.errors.json_or_default_500"
+handler404 = "core.api.errors.json_or_default_404"
+handler500 = "core.api.errors.json_or_default_500"

@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from contracts.errors import DomainError, ValidationFailed
 from contracts.models import (
     ApiKey,
     AuditEntry,
@@ -32,10 +31,12 @@ from contracts.models import (
     WebhookSecret,
     WebhookSource,
 )
-from contracts.portal import add_domain_error, add_domain_errors, portal_actor
+from contracts.portal import portal_actor
 from contracts.services import contracts as contract_services
 from contracts.services import credentials, customers
 from contracts.terms import ContractHeader, OutcomeTypeTerms, VersionTerms, parse
+from core.errors import DomainError, ValidationFailed
+from core.portal import add_domain_error, add_domain_errors
 
 # The contract's own columns a draft may change, as the API's ContractHeader names them.
 HEADER_COLUMNS = tuple(name for name in ContractHeader.model_fields if name != "customer_id")

@@ -9,12 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.currencies import stripe_currency
-from contracts.errors import FieldErrors
 from contracts.models import CollectionMethod, ContractVersion, Customer
 from contracts.policy import VerificationPolicy
 from contracts.policy_form import POLICY, POLICY_SPECS, RuleBlock, rule_blocks
-from contracts.portal_forms import (
+from contracts.portal import customer_choices
+from contracts.terms import pricing_as_plain
+from core.currencies import stripe_currency
+from core.errors import FieldErrors
+from core.forms import (
     BLANK_MEANS,
     INT,
     INT_LIST,
@@ -26,14 +28,12 @@ from contracts.portal_forms import (
     Spec,
     bind,
     coerce,
-    customer_choices,
     display,
     lookup,
     money_minor,
     money_text,
     nest,
 )
-from contracts.terms import pricing_as_plain
 
 PRICING_MODELS = [
     ("per_unit", "Per unit"),

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.billing_details import MAX_TAX_IDS, TAX_ID_FORMATS
-from contracts.errors import FieldErrors, field_path
 from contracts.models import Customer, TaxExempt
-from contracts.portal_forms import Form, Input, bind, path_parts
+from core.errors import FieldErrors, field_path
+from core.forms import Form, Input, bind, path_parts
 
 ADDRESS_INPUTS = (
     ("line1", "Address line 1", ""),

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from contracts.policy import RuleParams, VerificationPolicy
-from contracts.portal_forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
 from contracts.wording import rule_sentence
+from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
 
 POLICY = "verification_policy"
 UNIT_WORDS = ("seconds", "hours", "days", "percent")

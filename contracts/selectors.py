@@ -10,8 +10,6 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from contracts import crypto
-from contracts.errors import NotFound
 from contracts.models import (
     ApiKey,
     AuditEntry,
@@ -24,6 +22,8 @@ from contracts.models import (
     Vendor,
     WebhookSource,
 )
+from core import crypto
+from core.errors import NotFound
 
 
 def _get_or_404(queryset: QuerySet[Any], object_id: Any, what: str) -> Any:

@@ -29,11 +29,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from contracts.currencies import DOC_URL as CURRENCIES_DOC_URL
-from contracts.currencies import MINOR_UNITS, STRIPE_CURRENCIES, is_iso_currency, minor_units_help
-from contracts.currencies import currency_exponent as currency_exponent  # re-exported for older imports
-from contracts.errors import ValidationFailed, field_path
 from contracts.policy import VerificationPolicy
+from core.currencies import DOC_URL as CURRENCIES_DOC_URL
+from core.currencies import MINOR_UNITS, STRIPE_CURRENCIES, is_iso_currency, minor_units_help
+from core.currencies import currency_exponent as currency_exponent  # re-exported for older imports
+from core.errors import ValidationFailed, field_path
 
 MAX_MINOR_AMOUNT = 10**15  # a quadrillion minor units: far above any invoice, far below BIGINT
 MAX_PRICE = Decimal("1000000000")

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from contracts.currencies import currency_exponent
 from contracts.models import Contract, ContractVersion, OutcomeType
 from contracts.policy import (
     AnomalyParams,
@@ -39,6 +38,7 @@ from contracts.terms import (
     Pricing,
     TieredPricing,
 )
+from core.currencies import currency_exponent
 
 
 @cache

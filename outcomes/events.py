@@ -12,8 +12,8 @@ from typing import Any
 import fastjsonschema
 from django.conf import settings
 
-from contracts.currencies import MINOR_UNITS
-from contracts.jsontext import holds_unstorable_text
+from core.currencies import MINOR_UNITS
+from core.jsontext import holds_unstorable_text
 from outcomes.models import EventKind
 
 # The limits of one webhook request (settings WEBHOOK_MAX_BATCH_EVENTS, WEBHOOK_MAX_BODY_BYTES).

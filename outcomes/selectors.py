@@ -12,9 +12,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
-from contracts.errors import NotFound
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
 from contracts.terms import local_midnight
+from core.errors import NotFound
 from outcomes.models import (
     AuditSample,
     Decision,

@@ -16,11 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from contracts.api.errors import require_post
-from contracts.errors import DomainError, ValidationFailed
-from contracts.portal import PortalRequest, add_domain_errors, keyset_page, portal_actor, portal_view
-from contracts.ratelimits import rate_limit_retry_after
-from contracts.templatetags.portal import humanize_code
+from contracts.portal import PortalRequest, portal_actor, portal_view
+from core.api.errors import require_post
+from core.errors import DomainError, ValidationFailed
+from core.portal import add_domain_errors, keyset_page
+from core.ratelimits import rate_limit_retry_after
+from core.templatetags.portal import humanize_code
 from outcomes import selectors
 from outcomes.events import MAX_BODY_BYTES
 from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm, ReviewGroupDecisionForm

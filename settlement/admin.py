@@ -26,9 +26,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from contracts.admin import CustomerAdmin, admin_actor
-from contracts.errors import DomainError, ValidationFailed
 from contracts.models import Customer
-from contracts.portal import add_domain_errors
+from core.errors import DomainError, ValidationFailed
+from core.portal import add_domain_errors
 from settlement.models import CreditNote, CreditNoteOutcome, Invoice, SettlementStep
 from settlement.services.customer_billing import customer_stripe_link, customer_stripe_unlink
 from settlement.services.invoice_actions import invoice_step_retry_now

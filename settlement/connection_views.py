@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from contracts.errors import DomainError, FieldErrors, PermissionDenied
 from contracts.models import Role
 from contracts.portal import PortalRequest, portal_actor, portal_view
-from contracts.portal_forms import Form, Input, bind
+from core.errors import DomainError, FieldErrors, PermissionDenied
+from core.forms import Form, Input, bind
 from settlement import selectors
 from settlement.models import StripeConnection
 from settlement.services.stripe_connections import (

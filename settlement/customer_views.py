@@ -22,12 +22,13 @@ from contracts.customer_form import (
     tax_details_form,
     tax_details_values,
 )
-from contracts.errors import DomainError, FieldErrors
 from contracts.models import CollectionMethod, ContractStatus, Customer
-from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
-from contracts.portal_forms import Form, Input, bind
+from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services.customers import customer_create, customer_update
 from contracts.wording import period_text
+from core.errors import DomainError, FieldErrors
+from core.forms import Form, Input, bind
+from core.portal import keyset_page
 from settlement.services.customer_billing import (
     customer_setup_link_create,
     customer_stripe_link,

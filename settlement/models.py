@@ -320,7 +320,7 @@ class StripeConnection(models.Model):
     a single-vendor deployment and `make run`.
 
     - own_account: the vendor's restricted secret key (`rk_…`/`sk_…`) and its webhook signing secret,
-      both Fernet-encrypted at rest (contracts.crypto), never shown again after they are entered;
+      both Fernet-encrypted at rest (core.crypto), never shown again after they are entered;
     - connected_account: a connected account id (`acct_…`) under the deployment's platform key
       (STRIPE_API_KEY), every call sent with `Stripe-Account`; its events come to the platform's
       Connect endpoint, signed with STRIPE_CONNECT_WEBHOOK_SECRET.

@@ -3,7 +3,7 @@
 The rule: each invoice line's amount is computed exactly in Decimal minor units and rounded once,
 half away from zero (ROUND_HALF_UP), to an integer of the currency's minor unit (USD cents, JPY
 yen, KWD fils). Nothing is rounded before that, and the invoice total is the sum of its lines.
-Stripe takes some currencies in another unit or only in coarser steps (contracts.currencies):
+Stripe takes some currencies in another unit or only in coarser steps (core.currencies):
 `round_line` rounds a line to what Stripe can charge and `stripe_amount` converts it for Stripe's API.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from contracts.currencies import currency_exponent, stripe_currency
+from core.currencies import currency_exponent, stripe_currency
 
 
 def major_to_minor(amount: Decimal, currency: str) -> Decimal:

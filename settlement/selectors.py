@@ -14,10 +14,10 @@ from django.db import models
 from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from contracts.errors import NotFound
 from contracts.models import Contract, ContractStatus, Customer, Vendor
 from contracts.periods import Period
 from contracts.terms import currency_exponent
+from core.errors import NotFound
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
 from settlement.models import (

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from contracts.api.errors import logged_once, require_post
-from contracts.errors import DomainError
-from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
+from contracts.portal import PortalRequest, portal_actor, portal_view
+from core.api.errors import logged_once, require_post
+from core.errors import DomainError
+from core.portal import keyset_page
 from settlement import selectors
 from settlement.forms import InvoiceFilterForm, SettlementAbandonForm
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep

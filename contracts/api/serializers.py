@@ -6,7 +6,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from contracts.currencies import minor_units_help
 from contracts.models import (
     ApiKey,
     Contract,
@@ -18,6 +17,7 @@ from contracts.models import (
     WebhookSource,
 )
 from contracts.terms import pricing_as_plain
+from core.currencies import minor_units_help
 
 
 class AddressOut(serializers.Serializer[dict[str, str]]):

@@ -1,4 +1,4 @@
-"""DRF's throttle hook over contracts.ratelimits: one limit per API key (API_RATE_LIMIT), 429 with Retry-After."""
+"""DRF's throttle hook over core.ratelimits: one limit per API key (API_RATE_LIMIT), 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
 from contracts.models import ApiKey
-from contracts.ratelimits import rate_limit_retry_after
+from core.ratelimits import rate_limit_retry_after
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through the settings
     from rest_framework.request import Request

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from contracts import selectors
-from contracts.api.authentication import ApiKeyPrincipal
-from contracts.api.pagination import CursorPagination
+from contracts.api.base import VendorApiView
 from contracts.api.serializers import (
     ApiKeyCreatedOut,
     ApiKeyCreateIn,
@@ -31,60 +28,17 @@ from contracts.api.serializers import (
     WebhookSourceCreateIn,
     WebhookSourceOut,
 )
-from contracts.errors import NotFound, ValidationFailed
-from contracts.models import Contract, Vendor
+from contracts.models import Contract
 from contracts.services import contracts as contract_services
 from contracts.services import credentials, customers
 from contracts.terms import Amendment, ContractHeader, VersionTerms
+from core.errors import NotFound, ValidationFailed
 
 
 class ContractCreateIn(ContractHeader):
     """A draft contract with its first version's terms."""
 
     terms: VersionTerms
-
-
-class VendorApiView(APIView):
-    """Base for vendor endpoints: the vendor and the actor come from the authenticated API key."""
-
-    # Lists page through `paginated`; naming the class here also tells the OpenAPI schema (a list's
-    # 200 is the {next, previous, results} envelope, not a bare array).
-    pagination_class: type[CursorPagination] | None = CursorPagination
-
-    @property
-    def principal(self) -> ApiKeyPrincipal:
-        user = self.request.user
-        assert isinstance(user, ApiKeyPrincipal)
-        return user
-
-    @property
-    def vendor(self) -> Vendor:
-        return self.principal.vendor
-
-    @property
-    def actor(self) -> str:
-        return self.principal.actor
-
-    def query(self, serializer_class: type[serializers.Serializer[Any]]) -> dict[str, Any]:
-        serializer = serializer_class(data=self.request.query_params)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def body(self, serializer_class: type[serializers.Serializer[Any]]) -> dict[str, Any]:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def paginated(
-        self,
-        queryset: Any,
-        serializer_class: type[serializers.Serializer[Any]],
-        ordering: tuple[str, ...] = ("-created_at", "-id"),
-    ) -> Response:
-        paginator = CursorPagination()  # not pagination_class: an unpaginated view may still page
-        paginator.ordering = ordering
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 # --- customers ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from contracts.append_only import append_only_function, append_only_trigger
+from core.db.append_only import append_only_function, append_only_trigger
 
 
 class Migration(migrations.Migration):

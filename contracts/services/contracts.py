@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from contracts.models import (
     Contract,
     ContractStatus,
@@ -25,6 +24,7 @@ from contracts.models import (
     Vendor,
 )
 from contracts.terms import Amendment, ContractHeader, VersionTerms, parse, resolve_instant
+from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     ContractStatus.DRAFT: frozenset({ContractStatus.ACTIVE}),

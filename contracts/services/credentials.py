@@ -15,11 +15,11 @@ from cryptography.fernet import InvalidToken
 from django.db import transaction
 from django.utils import timezone
 
-from contracts import crypto
 from contracts.audit import audit_record
-from contracts.errors import Conflict, ValidationFailed
 from contracts.models import ApiKey, Customer, Vendor, WebhookSecret, WebhookSource
 from contracts.selectors import webhook_source_forget
+from core import crypto
+from core.errors import Conflict, ValidationFailed
 
 API_KEY_PREFIX = "vrt"
 KEY_PREFIX_FORMAT = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as api_key_create makes it

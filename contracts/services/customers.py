@@ -15,9 +15,9 @@ from pydantic_core import PydanticCustomError
 
 from contracts.audit import audit_record
 from contracts.billing_details import Address, TaxExemption, TaxIds
-from contracts.errors import Conflict
 from contracts.models import Customer, Vendor
 from contracts.terms import Terms, parse
+from core.errors import Conflict
 
 
 def valid_email(value: str) -> str:

@@ -21,10 +21,10 @@ from django.utils.http import urlsafe_base64_encode
 from pydantic import AfterValidator, Field
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict, PermissionDenied, ValidationFailed
 from contracts.models import Membership, Role, Vendor
 from contracts.services.customers import valid_email
 from contracts.terms import Terms, parse
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 
 RoleName = Literal["owner", "admin", "viewer"]
 

@@ -12,10 +12,10 @@ from pydantic import AfterValidator, Field
 
 from contracts.audit import audit_record
 from contracts.billing_details import Address, TaxIds
-from contracts.errors import Conflict, ValidationFailed
 from contracts.models import Membership, Role, Vendor
 from contracts.services.customers import valid_email
 from contracts.terms import Terms, parse
+from core.errors import Conflict, ValidationFailed
 
 
 class VendorFields(Terms):

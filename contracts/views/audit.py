@@ -6,7 +6,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from contracts import selectors
-from contracts.portal import PortalRequest, keyset_page, portal_view
+from contracts.portal import PortalRequest, portal_view
+from core.portal import keyset_page
 
 
 @portal_view

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_POST
 from contracts import selectors
 from contracts.api.serializers import ContractFilter
 from contracts.contract_form import blank_contract, collect, contract_form, version_terms
-from contracts.errors import DomainError, FieldErrors
 from contracts.models import Contract, ContractStatus
-from contracts.portal import PortalRequest, keyset_page, portal_actor, portal_view
+from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import contracts as contract_services
 from contracts.wording import approval_text, outcome_type_words, period_text, version_sentences
+from core.errors import DomainError, FieldErrors
+from core.portal import keyset_page
 
 TRANSITIONS = {
     "activate": (contract_services.contract_activate, "activated"),

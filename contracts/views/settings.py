@@ -24,13 +24,14 @@ from contracts.customer_form import (
     tax_details_body,
     tax_details_form,
 )
-from contracts.errors import DomainError, FieldErrors, NotFound
 from contracts.models import ApiKey, ContractStatus, Role, WebhookSource
-from contracts.portal import PortalRequest, form_sent_before, portal_actor, portal_view, remember_form_sent
-from contracts.portal_forms import Form, Input, bind, customer_choices, serializer_errors
+from contracts.portal import PortalRequest, customer_choices, portal_actor, portal_view
 from contracts.services import credentials, members
 from contracts.services.vendors import vendor_invoice_details_update
 from contracts.views.contracts import errors_of
+from core.errors import DomainError, FieldErrors, NotFound
+from core.forms import Form, Input, bind, serializer_errors
+from core.portal import form_sent_before, remember_form_sent
 
 OVERLAPS = [
     ("0", "None: the old secret stops at once"),

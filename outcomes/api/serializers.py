@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from contracts.currencies import minor_units_help
+from core.currencies import minor_units_help
 from outcomes.models import (
     AuditSample,
     Delivery,

@@ -8,9 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts import selectors as contract_selectors
-from contracts.api.permissions import HasCustomerApiKey
-from contracts.api.views import VendorApiView
-from contracts.models import Customer
+from contracts.api.base import CustomerApiView, VendorApiView
 from outcomes import selectors
 from outcomes.api.serializers import (
     AttestIn,
@@ -132,16 +130,6 @@ class DisputeRespondApi(VendorApiView):
 
 
 # --- the customer-facing API (a customer's key) -----------------------------------------
-
-
-class CustomerApiView(VendorApiView):
-    permission_classes = [HasCustomerApiKey]
-
-    @property
-    def customer(self) -> Customer:
-        customer = self.principal.customer
-        assert customer is not None
-        return customer
 
 
 class CustomerOutcomeListApi(CustomerApiView):

@@ -16,9 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record_many
-from contracts.errors import Conflict, PermissionDenied, ValidationFailed
 from contracts.models import Vendor
 from contracts.policy import VerificationPolicy
+from core.db.bulk import any_of
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 from outcomes import selectors
 from outcomes.models import (
     AuditSample,
@@ -32,7 +33,6 @@ from outcomes.models import (
 )
 from outcomes.rules.disputes import dispute_window_closes
 from outcomes.services.verification import outcomes_evaluate
-from outcomes.sql import any_of
 
 # Who may decide each kind of flag, and what they must give.
 INFLATION_FLAGS = frozenset({"velocity_anomaly"})

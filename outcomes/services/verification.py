@@ -23,6 +23,7 @@ from django.utils import timezone
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType, WebhookSource
 from contracts.periods import period_at
 from contracts.policy import VerificationPolicy
+from core.db.bulk import any_of, insert_rows, plain, update_rows
 from outcomes import counters
 from outcomes.models import (
     AuditSample,
@@ -38,7 +39,6 @@ from outcomes.models import (
 )
 from outcomes.rules import RULES
 from outcomes.rules.base import EventFact, OutcomeFacts, Verdict, accept, iso, reject
-from outcomes.sql import any_of, insert_rows, plain, update_rows
 
 ACTOR = "system:verification"
 CAPS = "caps"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contracts.currencies import minor_units_help
+from core.currencies import minor_units_help
 from settlement.collectability import invoice_collection_warning
 from settlement.models import (
     CreditNote,

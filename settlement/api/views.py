@@ -13,11 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts import selectors as contract_selectors
-from contracts.api.schema import ERROR_STATUSES
+from contracts.api.base import CustomerApiView, VendorApiView
 from contracts.api.serializers import CustomerOut
-from contracts.api.views import VendorApiView
 from contracts.models import Vendor
-from outcomes.api.views import CustomerApiView
+from core.api.schema import ERROR_STATUSES
 from settlement import selectors
 from settlement.api.serializers import (
     CreditNoteOut,

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from contracts.append_only import append_only_trigger
+from core.db.append_only import append_only_trigger
 
 
 class Migration(migrations.Migration):

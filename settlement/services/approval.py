@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record
-from contracts.errors import InvalidTransition, NotFound
 from contracts.models import Customer
+from core.errors import InvalidTransition, NotFound
 from settlement.models import ApprovalStatus, Invoice
 from settlement.services.invoicing import invoice_finalize
 

@@ -19,9 +19,9 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict, ValidationFailed
 from contracts.models import Customer
 from contracts.terms import Terms, parse
+from core.errors import Conflict, ValidationFailed
 from settlement.services.stripe_errors import stripe_unavailable
 from settlement.stripe_gateway import StripeUnavailable
 from settlement.stripe_gateway.customers import (

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict
+from core.errors import Conflict
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.services.invoicing import invoice_finalize, invoice_rebuild
 from settlement.services.settlement_steps import settlement_step_retry

@@ -31,9 +31,9 @@ from django.utils import timezone
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType
 from contracts.periods import Period, period_at
 from contracts.policy import VerificationPolicy
+from core.db.bulk import any_of, insert_rows, plain, update_rows
 from outcomes.models import AuditSample, Outcome, OutcomeState, OutcomeTransition
 from outcomes.rules.sampling import clopper_pearson_lower
-from outcomes.sql import any_of, insert_rows, plain, update_rows
 from settlement.approval import approval_status_after_rebuild
 from settlement.models import (
     ApprovalStatus,

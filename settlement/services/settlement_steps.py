@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record
-from contracts.errors import Conflict
+from core.errors import Conflict
 from settlement.models import CreditNote, CreditNoteStatus, Invoice, SettlementStatus, SettlementStep
 from settlement.stripe_gateway.client import versioned_key
 

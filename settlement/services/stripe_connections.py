@@ -4,7 +4,7 @@ disconnect.
 
 Every credential is checked in Stripe before it is saved (GET /v1/account, outside any transaction), and
 nothing changes when Stripe refuses it or cannot be reached. Secrets are stored encrypted
-(contracts.crypto), never returned, logged or audited: only the key's last 4 characters are kept in clear.
+(core.crypto), never returned, logged or audited: only the key's last 4 characters are kept in clear.
 Only an owner, or the vendor API with a write key, changes the connection; every change is audited.
 A vendor changes account only when no settlement is under way in the current one.
 """
@@ -20,12 +20,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from contracts import crypto
 from contracts.audit import audit_record
-from contracts.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from contracts.models import ApiKey, Membership, Role, Vendor
 from contracts.services.credentials import ReencryptResult
 from contracts.terms import Terms, parse
+from core import crypto
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from settlement.models import StripeConnection
 from settlement.selectors import invoices_settling_on_stripe
 from settlement.services.stripe_errors import stripe_unavailable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.errors import Unavailable
+from core.errors import Unavailable
 
 
 def stripe_unavailable() -> Unavailable:

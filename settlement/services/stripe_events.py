@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contracts import crypto
+from core import crypto
 from settlement.models import Invoice, InvoiceStatus, StripeConnection, StripeEvent
 from settlement.selectors import stripe_account_vendors
 from settlement.services.payment_status import status_may_advance, stripe_invoice_facts

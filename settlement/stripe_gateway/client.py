@@ -34,7 +34,7 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from contracts import crypto
+from core import crypto
 from settlement.models import Invoice, SettlementStep, StripeConnection
 
 logger = logging.getLogger(__name__)

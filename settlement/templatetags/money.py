@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django import template
 
-from contracts.currencies import currency_exponent
 from contracts.wording import amount_text
+from core.currencies import currency_exponent
 from settlement.money import format_minor
 
 register = template.Library()

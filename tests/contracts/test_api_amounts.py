@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from contracts.currencies import MINOR_UNITS, minor_units_help
+from core.currencies import MINOR_UNITS, minor_units_help
 
 
 @pytest.mark.django_db

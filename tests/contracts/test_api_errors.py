@@ -315,7 +315,7 @@ def test_an_unhandled_error_is_one_500_logged_once_with_its_traceback(
     assert response.json() == error(500, "internal_error", "Something went wrong on our side.")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [(r.name, r.getMessage()) for r in errors] == [
-        ("contracts.api.errors", "Unhandled error in CustomerListCreateApi")
+        ("core.api.errors", "Unhandled error in CustomerListCreateApi")
     ]
     assert errors[0].exc_info is not None
     assert repr(errors[0].exc_info[1]) == "RuntimeError('boom')"
@@ -336,7 +336,7 @@ def test_a_lost_database_is_one_503_logged_once_as_a_warning(
     assert response.status_code == 503
     assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
         (
-            "contracts.api.errors",
+            "core.api.errors",
             "WARNING",
             "Database unavailable: OperationalError: server closed the connection",
         )

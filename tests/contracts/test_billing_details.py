@@ -14,10 +14,10 @@ from contracts.billing_details import (
     customer_stripe_details,
     customer_stripe_tax_ids,
 )
-from contracts.errors import ValidationFailed
 from contracts.models import Customer, TaxExempt
 from contracts.services.customers import CustomerFields
 from contracts.terms import parse
+from core.errors import ValidationFailed
 from tests.factories import CustomerFactory
 
 ACME = {"name": "Acme Corp", "external_ref": "acme", "billing_email": "ap@acme.test"}

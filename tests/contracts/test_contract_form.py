@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from contracts.contract_form import ContractForm, blank_contract, collect, contract_form
-from contracts.errors import FieldErrors
 from contracts.policy import VerificationPolicy
 from contracts.terms import OutcomeTypeTerms
+from core.errors import FieldErrors
 from tests.factories import outcome_type_terms
 
 POLICY = "terms.outcome_types[0].verification_policy"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from iso4217 import Currency
 
-from contracts.currencies import (
+from core.currencies import (
     STRIPE_CURRENCIES,
     currency_exponent,
     major_units,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import ValidationFailed
 from contracts.policy import DAY, VerificationPolicy
 from contracts.terms import OutcomeTypeTerms, parse
+from core.errors import ValidationFailed
 from tests.factories import outcome_type_terms
 
 DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from contracts import crypto
 from contracts.models import WebhookSecret, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
 from contracts.services.credentials import webhook_source_create, webhook_source_rotate_secret
+from core import crypto
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import NotFound
 from contracts.models import Contract, ContractStatus, Vendor
 from contracts.selectors import (
     api_key_get,
@@ -19,6 +18,7 @@ from contracts.selectors import (
 )
 from contracts.services.contracts import contract_activate, contract_amend, contract_terminate
 from contracts.services.credentials import api_key_create, webhook_source_create
+from core.errors import NotFound
 from tests.factories import CustomerFactory, VendorFactory, amendment_payload, contract_create_for
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,6 @@ import pytest
 import time_machine
 from django.db import connection
 
-from contracts.errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationFailed
 from contracts.models import AuditEntry, Contract, ContractStatus, ContractVersion, OutcomeType
 from contracts.services.contracts import (
     contract_activate,
@@ -23,6 +22,7 @@ from contracts.services.contracts import (
     contract_update_draft,
     contract_version_replace,
 )
+from core.errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationFailed
 from tests.factories import (
     CustomerFactory,
     amendment_payload,

@@ -12,8 +12,6 @@ import pytest
 import time_machine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from contracts import crypto
-from contracts.errors import Conflict, ValidationFailed
 from contracts.models import ApiKey, AuditEntry, Vendor, WebhookSecret, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
 from contracts.services.credentials import (
@@ -24,6 +22,8 @@ from contracts.services.credentials import (
     webhook_source_revoke,
     webhook_source_rotate_secret,
 )
+from core import crypto
+from core.errors import Conflict, ValidationFailed
 from tests.factories import CustomerFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic.json_schema import JsonSchemaMode
 
-from contracts.errors import ValidationFailed
 from contracts.terms import (
     MAX_PRICE,
     Amendment,
@@ -25,6 +24,7 @@ from contracts.terms import (
     pricing_as_plain,
     resolve_instant,
 )
+from core.errors import ValidationFailed
 from tests.factories import outcome_type_terms, version_terms
 
 UTC = dt.UTC

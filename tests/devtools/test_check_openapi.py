@@ -10,7 +10,7 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
-from contracts.api.schema import RESOURCE_TAGS
+from core.api.schema import RESOURCE_TAGS
 from devtools.check_openapi import openapi_problems, package_version
 
 pytestmark = pytest.mark.django_db

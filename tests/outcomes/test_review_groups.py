@@ -14,8 +14,8 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 
-from contracts.errors import NotFound, ValidationFailed
 from contracts.models import AuditEntry, Contract, Vendor
+from core.errors import NotFound, ValidationFailed
 from outcomes.models import Outcome, OutcomeTransition, OutcomeVerdict, ReviewDecision
 from outcomes.selectors import flag_group_get, flag_group_list, flag_group_outcomes
 from outcomes.services.review import review_decide, review_decide_group

@@ -1,4 +1,4 @@
-"""outcomes.sql: the COPY / unnest writes store exactly what bulk_create / bulk_update (their fallback
+"""core.db.bulk: the COPY / unnest writes store exactly what bulk_create / bulk_update (their fallback
 elsewhere than PostgreSQL) store."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.db.bulk import insert_rows, update_rows
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
-from outcomes.sql import insert_rows, update_rows
 from tests.outcomes.conftest import Ingest
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from contracts.crypto import decrypt
 from contracts.models import ApiKey, AuditEntry, Membership, Role, WebhookSource
 from contracts.services.contracts import contract_activate
 from contracts.services.credentials import api_key_authenticate, api_key_create
+from core.crypto import decrypt
 from tests.conftest import make_vendor_api
 from tests.factories import CustomerFactory, contract_create_for, webhook_source_create_for
 from tests.portal.conftest import Member, make_member

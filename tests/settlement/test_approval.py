@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from contracts.errors import ValidationFailed
 from contracts.models import AuditEntry
+from core.errors import ValidationFailed
 from settlement.models import ApprovalStatus, Invoice, InvoiceStatus
 from settlement.services.invoicing import invoice_finalize, invoices_due_for_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms

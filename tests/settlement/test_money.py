@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.currencies import STRIPE_CURRENCIES, stripe_currency
+from core.currencies import STRIPE_CURRENCIES, stripe_currency
 from settlement.money import minor_from_stripe_amount, round_line, stripe_amount
 
 currencies = st.sampled_from(sorted(STRIPE_CURRENCIES))

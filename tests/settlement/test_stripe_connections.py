@@ -16,9 +16,9 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from contracts import crypto
-from contracts.errors import Conflict, NotFound, PermissionDenied, Unavailable, ValidationFailed
 from contracts.models import ApiKey, AuditEntry, Customer, Membership, Role, Vendor
+from core import crypto
+from core.errors import Conflict, NotFound, PermissionDenied, Unavailable, ValidationFailed
 from devtools.stripe_server import RunningServer, sign
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, StripeConnection, StripeEvent
 from settlement.services.invoicing import period_close

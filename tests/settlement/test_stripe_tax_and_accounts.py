@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from contracts.errors import ValidationFailed
 from contracts.models import Customer
+from core.errors import ValidationFailed
 from devtools.stripe_server import RunningServer
 from settlement.models import InvoiceStatus, SettlementStatus, StripeConnection
 from settlement.services.customer_billing import customer_setup_link_create, customer_stripe_link

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contracts.errors import DomainError
 from contracts.services.members import set_password_link
 from contracts.services.vendors import vendor_create
+from core.errors import DomainError
 
 ACTOR = "system:cli"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contracts.errors import Conflict
+from core.errors import Conflict
 from settlement.models import Invoice, SettlementStatus
 from settlement.services.settlement_steps import settlement_abandon, settlement_step_retry
 from settlement.stripe_gateway import SettlementBlocked, StripeUnavailable, invoice_push

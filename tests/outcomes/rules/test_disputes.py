@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from contracts.errors import Conflict
+from core.errors import Conflict
 from outcomes.models import Dispute, OutcomeState, OutcomeTransition
 from outcomes.services.review import dispute_open, dispute_respond
 from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story

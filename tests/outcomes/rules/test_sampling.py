@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from contracts.errors import Conflict
+from core.errors import Conflict
 from outcomes.models import AuditSample, Outcome, OutcomeState
 from outcomes.rules.sampling import clopper_pearson_lower, sample_draw
 from outcomes.services.review import sample_attest

@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from contracts.errors import DomainError, FieldErrors, field_path
+from core.errors import DomainError, FieldErrors, field_path
 
 logger = logging.getLogger(__name__)
 AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)

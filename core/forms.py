@@ -17,10 +17,9 @@ from typing import Any
 
 from rest_framework import exceptions, serializers
 
-from contracts.api.errors import flatten_details
-from contracts.currencies import major_units, minor_units
-from contracts.errors import FieldErrors, field_path
-from contracts.models import Customer
+from core.api.errors import flatten_details
+from core.currencies import major_units, minor_units
+from core.errors import FieldErrors, field_path
 
 PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -35,7 +34,7 @@ FIELD_KIND_LINE = re.compile(r"\s*([^:\s]+)\s*:\s*(\S+)\s*")
 
 
 def path_parts(path: str) -> list[str | int]:
-    """'tiers[1].up_to' -> ['tiers', 1, 'up_to'] (the inverse of contracts.errors.field_path)."""
+    """'tiers[1].up_to' -> ['tiers', 1, 'up_to'] (the inverse of core.errors.field_path)."""
     parts: list[str | int] = []
     position = 0
     for match in PATH_PART.finditer(path):
@@ -163,11 +162,6 @@ def is_within(path: str, anchor: str) -> bool:
 
 def dom_id(path: str) -> str:
     return "f-" + re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
-
-
-def customer_choices(customers: Iterable[Customer], empty: str) -> list[tuple[str, str]]:
-    """A select's options for one of the vendor's customers, the empty choice first."""
-    return [("", empty)] + [(str(c.pk), f"{c.name} ({c.external_ref})") for c in customers]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import IO, Any
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from contracts.jsontext import holds_unstorable_text
+from core.jsontext import holds_unstorable_text
 
 
 class JSONParser(parsers.JSONParser):

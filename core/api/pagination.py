@@ -18,7 +18,7 @@ from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from contracts.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 INVALID_CURSOR = "The cursor is not one this list gave out: follow `next` or `previous` as given."
 

@@ -6,7 +6,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from contracts.portal import FORM_TOKEN_FIELD, new_form_token
+from core.portal import FORM_TOKEN_FIELD, new_form_token
 
 register = template.Library()
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from contracts.api.errors import error_body, is_api_path
+from core.api.errors import error_body, is_api_path
 
 
 class RequestBodyLimitMiddleware:

@@ -1,0 +1,1 @@
+"""Database helpers any app's services and migrations use: bulk writers and append-only triggers."""
