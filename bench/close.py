@@ -8,7 +8,7 @@ In one run, on one freshly created database (drop, create, migrate):
 2. for each size (default 10^4, 10^5, 10^6), replace the outcomes with that many billable ones
    (bulk SQL) spread evenly over the contracts, all billable inside the last full month (5% billed
    as unverified at 50%);
-3. time settlement.services.invoicing.periods_close for every contract and that month, the way the
+3. time settlement.invoicing.close.periods_close for every contract and that month, the way the
    bulk close runs it (the beat sweep's close_periods jobs, manage.py close_periods --all-due): in
    batches of contracts (200 by default, one transaction each), on a pool of worker processes (2 by
    default, like two Celery worker processes on this 2-core machine); then the ceiling over the same
@@ -150,7 +150,7 @@ def close_contracts(
     synchronous_commit: str = "on",
 ) -> tuple[int, int]:
     """periods_close over the contracts, `batch_size` at a time; returns (invoices, queries)."""
-    from settlement.services.invoicing import periods_close
+    from settlement.invoicing.close import periods_close
 
     if synchronous_commit != "on":  # an experiment (--synchronous-commit): what each commit's flush costs
         execute(f"SET synchronous_commit TO {synchronous_commit}")
@@ -162,7 +162,7 @@ def close_contracts(
 
 def finalize_invoices(ids: Sequence[int], now: dt.datetime, batch_size: int) -> tuple[int, int]:
     """invoices_finalize over the invoices, `batch_size` at a time; returns (invoices, queries)."""
-    from settlement.services.invoicing import invoices_finalize
+    from settlement.invoicing.finalize import invoices_finalize
 
     with counted_queries() as queries:
         for batch in chunks(ids, batch_size):
@@ -229,7 +229,7 @@ def measure_size(
 
     `maintenance`: load with indexes deferred, then VACUUM ANALYZE; off inside a test's transaction.
     `batch_size`: contracts per periods_close (default: the bulk close's, CLOSE_BATCH)."""
-    from settlement.services.invoicing import CLOSE_BATCH
+    from settlement.invoicing.close import CLOSE_BATCH
 
     batch_size = batch_size or CLOSE_BATCH
     reset_period()
@@ -264,7 +264,7 @@ def measure_size(
 def customers_with_cards(ids: Sequence[int], base_url: str) -> int:
     """Give the invoices' customers a Stripe customer with a test card as its default, the way Stripe's
     test mode does it (`payment_method` attached at creation, then made the invoices' default), and link
-    them, as tests/settlement/conftest.card_on_file does: the push then measures settlement, not
+    them, as tests/support/stripe.card_on_file does: the push then measures settlement, not
     declines. Returns the customers created."""
     import stripe
 
@@ -322,7 +322,7 @@ def measure_push(
     from django.conf import settings
 
     from devtools.stripe_server import running_server
-    from settlement.services.invoicing import FINALIZE_BATCH
+    from settlement.invoicing.finalize import FINALIZE_BATCH
 
     batch_size = finalize_batch_size or FINALIZE_BATCH
     ids = [

@@ -69,15 +69,17 @@ def _contract(
 
 
 def _customer(vendor: Vendor, n: int) -> Customer:
-    from contracts.services.customers import customer_create
+    from contracts.services.customers import customer_create, customer_fields_parse
 
     return customer_create(
         vendor=vendor,
-        data={
-            "name": f"Bench Customer {n}",
-            "external_ref": f"bench-{n}",
-            "billing_email": f"billing{n}@bench.test",
-        },
+        fields=customer_fields_parse(
+            {
+                "name": f"Bench Customer {n}",
+                "external_ref": f"bench-{n}",
+                "billing_email": f"billing{n}@bench.test",
+            }
+        ),
         actor="bench",
     )
 

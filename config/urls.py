@@ -9,8 +9,8 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from outcomes.views import webhook_events
-from settlement.views import stripe_vendor_webhook, stripe_webhook
+from outcomes.webhooks import webhook_events
+from settlement.webhooks import stripe_vendor_webhook, stripe_webhook
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON). Named when asked:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -41,7 +41,11 @@ def portal_actor(request: HttpRequest) -> str:
     return f"user:{getattr(user, 'email', '') or user.get_username()}"
 
 
-def portal_view(view: View | None = None, *, write: bool = False) -> Any:
+@overload
+def portal_view(view: View, *, write: bool = False) -> View: ...
+@overload
+def portal_view(view: None = None, *, write: bool = False) -> Callable[[View], View]: ...
+def portal_view(view: View | None = None, *, write: bool = False) -> View | Callable[[View], View]:
     """Decorate a portal page. `write=True` marks a page that exists only to change things (a form):
     viewers get 403 even on GET. Any unsafe method from a viewer is a 403 regardless."""
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
 
 from contracts.models import (
     ApiKey,
@@ -23,10 +22,13 @@ from contracts.models import (
     WebhookSource,
 )
 from core import crypto
+from core.cache import TTLCache
 from core.errors import NotFound
 
+M = TypeVar("M", bound=Model)
 
-def _get_or_404(queryset: QuerySet[Any], object_id: Any, what: str) -> Any:
+
+def _get_or_404(queryset: QuerySet[M], object_id: str | uuid.UUID, what: str) -> M:
     try:
         pk = uuid.UUID(str(object_id))
     except ValueError:
@@ -58,7 +60,7 @@ def customer_list(
     return queryset
 
 
-def customer_get(*, vendor: Vendor, customer_id: Any) -> Customer:
+def customer_get(*, vendor: Vendor, customer_id: str | uuid.UUID) -> Customer:
     return _get_or_404(
         Customer.objects.select_related("vendor").filter(vendor=vendor), customer_id, "customer"
     )
@@ -105,7 +107,7 @@ def contract_list(
     return queryset
 
 
-def contract_get(*, vendor: Vendor, contract_id: Any) -> Contract:
+def contract_get(*, vendor: Vendor, contract_id: str | uuid.UUID) -> Contract:
     return _get_or_404(_with_terms(Contract.objects.filter(vendor=vendor)), contract_id, "contract")
 
 
@@ -138,7 +140,7 @@ def api_key_list(*, vendor: Vendor) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(vendor=vendor)
 
 
-def api_key_get(*, vendor: Vendor, api_key_id: Any) -> ApiKey:
+def api_key_get(*, vendor: Vendor, api_key_id: str | uuid.UUID) -> ApiKey:
     return _get_or_404(ApiKey.objects.select_related("vendor").filter(vendor=vendor), api_key_id, "API key")
 
 
@@ -155,7 +157,7 @@ def webhook_source_list(
     return queryset
 
 
-def webhook_source_get(*, vendor: Vendor, source_id: Any) -> WebhookSource:
+def webhook_source_get(*, vendor: Vendor, source_id: str | uuid.UUID) -> WebhookSource:
     return _get_or_404(
         WebhookSource.objects.select_related("vendor", "customer").filter(vendor=vendor),
         source_id,
@@ -176,7 +178,6 @@ def webhook_source_live_secrets(*, source: WebhookSource, at: dt.datetime) -> li
 # services that revoke or rotate forget the copy of their own process at once; other processes
 # (other gunicorn workers) see the change within this many seconds.
 WEBHOOK_SOURCE_CACHE_SECONDS = 5.0
-_WEBHOOK_SOURCE_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,9 @@ class WebhookSourceFacts:
         return [secret for secret, expires_at in self.secrets if expires_at is None or expires_at > at]
 
 
-_webhook_source_cache: dict[uuid.UUID, tuple[float, WebhookSourceFacts]] = {}
+_webhook_source_cache: TTLCache[uuid.UUID, WebhookSourceFacts] = TTLCache(
+    seconds=WEBHOOK_SOURCE_CACHE_SECONDS, max_entries=10_000
+)
 
 
 def webhook_source_facts(*, source_id: uuid.UUID, fresh: bool = False) -> WebhookSourceFacts | None:
@@ -202,8 +205,8 @@ def webhook_source_facts(*, source_id: uuid.UUID, fresh: bool = False) -> Webhoo
     WEBHOOK_SOURCE_CACHE_SECONDS (unless `fresh`). None for an unknown source (never cached)."""
     if not fresh:
         cached = _webhook_source_cache.get(source_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None:
+            return cached
     rows = list(
         WebhookSource.objects.filter(pk=source_id)
         .order_by("-secrets__created_at", "-secrets__id")
@@ -212,7 +215,7 @@ def webhook_source_facts(*, source_id: uuid.UUID, fresh: bool = False) -> Webhoo
         )
     )
     if not rows:
-        _webhook_source_cache.pop(source_id, None)
+        _webhook_source_cache.forget(source_id)
         return None
     vendor_id, customer_id, revoked_at = rows[0][:3]
     facts = WebhookSourceFacts(
@@ -226,15 +229,13 @@ def webhook_source_facts(*, source_id: uuid.UUID, fresh: bool = False) -> Webhoo
             if encrypted is not None
         ),
     )
-    if len(_webhook_source_cache) >= _WEBHOOK_SOURCE_CACHE_MAX:
-        _webhook_source_cache.clear()
-    _webhook_source_cache[source_id] = (time.monotonic() + WEBHOOK_SOURCE_CACHE_SECONDS, facts)
+    _webhook_source_cache.put(source_id, facts)
     return facts
 
 
 def webhook_source_forget(*, source_id: uuid.UUID) -> None:
     """Drop this process's copy of a source's facts (after a revocation or a rotation)."""
-    _webhook_source_cache.pop(source_id, None)
+    _webhook_source_cache.forget(source_id)
 
 
 def audit_entry_list(
@@ -262,7 +263,7 @@ def membership_list(*, vendor: Vendor) -> QuerySet[Membership]:
     return Membership.objects.filter(vendor=vendor).select_related("user").order_by("user__email", "pk")
 
 
-def membership_get(*, vendor: Vendor, membership_id: Any) -> Membership:
+def membership_get(*, vendor: Vendor, membership_id: str | int) -> Membership:
     try:
         pk = int(membership_id)
     except (TypeError, ValueError):

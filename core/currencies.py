@@ -29,7 +29,7 @@ class StripeCurrency:
         """The smallest Verity amount (ISO minor units) Stripe can charge; every chargeable one is a multiple."""
         shift = self.stripe_exponent - self.exponent
         if shift < 0:  # Stripe's unit is coarser: whole Stripe units, each a multiple of the step
-            return 10**-shift * self.stripe_step
+            return int(10**-shift) * self.stripe_step
         return self.stripe_step // gcd(self.stripe_step, 10**shift)
 
 
@@ -104,9 +104,9 @@ def minor_units(amount: Decimal, code: str) -> int:
     shift = amount_exponent + exponent
     units = int("".join(map(str, digits)))
     if shift >= 0:
-        minor = units * 10**shift
+        minor = units * int(10**shift)
     else:
-        minor, rest = divmod(units, 10**-shift)
+        minor, rest = divmod(units, int(10**-shift))
         if rest:
             places = "no decimal places" if exponent == 0 else f"{exponent} decimal places"
             raise ValueError(f"{code.upper()} has {places}.")

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -109,7 +109,7 @@ def _cursor_text(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _cursor(queryset: Any, keys: tuple[str, ...], text: str | None) -> tuple[Any, ...] | None:
+def _cursor(queryset: QuerySet[Any], keys: tuple[str, ...], text: str | None) -> tuple[Any, ...] | None:
     """A cursor's values, each parsed by its model field; None when it does not parse."""
     if text is None:
         return None

@@ -30,4 +30,5 @@ def rate_limit_retry_after(*, request: HttpRequest, scope: str, key: str, rate: 
         return None
     if usage is None or not usage["should_limit"]:
         return None
-    return max(1, math.ceil(usage["time_left"]))
+    time_left: float = usage["time_left"]
+    return max(1, math.ceil(time_left))

@@ -7,11 +7,13 @@ from outcomes import views
 app_name = "outcomes"
 
 urlpatterns = [
-    path("outcomes/", views.outcome_list, name="outcome-list"),
-    path("outcomes/<str:outcome_id>/", views.outcome_detail, name="outcome-detail"),
-    path("outcomes/<str:outcome_id>/review/", views.outcome_review, name="outcome-review"),
-    path("review/", views.review_queue, name="review-queue"),
-    path("review/<str:contract_id>/<str:flag_reason>/<str:day>/", views.review_group, name="review-group"),
-    path("disputes/", views.dispute_list, name="dispute-list"),
-    path("disputes/<str:dispute_id>/", views.dispute_detail, name="dispute-detail"),
+    path("outcomes/", views.outcome_list_page, name="outcome-list"),
+    path("outcomes/<str:outcome_id>/", views.outcome_detail_page, name="outcome-detail"),
+    path("outcomes/<str:outcome_id>/review/", views.outcome_review_page, name="outcome-review"),
+    path("review/", views.review_queue_page, name="review-queue"),
+    path(
+        "review/<str:contract_id>/<str:flag_reason>/<str:day>/", views.review_group_page, name="review-group"
+    ),
+    path("disputes/", views.dispute_list_page, name="dispute-list"),
+    path("disputes/<str:dispute_id>/", views.dispute_detail_page, name="dispute-detail"),
 ]

@@ -1,32 +1,25 @@
-"""The webhook endpoint: a plain Django view (no DRF machinery on the hot path) over the ingestion service."""
+"""Portal pages of the outcomes app: the explorer, an outcome's trail, the review queue, disputes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from csp.decorators import csp_exempt
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from contracts.portal import PortalRequest, portal_actor, portal_view
-from core.api.errors import require_post
 from core.errors import DomainError, ValidationFailed
 from core.portal import add_domain_errors, keyset_page
-from core.ratelimits import rate_limit_retry_after
 from core.templatetags.portal import humanize_code
 from outcomes import selectors
-from outcomes.events import MAX_BODY_BYTES
 from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm, ReviewGroupDecisionForm
 from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
-from outcomes.services.ingestion import STORED_HEADERS, IngestResponse, delivery_receive, error_response
 from outcomes.services.review import (
     deciders,
     dispute_respond,
@@ -36,67 +29,6 @@ from outcomes.services.review import (
     vendor_party,
 )
 from outcomes.timeline import FLAG_EXPLANATIONS, outcome_timeline, readable_facts
-
-# The only headers the service reads (the signature's) or keeps, by their WSGI names: taken from
-# META directly rather than building request.headers from every header of the request.
-_META_KEYS = tuple(
-    (name, "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_"))
-    for name in STORED_HEADERS
-)
-
-
-def _json(response: IngestResponse) -> HttpResponse:
-    return HttpResponse(
-        response.json(), status=response.status, content_type="application/json", headers=response.headers
-    )
-
-
-def _unsupported_media_type(request: HttpRequest) -> IngestResponse | None:
-    """The API's 415 unless the body is declared JSON, in UTF-8 if a charset is named (JSON has no other)."""
-    charset = (request.content_params or {}).get("charset", "utf-8").lower()
-    if request.content_type == "application/json" and charset == "utf-8":
-        return None
-    declared = request.META.get("CONTENT_TYPE", "")
-    return error_response(415, "unsupported_media_type", f'Unsupported media type "{declared}" in request.')
-
-
-@csp_exempt()  # a machine's JSON endpoint, on the hot path: no page to protect
-@csrf_exempt
-@require_post
-def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
-    refusal = _unsupported_media_type(request)
-    if refusal is not None:
-        return _json(refusal)
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return _json(
-            error_response(413, "body_too_large", f"A request body holds at most {MAX_BODY_BYTES} bytes.")
-        )
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return _json(
-            error_response(413, "body_too_large", f"A request body holds at most {MAX_BODY_BYTES} bytes.")
-        )
-    meta = request.META
-    headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
-
-    def admit() -> IngestResponse | None:
-        """The source's rate limit, counted once the request is known to be signed by it."""
-        retry_after = rate_limit_retry_after(
-            request=request, scope="webhook-source", key=source_id, rate=settings.WEBHOOK_RATE_LIMIT
-        )
-        if retry_after is None:
-            return None
-        refusal = error_response(
-            429, "rate_limited", f"Too many requests for this source; retry in {retry_after} s."
-        )
-        refusal.headers["Retry-After"] = str(retry_after)
-        return refusal
-
-    return _json(delivery_receive(source_id=source_id, body=body, headers=headers, admit=admit))
-
-
-# Portal pages ------------------------------------------------------------------------------------
 
 # Counting outcomes per state reads at most this many rows; a broader filter shows no counts.
 STATE_COUNT_CAP = 10_000
@@ -108,7 +40,7 @@ PARTY_WORDS: dict[str, str] = {
 
 
 @portal_view
-def outcome_list(request: PortalRequest) -> HttpResponse:
+def outcome_list_page(request: PortalRequest) -> HttpResponse:
     form = OutcomeFilterForm(request.GET, vendor=request.vendor)
     outcomes = selectors.outcome_list(vendor=request.vendor, **form.selector_filters())
     page = keyset_page(request, outcomes.select_related("contract"))
@@ -150,7 +82,7 @@ def _state_links(request: PortalRequest, counts: dict[str, int]) -> list[dict[st
 
 
 @portal_view
-def outcome_detail(request: PortalRequest, outcome_id: str) -> HttpResponse:
+def outcome_detail_page(request: PortalRequest, outcome_id: str) -> HttpResponse:
     outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
     raw_events = selectors.outcome_raw_events(outcome=outcome)
     invoice_links = list(selectors.outcome_invoice_lines(outcome=outcome))
@@ -235,7 +167,7 @@ MAX_PAGE = 10_000
 
 
 @portal_view
-def review_queue(request: PortalRequest) -> HttpResponse:
+def review_queue_page(request: PortalRequest) -> HttpResponse:
     """The open flags in groups (contract, kind of flag, local day), each decided at once or opened."""
     text = request.GET.get("page", "")
     # Any other text is the first page; plain ASCII digits only, so int() never sees "²" or 5,000 digits.
@@ -288,7 +220,7 @@ def _group_card(
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def review_group(request: PortalRequest, contract_id: str, flag_reason: str, day: str) -> HttpResponse:
+def review_group_page(request: PortalRequest, contract_id: str, flag_reason: str, day: str) -> HttpResponse:
     """A group's outcomes, each with its own flag cards; a POST decides the whole group at once (from
     here or from the queue); on a field error, this page shows the group's form again."""
     group = selectors.flag_group_get(
@@ -346,7 +278,7 @@ def _report_group_decision(
 
 @portal_view(write=True)
 @require_http_methods(["GET", "POST"])
-def outcome_review(request: PortalRequest, outcome_id: str) -> HttpResponse:
+def outcome_review_page(request: PortalRequest, outcome_id: str) -> HttpResponse:
     """Decide a flag (POST from the queue or the trail); on a field error, this page shows the form again."""
     outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
     form = ReviewDecisionForm(request.POST) if request.method == "POST" else None
@@ -392,7 +324,7 @@ def _next_url(request: HttpRequest, *, default: str) -> str:
 
 
 @portal_view
-def dispute_list(request: PortalRequest) -> HttpResponse:
+def dispute_list_page(request: PortalRequest) -> HttpResponse:
     open_disputes = list(
         selectors.dispute_list(vendor=request.vendor, status=Dispute.Status.OPEN).order_by("deadline", "id")
     )
@@ -410,7 +342,7 @@ def dispute_list(request: PortalRequest) -> HttpResponse:
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def dispute_detail(request: PortalRequest, dispute_id: str) -> HttpResponse:
+def dispute_detail_page(request: PortalRequest, dispute_id: str) -> HttpResponse:
     dispute = selectors.dispute_get(vendor=request.vendor, dispute_id=dispute_id)
     form = DisputeResponseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():

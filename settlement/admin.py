@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from contracts.admin import CustomerAdmin, admin_actor
+from contracts.admin.tenancy import CustomerAdmin, admin_actor
 from contracts.models import Customer
 from core.errors import DomainError, ValidationFailed
 from core.portal import add_domain_errors
@@ -144,7 +144,7 @@ def settlement_actor(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]  # not subscriptable at run time
     extra = 0
     can_delete = False
 
@@ -183,7 +183,7 @@ class InvoiceActionForm(ActionForm):
     )
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
+class ViewOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     """Rows that only the settlement services write: never added, changed or deleted here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

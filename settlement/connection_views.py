@@ -18,17 +18,16 @@ from contracts.models import Role
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from core.errors import DomainError, FieldErrors, PermissionDenied
 from core.forms import Form, Input, bind
-from settlement import selectors
 from settlement.models import StripeConnection
-from settlement.services.stripe_connections import (
-    platform_available,
+from settlement.selectors.stripe_accounts import stripe_connection_of
+from settlement.services.stripe_events import EVENT_HANDLERS
+from settlement.stripe_connections.account import platform_available
+from settlement.stripe_connections.connect import (
     stripe_connection_connect,
     stripe_connection_disconnect,
-    stripe_connection_rotate,
     stripe_connection_tax_set,
-    stripe_connection_test,
 )
-from settlement.services.stripe_events import EVENT_HANDLERS
+from settlement.stripe_connections.credentials import stripe_connection_rotate, stripe_connection_test
 
 Mode = StripeConnection.Mode
 TAX_CHOICES = [("false", "Off: no tax on invoices"), ("true", "On: Stripe Tax computes it")]
@@ -107,7 +106,7 @@ def _errors(exc: DomainError) -> FieldErrors:
 
 
 def _stripe_page(request: PortalRequest, *, status: int = 200, **forms: Form) -> HttpResponse:
-    connection = selectors.stripe_connection_of(vendor=request.vendor)
+    connection = stripe_connection_of(vendor=request.vendor)
     webhook_url = request.build_absolute_uri(reverse("stripe-vendor-webhook", args=[request.vendor.pk]))
     return render(
         request,

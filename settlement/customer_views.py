@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
-from contracts.customer_form import (
+from contracts.forms.customer import (
     TaxDetailsForm,
     errors_on_rows,
     identity_body,
@@ -24,7 +24,7 @@ from contracts.customer_form import (
 )
 from contracts.models import CollectionMethod, ContractStatus, Customer
 from contracts.portal import PortalRequest, portal_actor, portal_view
-from contracts.services.customers import customer_create, customer_update
+from contracts.services.customers import customer_create, customer_fields_parse, customer_update
 from contracts.wording import period_text
 from core.errors import DomainError, FieldErrors
 from core.forms import Form, Input, bind
@@ -67,7 +67,7 @@ def customer_create_page(request: PortalRequest) -> HttpResponse:
         try:
             customer = customer_create(
                 vendor=request.vendor,
-                data={**identity_body(request.POST), **tax_body},
+                fields=customer_fields_parse({**identity_body(request.POST), **tax_body}),
                 actor=portal_actor(request),
             )
         except DomainError as exc:
@@ -89,7 +89,8 @@ def customer_edit_page(request: PortalRequest, customer_id: str) -> HttpResponse
         form, status = identity_form(identity_values(customer)), 200
     else:
         try:
-            customer_update(customer=customer, data=identity_body(request.POST), actor=portal_actor(request))
+            fields = customer_fields_parse(identity_body(request.POST), current=customer)
+            customer_update(customer=customer, fields=fields, actor=portal_actor(request))
         except DomainError as exc:
             form, status = identity_form(request.POST, _service_errors(exc)), exc.status
         else:
@@ -190,7 +191,8 @@ def customer_tax_details_page(request: PortalRequest, customer_id: str) -> HttpR
     customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
     body, rows = tax_details_body(request.POST)
     try:
-        customer_update(customer=customer, data=body, actor=portal_actor(request))
+        fields = customer_fields_parse(body, current=customer)
+        customer_update(customer=customer, fields=fields, actor=portal_actor(request))
     except DomainError as exc:
         form = tax_details_form(request.POST, _service_errors(exc, rows))
         return _customer_page(request, customer, tax_form=form, status=exc.status)

@@ -8,10 +8,10 @@ from django import forms
 
 from contracts.models import Contract, Customer, Vendor
 from settlement.models import InvoiceStatus
-from settlement.selectors import CollectionProblem
+from settlement.selectors.invoices import CollectionProblem
 
 
-class ContractChoiceField(forms.ModelChoiceField):
+class ContractChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]  # not subscriptable at run time
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.reference} · {obj.customer.name}"
 

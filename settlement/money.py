@@ -56,16 +56,18 @@ def stripe_amount(amount_minor: int, currency: str) -> int:
             f" a multiple of {format_minor(entry.minor_step, entry.code)}"
         )
     shift = entry.stripe_exponent - entry.exponent
-    return amount_minor * 10**shift if shift >= 0 else amount_minor // 10**-shift
+    factor: int = 10 ** abs(shift)
+    return amount_minor * factor if shift >= 0 else amount_minor // factor
 
 
 def minor_from_stripe_amount(amount: int, currency: str) -> int:
     """An amount in Stripe's API (amount_due, amount_paid, ...) -> Verity minor units; the inverse of stripe_amount."""
     entry = stripe_currency(currency)
     shift = entry.stripe_exponent - entry.exponent
+    factor: int = 10 ** abs(shift)
     if shift <= 0:
-        return amount * 10**-shift
-    whole, rest = divmod(amount, 10**shift)
+        return amount * factor
+    whole, rest = divmod(amount, factor)
     if rest:
         raise ValueError(f"Stripe amount {amount} {entry.code} is a fraction of Verity's minor unit")
     return whole

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from settlement.models import Invoice, LineKind
-from settlement.selectors import invoice_credit_notes
+from settlement.selectors.invoices import invoice_credit_notes
 
 # Lines that take off what the invoice charges (their amounts are negative): the invoice's "credits".
 CREDIT_KINDS = frozenset({LineKind.CLAWBACK, LineKind.AUDIT_ADJUSTMENT, LineKind.CREDIT_APPLIED})
 
 
-def csp_nonce(request: Any) -> str:
+def csp_nonce(request: HttpRequest) -> str:
     """The response's Content-Security-Policy nonce (django-csp's lazy `request.csp_nonce`)."""
     return str(getattr(request, "csp_nonce", ""))
 

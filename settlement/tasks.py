@@ -10,20 +10,17 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from settlement.invoicing.close import period_close, periods_close, periods_in_batches
+from settlement.invoicing.finalize import invoice_finalize, invoices_finalize, invoices_in_batches
 from settlement.models import CreditNoteStatus
-from settlement.selectors import credit_notes_to_push, invoices_to_push
+from settlement.selectors.due import (
+    credit_notes_to_push,
+    invoices_due_for_finalize,
+    invoices_to_push,
+    periods_due,
+)
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
 from settlement.services.customer_billing import customer_payment_method_refresh, customer_setup_complete
-from settlement.services.invoicing import (
-    invoice_finalize,
-    invoices_due_for_finalize,
-    invoices_finalize,
-    invoices_in_batches,
-    period_close,
-    periods_close,
-    periods_due,
-    periods_in_batches,
-)
 from settlement.stripe_gateway import StripeUnavailable, invoice_push
 from settlement.stripe_gateway.credit_notes import credit_note_push
 

@@ -8,7 +8,7 @@ app_name = "settlement"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("invoices/", views.invoice_list, name="invoice-list"),
+    path("invoices/", views.invoice_list_page, name="invoice-list"),
     path("invoices/<str:invoice_id>/", views.invoice_detail, name="invoice-detail"),
     path("invoices/<str:invoice_id>/print/", views.invoice_print, name="invoice-print"),
     path("invoices/<str:invoice_id>/lines/<str:position>/", views.invoice_line, name="invoice-line"),

@@ -59,7 +59,8 @@ class CustomerListCreateApi(VendorApiView):
         responses={201: CustomerOut},
     )
     def post(self, request: Request) -> Response:
-        customer = customers.customer_create(vendor=self.vendor, data=request.data, actor=self.actor)
+        fields = customers.customer_fields_parse(request.data)
+        customer = customers.customer_create(vendor=self.vendor, fields=fields, actor=self.actor)
         return Response(CustomerOut(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -71,7 +72,8 @@ class CustomerDetailApi(VendorApiView):
     @extend_schema(operation_id="customers_update", request=customers.CustomerFields, responses=CustomerOut)
     def patch(self, request: Request, customer_id: str) -> Response:
         customer = selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
-        customer = customers.customer_update(customer=customer, data=request.data, actor=self.actor)
+        fields = customers.customer_fields_parse(request.data, current=customer)
+        customer = customers.customer_update(customer=customer, fields=fields, actor=self.actor)
         return Response(CustomerOut(customer).data)
 
     @extend_schema(operation_id="customers_delete", responses={204: None})

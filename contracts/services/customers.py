@@ -3,7 +3,7 @@ delete (only while nothing refers to them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -48,8 +48,15 @@ def _duplicate_ref(external_ref: str) -> Conflict:
     )
 
 
-def customer_create(*, vendor: Vendor, data: Any, actor: str) -> Customer:
-    fields = parse(CustomerFields, data)
+def customer_fields_parse(data: object, *, current: Customer | None = None) -> CustomerFields:
+    """A customer's fields from a body (the API's, a form's, the admin's); with `current`, the body is a
+    partial update over that customer's values (fields not given keep their value)."""
+    if current is not None and isinstance(data, dict):
+        data = {**{name: getattr(current, name) for name in CustomerFields.model_fields}, **data}
+    return parse(CustomerFields, data)
+
+
+def customer_create(*, vendor: Vendor, fields: CustomerFields, actor: str) -> Customer:
     try:
         with transaction.atomic():
             customer = Customer.objects.create(vendor=vendor, **fields.model_dump())
@@ -65,10 +72,10 @@ def customer_create(*, vendor: Vendor, data: Any, actor: str) -> Customer:
     return customer
 
 
-def customer_update(*, customer: Customer, data: Any, actor: str) -> Customer:
-    """Partial update: fields not given keep their value."""
+def customer_update(*, customer: Customer, fields: CustomerFields, actor: str) -> Customer:
+    """Set the customer's fields (customer_fields_parse reads a partial body over its values); audited
+    with the fields that changed."""
     current = {name: getattr(customer, name) for name in CustomerFields.model_fields}
-    fields = parse(CustomerFields, {**current, **data} if isinstance(data, dict) else data)
     changed = {k: v for k, v in fields.model_dump().items() if current[k] != v}
     if not changed:
         return customer

@@ -7,9 +7,10 @@ always keeps at least one owner.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
@@ -23,7 +24,7 @@ from pydantic import AfterValidator, Field
 from contracts.audit import audit_record
 from contracts.models import Membership, Role, Vendor
 from contracts.services.customers import valid_email
-from contracts.terms import Terms, parse
+from contracts.terms import Terms
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 
 RoleName = Literal["owner", "admin", "viewer"]
@@ -62,7 +63,7 @@ def _other_owners(membership: Membership) -> bool:
     )
 
 
-def set_password_link(*, user: Any, base_url: str) -> str:
+def set_password_link(*, user: AbstractUser, base_url: str) -> str:
     """A link where the person sets their password (Django's password-reset confirmation: it works once,
     until the password changes, and expires after PASSWORD_RESET_TIMEOUT)."""
     return base_url.rstrip("/") + reverse(
@@ -74,7 +75,7 @@ def set_password_link(*, user: Any, base_url: str) -> str:
     )
 
 
-def _send_set_password_email(*, user: Any, vendor: Vendor, base_url: str) -> None:
+def _send_set_password_email(*, user: AbstractUser, vendor: Vendor, base_url: str) -> None:
     link = set_password_link(user=user, base_url=base_url)
     context = {"vendor": vendor, "link": link, "email": user.email}
     send_mail(
@@ -85,11 +86,12 @@ def _send_set_password_email(*, user: Any, vendor: Vendor, base_url: str) -> Non
     )
 
 
-def member_add(*, vendor: Vendor, data: Any, by: Membership, actor: str, base_url: str) -> Membership:
+def member_add(
+    *, vendor: Vendor, fields: MemberFields, by: Membership, actor: str, base_url: str
+) -> Membership:
     """Add a person by email. A new user (or one who never set a password) is emailed a link to set
     one, after the commit. A person belongs to at most one vendor."""
     _require_manager(by)
-    fields = parse(MemberFields, data)
     _require_owner_for(by, fields.role)
     user_model = get_user_model()
     with transaction.atomic():
@@ -119,10 +121,9 @@ def member_add(*, vendor: Vendor, data: Any, by: Membership, actor: str, base_ur
     return membership
 
 
-def member_change_role(*, membership: Membership, data: Any, by: Membership, actor: str) -> Membership:
+def member_change_role(*, membership: Membership, role: RoleName, by: Membership, actor: str) -> Membership:
     """Give a member another role; the last owner stays an owner."""
     _require_manager(by)
-    role = parse(RoleFields, data).role
     with transaction.atomic():
         _lock_vendor(membership.vendor)
         current = Membership.objects.select_related("user").get(pk=membership.pk)

@@ -3,7 +3,7 @@ vendor's details as its invoices show the seller (name, address, tax ids)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -24,10 +24,9 @@ class VendorFields(Terms):
     owner_email: Annotated[str, AfterValidator(valid_email)]
 
 
-def vendor_create(*, data: Any, actor: str) -> Membership:
+def vendor_create(*, fields: VendorFields, actor: str) -> Membership:
     """Create a vendor and its first owner (a person without a password yet: they set one through a
     set-password link). Refused if the slug is taken or the person already belongs to a vendor."""
-    fields = parse(VendorFields, data)
     user_model = get_user_model()
     with transaction.atomic():
         if Vendor.objects.filter(slug=fields.slug).exists():
@@ -67,11 +66,16 @@ class VendorInvoiceDetails(Terms):
     tax_ids: TaxIds = Field(default_factory=list)
 
 
-def vendor_invoice_details_update(*, vendor: Vendor, data: dict[str, Any], actor: str) -> Vendor:
-    """Partial update of the seller's name, address and tax ids; audited with the fields that changed."""
+def vendor_invoice_details_parse(data: dict[str, object], *, vendor: Vendor) -> VendorInvoiceDetails:
+    """The seller's details from a partial body over the vendor's current ones."""
     current = {name: getattr(vendor, name) for name in VendorInvoiceDetails.model_fields}
-    fields = parse(VendorInvoiceDetails, {**current, **data})
-    changed = {name: value for name, value in fields.model_dump().items() if current[name] != value}
+    return parse(VendorInvoiceDetails, {**current, **data})
+
+
+def vendor_invoice_details_update(*, vendor: Vendor, details: VendorInvoiceDetails, actor: str) -> Vendor:
+    """Set the seller's name, address and tax ids; audited with the fields that changed."""
+    current = {name: getattr(vendor, name) for name in VendorInvoiceDetails.model_fields}
+    changed = {name: value for name, value in details.model_dump().items() if current[name] != value}
     if not changed:
         return vendor
     with transaction.atomic():

@@ -1,1 +1,3 @@
-"""Portal pages of the contracts app: contracts (contracts.py), settings (settings.py), the audit log (audit.py)."""
+"""Portal pages of the contracts app, a module per area: contracts.py, settings.py (the settings page),
+sources.py, api_keys.py, team.py, invoice_details.py, audit.py. Page views end in `_page`, so a search for
+a service's name finds the service, not its page."""

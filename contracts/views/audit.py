@@ -11,7 +11,7 @@ from core.portal import keyset_page
 
 
 @portal_view
-def audit_log(request: PortalRequest) -> HttpResponse:
+def audit_log_page(request: PortalRequest) -> HttpResponse:
     actor = request.GET.get("actor", "").strip()
     action = request.GET.get("action", "").strip()
     entries = selectors.audit_entry_list(vendor=request.vendor, actor=actor or None, action=action or None)

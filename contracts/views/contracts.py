@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors
 from contracts.api.serializers import ContractFilter
-from contracts.contract_form import blank_contract, collect, contract_form, version_terms
+from contracts.forms.contract import blank_contract, collect, contract_form, version_terms
 from contracts.models import Contract, ContractStatus
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import contracts as contract_services
@@ -42,7 +42,7 @@ def errors_of(exc: DomainError) -> FieldErrors:
 
 
 @portal_view
-def contract_list(request: PortalRequest) -> HttpResponse:
+def contract_list_page(request: PortalRequest) -> HttpResponse:
     # The API's filter serializer validates the query; a filter it refuses is shown and ignored.
     query = {name: request.GET[name] for name in ("status", "customer_id") if request.GET.get(name)}
     checked = ContractFilter(data=query)
@@ -71,7 +71,7 @@ def contract_list(request: PortalRequest) -> HttpResponse:
 
 
 @portal_view
-def contract_detail(request: PortalRequest, contract_id: str) -> HttpResponse:
+def contract_detail_page(request: PortalRequest, contract_id: str) -> HttpResponse:
     contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     now = timezone.now()
     in_force = selectors.contract_version_in_force(contract=contract, at=now)
@@ -101,7 +101,7 @@ def contract_detail(request: PortalRequest, contract_id: str) -> HttpResponse:
 
 
 @portal_view(write=True)
-def contract_create(request: PortalRequest) -> HttpResponse:
+def contract_create_page(request: PortalRequest) -> HttpResponse:
     customers = list(selectors.customer_list(vendor=request.vendor))
     if request.method != "POST":
         form = contract_form(
@@ -151,7 +151,7 @@ def _header_values(contract: Contract) -> dict[str, Any]:
 
 
 @portal_view(write=True)
-def contract_edit(request: PortalRequest, contract_id: str) -> HttpResponse:
+def contract_edit_page(request: PortalRequest, contract_id: str) -> HttpResponse:
     """A draft's own fields (customer, reference, currency, periods, dates, collection), as the API's
     PATCH changes them; its terms change by amending. An input left blank clears an optional field."""
     contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
@@ -178,7 +178,7 @@ def contract_edit(request: PortalRequest, contract_id: str) -> HttpResponse:
 
 
 @portal_view(write=True)
-def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
+def contract_amend_page(request: PortalRequest, contract_id: str) -> HttpResponse:
     contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     latest = list(contract.versions.all())[-1]
     context: dict[str, Any] = {"section": "contracts", "contract": contract, "latest": latest}
@@ -221,7 +221,7 @@ def contract_amend(request: PortalRequest, contract_id: str) -> HttpResponse:
 
 @require_POST
 @portal_view
-def contract_transition(request: PortalRequest, contract_id: str, move: str) -> HttpResponse:
+def contract_transition_page(request: PortalRequest, contract_id: str, move: str) -> HttpResponse:
     contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     if move not in TRANSITIONS:
         raise Http404("No such move.")

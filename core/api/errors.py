@@ -127,7 +127,7 @@ class DatabaseUnavailableMiddleware:
         return logged_once(response)
 
 
-def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> Any:
+def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's handler404: the API's error shape under /api/ and /webhooks/, the page elsewhere."""
     if is_api_path(request):
         return JsonResponse(error_body(404, "not_found", "No such resource."), status=404)
@@ -136,7 +136,7 @@ def json_or_default_404(request: HttpRequest, exception: Exception | None = None
     return page_not_found(request, exception or Http404())
 
 
-def json_or_default_500(request: HttpRequest) -> Any:
+def json_or_default_500(request: HttpRequest) -> HttpResponse:
     if is_api_path(request):
         return JsonResponse(
             error_body(500, "internal_error", "Something went wrong on our side."), status=500

@@ -10,9 +10,11 @@ embedded demo) gets no trigger.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION verity_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -31,8 +33,8 @@ $$;
 """
 
 
-def _on_postgres(sql: str) -> Any:
-    def apply(apps: Any, schema_editor: Any) -> None:
+def _on_postgres(sql: str) -> Callable[[StateApps, BaseDatabaseSchemaEditor], None]:
+    def apply(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(sql, params=None)  # no parameters: % stays a character
 

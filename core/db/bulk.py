@@ -27,7 +27,7 @@ def plain(value: Any) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def any_of(values: Iterable[int]) -> Any:
+def any_of(values: Iterable[int]) -> list[int] | RawSQL:
     """The right-hand side of an `__in` filter over many integer ids: on PostgreSQL one array parameter
     (`IN (SELECT unnest(%s::bigint[]))`) instead of a placeholder per id, which Django and the driver
     would each process one by one; elsewhere the plain list."""

@@ -51,9 +51,83 @@ def _without_meta(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k != "$schema"}
 
 
+def _parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "source_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        },
+        *(
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "description": text,
+                "schema": {"type": "string"},
+                "example": example,
+            }
+            for name, text, example in SIGNATURE_HEADERS
+        ),
+    ]
+
+
+def _request_body() -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/OutcomeEvent"},
+                        {"$ref": "#/components/schemas/OutcomeEventBatch"},
+                    ]
+                }
+            }
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {
+        "200": {
+            "description": "Stored (or recognised as a resend): a result per event, in input order.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeliveryResult"}}},
+        },
+        "400": {
+            "description": "`malformed_json`, `invalid_body`, `invalid_batch`, `invalid_event`, "
+            "`invalid_webhook_id`.",
+            "content": error,
+        },
+        "401": {
+            "description": "`missing_signature_headers`, `invalid_signature`, `invalid_timestamp`, "
+            "`timestamp_too_old`, `timestamp_too_new`, `source_revoked`.",
+            "content": error,
+        },
+        "404": {"description": "`unknown_source`.", "content": error},
+        "409": {
+            "description": "`webhook_id_conflict`, `event_id_conflict`: an id reused with another body.",
+            "content": error,
+        },
+        "413": {"description": "`body_too_large`, `too_many_events`.", "content": error},
+        "415": {
+            "description": "`unsupported_media_type`: send `application/json`.",
+            "content": error,
+        },
+        "422": {
+            "description": "`unknown_contract`, `contract_draft`, `unknown_outcome_type`, `occurred_in_future`, "
+            "`currency_mismatch`; for a batch, `all_events_rejected` with per-event results.",
+            "content": error,
+        },
+    }
+
+
 def add_webhook_endpoint(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
+    """drf-spectacular's postprocessing hook: add the event schemas and the webhook endpoint."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["OutcomeEvent"] = _without_meta(EVENT_SCHEMA)
     schemas["OutcomeEventBatch"] = {
@@ -66,7 +140,6 @@ def add_webhook_endpoint(
         },
     }
     schemas["DeliveryResult"] = RESULT_SCHEMA
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     result.setdefault("paths", {})["/webhooks/v1/sources/{source_id}/events"] = {
         "post": {
             "operationId": "webhook_events_post",
@@ -79,71 +152,9 @@ def add_webhook_endpoint(
                 "See docs/webhooks.md."
             ),
             "security": [],
-            "parameters": [
-                {
-                    "name": "source_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "format": "uuid"},
-                },
-                *(
-                    {
-                        "name": name,
-                        "in": "header",
-                        "required": True,
-                        "description": text,
-                        "schema": {"type": "string"},
-                        "example": example,
-                    }
-                    for name, text, example in SIGNATURE_HEADERS
-                ),
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                {"$ref": "#/components/schemas/OutcomeEvent"},
-                                {"$ref": "#/components/schemas/OutcomeEventBatch"},
-                            ]
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "Stored (or recognised as a resend): a result per event, in input order.",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/DeliveryResult"}}
-                    },
-                },
-                "400": {
-                    "description": "`malformed_json`, `invalid_body`, `invalid_batch`, `invalid_event`, "
-                    "`invalid_webhook_id`.",
-                    "content": error,
-                },
-                "401": {
-                    "description": "`missing_signature_headers`, `invalid_signature`, `invalid_timestamp`, "
-                    "`timestamp_too_old`, `timestamp_too_new`, `source_revoked`.",
-                    "content": error,
-                },
-                "404": {"description": "`unknown_source`.", "content": error},
-                "409": {
-                    "description": "`webhook_id_conflict`, `event_id_conflict`: an id reused with another body.",
-                    "content": error,
-                },
-                "413": {"description": "`body_too_large`, `too_many_events`.", "content": error},
-                "415": {
-                    "description": "`unsupported_media_type`: send `application/json`.",
-                    "content": error,
-                },
-                "422": {
-                    "description": "`unknown_contract`, `contract_draft`, `unknown_outcome_type`, `occurred_in_future`, "
-                    "`currency_mismatch`; for a batch, `all_events_rejected` with per-event results.",
-                    "content": error,
-                },
-            },
+            "parameters": _parameters(),
+            "requestBody": _request_body(),
+            "responses": _responses(),
         }
     }
     return result

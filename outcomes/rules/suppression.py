@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import Coalesce
 
+from contracts.policy import SuppressionParams
 from outcomes.counters import utc_day
 from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
@@ -60,63 +61,18 @@ class Suppression(Rule):
         contracts = {
             f.outcome.contract_id: f.policy.suppression for f in batch if f.policy.suppression.enabled
         }
-        stats: dict[Any, dict[str, Any]] = {}
         # UTC days from the daily counters (outcomes.counters): the recent week is today and the six
         # days before it; the baseline, the `baseline_days` days before that.
         today = utc_day(now)
-        recent_from = today - dt.timedelta(days=RECENT_DAYS - 1)
-        # One aggregate per baseline length (usually one for the whole batch), grouped by contract.
-        by_baseline: dict[int, list[Any]] = defaultdict(list)
-        for contract_id, params in contracts.items():
-            by_baseline[params.baseline_days].append(contract_id)
-        rows: dict[Any, dict[str, Any]] = {}
-        recent, baseline = Q(day__gte=recent_from), Q(day__lt=recent_from)
-        for baseline_days, contract_ids in by_baseline.items():
-            for row in (
-                OutcomeDayCount.objects.filter(
-                    contract_id__in=contract_ids,
-                    day__gte=recent_from - dt.timedelta(days=baseline_days),
-                    day__lte=today,
-                    outcomes__gt=0,
-                )
-                .values("contract_id")
-                .annotate(
-                    first_day=Min("day"),
-                    recent=Coalesce(Sum("outcomes", filter=recent), 0),
-                    recent_confirmed=Coalesce(Sum("confirmed", filter=recent), 0),
-                    baseline=Coalesce(Sum("outcomes", filter=baseline), 0),
-                    baseline_confirmed=Coalesce(Sum("confirmed", filter=baseline), 0),
-                )
-                .order_by()
-            ):
-                rows[row.pop("contract_id")] = row
-        for contract_id, params in contracts.items():
-            row = rows.get(contract_id, EMPTY)
-            enough_history = (
-                row["first_day"] is not None
-                and row["first_day"] <= today - dt.timedelta(days=params.min_history_days)
-                and row["baseline_confirmed"] > 0
-            )
-            baseline_ratio = row["baseline_confirmed"] / row["baseline"] if row["baseline"] else 0.0
-            recent_ratio = row["recent_confirmed"] / row["recent"] if row["recent"] else None
-            # "Steady activity": the vendor still claims at least half its baseline daily rate.
-            steady = (
-                row["recent"] / RECENT_DAYS >= 0.5 * row["baseline"] / params.baseline_days
-                if row["baseline"]
-                else False
-            )
-            suspected = bool(
-                enough_history
-                and steady
-                and recent_ratio is not None
-                and recent_ratio < params.min_ratio_of_baseline * baseline_ratio
-            )
-            stats[contract_id] = {
-                "suspected": suspected,
-                "recent_confirmation_ratio": None if recent_ratio is None else round(recent_ratio, 4),
-                "baseline_confirmation_ratio": round(baseline_ratio, 4),
-                "min_ratio_of_baseline": round(params.min_ratio_of_baseline, 4),
-            }
+        rows = _day_counts(contracts, today)
+        stats = {
+            contract_id: _ratios(rows.get(contract_id, EMPTY), params, today)
+            for contract_id, params in contracts.items()
+        }
+        return SuppressionStats(contracts=stats, flagged=self._open_flags(batch, contracts))
+
+    def _open_flags(self, batch: Sequence[OutcomeFacts], contracts: Mapping[Any, object]) -> frozenset[int]:
+        """The outcomes of the batch whose latest verdict of this rule is a flag."""
         flagged = [
             f.outcome.pk
             for f in batch
@@ -130,10 +86,7 @@ class Suppression(Rule):
                 .values_list("outcome_id", "decision")
             ):
                 latest[outcome_id] = decision
-        return SuppressionStats(
-            contracts=stats,
-            flagged=frozenset(pk for pk, decision in latest.items() if decision == Decision.FLAG),
-        )
+        return frozenset(pk for pk, decision in latest.items() if decision == Decision.FLAG)
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         suppression: SuppressionStats = prepared[self.name]
@@ -146,3 +99,63 @@ class Suppression(Rule):
         if suppression.in_question(facts) and facts.confirmed_at is None and window_closed:
             return flag(SUPPRESSION_SUSPECTED, **stats)
         return accept("confirmations_steady", **stats)
+
+
+def _day_counts(contracts: Mapping[Any, SuppressionParams], today: dt.date) -> dict[Any, dict[str, Any]]:
+    """Per contract, its outcomes and confirmations over the recent week and over its baseline (and its
+    first day with outcomes): one aggregate per baseline length, usually one for the whole batch."""
+    recent_from = today - dt.timedelta(days=RECENT_DAYS - 1)
+    by_baseline: dict[int, list[Any]] = defaultdict(list)
+    for contract_id, params in contracts.items():
+        by_baseline[params.baseline_days].append(contract_id)
+    rows: dict[Any, dict[str, Any]] = {}
+    recent, baseline = Q(day__gte=recent_from), Q(day__lt=recent_from)
+    for baseline_days, contract_ids in by_baseline.items():
+        for row in (
+            OutcomeDayCount.objects.filter(
+                contract_id__in=contract_ids,
+                day__gte=recent_from - dt.timedelta(days=baseline_days),
+                day__lte=today,
+                outcomes__gt=0,
+            )
+            .values("contract_id")
+            .annotate(
+                first_day=Min("day"),
+                recent=Coalesce(Sum("outcomes", filter=recent), 0),
+                recent_confirmed=Coalesce(Sum("confirmed", filter=recent), 0),
+                baseline=Coalesce(Sum("outcomes", filter=baseline), 0),
+                baseline_confirmed=Coalesce(Sum("confirmed", filter=baseline), 0),
+            )
+            .order_by()
+        ):
+            rows[row.pop("contract_id")] = row
+    return rows
+
+
+def _ratios(row: dict[str, Any], params: SuppressionParams, today: dt.date) -> dict[str, Any]:
+    """A contract's confirmation ratios, and whether they suggest suppression."""
+    enough_history = (
+        row["first_day"] is not None
+        and row["first_day"] <= today - dt.timedelta(days=params.min_history_days)
+        and row["baseline_confirmed"] > 0
+    )
+    baseline_ratio = row["baseline_confirmed"] / row["baseline"] if row["baseline"] else 0.0
+    recent_ratio = row["recent_confirmed"] / row["recent"] if row["recent"] else None
+    # "Steady activity": the vendor still claims at least half its baseline daily rate.
+    steady = (
+        row["recent"] / RECENT_DAYS >= 0.5 * row["baseline"] / params.baseline_days
+        if row["baseline"]
+        else False
+    )
+    suspected = bool(
+        enough_history
+        and steady
+        and recent_ratio is not None
+        and recent_ratio < params.min_ratio_of_baseline * baseline_ratio
+    )
+    return {
+        "suspected": suspected,
+        "recent_confirmation_ratio": None if recent_ratio is None else round(recent_ratio, 4),
+        "baseline_confirmation_ratio": round(baseline_ratio, 4),
+        "min_ratio_of_baseline": round(params.min_ratio_of_baseline, 4),
+    }

@@ -42,6 +42,29 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
     first_by_key: dict[OutcomeKey, RawEvent] = {}
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
         first_by_key.setdefault(_key(event), event)
+    _create_missing(first_by_key, now)
+    outcomes = _lock(first_by_key)
+    OutcomeEvent.objects.bulk_create(
+        [OutcomeEvent(outcome=outcomes[_key(event)], raw_event=event, linked_at=now) for event in events],
+        ignore_conflicts=True,
+    )
+    fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
+    deltas = counters.Deltas()
+    _move_earlier(first_by_key, outcomes, deltas, now)
+    _record_fresh(fresh, first_by_key, deltas, now)
+    # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
+    counters.apply(deltas)
+    touched = {outcomes[_key(event)].pk for event in events}
+    # Due for evaluation now, committed with the links: if the worker dies before the evaluation
+    # below runs, the beat's evaluate_due_outcomes finds them (the links hide the events from a rerun).
+    Outcome.objects.filter(Q(hold_until__isnull=True) | Q(hold_until__gt=now), pk__in=touched).update(
+        hold_until=now
+    )
+    return len(fresh), sorted(touched)
+
+
+def _create_missing(first_by_key: dict[OutcomeKey, RawEvent], now: dt.datetime) -> None:
+    """An outcome, as received, for each key that has none yet (from the key's first event)."""
     Outcome.objects.bulk_create(
         [
             Outcome(
@@ -61,6 +84,10 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
         ],
         ignore_conflicts=True,
     )
+
+
+def _lock(first_by_key: dict[OutcomeKey, RawEvent]) -> dict[OutcomeKey, Outcome]:
+    """The outcomes of the keys (and any sharing their contract and natural key), locked, by key."""
     # Lock the outcomes in id order, so two workers merging into the same ones wait, never deadlock.
     candidates = (
         Outcome.objects.select_for_update()
@@ -70,16 +97,18 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
         )
         .order_by("id")
     )
-    outcomes = {(o.contract_id, o.outcome_type_key, o.natural_key): o for o in candidates}
-    OutcomeEvent.objects.bulk_create(
-        [OutcomeEvent(outcome=outcomes[_key(event)], raw_event=event, linked_at=now) for event in events],
-        ignore_conflicts=True,
-    )
-    # An event arriving later may say the outcome happened earlier (the customer's record of it before
-    # the agent's claim): the outcome occurred at its earliest event, whatever the arrival order. A
-    # billed outcome keeps its occurrence, and so its period.
-    fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
-    deltas = counters.Deltas()
+    return {(o.contract_id, o.outcome_type_key, o.natural_key): o for o in candidates}
+
+
+def _move_earlier(
+    first_by_key: dict[OutcomeKey, RawEvent],
+    outcomes: dict[OutcomeKey, Outcome],
+    deltas: counters.Deltas,
+    now: dt.datetime,
+) -> None:
+    """An event arriving later may say the outcome happened earlier (the customer's record of it before
+    the agent's claim): the outcome occurred at its earliest event, whatever the arrival order. A
+    billed outcome keeps its occurrence, and so its period."""
     earlier = []
     for key, first in first_by_key.items():
         outcome = outcomes[key]
@@ -90,6 +119,12 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
                 deltas.occurred_moved(outcome, before)
             earlier.append(outcome)
     Outcome.objects.bulk_update(earlier, ["occurred_at", "updated_at"])
+
+
+def _record_fresh(
+    fresh: list[Outcome], first_by_key: dict[OutcomeKey, RawEvent], deltas: counters.Deltas, now: dt.datetime
+) -> None:
+    """The new outcomes' first transitions (received, then pending, as their events are recorded)."""
     transitions = []
     for outcome in fresh:
         first = first_by_key[(outcome.contract_id, outcome.outcome_type_key, outcome.natural_key)]
@@ -120,15 +155,6 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
     )
     for outcome in fresh:
         deltas.created(outcome)  # as received: pending is no different for the counters
-    # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
-    counters.apply(deltas)
-    touched = {outcomes[_key(event)].pk for event in events}
-    # Due for evaluation now, committed with the links: if the worker dies before the evaluation
-    # below runs, the beat's evaluate_due_outcomes finds them (the links hide the events from a rerun).
-    Outcome.objects.filter(Q(hold_until__isnull=True) | Q(hold_until__gt=now), pk__in=touched).update(
-        hold_until=now
-    )
-    return len(fresh), sorted(touched)
 
 
 def outcomes_build_for_delivery(*, delivery_id: int) -> int:

@@ -9,6 +9,7 @@ cleared by the vendor's evidence. Decisions are final for money only through the
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -107,9 +108,9 @@ def review_decide(
 def review_decide_group(
     *,
     vendor: Vendor,
-    contract_id: Any,
+    contract_id: uuid.UUID,
     flag_reason: str,
-    day: Any,
+    day: dt.date,
     verdict: str,
     party: str,
     actor: str,

@@ -20,25 +20,21 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType, WebhookSource
-from contracts.periods import period_at
-from contracts.policy import VerificationPolicy
+from core.cache import TTLCache
 from core.db.bulk import any_of, insert_rows, plain, update_rows
 from outcomes import counters
 from outcomes.models import (
-    AuditSample,
-    CapCounter,
     Decision,
-    Dispute,
     Outcome,
     OutcomeState,
     OutcomeTransition,
     OutcomeVerdict,
-    RawEvent,
     ReviewDecision,
 )
 from outcomes.rules import RULES
-from outcomes.rules.base import EventFact, OutcomeFacts, Verdict, accept, iso, reject
+from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso, reject
+from outcomes.services.caps import cap_verdict
+from outcomes.services.outcome_facts import gather
 
 ACTOR = "system:verification"
 CAPS = "caps"
@@ -71,109 +67,6 @@ class EvaluationSummary:
     states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _version_in_force(
-    contract: Contract, versions: Sequence[ContractVersion], at: dt.datetime
-) -> ContractVersion | None:
-    """The in-memory twin of contracts.selectors.contract_version_in_force, for a batch."""
-    if contract.status == ContractStatus.DRAFT or at < contract.starts_at:
-        return None
-    if contract.ends_at is not None and at >= contract.ends_at:
-        return None
-    in_force = None
-    for version in versions:  # ordered by effective_from
-        if version.effective_from <= at:
-            in_force = version
-    return in_force
-
-
-_POLICIES: dict[str, VerificationPolicy] = {}
-_POLICIES_MAX = 4096
-
-
-def _policy(stored: dict[str, Any] | None) -> VerificationPolicy:
-    """The validated policy of a stored one (the defaults for None), parsed once per distinct content:
-    a policy is a frozen value, and validating one costs far more than looking it up."""
-    key = json.dumps(stored, sort_keys=True, default=str)
-    policy = _POLICIES.get(key)
-    if policy is None:
-        policy = VerificationPolicy() if stored is None else VerificationPolicy.model_validate(stored)
-        if len(_POLICIES) >= _POLICIES_MAX:
-            _POLICIES.clear()
-        _POLICIES[key] = policy
-    return policy
-
-
-def _gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
-    ids = [o.pk for o in outcomes]
-    contract_ids = {o.contract_id for o in outcomes}
-    contracts = Contract.objects.in_bulk(contract_ids)
-    versions: dict[Any, list[ContractVersion]] = defaultdict(list)
-    for version in ContractVersion.objects.filter(contract_id__in=contract_ids).order_by("effective_from"):
-        versions[version.contract_id].append(version)
-    types: dict[tuple[int, str], OutcomeType] = {
-        (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
-    }
-    policies: dict[int, VerificationPolicy] = {}
-    events: dict[int, list[EventFact]] = defaultdict(list)
-    rows = RawEvent.objects.filter(outcome_link__outcome_id__in=any_of(ids)).values_list(
-        "outcome_link__outcome_id",
-        "event_id",
-        "kind",
-        "occurred_at",
-        "received_at",
-        "source_id",
-        "payload",
-        "delivery__webhook_id",
-    )
-    raw = list(rows)
-    sources = WebhookSource.objects.in_bulk({row[5] for row in raw})
-    for outcome_id, event_id, kind, occurred_at, received_at, source_id, payload, webhook_id in raw:
-        events[outcome_id].append(
-            EventFact(
-                event_id=event_id,
-                kind=kind,
-                occurred_at=occurred_at,
-                received_at=received_at,
-                source_id=source_id,
-                from_customer=sources[source_id].kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
-                evidence=payload.get("evidence") or {},
-                webhook_id=webhook_id,
-            )
-        )
-    decisions: dict[int, dict[str, ReviewDecision]] = defaultdict(dict)
-    for decision in ReviewDecision.objects.filter(outcome_id__in=any_of(ids)):
-        decisions[decision.outcome_id][decision.flag_reason] = decision
-    disputes = {d.outcome_id: d for d in Dispute.objects.filter(outcome_id__in=any_of(ids))}
-    samples = {s.pk: s for s in AuditSample.objects.filter(pk__in=any_of(ids))}
-
-    gathered = []
-    for outcome in outcomes:
-        contract = contracts[outcome.contract_id]
-        in_force = _version_in_force(contract, versions[contract.pk], outcome.occurred_at)
-        outcome_type = types.get((in_force.pk, outcome.outcome_type_key)) if in_force else None
-        if outcome_type is None:
-            policy = _policy(None)
-        else:
-            if outcome_type.pk not in policies:
-                policies[outcome_type.pk] = _policy(outcome_type.verification_policy)
-            policy = policies[outcome_type.pk]
-        gathered.append(
-            OutcomeFacts(
-                outcome=outcome,
-                contract=contract,
-                version=in_force,
-                outcome_type=outcome_type,
-                policy=policy,
-                events=events[outcome.pk],
-                sources=sources,
-                decisions=decisions[outcome.pk],
-                dispute=disputes.get(outcome.pk),
-                sample=samples.get(outcome.pk),
-            )
-        )
-    return [f for f in gathered if f.events]
-
-
 def _with_decision(verdict: Verdict, facts: OutcomeFacts) -> Verdict:
     """A human decision replaces the flag it answers, with who decided and why."""
     if verdict.decision != Decision.FLAG:
@@ -191,51 +84,6 @@ def _with_decision(verdict: Verdict, facts: OutcomeFacts) -> Verdict:
     if decision.verdict == ReviewDecision.Verdict.ACCEPT:
         return accept(f"{verdict.reason}_cleared", **details)
     return reject(f"{verdict.reason}_rejected_on_review", **details)
-
-
-def _cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime) -> Verdict | None:
-    """Rule 11: admit one more billable outcome only while the period's count is under the cap.
-
-    Locks the (contract, type, period) counter row, so concurrent evaluations admit one at a time:
-    20 concurrent claims against 5 remaining units make exactly 5 billable.
-    """
-    outcome_type = facts.outcome_type
-    if outcome_type is None or outcome_type.cap_units is None:
-        return None
-    outcome, contract = facts.outcome, facts.contract
-    period = period_at(
-        outcome.occurred_at,
-        tz_name=contract.timezone,
-        anchor_day=contract.anchor_day,
-        months=contract.period_count,
-        contract_start=contract.starts_at,
-        contract_end=contract.ends_at,
-    )
-    key = {
-        "contract_id": contract.pk,
-        "outcome_type_key": outcome.outcome_type_key,
-        "period_start": period.start,
-    }
-    CapCounter.objects.bulk_create([CapCounter(**key)], ignore_conflicts=True)
-    counter = CapCounter.objects.select_for_update().get(**key)
-    used = (
-        Outcome.objects.filter(
-            contract_id=contract.pk,
-            outcome_type_key=outcome.outcome_type_key,
-            occurred_at__gte=period.start,
-            occurred_at__lt=period.end,
-            state__in=[OutcomeState.BILLABLE, OutcomeState.BILLED],
-        ).count()
-        + admitted[counter.pk]
-    )
-    details = {"cap_units": outcome_type.cap_units, "period_start": iso(period.start)}
-    if used >= outcome_type.cap_units:
-        # Held until the period ends (a unit may have been freed by then). Once it has ended, time alone
-        # frees nothing: the hold carries no date, never a past one that would come due every minute.
-        until = period.end if now < period.end else None
-        return Verdict(Decision.HOLD, "cap_exceeded", {"used": used, **details}, hold_until=until)
-    admitted[counter.pk] += 1
-    return accept("within_cap", position=used + 1, **details)
 
 
 def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[str, dt.datetime | None, str]:
@@ -295,13 +143,15 @@ def _facts_json(facts: dict[str, Any]) -> str:
     return orjson.dumps(facts, default=str, option=_FACTS_OPTIONS).decode()
 
 
-_TRANSITION_DETAILS: dict[str, str] = {}
+# A transition's details by deciding rule: a handful of strings, serialized once.
+_transition_details_of: TTLCache[str, str] = TTLCache(seconds=None, max_entries=1024)
 
 
 def _transition_details(rule: str) -> str:
-    details = _TRANSITION_DETAILS.get(rule)
+    details = _transition_details_of.get(rule)
     if details is None:
-        details = _TRANSITION_DETAILS[rule] = json.dumps({"rule": rule})
+        details = json.dumps({"rule": rule})
+        _transition_details_of.put(rule, details)
     return details
 
 
@@ -326,7 +176,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
     with transaction.atomic():
         # Lock in id order: two workers evaluating overlapping batches wait for each other, never deadlock.
         outcomes = list(Outcome.objects.select_for_update().filter(pk__in=any_of(ids)).order_by("pk"))
-        batch = _gather(outcomes)
+        batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
         latest = _latest_verdicts([f.outcome.pk for f in batch])
         admitted: dict[int, int] = defaultdict(int)
@@ -336,75 +186,13 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         deltas = counters.Deltas()
         for facts in batch:
             outcome = facts.outcome
-            verdicts: list[tuple[str, Verdict]] = []
-            for rule in RULES:
-                verdict = rule.evaluate(facts, prepared, now)
-                if verdict is not None:
-                    verdicts.append((rule.name, _with_decision(verdict, facts)))
-            target, next_look, reason = _target(facts, verdicts)
-            if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE:
-                cap = _cap_verdict(facts, admitted, now)
-                if cap is not None:
-                    verdicts.append((CAPS, cap))
-                    if cap.decision == Decision.HOLD:
-                        target, next_look, reason = OutcomeState.MATURING, cap.hold_until, cap.reason
-            for rule_name, verdict in verdicts:
-                facts_json = _facts_json(verdict.facts)
-                previous = latest.get((outcome.pk, rule_name))
-                # A new row only when the verdict changed: decision, reason, facts (as stored) or hold.
-                if previous is not None and previous == (
-                    verdict.decision,
-                    verdict.reason,
-                    orjson.loads(facts_json),
-                    verdict.hold_until,
-                ):
-                    continue
-                new_verdicts.append(
-                    (
-                        outcome.pk,
-                        rule_name,
-                        plain(verdict.decision),
-                        plain(verdict.reason),
-                        facts_json,
-                        verdict.hold_until,
-                        now,
-                    )
-                )
+            verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, now)
+            new_verdicts += _changed_verdicts(outcome.pk, verdicts, latest, now)
             deciding = next((name for name, v in verdicts if v.reason == reason), "verification")
-            current = outcome.state
-            for state in _path(current, target):
-                new_transitions.append(
-                    (
-                        outcome.pk,
-                        plain(current),
-                        plain(state),
-                        now,
-                        ACTOR,
-                        plain(reason if state == target else "maturation_started"),
-                        _transition_details(deciding),
-                    )
-                )
-                current = state
-            price_percent = next(
-                (v.facts["price_percent"] for name, v in verdicts if v.reason == "billed_unverified"), 100
-            )
-            updates = {
-                "state": target,
-                "hold_until": next_look,
-                "version_id": facts.version.pk if facts.version else None,
-                "confirmed_at": facts.confirmed_at,
-                "price_percent": price_percent,
-                "billable_at": (
-                    now
-                    if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE
-                    else outcome.billable_at
-                ),
-            }
-            if any(getattr(outcome, name) != value for name, value in updates.items()):
-                state_before, confirmed_before = outcome.state, outcome.confirmed_at
-                for name, value in updates.items():
-                    setattr(outcome, name, value)
-                outcome.updated_at = outcome.evaluated_at = now
+            new_transitions += _transitions(outcome, target, reason, deciding, now)
+            before = _update(facts, verdicts, target, next_look, now)
+            if before is not None:
+                state_before, confirmed_before = before
                 changed.append(outcome)
                 deltas.changed(outcome, state_before=state_before, confirmed_before=confirmed_before)
                 if outcome.parent_key and (state_before == OutcomeState.REVERSED) != (
@@ -421,6 +209,116 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         summary.verdicts += len(new_verdicts)
         summary.transitions += len(new_transitions)
     return parents
+
+
+def _verdicts(
+    facts: OutcomeFacts, prepared: dict[str, Any], admitted: dict[int, int], now: dt.datetime
+) -> tuple[list[tuple[str, Verdict]], str, dt.datetime | None, str]:
+    """Every rule's verdict on one outcome (human decisions applied, then the cap if it would become
+    billable), with the state they call for, when to look again and the deciding reason."""
+    outcome = facts.outcome
+    verdicts: list[tuple[str, Verdict]] = []
+    for rule in RULES:
+        verdict = rule.evaluate(facts, prepared, now)
+        if verdict is not None:
+            verdicts.append((rule.name, _with_decision(verdict, facts)))
+    target, next_look, reason = _target(facts, verdicts)
+    if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE:
+        cap = cap_verdict(facts, admitted, now)
+        if cap is not None:
+            verdicts.append((CAPS, cap))
+            if cap.decision == Decision.HOLD:
+                target, next_look, reason = OutcomeState.MATURING, cap.hold_until, cap.reason
+    return verdicts, target, next_look, reason
+
+
+def _changed_verdicts(
+    outcome_id: int,
+    verdicts: list[tuple[str, Verdict]],
+    latest: dict[tuple[int, str], tuple[str, str, Any, Any]],
+    now: dt.datetime,
+) -> list[tuple[Any, ...]]:
+    """The verdict rows to insert: only where a rule's verdict changed (decision, reason, facts as
+    stored, or hold)."""
+    rows: list[tuple[Any, ...]] = []
+    for rule_name, verdict in verdicts:
+        facts_json = _facts_json(verdict.facts)
+        previous = latest.get((outcome_id, rule_name))
+        if previous is not None and previous == (
+            verdict.decision,
+            verdict.reason,
+            orjson.loads(facts_json),
+            verdict.hold_until,
+        ):
+            continue
+        rows.append(
+            (
+                outcome_id,
+                rule_name,
+                plain(verdict.decision),
+                plain(verdict.reason),
+                facts_json,
+                verdict.hold_until,
+                now,
+            )
+        )
+    return rows
+
+
+def _transitions(
+    outcome: Outcome, target: str, reason: str, deciding: str, now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """The transition rows from the outcome's state to `target` (through maturing to billable)."""
+    rows: list[tuple[Any, ...]] = []
+    current = outcome.state
+    for state in _path(current, target):
+        rows.append(
+            (
+                outcome.pk,
+                plain(current),
+                plain(state),
+                now,
+                ACTOR,
+                plain(reason if state == target else "maturation_started"),
+                _transition_details(deciding),
+            )
+        )
+        current = state
+    return rows
+
+
+def _update(
+    facts: OutcomeFacts,
+    verdicts: list[tuple[str, Verdict]],
+    target: str,
+    next_look: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime | None] | None:
+    """Set the outcome's evaluated columns in memory; its state and confirmed_at before, when anything
+    changed, else None (and the outcome untouched)."""
+    outcome = facts.outcome
+    price_percent = next(
+        (v.facts["price_percent"] for name, v in verdicts if v.reason == "billed_unverified"), 100
+    )
+    updates = {
+        "state": target,
+        "hold_until": next_look,
+        "version_id": facts.version.pk if facts.version else None,
+        "confirmed_at": facts.confirmed_at,
+        "price_percent": price_percent,
+        "billable_at": (
+            now
+            if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE
+            else outcome.billable_at
+        ),
+    }
+    if not any(getattr(outcome, name) != value for name, value in updates.items()):
+        return None
+    before = outcome.state, outcome.confirmed_at
+    for name, value in updates.items():
+        setattr(outcome, name, value)
+    outcome.updated_at = outcome.evaluated_at = now
+    return before
 
 
 def outcomes_evaluate(*, outcome_ids: Iterable[int], now: dt.datetime | None = None) -> EvaluationSummary:

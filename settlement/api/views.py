@@ -1,5 +1,5 @@
 """Vendor API over invoices, customers' Stripe side and the vendor's Stripe connection: thin views over
-settlement.selectors and services."""
+settlement's selectors and services."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +18,6 @@ from contracts.api.base import CustomerApiView, VendorApiView
 from contracts.api.serializers import CustomerOut
 from contracts.models import Vendor
 from core.api.schema import ERROR_STATUSES
-from settlement import selectors
 from settlement.api.serializers import (
     CreditNoteOut,
     CustomerInvoiceOut,
@@ -30,6 +30,15 @@ from settlement.api.serializers import (
 )
 from settlement.models import StripeConnection
 from settlement.printing import csp_nonce, invoice_print_html
+from settlement.selectors.invoices import (
+    invoice_credit_notes,
+    invoice_get,
+    invoice_get_for_customer,
+    invoice_list,
+    invoice_list_for_customer,
+    line_outcomes,
+)
+from settlement.selectors.stripe_accounts import stripe_connection_of
 from settlement.services.approval import invoice_approve
 from settlement.services.customer_billing import (
     SetupLinkIn,
@@ -38,20 +47,17 @@ from settlement.services.customer_billing import (
     customer_stripe_link,
     customer_stripe_unlink,
 )
-from settlement.services.stripe_connections import (
-    StripeConnectionIn,
-    platform_available,
-    stripe_connection_connect,
-    stripe_connection_disconnect,
-    stripe_connection_test,
-)
+from settlement.stripe_connections.account import platform_available
+from settlement.stripe_connections.connect import stripe_connection_connect, stripe_connection_disconnect
+from settlement.stripe_connections.credentials import stripe_connection_test
+from settlement.stripe_connections.inputs import StripeConnectionIn
 
 
 class InvoiceListApi(VendorApiView):
     @extend_schema(operation_id="invoices_list", parameters=[InvoiceFilter], responses=InvoiceOut(many=True))
     def get(self, request: Request) -> Response:
         return self.paginated(
-            selectors.invoice_list(vendor=self.vendor, **self.query(InvoiceFilter)),
+            invoice_list(vendor=self.vendor, **self.query(InvoiceFilter)),
             InvoiceOut,
             ordering=("-period_start", "-id"),
         )
@@ -64,9 +70,7 @@ class InvoiceDetailApi(VendorApiView):
         description="An invoice with its lines, what was held over an amount cap, and each Stripe call made.",
     )
     def get(self, request: Request, invoice_id: str) -> Response:
-        return Response(
-            InvoiceDetailOut(selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)).data
-        )
+        return Response(InvoiceDetailOut(invoice_get(vendor=self.vendor, invoice_id=invoice_id)).data)
 
 
 class InvoiceLineOutcomesApi(VendorApiView):
@@ -76,9 +80,9 @@ class InvoiceLineOutcomesApi(VendorApiView):
         description="The outcomes a line bills or credits, with each exact share; follow /outcomes/{id} to raw events.",
     )
     def get(self, request: Request, invoice_id: str, position: int) -> Response:
-        invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+        invoice = invoice_get(vendor=self.vendor, invoice_id=invoice_id)
         return self.paginated(
-            selectors.line_outcomes(invoice=invoice, position=position),
+            line_outcomes(invoice=invoice, position=position),
             LineOutcomeOut,
             ordering=("outcome_id",),
         )
@@ -97,16 +101,14 @@ class InvoiceCreditNotesApi(VendorApiView):
         operation_id="invoice_credit_notes_list", responses=CreditNoteOut(many=True), description=CREDIT_NOTES
     )
     def get(self, request: Request, invoice_id: str) -> Response:
-        invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
-        return self.paginated(
-            selectors.invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut
-        )
+        invoice = invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+        return self.paginated(invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut)
 
 
 class InvoicePrintApi(VendorApiView):
     @extend_schema(operation_id="invoices_print", responses={(200, "text/html"): OpenApiTypes.STR})
     def get(self, request: Request, invoice_id: str) -> HttpResponse:
-        invoice = selectors.invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+        invoice = invoice_get(vendor=self.vendor, invoice_id=invoice_id)
         return HttpResponse(
             invoice_print_html(invoice=invoice, style_nonce=csp_nonce(request)),
             content_type="text/html; charset=utf-8",
@@ -175,7 +177,7 @@ class CustomerInvoiceListApi(CustomerApiView):
     )
     def get(self, request: Request) -> Response:
         return self.paginated(
-            selectors.invoice_list_for_customer(customer=self.customer, **self.query(InvoiceFilter)),
+            invoice_list_for_customer(customer=self.customer, **self.query(InvoiceFilter)),
             CustomerInvoiceOut,
             ordering=("-period_start", "-id"),
         )
@@ -202,17 +204,15 @@ class CustomerInvoiceCreditNotesApi(CustomerApiView):
         description=CREDIT_NOTES,
     )
     def get(self, request: Request, invoice_id: str) -> Response:
-        invoice = selectors.invoice_get_for_customer(customer=self.customer, invoice_id=invoice_id)
-        return self.paginated(
-            selectors.invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut
-        )
+        invoice = invoice_get_for_customer(customer=self.customer, invoice_id=invoice_id)
+        return self.paginated(invoice_credit_notes(invoice=invoice, with_outcome_ids=True), CreditNoteOut)
 
 
 # --- the vendor's Stripe account -----------------------------------------------------------
 
 
 def _stripe_connection_body(request: Request, vendor: Vendor) -> dict[str, Any]:
-    connection = selectors.stripe_connection_of(vendor=vendor)
+    connection = stripe_connection_of(vendor=vendor)
     body: dict[str, Any] = dict.fromkeys(
         (
             "mode",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,12 +10,12 @@ from django.utils import timezone
 from contracts.audit import audit_record
 from contracts.models import Customer
 from core.errors import InvalidTransition, NotFound
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import ApprovalStatus, Invoice
-from settlement.services.invoicing import invoice_finalize
 
 
 def invoice_approve(
-    *, customer: Customer, invoice_id: Any, actor: str, now: dt.datetime | None = None
+    *, customer: Customer, invoice_id: int | str, actor: str, now: dt.datetime | None = None
 ) -> Invoice:
     """Record the customer's approval of the draft's current total; finalize it at once if its grace
     period is over. Approving a draft that does not wait for approval is an error, not a no-op, so a

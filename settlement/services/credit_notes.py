@@ -18,6 +18,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from outcomes.models import OutcomeState
+from settlement.invoicing.rerate import invoice_rerate
 from settlement.models import (
     CreditNote,
     CreditNoteOutcome,
@@ -28,7 +29,7 @@ from settlement.models import (
     LineOutcome,
 )
 from settlement.money import format_minor
-from settlement.services.invoicing import invoice_charges, invoice_rerate
+from settlement.selectors.invoices import invoice_charges
 
 
 def _reversed_billed(invoice_ids: list[int] | None = None) -> QuerySet[LineOutcome]:

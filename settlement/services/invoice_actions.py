@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from contracts.audit import audit_record
 from core.errors import Conflict
+from settlement.invoicing.finalize import invoice_finalize
+from settlement.invoicing.rebuild import invoice_rebuild
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
-from settlement.services.invoicing import invoice_finalize, invoice_rebuild
 from settlement.services.settlement_steps import settlement_step_retry
 from settlement.tasks import push_credit_note, push_invoice
 

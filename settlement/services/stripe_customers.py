@@ -10,7 +10,7 @@ from django.db import transaction
 
 from contracts.models import Customer
 from settlement.models import StripeEvent
-from settlement.selectors import stripe_account_vendors
+from settlement.selectors.stripe_accounts import stripe_account_vendors
 from settlement.tasks import complete_customer_setup, refresh_customer_payment_method
 
 STRIPE_CUSTOMER_EVENTS = ("checkout.session.completed", "customer.updated")

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from core import crypto
 from settlement.models import Invoice, InvoiceStatus, StripeConnection, StripeEvent
-from settlement.selectors import stripe_account_vendors
+from settlement.selectors.stripe_accounts import stripe_account_vendors
 from settlement.services.payment_status import status_may_advance, stripe_invoice_facts
 from settlement.services.stripe_customers import STRIPE_CUSTOMER_EVENTS, stripe_customer_event
 from settlement.stripe_gateway import event_signed_by

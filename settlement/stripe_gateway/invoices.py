@@ -252,21 +252,7 @@ def _settle(invoice: Invoice) -> None:
     customer_id = ensure_customer(api, invoice, customer)
     tax = StripeConnection.objects.filter(vendor_id=invoice.vendor_id, tax_enabled=True).exists()
     if tax:
-        # Stripe Tax reads the Stripe customer's location: bring it up to date with Verity's first.
-        step_run(
-            invoice,
-            StepCall(
-                name="customer_details",
-                key=idempotency_key("invoice", invoice.pk, "customer_details"),
-                params=lambda: customer_stripe_details(customer),
-                send=lambda params, key: api.v1.customers.update(
-                    customer_id,
-                    params=params,  # type: ignore[arg-type]
-                    options=options(key),
-                ),
-                find=lambda params: None,  # an update sent again changes nothing more
-            ),
-        )
+        _customer_details_update(api, invoice, customer, customer_id)
     send = invoice.contract.collection_method == CollectionMethod.SEND_INVOICE
     created = step_run(
         invoice,
@@ -296,6 +282,38 @@ def _settle(invoice: Invoice) -> None:
             find=lambda params: _find_lines(api, stripe_invoice_id, invoice),
         ),
     )
+    _finalize(api, invoice, stripe_invoice_id, send=send)
+    status, paid_at, note = _collect(api, invoice, stripe_invoice_id, send=send)
+    Invoice.objects.filter(pk=invoice.pk, settlement_status=SettlementStatus.PENDING).update(
+        settlement_status=SettlementStatus.DONE, stripe_error=""
+    )
+    extra: dict[str, Any] = {"payment_error": note} if note else {}
+    invoice_status_advance(invoice_id=invoice.pk, status=status, paid_at=paid_at, **extra)
+
+
+def _customer_details_update(
+    api: stripe.StripeClient, invoice: Invoice, customer: Customer, customer_id: str
+) -> None:
+    """Stripe Tax reads the Stripe customer's location: bring it up to date with Verity's first."""
+    step_run(
+        invoice,
+        StepCall(
+            name="customer_details",
+            key=idempotency_key("invoice", invoice.pk, "customer_details"),
+            params=lambda: customer_stripe_details(customer),
+            send=lambda params, key: api.v1.customers.update(
+                customer_id,
+                params=params,  # type: ignore[arg-type]
+                options=options(key),
+            ),
+            find=lambda params: None,  # an update sent again changes nothing more
+        ),
+    )
+
+
+def _finalize(api: stripe.StripeClient, invoice: Invoice, stripe_invoice_id: str, *, send: bool) -> None:
+    """Finalize the Stripe invoice, keeping what Stripe then says of it (a resumed settlement learns it
+    from Stripe's webhooks instead)."""
     finalize = StepCall(
         name="finalize",
         key=idempotency_key("invoice", invoice.pk, "finalize"),
@@ -310,14 +328,8 @@ def _settle(invoice: Invoice) -> None:
     )
     step_run(invoice, finalize)
     facts = stripe_invoice_facts(finalize.results[0].to_dict()) if finalize.results else {}
-    if facts:  # a resumed settlement learns these from Stripe's webhooks instead
+    if facts:
         Invoice.objects.filter(pk=invoice.pk).update(**facts)
-    status, paid_at, note = _collect(api, invoice, stripe_invoice_id, send=send)
-    Invoice.objects.filter(pk=invoice.pk, settlement_status=SettlementStatus.PENDING).update(
-        settlement_status=SettlementStatus.DONE, stripe_error=""
-    )
-    extra: dict[str, Any] = {"payment_error": note} if note else {}
-    invoice_status_advance(invoice_id=invoice.pk, status=status, paid_at=paid_at, **extra)
 
 
 def _collect(

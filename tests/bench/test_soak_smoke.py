@@ -5,7 +5,6 @@ and their period closed, then the same database checks. Counts and zero errors o
 from __future__ import annotations
 
 import subprocess
-import time
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,7 +27,8 @@ from bench.soak import (
 )
 from config.celery import app as celery_app
 from settlement.tasks import close_due_periods
-from tests.conftest import real_celery_worker
+from tests.support.polling import wait_until
+from tests.support.workers import real_celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,10 +41,11 @@ def conninfo() -> str:
 
 
 def wait_until_ready(worker: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while not celery_app.control.ping(timeout=1):
+    def answers() -> bool:
         assert worker.poll() is None, "the worker died"
-        assert time.monotonic() < deadline, "the worker did not answer a ping within 60 s"
+        return bool(celery_app.control.ping(timeout=1))
+
+    wait_until(answers, timeout=60, interval=0, message="the worker to answer a ping")
 
 
 def test_a_short_soak_loses_nothing_doubles_nothing_and_answers_every_request(live_server: Any) -> None:

@@ -15,7 +15,6 @@ from contracts.services.contracts import (
     contract_suspend,
     contract_terminate,
 )
-from tests.conftest import VendorApi
 from tests.factories import (
     CustomerFactory,
     amendment_payload,
@@ -25,6 +24,7 @@ from tests.factories import (
     outcome_type_terms,
     version_terms,
 )
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

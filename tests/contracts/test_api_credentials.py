@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 from contracts.models import ApiKey, AuditEntry, Customer, WebhookSecret, WebhookSource
 from contracts.selectors import webhook_source_live_secrets
 from core import crypto
-from tests.conftest import VendorApi
 from tests.factories import CustomerFactory, field_error_codes, webhook_source_create_for
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

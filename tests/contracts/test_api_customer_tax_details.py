@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from contracts.models import ApiKey, AuditEntry, Customer
-from tests.conftest import VendorApi
 from tests.factories import CustomerFactory, field_error_codes
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

@@ -6,13 +6,13 @@ import pytest
 import time_machine
 
 from contracts.models import AuditEntry, Customer
-from tests.conftest import VendorApi
 from tests.factories import (
     CustomerFactory,
     contract_create_for,
     field_error_codes,
     webhook_source_create_for,
 )
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 from contracts.models import ApiKey, Contract, Customer
 from contracts.services.contracts import contract_activate
 from contracts.services.credentials import api_key_revoke
-from tests.conftest import VendorApi
 from tests.factories import (
     CustomerFactory,
     contract_create_for,
@@ -24,6 +23,7 @@ from tests.factories import (
     vendor_rows,
     webhook_source_create_for,
 )
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

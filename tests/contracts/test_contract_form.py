@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from contracts.contract_form import ContractForm, blank_contract, collect, contract_form
+from contracts.forms.contract import ContractForm, blank_contract, collect, contract_form
 from contracts.policy import VerificationPolicy
 from contracts.terms import OutcomeTypeTerms
 from core.errors import FieldErrors

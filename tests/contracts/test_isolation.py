@@ -17,7 +17,6 @@ import time_machine
 from contracts.models import ApiKey, Contract, Customer, Vendor, WebhookSource
 from contracts.services.contracts import contract_activate, contract_suspend
 from contracts.services.credentials import api_key_create
-from tests.conftest import VendorApi
 from tests.factories import (
     CustomerFactory,
     amendment_payload,
@@ -29,6 +28,7 @@ from tests.factories import (
     version_terms,
     webhook_source_create_for,
 )
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

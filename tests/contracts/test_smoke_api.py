@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import VendorApi
+from tests.support.vendors import VendorApi
 
 pytestmark = pytest.mark.django_db
 

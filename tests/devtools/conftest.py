@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,10 +12,7 @@ import pytest
 import stripe
 
 from devtools.stripe_server import AdminClient, RunningServer, running_server
-
-API_KEY = "sk_test_verity_devtools"
-
-MakeClient = Callable[..., stripe.StripeClient]
+from tests.support.stripe_server import API_KEY, MakeClient, Receiver
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +43,6 @@ def make_client(server: RunningServer, admin: AdminClient) -> MakeClient:
 @pytest.fixture
 def client(make_client: MakeClient) -> stripe.StripeClient:
     return make_client()
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint on loopback recording each (body, Stripe-Signature) it receives."""
-
-    url: str
-    received: list[tuple[bytes, str]] = field(default_factory=list)
-    condition: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[bytes, str]]:
-        with self.condition:
-            self.condition.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import stripe
 from devtools.stripe_server import AdminClient, RunningServer
 from devtools.stripe_server.accounts import DEFAULT_ACCOUNT
 from devtools.stripe_server.state import SHAPES
-from tests.devtools.conftest import MakeClient, Receiver
+from tests.support.stripe_server import MakeClient, Receiver
 
 OTHER_KEY = "sk_test_someone_else"
 OTHER = "acct_1SomeoneElse0000"

@@ -12,7 +12,7 @@ import stripe
 
 from devtools.stripe_server import AdminClient, AdminError, RunningServer
 from devtools.stripe_server.objects import SHAPES
-from tests.devtools.conftest import MakeClient
+from tests.support.stripe_server import MakeClient
 
 HOUR, DAY = 3600, 86_400
 

@@ -15,7 +15,7 @@ import stripe
 from devtools.stripe_server import AdminClient, RunningServer
 from devtools.stripe_server.forms import parse_form
 from devtools.stripe_server.state import SHAPES
-from tests.devtools.conftest import API_KEY, MakeClient, Receiver
+from tests.support.stripe_server import API_KEY, MakeClient, Receiver
 
 OTHER_API_KEY = "sk_test_other_account"
 WEBHOOK_SECRET = "whsec_devtools_test_secret"

@@ -25,9 +25,9 @@ from rest_framework.test import APIClient
 
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
 from outcomes.tasks import evaluate_due_outcomes
-from tests.conftest import make_vendor_api
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import sign
+from tests.support.ingest import sign
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db  # tasks run eagerly: see tests/conftest.py
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,13 @@ from contracts.services.contracts import contract_activate, contract_create, con
 from contracts.services.credentials import webhook_source_create
 from devtools.stripe_server import RunningServer, running_server
 from outcomes.models import Outcome, OutcomeState
+from settlement.invoicing.close import period_close
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import period_close
 from settlement.tasks import close_due_periods, finalize_due_invoices
-from tests.conftest import real_celery_worker
 from tests.factories import CustomerFactory, VendorFactory, outcome_type_terms, version_terms
-from tests.outcomes.conftest import event, sign
+from tests.support.ingest import event, sign
+from tests.support.polling import wait_until
+from tests.support.workers import real_celery_worker, worker_done_with, worker_task_counts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,13 +39,11 @@ FAST = {
 
 
 def wait_for(check: Any, what: str, worker: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
+    def done() -> bool:
         assert worker.poll() is None, "the worker died"
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
+        return bool(check())
+
+    wait_until(done, timeout=seconds, interval=0.25, message=what)
 
 
 @pytest.fixture
@@ -149,8 +147,11 @@ def test_a_month_from_signed_webhooks_to_a_paid_stripe_invoice(
     # Closing again changes nothing: one invoice in Verity, one in Stripe.
     again = period_close(contract_id=contract.pk, period_start=invoice.period_start)
     assert again.pk == invoice.pk
+    taken = worker_task_counts()
     close_due_periods.delay()
     finalize_due_invoices.delay()
-    time.sleep(2)
+    # Wait until the worker has run both beat jobs again, and whatever they enqueued, before the check.
+    again_run = {name: taken[name] + 1 for name in (close_due_periods.name, finalize_due_invoices.name)}
+    wait_for(lambda: worker_done_with(again_run), "the beat jobs to run again", worker)
     assert invoices.count() == 1
     assert len(stripe_live.admin.state()["invoices"]) == 1

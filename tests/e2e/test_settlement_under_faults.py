@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,23 +28,20 @@ from settlement.models import (
     InvoiceStatus,
     SettlementStatus,
 )
-from settlement.selectors import credit_notes_to_push, invoices_to_push
+from settlement.selectors.due import credit_notes_to_push, invoices_to_push
 from settlement.services.credit_notes import invoices_to_credit
 from settlement.tasks import finalize_due_invoices, push_invoice
-from tests.conftest import real_celery_worker
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.reliability.conftest import FaultProxy, kill, stripe_behind_a_fault_proxy, wait_until
-from tests.settlement.conftest import (
-    APRIL,
+from tests.support.faults import FaultProxy, kill, stripe_behind_a_fault_proxy
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.polling import wait_until
+from tests.support.settlement import APRIL, finalized_invoice, graduated_terms, reverse_all, settlement_round
+from tests.support.stripe import (
     card_on_file,
     deliver_stripe_events,
-    finalized_invoice,
-    graduated_terms,
-    reverse_all,
-    settlement_round,
     stripe_totals_by_customer,
     verity_totals_by_customer,
 )
+from tests.support.workers import real_celery_worker
 
 
 @pytest.fixture
@@ -181,7 +177,7 @@ def test_a_worker_killed_between_finalize_and_pay_is_finished_by_the_beat(settin
             push_invoice.delay(invoice.pk)
             wait_until(
                 lambda: any(r["path"].endswith("/pay") for r in server.admin.requests()),
-                what="the settlement to reach pay",
+                message="the settlement to reach pay",
             )
             kill(worker.pid)
             worker.wait(timeout=10)
@@ -194,9 +190,10 @@ def test_a_worker_killed_between_finalize_and_pay_is_finished_by_the_beat(settin
             finalize_due_invoices.delay()  # what the beat sends: it resumes every pending settlement
             wait_until(
                 lambda: Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID,
-                what="the resumed settlement",
+                message="the resumed settlement",
             )
-        time.sleep(0.5)
+        # The worker has stopped (the block waits for it) and the hung first `pay` never ran (a timeout
+        # without commit): nothing can pay the invoice again, so "paid once" holds for good here.
         [remote] = server.admin.state()["invoices"].values()
         assert (remote["status"], remote["amount_paid"]) == ("paid", invoice.total_minor)
         paid = [e for e in server.admin.events("invoice.paid") if e["data"]["object"]["id"] == remote["id"]]

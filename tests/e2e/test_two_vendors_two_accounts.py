@@ -15,19 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from devtools.stripe_server import RunningServer
 from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, SettlementStatus
-from settlement.services.stripe_connections import stripe_connection_connect
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.reliability.conftest import FaultProxy, stripe_behind_a_fault_proxy
-from tests.settlement.conftest import (
-    APRIL,
-    card_on_file,
-    deliver_stripe_events,
-    finalized_invoice,
-    graduated_terms,
-    post_signed_event,
-    reverse_all,
-    settlement_round,
-)
+from settlement.stripe_connections.connect import stripe_connection_connect
 from tests.settlement.stripe_accounts import (
     ACCT_A,
     ACCT_CONNECTED,
@@ -38,6 +26,10 @@ from tests.settlement.stripe_accounts import (
     owner_of,
     stripe_accounts_register,
 )
+from tests.support.faults import FaultProxy, stripe_behind_a_fault_proxy
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import APRIL, finalized_invoice, graduated_terms, reverse_all, settlement_round
+from tests.support.stripe import card_on_file, deliver_stripe_events, post_signed_event
 
 pytestmark = pytest.mark.django_db
 

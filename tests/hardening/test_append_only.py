@@ -10,7 +10,7 @@ from django.utils import timezone
 from contracts.models import AuditEntry
 from outcomes.models import Delivery, DeliveryResult, OutcomeTransition, RawEvent, TamperEvidence
 from settlement.models import StripeEvent
-from tests.hardening.conftest import Estate
+from tests.support.estate import Estate
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_the_application_can_neither_update_nor_delete_an_append_only_row(
 
 def test_tamper_evidence_cannot_be_rewritten(estate: Estate) -> None:
     ingest = estate.ingest
-    from tests.outcomes.conftest import event
+    from tests.support.ingest import event
 
     ingest.post(event(id="evt_once"), msg_id="msg_once")
     ingest.post(event(id="evt_twice"), msg_id="msg_once")  # the same delivery id, another body

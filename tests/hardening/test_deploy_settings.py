@@ -185,7 +185,7 @@ def test_with_debug_off_the_application_serves_the_portals_collected_static_file
     assert collected.returncode == 0, collected.stderr
     manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
     stylesheet = f"/static/{manifest['portal/portal.css']}"
-    source = (Path(settings.BASE_DIR) / "contracts" / "static" / "portal" / "portal.css").read_text()
+    source = (Path(settings.BASE_DIR) / "core" / "static" / "portal" / "portal.css").read_text()
     named = {
         name
         for template in (Path(settings.BASE_DIR) / "templates").rglob("*.html")

@@ -17,11 +17,11 @@ from django.test import override_settings
 
 from contracts.models import Customer
 from outcomes import events
+from outcomes.ingestion import checks
 from outcomes.models import Delivery, RawEvent
-from outcomes.services import ingestion
 from tests.factories import CustomerFactory
-from tests.hardening.conftest import Estate, db_fingerprint, make_estate, plain_client, webhook_headers
-from tests.outcomes.conftest import event
+from tests.support.estate import Estate, db_fingerprint, make_estate, plain_client, webhook_headers
+from tests.support.ingest import event
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def test_a_batch_at_the_limit_is_taken_and_one_more_is_413(
 ) -> None:
     assert events.MAX_BATCH_EVENTS == settings.WEBHOOK_MAX_BATCH_EVENTS
     assert events.MAX_BODY_BYTES == settings.WEBHOOK_MAX_BODY_BYTES
-    monkeypatch.setattr(ingestion, "MAX_BATCH_EVENTS", 5)
+    monkeypatch.setattr(checks, "MAX_BATCH_EVENTS", 5)
 
     taken = estate.ingest.post({"events": [event() for _ in range(5)]})
     refused = estate.ingest.post({"events": [event() for _ in range(6)]})

@@ -21,8 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from settlement.services.invoicing import period_close
-from tests.hardening.conftest import Estate
+from settlement.invoicing.close import period_close
+from tests.support.estate import Estate
 
 pytestmark = pytest.mark.django_db
 

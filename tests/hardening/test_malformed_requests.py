@@ -18,14 +18,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.hardening.conftest import (
-    Estate,
-    db_fingerprint,
-    plain_client,
-    stripe_headers,
-    webhook_headers,
-)
-from tests.outcomes.conftest import event
+from tests.support.estate import Estate, db_fingerprint, plain_client, stripe_headers, webhook_headers
+from tests.support.ingest import event
 
 pytestmark = pytest.mark.django_db
 

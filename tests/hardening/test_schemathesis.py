@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from devtools.stripe_server import RunningServer
-from tests.hardening.conftest import Estate
+from tests.support.estate import Estate
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 

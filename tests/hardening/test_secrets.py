@@ -14,8 +14,8 @@ from django.db import connection
 
 from contracts.models import ApiKey, WebhookSecret
 from contracts.services.credentials import api_key_authenticate, webhook_source_rotate_secret
-from tests.hardening.conftest import Estate, make_estate
-from tests.outcomes.conftest import event
+from tests.support.estate import Estate, make_estate
+from tests.support.ingest import event
 
 pytestmark = pytest.mark.django_db
 

@@ -24,9 +24,9 @@ from outcomes.models import (
     OutcomeVerdict,
     ReviewDecision,
 )
-from tests.conftest import make_vendor_api
 from tests.factories import field_error_codes, outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

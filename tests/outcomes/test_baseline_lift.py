@@ -14,7 +14,7 @@ import time_machine
 
 from outcomes.models import Outcome, OutcomeVerdict
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

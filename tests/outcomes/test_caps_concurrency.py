@@ -24,7 +24,7 @@ from outcomes.services import building
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate, outcomes_evaluate_due
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
 
 CAP = 8
 ALREADY_BILLABLE = 3

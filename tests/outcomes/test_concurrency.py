@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from outcomes.models import Delivery, Outcome, RawEvent
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import pytest
 
 from outcomes import counters
 from outcomes.models import OutcomeDayCount, OutcomeState, SourceDayCount
-from tests.outcomes.rules.conftest import DAY, HOUR, T0, make_story
+from tests.support.rule_stories import DAY, HOUR, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

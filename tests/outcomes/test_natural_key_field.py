@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from contracts.services.contracts import contract_amend
+from outcomes.ingestion import contract_facts
 from outcomes.models import Delivery, Outcome, RawEvent
-from outcomes.services import ingestion
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -178,7 +178,7 @@ def test_the_field_is_the_one_of_the_version_in_force_when_the_event_occurred(db
 
 def test_reading_the_key_from_evidence_adds_no_query_per_event(ingest: Ingest) -> None:
     def queries_to_ingest(count: int) -> int:
-        ingestion._contract_cache.clear()
+        contract_facts.contract_cache.clear()
         events = [keyed_by_evidence(ticket_id=f"T-{count}-{index}") for index in range(count)]
         with CaptureQueriesContext(connection) as captured:
             response = ingest.post({"events": events})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +19,11 @@ from outcomes.models import Outcome, OutcomeTransition, OutcomeVerdict, ReviewDe
 from outcomes.selectors import flag_group_get, flag_group_list, flag_group_outcomes
 from outcomes.services.review import review_decide, review_decide_group
 from tests.factories import CustomerFactory, VendorFactory, contract_create_for
-from tests.outcomes.conftest import Ingest
 from tests.outcomes.test_api_verification import T0, VELOCITY, Scene
 from tests.portal.outcome_scenes import ingest_for
+from tests.support.faults import waiting_for_a_lock
+from tests.support.ingest import Ingest
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +260,8 @@ def test_a_decision_racing_the_group_is_waited_for_and_its_flag_skipped(
                     actor="api_key:customer",
                 )
                 decided_alone.set()
-                time.sleep(0.5)  # not committed yet while the group decision starts
+                # Not committed until the group decision waits on this outcome's lock.
+                wait_until(waiting_for_a_lock, timeout=30, message="the group decision to wait on the lock")
         finally:
             connection.close()
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.db.bulk import insert_rows, update_rows
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
-from tests.outcomes.conftest import Ingest
+from tests.support.ingest import Ingest
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import time_machine
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition, OutcomeVerdict
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate, outcomes_evaluate_due
-from tests.outcomes.conftest import Ingest, event
+from tests.support.ingest import Ingest, event
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from outcomes import counters
 from outcomes.models import Decision, OutcomeState, OutcomeTransition, OutcomeVerdict
 from outcomes.services.building import SWEEP_GRACE
-from tests.outcomes.rules.conftest import DAY, HOUR, T0, Story, make_story
+from tests.support.rule_stories import DAY, HOUR, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db
 

@@ -26,8 +26,8 @@ from outcomes.models import (
 )
 from outcomes.services import building
 from outcomes.services.building import outcomes_build_for_deliveries, outcomes_build_sweep
-from tests.conftest import make_vendor_api
-from tests.outcomes.conftest import Ingest, event, make_ingest, sign
+from tests.support.ingest import Ingest, event, make_ingest, sign
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

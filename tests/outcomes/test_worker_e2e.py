@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from outcomes.models import Outcome, OutcomeState
-from tests.conftest import real_celery_worker
-from tests.outcomes.conftest import event, make_ingest
+from tests.support.ingest import event, make_ingest
+from tests.support.polling import wait_until
+from tests.support.workers import real_celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,11 +29,13 @@ def test_a_real_worker_builds_and_verifies_the_outcome_of_a_signed_delivery(
     response = ingest.post(event(natural_key="T-worker"))
 
     assert response.status_code == 200
-    deadline = time.monotonic() + 60
     verified = Outcome.objects.filter(natural_key="T-worker", state=OutcomeState.MATURING)
-    while time.monotonic() < deadline and not verified.exists():
+
+    def verified_while_alive() -> bool:
         assert celery_worker_process.poll() is None, "the worker died"
-        time.sleep(0.2)
+        return verified.exists()
+
+    wait_until(verified_while_alive, interval=0.2, message="the worker to verify the outcome")
     outcome = Outcome.objects.get(natural_key="T-worker")
     assert outcome.state == OutcomeState.MATURING
     assert outcome.verdicts.filter(rule="maturation", reason="maturing").exists()

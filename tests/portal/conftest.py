@@ -3,54 +3,24 @@
 Browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright's sync API against
 pytest-django's live server. Playwright runs an event loop in the test thread, so Django's
 async-safety check would refuse ORM calls made by the test itself: DJANGO_ALLOW_ASYNC_UNSAFE is set
-for this package only. Screenshots go to test-artifacts/screenshots/.
+for this package only. Screenshots go to test-artifacts/screenshots/ (tests/support/portal.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
-from contracts.models import Membership, Role, Vendor
-from tests.factories import VendorFactory
+from contracts.models import Role
 from tests.portal.outcome_scenes import Scene, at_t0
+from tests.support.portal import CHROMIUM, Member, SignIn, make_member, signed_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-PASSWORD = "correct-horse-battery-staple-42"
-
-
-@dataclass
-class Member:
-    vendor: Vendor
-    user: Any
-    role: str
-    password: str = PASSWORD
-
-    @property
-    def username(self) -> str:
-        return str(self.user.get_username())
-
-
-_counter = iter(range(1, 10**9))
-
-
-def make_member(*, role: str = Role.OWNER, vendor: Vendor | None = None) -> Member:
-    vendor = vendor if vendor is not None else VendorFactory.create()
-    n = next(_counter)
-    email = f"{role}{n}@{vendor.slug}.test"
-    user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD)
-    Membership.objects.create(user=user, vendor=vendor, role=role)
-    return Member(vendor=vendor, user=user, role=role)
 
 
 @pytest.fixture
@@ -62,12 +32,6 @@ def owner(db: None) -> Member:
 def viewer(owner: Member) -> Member:
     """A viewer of the same vendor as `owner`."""
     return make_member(role=Role.VIEWER, vendor=owner.vendor)
-
-
-def signed_in(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    return client
 
 
 @pytest.fixture
@@ -125,17 +89,6 @@ def page(browser: Any, live_server: Any, transactional_db: None) -> Iterator[Any
     yield page
     context.close()
     assert refused == [], "the Content-Security-Policy refused some of a page's own resources"
-
-
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact and return its path."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-SignIn = Callable[[Member], None]
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import time_machine
 from contracts.models import Vendor
 from outcomes.models import Dispute, Outcome
 from outcomes.services.review import dispute_open
-from tests.conftest import make_vendor_api
-from tests.outcomes.conftest import Ingest, make_ingest
 from tests.outcomes.test_api_verification import T0, VELOCITY, Scene, terms
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.vendors import make_vendor_api
 
 __all__ = ["T0", "Scene", "at_t0", "disputed", "flagged_ingest", "ingest_for"]
 

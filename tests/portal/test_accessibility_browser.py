@@ -11,11 +11,11 @@ import pytest
 
 from contracts.models import Role
 from contracts.portal import NAV
-from settlement.services.invoicing import period_close
+from settlement.invoicing.close import period_close
 from tests.factories import contract_create_for, webhook_source_create_for
-from tests.portal.conftest import SignIn, make_member, screenshot
 from tests.portal.test_invoices import contract_ingest
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.portal import SignIn, make_member, screenshot
+from tests.support.settlement import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contracts.models import AuditEntry, Vendor
 from tests.factories import VendorFactory
-from tests.portal.conftest import Member
+from tests.support.portal import Member
 
 pytestmark = pytest.mark.django_db
 

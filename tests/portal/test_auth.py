@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 
 from contracts.models import ApiKey
 from contracts.portal import NAV
-from tests.portal.conftest import PASSWORD, Member, SignIn, screenshot
+from tests.support.portal import PASSWORD, Member, SignIn, screenshot
 
 pytestmark = pytest.mark.django_db
 

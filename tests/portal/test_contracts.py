@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from django.test import Client, RequestFactory
 
-from contracts.contract_form import collect
+from contracts.forms.contract import collect
 from contracts.models import AuditEntry, Contract, ContractStatus, Role
 from contracts.selectors import contract_list
 from contracts.services.contracts import contract_activate
 from core.forms import dom_id
 from core.portal import keyset_page
-from tests.conftest import make_vendor_api
 from tests.factories import CustomerFactory, contract_create_for, outcome_type_terms
-from tests.portal.conftest import Member, make_member
+from tests.support.portal import Member, make_member
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

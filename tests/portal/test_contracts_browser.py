@@ -9,7 +9,7 @@ from typing import Any
 
 from contracts.models import Contract, ContractStatus
 from tests.factories import CustomerFactory, contract_create_for
-from tests.portal.conftest import Member, SignIn, screenshot
+from tests.support.portal import Member, SignIn, screenshot
 
 
 def test_create_a_contract_through_the_form(page: Any, sign_in: SignIn, owner: Member) -> None:

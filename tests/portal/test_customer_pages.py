@@ -15,7 +15,7 @@ from contracts.models import AuditEntry, Customer
 from contracts.services.contracts import contract_activate, contract_amend
 from contracts.wording import period_text
 from tests.factories import CustomerFactory, VendorFactory, amendment_payload, contract_create_for
-from tests.portal.conftest import Member
+from tests.support.portal import Member
 
 pytestmark = pytest.mark.django_db
 

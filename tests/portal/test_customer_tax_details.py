@@ -10,7 +10,7 @@ from django.test import Client
 
 from contracts.models import AuditEntry, Customer
 from tests.factories import CustomerFactory, VendorFactory
-from tests.portal.conftest import Member
+from tests.support.portal import Member
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.test import Client
 
 from contracts.models import AuditEntry, Customer
 from devtools.stripe_server import RunningServer
-from tests.conftest import stripe_customer_made_outside
 from tests.factories import CustomerFactory, contract_create_for
-from tests.portal.conftest import Member
+from tests.support.portal import Member
+from tests.support.stripe import stripe_customer_made_outside
 
 pytestmark = pytest.mark.django_db
 

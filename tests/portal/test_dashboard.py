@@ -21,14 +21,15 @@ from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.review import dispute_open
 from outcomes.services.verification import outcomes_evaluate_due
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice
-from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.portal.conftest import make_member, signed_in
 from tests.portal.test_invoices import contract_ingest, rows, text
 from tests.settlement.collection_scenes import blocked, finalized, on_stripe, payment_failed, stripe_says
-from tests.settlement.conftest import FAST, MARCH, billable
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.portal import make_member, signed_in
+from tests.support.settlement import FAST, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

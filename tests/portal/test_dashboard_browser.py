@@ -13,9 +13,9 @@ from django.utils import timezone
 from contracts.models import Role
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
-from tests.outcomes.conftest import event, sign
-from tests.portal.conftest import SignIn, make_member, screenshot
 from tests.portal.test_invoices import contract_ingest
+from tests.support.ingest import event, sign
+from tests.support.portal import SignIn, make_member, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from outcomes.models import Dispute
-from tests.portal.conftest import Member, make_member
 from tests.portal.outcome_scenes import Scene, disputed
+from tests.support.portal import Member, make_member
 
 pytestmark = pytest.mark.django_db
 

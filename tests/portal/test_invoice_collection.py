@@ -11,11 +11,11 @@ from django.test import Client
 
 from contracts.models import CollectionMethod, Contract, Customer, Role
 from settlement.collectability import NO_CARD_ON_FILE
+from settlement.invoicing.close import period_close
 from settlement.models import Invoice
-from settlement.services.invoicing import period_close
-from tests.portal.conftest import make_member, signed_in
 from tests.portal.test_invoices import contract_ingest, rows, text
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.portal import make_member, signed_in
+from tests.support.settlement import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from contracts.models import AuditEntry, Vendor
-from tests.portal.conftest import Member
+from tests.support.portal import Member
 
 pytestmark = pytest.mark.django_db
 

@@ -19,6 +19,8 @@ from contracts.models import AuditEntry, Customer, Role, Vendor
 from devtools.stripe_server import RunningServer, running_server
 from outcomes.models import Outcome
 from settlement import views
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import (
     CreditEntry,
     CreditNote,
@@ -31,12 +33,12 @@ from settlement.models import (
     SettlementStep,
 )
 from settlement.services import invoice_actions
-from settlement.services.invoicing import invoice_finalize, period_close
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.portal.conftest import Member, make_member, signed_in
 from tests.settlement.collection_scenes import blocked, credited, on_stripe, payment_failed, stripe_says
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable, card_on_file
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.portal import Member, make_member, signed_in
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.stripe import card_on_file
 
 pytestmark = pytest.mark.django_db
 

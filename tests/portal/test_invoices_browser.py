@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from contracts.models import Role
+from settlement.invoicing.close import period_close
 from settlement.services import invoice_actions
-from settlement.services.invoicing import period_close
-from tests.portal.conftest import SignIn, make_member, screenshot
 from tests.portal.test_accessibility_browser import problems_on
 from tests.portal.test_invoices import contract_ingest
 from tests.settlement.collection_scenes import blocked, credited, finalized
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.portal import SignIn, make_member, screenshot
+from tests.support.settlement import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

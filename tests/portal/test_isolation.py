@@ -19,13 +19,13 @@ from contracts.models import Membership, Role
 from contracts.services.credentials import api_key_create
 from outcomes.models import Outcome
 from outcomes.services.review import dispute_open
+from settlement.invoicing.close import period_close
 from settlement.models import CreditNoteStatus, Invoice, StripeConnection
-from settlement.services.invoicing import period_close
 from tests.factories import outcome_type_terms, version_terms, webhook_source_create_for
-from tests.hardening.conftest import db_fingerprint
-from tests.outcomes.conftest import make_ingest
-from tests.portal.conftest import make_member, signed_in
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.estate import db_fingerprint
+from tests.support.ingest import make_ingest
+from tests.support.portal import make_member, signed_in
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

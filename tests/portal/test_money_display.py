@@ -18,12 +18,12 @@ from contracts.models import Role
 from outcomes.models import Outcome
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
+from settlement.invoicing.close import period_close
 from settlement.models import LineKind
-from settlement.services.invoicing import period_close
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.portal.conftest import make_member, signed_in
-from tests.settlement.conftest import APRIL, FAST, MARCH
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.portal import make_member, signed_in
+from tests.support.settlement import APRIL, FAST, MARCH
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from contracts.models import Role
 from outcomes import views
 from outcomes.models import Outcome, OutcomeState, RawEvent
 from settlement.models import Invoice, InvoiceLine, LineOutcome
-from tests.portal.conftest import Member, make_member, signed_in
 from tests.portal.outcome_scenes import T0, Scene, flagged_ingest, ingest_for
+from tests.support.portal import Member, make_member, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ import pytest
 from django.utils import timezone
 
 from outcomes.models import Dispute, Outcome, ReviewDecision
-from tests.outcomes.conftest import event, sign
-from tests.portal.conftest import Member, SignIn, screenshot
 from tests.portal.outcome_scenes import Scene, at_t0, disputed, flagged_ingest, ingest_for
+from tests.support.ingest import event, sign
+from tests.support.portal import Member, SignIn, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,10 +8,10 @@ from django.test import Client
 
 from contracts.models import AuditEntry
 from outcomes.models import Outcome, ReviewDecision
-from tests.outcomes.conftest import Ingest
 from tests.outcomes.test_review_groups import VELOCITY_FLAG, contract_of, outcome_with, utc
-from tests.portal.conftest import Member, make_member
 from tests.portal.outcome_scenes import Scene, flagged_ingest, ingest_for
+from tests.support.ingest import Ingest
+from tests.support.portal import Member, make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -19,10 +19,10 @@ from contracts.models import ApiKey, AuditEntry, Membership, Role, WebhookSource
 from contracts.services.contracts import contract_activate
 from contracts.services.credentials import api_key_authenticate, api_key_create
 from core.crypto import decrypt
-from tests.conftest import make_vendor_api
 from tests.factories import CustomerFactory, contract_create_for, webhook_source_create_for
-from tests.portal.conftest import Member, make_member
 from tests.portal.test_contracts import errors_beside
+from tests.support.portal import Member, make_member
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from typing import Any
 from contracts.models import WebhookSource
 from contracts.services.contracts import contract_activate
 from tests.factories import CustomerFactory, contract_create_for, webhook_source_create_for
-from tests.portal.conftest import Member, SignIn, screenshot
+from tests.support.portal import Member, SignIn, screenshot
 
 
 def test_create_a_source_and_rotate_its_secret(page: Any, sign_in: SignIn, owner: Member) -> None:

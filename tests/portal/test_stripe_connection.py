@@ -15,7 +15,6 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from contracts.models import Role
 from devtools.stripe_server import RunningServer, sign
 from settlement.models import StripeConnection
-from tests.portal.conftest import Member, make_member, signed_in
 from tests.settlement.stripe_accounts import (
     ACCT_A,
     ACCT_CONNECTED,
@@ -26,6 +25,7 @@ from tests.settlement.stripe_accounts import (
     WHSEC_B,
     stripe_accounts_register,
 )
+from tests.support.portal import Member, make_member, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,10 @@ from django.conf import settings
 
 from outcomes.models import Delivery, Outcome, OutcomeState, RawEvent
 from outcomes.tasks import sweep_unprocessed_events
-from tests.conftest import real_celery_worker
-from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.reliability.conftest import TcpProxy, post, signed_headers, wait_until, web_process
+from tests.support.faults import TcpProxy, post, signed_headers, web_process
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.polling import wait_until
+from tests.support.workers import real_celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,19 +58,19 @@ def test_events_are_stored_and_acknowledged_while_redis_is_down_and_built_when_i
         assert statuses == [200] * WHILE_DOWN
         assert set(RawEvent.objects.values_list("natural_key", flat=True)) == set(backlog)  # stored
         delivered = set(Delivery.objects.values_list("id", flat=True))
-        wait_until(lambda: dropped(log) == delivered, what="every enqueue to fail")
+        wait_until(lambda: dropped(log) == delivered, message="every enqueue to fail")
         assert not Outcome.objects.exists()
 
         to_redis.up()
         with real_celery_worker(OUTCOMES_SWEEP_GRACE_SECONDS="0"):
             # The web process enqueues again as soon as Redis is back...
             assert post_event(base_url, ingest, "T-after") == 200
-            wait_until(lambda: maturing("T-after"), what="the event posted after Redis returned")
+            wait_until(lambda: maturing("T-after"), message="the event posted after Redis returned")
             # Nothing of the backlog reached the broker: only the sweep can build it.
             assert not Outcome.objects.filter(natural_key__in=backlog).exists()
             # ...and the beat's sweep builds what was stored while it was down.
             sweep_unprocessed_events.delay()
-            wait_until(lambda: maturing(*backlog), what="the backlog to be built")
+            wait_until(lambda: maturing(*backlog), message="the backlog to be built")
 
     to_redis.down()
     assert Outcome.objects.count() == WHILE_DOWN + 1

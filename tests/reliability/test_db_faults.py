@@ -17,8 +17,8 @@ import pytest
 
 from config.celery import app as celery_app
 from outcomes.models import RawEvent
-from tests.outcomes.conftest import Ingest, event, make_ingest, sign
-from tests.reliability.conftest import database_dsn, post, web_process
+from tests.support.faults import database_dsn, post, web_process
+from tests.support.ingest import Ingest, event, make_ingest, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

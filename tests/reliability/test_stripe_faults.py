@@ -15,13 +15,15 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from devtools.stripe_server import RunningServer
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice, InvoiceStatus, SettlementStep
-from settlement.services.invoicing import invoice_finalize, period_close
 from settlement.stripe_gateway import StripeUnavailable, invoice_push, stripe_lines
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import make_ingest
-from tests.reliability.conftest import FaultProxy, stripe_behind_a_fault_proxy
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable, card_on_file
+from tests.support.faults import FaultProxy, stripe_behind_a_fault_proxy
+from tests.support.ingest import make_ingest
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.stripe import card_on_file
 
 pytestmark = pytest.mark.django_db
 

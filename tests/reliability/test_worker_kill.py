@@ -18,22 +18,21 @@ import pytest
 from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
+from settlement.invoicing.close import period_close
 from settlement.models import Invoice, LineOutcome
-from settlement.services.invoicing import period_close
 from settlement.tasks import close_due_periods, close_period
-from tests.conftest import real_celery_worker
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.reliability.conftest import (
+from tests.support.faults import (
     LockHolder,
     forget_unacknowledged_messages,
     kill,
     pool_processes,
-    until_equal,
-    wait_until,
     waiting_for_a_lock,
 )
-from tests.settlement.conftest import FAST, GRADUATED, billable
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.polling import until_equal, wait_until
+from tests.support.settlement import FAST, GRADUATED, billable
+from tests.support.workers import real_celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,7 +111,7 @@ def test_a_pool_process_killed_mid_close_loses_nothing_the_message_comes_back(
 
     with locking_its_outcomes(ingest.contract) as held, real_celery_worker(pool="prefork") as worker:
         close_period.delay(str(ingest.contract.pk), OCTOBER.isoformat())
-        wait_until(waiting_for_a_lock, what="the close to be under way")
+        wait_until(waiting_for_a_lock, message="the close to be under way")
         [pool_process] = pool_processes(worker)
         kill(pool_process)
         held.release()
@@ -133,7 +132,7 @@ def test_a_worker_killed_mid_close_is_caught_up_by_the_beat_after_restart(
     with locking_its_outcomes(ingest.contract) as held:
         with real_celery_worker() as worker:
             close_period.delay(str(ingest.contract.pk), OCTOBER.isoformat())
-            wait_until(waiting_for_a_lock, what="the close to be under way")
+            wait_until(waiting_for_a_lock, message="the close to be under way")
             kill(worker.pid)
             worker.wait(timeout=10)
         held.release()
@@ -160,7 +159,7 @@ def test_a_worker_killed_mid_outcome_processing_is_caught_up_by_the_beat_after_r
     with LockHolder("LOCK TABLE outcomes_outcomeverdict IN SHARE MODE") as held:
         with real_celery_worker() as worker:
             assert ingest.post({"events": batch}).status_code == 200
-            wait_until(waiting_for_a_lock, what="the verification to be under way")
+            wait_until(waiting_for_a_lock, message="the verification to be under way")
             kill(worker.pid)
             worker.wait(timeout=10)
         held.release()

@@ -11,11 +11,12 @@ from typing import Any
 import time_machine
 
 from outcomes.services.building import outcomes_build_sweep
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import CreditNote, Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.services.credit_notes import credit_note_create
-from settlement.services.invoicing import invoice_finalize, period_close
 from settlement.services.stripe_events import stripe_event_process, stripe_event_record
-from tests.outcomes.conftest import Ingest, event
+from tests.support.ingest import Ingest, event
 
 _events = itertools.count(1)
 

@@ -11,7 +11,7 @@ from contracts.models import Membership, Role, Vendor
 from devtools.stripe_server import RunningServer
 from settlement.stripe_gateway.accounts import stripe_account_check
 from settlement.stripe_gateway.client import StripeAccount
-from tests.portal.conftest import make_member
+from tests.support.portal import make_member
 
 KEY_A = "rk_test_vendor_a_0001"
 KEY_A2 = "rk_test_vendor_a_0002"  # a second key of the same account

@@ -29,11 +29,11 @@ from settlement.models import (
     SettlementStep,
 )
 from settlement.services import invoice_actions
-from tests.conftest import stripe_customer_made_outside
 from tests.factories import CustomerFactory
-from tests.outcomes.conftest import Ingest
 from tests.settlement.collection_scenes import blocked, credited, finalized, on_stripe
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.ingest import Ingest
+from tests.support.settlement import APRIL, MARCH, billable
+from tests.support.stripe import stripe_customer_made_outside
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from outcomes.models import Outcome
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice
-from settlement.services.invoicing import invoice_finalize, period_close
-from tests.conftest import make_vendor_api
-from tests.outcomes.conftest import Ingest, make_ingest
 from tests.settlement.collection_scenes import (
     blocked,
     credited,
@@ -21,7 +20,9 @@ from tests.settlement.collection_scenes import (
     payment_failed,
     stripe_says,
 )
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import APRIL, MARCH, billable
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,13 @@ from rest_framework.test import APIClient
 
 from contracts.models import AuditEntry
 from core.errors import ValidationFailed
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import ApprovalStatus, Invoice, InvoiceStatus
-from settlement.services.invoicing import invoice_finalize, invoices_due_for_finalize, period_close
+from settlement.selectors.due import invoices_due_for_finalize
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

@@ -8,17 +8,13 @@ from typing import Any
 import pytest
 
 from outcomes.models import Outcome
+from settlement.invoicing.close import period_close, periods_close, periods_in_batches
+from settlement.invoicing.rebuild import invoice_rebuild
 from settlement.management.commands.close_periods import close
 from settlement.models import Invoice, LineOutcome
-from settlement.services.invoicing import (
-    invoice_rebuild,
-    period_close,
-    periods_close,
-    periods_in_batches,
-)
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

@@ -9,18 +9,14 @@ import pytest
 
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
 from settlement import tasks
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize, invoices_finalize, invoices_in_batches
 from settlement.management.commands.finalize_invoices import finalize
 from settlement.models import ApprovalStatus, CreditEntry, Invoice, InvoiceStatus, LineKind
-from settlement.services.invoicing import (
-    invoice_finalize,
-    invoices_finalize,
-    invoices_in_batches,
-    period_close,
-)
-from tests.conftest import make_vendor_api
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import make_ingest
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.ingest import make_ingest
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

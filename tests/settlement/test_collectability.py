@@ -11,10 +11,11 @@ from rest_framework.test import APIClient
 from contracts.models import ApiKey, CollectionMethod, Contract, Customer
 from contracts.services.credentials import api_key_create
 from settlement.collectability import NO_CARD_ON_FILE, invoice_collection_warning
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import invoice_finalize, period_close
-from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, billable
+from tests.support.ingest import Ingest
+from tests.support.settlement import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,9 @@ from django.core.management import call_command
 
 from devtools.stripe_server import running_server
 from settlement.models import Invoice, InvoiceStatus
-from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, billable, card_on_file
+from tests.support.ingest import Ingest
+from tests.support.settlement import APRIL, MARCH, billable
+from tests.support.stripe import card_on_file
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,13 @@ import pytest
 from django.db import connection
 
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
+from settlement.invoicing.close import periods_close
+from settlement.invoicing.finalize import invoices_finalize
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import invoices_finalize, periods_close
-from tests.conftest import make_vendor_api
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import make_ingest
-from tests.settlement.conftest import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.ingest import make_ingest
+from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
+from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

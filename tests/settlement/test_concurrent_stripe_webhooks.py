@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice, InvoiceStatus, StripeEvent
-from settlement.services.invoicing import invoice_finalize, period_close
-from tests.outcomes.conftest import Ingest
-from tests.settlement.conftest import APRIL, MARCH, WEBHOOK_SECRET, billable
 from tests.settlement.test_stripe_gateway import post_event, stripe_event
+from tests.support.ingest import Ingest
+from tests.support.settlement import APRIL, MARCH, billable
+from tests.support.stripe import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

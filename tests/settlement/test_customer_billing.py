@@ -18,15 +18,14 @@ from django.test import Client
 
 from contracts.models import ApiKey, AuditEntry, Customer
 from devtools.stripe_server import RunningServer
-from tests.conftest import (
+from tests.factories import CustomerFactory
+from tests.support.stripe import (
     STRIPE_WEBHOOK_SECRET,
-    VendorApi,
-    make_vendor_api,
     stripe_customer_made_outside,
     stripe_default_payment_method,
     stripe_sdk,
 )
-from tests.factories import CustomerFactory
+from tests.support.vendors import VendorApi, make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

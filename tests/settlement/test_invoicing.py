@@ -11,12 +11,14 @@ import time_machine
 from outcomes.models import AuditSample, Outcome, OutcomeState
 from outcomes.rules.sampling import clopper_pearson_lower
 from outcomes.services.building import outcomes_build_sweep
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, LineKind, LineOutcome
+from settlement.selectors.due import periods_due
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
-from settlement.services.invoicing import invoice_finalize, period_close, periods_due
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
-from tests.settlement.conftest import (
+from tests.support.ingest import Ingest, event, make_ingest
+from tests.support.settlement import (
     APRIL,
     FAST,
     GRADUATED,

@@ -20,20 +20,15 @@ from contracts.models import ApiKey, AuditEntry, Customer, Membership, Role, Ven
 from core import crypto
 from core.errors import Conflict, NotFound, PermissionDenied, Unavailable, ValidationFailed
 from devtools.stripe_server import RunningServer, sign
+from settlement.invoicing.close import period_close
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, StripeConnection, StripeEvent
-from settlement.services.invoicing import period_close
-from settlement.services.stripe_connections import (
+from settlement.stripe_connections.connect import (
     stripe_connection_connect,
     stripe_connection_disconnect,
-    stripe_connection_rotate,
     stripe_connection_tax_set,
-    stripe_connection_test,
 )
-from tests.conftest import STRIPE_WEBHOOK_SECRET, VendorApi, make_vendor_api
+from settlement.stripe_connections.credentials import stripe_connection_rotate, stripe_connection_test
 from tests.factories import VendorFactory, field_error_codes
-from tests.outcomes.conftest import make_ingest
-from tests.portal.conftest import make_member
-from tests.settlement.conftest import APRIL, MARCH, graduated_terms
 from tests.settlement.stripe_accounts import (
     ACCT_A,
     ACCT_CONNECTED,
@@ -47,6 +42,11 @@ from tests.settlement.stripe_accounts import (
     owner_of,
     stripe_accounts_register,
 )
+from tests.support.ingest import make_ingest
+from tests.support.portal import make_member
+from tests.support.settlement import APRIL, MARCH, graduated_terms
+from tests.support.stripe import STRIPE_WEBHOOK_SECRET
+from tests.support.vendors import VendorApi, make_vendor_api
 
 pytestmark = pytest.mark.django_db
 

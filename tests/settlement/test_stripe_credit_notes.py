@@ -14,16 +14,18 @@ from settlement.services.credit_notes import credit_note_create
 from settlement.stripe_gateway import invoice_push
 from settlement.stripe_gateway.credit_notes import credit_note_push
 from settlement.tasks import finalize_due_invoices
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.settlement.conftest import (
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import (
     APRIL,
     MAY,
     billable,
-    card_on_file,
     close_and_finalize,
     finalized_invoice,
     graduated_terms,
     reverse_all,
+)
+from tests.support.stripe import (
+    card_on_file,
     stripe_invoices,
     stripe_totals_by_customer,
     verity_totals_by_customer,

@@ -33,7 +33,7 @@ from settlement.models import (
     SettlementStep,
     StripeEvent,
 )
-from settlement.selectors import invoices_to_push
+from settlement.selectors.due import invoices_to_push
 from settlement.stripe_gateway import (
     MAX_STRIPE_LINES,
     SettlementBlocked,
@@ -42,17 +42,9 @@ from settlement.stripe_gateway import (
     stripe_lines,
 )
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.settlement.conftest import (
-    APRIL,
-    FAST,
-    MARCH,
-    WEBHOOK_SECRET,
-    card_on_file,
-    deliver_stripe_events,
-    finalized_invoice,
-    stripe_invoices,
-)
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import APRIL, FAST, MARCH, finalized_invoice
+from tests.support.stripe import WEBHOOK_SECRET, card_on_file, deliver_stripe_events, stripe_invoices
 
 pytestmark = pytest.mark.django_db
 
@@ -268,7 +260,7 @@ def test_an_event_whose_processing_fails_is_a_500_for_stripe_to_retry_logged_onc
     def failing(*, event_id: str) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("settlement.views.stripe_event_process", failing)
+    monkeypatch.setattr("settlement.webhooks.stripe_event_process", failing)
 
     with caplog.at_level(logging.INFO):
         response = post_event(stripe_event("evt_z", "customer.updated", "cus_1", 1_800_000_000))
@@ -278,7 +270,7 @@ def test_an_event_whose_processing_fails_is_a_500_for_stripe_to_retry_logged_onc
     assert StripeEvent.objects.filter(pk="evt_z").exists()  # stored first: Stripe's retry processes it
     assert [
         (r.name, r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING
-    ] == [("settlement.views", "ERROR", "Stripe event evt_z failed; Stripe will retry")]
+    ] == [("settlement.webhooks", "ERROR", "Stripe event evt_z failed; Stripe will retry")]
 
 
 # --- resuming: progress is Verity's own steps, never a status ------------------------------------

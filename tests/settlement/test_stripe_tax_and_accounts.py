@@ -11,10 +11,8 @@ from core.errors import ValidationFailed
 from devtools.stripe_server import RunningServer
 from settlement.models import InvoiceStatus, SettlementStatus, StripeConnection
 from settlement.services.customer_billing import customer_setup_link_create, customer_stripe_link
-from settlement.services.stripe_connections import stripe_connection_connect
+from settlement.stripe_connections.connect import stripe_connection_connect
 from settlement.stripe_gateway import SettlementBlocked, invoice_push
-from tests.outcomes.conftest import Ingest, make_ingest
-from tests.settlement.conftest import card_on_file, finalized_invoice, graduated_terms, stripe_invoices
 from tests.settlement.stripe_accounts import (
     ACCT_A,
     KEY_A,
@@ -22,6 +20,9 @@ from tests.settlement.stripe_accounts import (
     owner_of,
     stripe_accounts_register,
 )
+from tests.support.ingest import Ingest, make_ingest
+from tests.support.settlement import finalized_invoice, graduated_terms
+from tests.support.stripe import card_on_file, stripe_invoices
 
 pytestmark = pytest.mark.django_db
 

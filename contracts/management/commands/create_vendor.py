@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contracts.services.members import set_password_link
-from contracts.services.vendors import vendor_create
+from contracts.services.vendors import VendorFields, vendor_create
+from contracts.terms import parse
 from core.errors import DomainError
 
 ACTOR = "system:cli"
@@ -30,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         data = {"name": options["name"], "slug": options["slug"], "owner_email": options["owner_email"]}
         try:
-            membership = vendor_create(data=data, actor=ACTOR)
+            membership = vendor_create(fields=parse(VendorFields, data), actor=ACTOR)
         except DomainError as exc:
             details = "; ".join(
                 f"{field}: {error['message']}"

@@ -9,8 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from settlement.invoicing.close import CLOSE_BATCH, periods_close, periods_in_batches
 from settlement.management.progress import run_batches_with_progress
-from settlement.services.invoicing import CLOSE_BATCH, periods_close, periods_due, periods_in_batches
+from settlement.selectors.due import periods_due
 
 
 def close(batch: Sequence[tuple[Any, dt.datetime]]) -> list[str]:

@@ -8,14 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from settlement.invoicing.finalize import FINALIZE_BATCH, invoices_finalize, invoices_in_batches
 from settlement.management.progress import run_batches_with_progress
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import (
-    FINALIZE_BATCH,
-    invoices_due_for_finalize,
-    invoices_finalize,
-    invoices_in_batches,
-)
+from settlement.selectors.due import invoices_due_for_finalize
 
 
 def finalize(batch: Sequence[int]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from settlement.management.progress import run_with_progress
-from settlement.selectors import invoices_to_push
+from settlement.selectors.due import invoices_to_push
 from settlement.stripe_gateway import invoice_push
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from settlement.invoicing.close import CLOSE_BATCH
+from settlement.invoicing.rebuild import invoices_rebuild
 from settlement.management.progress import run_batches_with_progress
 from settlement.models import Invoice, InvoiceStatus
-from settlement.services.invoicing import CLOSE_BATCH, invoices_rebuild
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement.services.stripe_connections import stripe_connection_secrets_reencrypt
+from settlement.stripe_connections.credentials import stripe_connection_secrets_reencrypt
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ import time_machine
 from outcomes.models import OutcomeState, Party, ReviewDecision
 from outcomes.rules.anomaly import robust_z
 from outcomes.services.review import review_decide
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 # --- robust_z -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from outcomes.models import OutcomeState
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import time_machine
 from core.errors import Conflict
 from outcomes.models import Dispute, OutcomeState, OutcomeTransition
 from outcomes.services.review import dispute_open, dispute_respond
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db
 

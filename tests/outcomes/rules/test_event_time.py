@@ -11,7 +11,7 @@ import time_machine
 from contracts.services.contracts import contract_amend, contract_resume, contract_suspend, contract_terminate
 from outcomes.models import OutcomeState
 from tests.factories import amendment_payload, outcome_type_terms
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from outcomes.models import OutcomeState
 from outcomes.rules.evidence import CHECKS
-from tests.outcomes.rules.conftest import DAY, DIGEST, HOUR, T0, make_story
+from tests.support.rule_stories import DAY, DIGEST, HOUR, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

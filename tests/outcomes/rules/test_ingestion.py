@@ -8,8 +8,8 @@ import time_machine
 
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict, RawEvent, TamperEvidence
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import make_ingest
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story
+from tests.support.ingest import make_ingest
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db
 

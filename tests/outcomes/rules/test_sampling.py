@@ -16,7 +16,7 @@ from core.errors import Conflict
 from outcomes.models import AuditSample, Outcome, OutcomeState
 from outcomes.rules.sampling import clopper_pearson_lower, sample_draw
 from outcomes.services.review import sample_attest
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 # --- clopper_pearson_lower ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 
 from outcomes.models import OutcomeState
 from outcomes.services.verification import outcomes_evaluate_due
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

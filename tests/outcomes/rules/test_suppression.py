@@ -12,7 +12,7 @@ import time_machine
 
 from outcomes.models import OutcomeState, Party, ReviewDecision
 from outcomes.services.review import review_decide
-from tests.outcomes.rules.conftest import DAY, HOUR, SECOND, T0, Story, make_story
+from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db
 

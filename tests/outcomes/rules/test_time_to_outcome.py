@@ -9,7 +9,7 @@ import pytest
 
 from outcomes.models import OutcomeState
 from outcomes.rules.time_to_outcome import parse_instant
-from tests.outcomes.rules.conftest import DAY, SECOND, T0, make_story
+from tests.support.rule_stories import DAY, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db
 

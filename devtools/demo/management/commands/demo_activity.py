@@ -23,17 +23,14 @@ from contracts.models import CollectionMethod, Contract, Customer, Vendor, Webho
 from contracts.selectors import webhook_source_live_secrets
 from contracts.wording import minor_text
 from devtools.demo.clock import clock_at
+from outcomes.ingestion.delivery import delivery_receive
 from outcomes.models import Outcome, OutcomeState
-from outcomes.services.ingestion import delivery_receive
 from outcomes.services.review import dispute_open
 from outcomes.services.verification import outcomes_evaluate_due
+from settlement.invoicing.close import period_close
+from settlement.invoicing.finalize import invoice_finalize
+from settlement.selectors.due import invoices_due_for_finalize, periods_due
 from settlement.services.customer_billing import customer_test_card_attach
-from settlement.services.invoicing import (
-    invoice_finalize,
-    invoices_due_for_finalize,
-    period_close,
-    periods_due,
-)
 from settlement.stripe_gateway import SettlementBlocked, StripeUnavailable, invoice_push
 
 VENDOR_SLUG = "northwind"

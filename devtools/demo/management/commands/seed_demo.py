@@ -21,7 +21,7 @@ from django.utils import timezone
 from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendor, WebhookSource
 from contracts.services.contracts import contract_activate, contract_create
 from contracts.services.credentials import api_key_create, webhook_source_create
-from contracts.services.customers import customer_create
+from contracts.services.customers import customer_create, customer_fields_parse
 
 ACTOR = "system:seed_demo"
 VENDOR_NAME = "Northwind Agents"
@@ -179,7 +179,10 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
         )
         Membership.objects.create(user=user, vendor=vendor, role=Role.OWNER)
         customers: dict[str, Customer] = {
-            data["external_ref"]: customer_create(vendor=vendor, data=data, actor=ACTOR) for data in CUSTOMERS
+            data["external_ref"]: customer_create(
+                vendor=vendor, fields=customer_fields_parse(data), actor=ACTOR
+            )
+            for data in CUSTOMERS
         }
         contracts = []
         for external_ref, payload in _contract_terms(_first_of_previous_month(today)).items():

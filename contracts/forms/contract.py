@@ -9,9 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.forms.outcome_type import (
+    OUTCOME_TYPE_PREFIX,
+    OUTCOME_TYPE_SPECS,
+    TIER_PREFIX,
+    TIER_SPECS,
+    OutcomeTypeBlock,
+    default_outcome_type,
+    outcome_type_block,
+    tidy_outcome_types,
+)
 from contracts.models import CollectionMethod, ContractVersion, Customer
-from contracts.policy import VerificationPolicy
-from contracts.policy_form import POLICY, POLICY_SPECS, RuleBlock, rule_blocks
 from contracts.portal import customer_choices
 from contracts.terms import pricing_as_plain
 from core.currencies import stripe_currency
@@ -20,7 +28,6 @@ from core.forms import (
     BLANK_MEANS,
     INT,
     INT_LIST,
-    INT_OR_NULL,
     MONEY,
     Form,
     Input,
@@ -34,25 +41,6 @@ from core.forms import (
     money_text,
     nest,
 )
-
-PRICING_MODELS = [
-    ("per_unit", "Per unit"),
-    ("graduated", "Graduated tiers"),
-    ("volume", "Volume tiers"),
-    ("package", "Package"),
-    ("percentage", "Percentage of value"),
-]
-PRICING_FIELDS = {
-    "per_unit": ("unit_price",),
-    "graduated": ("tiers",),
-    "volume": ("tiers",),
-    "package": ("package_size", "package_price"),
-    "percentage": ("percent", "min_fee_minor", "max_fee_minor"),
-}
-MIN_TIER_ROWS = 3
-
-
-PRICE = 'A decimal in major units, e.g. "0.99" (fractions of a cent allowed).'
 
 HEADER_SPECS: dict[str, Spec] = {
     "customer_id": Spec("Customer", widget="select"),
@@ -96,42 +84,6 @@ TERMS_SPECS: dict[str, Spec] = {
     ),
     "terms.notes": Spec("Notes", widget="textarea"),
 }
-OUTCOME_TYPE_SPECS: dict[str, Spec] = {
-    "key": Spec("Key", help="Lower-case dotted name, e.g. ticket.resolved."),
-    "description": Spec("Description"),
-    "natural_key_field": Spec(
-        "Natural key field",
-        help="The evidence field naming one real-world unit, e.g. ticket_id: used when an event sends no "
-        "natural_key, and must agree with it when both are sent.",
-    ),
-    "billing_basis": Spec(
-        "Billing basis",
-        widget="select",
-        choices=(
-            ("per_outcome", "Per outcome (verified successes only)"),
-            ("per_task", "Per task (every attempt)"),
-        ),
-    ),
-    "pricing.model": Spec("Pricing model", widget="select", choices=tuple(PRICING_MODELS)),
-    "pricing.unit_price": Spec("Unit price", help=PRICE),
-    "pricing.package_size": Spec("Package size", INT, "number"),
-    "pricing.package_price": Spec("Package price", help=PRICE),
-    "pricing.percent": Spec("Percent of value", help='e.g. "12.5"'),
-    "pricing.min_fee_minor": Spec("Minimum fee per outcome", MONEY, "decimal", "Optional."),
-    "pricing.max_fee_minor": Spec("Maximum fee per outcome", MONEY, "decimal", "Optional."),
-    "free_units": Spec("Free units per period", INT, "number"),
-    "cap_units": Spec("Cap (units per period)", INT, "number", "Optional."),
-    "cap_amount_minor": Spec("Cap (amount per period)", MONEY, "decimal", "Optional."),
-    **POLICY_SPECS,
-}
-TIER_SPECS: dict[str, Spec] = {
-    "up_to": Spec("Up to (units)", INT_OR_NULL, "number", "Blank on the last tier: no upper bound."),
-    "unit_price": Spec("Unit price", help=PRICE),
-    "flat_fee": Spec("Flat fee", help="Optional."),
-}
-
-OUTCOME_TYPE_PREFIX = "terms.outcome_types[]."
-TIER_PREFIX = OUTCOME_TYPE_PREFIX + "pricing.tiers[]."
 SPECS: dict[str, Spec] = {
     **HEADER_SPECS,
     **AMEND_SPECS,
@@ -143,15 +95,6 @@ SPECS: dict[str, Spec] = {
 
 def _template(name: str) -> str:
     return re.sub(r"\[\d+\]", "[]", name)
-
-
-def default_outcome_type() -> dict[str, Any]:
-    return {
-        "billing_basis": "per_outcome",
-        "pricing": {"model": "per_unit"},
-        "free_units": 0,
-        "verification_policy": VerificationPolicy().model_dump(mode="json"),
-    }
 
 
 def blank_contract(today: str) -> dict[str, Any]:
@@ -173,36 +116,11 @@ def blank_contract(today: str) -> dict[str, Any]:
     }
 
 
-def _blank_tier(tier: dict[str, Any]) -> bool:
-    return tier.get("up_to") is None and "unit_price" not in tier and "flat_fee" not in tier
-
-
-def _blank_outcome_type(item: dict[str, Any]) -> bool:
-    pricing = item.get("pricing") or {}
-    return not any(item.get(name) for name in ("key", "description", "natural_key_field")) and not any(
-        value for name, value in pricing.items() if name not in ("model", "tiers")
-    )
-
-
 def _tidy(data: dict[str, Any]) -> None:
     """Keep only the chosen pricing model's fields, and drop blank tier rows and outcome types at the end."""
     terms = data.get("terms")
-    if not isinstance(terms, dict) or not isinstance(terms.get("outcome_types"), list):
-        return
-    outcome_types = terms["outcome_types"]
-    while len(outcome_types) > 1 and _blank_outcome_type(outcome_types[-1]):
-        outcome_types.pop()
-    for item in outcome_types:
-        pricing = item.get("pricing")
-        if not isinstance(pricing, dict):
-            continue
-        keep = PRICING_FIELDS.get(str(pricing.get("model")), ())
-        for name in [name for name in pricing if name != "model" and name not in keep]:
-            del pricing[name]
-        tiers = pricing.get("tiers")
-        if isinstance(tiers, list):
-            while tiers and _blank_tier(tiers[-1]):
-                tiers.pop()
+    if isinstance(terms, dict) and isinstance(terms.get("outcome_types"), list):
+        tidy_outcome_types(terms["outcome_types"])
 
 
 def money_currency(values: Mapping[str, Any], contract_currency: str | None) -> str | None:
@@ -241,21 +159,6 @@ def collect(post: Mapping[str, str], *, currency: str | None = None) -> tuple[di
 
 
 @dataclass
-class OutcomeTypeBlock:
-    index: int
-    anchor: Input
-    fields: list[Input]
-    pricing_anchor: Input
-    model: Input
-    per_model: dict[str, list[Input]]
-    tiers_anchor: Input
-    tiers: list[list[Input]]
-    limits: list[Input]
-    policy_anchor: Input
-    rules: list[RuleBlock]
-
-
-@dataclass
 class ContractForm:
     """The inputs of a contract (or amendment) form by section, with the errors bound to them."""
 
@@ -287,7 +190,8 @@ def contract_form(
     """Lay out the form for `data` (nested, the API's shape) or, after a post, for the posted texts
     `raw` (shown as typed). With `customers` the form creates a contract (header fields); without,
     it amends one (effective_from). `extra_outcome_type` adds a blank outcome type at the end.
-    Amounts are shown in major units of the form's currency, or else of `currency` (the contract's)."""
+    Amounts are shown in major units of the form's currency, or else of `currency` (the contract's).
+    A little over 60 lines: `make` closes over the shown values, texts and currency every input needs."""
     texts = {name: raw.get(name) or "" for name in raw} if raw is not None else {}
     shown = copy.deepcopy(nest(texts) if raw is not None else data) or {}
     terms_data = shown.setdefault("terms", {})
@@ -319,71 +223,17 @@ def contract_form(
             unit=unit if spec.kind == MONEY else "",
         )
 
-    def anchor(name: str, label: str) -> Input:
-        return Input(name=name, label=label, widget="none")
-
     header = [
         make(name, spec) for name, spec in (HEADER_SPECS if customers is not None else AMEND_SPECS).items()
     ]
     terms = [make(name, spec) for name, spec in TERMS_SPECS.items()]
-    every: list[Input] = [*header, *terms]
-    blocks = []
-    for index, block_data in enumerate(outcome_types_data):
-        prefix = f"terms.outcome_types[{index}]"
-
-        group = f"Outcome type {index + 1}"
-
-        def field_of(name: str, prefix: str = prefix, group: str = group) -> Input:
-            item = make(f"{prefix}.{name}", OUTCOME_TYPE_SPECS[name])
-            item.group = group
-            return item
-
-        def tier_cell(row: int, name: str, spec: Spec, prefix: str = prefix, group: str = group) -> Input:
-            item = make(f"{prefix}.pricing.tiers[{row}].{name}", spec)
-            item.label, item.group = f"Tier {row + 1} {spec.label.lower()}", group
-            return item
-
-        tier_count = len(lookup(block_data, "pricing.tiers") or [])
-        tiers = [
-            [tier_cell(row, name, spec) for name, spec in TIER_SPECS.items()]
-            for row in range(max(MIN_TIER_ROWS, tier_count + 1))
-        ]
-        block = OutcomeTypeBlock(
-            index=index,
-            anchor=anchor(prefix, group),
-            fields=[field_of(name) for name in ("key", "description", "natural_key_field", "billing_basis")],
-            pricing_anchor=anchor(f"{prefix}.pricing", f"{group} · Pricing"),
-            model=field_of("pricing.model"),
-            per_model={
-                "per_unit": [field_of("pricing.unit_price")],
-                "package": [field_of("pricing.package_size"), field_of("pricing.package_price")],
-                "percentage": [
-                    field_of("pricing.percent"),
-                    field_of("pricing.min_fee_minor"),
-                    field_of("pricing.max_fee_minor"),
-                ],
-            },
-            tiers_anchor=anchor(f"{prefix}.pricing.tiers", f"{group} · Tier table"),
-            tiers=tiers,
-            limits=[field_of("free_units"), field_of("cap_units"), field_of("cap_amount_minor")],
-            policy_anchor=anchor(f"{prefix}.{POLICY}", f"{group} · Verification"),
-            rules=rule_blocks(prefix, group, lookup(data, prefix), make),
-        )
-        blocks.append(block)
-        every += [
-            block.anchor,
-            *block.fields,
-            block.pricing_anchor,
-            block.model,
-            *(item for items in block.per_model.values() for item in items),
-            block.tiers_anchor,
-            *(cell for row in tiers for cell in row),
-            *block.limits,
-            block.policy_anchor,
-            *(item for rule in block.rules for item in (rule.anchor, *rule.inputs)),
-        ]
-    terms_anchor = anchor("terms", "Terms")
-    outcome_types_anchor = anchor("terms.outcome_types", "Outcome types")
+    blocks = [
+        outcome_type_block(index, block_data, lookup(data, f"terms.outcome_types[{index}]"), make)
+        for index, block_data in enumerate(outcome_types_data)
+    ]
+    every = [*header, *terms, *(item for block in blocks for item in block.inputs)]
+    terms_anchor = Input(name="terms", label="Terms", widget="none")
+    outcome_types_anchor = Input(name="terms.outcome_types", label="Outcome types", widget="none")
     form = bind([*every, terms_anchor, outcome_types_anchor], errors)
     return ContractForm(
         form=form,

@@ -15,7 +15,7 @@ from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
 from outcomes.services.building import SWEEP_GRACE, outcomes_build_sweep
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate
 from tests.factories import outcome_type_terms, version_terms
-from tests.outcomes.conftest import Ingest, event, make_ingest
+from tests.support.ingest import Ingest, event, make_ingest
 
 T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)

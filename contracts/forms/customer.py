@@ -139,23 +139,9 @@ class TaxDetailsForm:
         return self.form.summary
 
 
-def tax_details_form(
-    values: Mapping[str, str],
-    errors: FieldErrors | None = None,
-    *,
-    with_identity: bool = False,
-    with_exemption: bool = True,
-    identity: list[Input] | None = None,
-) -> TaxDetailsForm:
-    """The tax details inputs; `with_identity` puts the identity inputs before them, in one form (a new
-    customer's page), so one error summary counts every input's errors."""
-    address = [
-        Input(
-            f"address.{name}", label, value=values.get(f"address.{name}", ""), help=help_text, group="Address"
-        )
-        for name, label, help_text in ADDRESS_INPUTS
-    ]
-    tax_id_rows = [
+def _tax_id_rows(values: Mapping[str, str]) -> list[list[Input]]:
+    """A row per tax id the form offers: its type (a choice) and its number."""
+    return [
         [
             Input(
                 f"tax_ids[{row}].type",
@@ -172,6 +158,25 @@ def tax_details_form(
         ]
         for row in range(MAX_TAX_IDS)
     ]
+
+
+def tax_details_form(
+    values: Mapping[str, str],
+    errors: FieldErrors | None = None,
+    *,
+    with_identity: bool = False,
+    with_exemption: bool = True,
+    identity: list[Input] | None = None,
+) -> TaxDetailsForm:
+    """The tax details inputs; `with_identity` puts the identity inputs before them, in one form (a new
+    customer's page), so one error summary counts every input's errors."""
+    address = [
+        Input(
+            f"address.{name}", label, value=values.get(f"address.{name}", ""), help=help_text, group="Address"
+        )
+        for name, label, help_text in ADDRESS_INPUTS
+    ]
+    tax_id_rows = _tax_id_rows(values)
     tax_form = TaxDetailsForm(
         form=Form(inputs={}),
         address_anchor=Input("address", "Address", widget="none"),

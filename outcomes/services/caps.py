@@ -1,0 +1,57 @@
+"""Rule 11, the cap: a contract's outcome type admits at most `cap_units` billable outcomes per period.
+
+Applied by the verification pipeline last, to an outcome about to become billable, under a lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from contracts.periods import period_at
+from outcomes.models import CapCounter, Decision, Outcome, OutcomeState
+from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso
+
+
+def cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime) -> Verdict | None:
+    """Rule 11: admit one more billable outcome only while the period's count is under the cap.
+
+    Locks the (contract, type, period) counter row, so concurrent evaluations admit one at a time:
+    20 concurrent claims against 5 remaining units make exactly 5 billable.
+    """
+    outcome_type = facts.outcome_type
+    if outcome_type is None or outcome_type.cap_units is None:
+        return None
+    outcome, contract = facts.outcome, facts.contract
+    period = period_at(
+        outcome.occurred_at,
+        tz_name=contract.timezone,
+        anchor_day=contract.anchor_day,
+        months=contract.period_count,
+        contract_start=contract.starts_at,
+        contract_end=contract.ends_at,
+    )
+    key = {
+        "contract_id": contract.pk,
+        "outcome_type_key": outcome.outcome_type_key,
+        "period_start": period.start,
+    }
+    CapCounter.objects.bulk_create([CapCounter(**key)], ignore_conflicts=True)
+    counter = CapCounter.objects.select_for_update().get(**key)
+    used = (
+        Outcome.objects.filter(
+            contract_id=contract.pk,
+            outcome_type_key=outcome.outcome_type_key,
+            occurred_at__gte=period.start,
+            occurred_at__lt=period.end,
+            state__in=[OutcomeState.BILLABLE, OutcomeState.BILLED],
+        ).count()
+        + admitted[counter.pk]
+    )
+    details = {"cap_units": outcome_type.cap_units, "period_start": iso(period.start)}
+    if used >= outcome_type.cap_units:
+        # Held until the period ends (a unit may have been freed by then). Once it has ended, time alone
+        # frees nothing: the hold carries no date, never a past one that would come due every minute.
+        until = period.end if now < period.end else None
+        return Verdict(Decision.HOLD, "cap_exceeded", {"used": used, **details}, hold_until=until)
+    admitted[counter.pk] += 1
+    return accept("within_cap", position=used + 1, **details)

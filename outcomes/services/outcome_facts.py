@@ -1,0 +1,128 @@
+"""The facts the verification rules read, gathered for a batch of outcomes in a few queries.
+
+An outcome's contract, the version in force when it occurred and its outcome type's policy, its
+events, the human decisions on its flags, its dispute and its audit sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType, WebhookSource
+from contracts.policy import VerificationPolicy
+from core.cache import TTLCache
+from core.db.bulk import any_of
+from outcomes.models import AuditSample, Dispute, Outcome, RawEvent, ReviewDecision
+from outcomes.rules.base import EventFact, OutcomeFacts
+
+
+def _version_in_force(
+    contract: Contract, versions: Sequence[ContractVersion], at: dt.datetime
+) -> ContractVersion | None:
+    """The in-memory twin of contracts.selectors.contract_version_in_force, for a batch."""
+    if contract.status == ContractStatus.DRAFT or at < contract.starts_at:
+        return None
+    if contract.ends_at is not None and at >= contract.ends_at:
+        return None
+    in_force = None
+    for version in versions:  # ordered by effective_from
+        if version.effective_from <= at:
+            in_force = version
+    return in_force
+
+
+# Validated policies by their stored content: a policy is a frozen value, so a copy never goes stale.
+_policies: TTLCache[str, VerificationPolicy] = TTLCache(seconds=None, max_entries=4096)
+
+
+def _policy(stored: dict[str, Any] | None) -> VerificationPolicy:
+    """The validated policy of a stored one (the defaults for None), parsed once per distinct content:
+    validating a policy costs far more than looking it up."""
+    key = json.dumps(stored, sort_keys=True, default=str)
+    policy = _policies.get(key)
+    if policy is None:
+        policy = VerificationPolicy() if stored is None else VerificationPolicy.model_validate(stored)
+        _policies.put(key, policy)
+    return policy
+
+
+def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, WebhookSource]]:
+    """The outcomes' events (by outcome id) and the sources that sent them."""
+    events: dict[int, list[EventFact]] = defaultdict(list)
+    rows = RawEvent.objects.filter(outcome_link__outcome_id__in=any_of(ids)).values_list(
+        "outcome_link__outcome_id",
+        "event_id",
+        "kind",
+        "occurred_at",
+        "received_at",
+        "source_id",
+        "payload",
+        "delivery__webhook_id",
+    )
+    raw = list(rows)
+    sources = WebhookSource.objects.in_bulk({row[5] for row in raw})
+    for outcome_id, event_id, kind, occurred_at, received_at, source_id, payload, webhook_id in raw:
+        events[outcome_id].append(
+            EventFact(
+                event_id=event_id,
+                kind=kind,
+                occurred_at=occurred_at,
+                received_at=received_at,
+                source_id=source_id,
+                from_customer=sources[source_id].kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
+                evidence=payload.get("evidence") or {},
+                webhook_id=webhook_id,
+            )
+        )
+    return events, sources
+
+
+def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
+    """The facts of each outcome that has events, in the order given."""
+    ids = [o.pk for o in outcomes]
+    contract_ids = {o.contract_id for o in outcomes}
+    contracts = Contract.objects.in_bulk(contract_ids)
+    versions: dict[Any, list[ContractVersion]] = defaultdict(list)
+    for version in ContractVersion.objects.filter(contract_id__in=contract_ids).order_by("effective_from"):
+        versions[version.contract_id].append(version)
+    types: dict[tuple[int, str], OutcomeType] = {
+        (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
+    }
+    policies: dict[int, VerificationPolicy] = {}
+    events, sources = _events(ids)
+    decisions: dict[int, dict[str, ReviewDecision]] = defaultdict(dict)
+    for decision in ReviewDecision.objects.filter(outcome_id__in=any_of(ids)):
+        decisions[decision.outcome_id][decision.flag_reason] = decision
+    disputes = {d.outcome_id: d for d in Dispute.objects.filter(outcome_id__in=any_of(ids))}
+    samples = {s.pk: s for s in AuditSample.objects.filter(pk__in=any_of(ids))}
+
+    gathered = []
+    for outcome in outcomes:
+        contract = contracts[outcome.contract_id]
+        in_force = _version_in_force(contract, versions[contract.pk], outcome.occurred_at)
+        outcome_type = types.get((in_force.pk, outcome.outcome_type_key)) if in_force else None
+        if outcome_type is None:
+            policy = _policy(None)
+        else:
+            if outcome_type.pk not in policies:
+                policies[outcome_type.pk] = _policy(outcome_type.verification_policy)
+            policy = policies[outcome_type.pk]
+        gathered.append(
+            OutcomeFacts(
+                outcome=outcome,
+                contract=contract,
+                version=in_force,
+                outcome_type=outcome_type,
+                policy=policy,
+                events=events[outcome.pk],
+                sources=sources,
+                decisions=decisions[outcome.pk],
+                dispute=disputes.get(outcome.pk),
+                sample=samples.get(outcome.pk),
+            )
+        )
+    return [f for f in gathered if f.events]

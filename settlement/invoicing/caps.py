@@ -1,0 +1,119 @@
+"""Amount caps: the longest billing-order prefix of outcomes each outcome type's cap, then the
+contract's, lets through; what a cap holds is recorded for the invoice's `held_over_cap`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from contracts.models import Contract, ContractVersion, OutcomeType
+from settlement.invoicing.drafts import CONTRACT_CAP_KEY, ZERO, Billable, LineDraft
+from settlement.invoicing.usage import rated_lines
+from settlement.money import major_to_minor
+from settlement.rating import percentage_fee_minor, rate_units
+
+
+def _rated_amount(outcome_type: OutcomeType, outcomes: list[Billable], currency: str) -> Decimal:
+    if outcome_type.pricing_model == "percentage":
+        return sum(
+            (
+                percentage_fee_minor(outcome_type.pricing, o.value_minor or 0) * o.price_percent / 100
+                for o in outcomes
+            ),
+            ZERO,
+        )
+    total = ZERO
+    for percent in sorted({o.price_percent for o in outcomes}):
+        count = sum(1 for o in outcomes if o.price_percent == percent)
+        total += (
+            sum((major_to_minor(s.amount, currency) for s in rate_units(outcome_type.pricing, count)), ZERO)
+            * percent
+            / 100
+        )
+    return total
+
+
+def _within_amount_cap(
+    outcome_type: OutcomeType, outcomes: list[Billable], currency: str
+) -> tuple[list[Billable], list[Billable]]:
+    """The longest billing-order prefix whose rated amount stays within the type's amount cap."""
+    cap = outcome_type.cap_amount_minor
+    if cap is None or _rated_amount(outcome_type, outcomes, currency) <= cap:
+        return outcomes, []
+    low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _rated_amount(outcome_type, outcomes[:middle], currency) <= cap:
+            low = middle
+        else:
+            high = middle
+    return outcomes[:low], outcomes[low:]
+
+
+def _within_type_caps(
+    outcomes: list[Billable],
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+    currency: str,
+) -> list[Billable]:
+    """The outcomes each (version, outcome type) group's amount cap lets through, in billing order;
+    what a cap holds is recorded in `held` under the type's key (across versions of the period)."""
+    groups: dict[tuple[int, str], list[Billable]] = defaultdict(list)
+    for outcome in outcomes:
+        assert outcome.version_id is not None
+        groups[(outcome.version_id, outcome.outcome_type_key)].append(outcome)
+    over: set[int] = set()
+    for version_id, key in sorted(groups, key=lambda g: (versions[g[0]].number, g[1])):
+        outcome_type = types[(version_id, key)]
+        _, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency)
+        if over_cap:
+            entry = held.setdefault(key, {"outcomes": []})
+            entry["outcomes"] += [o.pk for o in over_cap]
+            entry["cap_amount_minor"] = outcome_type.cap_amount_minor
+            over.update(o.pk for o in over_cap)
+    return [o for o in outcomes if o.pk not in over] if over else outcomes
+
+
+def _within_contract_cap(
+    contract: Contract,
+    outcomes: list[Billable],
+    cap: int | None,
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+) -> list[LineDraft]:
+    """The usage lines of the longest billing-order prefix of `outcomes` whose usage (all outcome types
+    and versions of the period, free units and tiers included) stays within the contract's amount cap;
+    the rest is recorded in `held` under CONTRACT_CAP_KEY."""
+    lines = rated_lines(contract, outcomes, versions, types)
+    if cap is None or _usage_amount(lines) <= cap:
+        return lines
+    low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _usage_amount(rated_lines(contract, outcomes[:middle], versions, types)) <= cap:
+            low = middle
+        else:
+            high = middle
+    held[CONTRACT_CAP_KEY] = {"outcomes": [o.pk for o in outcomes[low:]], "cap_amount_minor": cap}
+    return rated_lines(contract, outcomes[:low], versions, types)
+
+
+def _usage_amount(lines: list[LineDraft]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
+
+
+def usage_lines(
+    contract: Contract,
+    outcomes: list[Billable],
+    held: dict[str, Any],
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+    cap_amount_minor: int | None,
+) -> list[LineDraft]:
+    """Usage lines within the amount caps: each outcome type's first, then the contract's (the
+    version's `cap_amount_minor`) over what the types let through; `held` says what each cap held."""
+    within = _within_type_caps(outcomes, held, versions, types, contract.currency)
+    return _within_contract_cap(contract, within, cap_amount_minor, held, versions, types)

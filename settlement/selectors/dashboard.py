@@ -1,0 +1,251 @@
+"""The vendor dashboard's figures: each active contract's current period, outcomes per day,
+invoiced totals per period, and what is left to collect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from contracts.models import Contract, ContractStatus, Vendor
+from contracts.periods import Period
+from contracts.terms import currency_exponent
+from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.rules.anomaly import Anomaly
+from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
+from settlement.invoicing.lines import drafts_rate
+from settlement.models import (
+    Invoice,
+    InvoiceStatus,
+    LineKind,
+)
+from settlement.money import round_line
+from settlement.selectors.invoices import COLLECTION_PROBLEMS, CollectionProblem
+
+
+@dataclass(frozen=True)
+class DraftPreview:
+    """What a period's invoice would bill if it were built now (the dashboard's "billable so far")."""
+
+    lines: list[LineDraft]
+    held_over_cap: dict[str, Any]
+    currency: str
+
+    @property
+    def usage_minor(self) -> int:
+        """The outcomes' share, rounded per line as the invoice would be."""
+        return sum(
+            round_line(line.amount, self.currency) for line in self.lines if line.kind == LineKind.USAGE
+        )
+
+    @property
+    def usage_outcomes(self) -> int:
+        """How many outcomes `usage_minor` bills (free ones included, those held over a cap not): the
+        billable ones the period's invoice takes, whenever they occurred."""
+        return len({pk for line in self.lines if line.kind == LineKind.USAGE for pk in line.shares})
+
+    @property
+    def total_minor(self) -> int:
+        return sum(round_line(line.amount, self.currency) for line in self.lines)
+
+
+def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftPreview]:
+    """Rate periods as their drafts would be built now, with the same code and one set of queries for
+    all, without writing or locking anything (a read: outcomes may move meanwhile, so it is a figure
+    to show, never to bill). In the order of `periods`."""
+    if not periods:
+        return []
+    invoices = [unsaved_invoice(contract, period) for contract, period in periods]
+    return [
+        DraftPreview(lines, held, invoice.currency)
+        for invoice, (lines, held) in zip(invoices, drafts_rate(invoices, lock=False), strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class ContractPeriodFigures:
+    """One active contract's current period at a glance."""
+
+    contract: Contract
+    period: Period
+    # Two bases, each said on the page. By occurrence (occurred_at in the period): the states, flags,
+    # disputes and anomalies, what happened in the period. By billing: the outcomes the period's invoice
+    # takes (billable by now, never billed, whenever they occurred: a late arrival or one that matured
+    # after its period ended is here) and the money they make, so the two figures always go together.
+    by_state: list[tuple[str, int]]  # every state in lifecycle order, zeros included (by occurrence)
+    outcomes: int  # by occurrence
+    flagged: int
+    disputed: int
+    anomalies: list[tuple[str, int]]  # (reason code, outcomes) of the anomaly rule's flags
+    billable_outcomes: int  # the outcomes billable_minor rates (by billing)
+    billable_minor: int  # the outcomes' share, rated as the period's invoice would rate them now
+    invoice_now_minor: int  # the whole invoice if the period closed now (fees, true-up, credits)
+    held_over_cap: int  # outcomes an amount cap would hold back
+
+
+def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
+    return reduce(
+        or_,
+        (
+            Q(
+                **{
+                    f"{prefix}contract_id": contract_id,
+                    f"{prefix}occurred_at__gte": period.start,
+                    f"{prefix}occurred_at__lt": period.end,
+                }
+            )
+            for contract_id, period in periods.items()
+        ),
+    )
+
+
+def dashboard_contract_periods(*, vendor: Vendor, now: dt.datetime) -> list[ContractPeriodFigures]:
+    """For each active contract, its current period (in the contract's time zone): outcomes that
+    occurred in it by state, flags, disputes and anomalies counted by GROUP BY; the outcomes its invoice
+    takes and their amount, rated by the invoicing code itself (see ContractPeriodFigures)."""
+    contracts = list(
+        Contract.objects.filter(vendor=vendor, status=ContractStatus.ACTIVE, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("customer")
+        .order_by("reference")
+    )
+    if not contracts:
+        return []
+    periods = {contract.pk: contract_period(contract, now) for contract in contracts}
+    counts: dict[Any, dict[str, int]] = defaultdict(dict)
+    for contract_id, state, count in (
+        Outcome.objects.filter(_period_filter(periods), vendor=vendor)
+        .values_list("contract_id", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        counts[contract_id][state] = count
+    anomalies: dict[Any, list[tuple[str, int]]] = defaultdict(list)
+    for contract_id, reason, count in (
+        OutcomeVerdict.objects.filter(
+            _period_filter(periods, "outcome__"), rule=Anomaly.name, decision=Decision.FLAG
+        )
+        .values_list("outcome__contract_id", "reason")
+        .annotate(count=Count("outcome_id", distinct=True))
+        .order_by("outcome__contract_id", "reason")
+    ):
+        anomalies[contract_id].append((reason, count))
+    previews = drafts_preview(periods=[(contract, periods[contract.pk]) for contract in contracts])
+    figures = []
+    for contract, preview in zip(contracts, previews, strict=True):
+        by_state = counts[contract.pk]
+        figures.append(
+            ContractPeriodFigures(
+                contract=contract,
+                period=periods[contract.pk],
+                by_state=[(state, by_state.get(state, 0)) for state in OutcomeState.values],
+                outcomes=sum(by_state.values()),
+                flagged=by_state.get(OutcomeState.FLAGGED, 0),
+                disputed=by_state.get(OutcomeState.DISPUTED, 0),
+                anomalies=anomalies[contract.pk],
+                billable_outcomes=preview.usage_outcomes,
+                billable_minor=preview.usage_minor,
+                invoice_now_minor=preview.total_minor,
+                held_over_cap=sum(len(held["outcomes"]) for held in preview.held_over_cap.values()),
+            )
+        )
+    return figures
+
+
+def dashboard_outcomes_per_day(*, vendor: Vendor, now: dt.datetime, days: int = 60) -> dict[str, Any]:
+    """Outcomes per UTC day by state over the last `days` days (including today), for a stacked chart:
+    {"labels": [iso dates], "series": [{"state": ..., "counts": [...]}]} (states with no outcome left out)."""
+    first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    labels = [first + dt.timedelta(days=n) for n in range(days)]
+    counts: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for day, state, count in (
+        Outcome.objects.filter(
+            vendor=vendor, occurred_at__gte=dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values_list("day", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        counts[state][day] = count
+    return {
+        "labels": [day.isoformat() for day in labels],
+        "series": [
+            {"state": state, "counts": [counts[state].get(day, 0) for day in labels]}
+            for state in OutcomeState.values
+            if state in counts
+        ],
+    }
+
+
+def dashboard_billed_per_period(*, vendor: Vendor, periods: int = 12) -> dict[str, Any]:
+    """Invoiced totals (finalized and later, not void) per period and currency, for a bar chart:
+    {"labels": [local period start dates], "series": [{"currency", "exponent", "totals_minor": [...]}]}.
+    A period is labelled by its start in the contract's time zone, so contracts in different zones
+    share a bar."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for period_start, tz_name, currency, total in (
+        Invoice.objects.filter(vendor=vendor)
+        .exclude(status__in=(InvoiceStatus.DRAFT, InvoiceStatus.VOID))
+        .values_list("period_start", "contract__timezone", "currency")
+        .annotate(total=Sum("total_minor"))
+        .order_by()
+    ):
+        label = period_start.astimezone(zoneinfo.ZoneInfo(tz_name)).date().isoformat()
+        totals[currency][label] += total
+    labels = sorted({label for by_label in totals.values() for label in by_label})[-periods:]
+    return {
+        "labels": labels,
+        "series": [
+            {
+                "currency": currency,
+                "exponent": currency_exponent(currency),
+                "totals_minor": [totals[currency].get(label, 0) for label in labels],
+            }
+            for currency in sorted(totals)
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ToCollect:
+    """The invoices with one collection problem: how many, and their totals per currency."""
+
+    problem: str
+    label: str
+    count: int
+    totals: list[tuple[str, int]]  # (currency, total_minor), by currency; currencies with none left out
+
+
+def dashboard_to_collect(*, vendor: Vendor) -> list[ToCollect]:
+    """Invoices overdue, whose payment failed, whose settlement is blocked (an invoice may be in more
+    than one), counted and summed per currency in one GROUP BY."""
+    aggregates: dict[str, Any] = {}
+    for problem, condition in COLLECTION_PROBLEMS.items():
+        aggregates[f"{problem}_count"] = Count("id", filter=condition)
+        aggregates[f"{problem}_total"] = Sum("total_minor", filter=condition)
+    by_currency = list(
+        Invoice.objects.filter(reduce(or_, COLLECTION_PROBLEMS.values()), vendor=vendor)
+        .values("currency")
+        .annotate(**aggregates)
+        .order_by("currency")
+    )
+    return [
+        ToCollect(
+            problem=problem.value,
+            label=problem.label,
+            count=sum(row[f"{problem}_count"] for row in by_currency),
+            totals=[
+                (row["currency"], row[f"{problem}_total"]) for row in by_currency if row[f"{problem}_count"]
+            ],
+        )
+        for problem in CollectionProblem
+    ]
