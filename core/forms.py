@@ -217,6 +217,25 @@ class Form:
         return self.inputs[name]
 
 
+class SectionedForm:
+    """A form shown in sections (a dataclass with a bound `form` and its inputs grouped for the template):
+    the error summary reads the bound form's counts."""
+
+    form: Form
+
+    @property
+    def error_count(self) -> int:
+        return self.form.error_count
+
+    @property
+    def unplaced(self) -> list[str]:
+        return self.form.unplaced
+
+    @property
+    def summary(self) -> list[tuple[str, str]]:
+        return self.form.summary
+
+
 def bind(inputs: Iterable[Input], errors: FieldErrors | None = None, *, form_name: str = "") -> Form:
     """Give each error to the innermost input or anchor whose path encloses the error's path.
 

@@ -32,6 +32,7 @@ from core.forms import (
     Form,
     Input,
     MalformedInput,
+    SectionedForm,
     Spec,
     bind,
     coerce,
@@ -159,7 +160,7 @@ def collect(post: Mapping[str, str], *, currency: str | None = None) -> tuple[di
 
 
 @dataclass
-class ContractForm:
+class ContractForm(SectionedForm):
     """The inputs of a contract (or amendment) form by section, with the errors bound to them."""
 
     form: Form
@@ -168,14 +169,6 @@ class ContractForm:
     terms: list[Input]
     outcome_types_anchor: Input
     outcome_types: list[OutcomeTypeBlock] = field(default_factory=list)
-
-    @property
-    def error_count(self) -> int:
-        return self.form.error_count
-
-    @property
-    def unplaced(self) -> list[str]:
-        return self.form.unplaced
 
 
 def contract_form(

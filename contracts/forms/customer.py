@@ -11,7 +11,7 @@ from typing import Any
 from contracts.billing_details import MAX_TAX_IDS, TAX_ID_FORMATS
 from contracts.models import Customer, TaxExempt
 from core.errors import FieldErrors, field_path
-from core.forms import Form, Input, bind, path_parts
+from core.forms import Form, Input, SectionedForm, bind, path_parts
 
 ADDRESS_INPUTS = (
     ("line1", "Address line 1", ""),
@@ -115,7 +115,7 @@ def errors_on_rows(errors: FieldErrors, rows: list[int]) -> FieldErrors:
 
 
 @dataclass
-class TaxDetailsForm:
+class TaxDetailsForm(SectionedForm):
     """The tax details form's inputs by section, with the errors bound to them."""
 
     form: Form
@@ -125,18 +125,6 @@ class TaxDetailsForm:
     tax_id_rows: list[list[Input]]  # each row: its type, its number
     tax_exempt: Input | None  # None on the vendor's own details: a seller has no exemption
     identity: list[Input] = field(default_factory=list)  # on the new customer page: the identity inputs first
-
-    @property
-    def error_count(self) -> int:
-        return self.form.error_count
-
-    @property
-    def unplaced(self) -> list[str]:
-        return self.form.unplaced
-
-    @property
-    def summary(self) -> list[tuple[str, str]]:
-        return self.form.summary
 
 
 def _tax_id_rows(values: Mapping[str, str]) -> list[list[Input]]:

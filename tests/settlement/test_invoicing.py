@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import time_machine
 
-from outcomes.models import AuditSample, Outcome, OutcomeState
+from outcomes.models import Outcome, OutcomeState
 from outcomes.rules.sampling import clopper_pearson_lower
 from outcomes.services.building import outcomes_build_sweep
 from settlement.invoicing.close import period_close
@@ -24,6 +24,7 @@ from tests.support.settlement import (
     GRADUATED,
     MARCH,
     MAY,
+    audit_answers,
     billable,
     close_and_finalize,
     reverse_all,
@@ -263,18 +264,7 @@ def test_denied_audit_samples_take_the_error_rates_lower_bound_off_usage_at_the_
         )
     )
     billable(ingest, 40, MARCH + dt.timedelta(days=3))
-    sampled = list(Outcome.objects.filter(contract=ingest.contract).order_by("natural_key")[:10])
-    answered = MARCH + dt.timedelta(days=4)
-    AuditSample.objects.bulk_create(
-        AuditSample(
-            outcome=outcome,
-            selected_at=answered,
-            deadline=answered + dt.timedelta(days=14),
-            answer=AuditSample.Answer.DENIED if i < 3 else AuditSample.Answer.ATTESTED,
-            answered_at=answered,
-        )
-        for i, outcome in enumerate(sampled)
-    )
+    audit_answers(ingest, sampled=10, denied=3, at=MARCH + dt.timedelta(days=4))
 
     invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
 

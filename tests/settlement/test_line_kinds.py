@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from outcomes.models import AuditSample, Outcome, OutcomeState
+from outcomes.models import Outcome, OutcomeState
 from outcomes.rules.sampling import clopper_pearson_lower
 from settlement.invoicing.close import period_close
 from settlement.invoicing.finalize import invoice_finalize
@@ -24,6 +24,7 @@ from tests.support.settlement import (
     FAST,
     MARCH,
     MAY,
+    audit_answers,
     billable,
     close_and_finalize,
     graduated_terms,
@@ -105,19 +106,7 @@ def test_the_minimum_true_up_makes_usage_up_to_the_commitment_and_nothing_above_
 def test_the_audit_adjustment_takes_the_error_rates_lower_bound_off_usage() -> None:
     ingest = per_unit_ingest()
     billable(ingest, 10, MARCH + dt.timedelta(days=3))
-    answered = MARCH + dt.timedelta(days=4)
-    AuditSample.objects.bulk_create(
-        AuditSample(
-            outcome=outcome,
-            selected_at=answered,
-            deadline=answered + dt.timedelta(days=14),
-            answer=AuditSample.Answer.DENIED if i < 2 else AuditSample.Answer.ATTESTED,
-            answered_at=answered,
-        )
-        for i, outcome in enumerate(
-            Outcome.objects.filter(contract=ingest.contract).order_by("natural_key")[:4]
-        )
-    )
+    audit_answers(ingest, sampled=4, denied=2, at=MARCH + dt.timedelta(days=4))
 
     invoice = period_close(contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL)
 

@@ -9,6 +9,7 @@ import datetime as dt
 import time_machine
 from django.conf import settings as django_settings
 
+from outcomes.models import AuditSample, Outcome
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate_due
 from settlement.invoicing.close import period_close
@@ -108,3 +109,19 @@ def settlement_round() -> bool:
         with contextlib.suppress(StripeUnavailable, SettlementBlocked):
             credit_note_push(credit_note_id=note_id)
     return not (invoices_to_push() or invoices_to_credit() or credit_notes_to_push())
+
+
+def audit_answers(ingest: Ingest, *, sampled: int, denied: int, at: dt.datetime) -> None:
+    """The contract's first `sampled` outcomes (by natural key) audited and answered at `at`: the first
+    `denied` of them denied, the rest attested."""
+    outcomes = Outcome.objects.filter(contract=ingest.contract).order_by("natural_key")[:sampled]
+    AuditSample.objects.bulk_create(
+        AuditSample(
+            outcome=outcome,
+            selected_at=at,
+            deadline=at + dt.timedelta(days=14),
+            answer=AuditSample.Answer.DENIED if i < denied else AuditSample.Answer.ATTESTED,
+            answered_at=at,
+        )
+        for i, outcome in enumerate(outcomes)
+    )
