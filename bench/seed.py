@@ -40,7 +40,7 @@ def _contract(
     anchor_day: int = 1,
     verification_policy: dict[str, Any] | None = None,
 ) -> Contract:
-    from contracts.services.contracts import contract_activate, contract_create
+    from contracts.services.contracts import contract_activate, contract_create, contract_create_parse
 
     outcome_type: dict[str, Any] = {
         "key": OUTCOME_TYPE,
@@ -51,9 +51,8 @@ def _contract(
     }
     if verification_policy is not None:
         outcome_type["verification_policy"] = verification_policy
-    contract = contract_create(
-        vendor=vendor,
-        data={
+    header, terms = contract_create_parse(
+        {
             "customer_id": str(customer.pk),
             "reference": reference,
             "currency": "USD",
@@ -61,9 +60,9 @@ def _contract(
             "anchor_day": anchor_day,
             "starts_at": starts_at,
             "terms": {"platform_fee_minor": 50_000, "outcome_types": [outcome_type]},
-        },
-        actor="bench",
+        }
     )
+    contract = contract_create(vendor=vendor, header=header, terms=terms, actor="bench")
     contract_activate(contract=contract, actor="bench")
     return contract
 

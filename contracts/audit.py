@@ -1,6 +1,7 @@
 """The vendor's audit log: one row per state-changing action, written inside the action's transaction."""
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +32,7 @@ def audit_record(
 
 def audit_record_many(
     *,
-    vendor_id: Any,
+    vendor_id: uuid.UUID,
     actor: str,
     action: str,
     at: dt.datetime,

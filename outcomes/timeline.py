@@ -17,17 +17,6 @@ import orjson
 
 from outcomes.models import Outcome, OutcomeVerdict, RawEvent
 
-# What each flag means to the person deciding it, by its machine code.
-FLAG_EXPLANATIONS = {
-    "velocity_anomaly": (
-        "Far more outcomes than usual on one day for this contract and type: possible inflation "
-        "(the vendor billing too much)."
-    ),
-    "suppression_suspected": (
-        "The customer's system confirms far fewer outcomes than it used to: possible suppression "
-        "(the customer confirming too little)."
-    ),
-}
 # Entries at the same instant, in the order they happened.
 _KIND_ORDER = {
     "event": 0,

@@ -20,6 +20,8 @@ from core.templatetags.portal import humanize_code
 from outcomes import selectors
 from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm, ReviewGroupDecisionForm
 from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
+from outcomes.rules import reason_text
+from outcomes.rules.disputes import Disputes
 from outcomes.services.review import (
     deciders,
     dispute_respond,
@@ -28,7 +30,7 @@ from outcomes.services.review import (
     review_decide_group,
     vendor_party,
 )
-from outcomes.timeline import FLAG_EXPLANATIONS, outcome_timeline, readable_facts
+from outcomes.timeline import outcome_timeline, readable_facts
 
 # Counting outcomes per state reads at most this many rows; a broader filter shows no counts.
 STATE_COUNT_CAP = 10_000
@@ -123,7 +125,7 @@ def _flag_cards(
                 "reason": reason,
                 "verdict": verdict,
                 "facts": readable_facts(verdict.facts),
-                "explanation": FLAG_EXPLANATIONS.get(reason, ""),
+                "explanation": reason_text(reason),
                 **_who_decides(request, reason),
                 "form": form or ReviewDecisionForm(initial={"flag_reason": reason}),
                 "form_id": f"flag-{outcome.pk}-{reason}",
@@ -207,7 +209,7 @@ def _group_card(
     return {
         "group": group,
         "reason": group.flag_reason,
-        "explanation": FLAG_EXPLANATIONS.get(group.flag_reason, ""),
+        "explanation": reason_text(group.flag_reason),
         "facts": readable_facts(group.sample.facts) if group.sample else [],
         "url": reverse(
             "outcomes:review-group", args=[group.contract.pk, group.flag_reason, group.day.isoformat()]
@@ -381,4 +383,4 @@ def dispute_detail_page(request: PortalRequest, dispute_id: str) -> HttpResponse
 
 def _dispute_verdicts(outcome: Outcome) -> list[OutcomeVerdict]:
     """The dispute rule's verdicts on the outcome (what the dispute did to its billing), oldest first."""
-    return [v for v in outcome.verdicts.all() if v.rule == "disputes"]
+    return [v for v in outcome.verdicts.all() if v.rule == Disputes.name]

@@ -27,10 +27,11 @@ from django.utils.html import format_html
 
 from contracts.admin.tenancy import CustomerAdmin, admin_actor
 from contracts.models import Customer
+from contracts.terms import parse
 from core.errors import DomainError, ValidationFailed
 from core.portal import add_domain_errors
 from settlement.models import CreditNote, CreditNoteOutcome, Invoice, SettlementStep
-from settlement.services.customer_billing import customer_stripe_link, customer_stripe_unlink
+from settlement.services.customer_billing import StripeLinkIn, customer_stripe_link, customer_stripe_unlink
 from settlement.services.invoice_actions import invoice_step_retry_now
 from settlement.services.settlement_steps import settlement_abandon
 
@@ -90,7 +91,8 @@ class CustomerStripeAdmin(CustomerAdmin):
         )
         if request.method == "POST" and form.is_valid():
             try:
-                customer_stripe_link(customer=customer, data=form.cleaned_data, actor=admin_actor(request))
+                link = parse(StripeLinkIn, form.cleaned_data)
+                customer_stripe_link(customer=customer, link=link, actor=admin_actor(request))
             except ValidationFailed as exc:
                 add_domain_errors(form, exc)
             except DomainError as exc:  # Stripe unreachable: nothing changed
@@ -115,11 +117,8 @@ class CustomerStripeAdmin(CustomerAdmin):
     def stripe_check(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
         for customer in queryset.select_related("vendor").exclude(stripe_customer_id=""):
             try:
-                checked = customer_stripe_link(
-                    customer=customer,
-                    data={"stripe_customer_id": customer.stripe_customer_id},
-                    actor=admin_actor(request),
-                )
+                link = parse(StripeLinkIn, {"stripe_customer_id": customer.stripe_customer_id})
+                checked = customer_stripe_link(customer=customer, link=link, actor=admin_actor(request))
             except DomainError as exc:
                 problems = [item["message"] for items in exc.field_errors.values() for item in items]
                 self.message_user(request, f"{customer}: {' '.join(problems) or exc.message}", messages.ERROR)

@@ -28,6 +28,7 @@ from settlement.stripe_connections.connect import (
     stripe_connection_tax_set,
 )
 from settlement.stripe_connections.credentials import stripe_connection_rotate, stripe_connection_test
+from settlement.stripe_connections.inputs import stripe_connection_parse, stripe_rotation_parse
 
 Mode = StripeConnection.Mode
 TAX_CHOICES = [("false", "Off: no tax on invoices"), ("true", "On: Stripe Tax computes it")]
@@ -146,8 +147,9 @@ def stripe_connect_page(request: PortalRequest) -> HttpResponse:
     data: dict[str, Any] = {"mode": mode, **{name: request.POST.get(name, "").strip() for name in names}}
     data["tax_enabled"] = request.POST.get("tax_enabled", "false") == "true"
     try:
+        fields = stripe_connection_parse(data, vendor=request.vendor, by=request.membership)
         connection = stripe_connection_connect(
-            vendor=request.vendor, data=data, by=request.membership, actor=portal_actor(request)
+            vendor=request.vendor, fields=fields, by=request.membership, actor=portal_actor(request)
         )
     except DomainError as exc:
         _owner_only(exc)
@@ -204,8 +206,9 @@ def stripe_rotate_page(request: PortalRequest) -> HttpResponse:
         if (value := request.POST.get(name, "").strip())
     }
     try:
+        fields = stripe_rotation_parse(data, vendor=request.vendor, by=request.membership)
         stripe_connection_rotate(
-            vendor=request.vendor, data=data, by=request.membership, actor=portal_actor(request)
+            vendor=request.vendor, fields=fields, by=request.membership, actor=portal_actor(request)
         )
     except DomainError as exc:
         _owner_only(exc)
@@ -225,7 +228,7 @@ def stripe_tax_page(request: PortalRequest) -> HttpResponse:
         request,
         lambda: stripe_connection_tax_set(
             vendor=request.vendor,
-            data={"tax_enabled": enabled},
+            enabled=enabled,
             by=request.membership,
             actor=portal_actor(request),
         ),

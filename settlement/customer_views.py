@@ -25,11 +25,14 @@ from contracts.forms.customer import (
 from contracts.models import CollectionMethod, ContractStatus, Customer
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services.customers import customer_create, customer_fields_parse, customer_update
+from contracts.terms import parse
 from contracts.wording import period_text
 from core.errors import DomainError, FieldErrors
 from core.forms import Form, Input, bind
 from core.portal import keyset_page
 from settlement.services.customer_billing import (
+    SetupLinkIn,
+    StripeLinkIn,
     customer_setup_link_create,
     customer_stripe_link,
     customer_stripe_unlink,
@@ -170,7 +173,8 @@ def customer_stripe_link_page(request: PortalRequest, customer_id: str) -> HttpR
     customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
     values = {"stripe_customer_id": request.POST.get("stripe_customer_id", "").strip()}
     try:
-        customer = customer_stripe_link(customer=customer, data=values, actor=portal_actor(request))
+        link = parse(StripeLinkIn, values)
+        customer = customer_stripe_link(customer=customer, link=link, actor=portal_actor(request))
     except DomainError as exc:
         errors = exc.field_errors or {"stripe_customer_id": [{"code": exc.code, "message": exc.message}]}
         return _customer_page(
@@ -217,7 +221,7 @@ def customer_setup_link_page(request: PortalRequest, customer_id: str) -> HttpRe
     try:
         url = customer_setup_link_create(
             customer=customer,
-            data={},
+            setup=SetupLinkIn(),
             default_success_url=request.build_absolute_uri(reverse("settlement:card-saved")),
             actor=portal_actor(request),
         )

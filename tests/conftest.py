@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import hashers
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from config.celery import app as celery_app
@@ -40,6 +41,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             fnmatch(path.relative_to(TESTS).as_posix(), pattern) for pattern in SLOW_TESTS
         ):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> None:
+    """Passwords hashed with one MD5 round in tests: production's PBKDF2 (a million iterations, deliberately
+    slow) costs ~0.3 s per member made or signed in, which the suite would pay thousands of times. What a
+    password protects is tested through Django's own checks, whatever the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Django caches the hashers (functools.lru_cache, which its type stubs do not declare).
+    hashers.get_hashers.cache_clear()  # type: ignore[attr-defined]
+    hashers.get_hashers_by_algorithm.cache_clear()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,7 +20,7 @@ from contracts.models import (
     WebhookSecret,
     WebhookSource,
 )
-from contracts.services.contracts import contract_create
+from contracts.services.contracts import contract_create, contract_create_parse
 from contracts.services.credentials import webhook_source_create
 
 
@@ -59,7 +59,7 @@ def version_terms(**overrides: Any) -> dict[str, Any]:
 
 
 def contract_payload(customer: Customer, **overrides: Any) -> dict[str, Any]:
-    """A valid body for POST /api/v1/contracts and for services.contracts.contract_create."""
+    """A valid body for POST /api/v1/contracts and for services.contracts.contract_create_parse."""
     return {
         "customer_id": str(customer.pk),
         "reference": f"CTR-{customer.external_ref}",
@@ -77,11 +77,20 @@ def contract_create_for(
 ) -> Contract:
     """A draft contract made through services.contracts.contract_create (first version included)."""
     customer = customer if customer is not None else CustomerFactory.create()
-    return contract_create(vendor=customer.vendor, data=contract_payload(customer, **overrides), actor=actor)
+    return contract_create(
+        vendor=customer.vendor, **new_contract(contract_payload(customer, **overrides)), actor=actor
+    )
+
+
+def new_contract(data: dict[str, Any]) -> dict[str, Any]:
+    """contract_create's typed arguments (header, terms) from a body, parsed as the API parses it."""
+    header, terms = contract_create_parse(data)
+    return {"header": header, "terms": terms}
 
 
 def amendment_payload(effective_from: str | None = None, **term_overrides: Any) -> dict[str, Any]:
-    """A valid body for services.contracts.contract_amend; effective now when effective_from is None."""
+    """A valid body of an amendment (parse(Amendment, ...) for contract_amend); effective now when
+    effective_from is None."""
     payload: dict[str, Any] = {"terms": version_terms(**term_overrides)}
     if effective_from is not None:
         payload["effective_from"] = effective_from

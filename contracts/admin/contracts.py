@@ -140,6 +140,9 @@ class ContractAdmin(admin.ModelAdmin):
             return
         current = Contract.objects.select_related("vendor").get(pk=obj.pk)
         try:
-            contract_services.contract_update_draft(contract=current, data=data, actor=admin_actor(request))
+            header = contract_services.contract_header_parse(data, current=current)
+            contract_services.contract_update_draft(
+                contract=current, header=header, fields=list(data), actor=admin_actor(request)
+            )
         except DomainError as exc:  # the contract left draft since the form was shown
             raise PermissionDenied(exc.message) from exc

@@ -181,7 +181,7 @@ class ContractVersionAdmin(admin.ModelAdmin):
             contract_services.contract_version_replace(
                 contract=contract,
                 number=form.instance.number,
-                data=terms.model_dump(mode="json"),
+                terms=terms,
                 actor=admin_actor(request),
             )
         except DomainError as exc:  # the version was locked since the form was shown

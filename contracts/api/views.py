@@ -31,7 +31,7 @@ from contracts.api.serializers import (
 from contracts.models import Contract
 from contracts.services import contracts as contract_services
 from contracts.services import credentials, customers
-from contracts.terms import Amendment, ContractHeader, VersionTerms
+from contracts.terms import Amendment, ContractHeader, VersionTerms, parse
 from core.errors import NotFound, ValidationFailed
 
 
@@ -98,7 +98,10 @@ class ContractListCreateApi(VendorApiView):
 
     @extend_schema(operation_id="contracts_create", request=ContractCreateIn, responses={201: ContractOut})
     def post(self, request: Request) -> Response:
-        contract = contract_services.contract_create(vendor=self.vendor, data=request.data, actor=self.actor)
+        header, terms = contract_services.contract_create_parse(request.data)
+        contract = contract_services.contract_create(
+            vendor=self.vendor, header=header, terms=terms, actor=self.actor
+        )
         return Response(ContractOut(self._reload(contract)).data, status=status.HTTP_201_CREATED)
 
     def _reload(self, contract: Contract) -> Contract:
@@ -118,7 +121,10 @@ class ContractDetailApi(VendorApiView):
     )
     def patch(self, request: Request, contract_id: str) -> Response:
         contract = selectors.contract_get(vendor=self.vendor, contract_id=contract_id)
-        contract_services.contract_update_draft(contract=contract, data=request.data, actor=self.actor)
+        header = contract_services.contract_header_parse(request.data, current=contract)
+        contract_services.contract_update_draft(
+            contract=contract, header=header, fields=list(request.data), actor=self.actor
+        )
         return Response(ContractOut(selectors.contract_get(vendor=self.vendor, contract_id=contract_id)).data)
 
 
@@ -141,7 +147,8 @@ class ContractVersionListCreateApi(VendorApiView):
     )
     def post(self, request: Request, contract_id: str) -> Response:
         contract = selectors.contract_get(vendor=self.vendor, contract_id=contract_id)
-        version = contract_services.contract_amend(contract=contract, data=request.data, actor=self.actor)
+        amendment = parse(Amendment, request.data)
+        version = contract_services.contract_amend(contract=contract, amendment=amendment, actor=self.actor)
         version = selectors.contract_version_get(contract=contract, number=version.number)
         return Response(ContractVersionOut(version).data, status=status.HTTP_201_CREATED)
 
@@ -162,8 +169,9 @@ class ContractVersionDetailApi(VendorApiView):
     )
     def put(self, request: Request, contract_id: str, number: int) -> Response:
         contract = selectors.contract_get(vendor=self.vendor, contract_id=contract_id)
+        terms = parse(VersionTerms, request.data)
         contract_services.contract_version_replace(
-            contract=contract, number=number, data=request.data, actor=self.actor
+            contract=contract, number=number, terms=terms, actor=self.actor
         )
         return Response(
             ContractVersionOut(selectors.contract_version_get(contract=contract, number=number)).data

@@ -1,5 +1,6 @@
 """The portal's contract and amendment forms: which inputs they have, laid out by section, and the
-JSON body they post to the same services the API calls (contract_create, contract_amend)."""
+JSON body they build, parsed and passed to the same services as the API's (contract_create_parse and
+contract_create, an Amendment and contract_amend)."""
 
 from __future__ import annotations
 

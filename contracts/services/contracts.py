@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -123,8 +123,8 @@ def _write_terms(*, version: ContractVersion, terms: VersionTerms) -> None:
     )
 
 
-def contract_create(*, vendor: Vendor, data: Any, actor: str) -> Contract:
-    """Create a draft contract with its first version (effective from the contract's start)."""
+def contract_create_parse(data: object) -> tuple[ContractHeader, VersionTerms]:
+    """A new contract's header and first terms from a body (the API's, a form's), their errors together."""
     if not isinstance(data, dict):
         raise ValidationFailed("The request body must be a JSON object.", code="invalid_body")
     header_data = {k: v for k, v in data.items() if k != "terms"}
@@ -149,6 +149,11 @@ def contract_create(*, vendor: Vendor, data: Any, actor: str) -> Contract:
             for path, items in exc.field_errors.items()
             for item in items
         )
+    return header, terms
+
+
+def contract_create(*, vendor: Vendor, header: ContractHeader, terms: VersionTerms, actor: str) -> Contract:
+    """Create a draft contract with its first version (effective from the contract's start)."""
     customer = _customer_of(vendor, header.customer_id)
     try:
         with transaction.atomic():
@@ -167,8 +172,8 @@ def contract_create(*, vendor: Vendor, data: Any, actor: str) -> Contract:
     return contract
 
 
-def contract_update_draft(*, contract: Contract, data: Any, actor: str) -> Contract:
-    """Change a draft's own fields (partial update). The first version follows a new start."""
+def contract_header_parse(data: object, *, current: Contract) -> ContractHeader:
+    """A draft's header from a partial body (the API's, a form's, the admin's) over its current values."""
     if not isinstance(data, dict):
         raise ValidationFailed("The request body must be a JSON object.", code="invalid_body")
     unknown = set(data) - set(HEADER_FIELDS)
@@ -177,7 +182,14 @@ def contract_update_draft(*, contract: Contract, data: Any, actor: str) -> Contr
             (name, "extra_forbidden", "Unknown field; versions are changed through /versions.")
             for name in sorted(unknown)
         )
-    header = parse(ContractHeader, {**_header_of(contract), **data})
+    return parse(ContractHeader, {**_header_of(current), **data})
+
+
+def contract_update_draft(
+    *, contract: Contract, header: ContractHeader, fields: Collection[str], actor: str
+) -> Contract:
+    """Change a draft's own fields to `header` (contract_header_parse reads a partial body over its
+    values); `fields` are the ones the caller gave, for the audit. The first version follows a new start."""
     customer = _customer_of(contract.vendor, header.customer_id)
     try:
         with transaction.atomic():
@@ -207,7 +219,7 @@ def contract_update_draft(*, contract: Contract, data: Any, actor: str) -> Contr
                 action="contract.updated",
                 target=locked,
                 at=timezone.now(),
-                details={"fields": sorted(data)},
+                details={"fields": sorted(fields)},
             )
     except IntegrityError:
         raise _duplicate_reference(header.reference) from None
@@ -215,9 +227,10 @@ def contract_update_draft(*, contract: Contract, data: Any, actor: str) -> Contr
     return contract
 
 
-def contract_version_replace(*, contract: Contract, number: int, data: Any, actor: str) -> ContractVersion:
+def contract_version_replace(
+    *, contract: Contract, number: int, terms: VersionTerms, actor: str
+) -> ContractVersion:
     """Replace the terms of a version of a draft contract."""
-    terms = parse(VersionTerms, data)
     with transaction.atomic():
         locked = Contract.objects.select_for_update().get(pk=contract.pk)
         version = locked.versions.filter(number=number).first()
@@ -240,9 +253,8 @@ def contract_version_replace(*, contract: Contract, number: int, data: Any, acto
     return version
 
 
-def contract_amend(*, contract: Contract, data: Any, actor: str) -> ContractVersion:
+def contract_amend(*, contract: Contract, amendment: Amendment, actor: str) -> ContractVersion:
     """Add a version effective from `effective_from` (default now); never in the past of an active contract."""
-    amendment = parse(Amendment, data)
     with transaction.atomic():
         # Lock the contract: two amendments at once must not take the same number.
         locked = Contract.objects.select_for_update().get(pk=contract.pk)

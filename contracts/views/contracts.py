@@ -17,6 +17,7 @@ from contracts.forms.contract import blank_contract, collect, contract_form, ver
 from contracts.models import Contract, ContractStatus
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import contracts as contract_services
+from contracts.terms import Amendment, parse
 from contracts.wording import approval_text, outcome_type_words, period_text, version_sentences
 from core.errors import DomainError, FieldErrors
 from core.portal import keyset_page
@@ -112,8 +113,9 @@ def contract_create_page(request: PortalRequest) -> HttpResponse:
     data, errors = collect(request.POST)
     if not adding and not errors:
         try:
+            header, terms = contract_services.contract_create_parse(data)
             contract = contract_services.contract_create(
-                vendor=request.vendor, data=data, actor=portal_actor(request)
+                vendor=request.vendor, header=header, terms=terms, actor=portal_actor(request)
             )
         except DomainError as exc:
             errors = errors_of(exc)
@@ -167,7 +169,10 @@ def contract_edit_page(request: PortalRequest, contract_id: str) -> HttpResponse
     data = {name: posted.get(name) for name in _header_values(contract)}  # blank: null, not "unchanged"
     if not errors:
         try:
-            contract_services.contract_update_draft(contract=contract, data=data, actor=portal_actor(request))
+            header = contract_services.contract_header_parse(data, current=contract)
+            contract_services.contract_update_draft(
+                contract=contract, header=header, fields=list(data), actor=portal_actor(request)
+            )
         except DomainError as exc:
             errors = errors_of(exc)
         else:
@@ -196,7 +201,7 @@ def contract_amend_page(request: PortalRequest, contract_id: str) -> HttpRespons
     if not adding and not errors:
         try:
             version = contract_services.contract_amend(
-                contract=contract, data=data, actor=portal_actor(request)
+                contract=contract, amendment=parse(Amendment, data), actor=portal_actor(request)
             )
         except DomainError as exc:
             errors = errors_of(exc)

@@ -27,6 +27,7 @@ from outcomes.api.serializers import (
     ReviewQueueItemOut,
 )
 from outcomes.models import Party
+from outcomes.rules import FLAGS
 from outcomes.services.review import (
     dispute_open,
     dispute_respond,
@@ -92,11 +93,8 @@ class OutcomeReviewApi(VendorApiView):
         operation_id="outcomes_review",
         request=ReviewDecisionIn,
         responses={201: ReviewDecisionOut},
-        description=(
-            "Decide an open flag. A suppression flag is the vendor's to clear, with evidence. An inflation flag "
-            "(velocity_anomaly) is the customer's; a vendor admin may decide it only with a justification the "
-            "customer can see."
-        ),
+        # Each flag's sentence comes from the rule raising it.
+        description=" ".join(["Decide an open flag.", *(flag.who_decides for flag in FLAGS.values())]),
     )
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get(vendor=self.vendor, outcome_id=outcome_id)

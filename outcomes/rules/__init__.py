@@ -1,12 +1,17 @@
 """The verification rules and the one registry that orders them.
 
-Adding a rule: write its module (a Rule subclass with a stable name, parameters in
-contracts.policy, reason codes) and add it here. The order is the documented evaluation order
-(docs/verification.md): cheap, decisive rules first; statistics next; people last.
+Adding a rule: write its module (a Rule subclass with a stable name, its reason codes with their
+text, parameters in contracts.policy and their sentence in contracts.wording) and add it here. The
+order is the documented evaluation order (docs/verification.md): cheap, decisive rules first;
+statistics next; people last. The lookups below are built once from RULES: the rest of outcomes asks
+them, never a rule by its name.
 """
 
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
 from outcomes.rules.anomaly import Anomaly
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict
+from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict
 from outcomes.rules.baseline import BaselineLift
 from outcomes.rules.confirmation import Confirmation
 from outcomes.rules.disputes import Disputes
@@ -40,4 +45,40 @@ RULES: tuple[Rule, ...] = (
 # Caps (rule 11) run last, inside the pipeline's transaction, at the moment an outcome would become
 # billable: see outcomes.services.verification.
 
-__all__ = ["RULES", "OutcomeFacts", "Rule", "Verdict"]
+
+def _reasons_by_code(rules: Iterable[Rule]) -> dict[str, Reason]:
+    """Every declared reason by its code; two rules may share a code only with the same meaning."""
+    by_code: dict[str, Reason] = {}
+    for rule in rules:
+        for reason in rule.reasons:
+            if by_code.setdefault(reason.code, reason) != reason:
+                raise ValueError(f"Two rules declare {reason.code!r} with different meanings.")
+    return by_code
+
+
+RULE_NAMED: Mapping[str, Rule] = MappingProxyType({rule.name: rule for rule in RULES})
+REASONS: Mapping[str, Reason] = MappingProxyType(_reasons_by_code(RULES))
+# The flags, in evaluation order: what a person decides, who may, and what they must give.
+FLAGS: Mapping[str, FlagReason] = MappingProxyType(
+    {code: reason for code, reason in REASONS.items() if isinstance(reason, FlagReason)}
+)
+
+
+def reason_text(code: str) -> str:
+    """What a reason code means in plain language; "" for a code no rule declares (the pipeline's own)."""
+    reason = REASONS.get(code)
+    return "" if reason is None else reason.text
+
+
+__all__ = [
+    "FLAGS",
+    "REASONS",
+    "RULES",
+    "RULE_NAMED",
+    "FlagReason",
+    "OutcomeFacts",
+    "Reason",
+    "Rule",
+    "Verdict",
+    "reason_text",
+]

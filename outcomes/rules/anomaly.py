@@ -21,12 +21,28 @@ from django.db.models import Sum
 
 from contracts.policy import AnomalyParams
 from outcomes.counters import utc_day
-from outcomes.models import OutcomeDayCount, SourceDayCount
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold
+from outcomes.models import OutcomeDayCount, Party, SourceDayCount
+from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag, hold
 
 RATE_WINDOW = dt.timedelta(days=30)
 RATE_HOLD = dt.timedelta(hours=24)
 MAD_SCALE = 0.6745
+# Suspected inflation: the customer, who would pay for a wrong decision, decides; or a vendor admin
+# with a justification the customer sees.
+VELOCITY_ANOMALY = FlagReason(
+    "velocity_anomaly",
+    (
+        "Far more outcomes than usual on one day for this contract and type: possible inflation "
+        "(the vendor billing too much)."
+    ),
+    suspicion="inflation",
+    deciders=frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}),
+    evidence_to_clear=False,
+    who_decides=(
+        "An inflation flag (velocity_anomaly) is the customer's; a vendor admin may decide it only "
+        "with a justification the customer can see."
+    ),
+)
 
 
 def robust_z(value: float, history: Sequence[float]) -> float:
@@ -40,6 +56,17 @@ def robust_z(value: float, history: Sequence[float]) -> float:
 
 class Anomaly(Rule):
     name = "anomaly"
+    reasons = (
+        VELOCITY_ANOMALY,
+        Reason("velocity_normal", "The day's count is within the contract's usual range."),
+        Reason(
+            "velocity_confirmed_by_customer",
+            "An unusual day, but the customer's system confirmed this outcome.",
+        ),
+        Reason(
+            "source_rejection_rate", "Most recent outcomes from this source were rejected: held for a day."
+        ),
+    )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[str, Any]:
         velocity: dict[tuple[Any, str], dict[dt.date, int]] = defaultdict(dict)
@@ -120,7 +147,7 @@ class Anomaly(Rule):
         if z > params.z_threshold:
             if facts.confirmations:  # the system of record confirmed it; a person's decision shows as such
                 return accept("velocity_confirmed_by_customer", **details)
-            return flag("velocity_anomaly", **details)
+            return flag(VELOCITY_ANOMALY.code, **details)
         return accept("velocity_normal", **details)
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:

@@ -1,5 +1,10 @@
 """What a verification rule is: a name, parameters from the policy, and one verdict per outcome.
 
+A rule also says what its verdicts mean, so nothing else in outcomes has to know it by name: the
+reason codes it emits with their plain-language text (`reasons`; a `FlagReason` for a flag, with who
+decides it), and how its verdicts move the lifecycle beyond their decision (`reverses`, `claws_back`,
+`holds_as_dispute`, `price_percent`). The registry (outcomes.rules) builds its lookups from them.
+
 A rule may `prepare` set-based statistics for a whole batch (one aggregate query, never a loop over
 history per outcome) and then `evaluate` each outcome from its facts and those statistics. It
 returns None when it does not apply (disabled by the policy), so nothing is recorded for it.
@@ -53,6 +58,30 @@ def flag(reason: str, **facts: Any) -> Verdict:
 
 def iso(instant: dt.datetime | None) -> str | None:
     return None if instant is None else instant.astimezone(dt.UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason code a rule emits, and what it means in plain language."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FlagReason(Reason):
+    """A reason the rule cannot decide alone: a person decides the flag. The party that would gain from
+    a wrong decision never decides alone.
+
+    `suspicion` names the flag in messages ("a suppression flag"); `deciders` are the parties that may
+    decide it; `evidence_to_clear` says accepting it needs the vendor's evidence; `who_decides` is the
+    sentence the API's description gives it.
+    """
+
+    suspicion: str
+    deciders: frozenset[str]
+    evidence_to_clear: bool
+    who_decides: str
 
 
 @dataclass(frozen=True)
@@ -145,9 +174,20 @@ class OutcomeFacts:
 
 
 class Rule:
-    """Base class: subclasses set `name` and implement `evaluate` (and `prepare` when set-based)."""
+    """Base class: subclasses set `name` and `reasons` and implement `evaluate` (and `prepare` when
+    set-based)."""
 
     name: ClassVar[str]
+    # Every reason code its verdicts may carry (tests/outcomes/rules/test_reasons.py reads the code for them).
+    reasons: ClassVar[tuple[Reason, ...]] = ()
+    # How its verdicts move the lifecycle beyond their decision (outcomes.services.verification):
+    reverses: ClassVar[bool] = False  # its reject voids the outcome (reversed), billed or not
+    claws_back: ClassVar[bool] = False  # its reject reverses a billed outcome (a credit)
+    holds_as_dispute: ClassVar[bool] = False  # its hold is a dispute: the outcome is disputed, not maturing
+
+    def price_percent(self, verdict: Verdict) -> int | None:
+        """The share of the price the outcome bills at when this verdict sets it, else None (in full)."""
+        return None
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> Any:
         return None

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef
 
 from contracts.periods import period_at
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, iso, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, iso, reject
 
 WITHIN_BASELINE = "within_baseline"
 
@@ -31,6 +31,12 @@ def _period_of(facts: OutcomeFacts) -> tuple[dt.datetime, dt.datetime]:
 
 class BaselineLift(Rule):
     name = "baseline_lift"
+    reasons = (
+        Reason(
+            "within_baseline", "Among the period's first outcomes, the customer's own baseline: not billed."
+        ),
+        Reason("above_baseline", "Above the period's agreed baseline: the vendor's lift."),
+    )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[tuple[Any, ...], set[int]]:
         """For each (contract, type, period) in the batch, the ids of its first N outcomes (one LIMIT query each)."""

@@ -7,12 +7,38 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag, hold, iso, reject
-from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, SuppressionStats
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, flag, hold, iso, reject
+from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, SUSPECTED, SuppressionStats
+
+BILLED_UNVERIFIED = "billed_unverified"
 
 
 class Confirmation(Rule):
     name = "confirmation"
+    reasons = (
+        Reason(
+            "reported_by_system_of_record", "Every claim came from the customer's system of record itself."
+        ),
+        Reason("confirmed", "The customer's system of record confirmed it within the match window."),
+        Reason(
+            "awaiting_confirmation", "Waiting for the customer's confirmation until the match window closes."
+        ),
+        Reason(
+            "awaiting_silence",
+            "Unconfirmed: accepted if the customer stays silent until the silence window ends.",
+        ),
+        Reason(
+            "silence_is_consent",
+            "Unconfirmed, and the customer stayed silent: accepted, as the contract says.",
+        ),
+        Reason(BILLED_UNVERIFIED, "Unconfirmed: billed at the contract's reduced unverified price."),
+        Reason("unconfirmed", "The customer's system of record did not confirm it within the match window."),
+        SUSPECTED,
+    )
+
+    def price_percent(self, verdict: Verdict) -> int | None:
+        """An unverified claim bills at the policy's reduced price."""
+        return int(verdict.facts["price_percent"]) if verdict.reason == BILLED_UNVERIFIED else None
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         params = facts.policy.confirmation
@@ -46,7 +72,7 @@ class Confirmation(Rule):
                 )
             return accept("silence_is_consent", silence_window_hours=params.silence_window_hours, **details)
         if params.on_unmatched == "bill_unverified":
-            return accept("billed_unverified", price_percent=params.unverified_price_percent, **details)
+            return accept(BILLED_UNVERIFIED, price_percent=params.unverified_price_percent, **details)
         suppression: SuppressionStats | None = prepared.get("suppression")
         stats = suppression.in_question(facts) if suppression is not None else None
         if stats is not None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outcomes.models import Dispute
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 UPHELD = {Dispute.Status.ACCEPTED, Dispute.Status.EXPIRED_CREDITED}
 
@@ -24,6 +24,17 @@ def dispute_window_closes(
 
 class Disputes(Rule):
     name = "disputes"
+    claws_back = True
+    holds_as_dispute = True
+    reasons = (
+        Reason(
+            "dispute_open",
+            "Disputed by the customer: held off the invoice until the vendor answers or the deadline.",
+        ),
+        Reason("dispute_upheld", "The dispute was upheld: not billed, or credited."),
+        Reason("dispute_rejected", "The dispute was rejected: billed."),
+        Reason("dispute_out_of_window", "Disputed after the dispute window: recorded, nothing changes."),
+    )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, Dispute]:
         """Open a dispute for each disputed event inside the window; resolve open ones past their deadline."""

@@ -7,13 +7,21 @@ import datetime as dt
 from typing import Any
 
 from contracts.models import ContractStatus
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 SUSPENSION_RECHECK = dt.timedelta(hours=24)
 
 
 class EventTime(Rule):
     name = "event_time"
+    reasons = (
+        Reason("outside_contract", "It happened while no version of the contract was in force."),
+        Reason("type_not_in_version", "The contract version in force does not cover this outcome type."),
+        Reason("occurred_in_future", "It says it happened after it was received."),
+        Reason("arrived_too_late", "It was reported after the late-arrival window."),
+        Reason("contract_suspended", "The contract is suspended: held until it resumes."),
+        Reason("in_force", "It happened while a contract version covering its type was in force."),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
         params = facts.policy.event_time

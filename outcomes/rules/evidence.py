@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, reject
 from outcomes.rules.time_to_outcome import parse_instant
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -28,6 +28,11 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
 
 class Evidence(Rule):
     name = "evidence"
+    reasons = (
+        Reason("evidence_missing", "Evidence fields the outcome type requires are missing."),
+        Reason("evidence_malformed", "Evidence fields the outcome type requires are not well-formed."),
+        Reason("evidence_complete", "Every required evidence field is present and well-formed."),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         required = facts.policy.evidence.required_fields

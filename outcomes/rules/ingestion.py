@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept
 
 
 class Authenticity(Rule):
     """Every event came through a source whose Standard Webhooks signature verified (±5 min)."""
 
     name = "authenticity"
+    reasons = (Reason("signature_verified", "Every event came through a source whose signature verified."),)
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
         return accept(
@@ -25,6 +26,9 @@ class Idempotency(Rule):
     """Each delivery id and each event id counted once (the database refused the resends)."""
 
     name = "idempotency"
+    reasons = (
+        Reason("events_counted_once", "Each delivery and each event was counted once; resends were refused."),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
         return accept("events_counted_once", events=sorted(e.event_id for e in facts.events))
@@ -34,6 +38,12 @@ class NaturalKeyUniqueness(Rule):
     """One outcome per (contract, outcome type, natural key): repeated claims merge, never bill twice."""
 
     name = "natural_key"
+    reasons = (
+        Reason("unique_natural_key", "One claim for this natural key."),
+        Reason(
+            "merged_repeated_claims", "Repeated claims for the same natural key were merged into one outcome."
+        ),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
         claims = len(facts.claims)

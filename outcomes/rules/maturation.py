@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 
 class Maturation(Rule):
     name = "maturation"
+    reasons = (
+        Reason("maturing", "Held until the hold window ends, in case a disqualifier arrives."),
+        Reason("matured", "The hold window ended with no disqualifier."),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         if facts.is_billed or (
@@ -31,6 +35,19 @@ class Maturation(Rule):
 
 class Reversal(Rule):
     name = "reversal"
+    reverses = True
+    claws_back = True
+    reasons = (
+        Reason("reversal_not_disqualifying", "Reversed for a reason that does not disqualify it."),
+        Reason("reversed", "A disqualifying reversal before billing: never billed."),
+        Reason(
+            "clawed_back",
+            "A disqualifying reversal after billing, by the lock date: credited on the next invoice.",
+        ),
+        Reason(
+            "reversal_after_lock", "A disqualifying reversal after the lock date: recorded, no money moves."
+        ),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         reversals = sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))

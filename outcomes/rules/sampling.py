@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from outcomes.models import AuditSample, Outcome
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 
 def sampling_secret() -> bytes:
@@ -66,6 +66,18 @@ def clopper_pearson_lower(errors: int, trials: int, confidence: float) -> float:
 
 class AuditSampling(Rule):
     name = "audit_sampling"
+    reasons = (
+        Reason(
+            "awaiting_attestation",
+            "Sampled for the customer's audit: waiting for their answer until the deadline.",
+        ),
+        Reason("attested", "Sampled, and the customer attested it."),
+        Reason("audit_denied", "Sampled, and the customer denied it."),
+        Reason(
+            "audit_unanswered",
+            "Sampled, and the customer did not answer by the deadline: counted as an error.",
+        ),
+    )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, AuditSample]:
         """Select this batch's unbilled outcomes that the HMAC draws, creating their sample once."""

@@ -9,13 +9,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from outcomes.models import Outcome, OutcomeState
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, reject
 
 GroupKey = tuple[Any, str, str]
 
 
 class SplitDetection(Rule):
     name = "split_detection"
+    reasons = (
+        Reason("first_of_parent", "The first outcome of its parent within the window: kept."),
+        Reason(
+            "split_merged", "Another outcome of the same parent within the window is kept: merged into it."
+        ),
+    )
 
     def prepare(
         self, batch: Sequence[OutcomeFacts], now: dt.datetime

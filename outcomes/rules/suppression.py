@@ -16,11 +16,24 @@ from django.db.models.functions import Coalesce
 
 from contracts.policy import SuppressionParams
 from outcomes.counters import utc_day
-from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, flag
+from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict, Party
+from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag
 
 RECENT_DAYS = 7
-SUPPRESSION_SUSPECTED = "suppression_suspected"
+# The flag this rule and the confirmation rule raise: the vendor, who would lose from a wrong decision,
+# clears it with its evidence.
+SUSPECTED = FlagReason(
+    "suppression_suspected",
+    (
+        "The customer's system confirms far fewer outcomes than it used to: possible suppression "
+        "(the customer confirming too little)."
+    ),
+    suspicion="suppression",
+    deciders=frozenset({Party.VENDOR}),
+    evidence_to_clear=True,
+    who_decides="A suppression flag is the vendor's to clear, with evidence.",
+)
+SUPPRESSION_SUSPECTED = SUSPECTED.code
 # A contract without outcomes in the window: what the aggregate over no rows gives.
 EMPTY: dict[str, Any] = {
     "first_day": None,
@@ -56,6 +69,10 @@ class SuppressionStats:
 
 class Suppression(Rule):
     name = "suppression"
+    reasons = (
+        SUSPECTED,
+        Reason("confirmations_steady", "The customer's system confirms as it used to."),
+    )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> SuppressionStats:
         contracts = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from outcomes.rules.base import OutcomeFacts, Rule, Verdict, accept, reject
+from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, reject
 
 
 def parse_instant(value: Any) -> dt.datetime | None:
@@ -20,6 +20,12 @@ def parse_instant(value: Any) -> dt.datetime | None:
 
 class TimeToOutcome(Rule):
     name = "time_to_outcome"
+    reasons = (
+        Reason("task_start_missing", "The evidence gives no task start (an instant with an offset)."),
+        Reason("too_fast", "Done faster than the contract's minimum duration."),
+        Reason("too_slow", "Done slower than the contract's maximum duration."),
+        Reason("duration_plausible", "Done within the contract's duration bounds."),
+    )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         params = facts.policy.time_to_outcome

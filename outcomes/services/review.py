@@ -1,9 +1,9 @@
 """People in the loop: decisions on flags, disputes and audit samples, each followed by re-evaluation.
 
-The party that gains from a wrong decision never decides alone. A flag for suspected inflation
-(the vendor billing too much) is cleared by the customer, or by a vendor admin with a justification
-the customer can see; a flag for suspected suppression (the customer confirming too little) is
-cleared by the vendor's evidence. Decisions are final for money only through the lifecycle.
+The party that gains from a wrong decision never decides alone: the rule that raises a flag says who
+decides it and whether clearing it needs the vendor's evidence (its FlagReason, in outcomes.rules.FLAGS).
+A vendor admin deciding must give a justification the customer can see. Decisions are final for
+money only through the lifecycle.
 """
 
 from __future__ import annotations
@@ -32,27 +32,25 @@ from outcomes.models import (
     Party,
     ReviewDecision,
 )
+from outcomes.rules import FLAGS
 from outcomes.rules.disputes import dispute_window_closes
 from outcomes.services.verification import outcomes_evaluate
 
-# Who may decide each kind of flag, and what they must give.
-INFLATION_FLAGS = frozenset({"velocity_anomaly"})
-SUPPRESSION_FLAGS = frozenset({"suppression_suspected"})
-DECIDERS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(INFLATION_FLAGS, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN})),
-    **dict.fromkeys(SUPPRESSION_FLAGS, frozenset({Party.VENDOR})),
-}
+# Who decides a flag no rule declares: as for suspected inflation, the customer (or a vendor admin).
+UNDECLARED_FLAG_DECIDERS = frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN})
 
 
 def deciders(flag_reason: str) -> frozenset[str]:
-    """The parties that may decide a flag (an unknown flag: as for inflation, the customer's)."""
-    return DECIDERS.get(flag_reason, frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}))
+    """The parties that may decide a flag, as the rule raising it declares."""
+    flag = FLAGS.get(flag_reason)
+    return UNDECLARED_FLAG_DECIDERS if flag is None else flag.deciders
 
 
 def vendor_party(flag_reason: str) -> str:
-    """The party a vendor's key or portal admin acts as on a flag: the vendor itself on a suppression
-    flag (its own evidence), otherwise a vendor admin (who must justify, for the customer to see)."""
-    return Party.VENDOR if flag_reason in SUPPRESSION_FLAGS else Party.VENDOR_ADMIN
+    """The party a vendor's key or portal admin acts as on a flag: the vendor itself when the flag is
+    the vendor's to decide (with its own evidence), otherwise a vendor admin (who must justify, for
+    the customer to see)."""
+    return Party.VENDOR if Party.VENDOR in deciders(flag_reason) else Party.VENDOR_ADMIN
 
 
 def open_flags(outcome: Outcome) -> dict[str, OutcomeVerdict]:
@@ -171,9 +169,15 @@ def _refuse_undue_decider(
             "required",
             "A vendor admin's decision needs a justification the customer can see.",
         )
-    if flag_reason in SUPPRESSION_FLAGS and verdict == ReviewDecision.Verdict.ACCEPT and not evidence:
+    flag = FLAGS.get(flag_reason)
+    if (
+        flag is not None
+        and flag.evidence_to_clear
+        and verdict == ReviewDecision.Verdict.ACCEPT
+        and not evidence
+    ):
         raise ValidationFailed.on_field(
-            "evidence", "required", "Clearing a suppression flag needs the vendor's evidence."
+            "evidence", "required", f"Clearing a {flag.suspicion} flag needs the vendor's evidence."
         )
 
 

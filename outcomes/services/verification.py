@@ -31,7 +31,7 @@ from outcomes.models import (
     OutcomeVerdict,
     ReviewDecision,
 )
-from outcomes.rules import RULES
+from outcomes.rules import RULE_NAMED, RULES
 from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso, reject
 from outcomes.services.caps import cap_verdict
 from outcomes.services.outcome_facts import gather
@@ -97,21 +97,21 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         by_decision[Decision.FLAG],
     )
     next_look = min((v.hold_until for _, v in holds if v.hold_until), default=None)
-    dispute_open = [v for rule, v in holds if rule == "disputes"]
+    dispute_open = [v for rule, v in holds if RULE_NAMED[rule].holds_as_dispute]
     if facts.is_billed:
-        clawed = [v for rule, v in rejects if rule in ("reversal", "disputes")]
+        clawed = [v for rule, v in rejects if RULE_NAMED[rule].claws_back]
         if clawed:
             return OutcomeState.REVERSED, None, clawed[0].reason
         if dispute_open:
-            return OutcomeState.DISPUTED, dispute_open[0].hold_until, "dispute_open"
+            return OutcomeState.DISPUTED, dispute_open[0].hold_until, dispute_open[0].reason
         return OutcomeState.BILLED, None, "billed"
-    reversal = [v for rule, v in rejects if rule == "reversal"]
+    reversal = [v for rule, v in rejects if RULE_NAMED[rule].reverses]
     if reversal:
         return OutcomeState.REVERSED, None, reversal[0].reason
     if rejects:
         return OutcomeState.REJECTED, None, rejects[0][1].reason
     if dispute_open:
-        return OutcomeState.DISPUTED, dispute_open[0].hold_until, "dispute_open"
+        return OutcomeState.DISPUTED, dispute_open[0].hold_until, dispute_open[0].reason
     if flags:
         return OutcomeState.FLAGGED, next_look, flags[0][1].reason
     if holds:
@@ -298,7 +298,7 @@ def _update(
     changed, else None (and the outcome untouched)."""
     outcome = facts.outcome
     price_percent = next(
-        (v.facts["price_percent"] for name, v in verdicts if v.reason == "billed_unverified"), 100
+        (percent for name, v in verdicts if (percent := _price_percent(name, v)) is not None), 100
     )
     updates = {
         "state": target,
@@ -319,6 +319,12 @@ def _update(
         setattr(outcome, name, value)
     outcome.updated_at = outcome.evaluated_at = now
     return before
+
+
+def _price_percent(rule_name: str, verdict: Verdict) -> int | None:
+    """The share of the price a verdict sets, if its rule says so (the caps' verdict never does)."""
+    rule = RULE_NAMED.get(rule_name)
+    return None if rule is None else rule.price_percent(verdict)
 
 
 def outcomes_evaluate(*, outcome_ids: Iterable[int], now: dt.datetime | None = None) -> EvaluationSummary:

@@ -17,6 +17,7 @@ from contracts import selectors as contract_selectors
 from contracts.api.base import CustomerApiView, VendorApiView
 from contracts.api.serializers import CustomerOut
 from contracts.models import Vendor
+from contracts.terms import parse
 from core.api.schema import ERROR_STATUSES
 from settlement.api.serializers import (
     CreditNoteOut,
@@ -50,7 +51,7 @@ from settlement.services.customer_billing import (
 from settlement.stripe_connections.account import platform_available
 from settlement.stripe_connections.connect import stripe_connection_connect, stripe_connection_disconnect
 from settlement.stripe_connections.credentials import stripe_connection_test
-from settlement.stripe_connections.inputs import StripeConnectionIn
+from settlement.stripe_connections.inputs import StripeConnectionIn, stripe_connection_parse
 
 
 class InvoiceListApi(VendorApiView):
@@ -129,7 +130,8 @@ class CustomerStripeApi(VendorApiView):
     )
     def put(self, request: Request, customer_id: str) -> Response:
         customer = contract_selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
-        customer = customer_stripe_link(customer=customer, data=request.data, actor=self.actor)
+        link = parse(StripeLinkIn, request.data)
+        customer = customer_stripe_link(customer=customer, link=link, actor=self.actor)
         return Response(CustomerOut(customer).data)
 
     @extend_schema(
@@ -154,9 +156,10 @@ class CustomerSetupLinkApi(VendorApiView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = contract_selectors.customer_get(vendor=self.vendor, customer_id=customer_id)
+        setup = parse(SetupLinkIn, request.data if request.data is not None else {})  # null: no options
         url = customer_setup_link_create(
             customer=customer,
-            data=request.data,
+            setup=setup,
             default_success_url=request.build_absolute_uri(reverse("settlement:card-saved")),
             actor=self.actor,
         )
@@ -264,8 +267,9 @@ class StripeConnectionApi(VendorApiView):
         "`tax_enabled` omitted: unchanged.",
     )
     def put(self, request: Request) -> Response:
+        fields = stripe_connection_parse(request.data, vendor=self.vendor, by=self.principal.api_key)
         stripe_connection_connect(
-            vendor=self.vendor, data=request.data, by=self.principal.api_key, actor=self.actor
+            vendor=self.vendor, fields=fields, by=self.principal.api_key, actor=self.actor
         )
         return Response(StripeConnectionOut(_stripe_connection_body(request, self.vendor)).data)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TypeAlias
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,10 +23,12 @@ from settlement.models import (
 # fixed cost of a transaction and its dozen queries is spread thin, small enough that a batch holds
 # its locks (the invoices, their contracts, the outcomes billed) for a second or so.
 CLOSE_BATCH = 200
+# A contract's key: its UUID, or that UUID's text (as a task receives it).
+ContractId: TypeAlias = uuid.UUID | str
 
 
 def periods_close(
-    *, periods: Sequence[tuple[Any, dt.datetime]], now: dt.datetime | None = None
+    *, periods: Sequence[tuple[ContractId, dt.datetime]], now: dt.datetime | None = None
 ) -> list[Invoice]:
     """Close many periods (contract id, a moment in the period) at once: create each one's draft
     invoice, or rebuild it while it is still a draft, all in one transaction with one set of queries.
@@ -75,19 +78,21 @@ def periods_close(
     return [invoices[(contract.pk, period.start)] for contract, period in closing]
 
 
-def period_close(*, contract_id: Any, period_start: dt.datetime, now: dt.datetime | None = None) -> Invoice:
+def period_close(
+    *, contract_id: ContractId, period_start: dt.datetime, now: dt.datetime | None = None
+) -> Invoice:
     """Close one period (see periods_close)."""
     [invoice] = periods_close(periods=[(contract_id, period_start)], now=now)
     return invoice
 
 
 def periods_in_batches(
-    periods: Sequence[tuple[Any, dt.datetime]], size: int = CLOSE_BATCH
-) -> Iterator[list[tuple[Any, dt.datetime]]]:
+    periods: Sequence[tuple[ContractId, dt.datetime]], size: int = CLOSE_BATCH
+) -> Iterator[list[tuple[ContractId, dt.datetime]]]:
     """Cut (contract, period start) pairs into batches of about `size` for periods_close, keeping a
     contract's periods in one batch (an earlier open draft takes what became billable in its period,
     so a contract's periods are best closed together, oldest first)."""
-    batch: list[tuple[Any, dt.datetime]] = []
+    batch: list[tuple[ContractId, dt.datetime]] = []
     for item in sorted(periods, key=lambda item: (str(item[0]), item[1])):
         if len(batch) >= size and str(batch[-1][0]) != str(item[0]):
             yield batch

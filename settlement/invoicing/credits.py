@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Sum
 
@@ -18,7 +18,7 @@ from settlement.models import (
 from settlement.money import format_minor
 
 
-def credit_balances(drafts: list[Draft]) -> dict[Any, int]:
+def credit_balances(drafts: list[Draft]) -> dict[uuid.UUID, int]:
     """Each contract's credit balance, leaving out the drafts being built (they carry nothing yet)."""
     return dict(
         CreditEntry.objects.filter(contract_id__in={draft.invoice.contract_id for draft in drafts})

@@ -9,7 +9,7 @@ changed (settlement.services.stripe_customers).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from contracts.audit import audit_record
 from contracts.models import Customer
-from contracts.terms import Terms, parse
+from contracts.terms import Terms
 from core.errors import Conflict, ValidationFailed
 from settlement.services.stripe_errors import stripe_unavailable
 from settlement.stripe_gateway import StripeUnavailable
@@ -79,11 +79,11 @@ def _linked_elsewhere(stripe_customer_id: str) -> ValidationFailed:
     )
 
 
-def customer_stripe_link(*, customer: Customer, data: Any, actor: str) -> Customer:
+def customer_stripe_link(*, customer: Customer, link: StripeLinkIn, actor: str) -> Customer:
     """Link the customer to an existing Stripe customer, once Stripe confirms it exists; record whether it
     has a card for invoices. One that pays for another Verity customer (linked, or made by Verity for it) is
     refused: its card would pay this customer's invoices."""
-    stripe_customer_id = parse(StripeLinkIn, data).stripe_customer_id
+    stripe_customer_id = link.stripe_customer_id
     try:
         remote = stripe_customer_retrieve(vendor_id=customer.vendor_id, stripe_customer_id=stripe_customer_id)
     except StripeUnavailable:
@@ -151,16 +151,17 @@ def customer_stripe_unlink(*, customer: Customer, actor: str) -> Customer:
     return customer
 
 
-def customer_setup_link_create(*, customer: Customer, data: Any, default_success_url: str, actor: str) -> str:
+def customer_setup_link_create(
+    *, customer: Customer, setup: SetupLinkIn, default_success_url: str, actor: str
+) -> str:
     """A Stripe page where the customer saves a card (a Checkout Session in setup mode), its URL to send
     them; their Stripe customer is made first if they have none. The card becomes the default for invoices
     when the session completes (customer_setup_complete)."""
-    fields = parse(SetupLinkIn, data if data is not None else {})
     try:
         url = customer_setup_session_create(
             customer=customer,
-            success_url=fields.success_url or default_success_url,
-            cancel_url=fields.cancel_url or "",
+            success_url=setup.success_url or default_success_url,
+            cancel_url=setup.cancel_url or "",
         )
     except StripeUnavailable:
         raise stripe_unavailable() from None

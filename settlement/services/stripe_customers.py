@@ -4,8 +4,6 @@ Stripe and records the result (settlement.services.customer_billing): no Stripe 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
 from contracts.models import Customer
@@ -16,7 +14,7 @@ from settlement.tasks import complete_customer_setup, refresh_customer_payment_m
 STRIPE_CUSTOMER_EVENTS = ("checkout.session.completed", "customer.updated")
 
 
-def _object_id(value: Any) -> str:
+def _object_id(value: object) -> str:
     """An id Stripe sends as a string, or inside the object when expanded."""
     if isinstance(value, dict):
         value = value.get("id")

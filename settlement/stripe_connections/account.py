@@ -31,6 +31,16 @@ def platform_available() -> bool:
     return bool(settings.STRIPE_API_KEY)
 
 
+def platform_require() -> None:
+    """A connected account needs the deployment's platform key."""
+    if not platform_available():
+        raise ValidationFailed.on_field(
+            "mode",
+            "platform_unavailable",
+            "This deployment has no Stripe platform key: connect your own account instead.",
+        )
+
+
 def owner_require(vendor: Vendor, by: Membership | ApiKey) -> None:
     if isinstance(by, Membership):
         allowed = by.vendor_id == vendor.pk and by.role == Role.OWNER
@@ -112,6 +122,17 @@ def connection_get(vendor: Vendor) -> StripeConnection:
     connection = StripeConnection.objects.filter(vendor=vendor).first()
     if connection is None:
         raise not_connected()
+    return connection
+
+
+def own_account_connection_get(vendor: Vendor) -> StripeConnection:
+    """The vendor's connection to its own Stripe account (404 without one; 409 for a connected account,
+    which has no key or webhook secret of its own)."""
+    connection = connection_get(vendor)
+    if connection.mode != Mode.OWN_ACCOUNT:
+        raise Conflict(
+            "A connected account has no key or webhook secret of its own to rotate.", code="not_own_account"
+        )
     return connection
 
 

@@ -11,37 +11,35 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.models import ApiKey, Membership, Vendor
-from contracts.terms import parse
 from core import crypto
 from core.errors import Conflict, ValidationFailed
 from settlement.models import StripeConnection
 from settlement.stripe_connections.account import (
-    Mode,
     account_checked,
     connection_audit,
     connection_lock,
     key_hint,
     not_connected,
     owner_require,
-    platform_available,
+    platform_require,
     settling_conflict,
 )
-from settlement.stripe_connections.inputs import ConnectedAccountIn, ModeIn, OwnAccountIn, TaxIn
+from settlement.stripe_connections.inputs import ConnectedAccountIn, OwnAccountIn
 from settlement.stripe_gateway.client import StripeAccount
 
 logger = logging.getLogger(__name__)
 
 
 def stripe_connection_connect(
-    *, vendor: Vendor, data: Any, by: Membership | ApiKey, actor: str
+    *, vendor: Vendor, fields: OwnAccountIn | ConnectedAccountIn, by: Membership | ApiKey, actor: str
 ) -> StripeConnection:
     """Connect the vendor's own Stripe account (`own_account`: its key and webhook secret) or a connected
     account under the platform (`connected_account`), once Stripe confirms it. Connecting the account the
     vendor is already connected to replaces its credentials (and `tax_enabled`, if given); another
     account is refused while one is connected (disconnect first), and so is any change of account while a
-    settlement is under way in the current one."""
+    settlement is under way in the current one. stripe_connection_parse reads the body."""
     owner_require(vendor, by)
-    fields, facts = _account_confirmed(data)
+    facts = _account_confirmed(fields)
     now = timezone.now()
     values = _connection_values(fields, facts, now)
     try:
@@ -57,21 +55,12 @@ def stripe_connection_connect(
     return connection
 
 
-def _account_confirmed(data: Any) -> tuple[OwnAccountIn | ConnectedAccountIn, dict[str, str]]:
-    """The body of a connection, parsed for its mode, and the account as Stripe describes it."""
-    if parse(ModeIn, data).mode == Mode.OWN_ACCOUNT.value:
-        own = parse(OwnAccountIn, data)
-        return own, account_checked(StripeAccount(own.secret_key), field="secret_key")
-    if not platform_available():
-        raise ValidationFailed.on_field(
-            "mode",
-            "platform_unavailable",
-            "This deployment has no Stripe platform key: connect your own account instead.",
-        )
-    connected = parse(ConnectedAccountIn, data)
-    return connected, account_checked(
-        StripeAccount(settings.STRIPE_API_KEY, connected.account_id), field="account_id"
-    )
+def _account_confirmed(fields: OwnAccountIn | ConnectedAccountIn) -> dict[str, str]:
+    """The account as Stripe describes it."""
+    if isinstance(fields, OwnAccountIn):
+        return account_checked(StripeAccount(fields.secret_key), field="secret_key")
+    platform_require()
+    return account_checked(StripeAccount(settings.STRIPE_API_KEY, fields.account_id), field="account_id")
 
 
 def _connection_values(
@@ -131,11 +120,10 @@ def _connection_store(
 
 
 def stripe_connection_tax_set(
-    *, vendor: Vendor, data: Any, by: Membership | ApiKey, actor: str
+    *, vendor: Vendor, enabled: bool, by: Membership | ApiKey, actor: str
 ) -> StripeConnection:
     """Turn Stripe Tax on or off for the vendor's next invoices (those already on Stripe keep theirs)."""
     owner_require(vendor, by)
-    enabled = parse(TaxIn, data).tax_enabled
     with transaction.atomic():
         connection = connection_lock(vendor)
         if connection is None:

@@ -11,12 +11,10 @@ from django.utils import timezone
 
 from contracts.models import ApiKey, Membership, Vendor
 from contracts.services.credentials import ReencryptResult
-from contracts.terms import parse
 from core import crypto
 from core.errors import Conflict, ValidationFailed
 from settlement.models import StripeConnection
 from settlement.stripe_connections.account import (
-    Mode,
     account_checked,
     account_of,
     connection_audit,
@@ -24,9 +22,10 @@ from settlement.stripe_connections.account import (
     connection_gone,
     connection_lock,
     key_hint,
+    own_account_connection_get,
     owner_require,
 )
-from settlement.stripe_connections.inputs import RotateIn
+from settlement.stripe_connections.inputs import RotateIn, rotation_require
 
 logger = logging.getLogger(__name__)
 
@@ -61,22 +60,15 @@ def stripe_connection_test(*, vendor: Vendor, by: Membership | ApiKey, actor: st
 
 
 def stripe_connection_rotate(
-    *, vendor: Vendor, data: Any, by: Membership | ApiKey, actor: str
+    *, vendor: Vendor, fields: RotateIn, by: Membership | ApiKey, actor: str
 ) -> StripeConnection:
     """Replace the own account's key and/or webhook secret. A new key must reach the same Stripe account
     (another account is a disconnect and a connect); the key in use is checked too (a webhook secret
-    cannot be checked in Stripe: its first signed event shows it works)."""
+    cannot be checked in Stripe: its first signed event shows it works). stripe_rotation_parse reads the
+    body."""
     owner_require(vendor, by)
-    connection = connection_get(vendor)
-    if connection.mode != Mode.OWN_ACCOUNT:
-        raise Conflict(
-            "A connected account has no key or webhook secret of its own to rotate.", code="not_own_account"
-        )
-    fields = parse(RotateIn, data)
-    if fields.secret_key is None and fields.webhook_secret is None:
-        raise ValidationFailed.on_field(
-            "secret_key", "required", "Enter a new secret key, a new webhook secret, or both."
-        )
+    connection = own_account_connection_get(vendor)
+    rotation_require(fields)
     facts = account_checked(account_of(connection, fields.secret_key), field="secret_key")
     if facts["id"] != connection.account_id:
         raise ValidationFailed.on_field(

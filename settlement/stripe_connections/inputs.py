@@ -1,4 +1,6 @@
-"""What a change of the Stripe connection accepts: the bodies the API and the portal parse."""
+"""What a change of the Stripe connection accepts: the bodies the API and the portal parse, and the
+functions that parse them after the checks the service makes first (an admin sending a bad body learns
+that only an owner may change the connection, as the service would tell them)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from contracts.terms import Terms
+from contracts.models import ApiKey, Membership, Vendor
+from contracts.terms import Terms, parse
+from core.errors import ValidationFailed
+from settlement.stripe_connections.account import (
+    Mode,
+    own_account_connection_get,
+    owner_require,
+    platform_require,
+)
 
 SecretKey = Annotated[
     str,
@@ -69,5 +79,31 @@ class RotateIn(Terms):
     webhook_secret: WebhookSecret | None = None
 
 
-class TaxIn(Terms):
-    tax_enabled: bool
+def stripe_connection_parse(
+    data: object, *, vendor: Vendor, by: Membership | ApiKey
+) -> OwnAccountIn | ConnectedAccountIn:
+    """A connection's body, read for its mode, once the caller is known to be an owner (and, for a
+    connected account, the platform available)."""
+    owner_require(vendor, by)
+    if parse(ModeIn, data).mode == Mode.OWN_ACCOUNT.value:
+        return parse(OwnAccountIn, data)
+    platform_require()
+    return parse(ConnectedAccountIn, data)
+
+
+def stripe_rotation_parse(data: object, *, vendor: Vendor, by: Membership | ApiKey) -> RotateIn:
+    """A rotation's body (a new key, a new webhook secret, or both), once the caller is known to be an
+    owner and the vendor to be connected to its own account."""
+    owner_require(vendor, by)
+    own_account_connection_get(vendor)
+    fields = parse(RotateIn, data)
+    rotation_require(fields)
+    return fields
+
+
+def rotation_require(fields: RotateIn) -> None:
+    """A rotation changes something: a new key, a new webhook secret, or both."""
+    if fields.secret_key is None and fields.webhook_secret is None:
+        raise ValidationFailed.on_field(
+            "secret_key", "required", "Enter a new secret key, a new webhook secret, or both."
+        )

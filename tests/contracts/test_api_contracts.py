@@ -15,6 +15,7 @@ from contracts.services.contracts import (
     contract_suspend,
     contract_terminate,
 )
+from contracts.terms import Amendment, parse
 from tests.factories import (
     CustomerFactory,
     amendment_payload,
@@ -425,7 +426,9 @@ def test_list_with_a_bad_filter_value_is_400(
 
 def test_retrieve_returns_the_contract_with_its_versions(vendor_api: VendorApi, customer: Customer) -> None:
     contract = contract_create_for(customer)
-    contract_amend(contract=contract, data=amendment_payload("2026-02-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-02-01")), actor="system"
+    )
 
     response = vendor_api.client.get(f"/api/v1/contracts/{contract.pk}")
 
@@ -541,7 +544,9 @@ def test_patch_to_a_reference_already_used_is_409(vendor_api: VendorApi, custome
 def test_versions_list_and_retrieve(vendor_api: VendorApi, customer: Customer) -> None:
     contract = contract_create_for(customer)
     contract_amend(
-        contract=contract, data=amendment_payload("2026-02-01", platform_fee_minor=0), actor="system"
+        contract=contract,
+        amendment=parse(Amendment, amendment_payload("2026-02-01", platform_fee_minor=0)),
+        actor="system",
     )
 
     listed = vendor_api.client.get(f"/api/v1/contracts/{contract.pk}/versions")
@@ -773,7 +778,9 @@ def test_amend_at_a_refused_instant_is_400_on_effective_from(
 ) -> None:
     contract = contract_in(status, customer, ends_at="2027-01-01")
     if code == "not_after_latest_version" and status == ContractStatus.ACTIVE:
-        contract_amend(contract=contract, data=amendment_payload("2026-05-01"), actor="system")
+        contract_amend(
+            contract=contract, amendment=parse(Amendment, amendment_payload("2026-05-01")), actor="system"
+        )
     versions_before = ContractVersion.objects.count()
 
     response = vendor_api.client.post(
@@ -860,7 +867,9 @@ def amended_contract(customer: Customer) -> Contract:
     """Active since 2026-01-01 (New York), with version 2 from 2026-04-01 local midnight (04:00Z)."""
     with time_machine.travel(NOW, tick=False):
         contract = contract_in(ContractStatus.ACTIVE, customer)
-        contract_amend(contract=contract, data=amendment_payload("2026-04-01"), actor="system")
+        contract_amend(
+            contract=contract, amendment=parse(Amendment, amendment_payload("2026-04-01")), actor="system"
+        )
     return contract
 
 
@@ -941,7 +950,9 @@ def test_version_in_force_needs_an_instant(vendor_api: VendorApi, amended_contra
 @time_machine.travel(NOW, tick=False)
 def test_activate_a_draft_locks_its_versions(vendor_api: VendorApi, customer: Customer) -> None:
     contract = contract_in(ContractStatus.DRAFT, customer)
-    contract_amend(contract=contract, data=amendment_payload("2026-02-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-02-01")), actor="system"
+    )
 
     response = vendor_api.client.post(f"/api/v1/contracts/{contract.pk}/activate")
 

@@ -18,6 +18,7 @@ from contracts.selectors import (
 )
 from contracts.services.contracts import contract_activate, contract_amend, contract_terminate
 from contracts.services.credentials import api_key_create, webhook_source_create
+from contracts.terms import Amendment, parse
 from core.errors import NotFound
 from tests.factories import CustomerFactory, VendorFactory, amendment_payload, contract_create_for
 
@@ -38,7 +39,9 @@ def amended_contract() -> Contract:
     """Active, 2026-01-01 to 2027-01-01 in New York: v1 from the start, v2 from 2026-06-01 (local days)."""
     contract = contract_create_for(timezone="America/New_York", starts_at="2026-01-01", ends_at="2027-01-01")
     contract_amend(
-        contract=contract, data=amendment_payload("2026-06-01", platform_fee_minor=1), actor="system"
+        contract=contract,
+        amendment=parse(Amendment, amendment_payload("2026-06-01", platform_fee_minor=1)),
+        actor="system",
     )
     return contract_activate(contract=contract, actor="system")
 
@@ -113,8 +116,12 @@ BERLIN_AUTUMN_MIDNIGHT = dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
 def berlin_contract() -> Contract:
     """Active in Europe/Berlin from 2026-01-01, amended at local midnight of both 2026 DST switch days."""
     contract = contract_create_for(timezone="Europe/Berlin", starts_at="2026-01-01")
-    contract_amend(contract=contract, data=amendment_payload("2026-03-29"), actor="system")
-    contract_amend(contract=contract, data=amendment_payload("2026-10-25"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-03-29")), actor="system"
+    )
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-10-25")), actor="system"
+    )
     return contract_activate(contract=contract, actor="system")
 
 

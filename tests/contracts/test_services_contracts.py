@@ -16,18 +16,21 @@ from contracts.services.contracts import (
     contract_activate,
     contract_amend,
     contract_create,
+    contract_header_parse,
     contract_resume,
     contract_suspend,
     contract_terminate,
     contract_update_draft,
     contract_version_replace,
 )
+from contracts.terms import Amendment, VersionTerms, parse
 from core.errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationFailed
 from tests.factories import (
     CustomerFactory,
     amendment_payload,
     contract_create_for,
     contract_payload,
+    new_contract,
     outcome_type_terms,
     version_terms,
 )
@@ -43,6 +46,12 @@ def audit_actions(contract: Contract) -> list[tuple[str, str]]:
         "at", "id"
     )
     return [(entry.actor, entry.action) for entry in entries]
+
+
+def draft_update(contract: Contract, body: dict[str, Any], *, actor: str) -> Contract:
+    """contract_update_draft with a partial body parsed as the API parses it (its keys are the fields given)."""
+    header = contract_header_parse(body, current=contract)
+    return contract_update_draft(contract=contract, header=header, fields=list(body), actor=actor)
 
 
 def active_contract(**overrides: Any) -> Contract:
@@ -65,7 +74,7 @@ def test_create_makes_a_draft_with_its_first_version(frozen: Any) -> None:
 
     # when a draft is created
     contract = contract_create(
-        vendor=customer.vendor, data=contract_payload(customer), actor="user:ann@v.test"
+        vendor=customer.vendor, **new_contract(contract_payload(customer)), actor="user:ann@v.test"
     )
 
     # then it is a draft starting at New York midnight, with one unlocked version from that start
@@ -108,7 +117,7 @@ def test_create_reports_header_and_terms_errors_together_and_writes_nothing() ->
     )
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_create(vendor=customer.vendor, data=data, actor="system")
+        contract_create(vendor=customer.vendor, **new_contract(data), actor="system")
 
     assert {path: [e["code"] for e in errors] for path, errors in caught.value.field_errors.items()} == {
         "currency": ["unknown_currency"],
@@ -124,7 +133,7 @@ def test_create_without_terms_is_refused_on_terms() -> None:
     data = {k: v for k, v in contract_payload(customer).items() if k != "terms"}
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_create(vendor=customer.vendor, data=data, actor="system")
+        contract_create(vendor=customer.vendor, **new_contract(data), actor="system")
 
     assert list(caught.value.field_errors) == ["terms"]
     assert caught.value.field_errors["terms"][0]["code"] == "required"
@@ -138,7 +147,7 @@ def test_create_for_another_vendors_customer_is_refused() -> None:
     vendor = CustomerFactory.create().vendor
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_create(vendor=vendor, data=contract_payload(foreign), actor="system")
+        contract_create(vendor=vendor, **new_contract(contract_payload(foreign)), actor="system")
 
     assert caught.value.field_errors == {
         "customer_id": [{"code": "not_found", "message": "No such customer."}]
@@ -167,9 +176,9 @@ def test_create_with_a_used_reference_is_a_conflict_not_a_crash() -> None:
 def test_update_draft_changes_the_header_and_moves_the_first_version(frozen: Any) -> None:
     contract = contract_create_for(timezone="America/New_York", starts_at="2026-01-01")
 
-    updated = contract_update_draft(
-        contract=contract,
-        data={"timezone": "Europe/Berlin", "starts_at": "2026-03-01", "reference": "CTR-NEW"},
+    updated = draft_update(
+        contract,
+        {"timezone": "Europe/Berlin", "starts_at": "2026-03-01", "reference": "CTR-NEW"},
         actor="user:ann@v.test",
     )
 
@@ -194,7 +203,7 @@ def test_update_draft_refuses_unknown_fields_including_terms() -> None:
     contract = contract_create_for()
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_update_draft(contract=contract, data={"terms": {}, "colour": "red"}, actor="system")
+        draft_update(contract, {"terms": {}, "colour": "red"}, actor="system")
 
     assert sorted(caught.value.field_errors) == ["colour", "terms"]
     assert {e["code"] for errors in caught.value.field_errors.values() for e in errors} == {"extra_forbidden"}
@@ -206,7 +215,7 @@ def test_update_of_an_active_contract_is_refused_and_changes_nothing() -> None:
     contract = active_contract(reference="CTR-1")
 
     with pytest.raises(Conflict) as caught:
-        contract_update_draft(contract=contract, data={"reference": "CTR-2"}, actor="system")
+        draft_update(contract, {"reference": "CTR-2"}, actor="system")
 
     assert caught.value.code == "contract_not_draft"
     contract.refresh_from_db()
@@ -218,11 +227,13 @@ def test_update_of_an_active_contract_is_refused_and_changes_nothing() -> None:
 def test_update_draft_cannot_move_the_start_onto_an_amendment() -> None:
     # given a draft amended from 2026-03-01
     contract = contract_create_for(timezone="UTC", starts_at="2026-01-01")
-    contract_amend(contract=contract, data=amendment_payload("2026-03-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-03-01")), actor="system"
+    )
 
     # when the start is moved to that same day
     with pytest.raises(ValidationFailed) as caught:
-        contract_update_draft(contract=contract, data={"starts_at": "2026-03-01"}, actor="system")
+        draft_update(contract, {"starts_at": "2026-03-01"}, actor="system")
 
     # then it is refused and neither the contract nor version 1 moved
     assert [e["code"] for e in caught.value.field_errors["starts_at"]] == ["after_amendment"]
@@ -238,7 +249,7 @@ def test_update_draft_to_a_used_reference_is_a_conflict() -> None:
     other = contract_create_for(customer, reference="CTR-B")
 
     with pytest.raises(Conflict) as caught:
-        contract_update_draft(contract=other, data={"reference": "CTR-A"}, actor="system")
+        draft_update(other, {"reference": "CTR-A"}, actor="system")
 
     assert caught.value.code == "duplicate_reference"
     other.refresh_from_db()
@@ -259,7 +270,9 @@ def test_replace_the_terms_of_a_draft_version() -> None:
         ],
     )
 
-    version = contract_version_replace(contract=contract, number=1, data=terms, actor="user:bo@v.test")
+    version = contract_version_replace(
+        contract=contract, number=1, terms=parse(VersionTerms, terms), actor="user:bo@v.test"
+    )
 
     assert version.platform_fee_minor == 0
     assert list(OutcomeType.objects.filter(version=version).values_list("key", flat=True)) == [
@@ -276,7 +289,10 @@ def test_replace_the_terms_of_an_active_contract_is_refused() -> None:
 
     with pytest.raises(Conflict) as caught:
         contract_version_replace(
-            contract=contract, number=1, data=version_terms(platform_fee_minor=1), actor="x"
+            contract=contract,
+            number=1,
+            terms=parse(VersionTerms, version_terms(platform_fee_minor=1)),
+            actor="x",
         )
 
     assert caught.value.code == "version_locked"
@@ -290,7 +306,9 @@ def test_replace_the_terms_of_an_active_contract_is_refused() -> None:
 def test_replace_a_missing_version_is_not_found() -> None:
     contract = contract_create_for()
     with pytest.raises(NotFound):
-        contract_version_replace(contract=contract, number=2, data=version_terms(), actor="system")
+        contract_version_replace(
+            contract=contract, number=2, terms=parse(VersionTerms, version_terms()), actor="system"
+        )
     assert contract.versions.count() == 1
 
 
@@ -301,7 +319,9 @@ def test_replace_a_missing_version_is_not_found() -> None:
 def test_amending_a_draft_adds_an_unlocked_version_even_in_the_past(frozen: Any) -> None:
     contract = contract_create_for(timezone="UTC", starts_at="2026-01-01")
 
-    version = contract_amend(contract=contract, data=amendment_payload("2026-01-15"), actor="system")
+    version = contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-01-15")), actor="system"
+    )
 
     assert (version.number, version.effective_from, version.locked_at) == (
         2,
@@ -314,7 +334,9 @@ def test_amending_a_draft_adds_an_unlocked_version_even_in_the_past(frozen: Any)
 def test_amendment_of_an_active_contract_is_locked_and_defaults_to_now(frozen: Any) -> None:
     contract = active_contract(timezone="UTC", starts_at="2026-01-01")
 
-    version = contract_amend(contract=contract, data=amendment_payload(), actor="user:ann@v.test")
+    version = contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload()), actor="user:ann@v.test"
+    )
 
     assert (version.number, version.effective_from, version.locked_at) == (2, NOW, NOW)
     entry = AuditEntry.objects.get(action="contract.amended")
@@ -328,7 +350,9 @@ def test_amendment_of_an_active_contract_is_locked_and_defaults_to_now(frozen: A
 @pytest.mark.django_db
 def test_amendment_of_an_active_contract_may_take_effect_exactly_now(frozen: Any) -> None:
     contract = active_contract(timezone="UTC", starts_at="2026-01-01")
-    version = contract_amend(contract=contract, data=amendment_payload(NOW.isoformat()), actor="system")
+    version = contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload(NOW.isoformat())), actor="system"
+    )
     assert version.effective_from == NOW
 
 
@@ -340,7 +364,11 @@ def test_amendment_of_an_active_contract_cannot_take_effect_in_the_past(
     contract = active_contract(timezone="UTC", starts_at="2026-01-01")
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_amend(contract=contract, data=amendment_payload((NOW - before).isoformat()), actor="system")
+        contract_amend(
+            contract=contract,
+            amendment=parse(Amendment, amendment_payload((NOW - before).isoformat())),
+            actor="system",
+        )
 
     assert [e["code"] for e in caught.value.field_errors["effective_from"]] == ["in_past"]
     assert list(contract.versions.values_list("number", flat=True)) == [1]
@@ -352,7 +380,9 @@ def test_amendment_of_a_suspended_contract_is_locked(frozen: Any) -> None:
     contract = contract_suspend(
         contract=active_contract(timezone="UTC", starts_at="2026-01-01"), actor="system"
     )
-    version = contract_amend(contract=contract, data=amendment_payload("2026-03-01"), actor="system")
+    version = contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-03-01")), actor="system"
+    )
     assert (version.number, version.locked_at) == (2, NOW)
 
 
@@ -372,10 +402,14 @@ def test_amendment_must_fall_after_the_latest_version_and_within_the_contract(
 ) -> None:
     # given a draft for 2026 (UTC) with version 2 from 2026-03-01
     contract = contract_create_for(timezone="UTC", starts_at="2026-01-01", ends_at="2026-12-31")
-    contract_amend(contract=contract, data=amendment_payload("2026-03-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-03-01")), actor="system"
+    )
 
     with pytest.raises(ValidationFailed) as caught:
-        contract_amend(contract=contract, data=amendment_payload(effective_from), actor="system")
+        contract_amend(
+            contract=contract, amendment=parse(Amendment, amendment_payload(effective_from)), actor="system"
+        )
 
     assert [e["code"] for e in caught.value.field_errors["effective_from"]] == [code]
     assert list(contract.versions.order_by("number").values_list("number", flat=True)) == [1, 2]
@@ -384,9 +418,13 @@ def test_amendment_must_fall_after_the_latest_version_and_within_the_contract(
 @pytest.mark.django_db
 def test_amendment_one_second_after_the_latest_version_is_accepted() -> None:
     contract = contract_create_for(timezone="UTC", starts_at="2026-01-01")
-    contract_amend(contract=contract, data=amendment_payload("2026-03-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-03-01")), actor="system"
+    )
     version = contract_amend(
-        contract=contract, data=amendment_payload("2026-03-01T00:00:01Z"), actor="system"
+        contract=contract,
+        amendment=parse(Amendment, amendment_payload("2026-03-01T00:00:01Z")),
+        actor="system",
     )
     assert (version.number, version.effective_from) == (3, dt.datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC))
 
@@ -396,7 +434,7 @@ def test_a_terminated_contract_cannot_be_amended() -> None:
     contract = contract_terminate(contract=active_contract(), actor="system")
 
     with pytest.raises(Conflict) as caught:
-        contract_amend(contract=contract, data=amendment_payload(), actor="system")
+        contract_amend(contract=contract, amendment=parse(Amendment, amendment_payload()), actor="system")
 
     assert caught.value.code == "contract_terminated"
     assert contract.versions.count() == 1
@@ -409,7 +447,9 @@ def test_a_terminated_contract_cannot_be_amended() -> None:
 def test_activation_locks_every_version_at_the_activation_instant(frozen: Any) -> None:
     # given a draft with two unlocked versions
     contract = contract_create_for(timezone="UTC", starts_at="2026-01-01")
-    contract_amend(contract=contract, data=amendment_payload("2026-06-01"), actor="system")
+    contract_amend(
+        contract=contract, amendment=parse(Amendment, amendment_payload("2026-06-01")), actor="system"
+    )
     assert set(contract.versions.values_list("locked_at", flat=True)) == {None}
 
     # when it is activated
@@ -575,10 +615,12 @@ def test_terminate_keeps_an_end_that_already_passed(frozen: Any) -> None:
 @pytest.mark.django_db
 def test_every_write_is_audited_with_its_actor() -> None:
     contract = contract_create_for(actor="user:a@v.test")
-    contract_update_draft(contract=contract, data={"anchor_day": 15}, actor="user:b@v.test")
-    contract_version_replace(contract=contract, number=1, data=version_terms(), actor="api_key:abc")
+    draft_update(contract, {"anchor_day": 15}, actor="user:b@v.test")
+    contract_version_replace(
+        contract=contract, number=1, terms=parse(VersionTerms, version_terms()), actor="api_key:abc"
+    )
     contract_activate(contract=contract, actor="user:c@v.test")
-    contract_amend(contract=contract, data=amendment_payload(), actor="user:d@v.test")
+    contract_amend(contract=contract, amendment=parse(Amendment, amendment_payload()), actor="user:d@v.test")
     contract_suspend(contract=contract, actor="user:e@v.test")
     contract_resume(contract=contract, actor="user:f@v.test")
     contract_terminate(contract=contract, actor="system")
@@ -633,7 +675,7 @@ def test_concurrent_amendments_effective_now_all_succeed_with_gap_free_numbers()
     results = run_at_once(
         lambda i: contract_amend(
             contract=Contract.objects.get(pk=contract.pk),
-            data=amendment_payload(platform_fee_minor=i),
+            amendment=parse(Amendment, amendment_payload(platform_fee_minor=i)),
             actor=f"thread-{i}",
         )
     )
@@ -657,7 +699,7 @@ def test_concurrent_amendments_at_chosen_instants_never_collide() -> None:
     results = run_at_once(
         lambda i: contract_amend(
             contract=Contract.objects.get(pk=contract.pk),
-            data=amendment_payload((far + dt.timedelta(days=i)).isoformat()),
+            amendment=parse(Amendment, amendment_payload((far + dt.timedelta(days=i)).isoformat())),
             actor=f"thread-{i}",
         )
     )

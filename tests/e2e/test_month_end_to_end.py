@@ -22,7 +22,7 @@ from outcomes.models import Outcome, OutcomeState
 from settlement.invoicing.close import period_close
 from settlement.models import Invoice, InvoiceStatus
 from settlement.tasks import close_due_periods, finalize_due_invoices
-from tests.factories import CustomerFactory, VendorFactory, outcome_type_terms, version_terms
+from tests.factories import CustomerFactory, VendorFactory, new_contract, outcome_type_terms, version_terms
 from tests.support.ingest import event, sign
 from tests.support.polling import wait_until
 from tests.support.workers import real_celery_worker, worker_done_with, worker_task_counts
@@ -87,24 +87,26 @@ def test_a_month_from_signed_webhooks_to_a_paid_stripe_invoice(
     started = timezone.now() - dt.timedelta(days=1)
     contract = contract_create(
         vendor=vendor,
-        data={
-            "customer_id": str(customer.pk),
-            "reference": f"E2E-{uuid.uuid4().hex[:6]}",
-            "currency": "USD",
-            "timezone": "Europe/Berlin",
-            "starts_at": started.isoformat(),
-            "collection_method": "send_invoice",
-            "days_until_due": 14,
-            "grace_period_hours": 0,
-            "terms": version_terms(
-                platform_fee_minor=0,
-                outcome_types=[
-                    outcome_type_terms(
-                        pricing={"model": "per_unit", "unit_price": "0.90"}, verification_policy=FAST
-                    )
-                ],
-            ),
-        },
+        **new_contract(
+            {
+                "customer_id": str(customer.pk),
+                "reference": f"E2E-{uuid.uuid4().hex[:6]}",
+                "currency": "USD",
+                "timezone": "Europe/Berlin",
+                "starts_at": started.isoformat(),
+                "collection_method": "send_invoice",
+                "days_until_due": 14,
+                "grace_period_hours": 0,
+                "terms": version_terms(
+                    platform_fee_minor=0,
+                    outcome_types=[
+                        outcome_type_terms(
+                            pricing={"model": "per_unit", "unit_price": "0.90"}, verification_policy=FAST
+                        )
+                    ],
+                ),
+            }
+        ),
         actor="test",
     )
     contract_activate(contract=contract, actor="test")

@@ -16,6 +16,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from devtools.stripe_server import RunningServer
 from settlement.models import CreditNoteStatus, Invoice, InvoiceStatus, SettlementStatus
 from settlement.stripe_connections.connect import stripe_connection_connect
+from settlement.stripe_connections.inputs import stripe_connection_parse
 from tests.settlement.stripe_accounts import (
     ACCT_A,
     ACCT_CONNECTED,
@@ -62,11 +63,18 @@ def test_two_vendors_settle_in_their_own_accounts_and_never_touch_each_other(
     # Vendor A connects its own account (its restricted key); vendor B a connected account of the platform.
     own, connected = make_ingest(terms=graduated_terms()), make_ingest(terms=graduated_terms())
     stripe_connection_connect(
-        vendor=own.api.vendor, data=own_account(), by=owner_of(own.api.vendor), actor="test"
+        vendor=own.api.vendor,
+        fields=stripe_connection_parse(own_account(), vendor=own.api.vendor, by=owner_of(own.api.vendor)),
+        by=owner_of(own.api.vendor),
+        actor="test",
     )
     stripe_connection_connect(
         vendor=connected.api.vendor,
-        data={"mode": "connected_account", "account_id": ACCT_CONNECTED},
+        fields=stripe_connection_parse(
+            {"mode": "connected_account", "account_id": ACCT_CONNECTED},
+            vendor=connected.api.vendor,
+            by=owner_of(connected.api.vendor),
+        ),
         by=owner_of(connected.api.vendor),
         actor="test",
     )

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from contracts.services.contracts import contract_amend
+from contracts.terms import Amendment, parse
 from outcomes.ingestion import contract_facts
 from outcomes.models import Delivery, Outcome, RawEvent
 from tests.factories import outcome_type_terms, version_terms
@@ -157,10 +158,13 @@ def test_the_field_is_the_one_of_the_version_in_force_when_the_event_occurred(db
         ingest = make_ingest()
         contract_amend(
             contract=ingest.contract,
-            data={
-                "effective_from": "2026-03-02T00:00:00Z",
-                "terms": version_terms(outcome_types=[outcome_type_terms(natural_key_field="case_id")]),
-            },
+            amendment=parse(
+                Amendment,
+                {
+                    "effective_from": "2026-03-02T00:00:00Z",
+                    "terms": version_terms(outcome_types=[outcome_type_terms(natural_key_field="case_id")]),
+                },
+            ),
             actor="test",
         )
     before = {**keyed_by_evidence(ticket_id="T-1", case_id="C-1"), "occurred_at": "2026-03-01T23:00:00Z"}

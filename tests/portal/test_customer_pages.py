@@ -13,6 +13,7 @@ from django.test import Client
 
 from contracts.models import AuditEntry, Customer
 from contracts.services.contracts import contract_activate, contract_amend
+from contracts.terms import Amendment, parse
 from contracts.wording import period_text
 from tests.factories import CustomerFactory, VendorFactory, amendment_payload, contract_create_for
 from tests.support.portal import Member
@@ -282,7 +283,7 @@ def test_a_customers_page_lists_its_contracts_and_the_list_counts_them(
     amended = contract_create_for(
         customer, reference="CTR-LIVE", period_count=3, timezone="Europe/Berlin", ends_at="2027-01-01"
     )
-    contract_amend(contract=amended, data=amendment_payload(), actor="system")
+    contract_amend(contract=amended, amendment=parse(Amendment, amendment_payload()), actor="system")
     contract_activate(contract=amended, actor="system")
     contract_create_for(CustomerFactory.create(vendor=owner.vendor), reference="CTR-OTHER")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from contracts.models import Role
 from outcomes import views
 from outcomes.models import Outcome, OutcomeState, RawEvent
+from outcomes.rules import reason_text
 from settlement.models import Invoice, InvoiceLine, LineOutcome
 from tests.portal.outcome_scenes import T0, Scene, flagged_ingest, ingest_for
 from tests.support.portal import Member, make_member, signed_in
@@ -171,6 +173,10 @@ def test_the_trail_shows_events_with_headers_verdicts_transitions_and_the_invoic
     assert "&quot;natural_key&quot;: &quot;T-1&quot;" in page  # the body as the sender wrote it
     assert "Reported by system of record" in page
     assert "<code>reported_by_system_of_record</code>" in page
+    # The verdict's reason in the words its rule declares (outcomes.rules.reason_text).
+    meaning = reason_text("reported_by_system_of_record")
+    assert meaning
+    assert f'<span class="muted small reason-text">{html.escape(meaning)}</span>' in page
     assert "<code>all_rules_accept</code>" in page
     assert f'href="/invoices/{invoice.pk}/"' in page
     assert "Invoice #7" in page

@@ -28,6 +28,12 @@ from settlement.stripe_connections.connect import (
     stripe_connection_tax_set,
 )
 from settlement.stripe_connections.credentials import stripe_connection_rotate, stripe_connection_test
+from settlement.stripe_connections.inputs import (
+    OwnAccountIn,
+    RotateIn,
+    stripe_connection_parse,
+    stripe_rotation_parse,
+)
 from tests.factories import VendorFactory, field_error_codes
 from tests.settlement.stripe_accounts import (
     ACCT_A,
@@ -57,7 +63,12 @@ def accounts(stripe_api: RunningServer, settings: SettingsWrapper) -> RunningSer
 
 
 def connect(vendor: Vendor, data: dict[str, Any]) -> StripeConnection:
-    return stripe_connection_connect(vendor=vendor, data=data, by=owner_of(vendor), actor="user:owner@test")
+    return stripe_connection_connect(
+        vendor=vendor,
+        fields=stripe_connection_parse(data, vendor=vendor, by=owner_of(vendor)),
+        by=owner_of(vendor),
+        actor="user:owner@test",
+    )
 
 
 def audit_text(vendor: Vendor) -> str:
@@ -229,10 +240,45 @@ def test_only_owners_connect(accounts: RunningServer, role: str) -> None:
     member = Membership.objects.get(user=make_member(role=role, vendor=vendor).user)
 
     with pytest.raises(PermissionDenied):
-        stripe_connection_connect(vendor=vendor, data=own_account(), by=member, actor="user:x")
+        stripe_connection_connect(
+            vendor=vendor,
+            fields=stripe_connection_parse(own_account(), vendor=vendor, by=member),
+            by=member,
+            actor="user:x",
+        )
 
     assert not StripeConnection.objects.exists()
     assert accounts.admin.requests(account=ACCT_A) == []  # Stripe was not even asked
+
+
+def test_the_services_refuse_a_non_owner_and_an_empty_rotation_even_when_parsed(
+    accounts: RunningServer,
+) -> None:
+    # given a connected vendor and a viewer holding bodies that parse
+    vendor = VendorFactory.create()
+    connect(vendor, own_account())
+    viewer = Membership.objects.get(user=make_member(role=Role.VIEWER, vendor=vendor).user)
+    rotation = RotateIn(webhook_secret=WHSEC_B)
+
+    # when the viewer calls the services directly, then each refuses them
+    with pytest.raises(PermissionDenied):
+        stripe_connection_connect(
+            vendor=vendor, fields=OwnAccountIn.model_validate(own_account()), by=viewer, actor="user:x"
+        )
+    with pytest.raises(PermissionDenied):
+        stripe_connection_rotate(vendor=vendor, fields=rotation, by=viewer, actor="user:x")
+    with pytest.raises(PermissionDenied):
+        stripe_connection_tax_set(vendor=vendor, enabled=True, by=viewer, actor="user:x")
+    # and an owner's rotation of nothing is refused on the key
+    with pytest.raises(ValidationFailed) as empty:
+        stripe_connection_rotate(vendor=vendor, fields=RotateIn(), by=owner_of(vendor), actor="user:o")
+
+    assert list(empty.value.field_errors) == ["secret_key"]
+    assert crypto.decrypt(StripeConnection.objects.get().webhook_secret_encrypted) == WHSEC_A
+    assert not AuditEntry.objects.filter(
+        vendor=vendor, action__in=["stripe_connection.rotated", "stripe_connection.tax_set"]
+    ).exists()
+    assert AuditEntry.objects.filter(vendor=vendor, action__startswith="stripe_connection.").count() == 1
 
 
 def test_api_keys_need_write_scope_and_the_same_vendor(accounts: RunningServer) -> None:
@@ -242,11 +288,21 @@ def test_api_keys_need_write_scope_and_the_same_vendor(accounts: RunningServer) 
 
     for key in (read, foreign):
         with pytest.raises(PermissionDenied):
-            stripe_connection_connect(vendor=vendor, data=own_account(), by=key, actor="api_key:x")
+            stripe_connection_connect(
+                vendor=vendor,
+                fields=stripe_connection_parse(own_account(), vendor=vendor, by=key),
+                by=key,
+                actor="api_key:x",
+            )
 
     write = make_vendor_api(vendor).api_key
     assert (
-        stripe_connection_connect(vendor=vendor, data=own_account(), by=write, actor="api_key:x").account_id
+        stripe_connection_connect(
+            vendor=vendor,
+            fields=stripe_connection_parse(own_account(), vendor=vendor, by=write),
+            by=write,
+            actor="api_key:x",
+        ).account_id
         == ACCT_A
     )
 
@@ -283,7 +339,10 @@ def test_rotating_checks_the_new_key_against_the_same_account(accounts: RunningS
 
     with pytest.raises(ValidationFailed) as moved:
         stripe_connection_rotate(
-            vendor=vendor, data={"secret_key": KEY_B}, by=owner_of(vendor), actor="user:o"
+            vendor=vendor,
+            fields=stripe_rotation_parse({"secret_key": KEY_B}, vendor=vendor, by=owner_of(vendor)),
+            by=owner_of(vendor),
+            actor="user:o",
         )
     assert field_error_codes({"field_errors": moved.value.field_errors}) == {
         "secret_key": ["stripe_account_changed"]
@@ -292,7 +351,9 @@ def test_rotating_checks_the_new_key_against_the_same_account(accounts: RunningS
 
     rotated = stripe_connection_rotate(
         vendor=vendor,
-        data={"secret_key": KEY_A2, "webhook_secret": WHSEC_B},
+        fields=stripe_rotation_parse(
+            {"secret_key": KEY_A2, "webhook_secret": WHSEC_B}, vendor=vendor, by=owner_of(vendor)
+        ),
         by=owner_of(vendor),
         actor="user:o",
     )
@@ -311,9 +372,19 @@ def test_rotating_needs_something_new_and_an_own_account(accounts: RunningServer
     connect(other, {"mode": "connected_account", "account_id": ACCT_CONNECTED})
 
     with pytest.raises(ValidationFailed):
-        stripe_connection_rotate(vendor=vendor, data={}, by=owner_of(vendor), actor="user:o")
+        stripe_connection_rotate(
+            vendor=vendor,
+            fields=stripe_rotation_parse({}, vendor=vendor, by=owner_of(vendor)),
+            by=owner_of(vendor),
+            actor="user:o",
+        )
     with pytest.raises(Conflict) as connected:
-        stripe_connection_rotate(vendor=other, data={"secret_key": KEY_B}, by=owner_of(other), actor="user:o")
+        stripe_connection_rotate(
+            vendor=other,
+            fields=stripe_rotation_parse({"secret_key": KEY_B}, vendor=other, by=owner_of(other)),
+            by=owner_of(other),
+            actor="user:o",
+        )
 
     assert connected.value.code == "not_own_account"
 
@@ -321,15 +392,11 @@ def test_rotating_needs_something_new_and_an_own_account(accounts: RunningServer
 def test_tax_is_set_once_and_audited(accounts: RunningServer) -> None:
     vendor = VendorFactory.create()
     with pytest.raises(NotFound):
-        stripe_connection_tax_set(
-            vendor=vendor, data={"tax_enabled": True}, by=owner_of(vendor), actor="user:o"
-        )
+        stripe_connection_tax_set(vendor=vendor, enabled=True, by=owner_of(vendor), actor="user:o")
     connect(vendor, own_account())
 
     for _ in range(2):
-        stripe_connection_tax_set(
-            vendor=vendor, data={"tax_enabled": True}, by=owner_of(vendor), actor="user:o"
-        )
+        stripe_connection_tax_set(vendor=vendor, enabled=True, by=owner_of(vendor), actor="user:o")
 
     assert StripeConnection.objects.get().tax_enabled is True
     assert AuditEntry.objects.filter(vendor=vendor, action="stripe_connection.tax_set").count() == 1
@@ -541,7 +608,10 @@ def test_a_rotated_webhook_secret_verifies_at_once_and_the_old_one_no_longer_doe
 ) -> None:
     vendor = colliding["a"].vendor
     stripe_connection_rotate(
-        vendor=vendor, data={"webhook_secret": WHSEC_B}, by=owner_of(vendor), actor="user:o"
+        vendor=vendor,
+        fields=stripe_rotation_parse({"webhook_secret": WHSEC_B}, vendor=vendor, by=owner_of(vendor)),
+        by=owner_of(vendor),
+        actor="user:o",
     )
     url = f"/webhooks/stripe/{vendor.pk}"
 

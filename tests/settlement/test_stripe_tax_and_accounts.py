@@ -7,11 +7,18 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from contracts.models import Customer
+from contracts.terms import parse
 from core.errors import ValidationFailed
 from devtools.stripe_server import RunningServer
 from settlement.models import InvoiceStatus, SettlementStatus, StripeConnection
-from settlement.services.customer_billing import customer_setup_link_create, customer_stripe_link
+from settlement.services.customer_billing import (
+    SetupLinkIn,
+    StripeLinkIn,
+    customer_setup_link_create,
+    customer_stripe_link,
+)
 from settlement.stripe_connections.connect import stripe_connection_connect
+from settlement.stripe_connections.inputs import stripe_connection_parse
 from settlement.stripe_gateway import SettlementBlocked, invoice_push
 from tests.settlement.stripe_accounts import (
     ACCT_A,
@@ -35,7 +42,12 @@ def own(stripe_api: RunningServer, settings: SettingsWrapper) -> Ingest:
     stripe_accounts_register(stripe_api, settings)
     ingest = make_ingest(terms=graduated_terms())
     vendor = ingest.api.vendor
-    stripe_connection_connect(vendor=vendor, data=own_account(), by=owner_of(vendor), actor="test")
+    stripe_connection_connect(
+        vendor=vendor,
+        fields=stripe_connection_parse(own_account(), vendor=vendor, by=owner_of(vendor)),
+        by=owner_of(vendor),
+        actor="test",
+    )
     StripeConnection.objects.filter(vendor=vendor).update(tax_enabled=True)
     return ingest
 
@@ -81,10 +93,15 @@ def test_customers_are_linked_and_set_up_in_the_vendors_own_account(
     Customer.objects.filter(stripe_customer_id=elsewhere).update(stripe_customer_id="")
 
     with pytest.raises(ValidationFailed) as refused:  # a customer of the deployment's account: not A's
-        customer_stripe_link(customer=customer, data={"stripe_customer_id": elsewhere}, actor="test")
+        customer_stripe_link(
+            customer=customer, link=parse(StripeLinkIn, {"stripe_customer_id": elsewhere}), actor="test"
+        )
     assert refused.value.field_errors["stripe_customer_id"][0]["code"] == "stripe_customer_not_found"
     url = customer_setup_link_create(
-        customer=customer, data={}, default_success_url="https://vendor.example/saved", actor="test"
+        customer=customer,
+        setup=parse(SetupLinkIn, {}),
+        default_success_url="https://vendor.example/saved",
+        actor="test",
     )
 
     customer.refresh_from_db()

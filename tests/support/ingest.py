@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from contracts.models import Contract, WebhookSource
 from contracts.services.contracts import contract_activate, contract_create
 from contracts.services.credentials import webhook_source_create
-from tests.factories import CustomerFactory, contract_payload
+from tests.factories import CustomerFactory, contract_payload, new_contract
 from tests.support.vendors import VendorApi, make_vendor_api
 
 
@@ -92,7 +92,7 @@ def make_ingest(
     payload = {**contract_payload(customer, reference=reference, starts_at="2020-01-01"), **header}
     if terms is not None:
         payload["terms"] = terms
-    contract = contract_create(vendor=api.vendor, data=payload, actor="test")
+    contract = contract_create(vendor=api.vendor, **new_contract(payload), actor="test")
     contract = contract_activate(contract=contract, actor="test")
     source, secret = webhook_source_create(
         vendor=api.vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from contracts.services.contracts import contract_amend, contract_resume, contract_suspend, contract_terminate
+from contracts.terms import Amendment, parse
 from outcomes.models import OutcomeState
 from tests.factories import amendment_payload, outcome_type_terms
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
@@ -160,9 +161,12 @@ def test_a_version_that_dropped_the_outcome_type_rejects_outcomes_from_its_start
     with time_machine.travel(T0, tick=False):
         contract_amend(
             contract=story.contract,
-            data=amendment_payload(
-                effective.isoformat(),
-                outcome_types=[outcome_type_terms(key="lead.qualified", natural_key_field="lead_id")],
+            amendment=parse(
+                Amendment,
+                amendment_payload(
+                    effective.isoformat(),
+                    outcome_types=[outcome_type_terms(key="lead.qualified", natural_key_field="lead_id")],
+                ),
             ),
             actor="test",
         )

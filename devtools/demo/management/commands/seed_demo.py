@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendor, WebhookSource
-from contracts.services.contracts import contract_activate, contract_create
+from contracts.services.contracts import contract_activate, contract_create, contract_create_parse
 from contracts.services.credentials import api_key_create, webhook_source_create
 from contracts.services.customers import customer_create, customer_fields_parse
 
@@ -186,11 +186,8 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
         }
         contracts = []
         for external_ref, payload in _contract_terms(_first_of_previous_month(today)).items():
-            draft = contract_create(
-                vendor=vendor,
-                data={"customer_id": str(customers[external_ref].pk), **payload},
-                actor=ACTOR,
-            )
+            header, terms = contract_create_parse({"customer_id": str(customers[external_ref].pk), **payload})
+            draft = contract_create(vendor=vendor, header=header, terms=terms, actor=ACTOR)
             contracts.append(contract_activate(contract=draft, actor=ACTOR))
         sources = [
             SeededSource(
