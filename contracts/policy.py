@@ -8,6 +8,7 @@ ingestion and have no parameters here.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,11 +20,28 @@ DAY = 24 * HOUR
 EvidenceKind = Literal["string", "integer", "number", "boolean", "datetime", "sha256", "url"]
 
 
+def count_text(value: int) -> str:
+    return f"{value:,}"
+
+
+def percent_text(value: Decimal | float) -> str:
+    return f"{Decimal(str(value)).normalize():f} %"
+
+
+def listing_text(items: list[str]) -> str:
+    return ", ".join(item.replace("_", " ") for item in items)
+
+
 class RuleParams(BaseModel):
-    """A rule's parameters; each has a `description` in plain words, the portal form's help beside its input."""
+    """A rule's parameters; each has a `description` in plain words, the portal form's help beside its input,
+    and the rule says what its parameters mean in one sentence (`describe`) for the contract's pages."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     title: ClassVar[str]  # the rule's name for people (the portal form's heading)
+
+    def describe(self) -> str | None:
+        """The rule's parameters as a sentence, or None when the rule is off (or has nothing to require)."""
+        return None
 
 
 class EventTimeParams(RuleParams):
@@ -40,6 +58,12 @@ class EventTimeParams(RuleParams):
             ge=0, le=366, description="Days after it happened that an outcome may still arrive (0 to 366)."
         ),
     ] = 35
+
+    def describe(self) -> str:
+        return (
+            f"Events may run {self.max_clock_skew_seconds} s ahead of our clock and arrive up to "
+            f"{self.late_arrival_days} days late."
+        )
 
 
 class TimeToOutcomeParams(RuleParams):
@@ -64,6 +88,14 @@ class TimeToOutcomeParams(RuleParams):
             raise PydanticCustomError("min_not_below_max", "min_seconds must be below max_seconds.")
         return self
 
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"From {self.started_at_field} to the outcome takes between "
+            f"{self.min_seconds:,} s and {self.max_seconds:,} s."
+        )
+
 
 class EvidenceParams(RuleParams):
     """Rule 6: evidence fields that must be present and well-formed, by kind."""
@@ -77,6 +109,12 @@ class EvidenceParams(RuleParams):
             " integer, number, boolean, datetime, sha256, url), e.g. ticket_status: string.",
         ),
     ] = Field(default_factory=dict)
+
+    def describe(self) -> str | None:
+        if not self.required_fields:
+            return None
+        fields = ", ".join(f"{name} ({kind})" for name, kind in self.required_fields.items())
+        return f"Evidence required: {fields}."
 
 
 class ConfirmationParams(RuleParams):
@@ -108,6 +146,19 @@ class ConfirmationParams(RuleParams):
         ),
     ] = 168
 
+    def describe(self) -> str:
+        if not self.required:
+            return "No confirmation by the customer is needed."
+        text = f"Confirmation by the customer within {self.match_window_hours} hours"
+        if self.on_unmatched == "reject":
+            return text + "; unconfirmed claims are rejected."
+        if self.on_unmatched == "bill_unverified":
+            return text + (
+                f"; unconfirmed claims are billed as unverified at "
+                f"{self.unverified_price_percent} % of the price."
+            )
+        return text + f"; silence for {self.silence_window_hours} hours counts as consent."
+
 
 class MaturationParams(RuleParams):
     """Rule 8: billable only after a hold window in which no disqualifier arrived."""
@@ -131,6 +182,14 @@ class MaturationParams(RuleParams):
         ]
     )
 
+    def describe(self) -> str:
+        if not self.hold_hours:
+            return "Billable at once (no maturation hold)."
+        text = f"{self.hold_hours} h maturation before billing"
+        if self.disqualifiers:
+            text += f"; voided by {listing_text(self.disqualifiers)} meanwhile"
+        return text + "."
+
 
 class ReversalParams(RuleParams):
     """Rule 9: after billing, a reversal is a credit until the lock date; after it, recorded only."""
@@ -145,6 +204,9 @@ class ReversalParams(RuleParams):
         ),
     ] = 30
 
+    def describe(self) -> str:
+        return f"A reversal within {self.clawback_window_days} days after billing becomes a credit."
+
 
 class SplitDetectionParams(RuleParams):
     """Rule 10: outcomes sharing a parent key within a window are billed once."""
@@ -157,6 +219,11 @@ class SplitDetectionParams(RuleParams):
     window_hours: Annotated[
         int, Field(gt=0, le=366 * 24, description="Hours within which outcomes of one parent count as one.")
     ] = 24
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return f"Outcomes sharing a parent key within {self.window_hours} h are billed once."
 
 
 class AnomalyParams(RuleParams):
@@ -198,6 +265,16 @@ class AnomalyParams(RuleParams):
             )
         return self
 
+    def describe(self) -> str | None:
+        if not self.velocity_enabled:
+            return None
+        return (
+            f"Daily volume is flagged above a robust z-score of {self.z_threshold:g} against "
+            f"{self.baseline_days} days (after {self.min_history_days} days of history); "
+            f"a rejection rate above {percent_text(Decimal(str(self.rejection_rate_threshold)) * 100)} "
+            f"over {self.rejection_rate_min_outcomes}+ outcomes is flagged too."
+        )
+
 
 class AuditSamplingParams(RuleParams):
     """Rule 13: an unpredictable sample the customer must attest; errors extrapolated conservatively."""
@@ -216,6 +293,15 @@ class AuditSamplingParams(RuleParams):
             ge=0.5, lt=1, description="Confidence with which sampled errors are extrapolated (0.9 is 90 %)."
         ),
     ] = 0.90
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"{percent_text(Decimal(str(self.rate)) * 100)} of outcomes are sampled for the customer "
+            f"to attest within {self.attestation_days} days ({percent_text(Decimal(str(self.confidence)) * 100)}"
+            " confidence)."
+        )
 
 
 class SuppressionParams(RuleParams):
@@ -249,6 +335,15 @@ class SuppressionParams(RuleParams):
             )
         return self
 
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"Flagged when the customer's confirmations fall below "
+            f"{round(self.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
+            f"({self.baseline_days}-day baseline)."
+        )
+
 
 class DisputeParams(RuleParams):
     """Rule 15: the customer may dispute within a window; an unanswered dispute resolves at its deadline."""
@@ -270,6 +365,13 @@ class DisputeParams(RuleParams):
         Field(description="What happens to a dispute the vendor leaves unanswered."),
     ] = "credit_customer"
 
+    def describe(self) -> str:
+        unanswered = "the customer is credited" if self.unanswered == "credit_customer" else "it is billed"
+        return (
+            f"Disputes within {self.window_days} days; the vendor answers within "
+            f"{self.response_days} days, else {unanswered}."
+        )
+
 
 class BaselineLiftParams(RuleParams):
     """Rule 16: bill only outcomes above a counterfactual baseline agreed before the work began."""
@@ -281,6 +383,14 @@ class BaselineLiftParams(RuleParams):
     baseline_units_per_period: Annotated[
         int, Field(ge=0, le=10**12, description="Outcomes per period that would have happened anyway.")
     ] = 0
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"Only outcomes above a baseline of {count_text(self.baseline_units_per_period)}"
+            " per period are billed."
+        )
 
 
 class VerificationPolicy(BaseModel):

@@ -6,7 +6,6 @@ sentences; templates show these sentences and never spell out terms themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -15,22 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from contracts.models import Contract, ContractVersion, OutcomeType
-from contracts.policy import (
-    AnomalyParams,
-    AuditSamplingParams,
-    BaselineLiftParams,
-    ConfirmationParams,
-    DisputeParams,
-    EventTimeParams,
-    EvidenceParams,
-    MaturationParams,
-    ReversalParams,
-    RuleParams,
-    SplitDetectionParams,
-    SuppressionParams,
-    TimeToOutcomeParams,
-    VerificationPolicy,
-)
+from contracts.policy import VerificationPolicy, count_text, percent_text
 from contracts.terms import (
     PackagePricing,
     PercentagePricing,
@@ -67,14 +51,6 @@ def unit_name(key: str, *, plural: bool = False) -> str:
     return f"{words}s" if plural and not words.endswith("s") else words
 
 
-def _count(value: int) -> str:
-    return f"{value:,}"
-
-
-def _percent(value: Decimal | float) -> str:
-    return f"{Decimal(str(value)).normalize():f} %"
-
-
 def _tiers_text(pricing: TieredPricing, currency: str) -> str:
     parts, start = [], 1
     for tier in pricing.tiers:
@@ -82,11 +58,11 @@ def _tiers_text(pricing: TieredPricing, currency: str) -> str:
         if tier.flat_fee:
             price += f" + {amount_text(tier.flat_fee, currency)} flat"
         if tier.up_to is None:
-            span = f"above {_count(start - 1)}" if start > 1 else "every unit"
+            span = f"above {count_text(start - 1)}" if start > 1 else "every unit"
         elif pricing.model == "volume":
-            span = f"up to {_count(tier.up_to)}"
+            span = f"up to {count_text(tier.up_to)}"
         else:
-            span = f"{_count(start)} to {_count(tier.up_to)}"
+            span = f"{count_text(start)} to {count_text(tier.up_to)}"
         parts.append(f"{span} at {price}")
         start = (tier.up_to or 0) + 1
     return ", ".join(parts)
@@ -108,20 +84,20 @@ def pricing_text(outcome_type: OutcomeType, currency: str) -> str:
     elif isinstance(pricing, PackagePricing):
         phrases = [
             f"{amount_text(pricing.package_price, currency)} per package of "
-            f"{_count(pricing.package_size)} {units} (a started package is billed whole)"
+            f"{count_text(pricing.package_size)} {units} (a started package is billed whole)"
         ]
     else:
         assert isinstance(pricing, PercentagePricing)
-        fee = f"{_percent(pricing.percent)} of the reported value of each {unit}"
+        fee = f"{percent_text(pricing.percent)} of the reported value of each {unit}"
         if pricing.min_fee_minor is not None:
             fee += f", at least {minor_text(pricing.min_fee_minor, currency)}"
         if pricing.max_fee_minor is not None:
             fee += f", at most {minor_text(pricing.max_fee_minor, currency)}"
         phrases = [fee]
     if outcome_type.free_units:
-        phrases.append(f"first {_count(outcome_type.free_units)} free each period")
+        phrases.append(f"first {count_text(outcome_type.free_units)} free each period")
     if outcome_type.cap_units is not None:
-        phrases.append(f"at most {_count(outcome_type.cap_units)} {units} billed per period")
+        phrases.append(f"at most {count_text(outcome_type.cap_units)} {units} billed per period")
     if outcome_type.cap_amount_minor is not None:
         phrases.append(f"at most {minor_text(outcome_type.cap_amount_minor, currency)} per period")
     phrases.append(
@@ -132,140 +108,27 @@ def pricing_text(outcome_type: OutcomeType, currency: str) -> str:
     return "; ".join(phrases)
 
 
-def _listing(items: list[str]) -> str:
-    return ", ".join(item.replace("_", " ") for item in items)
-
-
-def _confirmation_sentence(confirmation: ConfirmationParams) -> str:
-    if not confirmation.required:
-        return "No confirmation by the customer is needed."
-    text = f"Confirmation by the customer within {confirmation.match_window_hours} hours"
-    if confirmation.on_unmatched == "reject":
-        return text + "; unconfirmed claims are rejected."
-    if confirmation.on_unmatched == "bill_unverified":
-        return text + (
-            f"; unconfirmed claims are billed as unverified at "
-            f"{confirmation.unverified_price_percent} % of the price."
-        )
-    return text + f"; silence for {confirmation.silence_window_hours} hours counts as consent."
-
-
-def _maturation_sentence(maturation: MaturationParams) -> str:
-    if not maturation.hold_hours:
-        return "Billable at once (no maturation hold)."
-    text = f"{maturation.hold_hours} h maturation before billing"
-    if maturation.disqualifiers:
-        text += f"; voided by {_listing(maturation.disqualifiers)} meanwhile"
-    return text + "."
-
-
-def _event_time_sentence(event_time: EventTimeParams) -> str:
-    return (
-        f"Events may run {event_time.max_clock_skew_seconds} s ahead of our clock and arrive up to "
-        f"{event_time.late_arrival_days} days late."
-    )
-
-
-def _evidence_sentence(evidence: EvidenceParams) -> str | None:
-    if not evidence.required_fields:
-        return None
-    fields = ", ".join(f"{name} ({kind})" for name, kind in evidence.required_fields.items())
-    return f"Evidence required: {fields}."
-
-
-def _time_to_outcome_sentence(time_to_outcome: TimeToOutcomeParams) -> str | None:
-    if not time_to_outcome.enabled:
-        return None
-    return (
-        f"From {time_to_outcome.started_at_field} to the outcome takes between "
-        f"{time_to_outcome.min_seconds:,} s and {time_to_outcome.max_seconds:,} s."
-    )
-
-
-def _split_detection_sentence(split_detection: SplitDetectionParams) -> str | None:
-    if not split_detection.enabled:
-        return None
-    return f"Outcomes sharing a parent key within {split_detection.window_hours} h are billed once."
-
-
-def _anomaly_sentence(anomaly: AnomalyParams) -> str | None:
-    if not anomaly.velocity_enabled:
-        return None
-    return (
-        f"Daily volume is flagged above a robust z-score of {anomaly.z_threshold:g} against "
-        f"{anomaly.baseline_days} days (after {anomaly.min_history_days} days of history); "
-        f"a rejection rate above {_percent(Decimal(str(anomaly.rejection_rate_threshold)) * 100)} "
-        f"over {anomaly.rejection_rate_min_outcomes}+ outcomes is flagged too."
-    )
-
-
-def _audit_sampling_sentence(sampling: AuditSamplingParams) -> str | None:
-    if not sampling.enabled:
-        return None
-    return (
-        f"{_percent(Decimal(str(sampling.rate)) * 100)} of outcomes are sampled for the customer "
-        f"to attest within {sampling.attestation_days} days ({_percent(Decimal(str(sampling.confidence)) * 100)}"
-        " confidence)."
-    )
-
-
-def _suppression_sentence(suppression: SuppressionParams) -> str | None:
-    if not suppression.enabled:
-        return None
-    return (
-        f"Flagged when the customer's confirmations fall below "
-        f"{round(suppression.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
-        f"({suppression.baseline_days}-day baseline)."
-    )
-
-
-def _baseline_lift_sentence(baseline_lift: BaselineLiftParams) -> str | None:
-    if not baseline_lift.enabled:
-        return None
-    return (
-        f"Only outcomes above a baseline of {_count(baseline_lift.baseline_units_per_period)}"
-        " per period are billed."
-    )
-
-
-def _disputes_sentence(disputes: DisputeParams) -> str:
-    unanswered = "the customer is credited" if disputes.unanswered == "credit_customer" else "it is billed"
-    return (
-        f"Disputes within {disputes.window_days} days; the vendor answers within "
-        f"{disputes.response_days} days, else {unanswered}."
-    )
-
-
-def _reversal_sentence(reversal: ReversalParams) -> str:
-    return f"A reversal within {reversal.clawback_window_days} days after billing becomes a credit."
-
-
-# Each rule of the policy in words, in the order people read them (a rule that is off says nothing).
-RULE_SENTENCES: dict[str, Callable[[Any], str | None]] = {
-    "confirmation": _confirmation_sentence,
-    "maturation": _maturation_sentence,
-    "event_time": _event_time_sentence,
-    "evidence": _evidence_sentence,
-    "time_to_outcome": _time_to_outcome_sentence,
-    "split_detection": _split_detection_sentence,
-    "anomaly": _anomaly_sentence,
-    "audit_sampling": _audit_sampling_sentence,
-    "suppression": _suppression_sentence,
-    "baseline_lift": _baseline_lift_sentence,
-    "disputes": _disputes_sentence,
-    "reversal": _reversal_sentence,
-}
-
-
-def rule_sentence(rule: str, params: RuleParams) -> str | None:
-    """One rule's parameters as a sentence, or None when the rule is off (or has nothing to require)."""
-    return RULE_SENTENCES[rule](params)
+# The rules of a policy in the order people read them (each rule's sentence is its parameters' `describe`).
+READING_ORDER = (
+    "confirmation",
+    "maturation",
+    "event_time",
+    "evidence",
+    "time_to_outcome",
+    "split_detection",
+    "anomaly",
+    "audit_sampling",
+    "suppression",
+    "baseline_lift",
+    "disputes",
+    "reversal",
+)
 
 
 def policy_sentences(policy_data: dict[str, Any]) -> list[str]:
     """The rules of a stored verification policy, one sentence each (disabled rules are left out)."""
     policy = VerificationPolicy.model_validate(policy_data)
-    sentences = (rule_sentence(rule, getattr(policy, rule)) for rule in RULE_SENTENCES)
+    sentences = (getattr(policy, rule).describe() for rule in READING_ORDER)
     return [sentence for sentence in sentences if sentence is not None]
 
 

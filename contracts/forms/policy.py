@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from contracts.policy import RuleParams, VerificationPolicy
-from contracts.wording import rule_sentence
 from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
 
 POLICY = "verification_policy"
@@ -91,7 +90,7 @@ def rule_words(rule: str, values: Any) -> str:
         params = RULE_MODELS[rule].model_validate(values if isinstance(values, dict) else {})
     except ValidationError:
         return ""
-    return rule_sentence(rule, params) or "Off."
+    return params.describe() or "Off."
 
 
 def rule_blocks(
