@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from contracts.admin.tenancy import admin_actor
+from contracts.forms.contract import version_terms
 from contracts.models import Contract, ContractVersion, OutcomeType
 from contracts.services import contracts as contract_services
 from contracts.terms import OutcomeTypeTerms, VersionTerms, parse
@@ -29,17 +30,7 @@ class OutcomeTypeInlineForm(forms.ModelForm):
 
     class Meta:
         model = OutcomeType
-        fields = (
-            "key",
-            "description",
-            "natural_key_field",
-            "billing_basis",
-            "pricing",
-            "free_units",
-            "cap_units",
-            "cap_amount_minor",
-            "verification_policy",
-        )
+        fields = tuple(OutcomeTypeTerms.model_fields)  # every term of an outcome type, as the API takes them
 
 
 class OutcomeTypeFormSet(forms.BaseInlineFormSet):
@@ -58,13 +49,8 @@ class OutcomeTypeFormSet(forms.BaseInlineFormSet):
         if any(self.errors):
             return
         rows = self._rows()
-        version = self.instance
         data = {
-            "platform_fee_minor": version.platform_fee_minor,
-            "minimum_commitment_minor": version.minimum_commitment_minor,
-            "cap_amount_minor": version.cap_amount_minor,
-            "budget_alert_percents": version.budget_alert_percents,
-            "notes": version.notes,
+            **version_terms(self.instance),
             "outcome_types": [
                 {
                     name: form.cleaned_data[name]

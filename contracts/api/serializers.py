@@ -16,7 +16,7 @@ from contracts.models import (
     TaxExempt,
     WebhookSource,
 )
-from contracts.terms import pricing_as_plain
+from contracts.terms import OutcomeTypeTerms, pricing_as_plain
 from core.currencies import minor_units_help
 
 
@@ -69,17 +69,7 @@ class CustomerFilter(serializers.Serializer[None]):
 class OutcomeTypeOut(serializers.ModelSerializer[OutcomeType]):
     class Meta:
         model = OutcomeType
-        fields = [
-            "key",
-            "description",
-            "natural_key_field",
-            "billing_basis",
-            "pricing",
-            "free_units",
-            "cap_units",
-            "cap_amount_minor",
-            "verification_policy",
-        ]
+        fields = list(OutcomeTypeTerms.model_fields)  # every term of an outcome type, as the API takes them
         extra_kwargs = {
             "cap_amount_minor": {
                 "help_text": minor_units_help("The most this outcome type bills per period (null: no cap).")
