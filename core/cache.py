@@ -1,4 +1,7 @@
-"""A per-process cache of a few values: bounded, each value kept for a while, emptied when full.
+"""A per-process cache of a few values: bounded, each value kept for a while, emptied when full. Hand-written
+(a dict of (deadline, value)) rather than cachetools' TTLCache: gunicorn's threads read these caches without
+a lock, which single dict reads and writes tolerate, while cachetools' reads reorder and expire entries and
+need one (its documentation says its caches are not thread-safe).
 
 Every module-level cache uses it (a webhook source's secrets, a contract's facts, parsed policies),
 so each says in one line how long a copy may answer and how many it keeps. Expiry reads
