@@ -3,7 +3,7 @@
 In one run, on one freshly created database (drop, create, migrate):
 
 1. seed contracts with bulk SQL (bench.bulk): every contract with the default verification policy
-   (contracts.policy), a customer system-of-record source and a vendor-agent source;
+   (outcomes.rules.policy), a customer system-of-record source and a vendor-agent source;
 2. for each history size (default 10^5 then 10^6 outcomes), top the history up with bulk SQL
    (outcomes over the last ~60 days in settled states, one raw event and link each), then seed a
    working set of fresh pending outcomes with their events (a realistic mix: the customer's own

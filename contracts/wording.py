@@ -1,6 +1,6 @@
 """Contract terms in plain words for people: pricing, per-period amounts and verification policies.
 
-The one place that turns the stored, validated terms (contracts.terms, contracts.policy) into
+The one place that turns the stored, validated terms (contracts.terms, the registered policy) into
 sentences; templates show these sentences and never spell out terms themselves.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from contracts.models import Contract, ContractVersion, OutcomeType
-from contracts.policy import VerificationPolicy, count_text, percent_text
+from contracts.policy import count_text, percent_text, policy_model
 from contracts.terms import (
     PackagePricing,
     PercentagePricing,
@@ -108,7 +108,8 @@ def pricing_text(outcome_type: OutcomeType, currency: str) -> str:
     return "; ".join(phrases)
 
 
-# The rules of a policy in the order people read them (each rule's sentence is its parameters' `describe`).
+# The rules of a policy in the order people read them (each rule's sentence is its parameters' `describe`);
+# a section not named here is read after these, in the policy's order.
 READING_ORDER = (
     "confirmation",
     "maturation",
@@ -127,8 +128,10 @@ READING_ORDER = (
 
 def policy_sentences(policy_data: dict[str, Any]) -> list[str]:
     """The rules of a stored verification policy, one sentence each (disabled rules are left out)."""
-    policy = VerificationPolicy.model_validate(policy_data)
-    sentences = (getattr(policy, rule).describe() for rule in READING_ORDER)
+    policy = policy_model().model_validate(policy_data)
+    sections = [rule for rule in READING_ORDER if rule in type(policy).model_fields]
+    sections += [rule for rule in type(policy).model_fields if rule not in sections]
+    sentences = (getattr(policy, rule).describe() for rule in sections)
     return [sentence for sentence in sentences if sentence is not None]
 
 

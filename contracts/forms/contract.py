@@ -20,6 +20,7 @@ from contracts.forms.outcome_type import (
     outcome_type_block,
     tidy_outcome_types,
 )
+from contracts.forms.policy import Derived
 from contracts.models import CollectionMethod, ContractVersion, Customer
 from contracts.portal import customer_choices
 from contracts.terms import pricing_as_plain
@@ -86,13 +87,20 @@ TERMS_SPECS: dict[str, Spec] = {
     ),
     "terms.notes": Spec("Notes", widget="textarea"),
 }
-SPECS: dict[str, Spec] = {
-    **HEADER_SPECS,
-    **AMEND_SPECS,
-    **TERMS_SPECS,
-    **{OUTCOME_TYPE_PREFIX + name: spec for name, spec in OUTCOME_TYPE_SPECS.items()},
-    **{TIER_PREFIX + name: spec for name, spec in TIER_SPECS.items()},
-}
+
+
+def _specs() -> dict[str, Spec]:
+    return {
+        **HEADER_SPECS,
+        **AMEND_SPECS,
+        **TERMS_SPECS,
+        **{OUTCOME_TYPE_PREFIX + name: spec for name, spec in OUTCOME_TYPE_SPECS.items()},
+        **{TIER_PREFIX + name: spec for name, spec in TIER_SPECS.items()},
+    }
+
+
+# Every input by its name's template (built on first use: the policy's inputs are, contracts.forms.policy).
+SPECS: Mapping[str, Spec] = Derived(_specs)
 
 
 def _template(name: str) -> str:

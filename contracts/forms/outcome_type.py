@@ -3,12 +3,12 @@ limits, the verification policy's rules), its first values, and the tidying of a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.forms.policy import POLICY, POLICY_SPECS, RuleBlock, rule_blocks
-from contracts.policy import VerificationPolicy
+from contracts.forms.policy import POLICY, POLICY_SPECS, Derived, RuleBlock, rule_blocks
+from contracts.policy import default_policy
 from core.forms import INT, INT_OR_NULL, MONEY, Input, Spec, lookup
 
 PRICING_MODELS = [
@@ -29,7 +29,7 @@ MIN_TIER_ROWS = 3
 
 PRICE = 'A decimal in major units, e.g. "0.99" (fractions of a cent allowed).'
 
-OUTCOME_TYPE_SPECS: dict[str, Spec] = {
+_OWN_SPECS: dict[str, Spec] = {
     "key": Spec("Key", help="Lower-case dotted name, e.g. ticket.resolved."),
     "description": Spec("Description"),
     "natural_key_field": Spec(
@@ -55,8 +55,9 @@ OUTCOME_TYPE_SPECS: dict[str, Spec] = {
     "free_units": Spec("Free units per period", INT, "number"),
     "cap_units": Spec("Cap (units per period)", INT, "number", "Optional."),
     "cap_amount_minor": Spec("Cap (amount per period)", MONEY, "decimal", "Optional."),
-    **POLICY_SPECS,
 }
+# Its inputs, the policy's among them (built on first use, as the policy's are).
+OUTCOME_TYPE_SPECS: Mapping[str, Spec] = Derived(lambda: {**_OWN_SPECS, **POLICY_SPECS})
 TIER_SPECS: dict[str, Spec] = {
     "up_to": Spec("Up to (units)", INT_OR_NULL, "number", "Blank on the last tier: no upper bound."),
     "unit_price": Spec("Unit price", help=PRICE),
@@ -75,7 +76,7 @@ def default_outcome_type() -> dict[str, Any]:
         "billing_basis": "per_outcome",
         "pricing": {"model": "per_unit"},
         "free_units": 0,
-        "verification_policy": VerificationPolicy().model_dump(mode="json"),
+        "verification_policy": default_policy().model_dump(mode="json"),
     }
 
 

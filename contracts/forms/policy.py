@@ -1,6 +1,7 @@
 """The verification policy in the portal's contract form: a fieldset per rule, an input per parameter.
 
-Everything is derived from the policy's models (contracts.policy): which rules and parameters there are,
+Everything is derived from the registered policy's models (contracts.policy.policy_model, on first use: the
+model is registered when Django is ready): which rules and parameters there are,
 their types (a number, a checkbox, a choice, a list), defaults and plain-language descriptions. Inputs are
 named by the API's field paths (`verification_policy.confirmation.match_window_hours`), so a posted form
 is the policy JSON the API takes and the API's errors land beside the input they name.
@@ -8,14 +9,14 @@ is the policy JSON the API takes and the API's errors land beside the input they
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from contracts.policy import RuleParams, VerificationPolicy
+from contracts.policy import RuleParams, policy_model
 from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
 
 POLICY = "verification_policy"
@@ -55,9 +56,35 @@ def _spec(name: str, info: FieldInfo) -> Spec:
     return Spec(kind=TEXT, **common)
 
 
+V = TypeVar("V")
+
+
+class Derived(Mapping[str, V]):
+    """A mapping built on first use, from the registered policy: this module is imported before the
+    policy is registered (the admin imports the forms while Django's apps are getting ready)."""
+
+    def __init__(self, build: Callable[[], dict[str, V]]) -> None:
+        self._build = build
+        self._built: dict[str, V] | None = None
+
+    def _items(self) -> dict[str, V]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, key: str) -> V:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
 def _rule_models() -> dict[str, type[RuleParams]]:
     models = {}
-    for rule, info in VerificationPolicy.model_fields.items():
+    for rule, info in policy_model().model_fields.items():
         model = info.annotation
         if not (isinstance(model, type) and issubclass(model, RuleParams)):
             raise TypeError(f"The policy's {rule} is not a rule's parameters.")
@@ -65,13 +92,17 @@ def _rule_models() -> dict[str, type[RuleParams]]:
     return models
 
 
-RULE_MODELS = _rule_models()
+def _policy_specs() -> dict[str, Spec]:
+    return {
+        f"{POLICY}.{rule}.{name}": _spec(name, info)
+        for rule, model in RULE_MODELS.items()
+        for name, info in model.model_fields.items()
+    }
+
+
+RULE_MODELS: Mapping[str, type[RuleParams]] = Derived(_rule_models)
 # Every parameter's input, by its path inside an outcome type: `verification_policy.<rule>.<parameter>`.
-POLICY_SPECS: dict[str, Spec] = {
-    f"{POLICY}.{rule}.{name}": _spec(name, info)
-    for rule, model in RULE_MODELS.items()
-    for name, info in model.model_fields.items()
-}
+POLICY_SPECS: Mapping[str, Spec] = Derived(_policy_specs)
 
 
 @dataclass

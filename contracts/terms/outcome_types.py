@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.policy import VerificationPolicy
+from contracts.policy import RegisteredPolicy, default_policy
 from contracts.terms.amounts import PositiveMinorAmount
 from contracts.terms.parse import Terms
 from contracts.terms.pricing import Pricing
@@ -55,7 +55,8 @@ class OutcomeTypeTerms(Terms):
         default=None,
         description=minor_units_help("The most this outcome type bills per period (null: no cap)."),
     )
-    verification_policy: VerificationPolicy = Field(default_factory=VerificationPolicy)
+    # The registered policy (contracts.policy's slot: the outcomes app's rules and their parameters).
+    verification_policy: Annotated[BaseModel, RegisteredPolicy] = Field(default_factory=default_policy)
 
     @model_validator(mode="after")
     def _percentage_needs_outcomes(self) -> OutcomeTypeTerms:

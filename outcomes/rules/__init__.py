@@ -1,7 +1,8 @@
 """The verification rules and the one registry that orders them.
 
 Adding a rule: write its module (a Rule subclass with a stable name, its reason codes with their
-text, parameters in contracts.policy and their sentence in contracts.wording) and add it here. The
+text, and its parameters' model with their sentence, `describe`) and add it here: the verification
+policy gets its section from this registry (outcomes.rules.policy). The
 order is the documented evaluation order (docs/verification.md): cheap, decisive rules first;
 statistics next; people last. The lookups below are built once from RULES: the rest of outcomes asks
 them, never a rule by its name.
@@ -9,6 +10,7 @@ them, never a rule by its name.
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 from outcomes.rules.anomaly import Anomaly
 from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict
@@ -24,7 +26,7 @@ from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
 from outcomes.rules.time_to_outcome import TimeToOutcome
 
-RULES: tuple[Rule, ...] = (
+RULES: tuple[Rule[Any], ...] = (
     Authenticity(),
     Idempotency(),
     NaturalKeyUniqueness(),
@@ -46,7 +48,7 @@ RULES: tuple[Rule, ...] = (
 # billable: see outcomes.services.verification.
 
 
-def _reasons_by_code(rules: Iterable[Rule]) -> dict[str, Reason]:
+def _reasons_by_code(rules: Iterable[Rule[Any]]) -> dict[str, Reason]:
     """Every declared reason by its code; two rules may share a code only with the same meaning."""
     by_code: dict[str, Reason] = {}
     for rule in rules:
@@ -56,7 +58,7 @@ def _reasons_by_code(rules: Iterable[Rule]) -> dict[str, Reason]:
     return by_code
 
 
-RULE_NAMED: Mapping[str, Rule] = MappingProxyType({rule.name: rule for rule in RULES})
+RULE_NAMED: Mapping[str, Rule[Any]] = MappingProxyType({rule.name: rule for rule in RULES})
 REASONS: Mapping[str, Reason] = MappingProxyType(_reasons_by_code(RULES))
 # The flags, in evaluation order: what a person decides, who may, and what they must give.
 FLAGS: Mapping[str, FlagReason] = MappingProxyType(

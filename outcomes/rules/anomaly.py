@@ -15,14 +15,68 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 from django.db.models import Sum
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from contracts.policy import AnomalyParams
+from contracts.policy import RuleParams, percent_text
 from outcomes.counters import utc_day
 from outcomes.models import OutcomeDayCount, Party, SourceDayCount
 from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag, hold
+
+
+class AnomalyParams(RuleParams):
+    """Rule 12: robust z-score of the daily count against the contract's own baseline; rejection rate."""
+
+    title = "Anomalies"
+    velocity_enabled: Annotated[
+        bool, Field(description="Flag a day whose count is far above the contract's own history.")
+    ] = True
+    z_threshold: Annotated[
+        float,
+        Field(
+            gt=0, le=100, description="How far above the usual a day must be to be flagged (robust z-score)."
+        ),
+    ] = 3.5
+    baseline_days: Annotated[
+        int, Field(ge=7, le=366, description="Days of history the usual is taken from.")
+    ] = 28
+    min_history_days: Annotated[
+        int, Field(ge=3, le=366, description="Days of history needed before a day can be flagged.")
+    ] = 14
+    rejection_rate_threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description="Share of a source's claims rejected at which its outcomes are held (0 to 1).",
+        ),
+    ] = 0.5
+    rejection_rate_min_outcomes: Annotated[
+        int, Field(ge=1, le=100_000, description="Outcomes needed before the rejection rate counts.")
+    ] = 20
+
+    @model_validator(mode="after")
+    def _history_within_baseline(self) -> AnomalyParams:
+        if self.min_history_days > self.baseline_days:
+            raise PydanticCustomError(
+                "history_exceeds_baseline", "min_history_days must not exceed baseline_days."
+            )
+        return self
+
+    def describe(self) -> str | None:
+        if not self.velocity_enabled:
+            return None
+        return (
+            f"Daily volume is flagged above a robust z-score of {self.z_threshold:g} against "
+            f"{self.baseline_days} days (after {self.min_history_days} days of history); "
+            f"a rejection rate above {percent_text(Decimal(str(self.rejection_rate_threshold)) * 100)} "
+            f"over {self.rejection_rate_min_outcomes}+ outcomes is flagged too."
+        )
+
 
 RATE_WINDOW = dt.timedelta(days=30)
 RATE_HOLD = dt.timedelta(hours=24)
@@ -54,8 +108,10 @@ def robust_z(value: float, history: Sequence[float]) -> float:
     return MAD_SCALE * (value - median) / mad
 
 
-class Anomaly(Rule):
+class Anomaly(Rule[AnomalyParams]):
     name = "anomaly"
+    params_model = AnomalyParams
+    policy_key = "anomaly"
     reasons = (
         VELOCITY_ANOMALY,
         Reason("velocity_normal", "The day's count is within the contract's usual range."),
@@ -71,9 +127,9 @@ class Anomaly(Rule):
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[str, Any]:
         velocity: dict[tuple[Any, str], dict[dt.date, int]] = defaultdict(dict)
         pairs = {
-            (f.outcome.contract_id, f.outcome.outcome_type_key): f.policy.anomaly
+            (f.outcome.contract_id, f.outcome.outcome_type_key): self.params(f)
             for f in batch
-            if f.policy.anomaly.velocity_enabled and not f.is_billed
+            if self.params(f).velocity_enabled and not f.is_billed
         }
         if pairs:
             # The daily counters (outcomes.counters) over every day a batch outcome's statistics read.
@@ -131,7 +187,7 @@ class Anomaly(Rule):
     def _velocity(
         self, facts: OutcomeFacts, counts: dict[dt.date, int], memo: dict[Any, Any] | None = None
     ) -> Verdict | None:
-        params = facts.policy.anomaly
+        params = self.params(facts)
         day = facts.outcome.occurred_at.astimezone(dt.UTC).date()
         # Every outcome of a contract, type and day has the same statistics: computed once per batch.
         key = (facts.outcome.contract_id, facts.outcome.outcome_type_key, day, params)
@@ -153,7 +209,7 @@ class Anomaly(Rule):
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         if facts.is_billed:
             return None
-        params = facts.policy.anomaly
+        params = self.params(facts)
         stats = prepared[self.name]
         verdict = None
         if params.velocity_enabled:

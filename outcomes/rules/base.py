@@ -1,4 +1,8 @@
-"""What a verification rule is: a name, parameters from the policy, and one verdict per outcome.
+"""What a verification rule is: a name, its parameters (a section of the policy), and one verdict per outcome.
+
+A rule with parameters declares their model (`params_model`, a contracts.policy.RuleParams subclass
+written beside the rule) and the name of its section of the policy (`policy_key`); the policy's model is
+built from the registry (outcomes.rules.policy). The rule reads its parameters typed: `self.params(facts)`.
 
 A rule also says what its verdicts mean, so nothing else in outcomes has to know it by name: the
 reason codes it emits with their plain-language text (`reasons`; a `FlagReason` for a flag, with who
@@ -16,10 +20,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from pydantic import BaseModel
 
 from contracts.models import Contract, ContractVersion, OutcomeType, WebhookSource
-from contracts.policy import VerificationPolicy
+from contracts.policy import RuleParams
 from outcomes.models import (
     AuditSample,
     Decision,
@@ -110,7 +116,7 @@ class OutcomeFacts:
     contract: Contract
     version: ContractVersion | None
     outcome_type: OutcomeType | None
-    policy: VerificationPolicy
+    policy: BaseModel  # outcomes.rules.policy.VerificationPolicy: a rule reads its section by Rule.params
     events: list[EventFact]
     sources: dict[Any, WebhookSource]
     decisions: dict[str, ReviewDecision]
@@ -173,17 +179,33 @@ class OutcomeFacts:
         return self.outcome.billed_at is not None or self.outcome.state == OutcomeState.BILLED
 
 
-class Rule:
-    """Base class: subclasses set `name` and `reasons` and implement `evaluate` (and `prepare` when
-    set-based)."""
+P = TypeVar("P", bound=RuleParams)
+
+
+class Rule(Generic[P]):
+    """Base class: subclasses set `name` and `reasons` (and `params_model` and `policy_key` when they have
+    parameters, P being their model) and implement `evaluate` (and `prepare` when set-based)."""
 
     name: ClassVar[str]
+    # Its parameters' model and the policy's section holding them; none for a rule without parameters.
+    params_model: ClassVar[type[RuleParams] | None] = None
+    policy_key: ClassVar[str] = ""
     # Every reason code its verdicts may carry (tests/outcomes/rules/test_reasons.py reads the code for them).
     reasons: ClassVar[tuple[Reason, ...]] = ()
     # How its verdicts move the lifecycle beyond their decision (outcomes.services.verification):
     reverses: ClassVar[bool] = False  # its reject voids the outcome (reversed), billed or not
     claws_back: ClassVar[bool] = False  # its reject reverses a billed outcome (a credit)
     holds_as_dispute: ClassVar[bool] = False  # its hold is a dispute: the outcome is disputed, not maturing
+
+    @classmethod
+    def params_in(cls, policy: BaseModel) -> P:
+        """The rule's parameters in a verification policy."""
+        return cast(P, getattr(policy, cls.policy_key))
+
+    @classmethod
+    def params(cls, facts: OutcomeFacts) -> P:
+        """The rule's parameters in the policy of the outcome's type."""
+        return cls.params_in(facts.policy)
 
     def price_percent(self, verdict: Verdict) -> int | None:
         """The share of the price the outcome bills at when this verdict sets it, else None (in full)."""

@@ -5,13 +5,36 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Exists, OuterRef
+from pydantic import Field
 
 from contracts.periods import period_at
+from contracts.policy import RuleParams, count_text
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, iso, reject
+
+
+class BaselineLiftParams(RuleParams):
+    """Rule 16: bill only outcomes above a counterfactual baseline agreed before the work began."""
+
+    title = "Baseline lift"
+    enabled: Annotated[
+        bool, Field(description="Bill only the outcomes above a baseline agreed before the work began.")
+    ] = False
+    baseline_units_per_period: Annotated[
+        int, Field(ge=0, le=10**12, description="Outcomes per period that would have happened anyway.")
+    ] = 0
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"Only outcomes above a baseline of {count_text(self.baseline_units_per_period)}"
+            " per period are billed."
+        )
+
 
 WITHIN_BASELINE = "within_baseline"
 
@@ -29,8 +52,10 @@ def _period_of(facts: OutcomeFacts) -> tuple[dt.datetime, dt.datetime]:
     return period.start, period.end
 
 
-class BaselineLift(Rule):
+class BaselineLift(Rule[BaselineLiftParams]):
     name = "baseline_lift"
+    params_model = BaselineLiftParams
+    policy_key = "baseline_lift"
     reasons = (
         Reason(
             "within_baseline", "Among the period's first outcomes, the customer's own baseline: not billed."
@@ -51,7 +76,7 @@ class BaselineLift(Rule):
             .exclude(Exists(newer))
         )
         for facts in batch:
-            params = facts.policy.baseline_lift
+            params = self.params(facts)
             if not params.enabled:
                 continue
             start, end = _period_of(facts)
@@ -76,7 +101,7 @@ class BaselineLift(Rule):
         return baseline
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        params = facts.policy.baseline_lift
+        params = self.params(facts)
         if not params.enabled:
             return None
         start, _ = _period_of(facts)

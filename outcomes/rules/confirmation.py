@@ -5,16 +5,65 @@ unverified, or accepted after a silence window, as the policy says."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from contracts.policy import RuleParams
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, flag, hold, iso, reject
 from outcomes.rules.suppression import SUPPRESSION_SUSPECTED, SUSPECTED, SuppressionStats
+
+
+class ConfirmationParams(RuleParams):
+    """Rule 7: a vendor claim needs the customer's confirmation of the same natural key."""
+
+    title = "Confirmation by the customer"
+    required: Annotated[
+        bool, Field(description="A claim is billable only once the customer's own system confirms it.")
+    ] = True
+    match_window_hours: Annotated[
+        int,
+        Field(
+            gt=0, le=366 * 24, description="Hours a claim waits for its confirmation (either may come first)."
+        ),
+    ] = 72
+    on_unmatched: Annotated[
+        Literal["reject", "bill_unverified", "silence_is_consent"],
+        Field(description="What happens to a claim still unconfirmed when the window closes."),
+    ] = "reject"
+    unverified_price_percent: Annotated[
+        int, Field(ge=0, le=100, description="Share of the price billed for an unverified claim (0 to 100).")
+    ] = 50
+    silence_window_hours: Annotated[
+        int,
+        Field(
+            gt=0,
+            le=366 * 24,
+            description="Hours of silence after a claim that count as the customer's consent.",
+        ),
+    ] = 168
+
+    def describe(self) -> str:
+        if not self.required:
+            return "No confirmation by the customer is needed."
+        text = f"Confirmation by the customer within {self.match_window_hours} hours"
+        if self.on_unmatched == "reject":
+            return text + "; unconfirmed claims are rejected."
+        if self.on_unmatched == "bill_unverified":
+            return text + (
+                f"; unconfirmed claims are billed as unverified at "
+                f"{self.unverified_price_percent} % of the price."
+            )
+        return text + f"; silence for {self.silence_window_hours} hours counts as consent."
+
 
 BILLED_UNVERIFIED = "billed_unverified"
 
 
-class Confirmation(Rule):
+class Confirmation(Rule[ConfirmationParams]):
     name = "confirmation"
+    params_model = ConfirmationParams
+    policy_key = "confirmation"
     reasons = (
         Reason(
             "reported_by_system_of_record", "Every claim came from the customer's system of record itself."
@@ -41,7 +90,7 @@ class Confirmation(Rule):
         return int(verdict.facts["price_percent"]) if verdict.reason == BILLED_UNVERIFIED else None
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        params = facts.policy.confirmation
+        params = self.params(facts)
         if not params.required:
             return None
         window = dt.timedelta(hours=params.match_window_hours)

@@ -6,10 +6,42 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from contracts.policy import RuleParams
 from outcomes.models import Dispute
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
+
+
+class DisputeParams(RuleParams):
+    """Rule 15: the customer may dispute within a window; an unanswered dispute resolves at its deadline."""
+
+    title = "Disputes"
+    window_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=366,
+            description="Days after an outcome became billable in which the customer may dispute it.",
+        ),
+    ] = 30
+    response_days: Annotated[
+        int, Field(gt=0, le=90, description="Days the vendor has to answer a dispute.")
+    ] = 14
+    unanswered: Annotated[
+        Literal["credit_customer", "bill"],
+        Field(description="What happens to a dispute the vendor leaves unanswered."),
+    ] = "credit_customer"
+
+    def describe(self) -> str:
+        unanswered = "the customer is credited" if self.unanswered == "credit_customer" else "it is billed"
+        return (
+            f"Disputes within {self.window_days} days; the vendor answers within "
+            f"{self.response_days} days, else {unanswered}."
+        )
+
 
 UPHELD = {Dispute.Status.ACCEPTED, Dispute.Status.EXPIRED_CREDITED}
 
@@ -22,8 +54,10 @@ def dispute_window_closes(
     return None if anchor is None else anchor + dt.timedelta(days=window_days)
 
 
-class Disputes(Rule):
+class Disputes(Rule[DisputeParams]):
     name = "disputes"
+    params_model = DisputeParams
+    policy_key = "disputes"
     claws_back = True
     holds_as_dispute = True
     reasons = (
@@ -47,7 +81,7 @@ class Disputes(Rule):
             closes = dispute_window_closes(
                 billable_at=facts.outcome.billable_at,
                 billed_at=facts.outcome.billed_at,
-                window_days=facts.policy.disputes.window_days,
+                window_days=self.params(facts).window_days,
             )
             if closes is not None and first.occurred_at > closes:
                 continue
@@ -57,7 +91,7 @@ class Disputes(Rule):
                     opened_at=first.received_at,
                     reason=str(first.evidence.get("reason", "")),
                     opened_by=f"source:{first.source_id}",
-                    deadline=first.received_at + dt.timedelta(days=facts.policy.disputes.response_days),
+                    deadline=first.received_at + dt.timedelta(days=self.params(facts).response_days),
                 )
             )
         Dispute.objects.bulk_create(to_open, ignore_conflicts=True)
@@ -65,7 +99,7 @@ class Disputes(Rule):
             disputes.update(
                 {d.outcome_id: d for d in Dispute.objects.filter(outcome__in=[d.outcome for d in to_open])}
             )
-        policies = {f.outcome.pk: f.policy.disputes for f in batch}
+        policies = {f.outcome.pk: self.params(f) for f in batch}
         for dispute in disputes.values():
             if dispute.status == Dispute.Status.OPEN and now >= dispute.deadline:
                 credited = policies[dispute.outcome_id].unanswered == "credit_customer"
@@ -87,7 +121,7 @@ class Disputes(Rule):
         dispute = prepared[self.name].get(facts.outcome.pk)
         if dispute is None:
             if facts.disputes:
-                return accept("dispute_out_of_window", window_days=facts.policy.disputes.window_days)
+                return accept("dispute_out_of_window", window_days=self.params(facts).window_days)
             return None
         details = {
             "dispute_id": dispute.pk,

@@ -4,16 +4,44 @@ future, and was reported within the late-arrival window (late ones land on the n
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from contracts.models import ContractStatus
+from contracts.policy import HOUR, RuleParams
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
+
+
+class EventTimeParams(RuleParams):
+    """Rule 4: the outcome happened while the contract was in force, not in the future, not too late."""
+
+    title = "Event time"
+    max_clock_skew_seconds: Annotated[
+        int,
+        Field(ge=0, le=HOUR, description="Seconds an event's time may lie ahead of our clock (0 to 3600)."),
+    ] = 300
+    late_arrival_days: Annotated[
+        int,
+        Field(
+            ge=0, le=366, description="Days after it happened that an outcome may still arrive (0 to 366)."
+        ),
+    ] = 35
+
+    def describe(self) -> str:
+        return (
+            f"Events may run {self.max_clock_skew_seconds} s ahead of our clock and arrive up to "
+            f"{self.late_arrival_days} days late."
+        )
+
 
 SUSPENSION_RECHECK = dt.timedelta(hours=24)
 
 
-class EventTime(Rule):
+class EventTime(Rule[EventTimeParams]):
     name = "event_time"
+    params_model = EventTimeParams
+    policy_key = "event_time"
     reasons = (
         Reason("outside_contract", "It happened while no version of the contract was in force."),
         Reason("type_not_in_version", "The contract version in force does not cover this outcome type."),
@@ -24,7 +52,7 @@ class EventTime(Rule):
     )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict:
-        params = facts.policy.event_time
+        params = self.params(facts)
         occurred_at = facts.outcome.occurred_at
         received_at = facts.received_at
         contract = facts.contract

@@ -5,11 +5,37 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
+from pydantic import Field
+
+from contracts.policy import RuleParams
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, reject
 from outcomes.rules.time_to_outcome import parse_instant
+
+EvidenceKind = Literal["string", "integer", "number", "boolean", "datetime", "sha256", "url"]
+
+
+class EvidenceParams(RuleParams):
+    """Rule 6: evidence fields that must be present and well-formed, by kind."""
+
+    title = "Evidence"
+    required_fields: Annotated[
+        dict[str, EvidenceKind],
+        Field(
+            max_length=50,
+            description="Evidence fields an outcome must carry, one per line as name: kind (kinds: string,"
+            " integer, number, boolean, datetime, sha256, url), e.g. ticket_status: string.",
+        ),
+    ] = Field(default_factory=dict)
+
+    def describe(self) -> str | None:
+        if not self.required_fields:
+            return None
+        fields = ", ".join(f"{name} ({kind})" for name, kind in self.required_fields.items())
+        return f"Evidence required: {fields}."
+
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -26,8 +52,10 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
 }
 
 
-class Evidence(Rule):
+class Evidence(Rule[EvidenceParams]):
     name = "evidence"
+    params_model = EvidenceParams
+    policy_key = "evidence"
     reasons = (
         Reason("evidence_missing", "Evidence fields the outcome type requires are missing."),
         Reason("evidence_malformed", "Evidence fields the outcome type requires are not well-formed."),
@@ -35,7 +63,7 @@ class Evidence(Rule):
     )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        required = facts.policy.evidence.required_fields
+        required = self.params(facts).required_fields
         if not required:
             return None
         evidence = facts.evidence

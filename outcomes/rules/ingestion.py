@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from contracts.policy import RuleParams
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept
 
 
-class Authenticity(Rule):
+class Authenticity(Rule[RuleParams]):
     """Every event came through a source whose Standard Webhooks signature verified (±5 min)."""
 
     name = "authenticity"
@@ -22,7 +23,7 @@ class Authenticity(Rule):
         )
 
 
-class Idempotency(Rule):
+class Idempotency(Rule[RuleParams]):
     """Each delivery id and each event id counted once (the database refused the resends)."""
 
     name = "idempotency"
@@ -34,7 +35,7 @@ class Idempotency(Rule):
         return accept("events_counted_once", events=sorted(e.event_id for e in facts.events))
 
 
-class NaturalKeyUniqueness(Rule):
+class NaturalKeyUniqueness(Rule[RuleParams]):
     """One outcome per (contract, outcome type, natural key): repeated claims merge, never bill twice."""
 
     name = "natural_key"

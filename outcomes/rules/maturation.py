@@ -8,13 +8,66 @@ so it does not mature: there is no result to wait for. A reversal still voids or
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from contracts.policy import RuleParams, listing_text
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 
-class Maturation(Rule):
+class MaturationParams(RuleParams):
+    """Rule 8: billable only after a hold window in which no disqualifier arrived."""
+
+    title = "Maturation"
+    hold_hours: Annotated[
+        int, Field(ge=0, le=366 * 24, description="Hours an outcome is held before it becomes billable.")
+    ] = 24
+    disqualifiers: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]],
+        Field(
+            max_length=30,
+            description="Reasons of a reversal that void the outcome, separated by commas (at most 30).",
+        ),
+    ] = Field(
+        default_factory=lambda: [
+            "reopened",
+            "escalated_to_human",
+            "human_reply",
+            "negative_feedback",
+        ]
+    )
+
+    def describe(self) -> str:
+        if not self.hold_hours:
+            return "Billable at once (no maturation hold)."
+        text = f"{self.hold_hours} h maturation before billing"
+        if self.disqualifiers:
+            text += f"; voided by {listing_text(self.disqualifiers)} meanwhile"
+        return text + "."
+
+
+class ReversalParams(RuleParams):
+    """Rule 9: after billing, a reversal is a credit until the lock date; after it, recorded only."""
+
+    title = "Reversal after billing"
+    clawback_window_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=3 * 366,
+            description="Days after billing in which a reversal becomes a credit (0 to 1098).",
+        ),
+    ] = 30
+
+    def describe(self) -> str:
+        return f"A reversal within {self.clawback_window_days} days after billing becomes a credit."
+
+
+class Maturation(Rule[MaturationParams]):
     name = "maturation"
+    params_model = MaturationParams
+    policy_key = "maturation"
     reasons = (
         Reason("maturing", "Held until the hold window ends, in case a disqualifier arrives."),
         Reason("matured", "The hold window ended with no disqualifier."),
@@ -25,7 +78,7 @@ class Maturation(Rule):
             facts.outcome_type is not None and facts.outcome_type.billing_basis == "per_task"
         ):
             return None
-        params = facts.policy.maturation
+        params = self.params(facts)
         start = max(facts.claimed_at, facts.confirmed_at or facts.claimed_at)
         matures_at = start + dt.timedelta(hours=params.hold_hours)
         if now < matures_at:
@@ -33,8 +86,10 @@ class Maturation(Rule):
         return accept("matured", hold_hours=params.hold_hours, matured_at=iso(matures_at))
 
 
-class Reversal(Rule):
+class Reversal(Rule[ReversalParams]):
     name = "reversal"
+    params_model = ReversalParams
+    policy_key = "reversal"
     reverses = True
     claws_back = True
     reasons = (
@@ -53,7 +108,7 @@ class Reversal(Rule):
         reversals = sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))
         if not reversals:
             return None
-        disqualifiers = set(facts.policy.maturation.disqualifiers)
+        disqualifiers = set(Maturation.params(facts).disqualifiers)
         disqualifying = [
             e for e in reversals if e.evidence.get("reason") in disqualifiers or "reason" not in e.evidence
         ]
@@ -71,7 +126,7 @@ class Reversal(Rule):
         billed_at = facts.outcome.billed_at
         if billed_at is None:
             return reject("reversed", **details)
-        lock_date = billed_at + dt.timedelta(days=facts.policy.reversal.clawback_window_days)
+        lock_date = billed_at + dt.timedelta(days=self.params(facts).clawback_window_days)
         if first.occurred_at <= lock_date:
             return reject("clawed_back", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
         return accept("reversal_after_lock", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)

@@ -11,12 +11,43 @@ import hashlib
 import hmac
 import math
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 from django.conf import settings
+from pydantic import Field
 
+from contracts.policy import RuleParams, percent_text
 from outcomes.models import AuditSample, Outcome
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
+
+
+class AuditSamplingParams(RuleParams):
+    """Rule 13: an unpredictable sample the customer must attest; errors extrapolated conservatively."""
+
+    title = "Audit sampling"
+    enabled: Annotated[bool, Field(description="Ask the customer to attest a random sample of outcomes.")] = (
+        False
+    )
+    rate: Annotated[float, Field(gt=0, le=1, description="Share of outcomes sampled (0.02 is 2 %).")] = 0.02
+    attestation_days: Annotated[
+        int, Field(gt=0, le=90, description="Days the customer has to attest a sampled outcome.")
+    ] = 14
+    confidence: Annotated[
+        float,
+        Field(
+            ge=0.5, lt=1, description="Confidence with which sampled errors are extrapolated (0.9 is 90 %)."
+        ),
+    ] = 0.90
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"{percent_text(Decimal(str(self.rate)) * 100)} of outcomes are sampled for the customer "
+            f"to attest within {self.attestation_days} days ({percent_text(Decimal(str(self.confidence)) * 100)}"
+            " confidence)."
+        )
 
 
 def sampling_secret() -> bytes:
@@ -64,8 +95,10 @@ def clopper_pearson_lower(errors: int, trials: int, confidence: float) -> float:
     return low
 
 
-class AuditSampling(Rule):
+class AuditSampling(Rule[AuditSamplingParams]):
     name = "audit_sampling"
+    params_model = AuditSamplingParams
+    policy_key = "audit_sampling"
     reasons = (
         Reason(
             "awaiting_attestation",
@@ -84,17 +117,17 @@ class AuditSampling(Rule):
         chosen = [
             f
             for f in batch
-            if f.policy.audit_sampling.enabled
+            if self.params(f).enabled
             and f.sample is None
             and not f.is_billed
-            and sample_draw(f.outcome) < f.policy.audit_sampling.rate
+            and sample_draw(f.outcome) < self.params(f).rate
         ]
         AuditSample.objects.bulk_create(
             [
                 AuditSample(
                     outcome=f.outcome,
                     selected_at=now,
-                    deadline=now + dt.timedelta(days=f.policy.audit_sampling.attestation_days),
+                    deadline=now + dt.timedelta(days=self.params(f).attestation_days),
                 )
                 for f in chosen
             ],

@@ -6,16 +6,40 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from contracts.policy import RuleParams
 from outcomes.models import Outcome, OutcomeState
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, reject
+
+
+class SplitDetectionParams(RuleParams):
+    """Rule 10: outcomes sharing a parent key within a window are billed once."""
+
+    title = "Split detection"
+    enabled: Annotated[
+        bool,
+        Field(description="Bill once the outcomes that share a parent key (one conversation, one account)."),
+    ] = False
+    window_hours: Annotated[
+        int, Field(gt=0, le=366 * 24, description="Hours within which outcomes of one parent count as one.")
+    ] = 24
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return f"Outcomes sharing a parent key within {self.window_hours} h are billed once."
+
 
 GroupKey = tuple[Any, str, str]
 
 
-class SplitDetection(Rule):
+class SplitDetection(Rule[SplitDetectionParams]):
     name = "split_detection"
+    params_model = SplitDetectionParams
+    policy_key = "split_detection"
     reasons = (
         Reason("first_of_parent", "The first outcome of its parent within the window: kept."),
         Reason(
@@ -26,7 +50,7 @@ class SplitDetection(Rule):
     def prepare(
         self, batch: Sequence[OutcomeFacts], now: dt.datetime
     ) -> dict[GroupKey, list[tuple[dt.datetime, str, int]]]:
-        wanted = [f for f in batch if f.policy.split_detection.enabled and f.outcome.parent_key]
+        wanted = [f for f in batch if self.params(f).enabled and f.outcome.parent_key]
         if not wanted:
             return {}
         siblings: dict[GroupKey, list[tuple[dt.datetime, str, int]]] = defaultdict(list)
@@ -46,7 +70,7 @@ class SplitDetection(Rule):
         return siblings
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        params = facts.policy.split_detection
+        params = self.params(facts)
         outcome = facts.outcome
         if not params.enabled or not outcome.parent_key:
             return None

@@ -9,15 +9,59 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import Coalesce
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from contracts.policy import SuppressionParams
+from contracts.policy import RuleParams
 from outcomes.counters import utc_day
 from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict, Party
 from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag
+
+
+class SuppressionParams(RuleParams):
+    """Rule 14: the customer's confirmations fall against the vendor's steady activity."""
+
+    title = "Withheld confirmations"
+    enabled: Annotated[
+        bool,
+        Field(description="Flag when the customer's confirmations drop while the vendor's activity holds."),
+    ] = True
+    min_ratio_of_baseline: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            description="Confirmations below this share of their usual ratio to activity are flagged (0 to 1).",
+        ),
+    ] = 1 / 3
+    baseline_days: Annotated[
+        int, Field(ge=7, le=366, description="Days of history the usual is taken from.")
+    ] = 28
+    min_history_days: Annotated[
+        int, Field(ge=3, le=366, description="Days of history needed before anything is flagged.")
+    ] = 14
+
+    @model_validator(mode="after")
+    def _history_within_baseline(self) -> SuppressionParams:
+        if self.min_history_days > self.baseline_days:
+            raise PydanticCustomError(
+                "history_exceeds_baseline", "min_history_days must not exceed baseline_days."
+            )
+        return self
+
+    def describe(self) -> str | None:
+        if not self.enabled:
+            return None
+        return (
+            f"Flagged when the customer's confirmations fall below "
+            f"{round(self.min_ratio_of_baseline * 100)} % of the vendor's steady activity "
+            f"({self.baseline_days}-day baseline)."
+        )
+
 
 RECENT_DAYS = 7
 # The flag this rule and the confirmation rule raise: the vendor, who would lose from a wrong decision,
@@ -67,17 +111,17 @@ class SuppressionStats:
         return None
 
 
-class Suppression(Rule):
+class Suppression(Rule[SuppressionParams]):
     name = "suppression"
+    params_model = SuppressionParams
+    policy_key = "suppression"
     reasons = (
         SUSPECTED,
         Reason("confirmations_steady", "The customer's system confirms as it used to."),
     )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> SuppressionStats:
-        contracts = {
-            f.outcome.contract_id: f.policy.suppression for f in batch if f.policy.suppression.enabled
-        }
+        contracts = {f.outcome.contract_id: self.params(f) for f in batch if self.params(f).enabled}
         # UTC days from the daily counters (outcomes.counters): the recent week is today and the six
         # days before it; the baseline, the `baseline_days` days before that.
         today = utc_day(now)
@@ -110,8 +154,11 @@ class Suppression(Rule):
         stats = suppression.contracts.get(facts.outcome.contract_id)
         if stats is None or facts.is_billed:
             return None
+        # Imported here: the confirmation rule imports this module (its flag is this rule's suspicion).
+        from outcomes.rules.confirmation import Confirmation
+
         window_closed = now >= facts.claimed_at + dt.timedelta(
-            hours=facts.policy.confirmation.match_window_hours
+            hours=Confirmation.params(facts).match_window_hours
         )
         if suppression.in_question(facts) and facts.confirmed_at is None and window_closed:
             return flag(SUPPRESSION_SUSPECTED, **stats)

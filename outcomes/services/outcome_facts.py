@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType, WebhookSource
-from contracts.policy import VerificationPolicy
 from core.cache import TTLCache
 from core.db.bulk import any_of
 from outcomes.models import AuditSample, Dispute, Outcome, RawEvent, ReviewDecision
 from outcomes.rules.base import EventFact, OutcomeFacts
+from outcomes.rules.policy import VerificationPolicy
 
 
 def _version_in_force(
@@ -36,10 +38,10 @@ def _version_in_force(
 
 
 # Validated policies by their stored content: a policy is a frozen value, so a copy never goes stale.
-_policies: TTLCache[str, VerificationPolicy] = TTLCache(seconds=None, max_entries=4096)
+_policies: TTLCache[str, BaseModel] = TTLCache(seconds=None, max_entries=4096)
 
 
-def _policy(stored: dict[str, Any] | None) -> VerificationPolicy:
+def _policy(stored: dict[str, Any] | None) -> BaseModel:
     """The validated policy of a stored one (the defaults for None), parsed once per distinct content:
     validating a policy costs far more than looking it up."""
     key = json.dumps(stored, sort_keys=True, default=str)
@@ -92,7 +94,7 @@ def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
     types: dict[tuple[int, str], OutcomeType] = {
         (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
     }
-    policies: dict[int, VerificationPolicy] = {}
+    policies: dict[int, BaseModel] = {}
     events, sources = _events(ids)
     decisions: dict[int, dict[str, ReviewDecision]] = defaultdict(dict)
     for decision in ReviewDecision.objects.filter(outcome_id__in=any_of(ids)):

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from contracts.audit import audit_record_many
 from contracts.models import Vendor
-from contracts.policy import VerificationPolicy
 from core.db.bulk import any_of
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from outcomes import selectors
@@ -33,7 +32,8 @@ from outcomes.models import (
     ReviewDecision,
 )
 from outcomes.rules import FLAGS
-from outcomes.rules.disputes import dispute_window_closes
+from outcomes.rules.disputes import Disputes, dispute_window_closes
+from outcomes.rules.policy import VerificationPolicy
 from outcomes.services.verification import outcomes_evaluate
 
 # Who decides a flag no rule declares: as for suspected inflation, the customer (or a vendor admin).
@@ -253,7 +253,9 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
         outcome.version.outcome_types.get(key=outcome.outcome_type_key).verification_policy
     )
     closes = dispute_window_closes(
-        billable_at=outcome.billable_at, billed_at=outcome.billed_at, window_days=policy.disputes.window_days
+        billable_at=outcome.billable_at,
+        billed_at=outcome.billed_at,
+        window_days=Disputes.params_in(policy).window_days,
     )
     if closes is not None and now > closes:
         raise Conflict(f"The dispute window closed at {closes.isoformat()}.", code="dispute_window_closed")
@@ -264,7 +266,7 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
                 opened_at=now,
                 reason=reason,
                 opened_by=actor,
-                deadline=now + dt.timedelta(days=policy.disputes.response_days),
+                deadline=now + dt.timedelta(days=Disputes.params_in(policy).response_days),
             )
     except IntegrityError:
         raise Conflict("This outcome is already disputed.", code="already_disputed") from None

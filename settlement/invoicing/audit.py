@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.models import OutcomeType
-from contracts.policy import VerificationPolicy
 from outcomes.models import AuditSample
-from outcomes.rules.sampling import clopper_pearson_lower
+from outcomes.rules.policy import VerificationPolicy
+from outcomes.rules.sampling import AuditSampling, clopper_pearson_lower
 from settlement.invoicing.drafts import AuditRow, Draft, LineDraft
 from settlement.models import (
     LineKind,
@@ -58,9 +58,8 @@ def audit_line(
         types.get((first.version_id, first.outcome_type_key)) if first.version_id is not None else None
     )
     if outcome_type is not None:
-        confidence = VerificationPolicy.model_validate(
-            outcome_type.verification_policy
-        ).audit_sampling.confidence
+        policy = VerificationPolicy.model_validate(outcome_type.verification_policy)
+        confidence = AuditSampling.params_in(policy).confidence
     rate = Decimal(str(round(clopper_pearson_lower(errors, len(decided), confidence), 9)))
     if rate <= 0:
         return None

@@ -8,7 +8,6 @@ import pytest
 import time_machine
 
 from contracts.models import AuditEntry, Contract, ContractStatus, ContractVersion, Customer, OutcomeType
-from contracts.policy import VerificationPolicy
 from contracts.services.contracts import (
     contract_activate,
     contract_amend,
@@ -16,6 +15,7 @@ from contracts.services.contracts import (
     contract_terminate,
 )
 from contracts.terms import Amendment, parse
+from outcomes.rules.policy import VerificationPolicy
 from tests.factories import (
     CustomerFactory,
     amendment_payload,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from contracts.forms.contract import ContractForm, blank_contract, collect, contract_form
-from contracts.policy import VerificationPolicy
 from contracts.terms import OutcomeTypeTerms
 from core.errors import FieldErrors
+from outcomes.rules.policy import VerificationPolicy
 from tests.factories import outcome_type_terms
 
 POLICY = "terms.outcome_types[0].verification_policy"

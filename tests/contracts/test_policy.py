@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
-from contracts.policy import DAY, VerificationPolicy
+from contracts.policy import DAY
 from contracts.terms import OutcomeTypeTerms, parse
 from core.errors import ValidationFailed
+from outcomes.rules import policy as rules_policy
 from tests.factories import outcome_type_terms
+
+# Built from the rules (outcomes.rules.policy): its sections are attributes at run time, not to mypy.
+VerificationPolicy: Any = rules_policy.VerificationPolicy
 
 DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     "event_time": {"max_clock_skew_seconds": 300, "late_arrival_days": 35},

@@ -4,7 +4,7 @@ calls for, with plain-language help and the parameter's default."""
 from __future__ import annotations
 
 from contracts.forms.policy import POLICY_SPECS, RULE_MODELS
-from contracts.policy import VerificationPolicy
+from outcomes.rules.policy import VerificationPolicy
 
 
 def test_every_parameter_has_an_input_and_no_input_is_left_over() -> None:

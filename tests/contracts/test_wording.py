@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.models import OutcomeType
-from contracts.policy import VerificationPolicy
 from contracts.wording import amount_text, minor_text, policy_sentences, pricing_text, unit_name
+from outcomes.rules.policy import VerificationPolicy
 
 
 def outcome_type(pricing: dict[str, Any], **fields: Any) -> OutcomeType:

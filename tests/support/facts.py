@@ -8,10 +8,12 @@ import itertools
 import uuid
 from typing import Any
 
+from pydantic import BaseModel
+
 from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType
-from contracts.policy import VerificationPolicy
 from outcomes.models import AuditSample, Dispute, EventKind, Outcome, OutcomeState, ReviewDecision
 from outcomes.rules.base import EventFact, OutcomeFacts
+from outcomes.rules.policy import VerificationPolicy
 
 T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -23,7 +25,7 @@ SOURCE_ID = uuid.UUID("00000000-0000-0000-0000-0000000050c1")
 _ids = itertools.count(1)
 
 
-def policy(**rules: dict[str, Any]) -> VerificationPolicy:
+def policy(**rules: dict[str, Any]) -> BaseModel:
     """The default policy with some rules' parameters overridden, e.g. policy(maturation={"hold_hours": 0})."""
     return VerificationPolicy.model_validate(rules)
 
@@ -53,7 +55,7 @@ def fact(
 
 def outcome_facts(
     *events: EventFact,
-    rules: VerificationPolicy | None = None,
+    rules: BaseModel | None = None,
     outcome: dict[str, Any] | None = None,
     contract: dict[str, Any] | None = None,
     in_force: bool = True,
