@@ -19,7 +19,7 @@ from rest_framework import exceptions, serializers
 
 from core.api.errors import flatten_details
 from core.currencies import major_units, minor_units
-from core.errors import FieldErrors, field_path
+from core.errors import DomainError, FieldErrors, field_path
 
 PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -268,6 +268,11 @@ def serializer_errors(serializer: serializers.Serializer[Any]) -> FieldErrors:
     found: FieldErrors = {}
     flatten_details(details, (), found)
     return found
+
+
+def errors_of(exc: DomainError) -> FieldErrors:
+    """A service's error as field errors; one that names no field goes to the top of the form."""
+    return exc.field_errors or {"non_field_errors": [{"code": exc.code, "message": exc.message}]}
 
 
 def single_error(path: str, message: str, code: str = "invalid") -> FieldErrors:

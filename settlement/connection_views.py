@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from contracts.models import Role
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from core.errors import DomainError, FieldErrors, PermissionDenied
-from core.forms import Form, Input, bind
+from core.forms import Form, Input, bind, errors_of
 from settlement.models import StripeConnection
 from settlement.selectors.stripe_accounts import stripe_connection_of
 from settlement.services.stripe_events import EVENT_HANDLERS
@@ -32,6 +32,12 @@ from settlement.stripe_connections.inputs import stripe_connection_parse, stripe
 
 Mode = StripeConnection.Mode
 TAX_CHOICES = [("false", "Off: no tax on invoices"), ("true", "On: Stripe Tax computes it")]
+
+
+def _tax_input(values: dict[str, str]) -> Input:
+    return Input(
+        "tax_enabled", "Tax", value=values.get("tax_enabled", "false"), widget="select", choices=TAX_CHOICES
+    )
 
 
 def _secret(name: str, label: str, help_text: str) -> Input:
@@ -53,13 +59,7 @@ def own_account_form(values: dict[str, str] | None = None, errors: FieldErrors |
                 "Webhook signing secret",
                 "whsec_… of the endpoint you added in Stripe for the webhook URL below.",
             ),
-            Input(
-                "tax_enabled",
-                "Tax",
-                value=values.get("tax_enabled", "false"),
-                widget="select",
-                choices=TAX_CHOICES,
-            ),
+            _tax_input(values),
         ],
         errors,
         form_name="own",
@@ -76,13 +76,7 @@ def connected_account_form(values: dict[str, str] | None = None, errors: FieldEr
                 value=values.get("account_id", ""),
                 help="acct_…: your account connected to this deployment's Stripe platform.",
             ),
-            Input(
-                "tax_enabled",
-                "Tax",
-                value=values.get("tax_enabled", "false"),
-                widget="select",
-                choices=TAX_CHOICES,
-            ),
+            _tax_input(values),
         ],
         errors,
         form_name="connected",
@@ -100,10 +94,6 @@ def rotate_form(errors: FieldErrors | None = None) -> Form:
         errors,
         form_name="rotate",
     )
-
-
-def _errors(exc: DomainError) -> FieldErrors:
-    return exc.field_errors or {"non_field_errors": [{"code": exc.code, "message": exc.message}]}
 
 
 def _stripe_page(request: PortalRequest, *, status: int = 200, **forms: Form) -> HttpResponse:
@@ -158,9 +148,9 @@ def stripe_connect_page(request: PortalRequest) -> HttpResponse:
             "tax_enabled": request.POST.get("tax_enabled", ""),
         }
         form = (
-            {"own_form": own_account_form(values, _errors(exc))}
+            {"own_form": own_account_form(values, errors_of(exc))}
             if own
-            else {"connected_form": connected_account_form(values, _errors(exc))}
+            else {"connected_form": connected_account_form(values, errors_of(exc))}
         )
         return _stripe_page(request, status=exc.status, **form)
     messages.success(

@@ -28,7 +28,7 @@ from contracts.services.customers import customer_create, customer_fields_parse,
 from contracts.terms import parse
 from contracts.wording import period_text
 from core.errors import DomainError, FieldErrors
-from core.forms import Form, Input, bind
+from core.forms import Form, Input, bind, errors_of
 from core.portal import keyset_page
 from settlement.services.customer_billing import (
     SetupLinkIn,
@@ -51,14 +51,6 @@ def customer_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-def _service_errors(exc: DomainError, rows: list[int] | None = None) -> FieldErrors:
-    """A service's error as the form's field errors (tax id rows renamed to the form's); one naming no field
-    goes to the top of the form."""
-    return errors_on_rows(exc.field_errors, rows or []) or {
-        "non_field_errors": [{"code": exc.code, "message": exc.message}]
-    }
-
-
 @portal_view(write=True)
 def customer_create_page(request: PortalRequest) -> HttpResponse:
     """A new customer through customer_create, the API's service: name, email and reference, and optionally
@@ -74,7 +66,7 @@ def customer_create_page(request: PortalRequest) -> HttpResponse:
                 actor=portal_actor(request),
             )
         except DomainError as exc:
-            errors = _service_errors(exc, rows)
+            errors = errors_on_rows(errors_of(exc), rows)
             form, status = tax_details_form(request.POST, errors, with_identity=True), exc.status
         else:
             messages.success(request, f"Customer {customer.name} added.")
@@ -95,7 +87,7 @@ def customer_edit_page(request: PortalRequest, customer_id: str) -> HttpResponse
             fields = customer_fields_parse(identity_body(request.POST), current=customer)
             customer_update(customer=customer, fields=fields, actor=portal_actor(request))
         except DomainError as exc:
-            form, status = identity_form(request.POST, _service_errors(exc)), exc.status
+            form, status = identity_form(request.POST, errors_of(exc)), exc.status
         else:
             messages.success(request, "Customer saved.")
             return redirect("settlement:customer-detail", customer_id=customer.pk)
@@ -198,7 +190,7 @@ def customer_tax_details_page(request: PortalRequest, customer_id: str) -> HttpR
         fields = customer_fields_parse(body, current=customer)
         customer_update(customer=customer, fields=fields, actor=portal_actor(request))
     except DomainError as exc:
-        form = tax_details_form(request.POST, _service_errors(exc, rows))
+        form = tax_details_form(request.POST, errors_on_rows(errors_of(exc), rows))
         return _customer_page(request, customer, tax_form=form, status=exc.status)
     messages.success(request, "Tax details saved.")
     return redirect("settlement:customer-detail", customer_id=customer.pk)

@@ -19,7 +19,8 @@ from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import contracts as contract_services
 from contracts.terms import Amendment, parse
 from contracts.wording import approval_text, outcome_type_words, period_text, version_sentences
-from core.errors import DomainError, FieldErrors
+from core.errors import DomainError
+from core.forms import errors_of
 from core.portal import keyset_page
 
 TRANSITIONS = {
@@ -35,11 +36,6 @@ OFFERED = {
     ContractStatus.SUSPENDED: ("resume", "terminate"),
     ContractStatus.TERMINATED: (),
 }
-
-
-def errors_of(exc: DomainError) -> FieldErrors:
-    """A service's error as field errors; one that names no field goes to the top of the form."""
-    return exc.field_errors or {"non_field_errors": [{"code": exc.code, "message": exc.message}]}
 
 
 @portal_view

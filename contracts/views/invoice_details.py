@@ -14,9 +14,8 @@ from contracts.forms.customer import (
 )
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services.vendors import vendor_invoice_details_parse, vendor_invoice_details_update
-from contracts.views.contracts import errors_of
 from core.errors import DomainError
-from core.forms import Input
+from core.forms import Input, errors_of
 
 
 def _seller_name_input(value: str) -> list[Input]:

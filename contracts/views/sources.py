@@ -21,10 +21,9 @@ from contracts.forms.settings import source_form
 from contracts.models import ContractStatus, WebhookSource
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import credentials
-from contracts.views.contracts import errors_of
 from contracts.views.settings import NO_STORE, sent_before, settings_page
 from core.errors import DomainError, FieldErrors, NotFound
-from core.forms import serializer_errors
+from core.forms import errors_of, serializer_errors
 from core.portal import remember_form_sent
 
 OVERLAPS = [

@@ -15,9 +15,9 @@ from contracts.forms.settings import member_form
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import members
 from contracts.terms import parse
-from contracts.views.contracts import errors_of
 from contracts.views.settings import settings_page
 from core.errors import DomainError
+from core.forms import errors_of
 
 
 @require_POST
