@@ -8,19 +8,19 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from contracts.forms.outcome_type import (
     OUTCOME_TYPE_PREFIX,
-    OUTCOME_TYPE_SPECS,
     TIER_PREFIX,
     TIER_SPECS,
     OutcomeTypeBlock,
     default_outcome_type,
     outcome_type_block,
+    outcome_type_specs,
     tidy_outcome_types,
 )
-from contracts.forms.policy import Derived
 from contracts.models import CollectionMethod, ContractVersion, Customer
 from contracts.portal import customer_choices
 from contracts.terms import pricing_as_plain
@@ -89,18 +89,16 @@ TERMS_SPECS: dict[str, Spec] = {
 }
 
 
-def _specs() -> dict[str, Spec]:
+@cache
+def specs() -> dict[str, Spec]:
+    """Every input by its name's template (built on first use: the policy's inputs are, contracts.forms.policy)."""
     return {
         **HEADER_SPECS,
         **AMEND_SPECS,
         **TERMS_SPECS,
-        **{OUTCOME_TYPE_PREFIX + name: spec for name, spec in OUTCOME_TYPE_SPECS.items()},
+        **{OUTCOME_TYPE_PREFIX + name: spec for name, spec in outcome_type_specs().items()},
         **{TIER_PREFIX + name: spec for name, spec in TIER_SPECS.items()},
     }
-
-
-# Every input by its name's template (built on first use: the policy's inputs are, contracts.forms.policy).
-SPECS: Mapping[str, Spec] = Derived(_specs)
 
 
 def _template(name: str) -> str:
@@ -150,7 +148,7 @@ def collect(post: Mapping[str, str], *, currency: str | None = None) -> tuple[di
     errors: FieldErrors = {}
     code = money_currency(post, currency)
     for name in post:
-        spec = SPECS.get(_template(name))
+        spec = specs().get(_template(name))
         if spec is None:
             continue
         text = post.get(name) or ""

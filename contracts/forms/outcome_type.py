@@ -3,11 +3,12 @@ limits, the verification policy's rules), its first values, and the tidying of a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from contracts.forms.policy import POLICY, POLICY_SPECS, Derived, RuleBlock, rule_blocks
+from contracts.forms.policy import POLICY, RuleBlock, policy_specs, rule_blocks
 from contracts.policy import default_policy
 from core.forms import INT, INT_OR_NULL, MONEY, Input, Spec, lookup
 
@@ -56,8 +57,14 @@ _OWN_SPECS: dict[str, Spec] = {
     "cap_units": Spec("Cap (units per period)", INT, "number", "Optional."),
     "cap_amount_minor": Spec("Cap (amount per period)", MONEY, "decimal", "Optional."),
 }
-# Its inputs, the policy's among them (built on first use, as the policy's are).
-OUTCOME_TYPE_SPECS: Mapping[str, Spec] = Derived(lambda: {**_OWN_SPECS, **POLICY_SPECS})
+
+
+@cache
+def outcome_type_specs() -> dict[str, Spec]:
+    """An outcome type's inputs, the policy's among them (built on first use, as the policy's are)."""
+    return {**_OWN_SPECS, **policy_specs()}
+
+
 TIER_SPECS: dict[str, Spec] = {
     "up_to": Spec("Up to (units)", INT_OR_NULL, "number", "Blank on the last tier: no upper bound."),
     "unit_price": Spec("Unit price", help=PRICE),
@@ -150,7 +157,7 @@ def outcome_type_block(index: int, shown: Any, policy_data: Any, make: MakeInput
     group = f"Outcome type {index + 1}"
 
     def field_of(name: str) -> Input:
-        item = make(f"{prefix}.{name}", OUTCOME_TYPE_SPECS[name])
+        item = make(f"{prefix}.{name}", outcome_type_specs()[name])
         item.group = group
         return item
 

@@ -9,9 +9,10 @@ is the policy JSON the API takes and the API's errors land beside the input they
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from functools import cache
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -56,33 +57,9 @@ def _spec(name: str, info: FieldInfo) -> Spec:
     return Spec(kind=TEXT, **common)
 
 
-V = TypeVar("V")
-
-
-class Derived(Mapping[str, V]):
-    """A mapping built on first use, from the registered policy: this module is imported before the
-    policy is registered (the admin imports the forms while Django's apps are getting ready)."""
-
-    def __init__(self, build: Callable[[], dict[str, V]]) -> None:
-        self._build = build
-        self._built: dict[str, V] | None = None
-
-    def _items(self) -> dict[str, V]:
-        if self._built is None:
-            self._built = self._build()
-        return self._built
-
-    def __getitem__(self, key: str) -> V:
-        return self._items()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._items())
-
-
-def _rule_models() -> dict[str, type[RuleParams]]:
+@cache
+def rule_models() -> dict[str, type[RuleParams]]:
+    """Each rule's parameters model, by its policy section (read from the registered policy on first use)."""
     models = {}
     for rule, info in policy_model().model_fields.items():
         model = info.annotation
@@ -92,17 +69,14 @@ def _rule_models() -> dict[str, type[RuleParams]]:
     return models
 
 
-def _policy_specs() -> dict[str, Spec]:
+@cache
+def policy_specs() -> dict[str, Spec]:
+    """Every parameter's input, by its path inside an outcome type: `verification_policy.<rule>.<parameter>`."""
     return {
         f"{POLICY}.{rule}.{name}": _spec(name, info)
-        for rule, model in RULE_MODELS.items()
+        for rule, model in rule_models().items()
         for name, info in model.model_fields.items()
     }
-
-
-RULE_MODELS: Mapping[str, type[RuleParams]] = Derived(_rule_models)
-# Every parameter's input, by its path inside an outcome type: `verification_policy.<rule>.<parameter>`.
-POLICY_SPECS: Mapping[str, Spec] = Derived(_policy_specs)
 
 
 @dataclass
@@ -118,7 +92,7 @@ class RuleBlock:
 def rule_words(rule: str, values: Any) -> str:
     """The rule's values as the contract page reads them; '' when they are not (yet) valid."""
     try:
-        params = RULE_MODELS[rule].model_validate(values if isinstance(values, dict) else {})
+        params = rule_models()[rule].model_validate(values if isinstance(values, dict) else {})
     except ValidationError:
         return ""
     return params.describe() or "Off."
@@ -130,11 +104,11 @@ def rule_blocks(
     """The rules of the outcome type at `prefix` (`terms.outcome_types[0]`), their inputs built by
     `make(name, spec)`; `outcome_type` is its data in the API's shape, for each rule's words."""
     blocks = []
-    for rule, model in RULE_MODELS.items():
+    for rule, model in rule_models().items():
         path = f"{prefix}.{POLICY}.{rule}"
         inputs = []
         for name in model.model_fields:
-            item = make(f"{path}.{name}", POLICY_SPECS[f"{POLICY}.{rule}.{name}"])
+            item = make(f"{path}.{name}", policy_specs()[f"{POLICY}.{rule}.{name}"])
             item.group = f"{group} · {model.title}"
             inputs.append(item)
         blocks.append(
