@@ -22,7 +22,7 @@ from contracts.terms import (
     Pricing,
     TieredPricing,
 )
-from core.currencies import currency_exponent
+from core.currencies import currency_exponent, major_units
 
 
 @cache
@@ -40,7 +40,7 @@ def amount_text(amount: Decimal, currency: str) -> str:
 
 def minor_text(amount_minor: int, currency: str) -> str:
     """An amount in integer minor units, in major units (500 USD -> 5.00 USD)."""
-    return amount_text(Decimal(amount_minor).scaleb(-currency_exponent(currency)), currency)
+    return amount_text(major_units(amount_minor, currency), currency)
 
 
 def unit_name(key: str, *, plural: bool = False) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from core.currencies import currency_exponent, stripe_currency
+from core.currencies import currency_exponent, major_units, stripe_currency
 
 
 def major_to_minor(amount: Decimal, currency: str) -> Decimal:
@@ -39,9 +39,8 @@ def line_step(currency: str) -> int:
 
 def format_minor(amount_minor: int, currency: str, *, grouped: bool = False) -> str:
     """1234 USD -> '12.34 USD'; 1234 JPY -> '1234 JPY'; grouped: 123456 USD -> '1,234.56 USD'."""
-    exponent = currency_exponent(currency)
     separator = "," if grouped else ""
-    return f"{Decimal(amount_minor).scaleb(-exponent):{separator}.{exponent}f} {currency}"
+    return f"{major_units(amount_minor, currency):{separator}.{currency_exponent(currency)}f} {currency}"
 
 
 def stripe_amount(amount_minor: int, currency: str) -> int:
