@@ -25,6 +25,7 @@ from outcomes.rules.disputes import Disputes
 from outcomes.services.review import (
     deciders,
     dispute_respond,
+    evidence_to_clear,
     open_flags,
     review_decide,
     review_decide_group,
@@ -148,7 +149,7 @@ def _who_decides(request: PortalRequest, reason: str) -> dict[str, Any]:
         "deciders": [PARTY_WORDS[p] for p in sorted(allowed)],
         "as_party": party,
         "needs_justification": party == Party.VENDOR_ADMIN,
-        "needs_evidence": party == Party.VENDOR,
+        "needs_evidence": evidence_to_clear(reason),
         "may_decide": not why_not,
         "why_not": why_not,
     }

@@ -46,6 +46,12 @@ def deciders(flag_reason: str) -> frozenset[str]:
     return UNDECLARED_FLAG_DECIDERS if flag is None else flag.deciders
 
 
+def evidence_to_clear(flag_reason: str) -> bool:
+    """Whether accepting (clearing) a flag needs the vendor's evidence, as the rule raising it declares."""
+    flag = FLAGS.get(flag_reason)
+    return flag is not None and flag.evidence_to_clear
+
+
 def vendor_party(flag_reason: str) -> str:
     """The party a vendor's key or portal admin acts as on a flag: the vendor itself when the flag is
     the vendor's to decide (with its own evidence), otherwise a vendor admin (who must justify, for
@@ -169,15 +175,11 @@ def _refuse_undue_decider(
             "required",
             "A vendor admin's decision needs a justification the customer can see.",
         )
-    flag = FLAGS.get(flag_reason)
-    if (
-        flag is not None
-        and flag.evidence_to_clear
-        and verdict == ReviewDecision.Verdict.ACCEPT
-        and not evidence
-    ):
+    if evidence_to_clear(flag_reason) and verdict == ReviewDecision.Verdict.ACCEPT and not evidence:
         raise ValidationFailed.on_field(
-            "evidence", "required", f"Clearing a {flag.suspicion} flag needs the vendor's evidence."
+            "evidence",
+            "required",
+            f"Clearing a {FLAGS[flag_reason].suspicion} flag needs the vendor's evidence.",
         )
 
 
