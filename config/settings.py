@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "contracts",
     "outcomes",
     "settlement",
+    "notifications",  # outbound webhooks and alert emails: listens to every domain app, none imports it
 ]
 # The demo's commands (seed_demo, demo_activity) only in a debug run from a source checkout: a production
 # deployment has no command that creates the demo's known logins (devtools/ is not in the package).
@@ -189,6 +190,9 @@ CELERY_BEAT_SCHEDULE = {
     "evaluate-due-outcomes": {"task": "outcomes.tasks.evaluate_due_outcomes", "schedule": 60.0},
     "close-due-periods": {"task": "settlement.tasks.close_due_periods", "schedule": 300.0},
     "finalize-due-invoices": {"task": "settlement.tasks.finalize_due_invoices", "schedule": 300.0},
+    # Outbound webhooks: the outbox is swept even when no wake-up message arrived (broker down, lost).
+    "dispatch-webhooks": {"task": "notifications.tasks.dispatch_webhooks", "schedule": 10.0},
+    "prune-webhooks": {"task": "notifications.tasks.prune_webhooks", "schedule": 3600.0},
 }
 
 # --- limits (docs/api.md "Limits", docs/webhooks.md "Limits") ------------------------------------
@@ -272,6 +276,26 @@ SPECTACULAR_SETTINGS = {
         "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
     },
 }
+
+# --- outbound webhooks (docs/webhooks-out.md) ------------------------------------------------------
+# Links in event payloads point here (the portal's and the API's address as receivers reach it).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Endpoints must use HTTPS, except in debug (a local receiver over plain HTTP).
+WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)
+# Loopback, private, link-local, metadata and other non-public addresses are refused after DNS resolution
+# (SSRF), unless listed here (CIDRs, e.g. "127.0.0.0/8,10.1.2.0/24"): an operator's allow-list.
+WEBHOOKS_OUT_ALLOWED_NETWORKS = env.list("WEBHOOKS_OUT_ALLOWED_NETWORKS", default=[])
+WEBHOOKS_OUT_CONNECT_TIMEOUT = env.float("WEBHOOKS_OUT_CONNECT_TIMEOUT", default=5.0)
+WEBHOOKS_OUT_READ_TIMEOUT = env.float("WEBHOOKS_OUT_READ_TIMEOUT", default=10.0)
+# How much of a response is read (the rest is dropped) and how much of it the delivery log keeps.
+WEBHOOKS_OUT_RESPONSE_READ_BYTES = env.int("WEBHOOKS_OUT_RESPONSE_READ_BYTES", default=16 * 1024)
+# An endpoint that has failed every attempt for this long, at least this many times, is disabled.
+WEBHOOKS_OUT_DISABLE_AFTER_HOURS = env.float("WEBHOOKS_OUT_DISABLE_AFTER_HOURS", default=72.0)
+WEBHOOKS_OUT_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_OUT_DISABLE_AFTER_FAILURES", default=10)
+# Events, deliveries and attempts older than this are pruned (pending deliveries never are).
+WEBHOOKS_OUT_RETENTION_DAYS = env.int("WEBHOOKS_OUT_RETENTION_DAYS", default=30)
+# How long a rotated secret still signs beside the new one.
+WEBHOOKS_OUT_SECRET_OVERLAP_HOURS = env.float("WEBHOOKS_OUT_SECRET_OVERLAP_HOURS", default=24.0)
 
 # --- security (docs/operations.md "Security") ----------------------------------------------------
 # Secure by default whenever DEBUG is off: HTTPS only (redirect, HSTS, secure cookies) and the security
