@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     # Outbound webhooks: the outbox is swept even when no wake-up message arrived (broker down, lost).
     "dispatch-webhooks": {"task": "notifications.tasks.dispatch_webhooks", "schedule": 10.0},
     "prune-webhooks": {"task": "notifications.tasks.prune_webhooks", "schedule": 3600.0},
+    # Time-based events (deadlines approaching, overdue invoices, budget thresholds, expiring secrets):
+    # each domain announces its own, once per object and deadline (the outbox's dedup key).
+    "announce-outcome-deadlines": {"task": "outcomes.tasks.announce_deadlines", "schedule": 900.0},
+    "announce-settlement-deadlines": {"task": "settlement.tasks.announce_deadlines", "schedule": 300.0},
+    "announce-contract-deadlines": {"task": "contracts.tasks.announce_deadlines", "schedule": 3600.0},
 }
 
 # --- limits (docs/api.md "Limits", docs/webhooks.md "Limits") ------------------------------------
