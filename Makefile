@@ -100,6 +100,14 @@ bench-portal: $(DEV_STAMP)
 	$(BIN)/python -m bench.portal --server-url $(TEST_DATABASE_URL) $(BENCH_PORTAL_ARGS)
 .PHONY: bench-portal
 
+# The outbound webhooks benchmark (docs/performance.md, "Outbound webhooks"): events/s from the outbox to
+# a loopback receiver that verifies each signature, beside plain signed POSTs from one process to the same
+# receiver; ~1 minute. Own database on TEST_DATABASE_URL's server; options: BENCH_WEBHOOKS_OUT_ARGS="--events 20000".
+BENCH_WEBHOOKS_OUT_ARGS ?=
+bench-webhooks-out: $(DEV_STAMP)
+	$(BIN)/python -m bench.webhooks_out --server-url $(TEST_DATABASE_URL) $(BENCH_WEBHOOKS_OUT_ARGS)
+.PHONY: bench-webhooks-out
+
 # The soak (docs/performance.md, "Soak"): a few minutes of mixed traffic (signed webhooks with 20%
 # duplicates, API reads, contracts terminated midway and their period closed by beat) against gunicorn,
 # a Celery worker and beat on loopback; then the database is checked (nothing lost or doubled) and the

@@ -10,7 +10,10 @@ In one run, on one freshly created database (drop, create, migrate):
    claims, agent claims confirmed by the customer, unconfirmed agent claims, reversals);
 3. time outcomes.services.verification.outcomes_evaluate over the working set, then the ceiling
    over the same rows: a plain SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
-4. remove the working set, so the next size measures a fresh one against a larger history.
+4. remove the working set, so the next size measures a fresh one against a larger history;
+5. the outbox's cost: a second working set of the same mix evaluated with no recorder registered for
+   domain events (core.events), so the pipeline writes no outbox rows; the difference per outcome is what
+   publishing `outcome.*` events costs (goal: at most 10 %).
 
 Then print outcomes/s, µs per outcome, the ratio to the ceiling, and how the cost per outcome grows
 from one history size to the next. Goal: >= 20,000 outcomes/s, and a cost per outcome that does not
@@ -27,7 +30,8 @@ import itertools
 import pstats
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HISTORY_DAYS = 60
 GOAL_RATE = 20_000
 GOAL_GROWTH = 1.2
+GOAL_OUTBOX = 0.10  # what writing the outbox may add to the cost per outcome
 BATCH = 1000  # the pipeline's chunk (outcomes.services.verification.CHUNK), used by the ceiling too
 OUTCOME_TABLES = ("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent", "outcomes_delivery")
 COUNTER_TABLES = ("outcomes_outcomedaycount", "outcomes_sourcedaycount")
@@ -413,6 +418,25 @@ def run_ceiling_parallel(ids: Sequence[int], now: dt.datetime, workers: int) -> 
     }
 
 
+@contextmanager
+def without_outbox() -> Iterator[None]:
+    """No recorder for domain events (the outbox, notifications.outbox) while inside: the pipeline as it
+    would run with outbound webhooks not installed. Forked workers inherit it."""
+    from core import events
+
+    registered = list(events._recorders)
+    events._recorders.clear()
+    try:
+        yield
+    finally:
+        events._recorders.extend(registered)
+
+
+def outbox_events_since(created_after: dt.datetime) -> int:
+    [(count,)] = fetchall("SELECT count(*) FROM notifications_event WHERE created_at >= %s", [created_after])
+    return int(count)
+
+
 def run_pipeline(ids: Sequence[int], now: dt.datetime, profile: Path | None = None) -> dict[str, Any]:
     from outcomes.services.verification import outcomes_evaluate
 
@@ -497,8 +521,10 @@ def measure_size(
     maintenance: bool = True,
     keep_working_set: bool = False,
     workers: int = 1,
+    outbox_compare: bool = True,
 ) -> dict[str, Any]:
-    """Top the history up from `seeded` to `history` outcomes, then seed, evaluate and remove a working set.
+    """Top the history up from `seeded` to `history` outcomes, then seed, evaluate and remove a working set
+    (and, with `outbox_compare`, a second one evaluated without the outbox).
 
     `maintenance`: load the history with indexes deferred, then VACUUM ANALYZE, as autovacuum would
     have; off inside a test's transaction."""
@@ -518,25 +544,43 @@ def measure_size(
     if maintenance:
         vacuum_analyze(*OUTCOME_TABLES, *COUNTER_TABLES)
     log(f"history {history:,}: working set of {len(ids):,} pending outcomes; evaluating")
-    if workers > 1:
-        pipeline = run_pipeline_parallel(ids, timezone.now(), workers)
-    else:
-        pipeline = run_pipeline(ids, timezone.now(), profile)
+    started = timezone.now()
+    pipeline = _evaluate(ids, workers, profile)
     result = {
         "history": history,
         "seed_seconds": seeding.elapsed,
         "pipeline": pipeline,
         "states": states(ids),
+        "outbox_events": outbox_events_since(started),
     }
     log(f"history {history:,}: {pipeline['elapsed']:.2f} s; ceiling")
     if workers > 1:
         result["ceiling"] = run_ceiling_parallel(ids, timezone.now(), workers)
     else:
         result["ceiling"] = run_ceiling(ids, timezone.now())
-    if not keep_working_set:
-        remove_working_set(ids, tag=tag)
+    if keep_working_set:
+        return result
+    remove_working_set(ids, tag=tag)
+    rebuild_counters()
+    if outbox_compare:
+        quiet = seed_working_set(working_set, tag=f"{tag}-quiet", contracts=contracts, now=now)
+        rebuild_counters()
+        if maintenance:
+            vacuum_analyze(*OUTCOME_TABLES, *COUNTER_TABLES)
+        log(f"history {history:,}: the same mix without the outbox")
+        with without_outbox():
+            result["pipeline_without_outbox"] = _evaluate(quiet, workers, None)
+        remove_working_set(quiet, tag=f"{tag}-quiet")
         rebuild_counters()
     return result
+
+
+def _evaluate(ids: Sequence[int], workers: int, profile: Path | None) -> dict[str, Any]:
+    from django.utils import timezone
+
+    if workers > 1:
+        return run_pipeline_parallel(ids, timezone.now(), workers)
+    return run_pipeline(ids, timezone.now(), profile)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -561,6 +605,31 @@ def build_report(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
                 f"{rate / ceiling_rate:.3f}",
                 "PASS" if rate >= GOAL_RATE else "FAIL",
                 pipeline["cpu_cell"],
+            )
+        )
+    return rows
+
+
+def outbox_cost(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Per history size: µs per outcome with and without the outbox, and the share it adds."""
+    rows: list[tuple[str, ...]] = []
+    for result in results:
+        without = result.get("pipeline_without_outbox")
+        if without is None:
+            continue
+        pipeline = result["pipeline"]
+        per_with = pipeline["elapsed"] / pipeline["outcomes"]
+        per_without = without["elapsed"] / without["outcomes"]
+        added = per_with / per_without - 1
+        rows.append(
+            (
+                f"{result['history']:,}",
+                f"{result['outbox_events']:,} ({result['outbox_events'] / pipeline['outcomes']:.2f})",
+                f"{1e6 * per_with:,.0f}",
+                f"{1e6 * per_without:,.0f}",
+                f"{100 * added:+.1f} %",
+                f"<= {100 * GOAL_OUTBOX:.0f} %",
+                "PASS" if added <= GOAL_OUTBOX else "FAIL",
             )
         )
     return rows
@@ -688,6 +757,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print("\nCost per outcome from one history size to the next:")  # noqa: T201
     print_table(growth_rows, ("history", "pipeline", "ceiling", "goal", "result"), args.markdown)
+    outbox_rows = outbox_cost(results)
+    print("\nThe outbox's cost (outbound webhooks: one event row per outcome that changes state):")  # noqa: T201
+    print_table(
+        outbox_rows,
+        (
+            "history",
+            "events written (per outcome)",
+            "µs/outcome",
+            "without outbox",
+            "added",
+            "goal",
+            "result",
+        ),
+        args.markdown,
+    )
     print("\nStates after evaluation:")  # noqa: T201
     print_table(
         [
@@ -702,7 +786,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("history", "states", "verdicts written", "transitions"),
         args.markdown,
     )
-    ok = all(row[8] == "PASS" for row in report) and all(row[-1] == "PASS" for row in growth_rows)
+    ok = (
+        all(row[8] == "PASS" for row in report)
+        and all(row[-1] == "PASS" for row in growth_rows)
+        and all(row[-1] == "PASS" for row in outbox_rows)
+    )
     return 0 if ok else 1
 
 

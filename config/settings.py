@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "contracts.portal.portal_context",
+                "notifications.portal.webhooks_out_notice",
             ],
         },
     },
@@ -265,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.add_error_responses",
         "outcomes.api.schema.add_webhook_endpoint",
+        "notifications.api.schema.add_webhooks",
         "core.api.schema.tag_by_resource",  # last: after every hook that adds an operation
     ],
     "SECURITY": [{"ApiKeyAuth": []}],

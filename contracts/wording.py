@@ -22,6 +22,7 @@ from contracts.terms import (
     Pricing,
     TieredPricing,
 )
+from contracts.terms.versions import BUDGET_ALERTS
 from core.currencies import currency_exponent, major_units
 
 
@@ -147,11 +148,10 @@ def version_sentences(version: ContractVersion, currency: str) -> list[str]:
     if version.cap_amount_minor is not None:
         text = f"Billing capped at {minor_text(version.cap_amount_minor, currency)} per period"
         if version.budget_alert_percents:
-            # Stored for the budget alerts that outbound webhooks will deliver; say so until they exist.
             text += (
                 "; budget alerts at "
                 + ", ".join(f"{p}%" for p in version.budget_alert_percents)
-                + " (not sent yet: alerts arrive with outbound webhooks)"
+                + f" ({BUDGET_ALERTS})"
             )
         sentences.append(text + ".")
     return sentences or ["No platform fee, minimum or cap."]

@@ -101,7 +101,9 @@ def openapi_problems(document: dict[str, Any], *, version: str) -> list[str]:
         )
     declared = [tag.get("name") for tag in document.get("tags", [])]
     used: set[str] = set()
-    for path, operations in document.get("paths", {}).items():
+    # The `webhooks` section's operations (the events Verity sends) are tagged like the paths' ones.
+    sections = [*document.get("paths", {}).items(), *document.get("webhooks", {}).items()]
+    for path, operations in sections:
         for method, operation in operations.items():
             tags = operation.get("tags", [])
             used.update(tags)

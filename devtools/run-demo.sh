@@ -26,6 +26,18 @@ if [ -z "${STRIPE_API_KEY:-}" ]; then
   echo "No STRIPE_API_KEY: payments go to the LOCAL Stripe test server at ${STRIPE_API_BASE} (nothing real is charged)."
 fi
 
+# Outbound webhooks go to a local receiver that verifies their signatures and logs them (the portal shows
+# each endpoint's delivery log). Loopback is refused to endpoints unless an operator allows it: this demo does.
+# The secrets are seed_demo's fixed dev-only DEMO_WEBHOOK_SECRET and DEMO_CUSTOMER_WEBHOOK_SECRET.
+RECEIVER_PORT=12112
+export WEBHOOKS_OUT_ALLOWED_NETWORKS=127.0.0.0/8
+"$PY" -m devtools.webhook_receiver --port "$RECEIVER_PORT" \
+  --secret whsec_dmVyaXR5LWRlbW8tcmVjZWl2ZXI6dmVuZG9yOm5vdC1hLXNlY3JldA== \
+  --secret whsec_dmVyaXR5LWRlbW8tcmVjZWl2ZXI6Y29udG9zbzpub3QtYS1zZWNyZXQ= \
+  > var/webhook-receiver.log 2>&1 &
+RECEIVER_PID=$!
+trap 'kill "$RECEIVER_PID" ${STRIPE_PID:+"$STRIPE_PID"} 2>/dev/null || true' EXIT
+
 "$PY" manage.py migrate --no-input
 "$PY" manage.py seed_demo --if-empty
 LOG_LEVEL=WARNING "$PY" manage.py demo_activity --if-quiet
@@ -37,6 +49,7 @@ cat <<MSG
     API docs  http://${HOST}:${PORT}/api/docs/
     Admin     http://${HOST}:${PORT}/admin/   (operator login: operator / verity-operator; every vendor's data)
     Schema    http://${HOST}:${PORT}/api/schema/
+    Webhooks  the demo receiver at http://127.0.0.1:${RECEIVER_PORT}/ logs every event to var/webhook-receiver.log
   The demo API key and webhook secrets are shown once, by seed_demo on the first run; later runs say
   where to get new ones.
 

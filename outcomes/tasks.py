@@ -10,6 +10,7 @@ from outcomes.services.building import (
     outcomes_build_for_delivery,
     outcomes_build_sweep,
 )
+from outcomes.services.deadlines import deadlines_announce
 from outcomes.services.verification import outcomes_evaluate_due
 
 logger = logging.getLogger(__name__)
@@ -61,3 +62,9 @@ def build_outcomes_for_deliveries(delivery_ids: list[int]) -> int:
 def evaluate_due_outcomes() -> int:
     """Beat: move what time alone moves (maturation, match and silence windows, dispute and audit deadlines)."""
     return outcomes_evaluate_due().evaluated
+
+
+@shared_task(acks_late=True, time_limit=300)
+def announce_deadlines() -> int:
+    """Beat: remind of dispute and audit-sample deadlines within a day (each once)."""
+    return deadlines_announce()

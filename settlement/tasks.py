@@ -19,6 +19,7 @@ from settlement.selectors.due import (
     invoices_to_push,
     periods_due,
 )
+from settlement.services.announcements import deadlines_announce
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
 from settlement.services.customer_billing import customer_payment_method_refresh, customer_setup_complete
 from settlement.stripe_gateway import StripeUnavailable, invoice_push
@@ -153,3 +154,9 @@ def complete_customer_setup(setup_intent_id: str, stripe_customer_id: str) -> st
 @shared_task(**STRIPE_TASK)
 def refresh_customer_payment_method(stripe_customer_id: str) -> str:
     return customer_payment_method_refresh(stripe_customer_id=stripe_customer_id)
+
+
+@shared_task(**DATABASE_TASK)
+def announce_deadlines() -> int:
+    """Beat: invoices overdue and budget thresholds reached, each announced once."""
+    return deadlines_announce()

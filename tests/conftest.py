@@ -28,6 +28,7 @@ SLOW_TESTS = (
     "bench/*",
     "docs/test_operations_walk.py",
     "outcomes/test_worker_e2e.py",
+    "notifications/test_worker_e2e.py",
     "e2e/test_month_end_to_end.py",
     "e2e/test_settlement_under_faults.py",
 )

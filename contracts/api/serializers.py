@@ -17,6 +17,7 @@ from contracts.models import (
     WebhookSource,
 )
 from contracts.terms import OutcomeTypeTerms, pricing_as_plain
+from contracts.terms.versions import BUDGET_ALERTS_HELP
 from core.currencies import minor_units_help
 
 
@@ -112,10 +113,7 @@ class ContractVersionOut(serializers.ModelSerializer[ContractVersion]):
             "cap_amount_minor": {
                 "help_text": minor_units_help("The most the contract bills per period (null: no cap).")
             },
-            "budget_alert_percents": {
-                "help_text": "Percents of cap_amount_minor to alert at. Stored for the upcoming budget alerts "
-                "(delivered by outbound webhooks); nothing is sent yet."
-            },
+            "budget_alert_percents": {"help_text": BUDGET_ALERTS_HELP},
         }
 
 

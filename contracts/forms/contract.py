@@ -83,7 +83,8 @@ TERMS_SPECS: dict[str, Spec] = {
     "terms.budget_alert_percents": Spec(
         "Budget alerts (% of cap)",
         INT_LIST,
-        help="e.g. 80, 95. Not sent yet: alerts arrive with outbound webhooks.",
+        help="e.g. 80, 95. Each one reached sends a budget.threshold_reached webhook and an email to "
+        "the owners and admins, once per period.",
     ),
     "terms.notes": Spec("Notes", widget="textarea"),
 }

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contracts import domain_events
 from contracts.audit import audit_record
 from contracts.models import (
     Contract,
@@ -25,6 +26,7 @@ from contracts.models import (
 )
 from contracts.terms import Amendment, ContractHeader, VersionTerms, parse, resolve_instant
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from core.events import events_publish
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     ContractStatus.DRAFT: frozenset({ContractStatus.ACTIVE}),
@@ -301,6 +303,10 @@ def contract_amend(*, contract: Contract, amendment: Amendment, actor: str) -> C
             at=now,
             details={"version": version.number, "effective_from": effective_from.isoformat()},
         )
+        # A draft's versions are its first terms, announced with its activation; from then on each
+        # new version is news to both parties.
+        if locked.status != ContractStatus.DRAFT and latest is not None:
+            events_publish([domain_events.amended(locked, version=version, previous=latest, now=now)])
     return version
 
 
@@ -351,6 +357,9 @@ def contract_activate(*, contract: Contract, actor: str) -> Contract:
             ContractVersion.objects.filter(contract=contract, locked_at__isnull=True).update(
                 locked_at=result.activated_at
             )
+            latest = ContractVersion.objects.filter(contract=contract).order_by("-number").first()
+            assert latest is not None  # a contract is created with its first version
+            events_publish([domain_events.activated(result, version=latest.number)])
         return result
     return _transition(contract=contract, to=ContractStatus.ACTIVE, actor=actor)
 

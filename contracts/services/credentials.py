@@ -10,9 +10,11 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from contracts.audit import audit_record
@@ -199,11 +201,15 @@ class ReencryptResult:
     unreadable: list[int]  # ids of secrets no configured key decrypts (a key was dropped too early)
 
 
-def webhook_secrets_reencrypt(*, batch_size: int = 500) -> ReencryptResult:
+def webhook_secrets_reencrypt(
+    *, batch_size: int = 500, model: type[Model] = WebhookSecret
+) -> ReencryptResult:
     """Re-encrypt every stored webhook signing secret with the first FIELD_ENCRYPTION_KEYS key.
 
     Run after prepending a new key, before removing the old one. Secrets already under the first key
-    are not rewritten, so a second run (or one interrupted and run again) changes nothing.
+    are not rewritten, so a second run (or one interrupted and run again) changes nothing. `model`: another
+    table of Fernet-encrypted signing secrets (an integer `pk`, a `secret_encrypted` column), such as the
+    outbound webhook endpoints' (notifications' `reencrypt_endpoint_secrets`).
     """
     reencrypted = current = 0
     unreadable: list[int] = []
@@ -211,8 +217,8 @@ def webhook_secrets_reencrypt(*, batch_size: int = 500) -> ReencryptResult:
     while True:
         with transaction.atomic():
             # Locked so a concurrent rotation or revocation cannot interleave with the rewrite.
-            batch = list(
-                WebhookSecret.objects.select_for_update()
+            batch: list[Any] = list(  # rows of `model`: each has a `secret_encrypted`
+                model._default_manager.select_for_update()
                 .filter(pk__gt=last_id)
                 .order_by("pk")
                 .only("pk", "secret_encrypted")[:batch_size]
@@ -231,6 +237,6 @@ def webhook_secrets_reencrypt(*, batch_size: int = 500) -> ReencryptResult:
                     unreadable.append(secret.pk)
                     continue
                 changed.append(secret)
-            WebhookSecret.objects.bulk_update(changed, ["secret_encrypted"])
+            model._default_manager.bulk_update(changed, ["secret_encrypted"])
             reencrypted += len(changed)
     return ReencryptResult(reencrypted=reencrypted, current=current, unreadable=unreadable)

@@ -14,6 +14,16 @@ from contracts.terms.outcome_types import OutcomeTypeTerms
 from contracts.terms.parse import Terms
 from core.currencies import minor_units_help
 
+# What a budget alert threshold does, in the contract's words (contracts.wording) and the API's schema.
+BUDGET_ALERTS = (
+    "a budget.threshold_reached webhook and an email to the vendor's owners and admins, "
+    "once per period and threshold"
+)
+BUDGET_ALERTS_HELP = (
+    "Percents of cap_amount_minor at which to alert: when what the current period bills so far reaches "
+    f"one, {BUDGET_ALERTS}."
+)
+
 
 def _sorted_unique_percents(values: list[int]) -> list[int]:
     return sorted(set(values))
@@ -37,8 +47,7 @@ class VersionTerms(Terms):
         AfterValidator(_sorted_unique_percents),
     ] = Field(
         default_factory=lambda: [80, 95],
-        description="Percents of cap_amount_minor at which to alert. Stored for the upcoming budget "
-        "alerts (delivered by outbound webhooks); nothing is sent yet.",
+        description=BUDGET_ALERTS_HELP,
     )
     notes: Annotated[str, Field(max_length=2000)] = ""
     outcome_types: Annotated[list[OutcomeTypeTerms], Field(min_length=1, max_length=50)]

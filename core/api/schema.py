@@ -82,8 +82,14 @@ RESOURCE_TAGS: dict[str, str] = {
     "Invoices": "Invoices of closed periods: lines, the outcomes behind a line, credit notes, the printable copy.",
     "Stripe": "The vendor's Stripe account, and each customer's payment setup on Stripe.",
     "API keys": "Keys for this API: the vendor's own, and keys for its customers.",
+    "Webhook endpoints": "Where Verity sends signed events: the vendor's endpoints and its customers', "
+    "their signing secrets, delivery logs, resends and test events.",
     "Customer outcomes": "Called with a customer's API key: its outcomes, reviews, disputes and attestations.",
     "Customer invoices": "Called with a customer's API key: its invoices, approvals and credit notes.",
+    "Customer webhook endpoints": "Called with a customer's API key: the endpoints it registered for its "
+    "own events, their secrets, delivery logs, resends and test events.",
+    # The document's `webhooks` section (notifications.api.schema): what Verity posts, not routes it serves.
+    "Events sent": "The signed events Verity posts to your endpoints, one per type (docs/webhooks-out.md).",
 }
 TAG_BY_PATH_PREFIX: dict[str, str] = {
     "/api/v1/customers": "Customers",
@@ -102,6 +108,8 @@ TAG_BY_PATH_PREFIX: dict[str, str] = {
     "/api/v1/api-keys": "API keys",
     "/api/v1/customer/outcomes": "Customer outcomes",
     "/api/v1/customer/invoices": "Customer invoices",
+    "/api/v1/webhook-endpoints": "Webhook endpoints",
+    "/api/v1/customer/webhook-endpoints": "Customer webhook endpoints",
 }
 PATH_PARAMETER = re.compile(r"\{[^}]*\}")
 

@@ -5,12 +5,14 @@ evidence; an unanswered dispute resolves at its deadline as the policy says."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from contracts.policy import RuleParams
+from core.events import DomainEvent, events_publish
+from outcomes.domain_events import dispute_opened, dispute_resolved
 from outcomes.models import Dispute
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
@@ -95,10 +97,15 @@ class Disputes(Rule[DisputeParams]):
                 )
             )
         Dispute.objects.bulk_create(to_open, ignore_conflicts=True)
+        by_outcome = {f.outcome.pk: f for f in batch}
+        events: list[DomainEvent] = []
         if to_open:
-            disputes.update(
-                {d.outcome_id: d for d in Dispute.objects.filter(outcome__in=[d.outcome for d in to_open])}
-            )
+            opened = {
+                d.outcome_id: d for d in Dispute.objects.filter(outcome__in=[d.outcome for d in to_open])
+            }
+            disputes.update(opened)
+            # One opened by the customer's API meanwhile is announced there too: the dedup key keeps one.
+            events += [self._event(dispute_opened, d, by_outcome[d.outcome_id]) for d in opened.values()]
         policies = {f.outcome.pk: self.params(f) for f in batch}
         for dispute in disputes.values():
             if dispute.status == Dispute.Status.OPEN and now >= dispute.deadline:
@@ -113,9 +120,16 @@ class Disputes(Rule[DisputeParams]):
                         dispute.deadline,
                         "system:deadline",
                     )
+                    events.append(self._event(dispute_resolved, dispute, by_outcome[dispute.outcome_id]))
                 else:
                     dispute.refresh_from_db()
+        # In the pipeline's transaction: announced if and only if the dispute's change commits.
+        events_publish(events)
         return disputes
+
+    @staticmethod
+    def _event(builder: Callable[..., DomainEvent], dispute: Dispute, facts: OutcomeFacts) -> DomainEvent:
+        return builder(dispute=dispute, outcome=facts.outcome, customer_id=facts.contract.customer_id)
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         dispute = prepared[self.name].get(facts.outcome.pk)

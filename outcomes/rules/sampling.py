@@ -18,6 +18,8 @@ from django.conf import settings
 from pydantic import Field
 
 from contracts.policy import RuleParams, percent_text
+from core.events import events_publish
+from outcomes.domain_events import audit_sample_requested
 from outcomes.models import AuditSample, Outcome
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
@@ -135,7 +137,17 @@ class AuditSampling(Rule[AuditSamplingParams]):
         )
         samples = {f.outcome.pk: f.sample for f in batch if f.sample is not None}
         if chosen:
-            samples.update(AuditSample.objects.in_bulk([f.outcome.pk for f in chosen]))
+            drawn = AuditSample.objects.in_bulk([f.outcome.pk for f in chosen])
+            samples.update(drawn)
+            # In the pipeline's transaction, once per sample (its dedup key).
+            events_publish(
+                [
+                    audit_sample_requested(
+                        sample=drawn[f.outcome.pk], outcome=f.outcome, customer_id=f.contract.customer_id
+                    )
+                    for f in chosen
+                ]
+            )
         return samples
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:

@@ -11,6 +11,8 @@ from contracts.periods import period_at
 from outcomes.models import CapCounter, Decision, Outcome, OutcomeState
 from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso
 
+CAP_EXCEEDED = "cap_exceeded"
+
 
 def cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime) -> Verdict | None:
     """Rule 11: admit one more billable outcome only while the period's count is under the cap.
@@ -52,6 +54,6 @@ def cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime)
         # Held until the period ends (a unit may have been freed by then). Once it has ended, time alone
         # frees nothing: the hold carries no date, never a past one that would come due every minute.
         until = period.end if now < period.end else None
-        return Verdict(Decision.HOLD, "cap_exceeded", {"used": used, **details}, hold_until=until)
+        return Verdict(Decision.HOLD, CAP_EXCEEDED, {"used": used, **details}, hold_until=until)
     admitted[counter.pk] += 1
     return accept("within_cap", position=used + 1, **details)

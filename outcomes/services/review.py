@@ -17,10 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.audit import audit_record_many
-from contracts.models import Vendor
+from contracts.models import Contract, Vendor
 from core.db.bulk import any_of
 from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.events import events_publish
 from outcomes import selectors
+from outcomes.domain_events import dispute_opened, dispute_resolved, review_decided
 from outcomes.models import (
     AuditSample,
     Decision,
@@ -215,6 +217,27 @@ def _decisions_record(
                 )
                 for outcome in outcomes
             )
+            customers = dict(
+                Contract.objects.filter(pk__in={o.contract_id for o in outcomes}).values_list(
+                    "pk", "customer_id"
+                )
+            )
+            events_publish(
+                [
+                    review_decided(
+                        outcome=outcome,
+                        customer_id=customers[outcome.contract_id],
+                        flag_reason=flag_reason,
+                        verdict=verdict,
+                        party=party,
+                        actor=actor,
+                        justification=justification,
+                        evidence=evidence or {},
+                        at=now,
+                    )
+                    for outcome in outcomes
+                ]
+            )
     except IntegrityError:
         message = "This flag was already decided." if len(outcomes) == 1 else "A flag was decided meanwhile."
         raise Conflict(message, code="already_decided") from None
@@ -270,6 +293,9 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
                 opened_by=actor,
                 deadline=now + dt.timedelta(days=Disputes.params_in(policy).response_days),
             )
+            events_publish(
+                [dispute_opened(dispute=dispute, outcome=outcome, customer_id=outcome.contract.customer_id)]
+            )
     except IntegrityError:
         raise Conflict("This outcome is already disputed.", code="already_disputed") from None
     outcomes_evaluate(outcome_ids=[outcome.pk], now=now)
@@ -286,11 +312,21 @@ def dispute_respond(
         raise ValidationFailed.on_field("evidence", "required", "Rejecting a dispute needs evidence.")
     now = timezone.now()
     status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
-    updated = Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN, deadline__gt=now).update(
-        status=status, response=response, response_evidence=evidence or {}, resolved_at=now, resolved_by=actor
-    )
-    if not updated:
+    with transaction.atomic():
+        updated = Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN, deadline__gt=now).update(
+            status=status,
+            response=response,
+            response_evidence=evidence or {},
+            resolved_at=now,
+            resolved_by=actor,
+        )
         dispute.refresh_from_db()
+        if updated:
+            outcome = Outcome.objects.select_related("contract").get(pk=dispute.outcome_id)
+            events_publish(
+                [dispute_resolved(dispute=dispute, outcome=outcome, customer_id=outcome.contract.customer_id)]
+            )
+    if not updated:
         raise Conflict(
             f"This dispute is {dispute.status}; it can no longer be answered.", code="dispute_closed"
         )

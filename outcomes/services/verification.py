@@ -3,8 +3,9 @@
 For a batch: lock the outcomes (id order), gather their facts in a few queries, let each rule prepare
 set-based statistics, evaluate every rule in registry order, apply human decisions to flags, admit
 billable outcomes under their cap (a locked counter row per contract, type and period), then write
-only what changed: new verdicts, transitions, and the outcome rows. Re-evaluating with no new
-evidence at the same instant writes nothing.
+only what changed: new verdicts, transitions, the outcome rows, and the domain events announcing
+the outcomes' new states (outcomes.domain_events), all in the batch's transaction. Re-evaluating with
+no new evidence at the same instant writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from django.utils import timezone
 
 from core.cache import TTLCache
 from core.db.bulk import any_of, insert_rows, plain, update_rows
+from core.events import DomainEvent, events_publish
 from outcomes import counters
+from outcomes.domain_events import cap_reached, outcome_state_changed
 from outcomes.models import (
     Decision,
     Outcome,
@@ -31,9 +34,9 @@ from outcomes.models import (
     OutcomeVerdict,
     ReviewDecision,
 )
-from outcomes.rules import RULE_NAMED, RULES
+from outcomes.rules import RULE_NAMED, RULES, reason_text
 from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso, reject
-from outcomes.services.caps import cap_verdict
+from outcomes.services.caps import CAP_EXCEEDED, cap_verdict
 from outcomes.services.outcome_facts import gather
 
 ACTOR = "system:verification"
@@ -183,6 +186,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         new_verdicts: list[tuple[Any, ...]] = []
         new_transitions: list[tuple[Any, ...]] = []
         changed: list[Outcome] = []
+        events: list[DomainEvent] = []
+        caps_reached: dict[str, DomainEvent] = {}
         deltas = counters.Deltas()
         for facts in batch:
             outcome = facts.outcome
@@ -199,16 +204,58 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
                     target == OutcomeState.REVERSED
                 ):
                     parents.add((outcome.contract_id, outcome.outcome_type_key, outcome.parent_key))
+                if state_before != target:
+                    event = _state_event(facts, verdicts, state_before, reason, now)
+                    if event is not None:
+                        events.append(event)
+            if reason == CAP_EXCEEDED:
+                event = _cap_event(facts, verdicts, now)
+                caps_reached.setdefault(event.dedup_key or "", event)
             summary.states[target] += 1
         insert_rows(OutcomeVerdict, VERDICT_COLUMNS, new_verdicts)
         insert_rows(OutcomeTransition, TRANSITION_COLUMNS, new_transitions)
         update_rows(Outcome, changed, OUTCOME_UPDATE)
+        # In this transaction: the outbox's rows commit, or roll back, with the transitions they announce.
+        events_publish([*events, *caps_reached.values()])
         # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
         counters.apply(deltas)
         summary.evaluated += len(batch)
         summary.verdicts += len(new_verdicts)
         summary.transitions += len(new_transitions)
     return parents
+
+
+def _state_event(
+    facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], state_before: str, reason: str, now: dt.datetime
+) -> DomainEvent | None:
+    """The event announcing the outcome's new state (set in memory), from what the evaluation holds."""
+    flag_facts = None
+    if facts.outcome.state == OutcomeState.FLAGGED:
+        raised = next(v for _, v in verdicts if v.reason == reason)
+        flag_facts = orjson.loads(_facts_json(raised.facts))  # JSON-safe, as the verdict stores them
+    return outcome_state_changed(
+        outcome=facts.outcome,
+        customer_id=facts.contract.customer_id,
+        previous_state=state_before,
+        reason=reason,
+        reason_text=reason_text(reason),
+        now=now,
+        flag_facts=flag_facts,
+    )
+
+
+def _cap_event(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt.datetime) -> DomainEvent:
+    """`cap.reached` for the period whose cap held this outcome (once per period: its dedup key)."""
+    cap = next(v for name, v in verdicts if name == CAPS)
+    return cap_reached(
+        vendor_id=facts.outcome.vendor_id,
+        customer_id=facts.contract.customer_id,
+        contract_id=facts.contract.pk,
+        outcome_type=facts.outcome.outcome_type_key,
+        cap_units=cap.facts["cap_units"],
+        period_start=cap.facts["period_start"],
+        now=now,
+    )
 
 
 def _verdicts(

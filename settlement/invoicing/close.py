@@ -74,7 +74,15 @@ def periods_close(
             )
             if (invoice.contract_id, invoice.period_start) in wanted
         }
-        drafts_build([invoice for invoice in invoices.values() if invoice.is_draft], now)
+        # Those this call inserted still carry its clock (a rebuild moves built_at on): the drafts
+        # created now, announced once (racing closes insert one row; the event's key does the same).
+        drafts_build(
+            [invoice for invoice in invoices.values() if invoice.is_draft],
+            now,
+            created={
+                invoice.pk for invoice in invoices.values() if invoice.is_draft and invoice.built_at == now
+            },
+        )
     return [invoices[(contract.pk, period.start)] for contract, period in closing]
 
 

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.db.bulk import any_of, insert_rows, plain, update_rows
+from core.events import events_publish
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
+from settlement import domain_events
 from settlement.invoicing.credits import credit_entries
 from settlement.invoicing.locks import invoices_locked_in_order
 from settlement.invoicing.rebuild import drafts_build
@@ -74,6 +76,7 @@ def invoices_finalize(*, invoice_ids: Sequence[int], now: dt.datetime | None = N
             invoice.status = InvoiceStatus.FINALIZED
             invoice.finalized_at = now
         update_rows(Invoice, finalizing, ["number", "status", "finalized_at"])
+        events_publish([domain_events.finalized(invoice, now=now) for invoice in finalizing])
     return invoices
 
 

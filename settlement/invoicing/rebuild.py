@@ -4,18 +4,21 @@ many drafts; `drafts_build` is what closing and finalizing run too."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.db.bulk import insert_rows, update_rows
+from core.events import DomainEvent, events_publish
+from settlement import domain_events
 from settlement.approval import approval_status_after_rebuild
 from settlement.invoicing.drafts import Built
 from settlement.invoicing.lines import drafts_rate
 from settlement.invoicing.locks import invoices_locked_in_order
 from settlement.models import (
+    ApprovalStatus,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -42,12 +45,21 @@ def _rounding(amount: Decimal, currency: str) -> dict[str, str]:
     return {"exact_minor": str(amount), **({"rounded_to_minor": str(step)} if step != 1 else {})}
 
 
-def drafts_build(invoices: list[Invoice], now: dt.datetime) -> dict[int, Built]:
+def drafts_build(
+    invoices: list[Invoice], now: dt.datetime, *, created: Collection[int] = ()
+) -> dict[int, Built]:
     """Replace these drafts' lines with freshly computed ones: one set of queries for all of them.
-    Assumes the invoice rows are locked (with their contracts selected) and are drafts. Returns what
-    was stored, by invoice id."""
+    Assumes the invoice rows are locked (with their contracts selected) and are drafts. Publishes
+    `invoice.draft_created` for the drafts in `created` (built for the first time) and
+    `invoice.awaiting_approval` for those that now wait for the customer's approval of a new total.
+    Returns what was stored, by invoice id."""
     if not invoices:
         return {}
+    waiting_for = {
+        invoice.pk: invoice.total_minor
+        for invoice in invoices
+        if invoice.approval_status == ApprovalStatus.PENDING
+    }
     built = drafts_rate(invoices, lock=True)
 
     ids = [invoice.pk for invoice in invoices]
@@ -95,6 +107,17 @@ def drafts_build(invoices: list[Invoice], now: dt.datetime) -> dict[int, Built]:
         invoice.built_at = now
         invoice.approval_status = approval_status_after_rebuild(invoice)
     update_rows(Invoice, invoices, ["total_minor", "held_over_cap", "built_at", "approval_status"])
+    events: list[DomainEvent] = []
+    for invoice in invoices:
+        if invoice.pk in created:
+            events.append(domain_events.draft_created(invoice, now=now))
+        # A rebuild that leaves the same total waiting asks nothing new; a new total is a new question.
+        if (
+            invoice.approval_status == ApprovalStatus.PENDING
+            and waiting_for.get(invoice.pk) != invoice.total_minor
+        ):
+            events.append(domain_events.awaiting_approval(invoice, now=now))
+    events_publish(events)
     return result
 
 

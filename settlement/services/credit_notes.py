@@ -17,7 +17,9 @@ from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from core.events import events_publish
 from outcomes.models import OutcomeState
+from settlement import domain_events
 from settlement.invoicing.rerate import invoice_rerate
 from settlement.models import (
     CreditNote,
@@ -102,4 +104,5 @@ def credit_note_create(*, invoice_id: int, now: dt.datetime | None = None) -> Cr
         CreditNoteOutcome.objects.bulk_create(
             CreditNoteOutcome(credit_note=note, outcome_id=outcome_id) for outcome_id in new
         )
+        events_publish([domain_events.credit_note_created(note, outcomes=len(new))])
     return note

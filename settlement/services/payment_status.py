@@ -11,6 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
+from core.events import DomainEvent, events_publish
+from settlement import domain_events
 from settlement.models import STATUS_RANK, Invoice, InvoiceStatus
 from settlement.money import minor_from_stripe_amount
 
@@ -27,13 +32,37 @@ def status_may_advance(current: str, new: str) -> bool:
     return STATUS_RANK[InvoiceStatus(new)] > STATUS_RANK[InvoiceStatus(current)]
 
 
-def invoice_status_advance(*, invoice_id: int, status: str, **facts: Any) -> bool:
+def invoice_status_advance(*, invoice_id: int, status: str, attempt: int | None = None, **facts: Any) -> bool:
     """Set `status` (and `facts`) if it moves the invoice forward; False (nothing written) otherwise.
-    One conditional update: concurrent writers cannot interleave a check and a write."""
-    lower = [value for value, rank in STATUS_RANK.items() if rank < STATUS_RANK[InvoiceStatus(status)]]
+    Under the invoice's lock, so concurrent writers cannot interleave a check and a write, and the
+    change's event (paid, payment failed: `attempt`, the failed attempt's number) commits with it."""
     if status != InvoiceStatus.PAID:
         facts.pop("paid_at", None)
-    return bool(Invoice.objects.filter(pk=invoice_id, status__in=lower).update(status=status, **facts))
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("contract").filter(pk=invoice_id).first()
+        if invoice is None or not status_may_advance(invoice.status, status):
+            return False
+        previous = invoice.status
+        Invoice.objects.filter(pk=invoice_id).update(status=status, **facts)
+        invoice.refresh_from_db()
+        events_publish(payment_events(invoice, previous_status=previous, attempt=attempt, now=timezone.now()))
+    return True
+
+
+def payment_events(
+    invoice: Invoice, *, previous_status: str, attempt: int | None, now: dt.datetime
+) -> list[DomainEvent]:
+    """What an invoice that just got its payment status says: paid once it is, or which attempt failed.
+    `invoice` as stored after the change (its contract selected)."""
+    if invoice.status == InvoiceStatus.PAID and previous_status != InvoiceStatus.PAID:
+        return [domain_events.paid(invoice, previous_status=previous_status, now=now)]
+    if invoice.status == InvoiceStatus.PAYMENT_FAILED:
+        # The first attempt is the gateway's own `pay`; Stripe numbers the later ones.
+        number = attempt or max(invoice.payment_attempts, 1)
+        return [
+            domain_events.payment_failed(invoice, previous_status=previous_status, attempt=number, now=now)
+        ]
+    return []
 
 
 def _timestamp(value: Any) -> dt.datetime | None:

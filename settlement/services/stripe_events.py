@@ -26,9 +26,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import crypto
+from core.events import events_publish
 from settlement.models import Invoice, InvoiceStatus, StripeConnection, StripeEvent
 from settlement.selectors.stripe_accounts import stripe_account_vendors
-from settlement.services.payment_status import status_may_advance, stripe_invoice_facts
+from settlement.services.payment_status import payment_events, status_may_advance, stripe_invoice_facts
 from settlement.services.stripe_customers import STRIPE_CUSTOMER_EVENTS, stripe_customer_event
 from settlement.stripe_gateway import event_signed_by
 
@@ -176,6 +177,16 @@ def _invoice_event(event: StripeEvent) -> None:
             fields["payment_error"] = _payment_error(event.type, stripe_invoice)
     if fields:
         Invoice.objects.filter(pk=invoice.pk).update(**fields)
+    if status in (InvoiceStatus.PAID, InvoiceStatus.PAYMENT_FAILED):
+        stored = Invoice.objects.select_related("contract").get(pk=invoice.pk)
+        events_publish(
+            payment_events(
+                stored,
+                previous_status=invoice.status,
+                attempt=int(stripe_invoice.get("attempt_count") or 0) or None,
+                now=timezone.now(),
+            )
+        )
 
 
 def _payment_error(event_type: str, stripe_invoice: dict[str, Any]) -> str:

@@ -7,9 +7,13 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
 
-from bench import close, portal, verify
+from bench import close, portal, verify, webhooks_out
 from bench.bulk import fetchall, seed_contracts
+from core import events
+from devtools.webhook_receiver import running_receiver
+from notifications.models import Event
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
 from settlement.models import InvoiceStatus, LineOutcome
 
@@ -76,6 +80,27 @@ def test_verification_bench_core() -> None:
     assert OutcomeVerdict.objects.count() == 0
 
 
+def test_verification_bench_measures_the_outbox() -> None:
+    """The second working set runs with no recorder for domain events: the outbox rows come only from the
+    first, one per outcome that changed into a published state, and the recorder is back afterwards."""
+    seed_contracts(
+        3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.default_policy_terms()
+    )
+
+    result = verify.measure_size(100, seeded=0, working_set=100, contracts=3, maintenance=False)
+
+    published = {OutcomeState.BILLABLE, OutcomeState.REJECTED, OutcomeState.FLAGGED, OutcomeState.REVERSED}
+    assert (
+        result["outbox_events"]
+        == sum(count for state, count in result["states"].items() if state in published)
+        > 0
+    )
+    assert result["pipeline_without_outbox"]["evaluated"] == 100
+    assert Event.objects.filter(type__startswith="outcome.").count() == result["outbox_events"]
+    assert verify.outbox_cost([result])[0][0] == "100"
+    assert events._recorders
+
+
 def test_close_bench_core() -> None:
     seed_contracts(6, starts_at=timezone.now() - dt.timedelta(days=400), outcome_types=close.PRICINGS)
     now = timezone.now()
@@ -132,3 +157,25 @@ def test_portal_bench_core() -> None:
     assert result["ceiling_ms"] > 0
     report = portal.build_report([result])
     assert len(report) == len(result["pages"]) + 1  # each page, then the ceiling
+
+
+def test_webhooks_out_bench_core(settings: SettingsWrapper) -> None:
+    """The outbound webhooks benchmark's parts: the outbox seeded, every event delivered to the receiver
+    by the dispatcher, and the ceiling's POSTs of the same envelopes verified by it."""
+    settings.WEBHOOKS_OUT_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOKS_OUT_REQUIRE_HTTPS = False
+    with running_receiver(secrets=[webhooks_out.SECRET]) as receiver:
+        endpoint = webhooks_out.seed(12, receiver.url)
+        assert Event.objects.filter(vendor_id=endpoint.vendor_id, fanned_out=False).count() == 12
+
+        dispatched = webhooks_out.run_dispatch(12)
+
+        assert dispatched["delivered"] == dispatched["attempts"] == dispatched["attempt_rows"] == 12
+        assert receiver.counts_by_type() == {"outcome.billable": 12}
+        assert set(receiver.counts_by_webhook_id().values()) == {1}
+        receiver.reset()
+
+        ceiling = webhooks_out.run_ceiling(12, receiver.url, 4)
+
+        assert ceiling["posts"] == ceiling["ok"] == 12
+        assert len(receiver.delivered()) == 12

@@ -38,7 +38,7 @@ def test_every_operation_is_under_the_one_tag_of_its_resource() -> None:
 
     tags = {
         f"{method.upper()} {path}": operation["tags"]
-        for path, operations in document["paths"].items()
+        for path, operations in [*document["paths"].items(), *document["webhooks"].items()]
         for method, operation in operations.items()
     }
     assert [tag["name"] for tag in document["tags"]] == list(RESOURCE_TAGS)
@@ -51,6 +51,7 @@ def test_every_operation_is_under_the_one_tag_of_its_resource() -> None:
     assert tags["POST /api/v1/outcomes/{outcome_id}/review"] == ["Review"]
     assert tags["POST /api/v1/customer/outcomes/{outcome_id}/dispute"] == ["Customer outcomes"]
     assert tags["POST /webhooks/v1/sources/{source_id}/events"] == ["Events"]
+    assert tags["POST outcome.billable"] == ["Events sent"]  # the webhooks section: the events Verity sends
 
 
 def test_a_page_link_that_may_be_null_says_so_in_openapi_3_1_terms() -> None:
@@ -107,4 +108,21 @@ def test_the_check_names_each_fault() -> None:
         "#/paths//api/v1/customers/get/responses/200/content/application/json/schema: "
         "`max_digits` is not an OpenAPI 3.1 schema keyword",
         "#/components/schemas/Price/properties/unit_price: `ge` is not an OpenAPI 3.1 schema keyword",
+    ]
+
+
+def test_the_check_names_an_untagged_operation_of_the_webhooks_section() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "x", "version": "0.1.0"},
+        "tags": [{"name": "Events sent"}],
+        "paths": {},
+        "webhooks": {
+            "outcome.billable": {"post": {"tags": ["Events sent"], "responses": {}}},
+            "invoice.paid": {"post": {"responses": {}}},
+        },
+    }
+
+    assert openapi_problems(document, version="0.1.0") == [
+        "POST invoice.paid: tags [], not one of the declared ['Events sent']"
     ]

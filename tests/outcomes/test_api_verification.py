@@ -603,6 +603,17 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),
         ("GET", "/api/v1/customer/invoices/1/credit-notes"),
+        ("GET", "/api/v1/customer/webhook-endpoints"),
+        ("POST", "/api/v1/customer/webhook-endpoints"),
+        ("GET", "/api/v1/customer/webhook-endpoints/1"),
+        ("PATCH", "/api/v1/customer/webhook-endpoints/1"),
+        ("DELETE", "/api/v1/customer/webhook-endpoints/1"),
+        ("POST", "/api/v1/customer/webhook-endpoints/1/rotate-secret"),
+        ("POST", "/api/v1/customer/webhook-endpoints/1/enable"),
+        ("GET", "/api/v1/customer/webhook-endpoints/1/deliveries"),
+        ("POST", "/api/v1/customer/webhook-endpoints/1/deliveries/1/resend"),
+        ("POST", "/api/v1/customer/webhook-endpoints/1/resend"),
+        ("POST", "/api/v1/customer/webhook-endpoints/1/test"),
     } == set(CUSTOMER_OPERATIONS)
     assert {
         ("GET", "/api/v1/outcomes/1"),

@@ -185,7 +185,8 @@ def test_the_detail_tells_the_terms_in_plain_words(owner_client: Client, owner: 
     assert "Platform fee 500.00 USD per period." in content
     assert (
         "Billing capped at 10,000.00 USD per period; budget alerts at 80%, 95%"
-        " (not sent yet: alerts arrive with outbound webhooks)." in content
+        " (a budget.threshold_reached webhook and an email to the vendor's owners and admins, once per period"
+        " and threshold)." in content
     )
     assert "Monthly from day 1 (America/New_York)" in content
 

@@ -17,6 +17,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from contracts.models import Membership, Role
 from contracts.services.credentials import api_key_create
+from notifications.services.deliveries import endpoint_send_test
+from notifications.services.endpoints import endpoint_create
 from outcomes.models import Outcome
 from outcomes.services.review import dispute_open
 from settlement.invoicing.close import period_close
@@ -29,7 +31,7 @@ from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
 
-PORTAL_NAMESPACES = ("contracts", "outcomes", "settlement")
+PORTAL_NAMESPACES = ("contracts", "outcomes", "settlement", "notifications")
 # Route parameters that are not an object's id, and the values that exercise them.
 VERBS = {
     "move": ["activate", "suspend", "resume", "terminate"],
@@ -77,6 +79,8 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
     )
     source, _ = webhook_source_create_for(ingest.contract.customer)
     api_key, _ = api_key_create(vendor=vendor, name="theirs", actor="system")
+    endpoint, _ = endpoint_create(vendor=vendor, url="https://hooks.example.com/theirs", actor="system")
+    test_delivery = endpoint_send_test(endpoint=endpoint, actor="system")
     owner = make_member(role=Role.OWNER, vendor=vendor)
     membership = Membership.objects.get(user=owner.user)
     ids = {
@@ -89,6 +93,8 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
         "dispute_id": [str(dispute.pk)],
         "invoice_id": [str(invoice.pk)],
         "credit_note_id": [str(credit_note.pk)],
+        "endpoint_id": [str(endpoint.pk)],
+        "delivery_id": [str(test_delivery.pk)],
         "position": ["1"],
         **VERBS,
     }
@@ -122,6 +128,8 @@ def test_the_matrix_covers_every_portal_route() -> None:
             "dispute_id",
             "invoice_id",
             "credit_note_id",
+            "endpoint_id",
+            "delivery_id",
             "position",
             *VERBS,
         }
@@ -165,7 +173,15 @@ def test_another_vendors_lists_and_dashboard_show_none_of_its_objects() -> None:
         assert links[param][0] in own.get(route).content.decode(), route
 
 
-OBJECT_PARAMS = ("contract_id", "customer_id", "outcome_id", "invoice_id", "dispute_id", "source_id")
+OBJECT_PARAMS = (
+    "contract_id",
+    "customer_id",
+    "outcome_id",
+    "invoice_id",
+    "dispute_id",
+    "source_id",
+    "endpoint_id",
+)
 LISTED = {
     "/contracts/": "contract_id",
     "/outcomes/": "outcome_id",
@@ -173,6 +189,7 @@ LISTED = {
     "/disputes/": "dispute_id",
     "/settings/": "source_id",
     "/customers/": "customer_id",
+    "/settings/webhooks-out/": "endpoint_id",
 }
 
 

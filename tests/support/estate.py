@@ -15,13 +15,15 @@ from rest_framework.test import APIClient
 
 from contracts.models import ApiKey
 from contracts.services.credentials import api_key_create
+from notifications.models import Endpoint
+from notifications.services.endpoints import endpoint_create
 from outcomes.models import Delivery, Outcome
 from outcomes.services.building import outcomes_build_for_delivery
 from tests.support.ingest import Ingest, event, make_ingest
 from tests.support.vendors import VendorApi, make_vendor_api
 
 STRIPE_WEBHOOK_SECRET = "whsec_hardening_tests"
-APPS = ("contracts_", "outcomes_", "settlement_", "auth_")
+APPS = ("contracts_", "outcomes_", "settlement_", "notifications_", "auth_")
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Estate:
     readonly: VendorApi
     customer_client: APIClient
     outcome: Outcome
+    endpoint: Endpoint  # the customer's own webhook endpoint (the vendor reaches it too)
 
     @property
     def ids(self) -> dict[str, str]:
@@ -41,6 +44,7 @@ class Estate:
             "source_id": str(self.ingest.source.pk),
             "api_key_id": str(self.ingest.api.api_key.pk),
             "outcome_id": str(self.outcome.pk),
+            "endpoint_id": str(self.endpoint.pk),
         }
 
 
@@ -59,6 +63,13 @@ def make_estate() -> Estate:
         readonly=make_vendor_api(ingest.api.vendor, scope=ApiKey.Scope.READ),
         customer_client=customer_client,
         outcome=Outcome.objects.get(natural_key="T-estate"),
+        endpoint=endpoint_create(
+            vendor=ingest.api.vendor,
+            customer=ingest.contract.customer,
+            registered_by=Endpoint.Owner.CUSTOMER,
+            url="https://hooks.example.com/estate",
+            actor="system",
+        )[0],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -27,6 +28,13 @@ from contracts.models import (
     WebhookSecret,
     WebhookSource,
 )
+from core import crypto
+from devtools.demo.management.commands.seed_demo import (
+    DEMO_CUSTOMER_WEBHOOK_SECRET,
+    DEMO_RECEIVER_URL,
+    DEMO_WEBHOOK_SECRET,
+)
+from notifications.models import Endpoint, EndpointSecret
 from tests.factories import CustomerFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
@@ -199,6 +207,7 @@ def test_seed_demo_writes_through_services_with_its_actor() -> None:
     assert actions.count("contract.active") == 3
     assert actions.count("webhook_source.created") == 4
     assert actions.count("api_key.created") == 1
+    assert actions.count("webhook_endpoint.created") == 2
 
 
 def test_seed_demo_if_empty_on_a_seeded_database_changes_nothing() -> None:
@@ -245,3 +254,43 @@ def test_seed_demo_twice_without_if_empty_refuses_and_changes_nothing() -> None:
         run("seed_demo")
 
     assert counts() == before
+
+
+RUN_DEMO = Path(__file__).resolve().parents[3] / "devtools" / "run-demo.sh"
+
+
+def test_seed_demo_registers_webhook_endpoints_at_the_demo_receiver_with_its_secrets() -> None:
+    output = run("seed_demo")
+
+    vendor = Vendor.objects.get()
+    endpoints = {
+        e.customer.external_ref if e.customer else None: e
+        for e in Endpoint.objects.select_related("customer")
+    }
+    assert set(endpoints) == {None, "contoso"}
+    assert (endpoints[None].url, endpoints[None].vendor) == (DEMO_RECEIVER_URL, vendor)
+    assert endpoints["contoso"].url == f"{DEMO_RECEIVER_URL}contoso"
+    assert {e.registered_by for e in endpoints.values()} == {Endpoint.Owner.VENDOR}
+    assert (
+        crypto.decrypt(EndpointSecret.objects.get(endpoint=endpoints[None]).secret_encrypted)
+        == DEMO_WEBHOOK_SECRET
+    )
+    assert (
+        crypto.decrypt(EndpointSecret.objects.get(endpoint=endpoints["contoso"]).secret_encrypted)
+        == DEMO_CUSTOMER_WEBHOOK_SECRET
+    )
+    assert f"{DEMO_RECEIVER_URL}contoso" in output
+
+
+def test_run_demo_starts_the_receiver_with_seed_demos_secrets_and_allows_only_it_loopback() -> None:
+    script = RUN_DEMO.read_text()
+
+    start = re.search(r'"\$PY" -m devtools\.webhook_receiver --port "\$RECEIVER_PORT"(.*?)&\n', script, re.S)
+    assert start is not None
+    assert re.findall(r"--secret (\S+)", start.group(1)) == [
+        DEMO_WEBHOOK_SECRET,
+        DEMO_CUSTOMER_WEBHOOK_SECRET,
+    ]
+    assert "RECEIVER_PORT=12112" in script
+    assert DEMO_RECEIVER_URL == "http://127.0.0.1:12112/"
+    assert "export WEBHOOKS_OUT_ALLOWED_NETWORKS=127.0.0.0/8" in script

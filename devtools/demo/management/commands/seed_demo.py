@@ -1,5 +1,5 @@
 """`manage.py seed_demo [--if-empty]`: a demo vendor with customers, active contracts and credentials,
-and an operator account for the Django admin.
+outbound webhook endpoints pointing at the local demo receiver, and an operator account for the Django admin.
 
 Everything with a service is created through it, so the demo data passes the same validation and
 leaves the same audit trail as the API. Secrets are printed once, here, and never stored in clear.
@@ -22,6 +22,8 @@ from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendo
 from contracts.services.contracts import contract_activate, contract_create, contract_create_parse
 from contracts.services.credentials import api_key_create, webhook_source_create
 from contracts.services.customers import customer_create, customer_fields_parse
+from notifications.models import Endpoint
+from notifications.services.endpoints import endpoint_create
 
 ACTOR = "system:seed_demo"
 VENDOR_NAME = "Northwind Agents"
@@ -31,6 +33,13 @@ DEMO_PASSWORD = "verity-demo"  # noqa: S105 - the documented demo login, printed
 OPERATOR_USERNAME = "operator"
 OPERATOR_EMAIL = "operator@verity.test"
 OPERATOR_PASSWORD = "verity-operator"  # noqa: S105 - the documented demo admin login, printed by `make run`
+
+# The local receiver devtools/run-demo.sh starts (devtools.webhook_receiver), and the fixed dev-only secrets
+# it verifies with (run-demo.sh passes the same two): the vendor's endpoint, and Contoso's own.
+DEMO_RECEIVER_URL = "http://127.0.0.1:12112/"
+DEMO_WEBHOOK_SECRET = "whsec_dmVyaXR5LWRlbW8tcmVjZWl2ZXI6dmVuZG9yOm5vdC1hLXNlY3JldA=="  # noqa: S105 - dev-only
+DEMO_CUSTOMER_WEBHOOK_SECRET = "whsec_dmVyaXR5LWRlbW8tcmVjZWl2ZXI6Y29udG9zbzpub3QtYS1zZWNyZXQ="  # noqa: S105 - dev-only
+DEMO_WEBHOOK_CUSTOMER = "contoso"
 
 CUSTOMERS: list[dict[str, str]] = [
     {"name": "Contoso Legal", "external_ref": "contoso", "billing_email": "ap@contoso.test"},
@@ -157,6 +166,7 @@ class SeededDemo:
     sources: list[SeededSource]
     api_key: ApiKey
     raw_api_key: str
+    endpoints: list[Endpoint]
 
 
 def _first_of_previous_month(today: dt.date) -> dt.date:
@@ -215,8 +225,31 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
         api_key, raw_api_key = api_key_create(
             vendor=vendor, name="Demo key", scope=ApiKey.Scope.WRITE, actor=ACTOR, created_by_id=user.pk
         )
+        webhook_customer = customers[DEMO_WEBHOOK_CUSTOMER]
+        endpoints = [
+            endpoint_create(
+                vendor=vendor,
+                url=DEMO_RECEIVER_URL,
+                description="The local demo receiver (devtools/webhook_receiver)",
+                secret=DEMO_WEBHOOK_SECRET,
+                actor=ACTOR,
+            )[0],
+            endpoint_create(
+                vendor=vendor,
+                customer=webhook_customer,
+                url=f"{DEMO_RECEIVER_URL}{DEMO_WEBHOOK_CUSTOMER}",
+                description=f"{webhook_customer.name}'s systems (the local demo receiver)",
+                secret=DEMO_CUSTOMER_WEBHOOK_SECRET,
+                actor=ACTOR,
+            )[0],
+        ]
     return SeededDemo(
-        vendor=vendor, contracts=contracts, sources=sources, api_key=api_key, raw_api_key=raw_api_key
+        vendor=vendor,
+        contracts=contracts,
+        sources=sources,
+        api_key=api_key,
+        raw_api_key=raw_api_key,
+        endpoints=endpoints,
     )
 
 
@@ -262,3 +295,7 @@ class Command(BaseCommand):
             write(f"      id      {source.pk}")
             write(f"      secret  {seeded.signing_secret}")
             write(f"      POST    /webhooks/v1/sources/{source.pk}/events")
+        write("  Webhooks out (to the local demo receiver; its log: var/webhook-receiver.log):")
+        for endpoint in demo.endpoints:
+            whose = endpoint.customer.name if endpoint.customer else "every customer"
+            write(f"    {endpoint.url}   events of {whose}   (portal Settings > Webhooks out)")

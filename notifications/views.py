@@ -1,0 +1,232 @@
+"""Portal pages of Settings > Webhooks out: the endpoints (state, failures, a disabled one's reason and
+Enable), registration (the secret shown once), an endpoint with its delivery log, and what a person asks
+of it: resend one delivery or everything since a time, send a test event, rotate the secret, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from contracts import selectors as contract_selectors
+from contracts.portal import PortalRequest, portal_actor, portal_view
+from contracts.views.settings import NO_STORE, sent_before
+from core.errors import DomainError, FieldErrors, NotFound
+from core.events import CUSTOMER
+from core.forms import Form, errors_of, serializer_errors
+from core.portal import keyset_page, remember_form_sent
+from notifications import selectors
+from notifications.api.serializers import (
+    WebhookEndpointCreateIn,
+    WebhookEndpointRotateIn,
+    WebhookResendSinceIn,
+)
+from notifications.catalogue import EVENT_TYPES
+from notifications.forms import OVERLAPS, endpoint_form
+from notifications.models import Endpoint
+from notifications.services import deliveries, endpoints
+
+LIST = "notifications:endpoint-list"
+DETAIL = "notifications:endpoint-detail"
+
+
+def _list_page(
+    request: PortalRequest, *, form: Form | None = None, chosen: list[str] | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "notifications/endpoint_list.html",
+        {
+            "section": "settings",
+            "endpoints": selectors.endpoint_list(vendor=request.vendor),
+            "now": timezone.now(),
+            "form": form or endpoint_form(request),
+            "event_types": EVENT_TYPES,
+            "customer_audience": CUSTOMER,
+            "chosen": chosen or [],
+        },
+        status=400 if form else 200,
+    )
+
+
+@portal_view
+def endpoint_list_page(request: PortalRequest) -> HttpResponse:
+    return _list_page(request)
+
+
+@require_POST
+@portal_view
+def endpoint_create_page(request: PortalRequest) -> HttpResponse:
+    if again := sent_before(request):
+        return again
+    values = {name: request.POST.get(name, "") for name in ("url", "description", "customer_id")}
+    chosen = request.POST.getlist("event_types")
+    checked = WebhookEndpointCreateIn(
+        data={**values, "customer_id": values["customer_id"] or None, "event_types": chosen}
+    )
+    errors: FieldErrors = {} if checked.is_valid() else serializer_errors(checked)
+    if not errors:
+        try:
+            customer = None
+            if checked.validated_data.get("customer_id"):
+                customer = contract_selectors.customer_get(
+                    vendor=request.vendor, customer_id=checked.validated_data["customer_id"]
+                )
+            endpoint, secret = endpoints.endpoint_create(
+                vendor=request.vendor,
+                customer=customer,
+                url=checked.validated_data["url"],
+                description=checked.validated_data["description"],
+                event_types=checked.validated_data["event_types"],
+                actor=portal_actor(request),
+            )
+        except NotFound:
+            errors = {"customer_id": [{"code": "not_found", "message": "No such customer."}]}
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            remember_form_sent(request, reverse(DETAIL, args=[endpoint.pk]))
+            return _secret_shown_once(request, endpoint, secret, rotated=False)
+    return _list_page(request, form=endpoint_form(request, values, errors), chosen=chosen)
+
+
+def _secret_shown_once(
+    request: PortalRequest, endpoint: Endpoint, secret: str, *, rotated: bool
+) -> HttpResponse:
+    response = render(
+        request,
+        "notifications/secret_once.html",
+        {"section": "settings", "endpoint": endpoint, "secret": secret, "rotated": rotated},
+    )
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+@portal_view
+def endpoint_detail_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    return _detail_page(request, endpoint)
+
+
+def _detail_page(
+    request: PortalRequest, endpoint: Endpoint, *, errors: dict[str, list[str]] | None = None
+) -> HttpResponse:
+    now = timezone.now()
+    return render(
+        request,
+        "notifications/endpoint_detail.html",
+        {
+            "section": "settings",
+            "endpoint": endpoint,
+            "secrets": endpoint.secrets.all(),
+            "now": now,
+            "overlaps": OVERLAPS,
+            "page": keyset_page(request, selectors.delivery_list(endpoint=endpoint), per_page=50),
+            # The resend form's default: a day ago, in the datetime-local input's format (UTC).
+            "since_default": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "errors": errors or {},
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _field_messages(errors: FieldErrors) -> list[str]:
+    return [item["message"] for items in errors.values() for item in items]
+
+
+@require_POST
+@portal_view
+def endpoint_rotate_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    if again := sent_before(request):
+        return again
+    checked = WebhookEndpointRotateIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
+    if not checked.is_valid():
+        return _detail_page(request, endpoint, errors={"rotate": _field_messages(serializer_errors(checked))})
+    secret = endpoints.endpoint_secret_rotate(
+        endpoint=endpoint,
+        overlap=dt.timedelta(seconds=checked.validated_data["overlap_seconds"]),
+        actor=portal_actor(request),
+    )
+    remember_form_sent(request, reverse(DETAIL, args=[endpoint.pk]))
+    return _secret_shown_once(request, endpoint, secret, rotated=True)
+
+
+@require_POST
+@portal_view
+def endpoint_enable_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    endpoints.endpoint_enable(endpoint=endpoint, actor=portal_actor(request))
+    messages.success(
+        request,
+        f"Endpoint {endpoint.url} enabled. Events recorded while it was disabled were not sent: "
+        "resend them since a time below.",
+    )
+    return redirect(DETAIL, endpoint_id=endpoint.pk)
+
+
+@require_POST
+@portal_view
+def endpoint_delete_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    endpoints.endpoint_delete(endpoint=endpoint, actor=portal_actor(request))
+    messages.success(request, f"Endpoint {endpoint.url} deleted: nothing more is sent to it.")
+    return redirect(LIST)
+
+
+def _sent(request: PortalRequest, endpoint: Endpoint, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect(DETAIL, endpoint_id=endpoint.pk)
+
+
+def _refused(request: PortalRequest, endpoint: Endpoint, exc: DomainError) -> HttpResponse:
+    messages.error(request, exc.message)
+    return redirect(DETAIL, endpoint_id=endpoint.pk)
+
+
+@require_POST
+@portal_view
+def endpoint_test_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    try:
+        deliveries.endpoint_send_test(endpoint=endpoint, actor=portal_actor(request))
+    except DomainError as exc:
+        return _refused(request, endpoint, exc)
+    return _sent(
+        request, endpoint, "A webhook.test event is on its way: its delivery appears in the log below."
+    )
+
+
+@require_POST
+@portal_view
+def endpoint_resend_since_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    checked = WebhookResendSinceIn(data={"since": request.POST.get("since", "")})
+    if not checked.is_valid():
+        return _detail_page(request, endpoint, errors={"since": _field_messages(serializer_errors(checked))})
+    try:
+        count = deliveries.deliveries_resend_since(
+            endpoint=endpoint, since=checked.validated_data["since"], actor=portal_actor(request)
+        )
+    except DomainError as exc:
+        return _detail_page(request, endpoint, errors={"since": _field_messages(errors_of(exc))})
+    return _sent(request, endpoint, f"{count} event{'s' if count != 1 else ''} will be sent again.")
+
+
+@require_POST
+@portal_view
+def delivery_resend_page(request: PortalRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
+    try:
+        deliveries.delivery_resend(endpoint=endpoint, event=delivery.event, actor=portal_actor(request))
+    except DomainError as exc:
+        return _refused(request, endpoint, exc)
+    return _sent(
+        request, endpoint, f"{delivery.event.type} ({delivery.event.webhook_id}) will be sent again."
+    )
