@@ -18,13 +18,17 @@ Prints events/s, the ratio to the ceiling and the goal (>= 0.5 x the ceiling). S
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from bench.bulk import (
@@ -114,11 +118,14 @@ def seed(count: int, url: str) -> Any:
     return endpoint
 
 
-def run_dispatch(count: int) -> dict[str, Any]:
+def run_dispatch(count: int, profile: Path | None = None) -> dict[str, Any]:
     from notifications.dispatch import dispatch
     from notifications.models import Attempt, Delivery, DeliveryStatus
 
+    profiler = cProfile.Profile() if profile else None
     with Timer() as timer:
+        if profiler is not None:
+            profiler.enable()
         attempts = succeeded = 0
         while succeeded < count:
             summary = dispatch(limit=count)
@@ -126,6 +133,14 @@ def run_dispatch(count: int) -> dict[str, Any]:
             succeeded += summary.succeeded
             if not summary.attempts and not summary.fanned_out:
                 break
+        if profiler is not None:
+            profiler.disable()
+    if profiler is not None and profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(profile)
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+        log(f"profile written to {profile}\n{text.getvalue()}")
     delivered = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
     return {
         "events": count,
@@ -185,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=5000, help="events in the outbox (5000)")
     parser.add_argument("--port", type=int, default=RECEIVER_PORT, help="the receiver's loopback port")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the dispatcher (var/bench-webhooks-out.prof)"
+    )
     add_database_arguments(parser, name="webhooks_out")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -205,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         seed(args.events, url)
         log(f"{args.events:,} events in the outbox; dispatching")
-        pipeline = run_dispatch(args.events)
+        pipeline = run_dispatch(
+            args.events, ROOT / "var" / "bench-webhooks-out.prof" if args.profile else None
+        )
         log(f"delivered {pipeline['delivered']:,} in {pipeline['elapsed']:.2f} s; ceiling")
         ceiling = run_ceiling(args.events, url, POST_THREADS)
         info = machine()

@@ -19,9 +19,8 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.db.bulk import insert_rows, update_rows
 from core.events import CUSTOMER, events_publish
 from notifications.domain_events import ENDPOINT_DISABLED, endpoint_disabled_event
 from notifications.emails import event_emails_send
@@ -158,7 +158,11 @@ def events_fan_out(*, now: dt.datetime, batch: int = FAN_OUT_BATCH) -> tuple[int
         # SKIP LOCKED: dispatchers running side by side take different events; a locked event is in
         # another's hands and becomes a Delivery once (the unique (event, endpoint) guards a replay too).
         events = list(
-            Event.objects.select_for_update(skip_locked=True).filter(fanned_out=False).order_by("id")[:batch]
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(fanned_out=False)
+            .order_by("id")
+            # What matching needs; an email's text reads the rest (`data`) for the few types that send one.
+            .only("id", "type", "vendor_id", "customer_id", "contract_id", "object_id")[:batch]
         )
         if not events:
             return 0, 0
@@ -232,7 +236,24 @@ def deliveries_claim(*, now: dt.datetime, limit: int = DELIVERY_BATCH) -> list[D
                 status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__disabled_at__isnull=True
             )
             .order_by("next_attempt_at", "id")
-            .select_related("event", "endpoint")[:limit]
+            .select_related("event", "endpoint")
+            # What a request is built from (the envelope, the URL, the secrets), nothing more.
+            .only(
+                "id",
+                "event__id",
+                "event__uid",
+                "event__type",
+                "event__vendor_id",
+                "event__customer_id",
+                "event__contract_id",
+                "event__object_id",
+                "event__data",
+                "event__occurred_at",
+                "event__created_at",
+                "endpoint__id",
+                "endpoint__url",
+                "endpoint__customer_id",
+            )[:limit]
         )
         if claimed:
             Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
@@ -258,129 +279,145 @@ def _request_build(
     return _Request(delivery.pk, endpoint.pk, endpoint.url, body, headers)
 
 
-def deliveries_attempt(
-    *, deliveries: Sequence[Delivery], now: dt.datetime, manual: bool = False
-) -> DispatchSummary:
-    """POST each claimed delivery (outside any transaction, several at once) and record the attempts:
-    the successes together in one transaction, each failure on its own (it may disable its endpoint)."""
-    summary = DispatchSummary()
+@dataclass(slots=True)
+class _Batch:
+    """Claimed deliveries whose POSTs are under way on the dispatcher's threads."""
+
+    requests: list[_Request]
+    results: list[Future[PostResult]]
+    at: dt.datetime
+
+
+def _batch_send(pool: ThreadPoolExecutor, deliveries: Sequence[Delivery], now: dt.datetime) -> _Batch:
+    """Start the POSTs of claimed deliveries (outside any transaction) and return at once."""
     secrets_of: dict[uuid.UUID, list[str]] = {}
     requests = [_request_build(delivery, now=now, secrets_of=secrets_of) for delivery in deliveries]
-    if not requests:
-        return summary
-
-    def post(request: _Request) -> PostResult:
-        return webhook_post(url=request.url, body=request.body, headers=request.headers, now=now)
-
-    with ThreadPoolExecutor(max_workers=min(POST_THREADS, len(requests))) as pool:
-        results = list(pool.map(post, requests))
-    delivered = [
-        (request, result) for request, result in zip(requests, results, strict=True) if result.succeeded
+    results = [
+        pool.submit(webhook_post, url=request.url, body=request.body, headers=request.headers, now=now)
+        for request in requests
     ]
-    successes_record(delivered=delivered, at=now, manual=manual)
-    summary.attempts += len(requests)
-    summary.succeeded += len(delivered)
-    for request, result in zip(requests, results, strict=True):
-        if result.succeeded:
-            continue
-        summary.failed_attempts += 1
-        if attempt_record(
-            delivery_id=request.delivery_id,
-            endpoint_id=request.endpoint_id,
-            result=result,
-            at=now,
-            manual=manual,
-        ):
-            summary.endpoints_disabled.append(str(request.endpoint_id))
-    return summary
+    return _Batch(requests, results, now)
 
 
-def _attempt_row(
-    *, delivery_id: int, endpoint_id: uuid.UUID, result: PostResult, at: dt.datetime, manual: bool
-) -> Attempt:
-    return Attempt(
-        delivery_id=delivery_id,
-        endpoint_id=endpoint_id,
-        at=at,
-        status_code=result.status_code,
-        succeeded=result.succeeded,
-        latency_ms=result.latency_ms,
-        error=result.error,
-        response_excerpt=result.excerpt,
-        manual=manual,
+def _batch_record(batch: _Batch, summary: DispatchSummary) -> None:
+    """Wait for a batch's POSTs, then record its attempts and count them."""
+    results = [future.result() for future in batch.results]
+    summary.endpoints_disabled += attempts_record(
+        attempts=list(zip(batch.requests, results, strict=True)), at=batch.at
+    )
+    summary.attempts += len(results)
+    summary.succeeded += sum(result.succeeded for result in results)
+    summary.failed_attempts += sum(not result.succeeded for result in results)
+
+
+ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "endpoint_id",
+    "at",
+    "status_code",
+    "succeeded",
+    "latency_ms",
+    "error",
+    "response_excerpt",
+    "manual",
+)
+
+
+def _attempt_row(*, request: _Request, result: PostResult, at: dt.datetime, manual: bool) -> tuple[Any, ...]:
+    return (
+        request.delivery_id,
+        request.endpoint_id,
+        at,
+        result.status_code,
+        result.succeeded,
+        result.latency_ms,
+        result.error,
+        result.excerpt,
+        manual,
     )
 
 
-def successes_record(
-    *, delivered: Sequence[tuple[_Request, PostResult]], at: dt.datetime, manual: bool = False
-) -> None:
-    """Log successful attempts and mark their deliveries delivered, in one transaction for a batch: the
-    same outcome as `attempt_record` for each, in a few statements instead of a few per delivery."""
-    if not delivered:
+def _delivery_moved_on(delivery: Delivery, result: PostResult, at: dt.datetime) -> None:
+    """Set in memory where one attempt leaves its delivery: delivered; due again on the schedule; failed
+    once the schedule is over. One no longer pending (cancelled while its POST was under way, or a manual
+    resend of a finished one) keeps its status: the attempt is logged, the schedule is over."""
+    delivery.last_attempt_at, delivery.last_status_code = at, result.status_code
+    if delivery.status != DeliveryStatus.PENDING:
         return
-    by_code: dict[int | None, list[int]] = defaultdict(list)
-    for request, result in delivered:
-        by_code[result.status_code].append(request.delivery_id)
-    with transaction.atomic():
-        Attempt.objects.bulk_create(
-            _attempt_row(
-                delivery_id=request.delivery_id,
-                endpoint_id=request.endpoint_id,
-                result=result,
-                at=at,
-                manual=manual,
-            )
-            for request, result in delivered
-        )
-        for status_code, ids in by_code.items():
-            seen = {"last_attempt_at": at, "last_status_code": status_code}
-            # Pending ones are delivered; one no longer pending (cancelled meanwhile, or a manual resend
-            # of a finished one) keeps its status, as in attempt_record.
-            Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SUCCEEDED, attempts=F("attempts") + 1, next_attempt_at=None, **seen
-            )
-            Delivery.objects.filter(pk__in=ids).exclude(status=DeliveryStatus.PENDING).update(**seen)
-        Endpoint.objects.filter(pk__in={request.endpoint_id for request, _ in delivered}).update(
-            consecutive_failures=0, failing_since=None, last_success_at=at, updated_at=at
-        )
+    delivery.attempts += 1
+    delay = (
+        None if result.succeeded else retry_delay(attempts=delivery.attempts, retry_after=result.retry_after)
+    )
+    if result.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED
+    elif delay is None:
+        delivery.status = DeliveryStatus.FAILED
+    delivery.next_attempt_at = None if delay is None else at + delay
 
 
-def attempt_record(
-    *, delivery_id: int, endpoint_id: uuid.UUID, result: PostResult, at: dt.datetime, manual: bool = False
-) -> bool:
-    """Log one attempt, move its delivery on (delivered; due again on the schedule; failed once the schedule
-    is over) and the endpoint's health; disable the endpoint if it has failed too long. Returns whether
-    this attempt disabled it."""
+def attempts_record(
+    *, attempts: Sequence[tuple[_Request, PostResult]], at: dt.datetime, manual: bool = False
+) -> list[str]:
+    """Log a batch's attempts, move each delivery on and each endpoint's health, in one transaction (a few
+    statements for the batch, not a few per delivery); disable the endpoints that have failed too long.
+    Returns the endpoints this batch disabled."""
+    if not attempts:
+        return []
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
-        _attempt_row(
-            delivery_id=delivery.pk, endpoint_id=endpoint_id, result=result, at=at, manual=manual
-        ).save(force_insert=True)
-        update: dict[str, Any] = {"last_attempt_at": at, "last_status_code": result.status_code}
-        if delivery.status == DeliveryStatus.PENDING:
-            attempts = delivery.attempts + 1
-            update["attempts"] = attempts
+        # Locked (id order, as every writer of deliveries) so a cancel or resend meanwhile is not overwritten.
+        deliveries = {
+            delivery.pk: delivery
+            for delivery in Delivery.objects.select_for_update()
+            .filter(pk__in=[request.delivery_id for request, _ in attempts])
+            .order_by("pk")
+            .only("id", "status", "attempts")
+        }
+        # A delivery deleted while its POST was under way (its endpoint deleted) has nothing left to log.
+        attempts = [(request, result) for request, result in attempts if request.delivery_id in deliveries]
+        insert_rows(
+            Attempt,
+            ATTEMPT_COLUMNS,
+            [
+                _attempt_row(request=request, result=result, at=at, manual=manual)
+                for request, result in attempts
+            ],
+        )
+        for request, result in attempts:
+            _delivery_moved_on(deliveries[request.delivery_id], result, at)
+        update_rows(
+            Delivery,
+            sorted(deliveries.values(), key=lambda delivery: delivery.pk),
+            ("status", "attempts", "next_attempt_at", "last_attempt_at", "last_status_code"),
+        )
+        # Each endpoint's run of failures after its last success in this batch (all at the same moment).
+        failures_after: dict[uuid.UUID, int] = {}
+        succeeded: set[uuid.UUID] = set()
+        for request, result in attempts:
             if result.succeeded:
-                update |= {"status": DeliveryStatus.SUCCEEDED, "next_attempt_at": None}
+                succeeded.add(request.endpoint_id)
+                failures_after[request.endpoint_id] = 0
             else:
-                delay = retry_delay(attempts=attempts, retry_after=result.retry_after)
-                if delay is None:
-                    update |= {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
-                else:
-                    update["next_attempt_at"] = at + delay
-        # A delivery no longer pending (cancelled while its POST was under way, or a manual resend of a
-        # finished one) keeps its status: the attempt is logged, the schedule is over.
-        Delivery.objects.filter(pk=delivery_id).update(**update)
-        endpoints = Endpoint.objects.filter(pk=endpoint_id)
-        if result.succeeded:
-            endpoints.update(consecutive_failures=0, failing_since=None, last_success_at=at, updated_at=at)
-            return False
-        endpoints.update(
-            consecutive_failures=F("consecutive_failures") + 1,
-            failing_since=Coalesce(F("failing_since"), at),
-            updated_at=at,
-        )
-        return endpoint_disable_if_failing(endpoint_id=endpoint_id, now=at)
+                failures_after[request.endpoint_id] = failures_after.get(request.endpoint_id, 0) + 1
+        for endpoint_id, failures in failures_after.items():
+            endpoint = Endpoint.objects.filter(pk=endpoint_id)
+            if endpoint_id in succeeded:
+                endpoint.update(
+                    consecutive_failures=failures,
+                    failing_since=at if failures else None,
+                    last_success_at=at,
+                    updated_at=at,
+                )
+            else:
+                endpoint.update(
+                    consecutive_failures=F("consecutive_failures") + failures,
+                    failing_since=Coalesce(F("failing_since"), at),
+                    updated_at=at,
+                )
+        return [
+            str(endpoint_id)
+            for endpoint_id, failures in sorted(failures_after.items())
+            if failures and endpoint_disable_if_failing(endpoint_id=endpoint_id, now=at)
+        ]
 
 
 def endpoint_disable_if_failing(*, endpoint_id: uuid.UUID, now: dt.datetime) -> bool:
@@ -424,22 +461,32 @@ def endpoint_disable_if_failing(*, endpoint_id: uuid.UUID, now: dt.datetime) -> 
 
 def dispatch(*, now: dt.datetime | None = None, limit: int = 10_000) -> DispatchSummary:
     """Fan out the outbox, then deliver what is due, batch after batch while work is due (at most `limit`
-    attempts, at most DISPATCH_BUDGET_SECONDS). `now` fixes the clock (tests); else it is read per batch."""
+    attempts, at most DISPATCH_BUDGET_SECONDS). `now` fixes the clock (tests); else it is read per batch.
+
+    Pipelined: while one batch's POSTs are under way on the threads, the previous batch's attempts are
+    recorded and the next one fanned out and claimed, so the network and the database overlap."""
     summary = DispatchSummary()
     started = time.monotonic()
-    while time.monotonic() - started < DISPATCH_BUDGET_SECONDS and summary.attempts < limit:
-        moment = now or timezone.now()
-        events, created = events_fan_out(now=moment)
-        summary.fanned_out += events
-        summary.deliveries_created += created
-        claimed = deliveries_claim(now=moment, limit=min(DELIVERY_BATCH, limit - summary.attempts))
-        batch = deliveries_attempt(deliveries=claimed, now=moment)
-        summary.attempts += batch.attempts
-        summary.succeeded += batch.succeeded
-        summary.failed_attempts += batch.failed_attempts
-        summary.endpoints_disabled += batch.endpoints_disabled
-        if not events and not claimed:
-            break
+    sent = 0
+    in_flight: _Batch | None = None
+    with ThreadPoolExecutor(max_workers=POST_THREADS) as pool:
+        while time.monotonic() - started < DISPATCH_BUDGET_SECONDS and sent < limit:
+            moment = now or timezone.now()
+            events, created = events_fan_out(now=moment)
+            summary.fanned_out += events
+            summary.deliveries_created += created
+            claimed = deliveries_claim(now=moment, limit=min(DELIVERY_BATCH, limit - sent))
+            sent += len(claimed)
+            batch = _batch_send(pool, claimed, moment)
+            # Recording may publish (`endpoint.disabled`) or make work due: look again before stopping.
+            recorded = in_flight is not None and bool(in_flight.requests)
+            if in_flight is not None:
+                _batch_record(in_flight, summary)
+            in_flight = batch
+            if not events and not claimed and not recorded:
+                break
+        if in_flight is not None:
+            _batch_record(in_flight, summary)
     return summary
 
 
