@@ -206,6 +206,7 @@ class _Request:
     url: str
     body: bytes
     headers: dict[str, str]
+    manual: bool  # asked for by a person (a resend, a test event)
 
 
 def retry_delay(*, attempts: int, retry_after: float | None) -> dt.timedelta | None:
@@ -240,6 +241,7 @@ def deliveries_claim(*, now: dt.datetime, limit: int = DELIVERY_BATCH) -> list[D
             # What a request is built from (the envelope, the URL, the secrets), nothing more.
             .only(
                 "id",
+                "resend_requested",
                 "event__id",
                 "event__uid",
                 "event__type",
@@ -276,7 +278,7 @@ def _request_build(
             secrets=secrets_of[endpoint.pk], msg_id=event.webhook_id, timestamp=now, payload=body
         ),
     }
-    return _Request(delivery.pk, endpoint.pk, endpoint.url, body, headers)
+    return _Request(delivery.pk, endpoint.pk, endpoint.url, body, headers, delivery.resend_requested)
 
 
 @dataclass(slots=True)
@@ -323,7 +325,7 @@ ATTEMPT_COLUMNS = (
 )
 
 
-def _attempt_row(*, request: _Request, result: PostResult, at: dt.datetime, manual: bool) -> tuple[Any, ...]:
+def _attempt_row(*, request: _Request, result: PostResult, at: dt.datetime) -> tuple[Any, ...]:
     return (
         request.delivery_id,
         request.endpoint_id,
@@ -333,7 +335,7 @@ def _attempt_row(*, request: _Request, result: PostResult, at: dt.datetime, manu
         result.latency_ms,
         result.error,
         result.excerpt,
-        manual,
+        request.manual,
     )
 
 
@@ -342,6 +344,7 @@ def _delivery_moved_on(delivery: Delivery, result: PostResult, at: dt.datetime) 
     once the schedule is over. One no longer pending (cancelled while its POST was under way, or a manual
     resend of a finished one) keeps its status: the attempt is logged, the schedule is over."""
     delivery.last_attempt_at, delivery.last_status_code = at, result.status_code
+    delivery.resend_requested = False
     if delivery.status != DeliveryStatus.PENDING:
         return
     delivery.attempts += 1
@@ -355,9 +358,7 @@ def _delivery_moved_on(delivery: Delivery, result: PostResult, at: dt.datetime) 
     delivery.next_attempt_at = None if delay is None else at + delay
 
 
-def attempts_record(
-    *, attempts: Sequence[tuple[_Request, PostResult]], at: dt.datetime, manual: bool = False
-) -> list[str]:
+def attempts_record(*, attempts: Sequence[tuple[_Request, PostResult]], at: dt.datetime) -> list[str]:
     """Log a batch's attempts, move each delivery on and each endpoint's health, in one transaction (a few
     statements for the batch, not a few per delivery); disable the endpoints that have failed too long.
     Returns the endpoints this batch disabled."""
@@ -377,17 +378,21 @@ def attempts_record(
         insert_rows(
             Attempt,
             ATTEMPT_COLUMNS,
-            [
-                _attempt_row(request=request, result=result, at=at, manual=manual)
-                for request, result in attempts
-            ],
+            [_attempt_row(request=request, result=result, at=at) for request, result in attempts],
         )
         for request, result in attempts:
             _delivery_moved_on(deliveries[request.delivery_id], result, at)
         update_rows(
             Delivery,
             sorted(deliveries.values(), key=lambda delivery: delivery.pk),
-            ("status", "attempts", "next_attempt_at", "last_attempt_at", "last_status_code"),
+            (
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_attempt_at",
+                "last_status_code",
+                "resend_requested",
+            ),
         )
         # Each endpoint's run of failures after its last success in this batch (all at the same moment).
         failures_after: dict[uuid.UUID, int] = {}

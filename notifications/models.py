@@ -136,6 +136,8 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The next attempt was asked for by a person (a resend, a test event): its log entry says so.
+    resend_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -35,10 +35,18 @@ def delivery_resend(*, endpoint: Endpoint, event: Event, actor: str) -> Delivery
     now = timezone.now()
     with transaction.atomic():
         due = Delivery.objects.filter(event=event, endpoint=endpoint)
-        if not due.update(status=DeliveryStatus.PENDING, next_attempt_at=now):
+        if not due.update(status=DeliveryStatus.PENDING, next_attempt_at=now, resend_requested=True):
             # The dispatcher's fan-out may create the same row meanwhile: theirs is pending and due too.
             Delivery.objects.bulk_create(
-                [Delivery(event=event, endpoint=endpoint, next_attempt_at=now, created_at=now)],
+                [
+                    Delivery(
+                        event=event,
+                        endpoint=endpoint,
+                        next_attempt_at=now,
+                        created_at=now,
+                        resend_requested=True,
+                    )
+                ],
                 ignore_conflicts=True,
             )
         delivery = due.get()
@@ -65,11 +73,16 @@ def deliveries_resend_since(*, endpoint: Endpoint, since: dt.datetime, actor: st
     with transaction.atomic():
         events = endpoint_events(endpoint=endpoint).filter(created_at__gte=since)
         remade = Delivery.objects.filter(endpoint=endpoint, event__in=events).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now
+            status=DeliveryStatus.PENDING, next_attempt_at=now, resend_requested=True
         )
         missing = events.exclude(deliveries__endpoint=endpoint).values_list("pk", flat=True)
         created = Delivery.objects.bulk_create(
-            [Delivery(event_id=pk, endpoint=endpoint, next_attempt_at=now, created_at=now) for pk in missing],
+            [
+                Delivery(
+                    event_id=pk, endpoint=endpoint, next_attempt_at=now, created_at=now, resend_requested=True
+                )
+                for pk in missing
+            ],
             ignore_conflicts=True,
             batch_size=1000,
         )
@@ -112,7 +125,7 @@ def endpoint_send_test(*, endpoint: Endpoint, actor: str) -> Delivery:
             fanned_out=True,
         )
         delivery = Delivery.objects.create(
-            event=event, endpoint=endpoint, next_attempt_at=now, created_at=now
+            event=event, endpoint=endpoint, next_attempt_at=now, created_at=now, resend_requested=True
         )
         audit_record(
             vendor=endpoint.vendor,
