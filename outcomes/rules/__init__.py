@@ -66,10 +66,30 @@ FLAGS: Mapping[str, FlagReason] = MappingProxyType(
 )
 
 
+# The pipeline's own reasons (outcomes.services.verification): no rule declares them.
+PIPELINE_REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "all_rules_accept": "Every rule that applies accepts it.",
+        "billed": "Billed on a finalized invoice.",
+    }
+)
+# A person's decision on a flag: the flag's code with one of these suffixes.
+DECIDED_FLAG = (("_cleared", "Cleared on review"), ("_rejected_on_review", "Rejected on review"))
+
+
 def reason_text(code: str) -> str:
-    """What a reason code means in plain language; "" for a code no rule declares (the pipeline's own)."""
+    """What a reason code means in plain language: a rule's, the pipeline's own, or a decided flag's; ""
+    for a code none of them knows."""
     reason = REASONS.get(code)
-    return "" if reason is None else reason.text
+    if reason is not None:
+        return reason.text
+    if code in PIPELINE_REASONS:
+        return PIPELINE_REASONS[code]
+    for suffix, lead in DECIDED_FLAG:
+        flag = FLAGS.get(code.removesuffix(suffix)) if code.endswith(suffix) else None
+        if flag is not None:
+            return f"{lead}: {flag.text[:1].lower()}{flag.text[1:]}"
+    return ""
 
 
 __all__ = [
