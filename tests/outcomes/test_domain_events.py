@@ -47,6 +47,19 @@ def summary(rows: list[Event]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(row.type, row.object_id, row.data) for row in rows]
 
 
+def expected_text(reason: str) -> str:
+    """A rule's words for its code; the pipeline's own for an outcome every rule accepts or a flag decided."""
+    if reason in REASONS:
+        return REASONS[reason].text
+    if reason == "all_rules_accept":
+        return "Every rule that applies accepts it."
+    for suffix, lead in (("_cleared", "Cleared on review"), ("_rejected_on_review", "Rejected on review")):
+        if reason.endswith(suffix):
+            text = REASONS[reason.removesuffix(suffix)].text
+            return f"{lead}: {text[0].lower()}{text[1:]}"
+    return ""
+
+
 def outcome_data(outcome: Outcome, previous_state: str, reason: str, **more: Any) -> dict[str, Any]:
     return {
         "outcome_type": "ticket.resolved",
@@ -54,7 +67,7 @@ def outcome_data(outcome: Outcome, previous_state: str, reason: str, **more: Any
         "state": outcome.state,
         "previous_state": previous_state,
         "reason": reason,
-        "reason_text": REASONS[reason].text if reason in REASONS else "",
+        "reason_text": expected_text(reason),
         "occurred_at": outcome.occurred_at.isoformat(),
         **more,
     }

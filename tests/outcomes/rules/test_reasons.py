@@ -73,6 +73,15 @@ def test_each_flag_says_who_decides_it() -> None:
         assert flag.who_decides.endswith(".")
 
 
-def test_a_code_no_rule_declares_has_no_text() -> None:
-    assert reason_text("all_rules_accept") == ""
+def test_the_pipelines_own_codes_have_words_and_an_unknown_code_has_none() -> None:
+    assert reason_text("all_rules_accept") == "Every rule that applies accepts it."
+    assert reason_text("billed") == "Billed on a finalized invoice."
+    assert reason_text("velocity_anomaly_cleared") == (
+        "Cleared on review: far more outcomes than usual on one day for this contract and type: possible "
+        "inflation (the vendor billing too much)."
+    )
+    assert reason_text("velocity_anomaly_rejected_on_review").startswith(
+        "Rejected on review: far more outcomes"
+    )
+    assert reason_text("no_such_flag_cleared") == ""
     assert reason_text("within_cap") == ""
