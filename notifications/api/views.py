@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -65,6 +65,23 @@ class CustomerScope(CustomerApiView, ScopedApiView):
 def _fresh(view: ScopedApiView, endpoint: Endpoint) -> Endpoint:
     """The endpoint re-read with its secrets, as the answer shows it."""
     return view.endpoint(str(endpoint.pk))
+
+
+def _created(
+    view: ScopedApiView, body: dict[str, Any], *, customer: Customer | None, registered_by: str
+) -> Response:
+    """Register the endpoint the body describes; the answer shows its signing secret, this once."""
+    endpoint, secret = endpoints.endpoint_create(
+        vendor=view.vendor,
+        customer=customer,
+        registered_by=registered_by,
+        url=body["url"],
+        description=body["description"],
+        event_types=body["event_types"],
+        actor=view.actor,
+    )
+    data = WebhookEndpointOut(_fresh(view, endpoint)).data
+    return Response({**data, "signing_secret": secret}, status=status.HTTP_201_CREATED)
 
 
 # --- the operations, written once -------------------------------------------------------------------
@@ -223,17 +240,7 @@ class EndpointListCreateApi(VendorScope):
                 )
             except NotFound:
                 raise ValidationFailed.on_field("customer_id", "not_found", "No such customer.") from None
-        endpoint, secret = endpoints.endpoint_create(
-            vendor=self.vendor,
-            customer=customer,
-            registered_by=Endpoint.Owner.VENDOR,
-            url=body["url"],
-            description=body["description"],
-            event_types=body["event_types"],
-            actor=self.actor,
-        )
-        data = WebhookEndpointOut(_fresh(self, endpoint)).data
-        return Response({**data, "signing_secret": secret}, status=status.HTTP_201_CREATED)
+        return _created(self, body, customer=customer, registered_by=Endpoint.Owner.VENDOR)
 
 
 @_named(VENDOR, get="retrieve", patch="update", delete="delete")
@@ -296,17 +303,7 @@ class CustomerEndpointListCreateApi(CustomerScope):
     )
     def post(self, request: Request) -> Response:
         body = self.body(CustomerWebhookEndpointCreateIn)
-        endpoint, secret = endpoints.endpoint_create(
-            vendor=self.vendor,
-            customer=self.customer,
-            registered_by=Endpoint.Owner.CUSTOMER,
-            url=body["url"],
-            description=body["description"],
-            event_types=body["event_types"],
-            actor=self.actor,
-        )
-        data = WebhookEndpointOut(_fresh(self, endpoint)).data
-        return Response({**data, "signing_secret": secret}, status=status.HTTP_201_CREATED)
+        return _created(self, body, customer=self.customer, registered_by=Endpoint.Owner.CUSTOMER)
 
 
 @_named(CUSTOMER, get="retrieve", patch="update", delete="delete")
