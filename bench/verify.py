@@ -432,20 +432,6 @@ def without_outbox() -> Iterator[None]:
         events._recorders.extend(registered)
 
 
-@contextmanager
-def dispatcher_asleep() -> Iterator[None]:
-    """The outbox is written but not dispatched inline: the bench runs Celery eagerly (no broker), where
-    waking the dispatcher after each commit would fan the events out in the pipeline's time; deployed,
-    that wake-up is one throttled message and the dispatch runs on other workers."""
-    import notifications.dispatch
-
-    woken, notifications.dispatch.wake = notifications.dispatch.wake, lambda: None
-    try:
-        yield
-    finally:
-        notifications.dispatch.wake = woken
-
-
 def outbox_events_since(created_after: dt.datetime) -> int:
     [(count,)] = fetchall("SELECT count(*) FROM notifications_event WHERE created_at >= %s", [created_after])
     return int(count)
@@ -592,7 +578,12 @@ def measure_size(
 def _evaluate(ids: Sequence[int], workers: int, profile: Path | None) -> dict[str, Any]:
     from django.utils import timezone
 
-    with dispatcher_asleep():
+    from notifications.dispatch import dispatch_deferred
+
+    # The outbox is written but not dispatched inline: the bench runs Celery eagerly (no broker), where
+    # waking the dispatcher after each commit would fan the events out in the pipeline's time; deployed,
+    # that wake-up is one throttled message and the dispatch runs on other workers.
+    with dispatch_deferred():
         if workers > 1:
             return run_pipeline_parallel(ids, timezone.now(), workers)
         return run_pipeline(ids, timezone.now(), profile)

@@ -84,9 +84,9 @@ def seed(count: int, url: str) -> Any:
     """A vendor with one endpoint for `url`, and `count` events in the outbox (not yet fanned out)."""
     from django.db import transaction
 
-    import notifications.dispatch
     from contracts.models import Vendor
     from core.events import DomainEvent
+    from notifications.dispatch import dispatch_deferred
     from notifications.outbox import events_record
     from notifications.services.endpoints import endpoint_create
 
@@ -108,13 +108,9 @@ def seed(count: int, url: str) -> Any:
         for index in range(count)
     ]
     # Written without waking the dispatcher: the timed run below is the only delivery.
-    woken, notifications.dispatch.wake = notifications.dispatch.wake, lambda: None
-    try:
-        with transaction.atomic():
-            for start in range(0, count, 1000):
-                events_record(events[start : start + 1000])
-    finally:
-        notifications.dispatch.wake = woken
+    with dispatch_deferred(), transaction.atomic():
+        for start in range(0, count, 1000):
+            events_record(events[start : start + 1000])
     return endpoint
 
 

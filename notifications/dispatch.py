@@ -19,8 +19,9 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +99,21 @@ class DispatchSummary:
 # --- waking ----------------------------------------------------------------------------------------------
 
 _last_wake = 0.0
+_deferred = False
 _wake_lock = threading.Lock()
+
+
+@contextmanager
+def dispatch_deferred() -> Iterator[None]:
+    """No dispatch woken while inside (events are still recorded): for a simulated clock (the demo), whose
+    signatures a receiver would refuse as dated in the past, and for benchmarks that time the outbox's
+    write alone. Dispatch afterwards, with the real clock. One thread only (the demo, a benchmark)."""
+    global _deferred
+    previous, _deferred = _deferred, True
+    try:
+        yield
+    finally:
+        _deferred = previous
 
 
 def wake() -> None:
@@ -112,6 +127,8 @@ def wake() -> None:
     from notifications.tasks import dispatch_webhooks
 
     global _last_wake
+    if _deferred:
+        return
     try:
         if app.conf.task_always_eager:
             dispatch()
