@@ -249,6 +249,13 @@ class Contract(models.Model):
         help_text="Credits for a paid invoice: to the customer's balance, or refunded. Always refunded once "
         "the contract has ended.",
     )
+    withhold_credits_while_overdue = models.BooleanField(
+        default=True,
+        # Raw inserts (the benchmarks' bulk loader) name their columns: the database holds the default too.
+        db_default=True,
+        help_text="Credits that would leave as a refund or a balance wait while the customer has an overdue "
+        "invoice with the vendor, and are issued once it is paid.",
+    )
     grace_period_hours = models.PositiveIntegerField(default=72)
     approval_threshold_minor = models.PositiveBigIntegerField(
         null=True,

@@ -188,7 +188,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
                 "verdict": {"type": "string", "enum": ["accept", "reject"]},
                 "party": {
                     "type": "string",
-                    "enum": ["customer", "vendor", "vendor_admin"],
+                    "enum": ["customer", "vendor", "vendor_admin", "operator"],
                     "description": "Who decided.",
                 },
                 "decided_at": _INSTANT,

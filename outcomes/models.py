@@ -246,6 +246,8 @@ class Party(models.TextChoices):
     CUSTOMER = "customer", "Customer"
     VENDOR = "vendor", "Vendor"
     VENDOR_ADMIN = "vendor_admin", "Vendor admin (with justification)"
+    # Neutral: Verity's own staff, through the admin, deciding a flag neither party may decide alone.
+    OPERATOR = "operator", "Operator (neutral reviewer, with justification)"
 
 
 class ReviewDecision(models.Model):

@@ -23,6 +23,8 @@ from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
 from outcomes.rules import reason_text
 from outcomes.rules.disputes import Disputes
 from outcomes.services.review import (
+    ACCEPT,
+    REJECT,
     deciders,
     dispute_respond,
     evidence_to_clear,
@@ -30,6 +32,7 @@ from outcomes.services.review import (
     review_decide,
     review_decide_group,
     vendor_party,
+    who_may,
 )
 from outcomes.timeline import outcome_timeline, readable_facts
 
@@ -39,6 +42,7 @@ PARTY_WORDS: dict[str, str] = {
     Party.CUSTOMER: "the customer (through their own key or portal)",
     Party.VENDOR: "the vendor, with its evidence",
     Party.VENDOR_ADMIN: "a vendor owner or admin, with a reason the customer can see",
+    Party.OPERATOR: "a neutral operator (Verity's reviewer), with a reason both sides can see",
 }
 
 
@@ -136,21 +140,36 @@ def _flag_cards(
 
 
 def _who_decides(request: PortalRequest, reason: str) -> dict[str, Any]:
-    """Who may decide a kind of flag, as whom this member would, and whether they may (else why not)."""
+    """Who may decide a kind of flag each way, as whom this member would, and which way they may (else
+    why not): no one decides alone what pays them, so the vendor may not accept a flag that bills."""
     party = vendor_party(reason)
-    allowed = deciders(reason)
+    accepters, rejecters = who_may(reason, ACCEPT), who_may(reason, REJECT)
+    may_accept, may_reject = party in accepters, party in rejecters
     if not request.membership.can_write:
         why_not = "You are a viewer: only the vendor's owners and admins decide flags."
-    elif party not in allowed:
-        why_not = f"Only {' or '.join(PARTY_WORDS[p] for p in sorted(allowed))} may decide this flag."
+    elif not (may_accept or may_reject):
+        why_not = (
+            f"Only {' or '.join(PARTY_WORDS[p] for p in sorted(deciders(reason)))} may decide this flag."
+        )
     else:
         why_not = ""
     return {
-        "deciders": [PARTY_WORDS[p] for p in sorted(allowed)],
+        "deciders": [
+            f"accepted by {' or '.join(PARTY_WORDS[p] for p in accepters)}",
+            f"rejected by {' or '.join(PARTY_WORDS[p] for p in rejecters)}",
+        ],
         "as_party": party,
         "needs_justification": party == Party.VENDOR_ADMIN,
-        "needs_evidence": evidence_to_clear(reason),
+        "needs_evidence": may_accept and evidence_to_clear(reason, party),
         "may_decide": not why_not,
+        "may_accept": may_accept,
+        "may_reject": may_reject,
+        "accept_note": (
+            ""
+            if may_accept
+            else "Accepting it is not the vendor's to decide alone: "
+            f"{' or '.join(PARTY_WORDS[p] for p in accepters)} accepts it."
+        ),
         "why_not": why_not,
     }
 

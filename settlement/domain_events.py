@@ -209,7 +209,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
                 "invoice_number": {"type": ["integer", "null"]},
                 "amount_minor": _minor("What the credit note takes off.", minimum=0),
                 "currency": _CURRENCY,
-                "status": {"type": "string", "enum": ["pending", "issued", "not_required", "void"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "issued", "not_required", "void", "withheld"],
+                    "description": "`withheld`: it waits, the customer having an overdue invoice; it is "
+                    "issued once that is paid.",
+                },
                 "reason": {"type": "string"},
                 "outcomes": {"type": "integer", "minimum": 1, "description": "Reversed outcomes it credits."},
             }

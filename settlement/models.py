@@ -47,6 +47,11 @@ STATUS_RANK = {
 }
 
 
+# Still waiting for a payment (a void or uncollectible invoice is no longer collected): past its due date,
+# such an invoice is overdue.
+UNPAID_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED)
+
+
 class SettlementStatus(models.TextChoices):
     """Where Verity's own settlement steps stand (never moved by a webhook): what the periodic job resumes."""
 
@@ -265,6 +270,7 @@ class CreditNoteStatus(models.TextChoices):
     ISSUED = "issued", "Issued on Stripe"
     NOT_REQUIRED = "not_required", "No credit due"
     VOID = "void", "Void"
+    WITHHELD = "withheld", "Withheld: the customer has an overdue invoice"
 
 
 class CreditNote(models.Model):
@@ -287,6 +293,16 @@ class CreditNote(models.Model):
         default=dict, help_text="The re-rating: charges, total without, credited before."
     )
     stripe_credit_note_id = models.CharField(max_length=100, blank=True, default="")
+    withheld_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Why it waited before Stripe (the customer's overdue invoices); kept once released.",
+    )
+    withheld_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the overdue invoices were paid and it went on to be issued."
+    )
     created_at = models.DateTimeField()
     issued_at = models.DateTimeField(null=True, blank=True)
 

@@ -21,6 +21,7 @@ from settlement.selectors.due import (
 )
 from settlement.services.announcements import deadlines_announce
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
+from settlement.services.credit_withholding import credit_notes_release
 from settlement.services.customer_billing import customer_payment_method_refresh, customer_setup_complete
 from settlement.stripe_gateway import StripeUnavailable, invoice_push
 from settlement.stripe_gateway.credit_notes import credit_note_push
@@ -84,7 +85,7 @@ def close_period(contract_id: str, period_start: str) -> int:
 def finalize_due_invoices() -> int:
     """Beat: finalize drafts whose grace period is over (in batches, one transaction per batch); resume
     every settlement not complete on Stripe; credit reversals of finalized invoices and issue pending
-    credit notes."""
+    credit notes; release the credit notes withheld while their customer had an overdue invoice."""
     due = invoices_due_for_finalize(now=timezone.now())
     for batch in invoices_in_batches(due):
         finalize_invoices.delay(batch)
@@ -94,6 +95,7 @@ def finalize_due_invoices() -> int:
         credit_invoice.delay(invoice_id)
     for credit_note_id in credit_notes_to_push():
         push_credit_note.delay(credit_note_id)
+    release_credit_notes.delay()
     return len(due)
 
 
@@ -139,6 +141,15 @@ def credit_invoice(invoice_id: int) -> int | None:
     if note.status == CreditNoteStatus.PENDING:
         push_credit_note.delay(note.pk)
     return note.pk
+
+
+@shared_task(**DATABASE_TASK)
+def release_credit_notes() -> int:
+    """Issue the withheld credit notes whose customer has paid its overdue invoices."""
+    released = credit_notes_release()
+    for credit_note_id in released:
+        push_credit_note.delay(credit_note_id)
+    return len(released)
 
 
 @shared_task(**STRIPE_TASK)

@@ -138,6 +138,7 @@ class ContractOut(serializers.ModelSerializer[Contract]):
             "collection_method",
             "days_until_due",
             "credit_after_payment",
+            "withhold_credits_while_overdue",
             "grace_period_hours",
             "approval_threshold_minor",
             "activated_at",

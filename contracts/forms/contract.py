@@ -28,6 +28,7 @@ from core.currencies import stripe_currency
 from core.errors import FieldErrors
 from core.forms import (
     BLANK_MEANS,
+    BOOL,
     INT,
     INT_LIST,
     MONEY,
@@ -60,6 +61,13 @@ HEADER_SPECS: dict[str, Spec] = {
         "Collection", widget="select", choices=tuple((c.value, c.label) for c in CollectionMethod)
     ),
     "days_until_due": Spec("Days until due", INT, "number", "Only when sending invoices."),
+    "withhold_credits_while_overdue": Spec(
+        "Withhold credits while overdue",
+        BOOL,
+        "checkbox",
+        "A credit that would be refunded or go to the customer's balance waits while the customer has an "
+        "overdue invoice with you, and is issued once it is paid.",
+    ),
     "grace_period_hours": Spec(
         "Grace period (hours)", INT, "number", "Late events still counted after a close."
     ),
@@ -115,6 +123,7 @@ def blank_contract(today: str) -> dict[str, Any]:
         "anchor_day": 1,
         "starts_at": today,
         "collection_method": CollectionMethod.CHARGE_AUTOMATICALLY.value,
+        "withhold_credits_while_overdue": True,
         "grace_period_hours": 72,
         "terms": {
             "platform_fee_minor": 0,

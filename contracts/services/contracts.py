@@ -52,6 +52,7 @@ def _header_of(contract: Contract) -> dict[str, Any]:
         "collection_method": contract.collection_method,
         "days_until_due": contract.days_until_due,
         "credit_after_payment": contract.credit_after_payment,
+        "withhold_credits_while_overdue": contract.withhold_credits_while_overdue,
         "grace_period_hours": contract.grace_period_hours,
         "approval_threshold_minor": contract.approval_threshold_minor,
     }
@@ -85,6 +86,7 @@ def _header_columns(header: ContractHeader) -> dict[str, Any]:
         "collection_method": header.collection_method,
         "days_until_due": header.days_until_due,
         "credit_after_payment": header.credit_after_payment,
+        "withhold_credits_while_overdue": header.withhold_credits_while_overdue,
         "grace_period_hours": header.grace_period_hours,
         "approval_threshold_minor": header.approval_threshold_minor,
     }

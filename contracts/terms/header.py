@@ -128,6 +128,8 @@ class ContractHeader(Terms):
     days_until_due: Annotated[int, Field(ge=0, le=365, strict=True)] | None = None
     # A credit for outcomes reversed after their invoice was paid: to the customer's balance or refunded.
     credit_after_payment: Literal["customer_balance", "refund"] = "customer_balance"
+    # Such a credit waits while the customer has an overdue invoice with the vendor (issued once it is paid).
+    withhold_credits_while_overdue: Annotated[bool, Field(strict=True)] = True
     grace_period_hours: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 72
     approval_threshold_minor: MinorAmount | None = Field(
         default=None,

@@ -143,6 +143,7 @@ def _header_values(contract: Contract) -> dict[str, Any]:
         "ends_at": contract.ends_at.astimezone(zone).isoformat() if contract.ends_at else None,
         "collection_method": contract.collection_method,
         "days_until_due": contract.days_until_due,
+        "withhold_credits_while_overdue": contract.withhold_credits_while_overdue,
         "grace_period_hours": contract.grace_period_hours,
         "approval_threshold_minor": contract.approval_threshold_minor,
     }

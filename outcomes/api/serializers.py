@@ -191,7 +191,7 @@ class ReviewQueueItemOut(OutcomeOut):
         fields = [*OutcomeOut.Meta.fields, "open_flags"]
 
     def get_open_flags(self, outcome: Outcome) -> list[dict[str, Any]]:
-        from outcomes.services.review import deciders, open_flags
+        from outcomes.services.review import deciders, open_flags, who_may
 
         return [
             {
@@ -200,6 +200,9 @@ class ReviewQueueItemOut(OutcomeOut):
                 "facts": verdict.facts,
                 "raised_at": verdict.at,
                 "decided_by": sorted(deciders(reason)),
+                # No one decides alone what pays them: who may accept it, and who may reject it.
+                "accepted_by": sorted(who_may(reason, ReviewDecision.Verdict.ACCEPT)),
+                "rejected_by": sorted(who_may(reason, ReviewDecision.Verdict.REJECT)),
             }
             for reason, verdict in open_flags(outcome).items()
         ]

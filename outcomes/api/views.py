@@ -94,7 +94,14 @@ class OutcomeReviewApi(VendorApiView):
         request=ReviewDecisionIn,
         responses={201: ReviewDecisionOut},
         # Each flag's sentence comes from the rule raising it.
-        description=" ".join(["Decide an open flag.", *(flag.who_decides for flag in FLAGS.values())]),
+        description=" ".join(
+            [
+                "Decide an open flag. No one decides alone what pays them: the vendor never accepts a "
+                "flag whose acceptance bills the customer (403 decision_needs_other_party); the customer "
+                "or a neutral operator does.",
+                *(flag.who_decides for flag in FLAGS.values()),
+            ]
+        ),
     )
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get(vendor=self.vendor, outcome_id=outcome_id)
@@ -156,7 +163,11 @@ class CustomerOutcomeReviewApi(CustomerApiView):
         operation_id="customer_outcomes_review",
         request=ReviewDecisionIn,
         responses={201: ReviewDecisionOut},
-        description="Confirm (accept) or deny (reject) an outcome flagged for suspected inflation.",
+        description=(
+            "Confirm (accept) or deny (reject) a flagged outcome. No one decides alone what pays them: "
+            "the customer never accepts a flag whose acceptance credits it, nor rejects one raised "
+            "against it, such as suspected suppression (403 decision_needs_other_party)."
+        ),
     )
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)

@@ -21,6 +21,7 @@ from outcomes.rules.event_time import EventTime
 from outcomes.rules.evidence import Evidence
 from outcomes.rules.ingestion import Authenticity, Idempotency, NaturalKeyUniqueness
 from outcomes.rules.maturation import Maturation, Reversal
+from outcomes.rules.reversal_anomaly import ReversalAnomaly
 from outcomes.rules.sampling import AuditSampling
 from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
@@ -39,6 +40,7 @@ RULES: tuple[Rule[Any], ...] = (
     Confirmation(),
     Maturation(),
     Reversal(),
+    ReversalAnomaly(),
     Anomaly(),
     AuditSampling(),
     Disputes(),

@@ -25,7 +25,17 @@ from pydantic_core import PydanticCustomError
 from contracts.policy import RuleParams, percent_text
 from outcomes.counters import utc_day
 from outcomes.models import OutcomeDayCount, Party, SourceDayCount
-from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag, hold
+from outcomes.rules.base import (
+    BILLS_CUSTOMER,
+    FlagReason,
+    OutcomeFacts,
+    Reason,
+    Rule,
+    Verdict,
+    accept,
+    flag,
+    hold,
+)
 
 
 class AnomalyParams(RuleParams):
@@ -90,11 +100,15 @@ VELOCITY_ANOMALY = FlagReason(
         "(the vendor billing too much)."
     ),
     suspicion="inflation",
+    # Accepting bills the customer, so the vendor never accepts it alone; the customer, whom it
+    # protects, may also reject it.
+    on_accept=BILLS_CUSTOMER,
     deciders=frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}),
     evidence_to_clear=False,
     who_decides=(
-        "An inflation flag (velocity_anomaly) is the customer's; a vendor admin may decide it only "
-        "with a justification the customer can see."
+        "An inflation flag (velocity_anomaly) is the customer's: accepting it bills the customer, so only "
+        "the customer or a neutral operator accepts it; a vendor admin may only reject it, with a "
+        "justification the customer can see."
     ),
 )
 

@@ -7,7 +7,7 @@ built from the registry (outcomes.rules.policy). The rule reads its parameters t
 A rule also says what its verdicts mean, so nothing else in outcomes has to know it by name: the
 reason codes it emits with their plain-language text (`reasons`; a `FlagReason` for a flag, with who
 decides it), and how its verdicts move the lifecycle beyond their decision (`reverses`, `claws_back`,
-`holds_as_dispute`, `price_percent`). The registry (outcomes.rules) builds its lookups from them.
+`holds_as_dispute`, `price_percent`, `holds_reversal`). The registry (outcomes.rules) builds its lookups from them.
 
 A rule may `prepare` set-based statistics for a whole batch (one aggregate query, never a loop over
 history per outcome) and then `evaluate` each outcome from its facts and those statistics. It
@@ -74,20 +74,35 @@ class Reason:
     text: str
 
 
+# What accepting a flag does to the customer's money (FlagReason.on_accept).
+BILLS_CUSTOMER = "bills_customer"
+CREDITS_CUSTOMER = "credits_customer"
+
+
 @dataclass(frozen=True)
 class FlagReason(Reason):
-    """A reason the rule cannot decide alone: a person decides the flag. The party that would gain from
-    a wrong decision never decides alone.
+    """A reason the rule cannot decide alone: a person decides the flag. No one decides alone what pays
+    them (outcomes.services.review enforces it on every path):
 
-    `suspicion` names the flag in messages ("a suppression flag"); `deciders` are the parties that may
-    decide it; `evidence_to_clear` says accepting it needs the vendor's evidence; `who_decides` is the
-    sentence the API's description gives it.
+    `on_accept` says what accepting the flag does to the customer's money: `BILLS_CUSTOMER` (the
+    outcome is billed) or `CREDITS_CUSTOMER` (the customer is credited). The party acceptance favours
+    never accepts alone; the other party (agreeing against its own interest) or a neutral operator does.
+    `deciders` are the parties that may also decide in their own favour by rejecting (the party the
+    flag protects); a party the flag suspects is not listed. `suspicion` names the flag in messages ("a
+    suppression flag"); `evidence_to_clear` says accepting it needs the vendor's evidence; `who_decides`
+    is the sentence the API's description gives it.
     """
 
     suspicion: str
     deciders: frozenset[str]
     evidence_to_clear: bool
     who_decides: str
+    on_accept: str = BILLS_CUSTOMER
+
+    @property
+    def accept_favours(self) -> str:
+        """The party that accepting the flag pays (or credits): the vendor or the customer."""
+        return Party.CUSTOMER if self.on_accept == CREDITS_CUSTOMER else Party.VENDOR
 
 
 @dataclass(frozen=True)
@@ -210,6 +225,11 @@ class Rule(Generic[P]):
     def price_percent(self, verdict: Verdict) -> int | None:
         """The share of the price the outcome bills at when this verdict sets it, else None (in full)."""
         return None
+
+    def holds_reversal(self, verdict: Verdict) -> bool:
+        """Whether this verdict holds the outcome's reversal: while it stands, another rule's reject voids
+        nothing and claws nothing back (the outcome stays as it was, flagged for a person)."""
+        return False
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> Any:
         return None

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from contracts.policy import RuleParams, listing_text
-from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
+from outcomes.rules.base import EventFact, OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
 
 
 class MaturationParams(RuleParams):
@@ -64,6 +64,16 @@ class ReversalParams(RuleParams):
         return f"A reversal within {self.clawback_window_days} days after billing becomes a credit."
 
 
+def disqualifying_reversals(facts: OutcomeFacts) -> list[EventFact]:
+    """The outcome's reversals that disqualify it (a disqualifier's reason, or none given), earliest first."""
+    disqualifiers = set(Maturation.params(facts).disqualifiers)
+    return [
+        e
+        for e in sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))
+        if e.evidence.get("reason") in disqualifiers or "reason" not in e.evidence
+    ]
+
+
 class Maturation(Rule[MaturationParams]):
     name = "maturation"
     params_model = MaturationParams
@@ -104,14 +114,19 @@ class Reversal(Rule[ReversalParams]):
         ),
     )
 
+    @classmethod
+    def lock_date(cls, facts: OutcomeFacts) -> dt.datetime | None:
+        """The end of a billed outcome's clawback window; None before billing."""
+        billed_at = facts.outcome.billed_at
+        if billed_at is None:
+            return None
+        return billed_at + dt.timedelta(days=cls.params(facts).clawback_window_days)
+
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         reversals = sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))
         if not reversals:
             return None
-        disqualifiers = set(Maturation.params(facts).disqualifiers)
-        disqualifying = [
-            e for e in reversals if e.evidence.get("reason") in disqualifiers or "reason" not in e.evidence
-        ]
+        disqualifying = disqualifying_reversals(facts)
         if not disqualifying:
             return accept(
                 "reversal_not_disqualifying",
@@ -123,10 +138,9 @@ class Reversal(Rule[ReversalParams]):
             "disqualifier": first.evidence.get("reason"),
             "reversed_at": iso(first.occurred_at),
         }
-        billed_at = facts.outcome.billed_at
-        if billed_at is None:
+        billed_at, lock_date = facts.outcome.billed_at, self.lock_date(facts)
+        if billed_at is None or lock_date is None:
             return reject("reversed", **details)
-        lock_date = billed_at + dt.timedelta(days=self.params(facts).clawback_window_days)
         if first.occurred_at <= lock_date:
             return reject("clawed_back", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
         return accept("reversal_after_lock", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)

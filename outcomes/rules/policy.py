@@ -23,6 +23,7 @@ SECTION_ORDER = (
     "confirmation",
     "maturation",
     "reversal",
+    "reversal_anomaly",
     "split_detection",
     "anomaly",
     "audit_sampling",

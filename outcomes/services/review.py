@@ -1,9 +1,23 @@
 """People in the loop: decisions on flags, disputes and audit samples, each followed by re-evaluation.
 
-The party that gains from a wrong decision never decides alone: the rule that raises a flag says who
-decides it and whether clearing it needs the vendor's evidence (its FlagReason, in outcomes.rules.FLAGS).
-A vendor admin deciding must give a justification the customer can see. Decisions are final for
-money only through the lifecycle.
+No one decides alone what pays them. The rule that raises a flag declares (its FlagReason, in
+outcomes.rules.FLAGS) what accepting it does to the customer's money, who else may decide it and
+whether clearing it needs the vendor's evidence; `decision_refusal` turns that into who may accept
+and who may reject, and every path that decides a flag (the vendor's and the customer's API, the
+portal, the operator's admin) goes through `review_decide` or `review_decide_group`, which apply it:
+
+* the party acceptance favours never accepts alone: a flag whose acceptance bills the customer is
+  accepted by the customer or a neutral operator, never the vendor (nor a vendor admin, who is the
+  vendor however well justified); one whose acceptance credits the customer, by the vendor or an
+  operator, never the customer;
+* either party may decide against its own interest (the customer agreeing to pay, the vendor giving
+  up a bill); rejecting in one's own favour only a party the flag declares (the one it protects), so a
+  flag raised against a party is never one it can clear itself, and a flag one side triggers on
+  purpose is never one it then decides;
+* a vendor admin or an operator gives a justification both parties see; an operator clearing a flag
+  that needs the vendor's evidence gives that evidence.
+
+Decisions are final for money only through the lifecycle.
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from django.utils import timezone
 from contracts.audit import audit_record_many
 from contracts.models import Contract, Vendor
 from core.db.bulk import any_of
-from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from core.events import events_publish
 from outcomes import selectors
 from outcomes.domain_events import dispute_opened, dispute_resolved, review_decided
@@ -38,27 +52,100 @@ from outcomes.rules.disputes import Disputes, dispute_window_closes
 from outcomes.rules.policy import VerificationPolicy
 from outcomes.services.verification import outcomes_evaluate
 
-# Who decides a flag no rule declares: as for suspected inflation, the customer (or a vendor admin).
+# Who decides a flag no rule declares: as for suspected inflation, the customer (or a vendor admin),
+# and accepting it bills the customer.
 UNDECLARED_FLAG_DECIDERS = frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN})
+# The side each party decides for: a vendor admin is the vendor, however well justified.
+SIDE: dict[str, str] = {
+    Party.CUSTOMER: Party.CUSTOMER,
+    Party.VENDOR: Party.VENDOR,
+    Party.VENDOR_ADMIN: Party.VENDOR,
+    Party.OPERATOR: Party.OPERATOR,
+}
+# How refusals name the parties.
+PARTY_NAMES: dict[str, str] = {
+    Party.CUSTOMER: "the customer",
+    Party.VENDOR: "the vendor",
+    Party.VENDOR_ADMIN: "a vendor admin",
+    Party.OPERATOR: "a neutral operator",
+}
+# Parties whose decision needs a justification both sides can see.
+JUSTIFYING = frozenset({Party.VENDOR_ADMIN, Party.OPERATOR})
+ACCEPT, REJECT = ReviewDecision.Verdict.ACCEPT, ReviewDecision.Verdict.REJECT
 
 
-def deciders(flag_reason: str) -> frozenset[str]:
-    """The parties that may decide a flag, as the rule raising it declares."""
+def _declared(flag_reason: str) -> frozenset[str]:
     flag = FLAGS.get(flag_reason)
     return UNDECLARED_FLAG_DECIDERS if flag is None else flag.deciders
 
 
-def evidence_to_clear(flag_reason: str) -> bool:
-    """Whether accepting (clearing) a flag needs the vendor's evidence, as the rule raising it declares."""
+def accept_favours(flag_reason: str) -> str:
+    """The party accepting a flag pays: the vendor when it bills the customer, the customer when it credits."""
     flag = FLAGS.get(flag_reason)
-    return flag is not None and flag.evidence_to_clear
+    return Party.VENDOR if flag is None else flag.accept_favours
 
 
 def vendor_party(flag_reason: str) -> str:
-    """The party a vendor's key or portal admin acts as on a flag: the vendor itself when the flag is
-    the vendor's to decide (with its own evidence), otherwise a vendor admin (who must justify, for
-    the customer to see)."""
-    return Party.VENDOR if Party.VENDOR in deciders(flag_reason) else Party.VENDOR_ADMIN
+    """The party a vendor's key or portal admin acts as on a flag: the vendor itself when the rule names
+    the vendor (deciding with its own evidence), otherwise a vendor admin (who must justify, for the
+    customer to see)."""
+    return Party.VENDOR if Party.VENDOR in _declared(flag_reason) else Party.VENDOR_ADMIN
+
+
+def _parties(flag_reason: str) -> tuple[str, ...]:
+    """Who may come to a flag: the customer, the vendor as `vendor_party` says, and the operator."""
+    return (Party.CUSTOMER, vendor_party(flag_reason), Party.OPERATOR)
+
+
+def _may(flag_reason: str, verdict: str, party: str) -> bool:
+    if party == Party.OPERATOR:
+        return True
+    favoured = accept_favours(flag_reason)
+    if verdict == REJECT:
+        favoured = Party.CUSTOMER if favoured == Party.VENDOR else Party.VENDOR
+    if SIDE[party] != favoured:
+        return True  # against its own interest: agreeing to pay, or giving up a bill
+    return verdict == REJECT and party in _declared(flag_reason)
+
+
+def who_may(flag_reason: str, verdict: str) -> tuple[str, ...]:
+    """The parties that may give this verdict on a flag alone, in a stable order."""
+    return tuple(p for p in _parties(flag_reason) if _may(flag_reason, verdict, p))
+
+
+def deciders(flag_reason: str) -> frozenset[str]:
+    """The parties that may decide a flag one way or the other (see `who_may` for which way)."""
+    return frozenset(who_may(flag_reason, ACCEPT) + who_may(flag_reason, REJECT))
+
+
+def evidence_to_clear(flag_reason: str, party: str | None = None) -> bool:
+    """Whether accepting (clearing) a flag needs the vendor's evidence, as the rule raising it declares:
+    not from the party acceptance goes against, which needs none to agree."""
+    flag = FLAGS.get(flag_reason)
+    if flag is None or not flag.evidence_to_clear:
+        return False
+    return party is None or SIDE.get(party) == Party.OPERATOR or SIDE.get(party) == flag.accept_favours
+
+
+def decision_refusal(*, flag_reason: str, verdict: str, party: str) -> DomainError | None:
+    """Why `party` may not give `verdict` on this kind of flag alone, or None when it may."""
+    if party in who_may(flag_reason, verdict):
+        return None
+    allowed = " or ".join(PARTY_NAMES[p] for p in who_may(flag_reason, verdict))
+    if party not in deciders(flag_reason):
+        return PermissionDenied(
+            f"A {flag_reason} flag is decided by {' or '.join(sorted(deciders(flag_reason)))}, not by {party}.",
+            code="not_your_decision",
+        )
+    money = "bills the customer" if accept_favours(flag_reason) == Party.VENDOR else "credits the customer"
+    what = (
+        f"Accepting a {flag_reason} flag {money}" if verdict == ACCEPT else f"Rejecting a {flag_reason} flag"
+    )
+    return PermissionDenied(
+        f"{what}: no one decides alone what pays them, so {PARTY_NAMES[party]} may not {verdict} it. "
+        f"It is for {allowed}.",
+        code="decision_needs_other_party",
+    )
 
 
 def open_flags(outcome: Outcome) -> dict[str, OutcomeVerdict]:
@@ -85,6 +172,38 @@ def review_decide(
     evidence: dict[str, Any] | None = None,
 ) -> ReviewDecision:
     """Record one decision on an open flag, then re-evaluate the outcome."""
+    review_check(
+        outcome=outcome,
+        flag_reason=flag_reason,
+        verdict=verdict,
+        party=party,
+        justification=justification,
+        evidence=evidence,
+    )
+    with transaction.atomic():
+        (decision,) = _decisions_record(
+            outcomes=[outcome],
+            flag_reason=flag_reason,
+            verdict=verdict,
+            party=party,
+            actor=actor,
+            justification=justification,
+            evidence=evidence,
+        )
+    return decision
+
+
+def review_check(
+    *,
+    outcome: Outcome,
+    flag_reason: str,
+    verdict: str,
+    party: str,
+    justification: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> None:
+    """Refuse (a DomainError) a decision `review_decide` would refuse, changing nothing: a form checks
+    with it before saving (the operator's admin)."""
     _refuse_unknown_verdict(verdict)
     if ReviewDecision.objects.filter(outcome=outcome, flag_reason=flag_reason).exists():
         # Checked before the open flags: once decided, a flag is no longer open, and "no such flag"
@@ -98,17 +217,6 @@ def review_decide(
             field_errors={"flag_reason": [{"code": "not_open", "message": f"Open flags: {sorted(flags)}."}]},
         )
     _refuse_undue_decider(flag_reason, verdict, party, justification, evidence)
-    with transaction.atomic():
-        (decision,) = _decisions_record(
-            outcomes=[outcome],
-            flag_reason=flag_reason,
-            verdict=verdict,
-            party=party,
-            actor=actor,
-            justification=justification,
-            evidence=evidence,
-        )
-    return decision
 
 
 def review_decide_group(
@@ -164,20 +272,21 @@ def _refuse_unknown_verdict(verdict: str) -> None:
 def _refuse_undue_decider(
     flag_reason: str, verdict: str, party: str, justification: str, evidence: dict[str, Any] | None
 ) -> None:
-    """Refuse a party that may not decide this kind of flag, or a decision without what it needs."""
-    allowed = deciders(flag_reason)
-    if party not in allowed:
-        raise PermissionDenied(
-            f"A {flag_reason} flag is decided by {' or '.join(sorted(allowed))}, not by {party}.",
-            code="not_your_decision",
-        )
-    if party == Party.VENDOR_ADMIN and not justification.strip():
+    """Refuse a party that may not decide this kind of flag this way alone, or a decision without what
+    it needs; checked before anything is written."""
+    refusal = decision_refusal(flag_reason=flag_reason, verdict=verdict, party=party)
+    if refusal is not None:
+        raise refusal
+    if party in JUSTIFYING and not justification.strip():
         raise ValidationFailed.on_field(
             "justification",
             "required",
-            "A vendor admin's decision needs a justification the customer can see.",
+            # A vendor admin's reason is for the customer; an operator's, for both.
+            "A vendor admin's decision needs a justification the customer can see."
+            if party == Party.VENDOR_ADMIN
+            else "An operator's decision needs a justification both parties can see.",
         )
-    if evidence_to_clear(flag_reason) and verdict == ReviewDecision.Verdict.ACCEPT and not evidence:
+    if evidence_to_clear(flag_reason, party) and verdict == ReviewDecision.Verdict.ACCEPT and not evidence:
         raise ValidationFailed.on_field(
             "evidence",
             "required",

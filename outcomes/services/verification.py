@@ -91,6 +91,17 @@ def _with_decision(verdict: Verdict, facts: OutcomeFacts) -> Verdict:
 
 def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[str, dt.datetime | None, str]:
     """The state the verdicts call for, when to look again, and the deciding reason."""
+    # A verdict holding the reversal (a suspected reversal anomaly, or a person clearing it): the other
+    # rules' voiding and clawing-back rejects wait, and no credit is made, until a person decides.
+    holding = [(rule, v) for rule, v in verdicts if RULE_NAMED[rule].holds_reversal(v)]
+    if holding:
+        verdicts = [
+            (rule, v)
+            for rule, v in verdicts
+            if not (
+                v.decision == Decision.REJECT and (RULE_NAMED[rule].reverses or RULE_NAMED[rule].claws_back)
+            )
+        ]
     by_decision: dict[str, list[tuple[str, Verdict]]] = defaultdict(list)
     for rule, verdict in verdicts:
         by_decision[verdict.decision].append((rule, verdict))
@@ -107,6 +118,10 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
             return OutcomeState.REVERSED, None, clawed[0].reason
         if dispute_open:
             return OutcomeState.DISPUTED, dispute_open[0].hold_until, dispute_open[0].reason
+        # A billed outcome whose reversal is held waits in the review queue; it stays billed for money.
+        held_flags = [v for _, v in holding if v.decision == Decision.FLAG]
+        if held_flags:
+            return OutcomeState.FLAGGED, None, held_flags[0].reason
         return OutcomeState.BILLED, None, "billed"
     reversal = [v for rule, v in rejects if RULE_NAMED[rule].reverses]
     if reversal:

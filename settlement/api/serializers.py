@@ -191,11 +191,24 @@ class CreditNoteOut(serializers.ModelSerializer[CreditNote]):
             "rerated_minor",
             "credited_before_minor",
             "stripe_credit_note_id",
+            "withheld_reason",
+            "withheld_at",
+            "released_at",
             "created_at",
             "issued_at",
             "outcome_ids",
         ]
-        extra_kwargs = {"amount_minor": {"help_text": minor_units_help("What the credit note takes off.")}}
+        extra_kwargs = {
+            "amount_minor": {"help_text": minor_units_help("What the credit note takes off.")},
+            "withheld_reason": {
+                "help_text": "Why it waited before Stripe, e.g. 'withheld: customer has overdue invoice #41' "
+                "(empty if it never did); kept once released."
+            },
+            "withheld_at": {"help_text": "When it was withheld (null if it never was)."},
+            "released_at": {
+                "help_text": "When the overdue invoices were paid and it went on to be issued (null: not released)."
+            },
+        }
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_outcome_ids(self, note: CreditNote) -> list[int]:

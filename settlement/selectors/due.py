@@ -1,4 +1,5 @@
-"""What is due: the periods to close, drafts to finalize, invoices and credit notes to push."""
+"""What is due: the periods to close, drafts to finalize, invoices and credit notes to push, and what a
+customer has left unpaid past its due date."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db.models import Max
 from contracts.models import Contract, ContractStatus
 from settlement.invoicing.drafts import contract_period
 from settlement.models import (
+    UNPAID_STATUSES,
     ApprovalStatus,
     CreditNote,
     CreditNoteStatus,
@@ -59,4 +61,14 @@ def credit_notes_to_push() -> list[int]:
     """Credit notes to issue on Stripe (each waits until its invoice is finalized there)."""
     return list(
         CreditNote.objects.filter(status=CreditNoteStatus.PENDING).order_by("id").values_list("id", flat=True)
+    )
+
+
+def invoices_overdue(*, vendor_id: Any, customer_id: Any, now: dt.datetime) -> list[Invoice]:
+    """The customer's invoices with this vendor, of any of its contracts, past their due date and still
+    unpaid (as `invoice.overdue` counts them), the oldest due first."""
+    return list(
+        Invoice.objects.filter(
+            vendor_id=vendor_id, contract__customer_id=customer_id, status__in=UNPAID_STATUSES, due_at__lt=now
+        ).order_by("due_at", "id")
     )

@@ -23,14 +23,12 @@ from core.events import DomainEvent, events_publish
 from settlement import domain_events
 from settlement.invoicing.drafts import CONTRACT_CAP_KEY, contract_period
 from settlement.invoicing.fees import version_at
-from settlement.models import Invoice, InvoiceStatus
+from settlement.models import UNPAID_STATUSES, Invoice
 from settlement.selectors.dashboard import DraftPreview, drafts_preview
 
 # An invoice is announced overdue within this long of its due date: ample for a sweep that runs every few
 # minutes, and well inside the outbox's retention, so a pruned announcement is never made a second time.
 OVERDUE_WINDOW = dt.timedelta(days=7)
-# Statuses still waiting for a payment (a void or uncollectible invoice is no longer collected).
-UNPAID = (InvoiceStatus.FINALIZED, InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED)
 # Contracts whose period so far is rated at once (one set of queries per batch, as the dashboard does).
 BUDGET_BATCH = 200
 
@@ -45,7 +43,7 @@ def deadlines_announce(*, now: dt.datetime | None = None) -> int:
         overdue = [
             domain_events.overdue(invoice, now=now)
             for invoice in Invoice.objects.filter(
-                status__in=UNPAID, due_at__lt=now, due_at__gte=now - OVERDUE_WINDOW
+                status__in=UNPAID_STATUSES, due_at__lt=now, due_at__gte=now - OVERDUE_WINDOW
             )
             .select_related("contract")
             .order_by("due_at", "id")

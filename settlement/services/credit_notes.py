@@ -6,7 +6,9 @@ fees, the minimum commitment, audit adjustments), and credits the difference les
 notes took off. So a period that still owes its minimum credits nothing (a credit note of 0, kept in
 Verity only, records that the reversal was taken into account), and each reversed outcome is taken
 into account once (a database-enforced link). On Stripe each credit note is a credit note against
-the original Stripe invoice (settlement.stripe_gateway.credit_notes).
+the original Stripe invoice (settlement.stripe_gateway.credit_notes). A credit against a paid invoice
+while the customer has an overdue one is made withheld, with the reason (settlement.services.
+credit_withholding), and issued once the overdue invoices are paid.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from settlement.models import (
 )
 from settlement.money import format_minor
 from settlement.selectors.invoices import invoice_charges
+from settlement.services.credit_withholding import credit_note_withheld_audit, credit_withholding_reason
 
 
 def _reversed_billed(invoice_ids: list[int] | None = None) -> QuerySet[LineOutcome]:
@@ -62,7 +65,7 @@ def credit_note_create(*, invoice_id: int, now: dt.datetime | None = None) -> Cr
     Under the invoice's lock, so two runs cannot take the same reversals into account."""
     now = now or timezone.now()
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("contract").get(pk=invoice_id)
+        invoice = Invoice.objects.select_for_update().select_related("contract", "vendor").get(pk=invoice_id)
         if invoice.is_draft:
             return None
         reversed_ids = set(_reversed_billed([invoice.pk]).values_list("outcome_id", flat=True))
@@ -88,10 +91,18 @@ def credit_note_create(*, invoice_id: int, now: dt.datetime | None = None) -> Cr
             if amount
             else f"{count}: no credit, the period's charges do not change (minimum commitment)"
         )
+        withheld = (
+            credit_withholding_reason(invoice=invoice, paid=invoice.status == InvoiceStatus.PAID, now=now)
+            if amount
+            else ""
+        )
+        status = CreditNoteStatus.PENDING if amount else CreditNoteStatus.NOT_REQUIRED
         note = CreditNote.objects.create(
             invoice=invoice,
             amount_minor=amount,
-            status=CreditNoteStatus.PENDING if amount else CreditNoteStatus.NOT_REQUIRED,
+            status=CreditNoteStatus.WITHHELD if withheld else status,
+            withheld_reason=withheld,
+            withheld_at=now if withheld else None,
             reason=reason,
             details={
                 "charges_minor": charges,
@@ -104,5 +115,7 @@ def credit_note_create(*, invoice_id: int, now: dt.datetime | None = None) -> Cr
         CreditNoteOutcome.objects.bulk_create(
             CreditNoteOutcome(credit_note=note, outcome_id=outcome_id) for outcome_id in new
         )
+        if withheld:
+            credit_note_withheld_audit(note=note, now=now)
         events_publish([domain_events.credit_note_created(note, outcomes=len(new))])
     return note

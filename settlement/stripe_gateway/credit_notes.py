@@ -6,7 +6,8 @@ it first lowers what the invoice still has due; what is left (all of it on a pai
 the customer's Stripe balance, which Stripe takes off the customer's next invoice, or, on a paid
 invoice, is refunded (the contract's `credit_after_payment`, and always once the contract has ended:
 a balance nobody will invoice again would never come back). A void invoice owes nothing, so nothing
-is credited. The choice is frozen with the step's parameters.
+is credited. The choice is frozen with the step's parameters. A credit that would leave (the invoice is
+paid) while the customer has an overdue invoice is withheld instead (settlement.services.credit_withholding).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils import timezone
 from contracts.models import CreditAfterPayment
 from settlement.models import CreditNote, CreditNoteStatus, Invoice, SettlementStep
 from settlement.money import stripe_amount
+from settlement.services.credit_withholding import credit_note_withhold, credit_withholding_reason
 from settlement.stripe_gateway.client import (
     Params,
     StepCall,
@@ -94,6 +96,13 @@ def credit_note_push(*, credit_note_id: int) -> CreditNote:
         )
         note.refresh_from_db()
         return note
+    if remote.status == "paid":
+        # What is left of the credit would be refunded or put on the customer's balance: not while the
+        # customer has an overdue invoice (a credit note whose call has begun is finished instead).
+        reason = credit_withholding_reason(invoice=invoice, paid=True, now=timezone.now())
+        if reason and credit_note_withhold(credit_note_id=note.pk, reason=reason):
+            note.refresh_from_db()
+            return note
 
     def find(params: Params) -> str | None:
         listing = api.v1.credit_notes.list(params={"invoice": params["invoice"], "limit": 100})

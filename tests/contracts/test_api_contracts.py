@@ -78,6 +78,7 @@ def test_create_returns_a_draft_with_its_first_version(vendor_api: VendorApi, cu
         "collection_method": "charge_automatically",
         "days_until_due": None,
         "credit_after_payment": "customer_balance",
+        "withhold_credits_while_overdue": True,
         "grace_period_hours": 72,
         "approval_threshold_minor": None,
         "activated_at": None,

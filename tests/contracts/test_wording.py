@@ -89,6 +89,8 @@ def test_policy_options_in_words() -> None:
         "Only outcomes above a baseline of 1,200 per period are billed.",
         "Disputes within 30 days; the vendor answers within 14 days, else it is billed.",
         "A reversal within 30 days after billing becomes a credit.",
+        "The customer's reversals are held for review when, over 7 days and 10+ reversals, they exceed 25 % "
+        "of outcomes (10 % within 3 days of the lock date) and 3 times the usual rate over 56 days.",
     ]
     unverified = VerificationPolicy.model_validate(
         {"confirmation": {"on_unmatched": "bill_unverified"}}

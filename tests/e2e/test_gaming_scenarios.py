@@ -24,6 +24,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
+from outcomes.services.review import review_decide
 from outcomes.tasks import evaluate_due_outcomes
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import sign
@@ -451,7 +452,7 @@ def test_a_burst_ten_times_the_baseline_waits_for_the_customer(
     queue = deal.vendor.get("/api/v1/review-queue", {"limit": 200}).json()["results"]
     assert len(queue) == 20
     assert {f["flag_reason"]: f["decided_by"] for f in queue[0]["open_flags"]} == {
-        "velocity_anomaly": ["customer", "vendor_admin"]
+        "velocity_anomaly": ["customer", "operator", "vendor_admin"]
     }
 
     # The next day: the customer confirms one and denies another through its own API.
@@ -464,14 +465,21 @@ def test_a_burst_ten_times_the_baseline_waits_for_the_customer(
         "BURST-01", "review", {"flag_reason": "velocity_anomaly", "verdict": "reject"}
     )
     assert denied.status_code == 201, denied.content
-    # The vendor cannot wave its own burst through without saying why, for the customer to read.
-    silent = deal.vendor_reviews("BURST-02", {"flag_reason": "velocity_anomaly", "verdict": "accept"})
+    # No one decides alone what pays them: the vendor cannot wave its own burst through, however
+    # well it says why; it may give one up, saying why for the customer to read.
+    why = "Black Friday: the customer's store ran a sale, ticket volume was 10x (their own dashboard)."
+    for body in ({}, {"justification": why}):
+        waved = deal.vendor_reviews(
+            "BURST-02", {"flag_reason": "velocity_anomaly", "verdict": "accept", **body}
+        )
+        assert (waved.status_code, waved.json()["code"]) == (403, "decision_needs_other_party")
+    assert deal.trail("BURST-02")["state"] == "flagged"
+    silent = deal.vendor_reviews("BURST-03", {"flag_reason": "velocity_anomaly", "verdict": "reject"})
     assert silent.status_code == 400
     assert list(silent.json()["field_errors"]) == ["justification"]
-    assert deal.trail("BURST-02")["state"] == "flagged"
-    why = "Black Friday: the customer's store ran a sale, ticket volume was 10x (their own dashboard)."
+    given_up = "A retry loop on our side posted this one twice."
     justified = deal.vendor_reviews(
-        "BURST-02", {"flag_reason": "velocity_anomaly", "verdict": "accept", "justification": why}
+        "BURST-03", {"flag_reason": "velocity_anomaly", "verdict": "reject", "justification": given_up}
     )
     assert justified.status_code == 201, justified.content
     clock.move_to(at(days=20))
@@ -484,12 +492,17 @@ def test_a_burst_ten_times_the_baseline_waits_for_the_customer(
     assert_decided(
         deal.trail("BURST-01"), state="rejected", rule="anomaly", reason="velocity_anomaly_rejected_on_review"
     )
-    vendor_ok = deal.trail("BURST-02")
-    assert_billable(vendor_ok)
-    assert latest_verdict(vendor_ok, "anomaly")["facts"]["party"] == "vendor_admin"
+    assert deal.trail("BURST-02")["state"] == "flagged"
+    vendor_gave_up = deal.trail("BURST-03")
+    assert_decided(
+        vendor_gave_up, state="rejected", rule="anomaly", reason="velocity_anomaly_rejected_on_review"
+    )
+    assert latest_verdict(vendor_gave_up, "anomaly")["facts"]["party"] == "vendor_admin"
     # The customer reads the vendor admin's justification on its own view of the outcome.
-    seen = deal.customer.get(f"/api/v1/customer/outcomes/{deal.outcome_id('BURST-02')}").json()
-    assert [(d["party"], d["justification"]) for d in seen["review_decisions"]] == [("vendor_admin", why)]
+    seen = deal.customer.get(f"/api/v1/customer/outcomes/{deal.outcome_id('BURST-03')}").json()
+    assert [(d["party"], d["justification"]) for d in seen["review_decisions"]] == [
+        ("vendor_admin", given_up)
+    ]
     # Nobody decided the other 17: they wait in the queue, neither billed nor dropped by time.
     assert len(deal.outcomes(state="flagged")) == 17
     assert len(deal.vendor.get("/api/v1/review-queue", {"limit": 200}).json()["results"]) == 17
@@ -574,24 +587,36 @@ def test_a_customer_that_stops_confirming_cannot_avoid_paying(
     assert suppression["facts"]["baseline_confirmation_ratio"] == 1.0
     assert suppression["facts"]["recent_confirmation_ratio"] < 1 / 3
 
-    # The customer cannot decide that flag; the vendor clears it with its evidence a week later,
-    # when the quiet week has left the statistics' window: the decision must stand all the same.
+    # No one decides alone what pays them: the customer cannot reject the flag raised against it, nor
+    # the vendor (which could have padded claims to trigger it) accept it alone, evidence or not. A
+    # neutral operator weighs the vendor's evidence a week later, when the quiet week has left the
+    # statistics' window: the decision must stand all the same.
     clock.move_to(at(days=24))
     refused = deal.customer_posts(
         "S11-1", "review", {"flag_reason": "suppression_suspected", "verdict": "reject"}
     )
-    assert (refused.status_code, refused.json()["code"]) == (403, "not_your_decision")
+    assert (refused.status_code, refused.json()["code"]) == (403, "decision_needs_other_party")
     evidence = {"transcript_url": "https://agent.example/transcripts/S11-1", "csat": 5}
-    cleared = deal.vendor_reviews(
+    alone = deal.vendor_reviews(
         "S11-1", {"flag_reason": "suppression_suspected", "verdict": "accept", "evidence": evidence}
     )
-    assert cleared.status_code == 201, cleared.content
+    assert (alone.status_code, alone.json()["code"]) == (403, "decision_needs_other_party")
+    assert deal.trail("S11-1")["review_decisions"] == []
+    review_decide(
+        outcome=Outcome.objects.get(pk=deal.outcome_id("S11-1")),
+        flag_reason="suppression_suspected",
+        verdict="accept",
+        party="operator",
+        actor="user:operator@verity.example",
+        justification="The transcript shows the customer's question answered.",
+        evidence=evidence,
+    )
     beat()
 
     trail = deal.trail("S11-1")
     assert_billable(trail)
     assert latest_verdict(trail, "confirmation")["reason"] == "suppression_suspected_cleared"
-    assert [(d["party"], d["evidence"]) for d in trail["review_decisions"]] == [("vendor", evidence)]
+    assert [(d["party"], d["evidence"]) for d in trail["review_decisions"]] == [("operator", evidence)]
     # Nor can the customer make the decision, or a flag nobody decided yet, lapse by stirring the
     # claims now that the ratios have moved on: a dispute is the vendor's to answer, and neither
     # claim turns into an "unconfirmed" rejection.
@@ -603,6 +628,35 @@ def test_a_customer_that_stops_confirming_cannot_avoid_paying(
         trail = deal.trail(key)
         assert_decided(trail, state="disputed", rule="disputes", reason="dispute_open")
         assert latest_verdict(trail, "confirmation")["reason"] == confirmation_reason
+
+
+def test_a_customer_silent_for_two_days_cannot_have_the_claims_rejected(
+    open_deal: Callable[..., Deal], clock: time_machine.Traveller
+) -> None:
+    # Six tickets a day; the helpdesk confirms them, except on days 10 and 11. The week's share never
+    # falls below a third: only the short windows (the claim's own day, five claims or more) see it.
+    deal = open_deal({"suppression": {"baseline_days": 14, "min_history_days": 7}})
+    for day in range(16):
+        clock.move_to(at(days=day, hours=-4))
+        deal.agent_posts(*(deal.claim(f"Q{day:02d}-{n}") for n in range(6)))
+        if day not in (10, 11):
+            clock.move_to(at(days=day, hours=2))
+            deal.helpdesk_posts(*(deal.confirmation(f"Q{day:02d}-{n}") for n in range(6)))
+        clock.move_to(at(days=day, hours=-2))
+        beat()
+
+    flagged = sorted(o["natural_key"] for o in deal.outcomes(state="flagged"))
+    assert flagged == [f"Q{day}-{n}" for day in (10, 11) for n in range(6)]
+    assert deal.outcomes(state="rejected") == []
+    trail = deal.trail("Q10-0")
+    assert_decided(trail, state="flagged", rule="suppression", reason="suppression_suspected")
+    confirmation = latest_verdict(trail, "confirmation")
+    assert (confirmation["decision"], confirmation["reason"]) == ("flag", "suppression_suspected")
+    facts = latest_verdict(trail, "suppression")["facts"]
+    assert (facts["triggered_by"], facts["baseline_confirmation_ratio"]) == (["1_day"], 1.0)
+    assert facts["recent_confirmation_ratio"] >= 1 / 3
+    assert facts["short_windows"]["1_day"]["outcomes"] == 6
+    assert facts["short_windows"]["1_day"]["confirmed"] == 0
 
 
 def test_an_unanswered_dispute_resolves_for_the_customer(

@@ -163,10 +163,22 @@ def test_review_queue_lists_flagged_outcomes_with_their_facts_and_who_decides(sc
         "rule": "anomaly",
         "facts": {"day": "2026-06-01", "count": 10, "baseline_median": 3, "z": None, "z_threshold": 3.5},
         "raised_at": "2026-06-01T12:00:00Z",
-        "decided_by": ["customer", "vendor_admin"],
+        "decided_by": ["customer", "operator", "vendor_admin"],
+        "accepted_by": ["customer", "operator"],
+        "rejected_by": ["customer", "operator", "vendor_admin"],
     }
     (suppression,) = queue[suppressed[0]]["open_flags"]
-    assert (suppression["flag_reason"], suppression["decided_by"]) == ("suppression_suspected", ["vendor"])
+    assert (
+        suppression["flag_reason"],
+        suppression["decided_by"],
+        suppression["accepted_by"],
+        suppression["rejected_by"],
+    ) == (
+        "suppression_suspected",
+        ["customer", "operator", "vendor"],
+        ["customer", "operator"],
+        ["operator", "vendor"],
+    )
     assert suppression["facts"]["suspected"] is True
     assert (
         suppression["facts"]["baseline_confirmation_ratio"],
@@ -175,13 +187,17 @@ def test_review_queue_lists_flagged_outcomes_with_their_facts_and_who_decides(sc
     assert make_vendor_api().client.get("/api/v1/review-queue").json()["results"] == []
 
 
-def test_a_vendor_admin_decides_an_inflation_flag_only_with_a_justification(scene: Scene) -> None:
+def test_a_vendor_admin_rejects_an_inflation_flag_only_with_a_justification_and_never_accepts_it(
+    scene: Scene,
+) -> None:
     ingest = make_ingest(terms=terms(**VELOCITY))
     outcome_id = scene.velocity_flagged(ingest)[0]
     url = f"/api/v1/outcomes/{outcome_id}/review"
 
+    accepted = ingest.api.client.post(url, INFLATION, format="json")
+    assert_error(accepted, 403, "decision_needs_other_party")
     for justification in (None, "", "   "):
-        body = {"flag_reason": "velocity_anomaly", "verdict": "accept"}
+        body = {"flag_reason": "velocity_anomaly", "verdict": "reject"}
         if justification is not None:
             body["justification"] = justification
         refused = ingest.api.client.post(url, body, format="json")
@@ -191,12 +207,12 @@ def test_a_vendor_admin_decides_an_inflation_flag_only_with_a_justification(scen
     assert not ReviewDecision.objects.exists()
     assert detail(ingest.api.client, outcome_id)["state"] == "flagged"
 
-    decided = ingest.api.client.post(url, INFLATION, format="json")
+    decided = ingest.api.client.post(url, {**INFLATION, "verdict": "reject"}, format="json")
 
     assert decided.status_code == 201, decided.content
     assert decided.json() == {
         "flag_reason": "velocity_anomaly",
-        "verdict": "accept",
+        "verdict": "reject",
         "party": "vendor_admin",
         "actor": f"api_key:{ingest.api.api_key.prefix}",
         "justification": "Seasonal peak.",
@@ -204,8 +220,8 @@ def test_a_vendor_admin_decides_an_inflation_flag_only_with_a_justification(scen
         "at": "2026-06-01T12:00:00Z",
     }
     trail = detail(ingest.api.client, outcome_id)
-    assert trail["state"] == "billable"
-    assert latest_verdict(trail, "anomaly")["reason"] == "velocity_anomaly_cleared"
+    assert trail["state"] == "rejected"
+    assert latest_verdict(trail, "anomaly")["reason"] == "velocity_anomaly_rejected_on_review"
 
 
 def test_the_customer_decides_an_inflation_flag_with_its_own_key(scene: Scene) -> None:
@@ -250,28 +266,36 @@ def test_a_read_only_customer_key_cannot_decide(scene: Scene) -> None:
     assert not ReviewDecision.objects.exists()
 
 
-def test_a_suppression_flag_is_the_vendors_to_clear_with_evidence(scene: Scene) -> None:
+def test_a_suppression_flag_is_never_cleared_by_the_vendor_alone_nor_rejected_by_the_customer(
+    scene: Scene,
+) -> None:
     ingest = make_ingest()
     outcome_id = scene.suppression_flagged(ingest)[0]
     body = {"flag_reason": "suppression_suspected", "verdict": "reject"}
+    customer = customer_key(ingest)
+    customer_url = f"/api/v1/customer/outcomes/{outcome_id}/review"
 
-    by_customer = customer_key(ingest).post(
-        f"/api/v1/customer/outcomes/{outcome_id}/review", body, format="json"
-    )
-    assert_error(by_customer, 403, "not_your_decision")
+    by_customer = customer.post(customer_url, body, format="json")
+    assert_error(by_customer, 403, "decision_needs_other_party")
     url = f"/api/v1/outcomes/{outcome_id}/review"
-    no_evidence = ingest.api.client.post(url, {**body, "verdict": "accept"}, format="json")
-    assert field_error_codes(assert_error(no_evidence, 400, "validation_error")) == {"evidence": ["required"]}
-    assert not ReviewDecision.objects.exists()
-
     evidence = {"transcript_url": "https://agent.example/t/S-0"}
-    cleared = ingest.api.client.post(url, {**body, "verdict": "accept", "evidence": evidence}, format="json")
+    by_vendor = ingest.api.client.post(
+        url, {**body, "verdict": "accept", "evidence": evidence}, format="json"
+    )
+    assert_error(by_vendor, 403, "decision_needs_other_party")
+    assert not ReviewDecision.objects.exists()
+    assert detail(ingest.api.client, outcome_id)["state"] == "flagged"
+
+    # The customer agreeing to pay needs no evidence.
+    cleared = customer.post(customer_url, {**body, "verdict": "accept"}, format="json")
 
     assert cleared.status_code == 201, cleared.content
-    assert (cleared.json()["party"], cleared.json()["evidence"]) == ("vendor", evidence)
+    assert (cleared.json()["party"], cleared.json()["evidence"]) == ("customer", {})
     trail = detail(ingest.api.client, outcome_id)
-    assert trail["state"] == "billable"
+    # The customer's acceptance is its confirmation: the outcome matures from it, as any confirmed one.
+    assert trail["state"] == "maturing"
     assert latest_verdict(trail, "confirmation")["reason"] == "suppression_suspected_cleared"
+    assert latest_verdict(trail, "maturation")["reason"] == "maturing"
 
 
 def test_deciding_a_flag_twice_is_409_already_decided(scene: Scene) -> None:
@@ -702,7 +726,7 @@ def test_another_vendor_finds_none_of_the_objects_behind_the_new_endpoints(scene
     dispute = open_dispute(customer, disputed)
     calls = [
         ("get", f"/api/v1/outcomes/{flagged}", None, 200),
-        ("post", f"/api/v1/outcomes/{flagged}/review", INFLATION, 201),
+        ("post", f"/api/v1/outcomes/{flagged}/review", {**INFLATION, "verdict": "reject"}, 201),
         ("post", f"/api/v1/disputes/{dispute['id']}/respond", {"accept": True, "response": "Ok."}, 200),
         ("post", f"/api/v1/customers/{ingest.contract.customer_id}/api-keys", {"name": "Theirs"}, 201),
     ]

@@ -206,7 +206,7 @@ def test_one_decision_decides_a_60_flag_group_each_outcome_recorded_and_moved_li
         ("user:admin@example.com", "outcome", "reject", 60)
     }
     # Deciding it again finds nothing open and writes nothing.
-    assert decide_group(ingest, verdict="accept") == []
+    assert decide_group(ingest, verdict="accept", party="operator") == []
     assert ReviewDecision.objects.count() == 60
 
 

@@ -36,6 +36,7 @@ def form_post(customer_id: str, **overrides: str) -> dict[str, str]:
         "ends_at": "",
         "collection_method": "charge_automatically",
         "days_until_due": "",
+        "withhold_credits_while_overdue": "true",  # a checkbox: the page always posts it
         "grace_period_hours": "72",
         "terms.platform_fee_minor": "500.00",  # amounts in major units of the currency
         "terms.minimum_commitment_minor": "0",

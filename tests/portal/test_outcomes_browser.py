@@ -73,17 +73,19 @@ def test_an_admin_decides_a_flagged_outcome_from_the_review_queue(
     page.get_by_role("link", name="Review queue").click()
     page.get_by_text("10 outcomes of CTR-burst on 1 June 2026").wait_for()
     screenshot(page, "review-queue")
-    page.locator(group).get_by_role("button", name="Accept all 10 (bill them)").click()  # no reason: refused
+    page.locator(group).get_by_role(
+        "button", name="Reject all 10 (do not bill)"
+    ).click()  # no reason: refused
     page.get_by_text("needs a justification the customer can see").first.wait_for()
     page.locator(f"#flag-{first.pk}-velocity_anomaly").wait_for()  # the group's page lists its outcomes
     page.locator(group).get_by_label("Reason").fill("A planned migration week: the customer agreed by email.")
-    page.locator(group).get_by_role("button", name="Accept all 10 (bill them)").click()
+    page.locator(group).get_by_role("button", name="Reject all 10 (do not bill)").click()
 
-    page.get_by_text("10 velocity anomaly flags of CTR-burst on 1 June 2026 accepted (billed)").wait_for()
+    page.get_by_text("10 velocity anomaly flags of CTR-burst on 1 June 2026 rejected (not billed)").wait_for()
     page.get_by_text("Nothing to review: no outcome is flagged.").wait_for()
     decisions = ReviewDecision.objects.all()
     assert sorted(decisions.values_list("outcome_id", flat=True)) == sorted(flagged)
-    assert set(decisions.values_list("verdict", "actor")) == {("accept", f"user:{owner.user.email}")}
+    assert set(decisions.values_list("verdict", "actor")) == {("reject", f"user:{owner.user.email}")}
 
 
 def test_an_admin_answers_a_dispute_with_evidence(

@@ -36,15 +36,21 @@ def test_the_queue_shows_one_group_per_contract_flag_and_day_which_opens_on_its_
     assert "<code>velocity_anomaly</code>" in page
     assert "<code>baseline_median</code>" in page
     assert "<code>z_threshold</code>" in page
-    assert "the customer (through their own key or portal); or a vendor owner or admin" in page
-    assert page.count('name="verdict" value="accept"') == 1  # one decision for the group
-    assert "Accept all 10 (bill them)" in page
+    assert (
+        "accepted by the customer (through their own key or portal) or a neutral operator (Verity&#x27;s "
+        "reviewer), with a reason both sides can see; or rejected by the customer" in page
+    )
+    # No one decides alone what pays them: the vendor may reject the group, never accept it.
+    assert 'name="verdict" value="accept"' not in page
+    assert page.count('name="verdict" value="reject"') == 1  # one decision for the group
+    assert "Reject all 10 (do not bill)" in page
+    assert "Accepting it is not the vendor&#x27;s to decide alone" in page
     assert f'href="{group_url(ingest)}"' in page
     assert "CTR-other" not in page
     assert f'href="{group_url(foreign_ingest)}"' not in page
     # The group's page: every outcome of the group, each with its own decision, and the group's.
     assert all(f'href="/outcomes/{outcome_id}/"' in group for outcome_id in flagged)
-    assert group.count('name="verdict" value="accept"') == len(flagged) + 1
+    assert group.count('name="verdict" value="reject"') == len(flagged) + 1
     assert not any(f'href="/outcomes/{outcome_id}/"' in group for outcome_id in foreign)
 
 
@@ -79,7 +85,7 @@ def test_an_admin_decides_an_inflation_flag_only_with_a_reason_and_it_is_recorde
     url = f"/outcomes/{flagged[0]}/review/"
 
     refused = owner_client.post(
-        url, {"flag_reason": "velocity_anomaly", "verdict": "accept", "justification": " "}
+        url, {"flag_reason": "velocity_anomaly", "verdict": "reject", "justification": " "}
     )
 
     assert refused.status_code == 200
@@ -123,33 +129,33 @@ def test_an_admin_decides_an_inflation_flag_only_with_a_reason_and_it_is_recorde
     assert ReviewDecision.objects.count() == 1
 
 
-def test_a_suppression_flag_is_cleared_with_the_vendors_evidence(
+def test_a_suppression_flag_is_never_accepted_by_the_vendor_alone_even_with_evidence(
     owner: Member, owner_client: Client, outcome_scene: Scene
 ) -> None:
     flagged = outcome_scene.suppression_flagged(ingest_for(owner.vendor))
     url = f"/outcomes/{flagged[0]}/review/"
     page = owner_client.get("/review/").content.decode()
-    assert "the vendor, with its evidence" in page
-    assert 'name="evidence_note"' in page
+    assert "rejected by the vendor, with its evidence" in page
+    assert 'name="verdict" value="accept"' not in page
+    assert 'name="evidence_note"' not in page  # evidence is for whoever may accept: not the vendor
+    assert "Accepting it is not the vendor&#x27;s to decide alone" in page
 
-    refused = owner_client.post(url, {"flag_reason": "suppression_suspected", "verdict": "accept"})
-    assert "Clearing a suppression flag needs the vendor&#x27;s evidence." in refused.content.decode()
-
-    owner_client.post(
+    forged = owner_client.post(
         url,
         {
             "flag_reason": "suppression_suspected",
             "verdict": "accept",
             "evidence_note": "Helpdesk export shows it solved.",
             "evidence_url": "https://helpdesk.example/T-1",
+            "next": "/review/",
         },
     )
 
-    decision = ReviewDecision.objects.get()
-    assert (decision.party, decision.evidence) == (
-        "vendor",
-        {"note": "Helpdesk export shows it solved.", "url": "https://helpdesk.example/T-1"},
-    )
+    assert (forged.status_code, forged["Location"]) == (302, "/review/")
+    assert not ReviewDecision.objects.exists()
+    assert Outcome.objects.get(pk=flagged[0]).state == "flagged"
+    after = owner_client.get("/review/").content.decode()
+    assert "no one decides alone what pays them, so the vendor may not accept it" in after
 
 
 def test_one_post_decides_a_60_flag_group_with_one_reason_recorded_and_audited_on_each_outcome(
@@ -191,7 +197,7 @@ def test_a_group_decision_needs_a_reason_and_skips_a_flag_decided_meanwhile(
     ingest, flagged = flagged_ingest(outcome_scene, owner.vendor)
     shown = {"newest_outcome_id": str(max(flagged)), "shown": "10"}
 
-    refused = owner_client.post(group_url(ingest), {"verdict": "accept", "justification": " ", **shown})
+    refused = owner_client.post(group_url(ingest), {"verdict": "reject", "justification": " ", **shown})
 
     assert refused.status_code == 200
     assert "A vendor admin&#x27;s decision needs a justification" in refused.content.decode()
@@ -201,13 +207,13 @@ def test_a_group_decision_needs_a_reason_and_skips_a_flag_decided_meanwhile(
         f"/outcomes/{flagged[0]}/review/",
         {"flag_reason": "velocity_anomaly", "verdict": "reject", "justification": "Alone."},
     )
-    decided = owner_client.post(group_url(ingest), {"verdict": "accept", "justification": REASON, **shown})
+    decided = owner_client.post(group_url(ingest), {"verdict": "reject", "justification": REASON, **shown})
 
     assert decided.status_code == 302
     assert ReviewDecision.objects.get(outcome_id=flagged[0]).justification == "Alone."
     assert ReviewDecision.objects.filter(justification=REASON).count() == 9
     message = owner_client.get("/review/").content.decode()
-    assert "9 velocity anomaly flags of CTR-burst on 1 June 2026 accepted (billed)" in message
+    assert "9 velocity anomaly flags of CTR-burst on 1 June 2026 rejected (not billed)" in message
     assert "1 of the 10 shown were decided meanwhile or no longer open" in message
 
 

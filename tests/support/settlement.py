@@ -17,6 +17,7 @@ from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import Invoice
 from settlement.selectors.due import credit_notes_to_push, invoices_to_push
 from settlement.services.credit_notes import credit_note_create, invoices_to_credit
+from settlement.services.credit_withholding import credit_notes_release
 from settlement.stripe_gateway import SettlementBlocked, StripeUnavailable, invoice_push
 from settlement.stripe_gateway.credit_notes import credit_note_push
 from tests.factories import outcome_type_terms, version_terms
@@ -98,13 +99,14 @@ def finalized_invoice(ingest: Ingest, outcomes: int = 3, card: str | None = "pm_
 
 def settlement_round() -> bool:
     """What the periodic job does, once, in-process: resume every settlement not complete on Stripe, credit
-    reversals and issue credit notes (Stripe's outages and blocked steps are left for the next round).
+    reversals, release credit notes no longer withheld and issue credit notes (Stripe's outages and blocked steps are left for the next round).
     True once nothing is left to do."""
     for invoice_id in invoices_to_push():
         with contextlib.suppress(StripeUnavailable, SettlementBlocked):
             invoice_push(invoice_id=invoice_id)
     for invoice_id in invoices_to_credit():
         credit_note_create(invoice_id=invoice_id)
+    credit_notes_release()
     for note_id in credit_notes_to_push():
         with contextlib.suppress(StripeUnavailable, SettlementBlocked):
             credit_note_push(credit_note_id=note_id)

@@ -1,6 +1,7 @@
-"""Rule 14: the customer's confirmations fall (the last 7 days' confirmed share below a third of the
-baseline's) against the vendor's steady activity. Then an unconfirmed claim whose match window has
-closed is flagged for the vendor's evidence instead of rejected, so silence cannot avoid paying."""
+"""Rule 14: the customer's confirmations fall (the confirmed share below a third of the baseline's, over
+the last 7 days or over the 1 or 3 days ending on the claim's own day) against the vendor's steady
+activity. Then an unconfirmed claim whose match window has closed is flagged for the vendor's
+evidence instead of rejected, so silence cannot avoid paying; an honest month flags nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from outcomes.models import OutcomeState, Party, ReviewDecision
+from outcomes.models import OutcomeState, OutcomeVerdict, Party, ReviewDecision
 from outcomes.services.review import review_decide
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
@@ -19,11 +20,30 @@ pytestmark = pytest.mark.django_db
 NOW = T0 + 35 * DAY
 SUBJECT_AT = NOW - 72 * HOUR  # its match window closes exactly at NOW
 FOUR_WEEKS = [NOW - 35 * DAY + 12 * HOUR + i * DAY for i in range(28)]
+SUBJECT_DAY = SUBJECT_AT.date()
 SUSPECTED = {
     "suspected": True,
     "recent_confirmation_ratio": 0.0,
     "baseline_confirmation_ratio": 1.0,
     "min_ratio_of_baseline": 0.3333,
+    # Too few claims on the subject's days for the short windows (5 and 10 by default): the week decides.
+    "triggered_by": ["7_days"],
+    "short_windows": {
+        "1_day": {
+            "first_day": SUBJECT_DAY.isoformat(),
+            "last_day": SUBJECT_DAY.isoformat(),
+            "outcomes": 2,
+            "confirmed": 0,
+            "confirmation_ratio": 0.0,
+        },
+        "3_days": {
+            "first_day": (SUBJECT_DAY - 2 * DAY).isoformat(),
+            "last_day": SUBJECT_DAY.isoformat(),
+            "outcomes": 4,
+            "confirmed": 0,
+            "confirmation_ratio": 0.0,
+        },
+    },
 }
 
 
@@ -84,14 +104,16 @@ def test_the_vendors_evidence_clears_the_flag() -> None:
             outcome=story.outcome("T-subject"),
             flag_reason="suppression_suspected",
             verdict=ReviewDecision.Verdict.ACCEPT,
-            party=Party.VENDOR,
-            actor="vendor:ops",
+            # Weighed by a neutral operator: the vendor never clears it alone (test_review_parties).
+            party=Party.OPERATOR,
+            actor="operator:ops",
+            justification="The transcript shows the question answered.",
             evidence={"transcript_sha256": "ab" * 32},
         )
 
     assert story.decided("T-subject", "suppression") == ("accept", "suppression_suspected_cleared")
     assert story.decided("T-subject", "confirmation") == ("accept", "suppression_suspected_cleared")
-    assert story.verdict("T-subject", "confirmation").facts["decided_by"] == "vendor:ops"
+    assert story.verdict("T-subject", "confirmation").facts["decided_by"] == "operator:ops"
     assert story.state("T-subject") == OutcomeState.BILLABLE
 
 
@@ -163,3 +185,157 @@ def test_the_drop_is_measured_against_the_policys_min_ratio_of_baseline(
     assert verdict.facts["min_ratio_of_baseline"] == round(min_ratio, 4)
     expected = OutcomeState.FLAGGED if suspected else OutcomeState.REJECTED
     assert story.state("T-subject") == expected
+
+
+# The short windows: the 1 and 3 UTC days ending on the claim's own day.
+NOW_DAY = NOW - 12 * HOUR  # midnight UTC starting NOW's day
+
+
+def daily(policy: dict[str, Any] | None = None, *, silent: range = range(0), per_day: int = 4) -> Story:
+    """A contract whose vendor claims `per_day` outcomes a day over the 34 days before NOW's (in the
+    first hours of each UTC day), all confirmed by the customer's system except on the `silent` days
+    (offsets from NOW's day)."""
+    story = make_story({"anomaly": {"velocity_enabled": False}, **(policy or {})})
+    claims = [
+        (f"D{-day:02d}-{n}", NOW_DAY + day * DAY + (n + 1) * HOUR)
+        for day in range(-34, 0)
+        for n in range(per_day)
+    ]
+    # All sent three days before NOW's day, when the last of them had happened.
+    sent = NOW_DAY - 3 * DAY
+    story.send(sent, {"events": [story.event(key=k, at=at) for k, at in claims if at < sent]}, as_agent=True)
+    confirmations = [
+        story.event(key=k, at=at, kind="outcome.confirmed")
+        for k, at in claims
+        if at < sent and (at - NOW_DAY).days not in silent
+    ]
+    story.send(sent, {"events": confirmations})
+    later = [(k, at) for k, at in claims if at >= sent]
+    story.send(NOW_DAY, {"events": [story.event(key=k, at=at) for k, at in later]}, as_agent=True)
+    story.send(
+        NOW_DAY,
+        {
+            "events": [
+                story.event(key=k, at=at, kind="outcome.confirmed")
+                for k, at in later
+                if (at - NOW_DAY).days not in silent
+            ]
+        },
+    )
+    return story
+
+
+def claimed_at(story: Story, at: dt.datetime) -> None:
+    """The subject: a claim at `at` the customer's system never confirms; evaluated once its match
+    window closed."""
+    story.claim(at, "T-subject")
+    story.evaluate(at + 72 * HOUR)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        # The last second of the silent day: with it, five claims that day and none confirmed.
+        (NOW_DAY - 2 * DAY - SECOND, ("flag", "suppression_suspected")),
+        # The first second of the day after, when the customer confirmed again.
+        (NOW_DAY - 2 * DAY, ("reject", "unconfirmed")),
+    ],
+)
+def test_a_one_day_stop_is_judged_on_the_claims_own_utc_day(
+    at: dt.datetime, expected: tuple[str, str]
+) -> None:
+    story = daily(silent=range(-3, -2))
+
+    claimed_at(story, at)
+
+    assert story.decided("T-subject", "confirmation") == expected
+    verdict = story.verdict("T-subject", "suppression")
+    flagged = expected[0] == "flag"
+    assert (verdict.facts["suspected"], verdict.facts["triggered_by"]) == (
+        flagged,
+        ["1_day"] if flagged else [],
+    )
+    assert verdict.facts["recent_confirmation_ratio"] > 0.5  # the week alone would not have caught it
+    assert story.state("T-subject") == (OutcomeState.FLAGGED if flagged else OutcomeState.REJECTED)
+    if flagged:
+        assert verdict.facts["short_windows"]["1_day"] == {
+            "first_day": (NOW_DAY - 3 * DAY).date().isoformat(),
+            "last_day": (NOW_DAY - 3 * DAY).date().isoformat(),
+            "outcomes": 5,
+            "confirmed": 0,
+            "confirmation_ratio": 0.0,
+        }
+
+
+@pytest.mark.parametrize(("minimum", "suspected"), [(5, True), (6, False)])
+def test_the_1_day_window_needs_min_outcomes_1_day_claims(minimum: int, suspected: bool) -> None:
+    story = daily({"suppression": {"min_outcomes_1_day": minimum}}, silent=range(-3, -2))
+
+    claimed_at(story, NOW_DAY - 3 * DAY + 12 * HOUR)  # five claims on the silent day, with it
+
+    verdict = story.verdict("T-subject", "suppression")
+    assert verdict.facts["triggered_by"] == (["1_day"] if suspected else [])
+    assert story.state("T-subject") == (OutcomeState.FLAGGED if suspected else OutcomeState.REJECTED)
+
+
+@pytest.mark.parametrize(("minimum", "suspected"), [(13, True), (14, False)])
+def test_the_3_day_window_needs_min_outcomes_3_days_claims(minimum: int, suspected: bool) -> None:
+    # Three silent days of four claims, and the subject's: 13 claims, none confirmed. The 1-day window
+    # is kept out (at least 6 claims a day), and the week's share stays above a third.
+    policy = {"suppression": {"min_outcomes_1_day": 6, "min_outcomes_3_days": minimum}}
+    story = daily(policy, silent=range(-5, -2))
+
+    claimed_at(story, NOW_DAY - 3 * DAY + 12 * HOUR)
+
+    verdict = story.verdict("T-subject", "suppression")
+    assert verdict.facts["triggered_by"] == (["3_days"] if suspected else [])
+    assert verdict.facts["short_windows"]["3_days"]["outcomes"] == 13
+    assert story.decided("T-subject", "confirmation") == (
+        ("flag", "suppression_suspected") if suspected else ("reject", "unconfirmed")
+    )
+
+
+def test_an_honest_month_flags_nothing_as_suppression() -> None:
+    # 30 days of steady traffic at the default policy: five to nine claims on weekdays, one on
+    # weekend days (both sides quiet), every tenth claim one the customer rightly never confirms. The
+    # customer's system syncs once a day: each day's confirmations arrive the next morning, so at
+    # every evaluation today's claims are still unconfirmed.
+    story = make_story({"anomaly": {"velocity_enabled": False}})
+    start = NOW_DAY - 33 * DAY  # a Friday
+    weekday_counts = [5, 8, 6, 9, 7]
+    unconfirmed: list[str] = []
+    n = 0
+    for day in range(30):
+        midnight = start + day * DAY
+        weekend = midnight.weekday() >= 5
+        count = 1 if weekend else weekday_counts[day % 5]
+        claims, confirmations = [], []
+        for i in range(count):
+            key, at = f"H{day:02d}-{i}", midnight + (i + 1) * HOUR
+            claims.append(story.event(key=key, at=at))
+            n += 1
+            if n % 10 == 0:
+                unconfirmed.append(key)
+            else:
+                confirmations.append(story.event(key=key, at=at, kind="outcome.confirmed"))
+        story.send(midnight + 11 * HOUR, {"events": claims}, as_agent=True)
+        story.evaluate(midnight + 12 * HOUR)
+        if confirmations:
+            story.send(midnight + DAY + 11 * HOUR, {"events": confirmations})
+    for day in range(30, 34):
+        story.evaluate(start + day * DAY + 12 * HOUR)
+
+    assert not story.outcomes().filter(state=OutcomeState.FLAGGED).exists()
+    verdicts = OutcomeVerdict.objects.filter(outcome__contract=story.contract, rule="suppression")
+    assert verdicts.filter(decision="accept").count() == verdicts.count() > 0
+    # While a day's claims wait for the morning sync, its own window reads low; by the time their
+    # match windows close it is complete, and every outcome's standing verdict suspects nothing.
+    standing = {
+        story.verdict(key, "suppression").facts["suspected"]
+        for key in story.outcomes().values_list("natural_key", flat=True)
+    }
+    assert standing == {False}
+    rejected = story.outcomes().filter(state=OutcomeState.REJECTED)
+    assert sorted(rejected.values_list("natural_key", flat=True)) == sorted(unconfirmed)
+    assert {story.decided(key, "confirmation") for key in unconfirmed} == {("reject", "unconfirmed")}
+    assert story.outcomes().exclude(state__in=[OutcomeState.REJECTED, OutcomeState.BILLABLE]).count() == 0
