@@ -77,7 +77,16 @@ class RawEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "event_id"], name="raw_event_id_unique_per_source")
         ]
-        indexes = [models.Index(fields=["contract", "outcome_type_key", "natural_key"])]
+        indexes = [
+            models.Index(fields=["contract", "outcome_type_key", "natural_key"]),
+            # The reversal-anomaly rule counts a window's reversals per contract: only reversals are
+            # indexed, so the count reads the window's few rows, however long the history.
+            models.Index(
+                fields=["contract", "received_at"],
+                condition=Q(kind="outcome.reversed"),
+                name="raw_event_reversals",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.natural_key} ({self.event_id})"
