@@ -28,7 +28,9 @@ PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 # of a currency, the API's integer of minor units (see `money_minor`); FIELD_KINDS is "name: kind" lines.
 TEXT, INT, INT_OR_NULL, INT_LIST = "text", "int", "int_or_null", "int_list"
 BOOL, FLOAT, TEXT_LIST, FIELD_KINDS, MONEY = "bool", "float", "text_list", "field_kinds", "money"
-BLANK_MEANS: dict[str, Any] = {INT_OR_NULL: None, TEXT_LIST: [], FIELD_KINDS: {}}
+# "name: number" lines, as FIELD_KINDS, each number an integer (e.g. hours per disqualifier).
+NAMED_INTS = "named_ints"
+BLANK_MEANS: dict[str, Any] = {INT_OR_NULL: None, TEXT_LIST: [], FIELD_KINDS: {}, NAMED_INTS: {}}
 AMOUNT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 FIELD_KIND_LINE = re.compile(r"\s*([^:\s]+)\s*:\s*(\S+)\s*")
 
@@ -96,6 +98,8 @@ def coerce(text: str, kind: str) -> Any:
         return [item.strip() for item in text.split(",") if item.strip()]
     if kind == FIELD_KINDS:
         return _field_kinds(text)
+    if kind == NAMED_INTS:
+        return {name: coerce(value, INT) for name, value in _field_kinds(text).items()}
     return text
 
 
@@ -137,7 +141,7 @@ def display(value: Any, kind: str) -> str:
         return "true" if value is True else "false" if value is False else str(value)
     if kind in (INT_LIST, TEXT_LIST):
         return ", ".join(str(item) for item in value)
-    if kind == FIELD_KINDS:
+    if kind in (FIELD_KINDS, NAMED_INTS):
         return "\n".join(f"{name}: {item}" for name, item in value.items())
     return str(value)
 

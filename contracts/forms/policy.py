@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from contracts.policy import RuleParams, policy_model
-from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, TEXT, TEXT_LIST, Input, Spec, lookup
+from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, NAMED_INTS, TEXT, TEXT_LIST, Input, Spec, lookup
 
 POLICY = "verification_policy"
 UNIT_WORDS = ("seconds", "hours", "days", "percent")
@@ -53,7 +53,11 @@ def _spec(name: str, info: FieldInfo) -> Spec:
     if get_origin(annotation) is list:
         return Spec(kind=TEXT_LIST, **common)
     if get_origin(annotation) is dict:
-        return Spec(kind=FIELD_KINDS, widget="textarea", **common)
+        value = get_args(annotation)[1]
+        if get_origin(value) is Annotated:  # a constrained value, e.g. Annotated[int, Field(ge=1)]
+            value = get_args(value)[0]
+        kind = NAMED_INTS if value is int else FIELD_KINDS
+        return Spec(kind=kind, widget="textarea", **common)
     return Spec(kind=TEXT, **common)
 
 

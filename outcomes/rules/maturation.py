@@ -2,6 +2,12 @@
 disqualifying reversal voids it before billing, claws it back as a credit until the lock date
 after billing, and after the lock date is recorded without moving money.
 
+A disqualifier may have a reporting window (`reporting_windows_hours`): it counts only when Verity
+received the report within that many hours of the outcome's `occurred_at`. The receipt time is the one
+the reporter cannot backdate (an event's own `occurred_at` is what the sender says). A late one is
+recorded (`disqualifier_reported_late`) and moves no money. `disqualifying_reversals` applies the
+windows, so the reversal rule, the reversal anomaly rule and anything else reading it agree.
+
 A per-task outcome type (billing_basis "per_task") bills every completed attempt whatever its result,
 so it does not mature: there is no result to wait for. A reversal still voids or claws it back."""
 
@@ -10,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.policy import RuleParams, listing_text
 from outcomes.rules.base import EventFact, OutcomeFacts, Reason, Rule, Verdict, accept, hold, iso, reject
@@ -37,13 +44,46 @@ class MaturationParams(RuleParams):
             "negative_feedback",
         ]
     )
+    reporting_windows_hours: Annotated[
+        dict[
+            Annotated[str, Field(min_length=1, max_length=64)],
+            Annotated[int, Field(ge=1, le=366 * 24)],
+        ],
+        Field(
+            max_length=30,
+            description=(
+                "Per disqualifier, the hours after the outcome happened within which we must receive its "
+                "report, one per line (e.g. no_show: 24); a later report is recorded and moves no money. "
+                "A disqualifier not listed has no deadline."
+            ),
+        ),
+    ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _windows_name_disqualifiers(self) -> MaturationParams:
+        unknown = sorted(set(self.reporting_windows_hours) - set(self.disqualifiers))
+        if unknown:
+            raise PydanticCustomError(
+                "reporting_window_not_a_disqualifier",
+                "reporting_windows_hours names {unknown}, not among the disqualifiers.",
+                {"unknown": ", ".join(unknown)},
+            )
+        return self
 
     def describe(self) -> str:
         if not self.hold_hours:
-            return "Billable at once (no maturation hold)."
-        text = f"{self.hold_hours} h maturation before billing"
-        if self.disqualifiers:
-            text += f"; voided by {listing_text(self.disqualifiers)} meanwhile"
+            text = "Billable at once (no maturation hold)"
+        else:
+            text = f"{self.hold_hours} h maturation before billing"
+            if self.disqualifiers:
+                text += f"; voided by {listing_text(self.disqualifiers)} meanwhile"
+        if self.reporting_windows_hours:
+            windows = [
+                f"{name} within {hours} h" for name, hours in sorted(self.reporting_windows_hours.items())
+            ]
+            text += (
+                f"; a disqualifier counts only when reported in time ({listing_text(windows)} of the outcome)"
+            )
         return text + "."
 
 
@@ -64,13 +104,41 @@ class ReversalParams(RuleParams):
         return f"A reversal within {self.clawback_window_days} days after billing becomes a credit."
 
 
-def disqualifying_reversals(facts: OutcomeFacts) -> list[EventFact]:
-    """The outcome's reversals that disqualify it (a disqualifier's reason, or none given), earliest first."""
+def reporting_window(facts: OutcomeFacts, reversal: EventFact) -> tuple[int, dt.datetime] | None:
+    """A disqualifying reversal's reporting window in hours and the last instant it may be received and
+    still count; None: no deadline (its reason has no window, or it gives no reason)."""
+    if "reason" not in reversal.evidence:
+        return None
+    hours = Maturation.params(facts).reporting_windows_hours.get(str(reversal.evidence["reason"]))
+    if hours is None:
+        return None
+    return hours, facts.outcome.occurred_at + dt.timedelta(hours=hours)
+
+
+def _disqualifiers(facts: OutcomeFacts) -> list[tuple[EventFact, tuple[int, dt.datetime] | None]]:
+    """The outcome's reversals for a disqualifier's reason (or none given), on time or not, earliest
+    first, each with its reporting window."""
     disqualifiers = set(Maturation.params(facts).disqualifiers)
     return [
-        e
+        (e, reporting_window(facts, e))
         for e in sorted(facts.reversals, key=lambda e: (e.occurred_at, e.event_id))
         if e.evidence.get("reason") in disqualifiers or "reason" not in e.evidence
+    ]
+
+
+def disqualifying_reversals(facts: OutcomeFacts) -> list[EventFact]:
+    """The outcome's reversals that disqualify it (a disqualifier's reason, or none given) and were
+    received by their reporting deadline (exactly at it counts), earliest first."""
+    return [e for e, window in _disqualifiers(facts) if window is None or e.received_at <= window[1]]
+
+
+def late_disqualifiers(facts: OutcomeFacts) -> list[tuple[EventFact, int, dt.datetime]]:
+    """The outcome's disqualifying reversals received after their reporting deadline, earliest first,
+    each with its window in hours and its deadline."""
+    return [
+        (e, *window)
+        for e, window in _disqualifiers(facts)
+        if window is not None and e.received_at > window[1]
     ]
 
 
@@ -104,6 +172,10 @@ class Reversal(Rule[ReversalParams]):
     claws_back = True
     reasons = (
         Reason("reversal_not_disqualifying", "Reversed for a reason that does not disqualify it."),
+        Reason(
+            "disqualifier_reported_late",
+            "A disqualifier reported after its reporting window: recorded, no money moves.",
+        ),
         Reason("reversed", "A disqualifying reversal before billing: never billed."),
         Reason(
             "clawed_back",
@@ -127,6 +199,19 @@ class Reversal(Rule[ReversalParams]):
         if not reversals:
             return None
         disqualifying = disqualifying_reversals(facts)
+        late = late_disqualifiers(facts)
+        if not disqualifying and late:
+            event, hours, deadline = late[0]
+            return accept(
+                "disqualifier_reported_late",
+                event_id=event.event_id,
+                disqualifier=event.evidence.get("reason"),
+                window_hours=hours,
+                occurred_at=iso(facts.outcome.occurred_at),
+                deadline=iso(deadline),
+                reported_at=iso(event.received_at),
+                reversed_at=iso(event.occurred_at),
+            )
         if not disqualifying:
             return accept(
                 "reversal_not_disqualifying",

@@ -30,7 +30,11 @@ STORED_POLICY: dict[str, Any] = {
         "unverified_price_percent": 40,
         "silence_window_hours": 168,
     },
-    "maturation": {"hold_hours": 72, "disqualifiers": ["reopened", "no_show"]},
+    "maturation": {
+        "hold_hours": 72,
+        "disqualifiers": ["reopened", "no_show"],
+        "reporting_windows_hours": {"no_show": 24},
+    },
     "anomaly": {
         "velocity_enabled": False,
         "z_threshold": 4.25,

@@ -35,6 +35,7 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     "maturation": {
         "hold_hours": 24,
         "disqualifiers": ["reopened", "escalated_to_human", "human_reply", "negative_feedback"],
+        "reporting_windows_hours": {},
     },
     "reversal": {"clawback_window_days": 30},
     "reversal_anomaly": {
@@ -250,6 +251,23 @@ def test_maturation_disqualifier_name_length_bounds(name: str, code: str) -> Non
     assert refusal({"maturation": {"disqualifiers": ["reopened", name]}}) == {
         "maturation.disqualifiers[1]": [code]
     }
+
+
+@pytest.mark.parametrize(
+    ("hours", "code"),
+    [(1, None), (366 * 24, None), (0, "greater_than_equal"), (366 * 24 + 1, "less_than_equal")],
+)
+def test_maturation_reporting_window_hours_bounds(hours: int, code: str | None) -> None:
+    data = {"maturation": {"reporting_windows_hours": {"reopened": hours}}}
+    if code is None:
+        assert parse(VerificationPolicy, data).maturation.reporting_windows_hours == {"reopened": hours}
+    else:
+        assert refusal(data) == {"maturation.reporting_windows_hours.reopened": [code]}
+
+
+def test_maturation_reporting_window_must_name_a_disqualifier() -> None:
+    data = {"maturation": {"disqualifiers": ["no_show"], "reporting_windows_hours": {"reopened": 24}}}
+    assert refusal(data) == {"maturation": ["reporting_window_not_a_disqualifier"]}
 
 
 def test_maturation_without_disqualifiers_is_accepted() -> None:

@@ -254,3 +254,38 @@ def test_no_reversal_records_no_reversal_verdict() -> None:
 
     assert "reversal" not in story.rules("T-1")
     assert "maturation" in story.rules("T-1")
+
+
+# --- reporting windows --------------------------------------------------------------------------
+
+
+def test_a_no_show_reported_after_its_window_is_recorded_and_billed_anyway_one_in_time_voids() -> None:
+    story = make_story(
+        {"maturation": {"disqualifiers": ["no_show"], "reporting_windows_hours": {"no_show": 24}}}
+    )
+    for key in ("late", "in-time"):
+        story.claim(T0, key)
+        story.confirm(T0, key)
+    # The late report backdates itself to an hour after the meeting: what counts is when it arrived.
+    story.reverse(T0 + 30 * HOUR, "late", "no_show", occurred_at=T0 + HOUR)
+    story.reverse(T0 + 20 * HOUR, "in-time", "no_show")
+
+    story.evaluate(T0 + 31 * HOUR)
+
+    late = story.verdict("late", "reversal")
+    assert (late.decision, late.reason) == ("accept", "disqualifier_reported_late")
+    assert late.facts["window_hours"] == 24
+    assert late.facts["occurred_at"] == T0.isoformat()
+    assert late.facts["deadline"] == (T0 + 24 * HOUR).isoformat()
+    assert late.facts["reported_at"] == (T0 + 30 * HOUR).isoformat()
+    assert late.facts["reversed_at"] == (T0 + HOUR).isoformat()
+    assert story.state("late") == OutcomeState.BILLABLE
+    assert story.decided("in-time", "reversal") == ("reject", "reversed")
+    assert story.state("in-time") == OutcomeState.REVERSED
+
+    story.mark_billed("late", T0 + 2 * DAY)
+    story.evaluate(T0 + 3 * DAY)
+
+    assert story.decided("late", "reversal") == ("accept", "disqualifier_reported_late")
+    assert story.state("late") == OutcomeState.BILLED
+    assert not OutcomeTransition.objects.filter(outcome=story.outcome("late"), to_state="reversed").exists()

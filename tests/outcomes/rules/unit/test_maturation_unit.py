@@ -1,5 +1,5 @@
 """Rules 8 and 9 on in-memory facts: the hold window before billing, and what a reversal does before
-billing, within the clawback window and after the lock date."""
+billing, within the clawback window and after the lock date; a disqualifier's reporting window, to the second."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ import datetime as dt
 
 from outcomes.models import EventKind, OutcomeState
 from outcomes.rules.base import EventFact, accept, hold, iso, reject
-from outcomes.rules.maturation import Maturation, Reversal
-from tests.support.facts import DAY, HOUR, T0, fact, outcome_facts
+from outcomes.rules.maturation import Maturation, Reversal, disqualifying_reversals, late_disqualifiers
+from outcomes.rules.reversal_anomaly import ReversalAnomaly
+from tests.support.facts import DAY, HOUR, T0, fact, outcome_facts, policy
 
 MATURATION, REVERSAL = Maturation(), Reversal()
 
 
-def reversed_at(at: dt.datetime, **evidence: str) -> EventFact:
-    return fact(EventKind.OUTCOME_REVERSED, at, from_customer=True, evidence=evidence, event_id="evt_rev")
+SECOND = dt.timedelta(seconds=1)
+
+
+def reversed_at(at: dt.datetime, received_at: dt.datetime | None = None, **evidence: str) -> EventFact:
+    return fact(
+        EventKind.OUTCOME_REVERSED,
+        at,
+        received_at=received_at,
+        from_customer=True,
+        evidence=evidence,
+        event_id="evt_rev",
+    )
 
 
 def test_an_outcome_is_held_for_the_hold_window_then_matures() -> None:
@@ -86,3 +97,84 @@ def test_after_billing_a_reversal_is_clawed_back_until_the_lock_date_then_only_r
     assert REVERSAL.evaluate(after, {}, lock_date + HOUR) == accept(
         "reversal_after_lock", reversed_at=iso(lock_date + HOUR), **dates
     )
+
+
+# --- reporting windows ----------------------------------------------------------------------------
+
+NO_SHOW_IN_24_HOURS = policy(
+    maturation={"disqualifiers": ["no_show", "reopened"], "reporting_windows_hours": {"no_show": 24}}
+)
+
+
+def test_a_disqualifier_received_exactly_at_its_deadline_counts() -> None:
+    deadline = T0 + 24 * HOUR
+    facts = outcome_facts(
+        fact(), reversed_at(T0 + HOUR, deadline, reason="no_show"), rules=NO_SHOW_IN_24_HOURS
+    )
+
+    assert REVERSAL.evaluate(facts, {}, deadline) == reject(
+        "reversed", event_id="evt_rev", disqualifier="no_show", reversed_at=iso(T0 + HOUR)
+    )
+    assert late_disqualifiers(facts) == []
+
+
+def test_a_disqualifier_received_one_second_late_is_recorded_and_moves_no_money() -> None:
+    # Backdated to an hour after the outcome: the time Verity received it is what counts.
+    received = T0 + 24 * HOUR + SECOND
+    reversal = reversed_at(T0 + HOUR, received, reason="no_show")
+    facts = outcome_facts(fact(), reversal, rules=NO_SHOW_IN_24_HOURS)
+
+    assert REVERSAL.evaluate(facts, {}, received) == accept(
+        "disqualifier_reported_late",
+        event_id="evt_rev",
+        disqualifier="no_show",
+        window_hours=24,
+        occurred_at=iso(T0),
+        deadline=iso(T0 + 24 * HOUR),
+        reported_at=iso(received),
+        reversed_at=iso(T0 + HOUR),
+    )
+    assert disqualifying_reversals(facts) == []
+    assert late_disqualifiers(facts) == [(reversal, 24, T0 + 24 * HOUR)]
+
+
+def test_a_late_disqualifier_after_billing_is_not_clawed_back_nor_watched_as_an_anomaly() -> None:
+    billed = {"billed_at": T0 + DAY, "state": OutcomeState.BILLED}
+    late = reversed_at(T0 + 2 * DAY, reason="no_show")
+    facts = outcome_facts(fact(), late, outcome=billed, rules=NO_SHOW_IN_24_HOURS)
+
+    verdict = REVERSAL.evaluate(facts, {}, T0 + 2 * DAY)
+    assert verdict is not None
+    assert (verdict.decision, verdict.reason) == ("accept", "disqualifier_reported_late")
+    assert ReversalAnomaly().prepare([facts], T0 + 2 * DAY)["outcomes"] == {}
+
+
+def test_a_disqualifier_without_a_window_or_reason_has_no_deadline_and_a_timely_one_wins() -> None:
+    a_year_later = T0 + 366 * DAY
+    reopened = outcome_facts(fact(), reversed_at(a_year_later, reason="reopened"), rules=NO_SHOW_IN_24_HOURS)
+    no_reason = outcome_facts(fact(), reversed_at(a_year_later), rules=NO_SHOW_IN_24_HOURS)
+    late_then_timely = outcome_facts(
+        fact(),
+        reversed_at(T0 + HOUR, T0 + 30 * HOUR, reason="no_show"),
+        fact(EventKind.OUTCOME_REVERSED, T0 + 2 * HOUR, from_customer=True, evidence={"reason": "reopened"}),
+        rules=NO_SHOW_IN_24_HOURS,
+    )
+
+    assert [e.event_id for e in disqualifying_reversals(reopened)] == ["evt_rev"]
+    assert [e.event_id for e in disqualifying_reversals(no_reason)] == ["evt_rev"]
+    verdict = REVERSAL.evaluate(late_then_timely, {}, T0 + 30 * HOUR)
+    assert verdict is not None
+    assert (verdict.decision, verdict.reason, verdict.facts["disqualifier"]) == (
+        "reject",
+        "reversed",
+        "reopened",
+    )
+
+
+def test_without_reporting_windows_a_disqualifier_counts_whenever_it_arrives() -> None:
+    facts = outcome_facts(fact(), reversed_at(T0 + HOUR, T0 + 300 * DAY, reason="reopened"))
+
+    assert REVERSAL.evaluate(facts, {}, T0 + 300 * DAY) == reject(
+        "reversed", event_id="evt_rev", disqualifier="reopened", reversed_at=iso(T0 + HOUR)
+    )
+    assert late_disqualifiers(facts) == []
