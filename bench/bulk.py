@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import datetime as dt
+import io
 import json
 import os
 import platform
+import pstats
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -441,6 +444,26 @@ def run_parallel(
             count, used = future.result()
             done, queries = done + count, queries + used
     return done, queries, timer
+
+
+@contextlib.contextmanager
+def profiled(path: Path | None, *, sort: str = "cumulative", lines: int = 30) -> Iterator[None]:
+    """cProfile the block when `path` is given: the stats written there, the top `lines` functions (by
+    `sort`) logged; nothing when it is None."""
+    if path is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(path)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats(sort).print_stats(lines)
+    log(f"profile written to {path}\n{text.getvalue()}")
 
 
 # --- command lines -------------------------------------------------------------------------

@@ -23,11 +23,8 @@ grow with history size (at most 1.2 x between sizes). See docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
-import io
 import itertools
-import pstats
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -51,6 +48,7 @@ from bench.bulk import (
     machine,
     print_table,
     print_title,
+    profiled,
     recreate_database,
     run_parallel,
     save_results,
@@ -440,19 +438,8 @@ def outbox_events_since(created_after: dt.datetime) -> int:
 def run_pipeline(ids: Sequence[int], now: dt.datetime, profile: Path | None = None) -> dict[str, Any]:
     from outcomes.services.verification import outcomes_evaluate
 
-    profiler = cProfile.Profile() if profile else None
-    with counted_queries() as queries, Timer() as timer:
-        if profiler is not None:
-            profiler.enable()
+    with profiled(profile), counted_queries() as queries, Timer() as timer:
         summary = outcomes_evaluate(outcome_ids=ids, now=now)
-        if profiler is not None:
-            profiler.disable()
-    if profiler is not None and profile is not None:
-        profile.parent.mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(profile)
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
-        log(f"profile written to {profile}\n{text.getvalue()}")
     return {
         "outcomes": len(ids),
         "evaluated": summary.evaluated,

@@ -18,10 +18,7 @@ Prints events/s, the ratio to the ceiling and the goal (>= 0.5 x the ceiling). S
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import signal
 import subprocess
 import sys
@@ -43,6 +40,7 @@ from bench.bulk import (
     machine,
     print_table,
     print_title,
+    profiled,
     recreate_database,
     save_results,
 )
@@ -118,10 +116,7 @@ def run_dispatch(count: int, profile: Path | None = None) -> dict[str, Any]:
     from notifications.dispatch import dispatch
     from notifications.models import Attempt, Delivery, DeliveryStatus
 
-    profiler = cProfile.Profile() if profile else None
-    with Timer() as timer:
-        if profiler is not None:
-            profiler.enable()
+    with profiled(profile, sort="tottime", lines=25), Timer() as timer:
         attempts = succeeded = 0
         while succeeded < count:
             summary = dispatch(limit=count)
@@ -129,14 +124,6 @@ def run_dispatch(count: int, profile: Path | None = None) -> dict[str, Any]:
             succeeded += summary.succeeded
             if not summary.attempts and not summary.fanned_out:
                 break
-        if profiler is not None:
-            profiler.disable()
-    if profiler is not None and profile is not None:
-        profile.parent.mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(profile)
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
-        log(f"profile written to {profile}\n{text.getvalue()}")
     delivered = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
     return {
         "events": count,
