@@ -7,9 +7,9 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/verity
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
-# Four on two cores: many tests wait on subprocesses and sockets (workers, servers, browsers), so
-# more pytest workers than cores keep both cores busy.
-PYTEST_WORKERS ?= 4
+# Three on two cores: many tests wait on subprocesses and sockets (workers, servers, browsers), so a
+# third pytest worker keeps both cores busy.
+PYTEST_WORKERS ?= 3
 
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
