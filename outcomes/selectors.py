@@ -207,6 +207,7 @@ _GROUP_FIGURES = {
     "last_occurred_at": Max("outcome__occurred_at"),
     "newest_outcome_id": Max("outcome_id"),
     "sample_id": Max("id"),
+    "deadline": Min("hold_until"),
 }
 
 
@@ -223,6 +224,7 @@ class FlagGroup:
     last_occurred_at: dt.datetime | None = None
     newest_outcome_id: int = 0  # a decision on the group as shown covers no outcome created after it
     sample: OutcomeVerdict | None = None  # the newest flag: its facts say why the group was raised
+    deadline: dt.datetime | None = None  # the first of its flags' deadlines (outcomes.rules.flag_deadlines)
 
     @property
     def starts_at(self) -> dt.datetime:
@@ -245,6 +247,7 @@ def _group(
         last_occurred_at=figures["last_occurred_at"],
         newest_outcome_id=figures["newest_outcome_id"],
         sample=sample,
+        deadline=figures["deadline"],
     )
 
 

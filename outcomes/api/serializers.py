@@ -199,6 +199,8 @@ class ReviewQueueItemOut(OutcomeOut):
                 "rule": verdict.rule,
                 "facts": verdict.facts,
                 "raised_at": verdict.at,
+                # When the contract's default on silence decides it (outcomes.rules.flag_deadlines); null: never.
+                "deadline": verdict.hold_until,
                 "decided_by": sorted(deciders(reason)),
                 # No one decides alone what pays them: who may accept it, and who may reject it.
                 "accepted_by": sorted(who_may(reason, ReviewDecision.Verdict.ACCEPT)),

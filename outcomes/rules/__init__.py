@@ -19,6 +19,7 @@ from outcomes.rules.confirmation import Confirmation
 from outcomes.rules.disputes import Disputes
 from outcomes.rules.event_time import EventTime
 from outcomes.rules.evidence import Evidence
+from outcomes.rules.flag_deadlines import ACCEPTED_ON_SILENCE, REJECTED_ON_SILENCE, FlagDeadlines
 from outcomes.rules.ingestion import Authenticity, Idempotency, NaturalKeyUniqueness
 from outcomes.rules.maturation import Maturation, Reversal
 from outcomes.rules.reversal_anomaly import ReversalAnomaly
@@ -44,6 +45,7 @@ RULES: tuple[Rule[Any], ...] = (
     Anomaly(),
     AuditSampling(),
     Disputes(),
+    FlagDeadlines(),  # last: it decides the flags the rules before it raised, when no one did in time
 )
 
 # Caps (rule 11) run last, inside the pipeline's transaction, at the moment an outcome would become
@@ -76,7 +78,12 @@ PIPELINE_REASONS: Mapping[str, str] = MappingProxyType(
     }
 )
 # A person's decision on a flag: the flag's code with one of these suffixes.
-DECIDED_FLAG = (("_cleared", "Cleared on review"), ("_rejected_on_review", "Rejected on review"))
+DECIDED_FLAG = (
+    ("_cleared", "Cleared on review"),
+    ("_rejected_on_review", "Rejected on review"),
+    (ACCEPTED_ON_SILENCE, "Accepted at its deadline, no one having decided (the default on silence)"),
+    (REJECTED_ON_SILENCE, "Rejected at its deadline, no one having decided (the default on silence)"),
+)
 
 
 def reason_text(code: str) -> str:

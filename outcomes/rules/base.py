@@ -88,7 +88,7 @@ class FlagReason(Reason):
     outcome is billed) or `CREDITS_CUSTOMER` (the customer is credited). The party acceptance favours
     never accepts alone; the other party (agreeing against its own interest) or a neutral operator does.
     `deciders` are the parties that may also decide in their own favour by rejecting (the party the
-    flag protects); a party the flag suspects is not listed. `suspicion` names the flag in messages ("a
+    flag protects); a party the flag suspects (`suspects`) is not listed. `suspicion` names the flag in messages ("a
     suppression flag"); `evidence_to_clear` says accepting it needs the vendor's evidence; `who_decides`
     is the sentence the API's description gives it.
     """
@@ -98,6 +98,9 @@ class FlagReason(Reason):
     evidence_to_clear: bool
     who_decides: str
     on_accept: str = BILLS_CUSTOMER
+    # The party the flag suspects (Party.VENDOR or Party.CUSTOMER): a flag no one decides by its
+    # deadline is decided against it (outcomes.rules.flag_deadlines). None: it waits for a person.
+    suspects: str | None = None
 
     @property
     def accept_favours(self) -> str:

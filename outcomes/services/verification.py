@@ -32,10 +32,10 @@ from outcomes.models import (
     OutcomeState,
     OutcomeTransition,
     OutcomeVerdict,
-    ReviewDecision,
 )
-from outcomes.rules import RULE_NAMED, RULES, reason_text
-from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso, reject
+from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
+from outcomes.rules.base import OutcomeFacts, Verdict
+from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
 from outcomes.services.caps import CAP_EXCEEDED, cap_verdict
 from outcomes.services.outcome_facts import gather
 
@@ -70,25 +70,6 @@ class EvaluationSummary:
     states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _with_decision(verdict: Verdict, facts: OutcomeFacts) -> Verdict:
-    """A human decision replaces the flag it answers, with who decided and why."""
-    if verdict.decision != Decision.FLAG:
-        return verdict
-    decision = facts.decisions.get(verdict.reason)
-    if decision is None:
-        return verdict
-    details = {
-        "flag_facts": verdict.facts,
-        "decided_by": decision.actor,
-        "party": decision.party,
-        "justification": decision.justification,
-        "decided_at": iso(decision.at),
-    }
-    if decision.verdict == ReviewDecision.Verdict.ACCEPT:
-        return accept(f"{verdict.reason}_cleared", **details)
-    return reject(f"{verdict.reason}_rejected_on_review", **details)
-
-
 def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[str, dt.datetime | None, str]:
     """The state the verdicts call for, when to look again, and the deciding reason."""
     # A verdict holding the reversal (a suspected reversal anomaly, or a person clearing it): the other
@@ -110,7 +91,8 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         by_decision[Decision.HOLD],
         by_decision[Decision.FLAG],
     )
-    next_look = min((v.hold_until for _, v in holds if v.hold_until), default=None)
+    # When to look again: a hold's end, or an open flag's deadline (outcomes.rules.flag_deadlines).
+    next_look = min((v.hold_until for _, v in holds + flags if v.hold_until), default=None)
     dispute_open = [v for rule, v in holds if RULE_NAMED[rule].holds_as_dispute]
     if facts.is_billed:
         clawed = [v for rule, v in rejects if RULE_NAMED[rule].claws_back]
@@ -121,7 +103,8 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         # A billed outcome whose reversal is held waits in the review queue; it stays billed for money.
         held_flags = [v for _, v in holding if v.decision == Decision.FLAG]
         if held_flags:
-            return OutcomeState.FLAGGED, None, held_flags[0].reason
+            deadline = min((v.hold_until for v in held_flags if v.hold_until), default=None)
+            return OutcomeState.FLAGGED, deadline, held_flags[0].reason
         return OutcomeState.BILLED, None, "billed"
     reversal = [v for rule, v in rejects if RULE_NAMED[rule].reverses]
     if reversal:
@@ -173,18 +156,33 @@ def _transition_details(rule: str) -> str:
     return details
 
 
-def _latest_verdicts(ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str, Any, Any]]:
-    latest: dict[tuple[int, str], tuple[str, str, Any, Any]] = {}
-    for outcome_id, rule, decision, reason, facts, hold_until in (
+VerdictKey = tuple[int, str]  # (outcome id, rule)
+
+
+def _latest_verdicts(
+    ids: Sequence[int],
+) -> tuple[dict[VerdictKey, tuple[str, str, Any, Any]], dict[VerdictKey, tuple[str, dt.datetime]]]:
+    """Each rule's latest stored verdict on each outcome, and the flags standing on them with when each
+    was first raised (its deadline counts from then: outcomes.rules.flag_deadlines)."""
+    latest: dict[VerdictKey, tuple[str, str, Any, Any]] = {}
+    raised: dict[VerdictKey, tuple[str, dt.datetime]] = {}
+    for outcome_id, rule, decision, reason, facts, hold_until, at in (
         OutcomeVerdict.objects.filter(outcome_id__in=any_of(ids))
         .order_by("id")
-        .values_list("outcome_id", "rule", "decision", "reason", "facts", "hold_until")
+        .values_list("outcome_id", "rule", "decision", "reason", "facts", "hold_until", "at")
     ):
-        latest[(outcome_id, rule)] = (decision, reason, facts, hold_until)
-    return latest
+        key = (outcome_id, rule)
+        latest[key] = (decision, reason, facts, hold_until)
+        since = flag_raised_since(raised.get(key), decision, reason, at)
+        if since is None:
+            raised.pop(key, None)
+        else:
+            raised[key] = since
+    return latest, raised
 
 
 ParentKey = tuple[Any, str, str]
+_FLAG_DEADLINES = FlagDeadlines()
 
 
 def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSummary) -> set[ParentKey]:
@@ -196,7 +194,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         outcomes = list(Outcome.objects.select_for_update().filter(pk__in=any_of(ids)).order_by("pk"))
         batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
-        latest = _latest_verdicts([f.outcome.pk for f in batch])
+        latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
         admitted: dict[int, int] = defaultdict(int)
         new_verdicts: list[tuple[Any, ...]] = []
         new_transitions: list[tuple[Any, ...]] = []
@@ -206,7 +204,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         deltas = counters.Deltas()
         for facts in batch:
             outcome = facts.outcome
-            verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, now)
+            verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, raised, now)
             new_verdicts += _changed_verdicts(outcome.pk, verdicts, latest, now)
             deciding = next((name for name, v in verdicts if v.reason == reason), "verification")
             new_transitions += _transitions(outcome, target, reason, deciding, now)
@@ -274,16 +272,23 @@ def _cap_event(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt
 
 
 def _verdicts(
-    facts: OutcomeFacts, prepared: dict[str, Any], admitted: dict[int, int], now: dt.datetime
+    facts: OutcomeFacts,
+    prepared: dict[str, Any],
+    admitted: dict[int, int],
+    raised: dict[VerdictKey, tuple[str, dt.datetime]],
+    now: dt.datetime,
 ) -> tuple[list[tuple[str, Verdict]], str, dt.datetime | None, str]:
-    """Every rule's verdict on one outcome (human decisions applied, then the cap if it would become
-    billable), with the state they call for, when to look again and the deciding reason."""
+    """Every rule's verdict on one outcome (human decisions and flag deadlines applied, then the cap if
+    it would become billable), with the state they call for, when to look again and the deciding reason."""
     outcome = facts.outcome
     verdicts: list[tuple[str, Verdict]] = []
     for rule in RULES:
         verdict = rule.evaluate(facts, prepared, now)
         if verdict is not None:
-            verdicts.append((rule.name, _with_decision(verdict, facts)))
+            since = raised.get((outcome.pk, rule.name))
+            raised_at = since[1] if since is not None and since[0] == verdict.reason else None
+            verdict = _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
+            verdicts.append((rule.name, verdict))
     target, next_look, reason = _target(facts, verdicts)
     if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE:
         cap = cap_verdict(facts, admitted, now)

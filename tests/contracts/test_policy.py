@@ -68,6 +68,7 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "disputes": {"window_days": 30, "response_days": 14, "unanswered": "credit_customer"},
     "baseline_lift": {"enabled": False, "baseline_units_per_period": 0},
+    "flag_deadlines": {"response_days": 14, "on_silence": "against_suspected"},
 }
 
 
@@ -195,6 +196,7 @@ BOUNDS = [
     Bound("disputes.window_days", ge=0, le=366),
     Bound("disputes.response_days", gt=0, le=90),
     Bound("baseline_lift.baseline_units_per_period", ge=0, le=10**12),
+    Bound("flag_deadlines.response_days", ge=1, le=90),
 ]
 
 

@@ -77,6 +77,7 @@ def test_policy_options_in_words() -> None:
             "anomaly": {"velocity_enabled": False},
             "suppression": {"enabled": False},
             "disputes": {"unanswered": "bill"},
+            "flag_deadlines": {"on_silence": "keep_open"},
         }
     ).model_dump(mode="json")
     assert policy_sentences(policy) == [
@@ -91,6 +92,7 @@ def test_policy_options_in_words() -> None:
         "A reversal within 30 days after billing becomes a credit.",
         "The customer's reversals are held for review when, over 7 days and 10+ reversals, they exceed 25 % "
         "of outcomes (10 % within 3 days of the lock date) and 3 times the usual rate over 56 days.",
+        "Flags wait for a person's decision with no deadline.",
     ]
     unverified = VerificationPolicy.model_validate(
         {"confirmation": {"on_unmatched": "bill_unverified"}}

@@ -112,7 +112,8 @@ def test_a_day_above_the_threshold_is_flagged() -> None:
         velocity_facts(5, ALTERNATING),
     )
     outcome = story.outcome("T-4")
-    assert (outcome.state, outcome.hold_until) == (OutcomeState.FLAGGED, None)
+    # Flagged until a person decides, or its deadline (outcomes.rules.flag_deadlines) passes.
+    assert (outcome.state, outcome.hold_until) == (OutcomeState.FLAGGED, DAY0 + 16 * DAY)
     # The history's own days had too little history before them to be judged.
     assert "anomaly" not in story.rules("H-13-0")
 

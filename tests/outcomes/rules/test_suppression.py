@@ -92,7 +92,8 @@ def test_an_unconfirmed_claim_is_flagged_once_its_window_closes_during_a_drop() 
         **SUSPECTED,
     }
     outcome = story.outcome("T-subject")
-    assert (outcome.state, outcome.hold_until) == (OutcomeState.FLAGGED, None)
+    # Flagged until a person decides, or its deadline (outcomes.rules.flag_deadlines) passes.
+    assert (outcome.state, outcome.hold_until) == (OutcomeState.FLAGGED, NOW + 14 * DAY)
 
 
 def test_the_vendors_evidence_clears_the_flag() -> None:
