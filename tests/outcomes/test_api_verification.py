@@ -163,6 +163,7 @@ def test_review_queue_lists_flagged_outcomes_with_their_facts_and_who_decides(sc
         "rule": "anomaly",
         "facts": {"day": "2026-06-01", "count": 10, "baseline_median": 3, "z": None, "z_threshold": 3.5},
         "raised_at": "2026-06-01T12:00:00Z",
+        "deadline": "2026-06-15T12:00:00Z",  # raised_at + the default 14 days (flag_deadlines)
         "decided_by": ["customer", "operator", "vendor_admin"],
         "accepted_by": ["customer", "operator"],
         "rejected_by": ["customer", "operator", "vendor_admin"],
