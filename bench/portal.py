@@ -51,7 +51,7 @@ from bench.bulk import (
     sizes_of,
     vacuum_analyze,
 )
-from bench.verify import default_policy_terms, seed_history
+from bench.verify import policy_terms, seed_history
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 200.0
@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed_contracts(
             args.contracts,
             starts_at=timezone.now() - dt.timedelta(days=365),
-            outcome_types=default_policy_terms(),
+            outcome_types=policy_terms(),
         )
         results, seeded = [], 0
         for size in sizes:

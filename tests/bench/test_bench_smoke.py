@@ -15,6 +15,7 @@ from core import events
 from devtools.webhook_receiver import running_receiver
 from notifications.models import Event
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
+from outcomes.rules import RULES
 from settlement.models import InvoiceStatus, LineOutcome
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_verification_bench_core() -> None:
     seed_contracts(
         contracts,
         starts_at=timezone.now() - dt.timedelta(days=365),
-        outcome_types=verify.default_policy_terms(),
+        outcome_types=verify.policy_terms(),
     )
 
     result = verify.measure_size(
@@ -61,6 +62,13 @@ def test_verification_bench_core() -> None:
     assert pipeline["outcomes"] == pipeline["evaluated"] == 200
     assert pipeline["verdicts"] == OutcomeVerdict.objects.count() > 200
     assert result["ceiling"]["rows"] == 200
+    # Each rule's own time, reported beside the pipeline's; the timing wrappers are gone afterwards.
+    assert set(pipeline["rule_seconds"]) == {rule.name for rule in RULES}
+    assert 0 < sum(pipeline["rule_seconds"].values()) < pipeline["elapsed"]
+    assert not any("evaluate" in vars(rule) for rule in RULES)
+    shares = [row[0] for row in verify.rule_shares([result])]
+    assert shares[-3:] == ["issue 16 rules together", "all rules", "the rest of the pipeline"]
+    assert "reversal_anomaly *" in shares
     working = Outcome.objects.filter(natural_key__startswith="W300-")
     for outcome in working:
         group = group_of(int(outcome.natural_key.rsplit("-", 1)[1]))
@@ -85,9 +93,7 @@ def test_verification_bench_core() -> None:
 def test_verification_bench_measures_the_outbox() -> None:
     """The second working set runs with no recorder for domain events: the outbox rows come only from the
     first, one per outcome that changed into a published state, and the recorder is back afterwards."""
-    seed_contracts(
-        3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.default_policy_terms()
-    )
+    seed_contracts(3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.policy_terms())
 
     result = verify.measure_size(100, seeded=0, working_set=100, contracts=3, maintenance=False)
 
@@ -145,9 +151,7 @@ def test_close_bench_core() -> None:
 
 
 def test_portal_bench_core() -> None:
-    seed_contracts(
-        3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.default_policy_terms()
-    )
+    seed_contracts(3, starts_at=timezone.now() - dt.timedelta(days=365), outcome_types=verify.policy_terms())
 
     result = portal.measure_size(300, seeded=0, contracts=3, repeats=1)
 
