@@ -108,14 +108,21 @@ class EvidenceContentParams(RuleParams):
             "values separated by |). E.g. summary min_length 40, ticket_status one_of resolved|closed.",
         ),
     ] = Field(default_factory=list)
+    conversation_enabled: Annotated[
+        bool,
+        Field(
+            description="Check the conversation: a substantive question answered, after it, by the other side."
+        ),
+    ] = False
     conversation_field: Annotated[
         str,
         Field(
+            min_length=1,
             max_length=64,
             description="Evidence field holding the conversation, a list of messages (each with a role, a "
-            "time and a text); empty: no conversation check.",
+            "time and a text).",
         ),
-    ] = ""
+    ] = "transcript"
     role_key: Annotated[
         str, Field(min_length=1, max_length=64, description="Key of a message's author role.")
     ] = "role"
@@ -164,7 +171,7 @@ class EvidenceContentParams(RuleParams):
     @field_validator("conversation_field")
     @classmethod
     def _field_name(cls, name: str) -> str:
-        if name and not FIELD_NAME.match(name):
+        if not FIELD_NAME.match(name):
             raise ValueError("A field name is 1 to 64 letters, digits, '_', '.' or '-'.")
         return name
 
@@ -174,7 +181,7 @@ class EvidenceContentParams(RuleParams):
             if self.checks
             else []
         )
-        if self.conversation_field:
+        if self.conversation_enabled:
             parts.append(
                 f"{self.conversation_field} must hold {self.min_substantive_messages}+ messages of "
                 f"{self.min_message_chars}+ characters and a reply by {self.reply_role} after "
@@ -233,7 +240,7 @@ class EvidenceContent(Rule[EvidenceContentParams]):
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         params = self.params(facts)
-        if not params.checks and not params.conversation_field:
+        if not params.checks and not params.conversation_enabled:
             return None
         evidence = facts.evidence
         for line in params.checks:
@@ -243,7 +250,7 @@ class EvidenceContent(Rule[EvidenceContentParams]):
             failed = self.check_verdict(check, evidence[check.field])
             if failed is not None:
                 return failed
-        if params.conversation_field:
+        if params.conversation_enabled:
             if params.conversation_field not in evidence:
                 return reject(
                     "evidence_content_missing", field=params.conversation_field, check="conversation"
@@ -252,7 +259,9 @@ class EvidenceContent(Rule[EvidenceContentParams]):
             if failed is not None:
                 return failed
         return accept(
-            "evidence_content_ok", checks=len(params.checks), conversation=params.conversation_field or None
+            "evidence_content_ok",
+            checks=len(params.checks),
+            conversation=params.conversation_field if params.conversation_enabled else None,
         )
 
     @staticmethod
@@ -305,7 +314,9 @@ class EvidenceContent(Rule[EvidenceContentParams]):
             role = item.get(params.role_key) if isinstance(item, dict) else None
             at = parse_instant(item.get(params.time_key)) if isinstance(item, dict) else None
             if not isinstance(role, str) or at is None:
-                problem = f"message {position} needs a {params.role_key} and a {params.time_key} (RFC 3339)"
+                problem = (
+                    f"message {position} needs {params.role_key!r} and {params.time_key!r} (an RFC 3339 time)"
+                )
                 return reject("conversation_malformed", field=field, problem=problem)
             text = item.get(params.text_key)
             substantive = isinstance(text, str) and len(text.strip()) >= params.min_message_chars

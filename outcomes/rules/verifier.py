@@ -45,14 +45,18 @@ class VerifierParams(RuleParams):
     """Rule 6b: an external verifier the operator configured judges each outcome's evidence."""
 
     title = "External verifier"
+    enabled: Annotated[
+        bool, Field(description="Have an external verifier your operator configured judge each outcome.")
+    ] = False
     verifier: Annotated[
         str,
         Field(
+            min_length=1,
             max_length=40,
-            pattern=r"^[a-z0-9_-]*$",
-            description="Name of a verifier your operator configured (e.g. transcript-judge); empty: none.",
+            pattern=r"^[a-z0-9_-]+$",
+            description="Name of the verifier, as your operator configured it (e.g. transcript-judge).",
         ),
-    ] = ""
+    ] = "default"
     sample_percent: Annotated[
         float,
         Field(
@@ -78,7 +82,7 @@ class VerifierParams(RuleParams):
     ] = 5
 
     def describe(self) -> str | None:
-        if not self.verifier:
+        if not self.enabled:
             return None
         return (
             f"The {self.verifier} verifier judges each outcome (a {self.timeout_seconds} s limit; after "
@@ -149,7 +153,7 @@ class Verifier(Rule[VerifierParams]):
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, VerifierResult]:
         """The batch's results for the verifier each policy names, asking (a pending row, once per outcome
         and verifier) for the unbilled outcomes that have none."""
-        wanted = {f.outcome.pk: self.params(f).verifier for f in batch if self.params(f).verifier}
+        wanted = {f.outcome.pk: self.params(f).verifier for f in batch if self.params(f).enabled}
         if not wanted:
             return {}
         results = {
@@ -176,7 +180,7 @@ class Verifier(Rule[VerifierParams]):
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         params = self.params(facts)
         result: VerifierResult | None = prepared[self.name].get(facts.outcome.pk)
-        if not params.verifier or result is None:
+        if not params.enabled or result is None:
             return None
         if result.status == VerifierResult.Status.PENDING:
             # Looked at again once the next call is due and has had time to answer (the call itself

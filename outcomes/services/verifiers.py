@@ -233,7 +233,7 @@ def verifiers_call_due(*, now: dt.datetime | None = None, limit: int | None = No
         if outcome_facts is None:
             continue
         params = Verifier.params(outcome_facts)
-        if params.verifier != result.verifier or not _claim(result, params, now):
+        if not params.enabled or params.verifier != result.verifier or not _claim(result, params, now):
             continue
         request_id = f"vrq_{result.pk}_{result.failures + 1}"  # one per attempt
         request = verifier_request(

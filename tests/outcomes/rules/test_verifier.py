@@ -81,7 +81,9 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 def story_with(verifier: str, **params: Any) -> Story:
-    return make_story({**POLICY, "verifier": {"verifier": verifier, "sample_percent": 0, **params}})
+    return make_story(
+        {**POLICY, "verifier": {"enabled": True, "verifier": verifier, "sample_percent": 0, **params}}
+    )
 
 
 def result(story: Story, key: str) -> VerifierResult:

@@ -57,7 +57,8 @@ def test_each_check_passes_at_its_threshold_and_rejects_just_past_it(
     assert judge({field: passing}, check) == accept("evidence_content_ok", checks=1, conversation=None)
     verdict = judge({field: failing}, check)
     assert failed(verdict) == (reason, got)
-    assert verdict is not None and verdict.facts["field"] == field
+    assert verdict is not None
+    assert verdict.facts["field"] == field
     assert verdict.facts["check"] == check.split()[1]
 
 
@@ -117,7 +118,7 @@ def message(role: str, seconds: int, text: str) -> dict[str, Any]:
 
 QUESTION = "My March invoice charged me twice, please refund one of them."
 ANSWER = "I refunded the duplicate charge of $49; it shows within 5 days."
-CONVERSATION = {"conversation_field": "transcript"}
+CONVERSATION = {"conversation_enabled": True}
 
 
 def talk(*messages: dict[str, Any], **params: Any) -> Verdict | None:
@@ -146,7 +147,8 @@ def test_the_reply_must_come_strictly_after_the_question() -> None:
     before = talk(message("agent", 0, ANSWER), message("customer", 1, QUESTION))
 
     assert failed(same_instant) == ("conversation_unanswered", None)
-    assert same_instant is not None and same_instant.facts["question_at"] == T0.isoformat()
+    assert same_instant is not None
+    assert same_instant.facts["question_at"] == T0.isoformat()
     assert failed(one_second_later) is None
     assert failed(before) == ("conversation_unanswered", None)
 
@@ -170,8 +172,9 @@ def test_a_malformed_conversation_is_rejected_without_copying_it() -> None:
     no_time = talk(message("customer", 0, QUESTION), {"role": "agent", "text": ANSWER})
     not_a_list = judge({"transcript": "x" * 500}, **CONVERSATION)
 
-    assert no_time is not None and no_time.reason == "conversation_malformed"
-    assert no_time.facts["problem"] == "message 1 needs a role and a at (RFC 3339)"
+    assert no_time is not None
+    assert no_time.reason == "conversation_malformed"
+    assert no_time.facts["problem"] == "message 1 needs 'role' and 'at' (an RFC 3339 time)"
     assert failed(not_a_list) == ("conversation_malformed", "x" * 80 + "…")
 
 
