@@ -187,7 +187,10 @@ class EvidenceContentParams(RuleParams):
                 f"{self.min_message_chars}+ characters and a reply by {self.reply_role} after "
                 f"{self.question_role}'s question"
             )
-        return "; ".join(parts).capitalize() + "." if parts else None
+        if not parts:
+            return None
+        text = "; ".join(parts)
+        return f"{text[:1].upper()}{text[1:]}."
 
 
 def excerpt(value: Any) -> Any:
