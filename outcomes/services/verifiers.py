@@ -107,7 +107,10 @@ def _answer(data: Any) -> VerifierAnswer:
 
 
 def _call_http(config: dict[str, str], call: VerifierCall, now: dt.datetime) -> VerifierAnswer:
-    webhook = Webhook(config["secret"])
+    try:
+        webhook = Webhook(config["secret"])
+    except Exception:  # the library's own errors for a secret that is not base64 (never echoed)
+        raise VerifierFailure(f"verifier {call.name}'s secret is not a whsec_ signing secret") from None
     body = json.dumps(call.request, sort_keys=True, default=str).encode()
     headers = {
         "webhook-id": call.request_id,
@@ -143,7 +146,7 @@ def _entry_point(path: str) -> Callable[[dict[str, Any]], Any]:
 def _call_python(config: dict[str, str], call: VerifierCall) -> VerifierAnswer:
     try:
         function = _entry_point(config["entry_point"])
-    except ImportError as error:
+    except (ImportError, ValueError) as error:
         raise VerifierFailure(f"entry point not importable: {error}") from None
     # A thread, so a verifier that never returns fails the call at its time limit (the thread is left
     # to finish on its own: Python cannot stop it).

@@ -26,6 +26,7 @@ from outcomes.rules.verifier import accuracy_sampled
 from outcomes.services.review import review_decide
 from outcomes.services.verifiers import verifiers_call_due
 from tests.support.facts import outcome_facts
+from tests.support.portal import make_member, signed_in
 from tests.support.rule_stories import DAY, HOUR, T0, Story, make_story
 from tests.support.vendors import make_vendor_api
 
@@ -328,3 +329,6 @@ def test_sampled_accepts_go_to_the_customer_and_measure_the_verifiers_accuracy(v
             "accuracy": "0.5000",
         }
     ]
+    page = signed_in(make_member(vendor=story.contract.vendor)).get("/review/").content.decode()
+    assert "Verifier accuracy" in page
+    assert "50 % of 2 decided" in page
