@@ -247,8 +247,9 @@ def webhook_post(
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
     }
+    pool = _pool(scheme, address, port, host)
     try:
-        response = _pool(scheme, address, port, host).urlopen(
+        response = pool.urlopen(
             "POST",
             parsed.request_uri,
             body=body,
@@ -257,7 +258,8 @@ def webhook_post(
             retries=False,
             preload_content=False,
             assert_same_host=False,
-            **({} if timeout is None else {"timeout": urllib3.Timeout(total=timeout)}),
+            # The pool's own timeouts unless the caller sets one for the whole request.
+            timeout=pool.timeout if timeout is None else urllib3.Timeout(total=timeout),
         )
     except Urllib3Error as error:
         return _failure(_describe(error), started)

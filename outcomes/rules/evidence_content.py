@@ -322,8 +322,8 @@ class EvidenceContent(Rule[EvidenceContentParams]):
                 )
                 return reject("conversation_malformed", field=field, problem=problem)
             text = item.get(params.text_key)
-            substantive = isinstance(text, str) and len(text.strip()) >= params.min_message_chars
-            messages.append(Message(role, at, substantive))
+            is_substantive = isinstance(text, str) and len(text.strip()) >= params.min_message_chars
+            messages.append(Message(role, at, is_substantive))
         messages.sort(key=lambda m: m.at)
         substantive = [m for m in messages if m.substantive]
         counts = {"field": field, "messages": len(messages), "substantive": len(substantive)}

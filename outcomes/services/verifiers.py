@@ -140,7 +140,7 @@ def _entry_point(path: str) -> Callable[[dict[str, Any]], Any]:
     function = getattr(importlib.import_module(module_name), function_name, None)
     if not callable(function):
         raise VerifierFailure(f"entry point {path} is not a function")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def _call_python(config: dict[str, str], call: VerifierCall) -> VerifierAnswer:
