@@ -213,6 +213,8 @@ def _number(value: Any) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Message:
+    """One message of a conversation, as the conversation check reads it."""
+
     role: str
     at: dt.datetime
     substantive: bool
