@@ -150,6 +150,14 @@ else:
 # Audit sampling draws outcomes by an HMAC with this secret, so a vendor cannot predict the sample.
 AUDIT_SAMPLING_SECRET = env.str("AUDIT_SAMPLING_SECRET", default="")
 
+# External verifiers a policy may name (rule 6b, docs/verification.md "6b. External verifier"), by name:
+# {"name": {"url": "https://…", "secret": "whsec_…"}} (an HTTP verifier, signed both ways, reached like
+# an outbound webhook) or {"name": {"entry_point": "package.module:function"}}. Only the operator lists
+# them: a vendor's policy names one, it never gives a URL.
+VERIFIERS: dict[str, dict[str, str]] = env.json("VERIFIERS", default={})
+# Verifier calls per run of the beat task (outcomes.tasks.call_verifiers).
+VERIFIER_BATCH = env.int("VERIFIER_BATCH", default=100)
+
 # Celery: with no broker configured, tasks run in-process, eagerly (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -189,6 +197,8 @@ OUTCOMES_SWEEP_GRACE_SECONDS = env.float("OUTCOMES_SWEEP_GRACE_SECONDS", default
 CELERY_BEAT_SCHEDULE = {
     "sweep-unprocessed-events": {"task": "outcomes.tasks.sweep_unprocessed_events", "schedule": 60.0},
     "evaluate-due-outcomes": {"task": "outcomes.tasks.evaluate_due_outcomes", "schedule": 60.0},
+    # External verifiers are called here, outside any verification transaction (rule 6b).
+    "call-verifiers": {"task": "outcomes.tasks.call_verifiers", "schedule": 30.0},
     "close-due-periods": {"task": "settlement.tasks.close_due_periods", "schedule": 300.0},
     "finalize-due-invoices": {"task": "settlement.tasks.finalize_due_invoices", "schedule": 300.0},
     # Outbound webhooks: the outbox is swept even when no wake-up message arrived (broker down, lost).

@@ -30,7 +30,15 @@ TEXT, INT, INT_OR_NULL, INT_LIST = "text", "int", "int_or_null", "int_list"
 BOOL, FLOAT, TEXT_LIST, FIELD_KINDS, MONEY = "bool", "float", "text_list", "field_kinds", "money"
 # "name: number" lines, as FIELD_KINDS, each number an integer (e.g. hours per disqualifier).
 NAMED_INTS = "named_ints"
-BLANK_MEANS: dict[str, Any] = {INT_OR_NULL: None, TEXT_LIST: [], FIELD_KINDS: {}, NAMED_INTS: {}}
+# A list of texts that may hold commas themselves (evidence checks): one item per line.
+TEXT_LINES = "text_lines"
+BLANK_MEANS: dict[str, Any] = {
+    INT_OR_NULL: None,
+    TEXT_LIST: [],
+    TEXT_LINES: [],
+    FIELD_KINDS: {},
+    NAMED_INTS: {},
+}
 AMOUNT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 FIELD_KIND_LINE = re.compile(r"\s*([^:\s]+)\s*:\s*(\S+)\s*")
 
@@ -96,6 +104,8 @@ def coerce(text: str, kind: str) -> Any:
         return [coerce(item, INT) for item in re.split(r"[,\s]+", text) if item]
     if kind == TEXT_LIST:
         return [item.strip() for item in text.split(",") if item.strip()]
+    if kind == TEXT_LINES:
+        return [line.strip() for line in text.splitlines() if line.strip()]
     if kind == FIELD_KINDS:
         return _field_kinds(text)
     if kind == NAMED_INTS:
@@ -143,6 +153,8 @@ def display(value: Any, kind: str) -> str:
         return ", ".join(str(item) for item in value)
     if kind in (FIELD_KINDS, NAMED_INTS):
         return "\n".join(f"{name}: {item}" for name, item in value.items())
+    if kind == TEXT_LINES:
+        return "\n".join(str(item) for item in value)
     return str(value)
 
 

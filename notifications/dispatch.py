@@ -33,12 +33,12 @@ from django.utils import timezone
 
 from core.db.bulk import insert_rows, update_rows
 from core.events import CUSTOMER, events_publish
+from core.transport import PostResult, webhook_post
 from notifications.domain_events import ENDPOINT_DISABLED, endpoint_disabled_event
 from notifications.emails import event_emails_send
 from notifications.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from notifications.payloads import envelope_build, envelope_serialize, event_type_of
 from notifications.signing import endpoint_secrets_live, payload_sign
-from notifications.transport import PostResult, webhook_post
 
 logger = logging.getLogger(__name__)
 

@@ -335,6 +335,46 @@ class AuditSample(models.Model):
         return f"sample {self.outcome_id}: {self.answer or 'unanswered'}"
 
 
+class VerifierResult(models.Model):
+    """An external verifier's answer on one outcome (rule 6b, outcomes.rules.verifier): pending until it
+    answers; its failures (timeouts, errors, bad signatures) counted, each retried later, never accepted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the verifier"
+        ACCEPT = "accept", "Accepted by the verifier"
+        REJECT = "reject", "Rejected by the verifier"
+        FLAG = "flag", "Flagged by the verifier"
+        UNAVAILABLE = "unavailable", "The verifier failed too often"
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verifier_results")
+    verifier = models.CharField(max_length=40)  # its name in settings.VERIFIERS
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    version = models.CharField(max_length=64, blank=True, default="")  # as the verifier reported it
+    reasons = models.JSONField(default=list)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    requested_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["outcome", "verifier"], name="one_result_per_verifier")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="verifier_result_due",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verifier} on {self.outcome_id}: {self.status}"
+
+
 class CapCounter(models.Model):
     """One row per (contract, outcome type, period): the lock that serializes cap checks."""
 

@@ -6,10 +6,11 @@ import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
@@ -27,7 +28,9 @@ from outcomes.models import (
     OutcomeVerdict,
     RawEvent,
     ReviewDecision,
+    VerifierResult,
 )
+from outcomes.rules.verifier import VERIFIER_ACCURACY_SAMPLE, Verifier
 
 
 def outcome_list(
@@ -328,3 +331,52 @@ def audit_sample_get(*, outcome: Outcome) -> AuditSample:
     if sample is None:
         raise NotFound("This outcome was not sampled for audit.", code="not_sampled")
     return sample
+
+
+@dataclass(frozen=True)
+class VerifierAccuracy:
+    """How often people upheld a verifier's accepts that were sampled for them (rule 6b)."""
+
+    verifier: str
+    accepted: int  # outcomes the verifier accepted
+    sampled: int  # of which drawn for a person to check
+    upheld: int  # sampled, and a person accepted it (the verifier was right)
+    overturned: int  # sampled, and a person rejected it (the verifier was wrong)
+
+    @property
+    def decided(self) -> int:
+        return self.upheld + self.overturned
+
+    @property
+    def accuracy(self) -> Decimal | None:
+        """Share of decided samples upheld (0 to 1, four places); None before any is decided."""
+        if not self.decided:
+            return None
+        return (Decimal(self.upheld) / Decimal(self.decided)).quantize(Decimal("0.0001"))
+
+
+def verifier_accuracy(*, vendor: Vendor) -> list[VerifierAccuracy]:
+    """Each verifier's accuracy on the vendor's outcomes, by name: one grouped query."""
+    sample = VERIFIER_ACCURACY_SAMPLE.code
+    decided = ReviewDecision.objects.filter(outcome_id=OuterRef("outcome_id"), flag_reason=sample)
+    rows = (
+        VerifierResult.objects.filter(outcome__vendor=vendor, status=VerifierResult.Status.ACCEPT)
+        .alias(
+            is_sampled=Exists(
+                OutcomeVerdict.objects.filter(
+                    outcome_id=OuterRef("outcome_id"), rule=Verifier.name, reason=sample
+                )
+            ),
+            is_upheld=Exists(decided.filter(verdict=ReviewDecision.Verdict.ACCEPT)),
+            is_overturned=Exists(decided.filter(verdict=ReviewDecision.Verdict.REJECT)),
+        )
+        .values("verifier")
+        .annotate(
+            accepted=Count("id"),
+            sampled=Count("id", filter=Q(is_sampled=True)),
+            upheld=Count("id", filter=Q(is_upheld=True)),
+            overturned=Count("id", filter=Q(is_overturned=True)),
+        )
+        .order_by("verifier")
+    )
+    return [VerifierAccuracy(**row) for row in rows]

@@ -12,6 +12,7 @@ from outcomes.services.building import (
 )
 from outcomes.services.deadlines import deadlines_announce
 from outcomes.services.verification import outcomes_evaluate_due
+from outcomes.services.verifiers import verifiers_call_due
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +69,9 @@ def evaluate_due_outcomes() -> int:
 def announce_deadlines() -> int:
     """Beat: remind of dispute and audit-sample deadlines within a day (each once)."""
     return deadlines_announce()
+
+
+@shared_task(acks_late=True, time_limit=900)
+def call_verifiers() -> int:
+    """Beat: call the external verifiers of the outcomes waiting for them (rule 6b), outside any transaction."""
+    return verifiers_call_due()

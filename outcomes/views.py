@@ -204,7 +204,12 @@ def review_queue_page(request: PortalRequest) -> HttpResponse:
         previous_query=_page_query(request, number - 1),
     )
     cards = [_group_card(request, group) for group in groups[:GROUPS_PER_PAGE]]
-    return render(request, "outcomes/review_queue.html", {"section": "review", "page": page, "groups": cards})
+    accuracy = selectors.verifier_accuracy(vendor=request.vendor)
+    return render(
+        request,
+        "outcomes/review_queue.html",
+        {"section": "review", "page": page, "groups": cards, "verifiers": accuracy},
+    )
 
 
 def _page_query(request: HttpRequest, number: int) -> str:

@@ -18,7 +18,19 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from contracts.policy import RuleParams, policy_model
-from core.forms import BOOL, FIELD_KINDS, FLOAT, INT, NAMED_INTS, TEXT, TEXT_LIST, Input, Spec, lookup
+from core.forms import (
+    BOOL,
+    FIELD_KINDS,
+    FLOAT,
+    INT,
+    NAMED_INTS,
+    TEXT,
+    TEXT_LINES,
+    TEXT_LIST,
+    Input,
+    Spec,
+    lookup,
+)
 
 POLICY = "verification_policy"
 UNIT_WORDS = ("seconds", "hours", "days", "percent")
@@ -51,6 +63,9 @@ def _spec(name: str, info: FieldInfo) -> Spec:
             widget="select", choices=tuple((str(v), _words(str(v))) for v in get_args(annotation)), **common
         )
     if get_origin(annotation) is list:
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("x-one-per-line"):  # items that may hold commas (evidence checks)
+            return Spec(kind=TEXT_LINES, widget="textarea", **common)
         return Spec(kind=TEXT_LIST, **common)
     if get_origin(annotation) is dict:
         value = get_args(annotation)[1]

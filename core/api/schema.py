@@ -102,6 +102,7 @@ TAG_BY_PATH_PREFIX: dict[str, str] = {
     "/api/v1/outcomes": "Outcomes",
     "/api/v1/outcomes/{}/review": "Review",
     "/api/v1/review-queue": "Review",
+    "/api/v1/verifier-accuracy": "Review",
     "/api/v1/disputes": "Disputes",
     "/api/v1/invoices": "Invoices",
     "/api/v1/stripe-connection": "Stripe",

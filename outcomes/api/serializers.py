@@ -234,3 +234,22 @@ class AttestIn(serializers.Serializer[None]):
 
 class DisputeFilter(serializers.Serializer[None]):
     status = serializers.ChoiceField(choices=Dispute.Status.choices, required=False)
+
+
+class VerifierAccuracyOut(serializers.Serializer[Any]):
+    verifier = serializers.CharField(help_text="The verifier's name, as the operator configured it.")
+    accepted = serializers.IntegerField(help_text="Outcomes the verifier accepted.")
+    sampled = serializers.IntegerField(help_text="Of those, drawn at random for a person to check.")
+    upheld = serializers.IntegerField(
+        help_text="Sampled, and a person accepted them (the verifier was right)."
+    )
+    overturned = serializers.IntegerField(
+        help_text="Sampled, and a person rejected them (the verifier was wrong)."
+    )
+    decided = serializers.IntegerField(help_text="Sampled and decided: upheld + overturned.")
+    accuracy = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        allow_null=True,
+        help_text="upheld / decided, from 0 to 1; null before any sample is decided.",
+    )

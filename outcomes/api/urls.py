@@ -9,6 +9,7 @@ urlpatterns = [
     path("outcomes/<str:outcome_id>", views.OutcomeDetailApi.as_view(), name="outcome"),
     path("outcomes/<str:outcome_id>/review", views.OutcomeReviewApi.as_view(), name="outcome-review"),
     path("review-queue", views.ReviewQueueApi.as_view(), name="review-queue"),
+    path("verifier-accuracy", views.VerifierAccuracyApi.as_view(), name="verifier-accuracy"),
     path("disputes", views.DisputeListApi.as_view(), name="disputes"),
     path("disputes/<str:dispute_id>/respond", views.DisputeRespondApi.as_view(), name="dispute-respond"),
     path("customer/outcomes", views.CustomerOutcomeListApi.as_view(), name="customer-outcomes"),

@@ -25,6 +25,7 @@ from outcomes.api.serializers import (
     ReviewDecisionIn,
     ReviewDecisionOut,
     ReviewQueueItemOut,
+    VerifierAccuracyOut,
 )
 from outcomes.models import Party
 from outcomes.rules import FLAGS
@@ -86,6 +87,19 @@ class ReviewQueueApi(VendorApiView):
     )
     def get(self, request: Request) -> Response:
         return self.paginated(selectors.review_queue(vendor=self.vendor), ReviewQueueItemOut)
+
+
+class VerifierAccuracyApi(VendorApiView):
+    @extend_schema(
+        operation_id="verifier_accuracy_list",
+        responses=VerifierAccuracyOut(many=True),
+        description="Each external verifier's accuracy on your outcomes: a share of its accepts is sent to a "
+        "person (the verifier policy's sample_percent); accuracy is the share of the decided ones people "
+        "upheld.",
+    )
+    def get(self, request: Request) -> Response:
+        rows = selectors.verifier_accuracy(vendor=self.vendor)
+        return Response(VerifierAccuracyOut(rows, many=True).data)
 
 
 class OutcomeReviewApi(VendorApiView):

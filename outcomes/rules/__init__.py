@@ -19,6 +19,7 @@ from outcomes.rules.confirmation import Confirmation
 from outcomes.rules.disputes import Disputes
 from outcomes.rules.event_time import EventTime
 from outcomes.rules.evidence import Evidence
+from outcomes.rules.evidence_content import EvidenceContent
 from outcomes.rules.flag_deadlines import ACCEPTED_ON_SILENCE, REJECTED_ON_SILENCE, FlagDeadlines
 from outcomes.rules.ingestion import Authenticity, Idempotency, NaturalKeyUniqueness
 from outcomes.rules.maturation import Maturation, Reversal
@@ -27,6 +28,7 @@ from outcomes.rules.sampling import AuditSampling
 from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
 from outcomes.rules.time_to_outcome import TimeToOutcome
+from outcomes.rules.verifier import Verifier
 
 RULES: tuple[Rule[Any], ...] = (
     Authenticity(),
@@ -35,6 +37,8 @@ RULES: tuple[Rule[Any], ...] = (
     EventTime(),
     TimeToOutcome(),
     Evidence(),
+    EvidenceContent(),
+    Verifier(),
     SplitDetection(),
     BaselineLift(),
     Suppression(),

@@ -20,6 +20,8 @@ SECTION_ORDER = (
     "event_time",
     "time_to_outcome",
     "evidence",
+    "evidence_content",
+    "verifier",
     "confirmation",
     "maturation",
     "reversal",

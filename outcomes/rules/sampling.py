@@ -56,9 +56,11 @@ def sampling_secret() -> bytes:
     return (settings.AUDIT_SAMPLING_SECRET or f"verity-audit-sampling:{settings.SECRET_KEY}").encode()
 
 
-def sample_draw(outcome: Outcome) -> float:
-    """A number in [0, 1) fixed by the outcome's natural identity and a secret the vendor never sees."""
-    message = f"{outcome.contract_id}:{outcome.outcome_type_key}:{outcome.natural_key}".encode()
+def sample_draw(outcome: Outcome, purpose: str = "") -> float:
+    """A number in [0, 1) fixed by the outcome's natural identity and a secret the vendor never sees.
+    Each `purpose` (another sample than the audit's, e.g. "verifier") draws independently."""
+    identity = f"{outcome.contract_id}:{outcome.outcome_type_key}:{outcome.natural_key}"
+    message = (f"{purpose}:{identity}" if purpose else identity).encode()
     digest = hmac.new(sampling_secret(), message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 

@@ -23,6 +23,20 @@ STORED_POLICY: dict[str, Any] = {
         "max_seconds": 86_400,
     },
     "evidence": {"required_fields": {"ticket_status": "string", "transcript_sha256": "sha256"}},
+    "evidence_content": {
+        **VerificationPolicy().model_dump(mode="json")["evidence_content"],
+        # A pattern may hold commas: one check per line.
+        "checks": ["summary min_length 40", "ticket pattern ^T-[0-9]{1,6}$", "status one_of solved|closed"],
+        "conversation_enabled": True,
+    },
+    "verifier": {
+        "enabled": True,
+        "verifier": "transcript-judge",
+        "sample_percent": 2.5,
+        "timeout_seconds": 20,
+        "retry_minutes": 15,
+        "max_failures": 4,
+    },
     "confirmation": {
         "required": True,
         "match_window_hours": 48,
@@ -81,6 +95,9 @@ def test_a_stored_policy_is_shown_and_posts_back_the_same_json() -> None:
     assert form.form[f"{POLICY}.evidence.required_fields"].value == (
         "ticket_status: string\ntranscript_sha256: sha256"
     )
+    assert form.form[f"{POLICY}.evidence_content.checks"].value == (
+        "summary min_length 40\nticket pattern ^T-[0-9]{1,6}$\nstatus one_of solved|closed"
+    )
     data, errors = collect(posted(form), currency="USD")
     assert errors == {}
     policy = data["terms"]["outcome_types"][0]["verification_policy"]
@@ -99,6 +116,14 @@ def test_each_rule_says_its_values_in_the_contract_pages_words() -> None:
         " of the price."
     )
     assert words["Evidence"] == "Evidence required: ticket_status (string), transcript_sha256 (sha256)."
+    assert words["Evidence content"] == (
+        "3 evidence checks; transcript must hold 2+ messages of 20+ characters and a reply by agent after "
+        "customer's question."
+    )
+    assert words["External verifier"] == (
+        "The transcript-judge verifier judges each outcome (a 20 s limit; after 4 failed calls a person "
+        "decides); 2.5 % of its accepts are checked by a person."
+    )
     assert words["Anomalies"] == "Off."
     assert words["Split detection"] == "Off."
 

@@ -11,10 +11,9 @@ from django.db import transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from contracts.models import Customer, Vendor
-from core import crypto
+from core import crypto, transport
 from core.events import DomainEvent, events_publish
 from devtools.webhook_receiver import Receiver, running_receiver
-from notifications import transport
 from notifications.models import Endpoint, EndpointSecret
 from notifications.signing import secret_generate
 

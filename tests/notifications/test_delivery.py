@@ -194,7 +194,7 @@ def test_retry_after_is_honoured_when_longer_than_the_schedule(receiver: Receive
 
 def test_retry_after_as_an_http_date_and_capped_at_a_day() -> None:
     now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-    from notifications.transport import retry_after_seconds
+    from core.transport import retry_after_seconds
 
     assert retry_after_seconds("Sun, 01 Mar 2026 12:02:00 GMT", now=now) == 120.0
     assert retry_after_seconds("Sun, 01 Mar 2026 11:00:00 GMT", now=now) == 0.0

@@ -10,10 +10,10 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from core.events import DomainEvent
+from core.transport import address_refusal
 from devtools.webhook_receiver import Receiver
 from notifications.dispatch import dispatch
 from notifications.models import Attempt, Delivery, DeliveryStatus
-from notifications.transport import address_refusal
 from tests.factories import VendorFactory
 from tests.notifications.conftest import endpoint_make, publish
 

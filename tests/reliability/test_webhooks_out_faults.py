@@ -27,11 +27,11 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from contracts.models import Contract, ContractStatus, Customer, Vendor
 from contracts.services.contracts import contract_activate
+from core import transport
 from core.events import DomainEvent
 from devtools.webhook_receiver import Failure, Receiver, running_receiver
 from devtools.webhook_receiver.server import receiver_start, receiver_stop
 from notifications import dispatch as dispatcher
-from notifications import transport
 from notifications.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from notifications.tasks import dispatch_webhooks
 from tests.factories import CustomerFactory, VendorFactory, contract_create_for

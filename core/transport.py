@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import urllib3
 from django.conf import settings
@@ -48,6 +48,11 @@ class PostResult:
     excerpt: str = ""
     # Seconds the endpoint asked us to wait (Retry-After on a 429 or 503), else None.
     retry_after: float | None = None
+    # The response's headers, names in lower case (a verifier's answer carries its signature in them).
+    headers: dict[str, str] = field(default_factory=dict)
+    # The response's body as read (up to WEBHOOKS_OUT_RESPONSE_READ_BYTES; `truncated` if there was more).
+    body: bytes = b""
+    truncated: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -214,8 +219,11 @@ def _elapsed_ms(started: float) -> int:
     return max(0, round((time.perf_counter() - started) * 1000))
 
 
-def webhook_post(*, url: str, body: bytes, headers: dict[str, str], now: dt.datetime) -> PostResult:
-    """POST `body` to `url` with `headers`; never raises, never follows a redirect."""
+def webhook_post(
+    *, url: str, body: bytes, headers: dict[str, str], now: dt.datetime, timeout: float | None = None
+) -> PostResult:
+    """POST `body` to `url` with `headers`; never raises, never follows a redirect. `timeout`: seconds for
+    the whole request, instead of the outbound webhooks' own connect and read timeouts."""
     started = time.perf_counter()
     try:
         parsed = parse_url(url)
@@ -239,8 +247,9 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], now: dt.date
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
     }
+    pool = _pool(scheme, address, port, host)
     try:
-        response = _pool(scheme, address, port, host).urlopen(
+        response = pool.urlopen(
             "POST",
             parsed.request_uri,
             body=body,
@@ -249,6 +258,8 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], now: dt.date
             retries=False,
             preload_content=False,
             assert_same_host=False,
+            # The pool's own timeouts unless the caller sets one for the whole request.
+            timeout=pool.timeout if timeout is None else urllib3.Timeout(total=timeout),
         )
     except Urllib3Error as error:
         return _failure(_describe(error), started)
@@ -276,6 +287,9 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], now: dt.date
         latency_ms=_elapsed_ms(started),
         excerpt=content[:limit].decode("utf-8", "replace")[:EXCERPT_CHARS],
         retry_after=retry_after,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=content[:limit],
+        truncated=len(content) > limit,
     )
 
 
