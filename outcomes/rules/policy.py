@@ -30,6 +30,7 @@ SECTION_ORDER = (
     "suppression",
     "disputes",
     "baseline_lift",
+    "sender",
 )
 
 
