@@ -93,7 +93,8 @@ class SenderParams(RuleParams):
 
 _WHO_DECIDES = (
     "accepting it bills the customer, so only the customer or a neutral operator accepts it; the "
-    "customer may also reject it. The vendor, whose traffic it suspects, decides it in neither way."
+    "customer may also reject it. The vendor, whose traffic it suspects, never clears it: a vendor admin "
+    "may only reject it, giving up the bill."
 )
 SENDER_ANONYMISED = FlagReason(
     "sender_anonymised",
