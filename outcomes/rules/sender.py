@@ -194,7 +194,7 @@ class Sender(Rule[SenderParams]):
         )
         agent_days: dict[tuple[Any, str], set[dt.date]] = defaultdict(set)
         for vendor_id, address, day in rows:
-            agent_days[(vendor_id, address)].add(day)
+            agent_days[(vendor_id, str(address))].add(day)
         return SenderStats(stats.anonymising, dict(agent_days))
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:

@@ -57,7 +57,13 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "rejection_rate_threshold": 0.5,
         "rejection_rate_min_outcomes": 20,
     },
-    "audit_sampling": {"enabled": False, "rate": 0.02, "attestation_days": 14, "confidence": 0.90},
+    "audit_sampling": {
+        "enabled": False,
+        "rate": 0.02,
+        "attestation_days": 14,
+        "confidence": 0.90,
+        "unanswered": "error",
+    },
     "suppression": {
         "enabled": True,
         "min_ratio_of_baseline": 1 / 3,
@@ -68,6 +74,7 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "disputes": {"window_days": 30, "response_days": 14, "unanswered": "credit_customer"},
     "baseline_lift": {"enabled": False, "baseline_units_per_period": 0},
+    "sender": {"anonymising_networks": "flag", "shared_with_vendor": "flag", "shared_window_days": 30},
 }
 
 
@@ -195,6 +202,7 @@ BOUNDS = [
     Bound("disputes.window_days", ge=0, le=366),
     Bound("disputes.response_days", gt=0, le=90),
     Bound("baseline_lift.baseline_units_per_period", ge=0, le=10**12),
+    Bound("sender.shared_window_days", ge=0, le=366),
 ]
 
 

@@ -80,9 +80,8 @@ class Ingest:
         source, default_secret = (self.agent, self.agent_secret) if as_agent else (self.source, self.secret)
         headers = sign(secret or default_secret, body, msg_id=msg_id, at=at)
         url = f"/webhooks/v1/sources/{source.pk}/events"
-        return self.client.generic(  # type: ignore[arg-type]
-            "POST", url, body, content_type=content_type, REMOTE_ADDR=sender, **headers, **meta
-        )
+        environ: dict[str, Any] = {"REMOTE_ADDR": sender, **headers, **meta}
+        return self.client.generic("POST", url, body, content_type=content_type, **environ)
 
 
 def make_ingest(
