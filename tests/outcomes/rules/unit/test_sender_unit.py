@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.networks import NetworkSet
 from outcomes.models import EventKind
@@ -102,3 +104,25 @@ def test_the_policy_sentence_and_defaults() -> None:
     assert SenderParams(anonymising_networks="reject", shared_with_vendor="ignore").describe() == (
         "Outcomes claimed or confirmed from anonymising networks are rejected."
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    window=st.integers(min_value=0, max_value=366),
+    offsets=st.lists(st.integers(min_value=-400, max_value=400), max_size=4),
+    hour=st.integers(min_value=0, max_value=23),
+)
+def test_whichever_side_posted_first_only_the_agents_days_within_the_window_count(
+    window: int, offsets: list[int], hour: int
+) -> None:
+    at = T0.replace(hour=hour)
+    days = {at.date() + dt.timedelta(days=n) for n in offsets}
+    verdict = evaluate(
+        confirmation(SHARED, at=at),
+        stats=SenderStats(TOR, {(None, SHARED): days}),
+        shared_window_days=window,
+    )
+    near = sorted(d for d in days if abs((d - at.date()).days) <= window)
+    assert (verdict is None) == (not near)
+    if near:
+        assert verdict.facts["agent_days"] == [d.isoformat() for d in near]
