@@ -18,11 +18,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _address(text: str) -> str | None:
-    """The address written canonically, or None when `text` is not an address."""
+    """The address written canonically (an IPv4 address mapped into IPv6 by a dual-stack socket as
+    itself), or None when `text` is not an address."""
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        ip = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip)
 
 
 def sender_address(meta: Mapping[str, str], *, hops: int) -> str | None:

@@ -26,6 +26,7 @@ def test_without_trusted_proxies_a_forged_header_is_ignored_and_a_non_address_is
     assert sender_address({"REMOTE_ADDR": "1.2.3.4", "HTTP_X_FORWARDED_FOR": "not-an-ip"}, hops=1) is None
     assert sender_address({}, hops=0) is None
     assert sender_address({"REMOTE_ADDR": "2001:DB8::0001"}, hops=0) == "2001:db8::1"
+    assert sender_address({"REMOTE_ADDR": "::ffff:81.2.69.160"}, hops=0) == "81.2.69.160"  # dual-stack
 
 
 def test_an_address_is_in_a_network_set_exactly_on_its_side_of_each_boundary() -> None:
