@@ -1,5 +1,6 @@
 """Verity's settings: one module, every deployment choice read from the environment (12-factor)."""
 
+import ipaddress
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
@@ -221,6 +222,8 @@ SENDER_ANONYMISING_NETWORKS_FILE = env.str("SENDER_ANONYMISING_NETWORKS_FILE", d
 # address there says nothing about who is behind it, so the `sender` rule's shared-address check
 # ignores it (as it ignores every address that is not public: loopback, private, reserved).
 SENDER_SHARED_NETWORKS = env.list("SENDER_SHARED_NETWORKS", default=[])
+for _network in SENDER_SHARED_NETWORKS:
+    ipaddress.ip_network(_network, strict=False)  # a typo stops the start, not every verification run
 # Rate limits, "<count>/<period>" with period s, m, h or d (e.g. "100/5s"); an empty value turns one off.
 # Counted in the cache below: fixed windows, one counter per webhook source or API key. Generous by
 # default: the ingestion benchmark (hundreds of requests a second on one source) stays well under them.
