@@ -209,15 +209,18 @@ def seed_history(start: int, stop: int, *, contracts: int, now: dt.datetime) -> 
         "delivery_base": _reserve_ids("outcomes_delivery", blocks * contracts * 2),
     }
     # Delivery of (block, contract, source): delivery_base + 1 + (block * contracts + n) * 2 + by_agent.
+    # Each contract's customer and agent post from their own public address (1.x.y.1 and 1.x.y.2), so
+    # the sender rule's shared-address lookup runs (and finds nothing) as it would in production.
     _timed(
         "deliveries",
         """
         INSERT INTO outcomes_delivery
-            (id, source_id, webhook_id, received_at, body, body_sha256, headers, event_count)
+            (id, source_id, webhook_id, received_at, body, body_sha256, headers, event_count, sender)
         SELECT %(delivery_base)s + 1 + (b * %(contracts)s + bc.n) * 2 + a,
                CASE WHEN a = 1 THEN bc.agent_source ELSE bc.customer_source END,
                'h-' || %(start)s || '-' || b || '-' || bc.n || '-' || a, %(now)s, '\\x7b7d'::bytea,
-               repeat('0', 64), '{}', 50
+               repeat('0', 64), '{}', 50,
+               ('1.' || (bc.n / 256 %% 256) || '.' || (bc.n %% 256) || '.' || (1 + a))::inet
         FROM bench_contracts bc
         CROSS JOIN generate_series(0, %(blocks)s - 1) AS b
         CROSS JOIN generate_series(0, 1) AS a
@@ -325,8 +328,9 @@ def seed_working_set(size: int, *, tag: str, contracts: int, now: dt.datetime) -
     execute(
         """
         INSERT INTO outcomes_delivery
-            (source_id, webhook_id, received_at, body, body_sha256, headers, event_count)
-        SELECT src.id, %(tag)s || bc.n || '-' || src.kind, %(now)s, '\\x7b7d'::bytea, repeat('0', 64), '{}', 1
+            (source_id, webhook_id, received_at, body, body_sha256, headers, event_count, sender)
+        SELECT src.id, %(tag)s || bc.n || '-' || src.kind, %(now)s, '\\x7b7d'::bytea, repeat('0', 64), '{}', 1,
+               ('1.' || (bc.n / 256 %% 256) || '.' || (bc.n %% 256) || '.' || CASE src.kind WHEN 'a' THEN 2 ELSE 1 END)::inet
         FROM bench_contracts bc
         CROSS JOIN LATERAL (VALUES (bc.customer_source, 'c'), (bc.agent_source, 'a')) AS src(id, kind)
         """,

@@ -1,5 +1,6 @@
 """Verity's settings: one module, every deployment choice read from the environment (12-factor)."""
 
+import ipaddress
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
@@ -218,6 +219,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_MAX_BATCH_EVENTS = env.int("WEBHOOK_MAX_BATCH_EVENTS", default=1000)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+
+# --- who sent a webhook (docs/verification.md "Sender addresses") -----------------------------------
+# Each accepted delivery records the address it came from. Behind proxies of your own (a load balancer,
+# a TLS terminator), say how many: each appends what it saw to X-Forwarded-For and the sender is that
+# many entries from the right. 0 (the default): the peer's address (REMOTE_ADDR), X-Forwarded-For ignored.
+WEBHOOK_TRUSTED_PROXY_HOPS = env.int("WEBHOOK_TRUSTED_PROXY_HOPS", default=0)
+# A file of anonymising networks (e.g. Tor exit nodes), one CIDR or address a line, `#` comments; read
+# again when it changes. Empty (the default): no network is anonymising. The `sender` rule reads it.
+SENDER_ANONYMISING_NETWORKS_FILE = env.str("SENDER_ANONYMISING_NETWORKS_FILE", default="")
+# Networks many parties legitimately post from (a shared integration platform's egress), as CIDRs: an
+# address there says nothing about who is behind it, so the `sender` rule's shared-address check
+# ignores it (as it ignores every address that is not public: loopback, private, reserved).
+SENDER_SHARED_NETWORKS = env.list("SENDER_SHARED_NETWORKS", default=[])
+for _network in SENDER_SHARED_NETWORKS:
+    ipaddress.ip_network(_network, strict=False)  # a typo stops the start, not every verification run
 # Rate limits, "<count>/<period>" with period s, m, h or d (e.g. "100/5s"); an empty value turns one off.
 # Counted in the cache below: fixed windows, one counter per webhook source or API key. Generous by
 # default: the ingestion benchmark (hundreds of requests a second on one source) stays well under them.

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import require_post
+from core.networks import sender_address
 from core.ratelimits import rate_limit_retry_after
 from outcomes.events import MAX_BODY_BYTES
 from outcomes.ingestion.delivery import STORED_HEADERS, delivery_receive
@@ -69,4 +70,7 @@ def webhook_events(request: HttpRequest, source_id: str) -> HttpResponse:
         refusal.headers["Retry-After"] = str(retry_after)
         return refusal
 
-    return _json(delivery_receive(source_id=source_id, body=body, headers=headers, admit=admit))
+    sender = sender_address(meta, hops=settings.WEBHOOK_TRUSTED_PROXY_HOPS)
+    return _json(
+        delivery_receive(source_id=source_id, body=body, headers=headers, sender=sender, admit=admit)
+    )

@@ -43,9 +43,12 @@ def delivery_receive(
     source_id: str,
     body: bytes,
     headers: Mapping[str, str],
+    sender: str | None = None,
     admit: Callable[[], IngestResponse | None] | None = None,
 ) -> IngestResponse:
     """Authenticate, validate and durably store one webhook request; answer only after commit.
+
+    `sender`: the address the request came from (core.networks.sender_address), stored with it.
 
     `admit`, called once the request is known to be the source's own (signed with its secret):
     None to go on, or the answer to send instead (the source's rate limit). Counting only signed
@@ -64,11 +67,16 @@ def delivery_receive(
     if problem is not None:
         return problem
     stored_headers = {name: lowered[name] for name in STORED_HEADERS if name in lowered}
-    return _receive_events(source, webhook_id, body, stored_headers, now)
+    return _receive_events(source, webhook_id, body, stored_headers, sender, now)
 
 
 def _receive_events(
-    source: WebhookSourceFacts, webhook_id: str, body: bytes, headers: dict[str, str], now: dt.datetime
+    source: WebhookSourceFacts,
+    webhook_id: str,
+    body: bytes,
+    headers: dict[str, str],
+    sender: str | None,
+    now: dt.datetime,
 ) -> IngestResponse:
     """Check the events of a signed request and store those accepted, or answer why none is."""
     body_sha256 = sha256(body)
@@ -100,6 +108,7 @@ def _receive_events(
         "body_sha256": body_sha256,
         "headers": headers,
         "event_count": len(events),
+        "sender": sender,
     }
     return _store(source, delivery, outcomes, is_batch=is_batch, now=now)
 

@@ -56,8 +56,9 @@ def _insert_returning(
 _PG_INSERT_TEMPLATE = f"""
 WITH delivery AS (
     INSERT INTO {Delivery._meta.db_table}
-        (source_id, webhook_id, received_at, body, body_sha256, headers, event_count)
-    VALUES (%(source_id)s, %(webhook_id)s, %(now)s, %(body)b, %(body_sha256)s, %(headers)s::jsonb, %(event_count)s)
+        (source_id, webhook_id, received_at, body, body_sha256, headers, event_count, sender)
+    VALUES (%(source_id)s, %(webhook_id)s, %(now)s, %(body)b, %(body_sha256)s, %(headers)s::jsonb, %(event_count)s,
+            %(sender)s::inet)
     ON CONFLICT (source_id, webhook_id) DO NOTHING
     RETURNING id
 ), event AS (

@@ -25,6 +25,7 @@ from outcomes.rules.ingestion import Authenticity, Idempotency, NaturalKeyUnique
 from outcomes.rules.maturation import Maturation, Reversal
 from outcomes.rules.reversal_anomaly import ReversalAnomaly
 from outcomes.rules.sampling import AuditSampling
+from outcomes.rules.sender import Sender
 from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
 from outcomes.rules.time_to_outcome import TimeToOutcome
@@ -43,6 +44,7 @@ RULES: tuple[Rule[Any], ...] = (
     BaselineLift(),
     Suppression(),
     Confirmation(),
+    Sender(),
     Maturation(),
     Reversal(),
     ReversalAnomaly(),

@@ -120,6 +120,7 @@ class EventFact:
     from_customer: bool  # posted by the customer's system of record
     evidence: dict[str, Any]
     webhook_id: str
+    sender: str | None = None  # the address its delivery came from (None: not recorded)
 
 
 @dataclass

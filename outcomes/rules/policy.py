@@ -32,6 +32,7 @@ SECTION_ORDER = (
     "suppression",
     "disputes",
     "baseline_lift",
+    "sender",
     "flag_deadlines",
 )
 

@@ -12,7 +12,7 @@ import hmac
 import math
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from pydantic import Field
@@ -41,15 +41,30 @@ class AuditSamplingParams(RuleParams):
             ge=0.5, lt=1, description="Confidence with which sampled errors are extrapolated (0.9 is 90 %)."
         ),
     ] = 0.90
+    unanswered: Annotated[
+        Literal["error", "not_counted"],
+        Field(
+            description=(
+                "What a sample the customer leaves unanswered past its deadline is: an error (not billed, "
+                "and counted in the audit), or not counted (billed as the other rules decide, left out "
+                "of the audit)."
+            )
+        ),
+    ] = "error"
 
     def describe(self) -> str | None:
         if not self.enabled:
             return None
+        silence = "counts as an error" if self.unanswered == "error" else "is not counted"
         return (
             f"{percent_text(Decimal(str(self.rate)) * 100)} of outcomes are sampled for the customer "
             f"to attest within {self.attestation_days} days ({percent_text(Decimal(str(self.confidence)) * 100)}"
-            " confidence)."
+            f" confidence); no answer {silence}."
         )
+
+    def counts(self, *, answered: bool, deadline_passed: bool) -> bool:
+        """Whether a sample counts in the audit: answered, or past its deadline when silence is an error."""
+        return answered or (deadline_passed and self.unanswered == "error")
 
 
 def sampling_secret() -> bytes:
@@ -114,6 +129,11 @@ class AuditSampling(Rule[AuditSamplingParams]):
             "audit_unanswered",
             "Sampled, and the customer did not answer by the deadline: counted as an error.",
         ),
+        Reason(
+            "audit_unanswered_not_counted",
+            "Sampled, and the customer did not answer by the deadline: left out of the audit, as the "
+            "contract says.",
+        ),
     )
 
     def prepare(self, batch: Sequence[OutcomeFacts], now: dt.datetime) -> dict[int, AuditSample]:
@@ -163,4 +183,6 @@ class AuditSampling(Rule[AuditSamplingParams]):
             return reject("audit_denied", answered_by=sample.answered_by, note=sample.note, **details)
         if now < sample.deadline:
             return hold(sample.deadline, "awaiting_attestation", **details)
+        if self.params(facts).unanswered == "not_counted":
+            return accept("audit_unanswered_not_counted", **details)
         return reject("audit_unanswered", **details)

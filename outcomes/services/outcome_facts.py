@@ -64,10 +64,11 @@ def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, W
         "source_id",
         "payload",
         "delivery__webhook_id",
+        "delivery__sender",
     )
     raw = list(rows)
     sources = WebhookSource.objects.in_bulk({row[5] for row in raw})
-    for outcome_id, event_id, kind, occurred_at, received_at, source_id, payload, webhook_id in raw:
+    for outcome_id, event_id, kind, occurred_at, received_at, source_id, payload, webhook_id, sender in raw:
         events[outcome_id].append(
             EventFact(
                 event_id=event_id,
@@ -78,6 +79,7 @@ def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, W
                 from_customer=sources[source_id].kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
                 evidence=payload.get("evidence") or {},
                 webhook_id=webhook_id,
+                sender=sender,
             )
         )
     return events, sources

@@ -10,7 +10,7 @@ from typing import Any
 from contracts.models import OutcomeType
 from outcomes.models import AuditSample
 from outcomes.rules.policy import VerificationPolicy
-from outcomes.rules.sampling import AuditSampling, clopper_pearson_lower
+from outcomes.rules.sampling import AuditSampling, AuditSamplingParams, clopper_pearson_lower
 from settlement.invoicing.drafts import AuditRow, Draft, LineDraft
 from settlement.models import (
     LineKind,
@@ -48,18 +48,25 @@ def audit_line(
     draft: Draft, types: dict[tuple[int, str], OutcomeType], usage_total: Decimal
 ) -> LineDraft | None:
     """Extrapolate the period's audit errors at the lower confidence bound onto the usage billed."""
-    decided = [s for s in draft.audit_samples if s.answer or s.deadline <= draft.period.end]
-    errors = sum(1 for s in decided if s.answer != AuditSample.Answer.ATTESTED)
-    if not decided or errors == 0 or usage_total <= 0:
+    if not draft.audit_samples or usage_total <= 0:
         return None
-    first = decided[0]
-    confidence = 0.90
+    first = draft.audit_samples[0]
     outcome_type = (
         types.get((first.version_id, first.outcome_type_key)) if first.version_id is not None else None
     )
+    params = AuditSamplingParams()
     if outcome_type is not None:
         policy = VerificationPolicy.model_validate(outcome_type.verification_policy)
-        confidence = AuditSampling.params_in(policy).confidence
+        params = AuditSampling.params_in(policy)
+    confidence = params.confidence
+    decided = [
+        s
+        for s in draft.audit_samples
+        if params.counts(answered=bool(s.answer), deadline_passed=s.deadline <= draft.period.end)
+    ]
+    errors = sum(1 for s in decided if s.answer != AuditSample.Answer.ATTESTED)
+    if not decided or errors == 0:
+        return None
     rate = Decimal(str(round(clopper_pearson_lower(errors, len(decided), confidence), 9)))
     if rate <= 0:
         return None

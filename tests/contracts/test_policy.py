@@ -77,7 +77,13 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "rejection_rate_threshold": 0.5,
         "rejection_rate_min_outcomes": 20,
     },
-    "audit_sampling": {"enabled": False, "rate": 0.02, "attestation_days": 14, "confidence": 0.90},
+    "audit_sampling": {
+        "enabled": False,
+        "rate": 0.02,
+        "attestation_days": 14,
+        "confidence": 0.90,
+        "unanswered": "error",
+    },
     "suppression": {
         "enabled": True,
         "min_ratio_of_baseline": 1 / 3,
@@ -89,6 +95,7 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     "disputes": {"window_days": 30, "response_days": 14, "unanswered": "credit_customer"},
     "baseline_lift": {"enabled": False, "baseline_units_per_period": 0},
     "flag_deadlines": {"response_days": 14, "on_silence": "against_suspected"},
+    "sender": {"anonymising_networks": "flag", "shared_with_vendor": "flag", "shared_window_days": 30},
 }
 
 
@@ -223,6 +230,7 @@ BOUNDS = [
     Bound("disputes.response_days", gt=0, le=90),
     Bound("baseline_lift.baseline_units_per_period", ge=0, le=10**12),
     Bound("flag_deadlines.response_days", ge=1, le=90),
+    Bound("sender.shared_window_days", ge=0, le=366),
 ]
 
 

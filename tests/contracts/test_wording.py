@@ -86,12 +86,15 @@ def test_policy_options_in_words() -> None:
         "Events may run 300 s ahead of our clock and arrive up to 35 days late.",
         "From started_at to the outcome takes between 60 s and 86,400 s.",
         "Outcomes sharing a parent key within 12 h are billed once.",
-        "5 % of outcomes are sampled for the customer to attest within 14 days (90 % confidence).",
+        "5 % of outcomes are sampled for the customer to attest within 14 days (90 % confidence); no answer "
+        "counts as an error.",
         "Only outcomes above a baseline of 1,200 per period are billed.",
         "Disputes within 30 days; the vendor answers within 14 days, else it is billed.",
         "A reversal within 30 days after billing becomes a credit.",
         "The customer's reversals are held for review when, over 7 days and 10+ reversals, they exceed 25 % "
         "of outcomes (10 % within 3 days of the lock date) and 3 times the usual rate over 56 days.",
+        "Outcomes claimed or confirmed from anonymising networks are flagged; a confirmation from an address "
+        "the vendor's agent used within 30 days is flagged for the customer.",
         "Flags wait for a person's decision with no deadline.",
     ]
     unverified = VerificationPolicy.model_validate(

@@ -38,6 +38,7 @@ def fact(
     from_customer: bool = False,
     evidence: dict[str, Any] | None = None,
     event_id: str | None = None,
+    sender: str | None = None,
 ) -> EventFact:
     """One event: by default the vendor's agent claiming the outcome at T0, received at once."""
     n = next(_ids)
@@ -50,6 +51,7 @@ def fact(
         from_customer=from_customer,
         evidence=evidence or {},
         webhook_id=f"msg_{n}",
+        sender=sender,
     )
 
 

@@ -71,13 +71,17 @@ class Ingest:
         at: dt.datetime | None = None,
         as_agent: bool = False,
         content_type: str = "application/json",
+        sender: str = "127.0.0.1",
+        **meta: str,
     ) -> Any:
-        """Post signed, as the customer's system of record (default) or as the vendor's agent."""
+        """Post signed, as the customer's system of record (default) or as the vendor's agent, from the
+        address `sender` (meta: more WSGI environ, e.g. HTTP_X_FORWARDED_FOR)."""
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         source, default_secret = (self.agent, self.agent_secret) if as_agent else (self.source, self.secret)
         headers = sign(secret or default_secret, body, msg_id=msg_id, at=at)
         url = f"/webhooks/v1/sources/{source.pk}/events"
-        return self.client.generic("POST", url, body, content_type=content_type, **headers)  # type: ignore[arg-type]
+        environ: dict[str, Any] = {"REMOTE_ADDR": sender, **headers, **meta}
+        return self.client.generic("POST", url, body, content_type=content_type, **environ)
 
 
 def make_ingest(

@@ -50,10 +50,12 @@ class Story:
             contract=self.contract.reference, natural_key=key, kind=kind, occurred_at=at.isoformat(), **fields
         )
 
-    def send(self, at: dt.datetime, payload: Any, *, as_agent: bool = False) -> None:
-        """Post signed at `at` (the clock frozen there); the delivery must be accepted."""
+    def send(
+        self, at: dt.datetime, payload: Any, *, as_agent: bool = False, sender: str = "127.0.0.1"
+    ) -> None:
+        """Post signed at `at` (the clock frozen there) from `sender`; the delivery must be accepted."""
         with time_machine.travel(at, tick=False):
-            response = self.ingest.post(payload, as_agent=as_agent)
+            response = self.ingest.post(payload, as_agent=as_agent, sender=sender)
         self.last_arrival = max(at, self.last_arrival or at)
         assert response.status_code == 200, response.content
         expected = len(payload["events"]) if "events" in payload else 1
@@ -67,9 +69,15 @@ class Story:
         kind: str = "outcome.claimed",
         occurred_at: dt.datetime | None = None,
         as_agent: bool = False,
+        sender: str = "127.0.0.1",
         **fields: Any,
     ) -> None:
-        self.send(at, self.event(key=key, at=occurred_at or at, kind=kind, **fields), as_agent=as_agent)
+        self.send(
+            at,
+            self.event(key=key, at=occurred_at or at, kind=kind, **fields),
+            as_agent=as_agent,
+            sender=sender,
+        )
 
     def claim(self, at: dt.datetime, key: str, **fields: Any) -> None:
         """The vendor's agent claims the outcome."""

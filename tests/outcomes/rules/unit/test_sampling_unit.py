@@ -7,16 +7,17 @@ from typing import Any
 
 from outcomes.models import AuditSample
 from outcomes.rules.base import accept, hold, iso, reject
-from outcomes.rules.sampling import AuditSampling
-from tests.support.facts import DAY, SECOND, T0, outcome_facts
+from outcomes.rules.sampling import AuditSampling, AuditSamplingParams
+from tests.support.facts import DAY, SECOND, T0, outcome_facts, policy
 
 RULE = AuditSampling()
 DEADLINE = T0 + 14 * DAY
 DETAILS = {"selected_at": iso(T0), "deadline": iso(DEADLINE)}
 
 
-def evaluate(now: Any, **answer: str) -> Any:
-    facts = outcome_facts(outcome={"id": 7})
+def evaluate(now: Any, unanswered: str = "error", **answer: str) -> Any:
+    rules = policy(audit_sampling={"enabled": True, "unanswered": unanswered})
+    facts = outcome_facts(outcome={"id": 7}, rules=rules)
     sample = AuditSample(outcome=facts.outcome, selected_at=T0, deadline=DEADLINE, **answer)
     return RULE.evaluate(facts, {"audit_sampling": {7: sample}}, now)
 
@@ -38,3 +39,13 @@ def test_an_attested_sample_is_accepted_and_a_denied_one_rejected() -> None:
 
     assert attested == accept("attested", answered_by="api_key:customer", **DETAILS)
     assert denied == reject("audit_denied", answered_by="api_key:customer", note="never happened", **DETAILS)
+
+
+def test_silence_is_not_counted_when_the_contract_says_so_and_counts_only_past_the_deadline() -> None:
+    assert evaluate(DEADLINE - SECOND, "not_counted") == hold(DEADLINE, "awaiting_attestation", **DETAILS)
+    assert evaluate(DEADLINE, "not_counted") == accept("audit_unanswered_not_counted", **DETAILS)
+    error, not_counted = AuditSamplingParams(), AuditSamplingParams(unanswered="not_counted")
+    assert error.unanswered == "error"  # the default: the contract asked for the customer's word
+    assert [error.counts(answered=False, deadline_passed=passed) for passed in (False, True)] == [False, True]
+    assert [not_counted.counts(answered=False, deadline_passed=p) for p in (False, True)] == [False, False]
+    assert not_counted.counts(answered=True, deadline_passed=False)
