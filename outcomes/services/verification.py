@@ -110,7 +110,8 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         by_decision[Decision.HOLD],
         by_decision[Decision.FLAG],
     )
-    next_look = min((v.hold_until for _, v in holds if v.hold_until), default=None)
+    # A flag may ask to be looked at again too (a contested disqualifier at its deadline).
+    next_look = min((v.hold_until for _, v in holds + flags if v.hold_until), default=None)
     dispute_open = [v for rule, v in holds if RULE_NAMED[rule].holds_as_dispute]
     if facts.is_billed:
         clawed = [v for rule, v in rejects if RULE_NAMED[rule].claws_back]
@@ -119,10 +120,12 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         if dispute_open:
             return OutcomeState.DISPUTED, dispute_open[0].hold_until, dispute_open[0].reason
         # A billed outcome whose reversal is held waits in the review queue; it stays billed for money.
+        # A verdict holding it may ask to be looked at again (a deadline, the vendor's window).
+        held_look = min((v.hold_until for _, v in holding if v.hold_until), default=None)
         held_flags = [v for _, v in holding if v.decision == Decision.FLAG]
         if held_flags:
-            return OutcomeState.FLAGGED, None, held_flags[0].reason
-        return OutcomeState.BILLED, None, "billed"
+            return OutcomeState.FLAGGED, held_look, held_flags[0].reason
+        return OutcomeState.BILLED, held_look, "billed"
     reversal = [v for rule, v in rejects if RULE_NAMED[rule].reverses]
     if reversal:
         return OutcomeState.REVERSED, None, reversal[0].reason
