@@ -6,7 +6,7 @@ answers before a deadline or a person decides; at the deadline, silence resolves
 Which of the vendor's evidence fields contradict which disqualifier is the policy's
 (`contradicting_evidence`, nothing by default). Only the vendor's events count (a source that is not the
 customer's system of record), on the outcome (its claim, or a later event for the same natural key),
-received before the disqualifier or at most `vendor_hours` after it: while that window is open and no
+received before the disqualifier or at most `vendor_window_hours` after it: while that window is open and no
 such evidence is in, the disqualifier waits (no void, no credit), so evidence sent just before or just
 after the disqualifier gives the same result. The disqualifier is the one the reversal rule would apply:
 the customer's first timely disqualifying reversal that moves money (maturation.money_moving_reversal).
@@ -65,7 +65,7 @@ class ContestedDisqualifierParams(RuleParams):
             ),
         ),
     ] = Field(default_factory=dict)
-    vendor_hours: Annotated[
+    vendor_window_hours: Annotated[
         int,
         Field(
             ge=0,
@@ -76,7 +76,7 @@ class ContestedDisqualifierParams(RuleParams):
             ),
         ),
     ] = 24
-    answer_days: Annotated[
+    answer_window_days: Annotated[
         int, Field(ge=1, le=90, description="Days the customer has to answer a contested disqualifier.")
     ] = 7
     unanswered: Annotated[
@@ -98,14 +98,15 @@ class ContestedDisqualifierParams(RuleParams):
         if not self.contradicting_evidence:
             return None
         pairs = [
-            f"a {listing_text([name])} by the vendor's {' or '.join(listing_text(fields.split(',')).split(', '))}"
-            for name, fields in sorted(self.contradicting_evidence.items())
+            f"a {listing_text([name])} by the vendor's "
+            + " or ".join(listing_text([field]) for field in self.fields_for(name))
+            for name in sorted(self.contradicting_evidence)
         ]
         silence = "it is billed" if self.unanswered == "keep_billed" else "the disqualifier stands"
         return (
             f"A disqualifier the vendor's evidence contradicts ({'; '.join(pairs)}, sent up to "
-            f"{self.vendor_hours} h after it) is held; the customer answers within {self.answer_days} "
-            f"days, else {silence}."
+            f"{self.vendor_window_hours} h after it) is held; the customer answers within "
+            f"{self.answer_window_days} days, else {silence}."
         )
 
 
@@ -192,7 +193,7 @@ def contest_of(facts: OutcomeFacts) -> Contest | None:
     fields = params.fields_for(str(disqualifier.evidence.get("reason", "")))
     if not fields:
         return None
-    until = disqualifier.received_at + dt.timedelta(hours=params.vendor_hours)
+    until = disqualifier.received_at + dt.timedelta(hours=params.vendor_window_hours)
     evidence = tuple(
         sorted(
             (
@@ -217,7 +218,7 @@ class ContestedDisqualifiers(Rule[ContestedDisqualifierParams]):
         DISQUALIFIER_CONTESTED,
         Reason(
             "disqualifier_answerable",
-            "A disqualifier the vendor may contradict with its evidence: held until the vendor's window ends.",
+            "A disqualifier the vendor may still contradict with its evidence: held until its window ends.",
         ),
         Reason(
             "disqualifier_uncontested",
@@ -253,7 +254,7 @@ class ContestedDisqualifiers(Rule[ContestedDisqualifierParams]):
                 event_id=contest.disqualifier.event_id,
                 disqualifier=str(contest.disqualifier.evidence.get("reason", "")),
                 opened_at=contest.opened_at,
-                deadline=contest.opened_at + dt.timedelta(days=self.params(f).answer_days),
+                deadline=contest.opened_at + dt.timedelta(days=self.params(f).answer_window_days),
             )
             for pk, (f, contest) in contested.items()
             if pk not in rows

@@ -28,7 +28,10 @@ POLICY: dict[str, Any] = {
         "reporting_windows_hours": {"no_show": 24},
     },
     "reversal_anomaly": {"enabled": False},
-    "disqualifier_contest": {"contradicting_evidence": {"no_show": "attendance_record"}, "vendor_hours": 12},
+    "disqualifier_contest": {
+        "contradicting_evidence": {"no_show": "attendance_record"},
+        "vendor_window_hours": 12,
+    },
 }
 REPORTED = T0 + 2 * HOUR
 DEADLINE = REPORTED + 7 * DAY

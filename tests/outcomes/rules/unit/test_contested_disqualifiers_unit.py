@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from contracts.forms.policy import policy_specs
+from core.forms import FIELD_KINDS, coerce, display
 from outcomes.models import (
     Decision,
     DisqualifierContest,
@@ -32,7 +34,10 @@ from tests.support.facts import DAY, HOUR, SECOND, T0, fact, outcome_facts, poli
 
 RULE = ContestedDisqualifiers()
 REPORTED = T0 + 2 * HOUR  # the customer's no-show, received two hours after the meeting
-CONTEST = {"contradicting_evidence": {"no_show": "attendance_record,recording_url"}, "vendor_hours": 12}
+CONTEST = {
+    "contradicting_evidence": {"no_show": "attendance_record,recording_url"},
+    "vendor_window_hours": 12,
+}
 
 
 def rules(unanswered: str = "keep_billed", **contest: Any) -> Any:
@@ -254,9 +259,26 @@ def test_the_parameters_validate_and_say_what_they_do() -> None:
     assert ContestedDisqualifierParams().describe() is None
     for bad in (
         {"contradicting_evidence": {"no_show": "attendance record"}},
-        {"answer_days": 0},
-        {"vendor_hours": 721},
+        {"answer_window_days": 0},
+        {"vendor_window_hours": 721},
         {"unanswered": "credit"},
     ):
         with pytest.raises(ValidationError):
             ContestedDisqualifierParams(**bad)
+
+
+def test_the_portal_form_renders_the_parameters_and_reads_them_back() -> None:
+    specs = policy_specs()
+    evidence = specs["verification_policy.disqualifier_contest.contradicting_evidence"]
+    assert (evidence.widget, evidence.kind) == ("textarea", FIELD_KINDS)
+    assert (
+        specs["verification_policy.disqualifier_contest.vendor_window_hours"].label == "Vendor window (hours)"
+    )
+    assert specs["verification_policy.disqualifier_contest.unanswered"].choices == (
+        ("keep_billed", "Keep billed"),
+        ("reverse", "Reverse"),
+    )
+    typed = "no_show: attendance_record,recording_url\nreopened: transcript_sha256"
+    params = ContestedDisqualifierParams(contradicting_evidence=coerce(typed, FIELD_KINDS))
+    assert params.fields_for("reopened") == ("transcript_sha256",)
+    assert display(params.contradicting_evidence, FIELD_KINDS) == typed
