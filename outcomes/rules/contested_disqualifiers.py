@@ -27,6 +27,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from contracts.policy import RuleParams, listing_text
+from core.events import events_publish
+from outcomes.domain_events import disqualifier_contest_opened
 from outcomes.models import Decision, DisqualifierContest, EventKind, Party
 from outcomes.rules.base import (
     EventFact,
@@ -261,12 +263,25 @@ class ContestedDisqualifiers(Rule[ContestedDisqualifierParams]):
         ]
         if new:
             DisqualifierContest.objects.bulk_create(new, ignore_conflicts=True)
-            rows.update(
-                {
-                    r.outcome_id: r
-                    for r in DisqualifierContest.objects.filter(outcome_id__in=[r.outcome_id for r in new])
-                }
-            )
+            opened = {
+                r.outcome_id: r
+                for r in DisqualifierContest.objects.filter(outcome_id__in=[r.outcome_id for r in new])
+            }
+            rows.update(opened)
+            # In the pipeline's transaction: announced if and only if the contest commits (once: its key).
+            announced = []
+            for row in opened.values():
+                facts, contest = contested[row.outcome_id]
+                announced.append(
+                    disqualifier_contest_opened(
+                        contest=row,
+                        outcome=facts.outcome,
+                        customer_id=facts.contract.customer_id,
+                        vendor_evidence=contest.trail()["vendor"]["evidence"],
+                        unanswered=self.params(facts).unanswered,
+                    )
+                )
+            events_publish(announced)
         for row in rows.values():
             facts = contested[row.outcome_id][0]
             if (

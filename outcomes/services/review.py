@@ -36,7 +36,12 @@ from core.db.bulk import any_of
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.events import events_publish
 from outcomes import selectors
-from outcomes.domain_events import dispute_opened, dispute_resolved, review_decided
+from outcomes.domain_events import (
+    dispute_opened,
+    dispute_resolved,
+    disqualifier_contest_upheld,
+    review_decided,
+)
 from outcomes.models import (
     AuditSample,
     Decision,
@@ -501,6 +506,15 @@ def disqualifier_contest_answer(
             answered_at=now,
             answered_by=actor,
         )
+        if updated:
+            contest.refresh_from_db()
+            events_publish(
+                [
+                    disqualifier_contest_upheld(
+                        contest=contest, outcome=outcome, customer_id=outcome.contract.customer_id
+                    )
+                ]
+            )
     if not updated:
         raise Conflict("This contested disqualifier can no longer be answered.", code="contest_closed")
     outcomes_evaluate(outcome_ids=[outcome.pk], now=now)

@@ -12,7 +12,9 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from notifications.models import Event
 from outcomes.models import DisqualifierContest, OutcomeState
+from outcomes.services.deadlines import deadlines_announce
 from outcomes.services.verification import outcomes_evaluate_due
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
@@ -89,6 +91,17 @@ def test_a_contradicted_no_show_is_contested_not_reversed_and_silence_bills_it_a
     assert story.state("M-3") == OutcomeState.FLAGGED
     assert story.outcome("M-3").disqualifier_contest.deadline == REPORTED + 12 * HOUR + 7 * DAY
 
+    # Both parties are told, the customer with the vendor's evidence, and reminded a day before.
+    opened = Event.objects.get(type="disqualifier_contest.opened", object_id=str(story.outcome("M-1").pk))
+    assert (opened.data["deadline"], opened.data["vendor_evidence"]) == (
+        DEADLINE.isoformat(),
+        {"attendance_record": "att-M-1"},
+    )
+    assert deadlines_announce(now=DEADLINE - HOUR) == 2  # M-1's and M-3's
+    assert deadlines_announce(now=DEADLINE - HOUR) == 2  # a repeat records nothing new
+    reminded = Event.objects.filter(type="disqualifier_contest.deadline_approaching")
+    assert sorted(e.data["natural_key"] for e in reminded) == ["M-1", "M-3"]
+
     # One second before the deadline the customer may still answer; at it, silence bills M-1.
     story.evaluate(DEADLINE - SECOND)
     assert story.state("M-1") == OutcomeState.FLAGGED
@@ -139,6 +152,8 @@ def test_the_customer_answers_with_its_key_and_neither_side_keeps_its_own_way_al
     upheld = contest_answer(customer, story, "M-1", answered_at, uphold=True, evidence={"visitor_log": "v-9"})
     assert upheld.status_code == 200, upheld.content
     assert upheld.json()["status"] == "upheld"
+    told = Event.objects.get(type="disqualifier_contest.upheld")
+    assert (told.data["natural_key"], told.data["evidence"]) == ("M-1", {"visitor_log": "v-9"})
     assert story.verdict("M-1", "contested_disqualifier").facts["customer"]["evidence"] == {
         "visitor_log": "v-9"
     }

@@ -248,7 +248,7 @@ def test_the_vendors_evidence_before_or_after_the_disqualifier_gives_the_same_re
 
 
 def test_the_parameters_validate_and_say_what_they_do() -> None:
-    params = ContestedDisqualifierParams(**CONTEST)
+    params = ContestedDisqualifierParams.model_validate(CONTEST)
     assert params.fields_for("no_show") == ("attendance_record", "recording_url")
     assert params.fields_for("reopened") == ()
     assert params.describe() == (
@@ -264,7 +264,7 @@ def test_the_parameters_validate_and_say_what_they_do() -> None:
         {"unanswered": "credit"},
     ):
         with pytest.raises(ValidationError):
-            ContestedDisqualifierParams(**bad)
+            ContestedDisqualifierParams.model_validate(bad)
 
 
 def test_the_portal_form_renders_the_parameters_and_reads_them_back() -> None:
