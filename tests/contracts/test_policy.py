@@ -48,6 +48,12 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "lock_rate_threshold": 0.1,
         "baseline_multiple": 3.0,
     },
+    "disqualifier_contest": {
+        "contradicting_evidence": {},
+        "vendor_window_hours": 24,
+        "answer_window_days": 7,
+        "unanswered": "keep_billed",
+    },
     "split_detection": {"enabled": False, "window_hours": 24},
     "anomaly": {
         "velocity_enabled": True,
@@ -178,6 +184,8 @@ BOUNDS = [
     Bound("reversal_anomaly.lock_days", ge=0, le=366),
     Bound("reversal_anomaly.lock_rate_threshold", gt=0.0, le=10.0),
     Bound("reversal_anomaly.baseline_multiple", ge=1.0, le=100.0),
+    Bound("disqualifier_contest.vendor_window_hours", ge=0, le=30 * 24),
+    Bound("disqualifier_contest.answer_window_days", ge=1, le=90),
     Bound("split_detection.window_hours", gt=0, le=HOURS_366_DAYS),
     Bound("anomaly.z_threshold", gt=0.0, le=100.0),
     Bound("anomaly.baseline_days", ge=7, le=366, context={"min_history_days": 3}),
