@@ -91,8 +91,9 @@ def _with_decision(verdict: Verdict, facts: OutcomeFacts) -> Verdict:
 
 def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[str, dt.datetime | None, str]:
     """The state the verdicts call for, when to look again, and the deciding reason."""
-    # A verdict holding the reversal (a suspected reversal anomaly, or a person clearing it): the other
-    # rules' voiding and clawing-back rejects wait, and no credit is made, until a person decides.
+    # A verdict holding the reversal (a suspected reversal anomaly, a contested disqualifier, or a person
+    # clearing either): the other rules' voiding and clawing-back rejects wait, and no credit is made,
+    # until a person decides (or a contest's deadline passes).
     holding = [(rule, v) for rule, v in verdicts if RULE_NAMED[rule].holds_reversal(v)]
     if holding:
         verdicts = [
