@@ -58,9 +58,10 @@ _OUTCOME = Route(
 )
 ROUTES: dict[str, Route] = {
     "outcome": _OUTCOME,
-    # A review decides an outcome, and an audit sample's id is its outcome's.
+    # A review decides an outcome, and an audit sample's and a disqualifier contest's id is its outcome's.
     "review": _OUTCOME,
     "audit_sample": _OUTCOME,
+    "disqualifier_contest": _OUTCOME,
     "dispute": Route("outcomes:dispute-detail", None, _object_id("dispute_id")),
     "invoice": Route("settlement:invoice-detail", "settlement-api:invoice", _object_id("invoice_id")),
     "credit_note": Route(

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from core.events import CUSTOMER, VENDOR, DomainEvent, EventType
-from outcomes.models import AuditSample, Dispute, Outcome, OutcomeState
+from outcomes.models import AuditSample, Dispute, DisqualifierContest, Outcome, OutcomeState
 
 BOTH = frozenset({VENDOR, CUSTOMER})
 VENDOR_ONLY = frozenset({VENDOR})
@@ -95,6 +95,20 @@ _DISPUTE_DEADLINE_PROPERTIES = {
     **_DISPUTE_OUTCOME_PROPERTIES,
     "opened_at": {**_INSTANT, "description": "When the customer disputed the outcome."},
     "deadline": {**_INSTANT, "description": "When an unanswered dispute resolves as the policy says."},
+}
+_CONTEST_PROPERTIES = {
+    **_DISPUTE_OUTCOME_PROPERTIES,
+    "disqualifier": {**_TEXT, "description": "The customer's disqualifier (its reversal's reason)."},
+    "opened_at": {**_INSTANT, "description": "When both sides' evidence were in."},
+    "deadline": {**_INSTANT, "description": "When an unanswered contest resolves as the policy says."},
+}
+_CONTEST_EXAMPLE: dict[str, Any] = {
+    "outcome_id": 981,
+    "outcome_type": "meeting.held",
+    "natural_key": "M-1042",
+    "disqualifier": "no_show",
+    "opened_at": "2026-06-01T14:00:00+00:00",
+    "deadline": "2026-06-08T14:00:00+00:00",
 }
 
 EVENT_TYPES: tuple[EventType, ...] = (
@@ -293,6 +307,65 @@ EVENT_TYPES: tuple[EventType, ...] = (
         audiences=BOTH,
         data_schema=_schema(_SAMPLE_PROPERTIES),
         example=_SAMPLE_EXAMPLE,
+    ),
+    # A contested disqualifier: the customer must answer, with the vendor's evidence before it (the
+    # evidence is put to the customer on purpose, so it is no internal of the vendor's).
+    EventType(
+        name="disqualifier_contest.opened",
+        summary=(
+            "The vendor's evidence contradicts a customer's disqualifier: the outcome is held until the "
+            "customer answers, a person decides or the deadline passes."
+        ),
+        object="disqualifier_contest",
+        audiences=BOTH,
+        data_schema=_schema(
+            {
+                **_CONTEST_PROPERTIES,
+                "vendor_evidence": {
+                    "type": "object",
+                    "description": "The vendor's fields that contradict it, each value cut at 200 characters.",
+                },
+                "unanswered": {
+                    "type": "string",
+                    "enum": ["keep_billed", "reverse"],
+                    "description": "What silence at the deadline means: billed, or the disqualifier stands.",
+                },
+            }
+        ),
+        example={
+            **_CONTEST_EXAMPLE,
+            "vendor_evidence": {"attendance_record": "att-5521"},
+            "unanswered": "keep_billed",
+        },
+    ),
+    EventType(
+        name="disqualifier_contest.deadline_approaching",
+        summary="A contested disqualifier the customer has not answered resolves by the policy within a day.",
+        object="disqualifier_contest",
+        audiences=BOTH,
+        data_schema=_schema(_CONTEST_PROPERTIES),
+        example=_CONTEST_EXAMPLE,
+    ),
+    # The customer's answer, for the vendor and the operator who now decide.
+    EventType(
+        name="disqualifier_contest.upheld",
+        summary="The customer upheld its contested disqualifier with evidence: a neutral operator decides.",
+        object="disqualifier_contest",
+        audiences=BOTH,
+        data_schema=_schema(
+            {
+                **_CONTEST_PROPERTIES,
+                "answer": {**_TEXT, "description": "The customer's answer."},
+                "evidence": {"type": "object", "description": "The customer's evidence."},
+                "answered_at": _INSTANT,
+            }
+        ),
+        example={
+            **_CONTEST_EXAMPLE,
+            "answer": "Our front desk logged no visitor.",
+            "evidence": {"visitor_log": "2026-06-01"},
+            "answered_at": "2026-06-02T09:00:00+00:00",
+        },
     ),
     # The customer's cap on its own contract: nothing internal.
     EventType(
@@ -521,4 +594,81 @@ def cap_reached(
         contract_id=contract_id,
         occurred_at=now,
         dedup_key=f"cap.reached:{contract_id}:{outcome_type}:{period_start}",
+    )
+
+
+def _contest_event(
+    type_: str,
+    contest: DisqualifierContest,
+    outcome: Outcome,
+    customer_id: Any,
+    dedup_key: str | None,
+    **data: Any,
+) -> DomainEvent:
+    return DomainEvent(
+        type=type_,
+        vendor_id=outcome.vendor_id,
+        object_id=str(outcome.pk),  # one contest per outcome: its page is the outcome's
+        data={
+            "outcome_id": outcome.pk,
+            "outcome_type": outcome.outcome_type_key,
+            "natural_key": outcome.natural_key,
+            "disqualifier": contest.disqualifier,
+            "opened_at": iso(contest.opened_at),
+            "deadline": iso(contest.deadline),
+            **data,
+        },
+        customer_id=customer_id,
+        contract_id=outcome.contract_id,
+        occurred_at=contest.answered_at or contest.opened_at,
+        dedup_key=dedup_key,
+    )
+
+
+def disqualifier_contest_opened(
+    *,
+    contest: DisqualifierContest,
+    outcome: Outcome,
+    customer_id: Any,
+    vendor_evidence: dict[str, Any],
+    unanswered: str,
+) -> DomainEvent:
+    """Once per contest (its key)."""
+    return _contest_event(
+        "disqualifier_contest.opened",
+        contest,
+        outcome,
+        customer_id,
+        f"disqualifier_contest.opened:{contest.pk}",
+        vendor_evidence=vendor_evidence,
+        unanswered=unanswered,
+    )
+
+
+def disqualifier_contest_deadline_approaching(
+    *, contest: DisqualifierContest, outcome: Outcome, customer_id: Any
+) -> DomainEvent:
+    """Once per contest and deadline."""
+    return _contest_event(
+        "disqualifier_contest.deadline_approaching",
+        contest,
+        outcome,
+        customer_id,
+        f"disqualifier_contest.deadline_approaching:{contest.pk}:{iso(contest.deadline)}",
+    )
+
+
+def disqualifier_contest_upheld(
+    *, contest: DisqualifierContest, outcome: Outcome, customer_id: Any
+) -> DomainEvent:
+    """`contest` as the customer upheld it (the update that did it happens once)."""
+    return _contest_event(
+        "disqualifier_contest.upheld",
+        contest,
+        outcome,
+        customer_id,
+        None,
+        answer=contest.answer,
+        evidence=contest.answer_evidence,
+        answered_at=iso(contest.answered_at),
     )

@@ -322,6 +322,40 @@ class Dispute(models.Model):
         return f"dispute on {self.outcome_id} ({self.status})"
 
 
+class DisqualifierContest(models.Model):
+    """A customer's disqualifier the vendor's own evidence contradicts (an attendance record against a
+    no-show): held, neither voided nor clawed back, until the customer answers, a person decides or the
+    customer's deadline passes (outcomes.rules.contested_disqualifiers)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open: the customer may answer until the deadline"
+        UPHELD = (
+            "upheld",
+            "Upheld by the customer with evidence: an operator decides (or the vendor concedes)",
+        )
+        EXPIRED_BILLED = "expired_billed", "Unanswered: the disqualifier is refused (billed)"
+        EXPIRED_REVERSED = "expired_reversed", "Unanswered: the disqualifier stands (voided or credited)"
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.OneToOneField(Outcome, on_delete=models.PROTECT, related_name="disqualifier_contest")
+    event_id = models.CharField(max_length=200, help_text="The disqualifying reversal's event id.")
+    disqualifier = models.CharField(max_length=64)
+    opened_at = models.DateTimeField(help_text="When both sides' evidence had arrived.")
+    deadline = models.DateTimeField(help_text="The customer answers before it; silence resolves at it.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    answer = models.TextField(blank=True, default="")
+    answer_evidence = models.JSONField(default=dict)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.CharField(max_length=200, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "deadline"])]
+
+    def __str__(self) -> str:
+        return f"contested {self.disqualifier} on {self.outcome_id} ({self.status})"
+
+
 class AuditSample(models.Model):
     """An outcome chosen (unpredictably, by HMAC) for the customer to attest."""
 

@@ -11,6 +11,7 @@ from outcomes.models import (
     AuditSample,
     Delivery,
     Dispute,
+    DisqualifierContest,
     Outcome,
     OutcomeState,
     OutcomeTransition,
@@ -98,6 +99,27 @@ class DisputeOut(serializers.ModelSerializer[Dispute]):
             "response_evidence",
             "resolved_at",
             "resolved_by",
+        ]
+
+
+class DisqualifierContestOut(serializers.ModelSerializer[DisqualifierContest]):
+    outcome_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = DisqualifierContest
+        fields = [
+            "id",
+            "outcome_id",
+            "event_id",
+            "disqualifier",
+            "status",
+            "opened_at",
+            "deadline",
+            "answer",
+            "answer_evidence",
+            "answered_at",
+            "answered_by",
+            "resolved_at",
         ]
 
 
@@ -219,6 +241,17 @@ class ReviewDecisionIn(serializers.Serializer[None]):
 
 class DisputeRespondIn(serializers.Serializer[None]):
     accept = serializers.BooleanField(help_text="true: the customer is right (no bill, or a credit).")
+    response = serializers.CharField(max_length=5000)
+    evidence = serializers.DictField(required=False, default=dict)
+
+
+class DisqualifierContestAnswerIn(serializers.Serializer[None]):
+    uphold = serializers.BooleanField(
+        help_text=(
+            "true: the customer upholds its disqualifier with evidence (an operator then decides); "
+            "false: it withdraws it (the outcome is billed)."
+        )
+    )
     response = serializers.CharField(max_length=5000)
     evidence = serializers.DictField(required=False, default=dict)
 

@@ -29,6 +29,11 @@ urlpatterns = [
         name="customer-outcome-dispute",
     ),
     path(
+        "customer/outcomes/<str:outcome_id>/contest",
+        views.CustomerOutcomeContestApi.as_view(),
+        name="customer-outcome-contest",
+    ),
+    path(
         "customer/outcomes/<str:outcome_id>/attest",
         views.CustomerOutcomeAttestApi.as_view(),
         name="customer-outcome-attest",

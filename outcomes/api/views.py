@@ -19,6 +19,8 @@ from outcomes.api.serializers import (
     DisputeOpenIn,
     DisputeOut,
     DisputeRespondIn,
+    DisqualifierContestAnswerIn,
+    DisqualifierContestOut,
     OutcomeDetailOut,
     OutcomeFilter,
     OutcomeOut,
@@ -32,6 +34,7 @@ from outcomes.rules import FLAGS
 from outcomes.services.review import (
     dispute_open,
     dispute_respond,
+    disqualifier_contest_answer,
     review_decide,
     sample_attest,
     vendor_party,
@@ -201,6 +204,26 @@ class CustomerOutcomeDisputeApi(CustomerApiView):
         outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
         dispute = dispute_open(outcome=outcome, actor=self.actor, **self.body(DisputeOpenIn))
         return Response(DisputeOut(dispute).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerOutcomeContestApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_outcomes_contest_answer",
+        request=DisqualifierContestAnswerIn,
+        responses=DisqualifierContestOut,
+        description=(
+            "Answer a contested disqualifier (your disqualifier that the vendor's own evidence "
+            "contradicts) before its deadline: withdraw it (the outcome is billed) or uphold it with "
+            "evidence (a neutral operator then decides; the vendor may still concede). 404 no_contest "
+            "when the outcome has none; 409 contest_closed once resolved or past the deadline."
+        ),
+    )
+    def post(self, request: Request, outcome_id: str) -> Response:
+        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
+        contest = disqualifier_contest_answer(
+            outcome=outcome, actor=self.actor, **self.body(DisqualifierContestAnswerIn)
+        )
+        return Response(DisqualifierContestOut(contest).data)
 
 
 class CustomerOutcomeAttestApi(CustomerApiView):

@@ -16,6 +16,7 @@ from outcomes.rules.anomaly import Anomaly
 from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict
 from outcomes.rules.baseline import BaselineLift
 from outcomes.rules.confirmation import Confirmation
+from outcomes.rules.contested_disqualifiers import ContestedDisqualifiers
 from outcomes.rules.disputes import Disputes
 from outcomes.rules.event_time import EventTime
 from outcomes.rules.evidence import Evidence
@@ -48,6 +49,7 @@ RULES: tuple[Rule[Any], ...] = (
     Maturation(),
     Reversal(),
     ReversalAnomaly(),
+    ContestedDisqualifiers(),
     Anomaly(),
     AuditSampling(),
     Disputes(),

@@ -229,3 +229,17 @@ class Reversal(Rule[ReversalParams]):
         if first.occurred_at <= lock_date:
             return reject("clawed_back", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
         return accept("reversal_after_lock", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
+
+
+def money_moving_reversal(facts: OutcomeFacts) -> tuple[EventFact, dt.datetime | None] | None:
+    """The customer's disqualifying reversal that would move money (void the outcome, or credit it by
+    the lock date), with the outcome's lock date once billed; None when no reversal would, or when the
+    first disqualifier is the vendor's own (it concedes). The rules that hold a reversal read this one."""
+    lock_date = Reversal.lock_date(facts)
+    disqualifying = disqualifying_reversals(facts)
+    if not disqualifying or not disqualifying[0].from_customer:
+        return None
+    first = disqualifying[0]
+    if lock_date is not None and first.occurred_at > lock_date:
+        return None
+    return first, lock_date

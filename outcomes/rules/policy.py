@@ -26,6 +26,7 @@ SECTION_ORDER = (
     "maturation",
     "reversal",
     "reversal_anomaly",
+    "disqualifier_contest",
     "split_detection",
     "anomaly",
     "audit_sampling",

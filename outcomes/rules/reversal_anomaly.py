@@ -31,8 +31,8 @@ from contracts.models import WebhookSource
 from contracts.policy import RuleParams, percent_text
 from outcomes.counters import utc_day
 from outcomes.models import Decision, EventKind, OutcomeDayCount, Party, RawEvent
-from outcomes.rules.base import EventFact, FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag, iso
-from outcomes.rules.maturation import Reversal, disqualifying_reversals
+from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag, iso
+from outcomes.rules.maturation import money_moving_reversal
 
 
 class ReversalAnomalyParams(RuleParams):
@@ -178,19 +178,6 @@ def rate_statistic(
     )
 
 
-def _held_reversal(facts: OutcomeFacts) -> tuple[EventFact, dt.datetime | None] | None:
-    """The customer's reversal that would move money (void it, or credit it by the lock date), with the
-    outcome's lock date once billed; None when no reversal would."""
-    lock_date = Reversal.lock_date(facts)
-    disqualifying = disqualifying_reversals(facts)
-    if not disqualifying or not disqualifying[0].from_customer:
-        return None
-    first = disqualifying[0]
-    if lock_date is not None and first.occurred_at > lock_date:
-        return None
-    return first, lock_date
-
-
 class ReversalAnomaly(Rule[ReversalAnomalyParams]):
     name = "reversal_anomaly"
     params_model = ReversalAnomalyParams
@@ -208,7 +195,9 @@ class ReversalAnomaly(Rule[ReversalAnomalyParams]):
         reversals: dict[tuple[Any, Any], dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
         outcomes: dict[Any, dict[dt.date, int]] = defaultdict(dict)
         watched = [
-            (f, held[0]) for f in batch if self.params(f).enabled and (held := _held_reversal(f)) is not None
+            (f, held[0])
+            for f in batch
+            if self.params(f).enabled and (held := money_moving_reversal(f)) is not None
         ]
         if not watched:
             return {"reversals": reversals, "outcomes": outcomes}
@@ -250,7 +239,7 @@ class ReversalAnomaly(Rule[ReversalAnomalyParams]):
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         params = self.params(facts)
-        held = _held_reversal(facts) if params.enabled else None
+        held = money_moving_reversal(facts) if params.enabled else None
         if held is None:
             return None
         event, lock_date = held

@@ -33,14 +33,20 @@ from django.utils import timezone
 from contracts.audit import audit_record_many
 from contracts.models import Contract, Vendor
 from core.db.bulk import any_of
-from core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.events import events_publish
 from outcomes import selectors
-from outcomes.domain_events import dispute_opened, dispute_resolved, review_decided
+from outcomes.domain_events import (
+    dispute_opened,
+    dispute_resolved,
+    disqualifier_contest_upheld,
+    review_decided,
+)
 from outcomes.models import (
     AuditSample,
     Decision,
     Dispute,
+    DisqualifierContest,
     Outcome,
     OutcomeState,
     OutcomeVerdict,
@@ -48,6 +54,7 @@ from outcomes.models import (
     ReviewDecision,
 )
 from outcomes.rules import FLAGS
+from outcomes.rules.contested_disqualifiers import DISQUALIFIER_CONTESTED
 from outcomes.rules.disputes import Disputes, dispute_window_closes
 from outcomes.rules.policy import VerificationPolicy
 from outcomes.services.verification import outcomes_evaluate
@@ -442,6 +449,77 @@ def dispute_respond(
     outcomes_evaluate(outcome_ids=[dispute.outcome_id], now=now)
     dispute.refresh_from_db()
     return dispute
+
+
+def disqualifier_contest_answer(
+    *,
+    outcome: Outcome,
+    uphold: bool,
+    response: str,
+    evidence: dict[str, Any] | None,
+    actor: str,
+) -> DisqualifierContest:
+    """The customer answers a contested disqualifier before its deadline: it withdraws it (a decision
+    accepting the flag: the outcome is billed), or upholds it with evidence, which stops the clock and
+    leaves the decision to an operator (or the vendor conceding): the customer never keeps it alone."""
+    contest = DisqualifierContest.objects.filter(outcome=outcome).first()
+    if contest is None:
+        raise NotFound("This outcome has no contested disqualifier.", code="no_contest")
+    if not response.strip():
+        raise ValidationFailed.on_field("response", "required", "Explain the answer to the vendor.")
+    now = timezone.now()
+    open_statuses = [DisqualifierContest.Status.OPEN] + (
+        [] if uphold else [DisqualifierContest.Status.UPHELD]
+    )
+    if contest.status not in open_statuses or (
+        contest.status == DisqualifierContest.Status.OPEN and now >= contest.deadline
+    ):
+        closed = (
+            "its deadline passed" if contest.status == DisqualifierContest.Status.OPEN else contest.status
+        )
+        raise Conflict(
+            f"This contested disqualifier can no longer be answered ({closed}).", code="contest_closed"
+        )
+    if not uphold:
+        review_decide(
+            outcome=outcome,
+            flag_reason=DISQUALIFIER_CONTESTED.code,
+            verdict=ACCEPT,
+            party=Party.CUSTOMER,
+            actor=actor,
+            justification=response,
+            evidence=evidence,
+        )
+        contest.refresh_from_db()
+        return contest
+    if not evidence:
+        raise ValidationFailed.on_field("evidence", "required", "Upholding a disqualifier needs evidence.")
+    with transaction.atomic():
+        # Only while open and before the deadline: an evaluation expiring it at the deadline wins if it
+        # committed first.
+        updated = DisqualifierContest.objects.filter(
+            pk=contest.pk, status=DisqualifierContest.Status.OPEN, deadline__gt=now
+        ).update(
+            status=DisqualifierContest.Status.UPHELD,
+            answer=response,
+            answer_evidence=evidence,
+            answered_at=now,
+            answered_by=actor,
+        )
+        if updated:
+            contest.refresh_from_db()
+            events_publish(
+                [
+                    disqualifier_contest_upheld(
+                        contest=contest, outcome=outcome, customer_id=outcome.contract.customer_id
+                    )
+                ]
+            )
+    if not updated:
+        raise Conflict("This contested disqualifier can no longer be answered.", code="contest_closed")
+    outcomes_evaluate(outcome_ids=[outcome.pk], now=now)
+    contest.refresh_from_db()
+    return contest
 
 
 def sample_attest(*, sample: AuditSample, attested: bool, actor: str, note: str = "") -> AuditSample:

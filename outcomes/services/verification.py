@@ -72,8 +72,9 @@ class EvaluationSummary:
 
 def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[str, dt.datetime | None, str]:
     """The state the verdicts call for, when to look again, and the deciding reason."""
-    # A verdict holding the reversal (a suspected reversal anomaly, or a person clearing it): the other
-    # rules' voiding and clawing-back rejects wait, and no credit is made, until a person decides.
+    # A verdict holding the reversal (a suspected reversal anomaly, a contested disqualifier, or a person
+    # clearing either): the other rules' voiding and clawing-back rejects wait, and no credit is made,
+    # until a person decides (or a contest's deadline passes).
     holding = [(rule, v) for rule, v in verdicts if RULE_NAMED[rule].holds_reversal(v)]
     if holding:
         verdicts = [
@@ -91,7 +92,8 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         by_decision[Decision.HOLD],
         by_decision[Decision.FLAG],
     )
-    # When to look again: a hold's end, or an open flag's deadline (outcomes.rules.flag_deadlines).
+    # When to look again: a hold's end, or an open flag's deadline (outcomes.rules.flag_deadlines, or a
+    # contested disqualifier's).
     next_look = min((v.hold_until for _, v in holds + flags if v.hold_until), default=None)
     dispute_open = [v for rule, v in holds if RULE_NAMED[rule].holds_as_dispute]
     if facts.is_billed:
@@ -101,11 +103,12 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
         if dispute_open:
             return OutcomeState.DISPUTED, dispute_open[0].hold_until, dispute_open[0].reason
         # A billed outcome whose reversal is held waits in the review queue; it stays billed for money.
+        # A verdict holding it may ask to be looked at again (a deadline, the vendor's window).
+        held_look = min((v.hold_until for _, v in holding if v.hold_until), default=None)
         held_flags = [v for _, v in holding if v.decision == Decision.FLAG]
         if held_flags:
-            deadline = min((v.hold_until for v in held_flags if v.hold_until), default=None)
-            return OutcomeState.FLAGGED, deadline, held_flags[0].reason
-        return OutcomeState.BILLED, None, "billed"
+            return OutcomeState.FLAGGED, held_look, held_flags[0].reason
+        return OutcomeState.BILLED, held_look, "billed"
     reversal = [v for rule, v in rejects if RULE_NAMED[rule].reverses]
     if reversal:
         return OutcomeState.REVERSED, None, reversal[0].reason

@@ -68,6 +68,12 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "lock_rate_threshold": 0.1,
         "baseline_multiple": 3.0,
     },
+    "disqualifier_contest": {
+        "contradicting_evidence": {},
+        "vendor_window_hours": 24,
+        "answer_window_days": 7,
+        "unanswered": "keep_billed",
+    },
     "split_detection": {"enabled": False, "window_hours": 24},
     "anomaly": {
         "velocity_enabled": True,
@@ -212,6 +218,8 @@ BOUNDS = [
     Bound("verifier.timeout_seconds", ge=1, le=60),
     Bound("verifier.retry_minutes", ge=1, le=1440),
     Bound("verifier.max_failures", ge=1, le=20),
+    Bound("disqualifier_contest.vendor_window_hours", ge=0, le=30 * 24),
+    Bound("disqualifier_contest.answer_window_days", ge=1, le=90),
     Bound("split_detection.window_hours", gt=0, le=HOURS_366_DAYS),
     Bound("anomaly.z_threshold", gt=0.0, le=100.0),
     Bound("anomaly.baseline_days", ge=7, le=366, context={"min_history_days": 3}),

@@ -624,6 +624,7 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("GET", "/api/v1/customer/outcomes/1"),
         ("POST", "/api/v1/customer/outcomes/1/review"),
         ("POST", "/api/v1/customer/outcomes/1/dispute"),
+        ("POST", "/api/v1/customer/outcomes/1/contest"),
         ("POST", "/api/v1/customer/outcomes/1/attest"),
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),

@@ -28,6 +28,14 @@ MATRIX = [
     ("suppression_suspected", Party.CUSTOMER, "reject", False),
     ("suppression_suspected", Party.OPERATOR, "accept", True),
     ("suppression_suspected", Party.OPERATOR, "reject", True),
+    # A contested disqualifier: the vendor only concedes; the customer only withdraws (upholding it is
+    # an answer, not a decision).
+    ("disqualifier_contested", Party.VENDOR, "accept", False),
+    ("disqualifier_contested", Party.VENDOR, "reject", True),
+    ("disqualifier_contested", Party.CUSTOMER, "accept", True),
+    ("disqualifier_contested", Party.CUSTOMER, "reject", False),
+    ("disqualifier_contested", Party.OPERATOR, "accept", True),
+    ("disqualifier_contested", Party.OPERATOR, "reject", True),
 ]
 
 
@@ -52,6 +60,7 @@ def test_the_matrix_covers_every_declared_flag_and_each_declares_what_accepting_
     assert {code: flag.on_accept for code, flag in FLAGS.items() if code in covered} == {
         "velocity_anomaly": BILLS_CUSTOMER,
         "suppression_suspected": BILLS_CUSTOMER,
+        "disqualifier_contested": BILLS_CUSTOMER,
     }
 
 

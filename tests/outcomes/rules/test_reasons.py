@@ -46,7 +46,7 @@ def test_each_rule_declares_exactly_the_reason_codes_it_emits() -> None:
 
 def test_every_reason_code_has_a_text() -> None:
     codes = set().union(*(emitted_codes(rule) for rule in RULES))
-    assert len(codes) == 72
+    assert len(codes) == 77
     for code in codes:
         assert reason_text(code).strip(), code
         assert reason_text(code) == REASONS[code].text
@@ -74,6 +74,7 @@ def test_each_flag_says_who_decides_it() -> None:
         "sender_anonymised",
         "sender_shared_with_vendor",
         "reversal_anomaly",
+        "disqualifier_contested",
         "velocity_anomaly",
     ]
     for flag in FLAGS.values():
