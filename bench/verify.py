@@ -98,7 +98,14 @@ PLAN = (
 
 # Rules that issue 16 ("integrity against both sides") added or extended: their share of the cost is
 # reported on its own (suppression's short windows extend the suppression rule, timed as a whole).
-ISSUE_16_RULES = ("evidence_content", "verifier", "suppression", "sender", "reversal_anomaly", "flag_deadlines")
+ISSUE_16_RULES = (
+    "evidence_content",
+    "verifier",
+    "suppression",
+    "sender",
+    "reversal_anomaly",
+    "flag_deadlines",
+)
 
 # `--policy hardened`: the default policy plus every issue-16 option that is off by default (the
 # bench's events carry no evidence, so content rules would reject everything and are left out).
