@@ -6,7 +6,9 @@ A disqualifier may have a reporting window (`reporting_windows_hours`): it count
 received the report within that many hours of the outcome's `occurred_at`. The receipt time is the one
 the reporter cannot backdate (an event's own `occurred_at` is what the sender says). A late one is
 recorded (`disqualifier_reported_late`) and moves no money. `disqualifying_reversals` applies the
-windows, so the reversal rule, the reversal anomaly rule and anything else reading it agree.
+windows, so the reversal rule, the reversal anomaly rule and anything else reading it agree. A
+reversal giving no reason has the strictest window set. The lock date, too, is judged by when the
+reversal was received: a reversal backdated to before the lock date but sent after it moves no money.
 
 A per-task outcome type (billing_basis "per_task") bills every completed attempt whatever its result,
 so it does not mature: there is no result to wait for. A reversal still voids or claws it back."""
@@ -106,10 +108,13 @@ class ReversalParams(RuleParams):
 
 def reporting_window(facts: OutcomeFacts, reversal: EventFact) -> tuple[int, dt.datetime] | None:
     """A disqualifying reversal's reporting window in hours and the last instant it may be received and
-    still count; None: no deadline (its reason has no window, or it gives no reason)."""
-    if "reason" not in reversal.evidence:
-        return None
-    hours = Maturation.params(facts).reporting_windows_hours.get(str(reversal.evidence["reason"]))
+    still count; None: no deadline (its reason has no window). A reversal giving no reason has the
+    strictest window the policy sets: leaving the reason out must not escape every deadline."""
+    windows = Maturation.params(facts).reporting_windows_hours
+    if "reason" in reversal.evidence:
+        hours = windows.get(str(reversal.evidence["reason"]))
+    else:
+        hours = min(windows.values(), default=None)
     if hours is None:
         return None
     return hours, facts.outcome.occurred_at + dt.timedelta(hours=hours)
@@ -226,9 +231,15 @@ class Reversal(Rule[ReversalParams]):
         billed_at, lock_date = facts.outcome.billed_at, self.lock_date(facts)
         if billed_at is None or lock_date is None:
             return reject("reversed", **details)
-        if first.occurred_at <= lock_date:
+        if first.received_at <= lock_date:
             return reject("clawed_back", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
-        return accept("reversal_after_lock", billed_at=iso(billed_at), lock_date=iso(lock_date), **details)
+        return accept(
+            "reversal_after_lock",
+            billed_at=iso(billed_at),
+            lock_date=iso(lock_date),
+            reported_at=iso(first.received_at),
+            **details,
+        )
 
 
 def money_moving_reversal(facts: OutcomeFacts) -> tuple[EventFact, dt.datetime | None] | None:
@@ -240,6 +251,6 @@ def money_moving_reversal(facts: OutcomeFacts) -> tuple[EventFact, dt.datetime |
     if not disqualifying or not disqualifying[0].from_customer:
         return None
     first = disqualifying[0]
-    if lock_date is not None and first.occurred_at > lock_date:
+    if lock_date is not None and first.received_at > lock_date:
         return None
     return first, lock_date

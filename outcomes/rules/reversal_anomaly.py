@@ -246,7 +246,7 @@ class ReversalAnomaly(Rule[ReversalAnomalyParams]):
         stats = prepared[self.name]
         contract_id = facts.outcome.contract_id
         day = utc_day(event.received_at)
-        days_to_lock = None if lock_date is None else (lock_date - event.occurred_at) / dt.timedelta(days=1)
+        days_to_lock = None if lock_date is None else (lock_date - event.received_at) / dt.timedelta(days=1)
         near_lock = days_to_lock is not None and days_to_lock <= params.lock_days
         floor = params.lock_rate_threshold if near_lock else params.rate_threshold
         volume = stats["outcomes"].get(contract_id, {})

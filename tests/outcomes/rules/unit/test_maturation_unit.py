@@ -95,7 +95,63 @@ def test_after_billing_a_reversal_is_clawed_back_until_the_lock_date_then_only_r
         "clawed_back", reversed_at=iso(lock_date), **dates
     )
     assert REVERSAL.evaluate(after, {}, lock_date + HOUR) == accept(
-        "reversal_after_lock", reversed_at=iso(lock_date + HOUR), **dates
+        "reversal_after_lock", reversed_at=iso(lock_date + HOUR), reported_at=iso(lock_date + HOUR), **dates
+    )
+
+
+def test_the_lock_date_is_judged_by_when_the_reversal_was_received_not_the_date_it_gives() -> None:
+    billed_at, lock_date = T0 + DAY, T0 + 31 * DAY
+    billed = {"billed_at": billed_at, "state": OutcomeState.BILLED}
+    backdated = fact(
+        EventKind.OUTCOME_REVERSED,
+        lock_date - DAY,
+        received_at=lock_date + SECOND,
+        from_customer=True,
+        evidence={"reason": "reopened"},
+        event_id="evt_rev",
+    )
+    on_time = fact(
+        EventKind.OUTCOME_REVERSED,
+        lock_date - DAY,
+        received_at=lock_date,
+        from_customer=True,
+        evidence={"reason": "reopened"},
+        event_id="evt_rev",
+    )
+
+    late = REVERSAL.evaluate(outcome_facts(fact(), backdated, outcome=billed), {}, lock_date + SECOND)
+    assert late is not None
+    assert (late.decision, late.reason, late.facts["reported_at"]) == (
+        "accept",
+        "reversal_after_lock",
+        iso(lock_date + SECOND),
+    )
+    kept = REVERSAL.evaluate(outcome_facts(fact(), on_time, outcome=billed), {}, lock_date)
+    assert kept is not None
+    assert (kept.decision, kept.reason) == ("reject", "clawed_back")
+
+
+def test_a_reversal_without_a_reason_has_the_strictest_reporting_window() -> None:
+    rules = policy(
+        maturation={
+            "disqualifiers": ["reopened", "no_show"],
+            "reporting_windows_hours": {"reopened": 72, "no_show": 24},
+        }
+    )
+    in_time = fact(EventKind.OUTCOME_REVERSED, T0 + HOUR, received_at=T0 + 24 * HOUR, from_customer=True)
+    late = fact(
+        EventKind.OUTCOME_REVERSED, T0 + HOUR, received_at=T0 + 24 * HOUR + SECOND, from_customer=True
+    )
+
+    assert (
+        REVERSAL.evaluate(outcome_facts(fact(), in_time, rules=rules), {}, T0 + 2 * DAY).reason == "reversed"
+    )  # type: ignore[union-attr]
+    verdict = REVERSAL.evaluate(outcome_facts(fact(), late, rules=rules), {}, T0 + 2 * DAY)
+    assert verdict is not None
+    assert (verdict.decision, verdict.reason, verdict.facts["window_hours"]) == (
+        "accept",
+        "disqualifier_reported_late",
+        24,
     )
 
 
@@ -149,7 +205,9 @@ def test_a_late_disqualifier_after_billing_is_not_clawed_back_nor_watched_as_an_
     assert ReversalAnomaly().prepare([facts], T0 + 2 * DAY)["outcomes"] == {}
 
 
-def test_a_disqualifier_without_a_window_or_reason_has_no_deadline_and_a_timely_one_wins() -> None:
+def test_a_disqualifier_without_a_window_has_no_deadline_one_without_reason_the_strictest_and_a_timely_one_wins() -> (
+    None
+):
     a_year_later = T0 + 366 * DAY
     reopened = outcome_facts(fact(), reversed_at(a_year_later, reason="reopened"), rules=NO_SHOW_IN_24_HOURS)
     no_reason = outcome_facts(fact(), reversed_at(a_year_later), rules=NO_SHOW_IN_24_HOURS)
@@ -161,7 +219,8 @@ def test_a_disqualifier_without_a_window_or_reason_has_no_deadline_and_a_timely_
     )
 
     assert [e.event_id for e in disqualifying_reversals(reopened)] == ["evt_rev"]
-    assert [e.event_id for e in disqualifying_reversals(no_reason)] == ["evt_rev"]
+    assert disqualifying_reversals(no_reason) == []  # the strictest window (no_show: 24 h) applies
+    assert [e.event_id for e, *_ in late_disqualifiers(no_reason)] == ["evt_rev"]
     verdict = REVERSAL.evaluate(late_then_timely, {}, T0 + 30 * HOUR)
     assert verdict is not None
     assert (verdict.decision, verdict.reason, verdict.facts["disqualifier"]) == (
