@@ -25,6 +25,7 @@ from outcomes.rules.reversal_anomaly import ReversalAnomaly
 from outcomes.rules.sampling import AuditSampling
 from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
+from outcomes.rules.system_of_record import SystemOfRecord
 from outcomes.rules.time_to_outcome import TimeToOutcome
 
 RULES: tuple[Rule[Any], ...] = (
@@ -32,6 +33,7 @@ RULES: tuple[Rule[Any], ...] = (
     Idempotency(),
     NaturalKeyUniqueness(),
     EventTime(),
+    SystemOfRecord(),
     TimeToOutcome(),
     Evidence(),
     SplitDetection(),

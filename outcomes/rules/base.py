@@ -117,6 +117,9 @@ class EventFact:
     from_customer: bool  # posted by the customer's system of record
     evidence: dict[str, Any]
     webhook_id: str
+    # The money facts the event reports beside its time (outcomes.rules.system_of_record settles them).
+    value_minor: int | None = None
+    parent_key: str = ""
 
 
 @dataclass
@@ -137,6 +140,9 @@ class OutcomeFacts:
     decisions: dict[str, ReviewDecision]
     dispute: Dispute | None
     sample: AuditSample | None
+    # The billed facts this evaluation moved (set before the rules run; outcomes.rules.system_of_record):
+    # field name -> (stored value, new value).
+    moved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @cached_property
     def claims(self) -> list[EventFact]:

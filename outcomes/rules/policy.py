@@ -30,6 +30,7 @@ SECTION_ORDER = (
     "suppression",
     "disputes",
     "baseline_lift",
+    "system_of_record",
 )
 
 

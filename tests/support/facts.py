@@ -38,6 +38,8 @@ def fact(
     from_customer: bool = False,
     evidence: dict[str, Any] | None = None,
     event_id: str | None = None,
+    value_minor: int | None = None,
+    parent_key: str = "",
 ) -> EventFact:
     """One event: by default the vendor's agent claiming the outcome at T0, received at once."""
     n = next(_ids)
@@ -50,6 +52,8 @@ def fact(
         from_customer=from_customer,
         evidence=evidence or {},
         webhook_id=f"msg_{n}",
+        value_minor=value_minor,
+        parent_key=parent_key,
     )
 
 
