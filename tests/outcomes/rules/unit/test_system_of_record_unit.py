@@ -110,6 +110,7 @@ def test_another_task_or_outcome_type_is_flagged_and_a_side_saying_nothing_is_no
     facts = outcome_facts(vendor())
     other_type = RULE.evaluate(facts, {"system_of_record": {facts.outcome.pk: ["ticket.escalated"]}}, T0)
 
+    assert other_type is not None
     assert (other_task.reason, other_task.facts["disagree"]) == ("facts_disagree", ["parent_key"])
     assert (silent.reason, "parent_key" in silent.facts) == ("facts_agree", False)
     assert (other_type.reason, other_type.facts["outcome_type"]) == (
@@ -140,6 +141,7 @@ def test_a_billable_outcome_whose_facts_moved_says_from_what_to_what() -> None:
 
     moved = RULE.evaluate(facts, {}, T0)
 
+    assert moved is not None
     assert (moved.decision, moved.reason) == ("accept", "billed_facts_moved")
     assert moved.facts["moved"] == {"occurred_at": {"from": T0.isoformat(), "to": (T0 + HOUR).isoformat()}}
 
