@@ -24,6 +24,7 @@ from pydantic import Field
 
 from contracts.models import OutcomeType
 from contracts.policy import RuleParams, count_text
+from core.currencies import minor_units_help
 from outcomes.models import EventKind, Outcome, OutcomeState, Party
 from outcomes.rules.base import (
     BILLS_CUSTOMER,
@@ -95,7 +96,7 @@ class SystemOfRecordParams(RuleParams):
         Field(
             ge=0,
             le=10**15,
-            description="Minor units (cents) the values may always differ by, whatever the percent.",
+            description=minor_units_help("How far the values may always differ, whatever the percent."),
         ),
     ] = 0
 
@@ -103,14 +104,21 @@ class SystemOfRecordParams(RuleParams):
         if not self.enabled:
             return None
         sides = {
-            "system_of_record": "the customer's system of record",
-            "earliest_event": "the earliest event",
+            "system_of_record": "the customer's system of record's",
+            "earliest_event": "the earliest event's",
         }
+        if self.occurred_at_from == self.value_from:
+            billed = f"{sides[self.occurred_at_from]} time and value are billed"
+        else:
+            billed = f"{sides[self.occurred_at_from]} time and {sides[self.value_from]} value are billed"
+        floor = (
+            f" (at least {count_text(self.value_tolerance_minor)} minor units)"
+            if self.value_tolerance_minor
+            else ""
+        )
         return (
-            f"The time billed is {sides[self.occurred_at_from]}'s and the value {sides[self.value_from]}'s; "
-            f"the vendor's are flagged when they differ by more than {self.occurred_at_tolerance_hours} hours, "
-            f"or by more than {self.value_tolerance_percent} % of the value (at least "
-            f"{count_text(self.value_tolerance_minor)} minor units)."
+            f"{billed[:1].upper()}{billed[1:]}; the vendor's are flagged when they differ by more than "
+            f"{self.occurred_at_tolerance_hours} hours or {self.value_tolerance_percent} % of the value{floor}."
         )
 
 

@@ -68,6 +68,14 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "disputes": {"window_days": 30, "response_days": 14, "unanswered": "credit_customer"},
     "baseline_lift": {"enabled": False, "baseline_units_per_period": 0},
+    "system_of_record": {
+        "enabled": True,
+        "occurred_at_from": "system_of_record",
+        "value_from": "system_of_record",
+        "occurred_at_tolerance_hours": 72,
+        "value_tolerance_percent": 1,
+        "value_tolerance_minor": 0,
+    },
 }
 
 
@@ -195,6 +203,9 @@ BOUNDS = [
     Bound("disputes.window_days", ge=0, le=366),
     Bound("disputes.response_days", gt=0, le=90),
     Bound("baseline_lift.baseline_units_per_period", ge=0, le=10**12),
+    Bound("system_of_record.occurred_at_tolerance_hours", ge=0, le=366 * 24),
+    Bound("system_of_record.value_tolerance_percent", ge=0, le=100),
+    Bound("system_of_record.value_tolerance_minor", ge=0, le=10**15),
 ]
 
 

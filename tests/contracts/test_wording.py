@@ -91,6 +91,8 @@ def test_policy_options_in_words() -> None:
         "A reversal within 30 days after billing becomes a credit.",
         "The customer's reversals are held for review when, over 7 days and 10+ reversals, they exceed 25 % "
         "of outcomes (10 % within 3 days of the lock date) and 3 times the usual rate over 56 days.",
+        "The customer's system of record's time and value are billed; the vendor's are flagged when they "
+        "differ by more than 72 hours or 1 % of the value.",
     ]
     unverified = VerificationPolicy.model_validate(
         {"confirmation": {"on_unmatched": "bill_unverified"}}
