@@ -176,21 +176,36 @@ def _first_parent(events: Sequence[EventFact]) -> str:
     return next((e.parent_key for e in events if e.parent_key), "")
 
 
+def _recorded(customer: Sequence[EventFact]) -> tuple[dt.datetime, bool] | None:
+    """When the customer's system of record says the outcome happened, and whether exactly: its own claim
+    (claimed, task completed) dates the outcome; a confirmation only says it had happened by then (it is
+    dated when it confirmed). None when it reported nothing."""
+    own = [e for e in customer if e.kind != EventKind.OUTCOME_CONFIRMED]
+    if own:
+        return own[0].occurred_at, True
+    return (customer[0].occurred_at, False) if customer else None
+
+
 def settle(facts: OutcomeFacts) -> BilledFacts:
     """The facts the outcome is billed on, from its events and its policy, whatever their arrival order.
 
-    The customer's record wins for each fact it reported (unless the policy chooses the earliest event);
-    a fact only the vendor reported is the vendor's; the task (parent key) always follows the customer's
-    record when it has one. With the rule off, each fact is the earliest event's that reports it."""
+    The customer's record wins for each fact it reported (unless the policy chooses the earliest event):
+    the time its own claim gives; with only its confirmation, the vendor's time unless it is after the
+    confirmation (it had happened by then). A fact only the vendor reported is the vendor's; the task
+    (parent key) follows the customer's record when it has one. With the rule off, each fact is the
+    earliest event's that reports it."""
     params = SystemOfRecord.params(facts)
     everything = _in_order(facts.events)
     vendor, customer = _reports(facts)
     if not params.enabled:
         return BilledFacts(everything[0].occurred_at, _first_value(everything), _first_parent(everything))
-    claimed = customer or vendor or everything
-    occurred_at = (
-        claimed[0].occurred_at if params.occurred_at_from == "system_of_record" else everything[0].occurred_at
-    )
+    occurred_at = everything[0].occurred_at
+    recorded = _recorded(customer)
+    if params.occurred_at_from == "system_of_record" and (vendor or recorded):
+        if recorded is not None and recorded[1]:
+            occurred_at = recorded[0]
+        else:
+            occurred_at = min(e.occurred_at for e in [*vendor, *customer])
     value = _first_value(customer) if params.value_from == "system_of_record" else None
     if value is None:
         value = _first_value(vendor if params.value_from == "system_of_record" else everything)
@@ -221,15 +236,19 @@ def compare(facts: OutcomeFacts, other_types: Sequence[str]) -> tuple[dict[str, 
     vendor, customer = _reports(facts)
     compared: dict[str, Any] = {}
     disagree: list[str] = []
-    if vendor and customer:
-        tolerance = dt.timedelta(hours=params.occurred_at_tolerance_hours)
-        apart = abs(vendor[0].occurred_at - customer[0].occurred_at)
+    recorded = _recorded(customer)
+    if vendor and recorded is not None:
+        recorded_at, exactly = recorded
+        # Its own claim dates the outcome: apart either way disagrees. Its confirmation only says it had
+        # happened by then: a vendor's time after it disagrees, an earlier one is the confirmation rule's.
+        apart = vendor[0].occurred_at - recorded_at
         compared["occurred_at"] = {
             "vendor": iso(vendor[0].occurred_at),
-            "system_of_record": iso(customer[0].occurred_at),
+            "system_of_record": iso(recorded_at),
+            "system_of_record_says": "happened_at" if exactly else "happened_by",
             "tolerance_hours": params.occurred_at_tolerance_hours,
         }
-        if apart > tolerance:
+        if (abs(apart) if exactly else apart) > dt.timedelta(hours=params.occurred_at_tolerance_hours):
             disagree.append("occurred_at")
     vendor_value, customer_value = _first_value(vendor), _first_value(customer)
     if vendor_value is not None and customer_value is not None:

@@ -74,8 +74,8 @@ def vendor_claims(story: Story, at: dt.datetime) -> None:
 
 
 def helpdesk_records(story: Story, at: dt.datetime) -> None:
-    """The customer's system of record: T-1 resolved 30 hours before the vendor says, for less; T-2 a plain
-    resolution."""
+    """The customer's system of record: T-1 confirmed 30 hours before the vendor says it was resolved, for
+    less; T-2 a plain resolution, by its own record."""
     resolved_at = PRICIER - 30 * HOUR
     story.send(
         at,
@@ -118,6 +118,7 @@ def test_the_customers_record_is_billed_and_the_disagreements_flagged_whichever_
     assert flagged.facts["occurred_at"] == {
         "vendor": (PRICIER + HOUR).isoformat(),
         "system_of_record": (PRICIER - 30 * HOUR).isoformat(),
+        "system_of_record_says": "happened_by",
         "tolerance_hours": 24,
     }
     assert flagged.facts["value_minor"] == {
@@ -160,9 +161,10 @@ def test_a_late_record_never_moves_a_billed_outcome_and_moves_a_billable_one_wit
     story.evaluate(PRICIER)
     story.mark_billed("T-3", PRICIER)
 
-    # The helpdesk's records: T-3 two days earlier (the previous period), T-4 two hours later (version 2).
+    # The helpdesk's records: T-3 confirmed two days before the agent said (the previous period); T-4
+    # resolved, by its own record, two hours after the agent said (version 2).
     story.confirm(PRICIER + 2 * HOUR, "T-3", occurred_at=PRICIER - 4 * DAY)
-    story.confirm(PRICIER + 2 * HOUR, "T-4", occurred_at=PRICIER + HOUR)
+    story.post(PRICIER + 2 * HOUR, "T-4", occurred_at=PRICIER + HOUR)
     story.build(PRICIER + 3 * HOUR)
 
     billed = story.outcome("T-3")

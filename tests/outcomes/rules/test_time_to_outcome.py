@@ -82,10 +82,7 @@ def test_the_start_field_is_named_by_the_policy() -> None:
 
 
 def test_a_later_event_cannot_move_the_task_start() -> None:
-    # The time billed is the earliest event's (not the customer's, rule 4a): the claim's, as the seconds say.
-    story = make_story(
-        {"time_to_outcome": BOUNDS, "system_of_record": {"occurred_at_from": "earliest_event"}}
-    )
+    story = make_story({"time_to_outcome": BOUNDS})
     story.claim(T0, "T-1", evidence={"started_at": (T0 - 2 * SECOND).isoformat()})
     # The customer's confirmation reports another start: the earliest event's field stands.
     story.confirm(T0 + SECOND, "T-1", evidence={"started_at": (T0 - 600 * SECOND).isoformat()})

@@ -24,7 +24,13 @@ def vendor(at: dt.datetime = T0, **fields: Any) -> EventFact:
 
 
 def customer(at: dt.datetime = T0, **fields: Any) -> EventFact:
+    """The customer's system of record confirming it (dated when it confirmed)."""
     return fact(CONFIRMED, at, from_customer=True, **fields)
+
+
+def recorded(at: dt.datetime = T0, **fields: Any) -> EventFact:
+    """The customer's system of record reporting the outcome itself (dated when it happened)."""
+    return fact(EventKind.OUTCOME_CLAIMED, at, from_customer=True, **fields)
 
 
 def verdict(*events: EventFact, rules: dict[str, Any] | None = None, **facts: Any) -> Any:
@@ -33,16 +39,25 @@ def verdict(*events: EventFact, rules: dict[str, Any] | None = None, **facts: An
 
 def test_the_customers_record_is_billed_and_the_vendors_claim_only_when_the_customer_said_nothing() -> None:
     claim = vendor(T0, value_minor=12_000, parent_key="conv-1")
-    record = customer(T0 + 2 * HOUR, value_minor=10_000, parent_key="conv-2")
+    record = recorded(T0 + 2 * HOUR, value_minor=10_000, parent_key="conv-2")
 
     assert settle(outcome_facts(claim, record)) == BilledFacts(T0 + 2 * HOUR, 10_000, "conv-2")
     assert settle(outcome_facts(claim)) == BilledFacts(T0, 12_000, "conv-1")
     # The customer's record without a value: the vendor's value is billed.
-    assert settle(outcome_facts(claim, customer(T0 + HOUR))) == BilledFacts(T0 + HOUR, 12_000, "conv-1")
+    assert settle(outcome_facts(claim, recorded(T0 + HOUR))) == BilledFacts(T0 + HOUR, 12_000, "conv-1")
+
+
+def test_a_confirmation_says_it_had_happened_by_then_so_the_earlier_of_the_two_times_is_billed() -> None:
+    assert settle(outcome_facts(vendor(T0), customer(T0 + 2 * HOUR))).occurred_at == T0
+    assert settle(outcome_facts(vendor(T0 + 3 * HOUR), customer(T0 + 2 * HOUR))).occurred_at == T0 + 2 * HOUR
+    # Its own claim dates the outcome, whatever its confirmations say.
+    assert settle(outcome_facts(vendor(T0), customer(T0 + HOUR), recorded(T0 + 2 * HOUR))).occurred_at == (
+        T0 + 2 * HOUR
+    )
 
 
 def test_the_policy_may_choose_the_earliest_event_and_the_rule_off_takes_every_fact_from_it() -> None:
-    claim, record = vendor(T0, value_minor=12_000), customer(T0 + 2 * HOUR, value_minor=10_000)
+    claim, record = vendor(T0, value_minor=12_000), recorded(T0 + 2 * HOUR, value_minor=10_000)
     earliest = policy(system_of_record={"occurred_at_from": "earliest_event", "value_from": "earliest_event"})
     off = policy(system_of_record={"enabled": False})
 
@@ -53,9 +68,9 @@ def test_the_policy_may_choose_the_earliest_event_and_the_rule_off_takes_every_f
 
 def test_times_apart_by_the_tolerance_agree_and_a_second_more_is_flagged_with_both_values() -> None:
     rules = {"occurred_at_tolerance_hours": 24}
-    within = verdict(vendor(T0), customer(T0 + 24 * HOUR), rules=rules)
-    beyond = verdict(vendor(T0), customer(T0 + 24 * HOUR + SECOND), rules=rules)
-    earlier = verdict(vendor(T0 + 24 * HOUR + SECOND), customer(T0), rules=rules)
+    within = verdict(vendor(T0), recorded(T0 + 24 * HOUR), rules=rules)
+    beyond = verdict(vendor(T0), recorded(T0 + 24 * HOUR + SECOND), rules=rules)
+    earlier = verdict(vendor(T0 + 24 * HOUR + SECOND), recorded(T0), rules=rules)
 
     assert (within.decision, within.reason, within.facts["disagree"]) == ("accept", "facts_agree", [])
     assert (beyond.decision, beyond.reason, beyond.facts["disagree"]) == (
@@ -66,9 +81,25 @@ def test_times_apart_by_the_tolerance_agree_and_a_second_more_is_flagged_with_bo
     assert beyond.facts["occurred_at"] == {
         "vendor": T0.isoformat(),
         "system_of_record": (T0 + 24 * HOUR + SECOND).isoformat(),
+        "system_of_record_says": "happened_at",
         "tolerance_hours": 24,
     }
     assert earlier.reason == "facts_disagree"
+
+
+def test_a_vendor_time_after_the_confirmation_by_the_tolerance_agrees_and_a_second_more_is_flagged() -> None:
+    rules = {"occurred_at_tolerance_hours": 24}
+    within = verdict(vendor(T0 + 24 * HOUR), customer(T0), rules=rules)
+    beyond = verdict(vendor(T0 + 24 * HOUR + SECOND), customer(T0), rules=rules)
+    # Claimed long before the confirmation: the confirmation rule's match window, not a disagreement.
+    before = verdict(vendor(T0), customer(T0 + 48 * HOUR), rules=rules)
+
+    assert (within.reason, within.facts["occurred_at"]["system_of_record_says"]) == (
+        "facts_agree",
+        "happened_by",
+    )
+    assert (beyond.reason, beyond.facts["disagree"]) == ("facts_disagree", ["occurred_at"])
+    assert before.reason == "facts_agree"
 
 
 def test_values_apart_by_the_percent_agree_and_a_minor_unit_more_is_flagged() -> None:
@@ -154,7 +185,7 @@ def test_accepting_the_flag_bills_the_customer_so_the_vendor_never_accepts_it_al
 
 EVENTS = st.lists(
     st.tuples(
-        st.booleans(),  # from the customer
+        st.sampled_from([vendor, customer, recorded]),  # who reported it, how
         st.integers(min_value=-100, max_value=100),  # hours from T0
         st.one_of(st.none(), st.integers(min_value=0, max_value=10**6)),
         st.sampled_from(["", "conv-1", "conv-2"]),
@@ -167,11 +198,11 @@ EVENTS = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(EVENTS, st.randoms(use_true_random=False))
 def test_the_order_the_events_arrive_in_never_changes_the_billed_facts(
-    reported: list[tuple[bool, int, int | None, str]], shuffler: Any
+    reported: list[tuple[Any, int, int | None, str]], shuffler: Any
 ) -> None:
     events = [
-        (customer if from_customer else vendor)(T0 + hours * HOUR, value_minor=value, parent_key=parent)
-        for from_customer, hours, value, parent in reported
+        report(T0 + hours * HOUR, value_minor=value, parent_key=parent)
+        for report, hours, value, parent in reported
     ]
     arrived = list(events)
     shuffler.shuffle(arrived)
