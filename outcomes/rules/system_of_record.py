@@ -320,7 +320,7 @@ class SystemOfRecord(Rule[SystemOfRecordParams]):
         by_key: dict[tuple[Any, str], list[tuple[int, str]]] = defaultdict(list)
         for outcome_id, contract_id, type_key, natural_key in siblings:
             by_key[(contract_id, natural_key)].append((outcome_id, type_key))
-        if all(len(rows) < 2 for rows in by_key.values()):
+        if all(len(found) < 2 for found in by_key.values()):
             return {}
         events, _ = event_facts([row[0] for row in siblings])
         recorded = {
