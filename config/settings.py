@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
         "LineKindEnum": "settlement.models.LineKind",
         "EventKindEnum": "outcomes.models.EventKind",
         "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
+        "FactSourceEnum": ["system_of_record", "earliest_event"],
     },
 }
 

@@ -29,6 +29,7 @@ from outcomes.rules.sampling import AuditSampling
 from outcomes.rules.sender import Sender
 from outcomes.rules.split import SplitDetection
 from outcomes.rules.suppression import Suppression
+from outcomes.rules.system_of_record import SystemOfRecord
 from outcomes.rules.time_to_outcome import TimeToOutcome
 from outcomes.rules.verifier import Verifier
 
@@ -37,6 +38,7 @@ RULES: tuple[Rule[Any], ...] = (
     Idempotency(),
     NaturalKeyUniqueness(),
     EventTime(),
+    SystemOfRecord(),
     TimeToOutcome(),
     Evidence(),
     EvidenceContent(),

@@ -104,7 +104,7 @@ VELOCITY_ANOMALY = FlagReason(
     # protects, may also reject it.
     on_accept=BILLS_CUSTOMER,
     deciders=frozenset({Party.CUSTOMER, Party.VENDOR_ADMIN}),
-    suspects=Party.VENDOR,
+    silence_against=Party.VENDOR,
     evidence_to_clear=False,
     who_decides=(
         "An inflation flag (velocity_anomaly) is the customer's: accepting it bills the customer, so only "

@@ -88,7 +88,7 @@ class FlagReason(Reason):
     outcome is billed) or `CREDITS_CUSTOMER` (the customer is credited). The party acceptance favours
     never accepts alone; the other party (agreeing against its own interest) or a neutral operator does.
     `deciders` are the parties that may also decide in their own favour by rejecting (the party the
-    flag protects); a party the flag suspects (`suspects`) is not listed. `suspicion` names the flag in messages ("a
+    flag protects); a party the flag suspects is not listed. `suspicion` names the flag in messages ("a
     suppression flag"); `evidence_to_clear` says accepting it needs the vendor's evidence; `who_decides`
     is the sentence the API's description gives it.
     """
@@ -98,9 +98,10 @@ class FlagReason(Reason):
     evidence_to_clear: bool
     who_decides: str
     on_accept: str = BILLS_CUSTOMER
-    # The party the flag suspects (Party.VENDOR or Party.CUSTOMER): a flag no one decides by its
-    # deadline is decided against it (outcomes.rules.flag_deadlines). None: it waits for a person.
-    suspects: str | None = None
+    # The party a flag no one decides by its deadline is decided against (outcomes.rules.flag_deadlines):
+    # the party it suspects (Party.VENDOR or Party.CUSTOMER), or, for a flag that suspects no one, the
+    # party whose silence would otherwise win. None: it waits for a person.
+    silence_against: str | None = None
 
     @property
     def accept_favours(self) -> str:
@@ -121,6 +122,9 @@ class EventFact:
     evidence: dict[str, Any]
     webhook_id: str
     sender: str | None = None  # the address its delivery came from (None: not recorded)
+    # The money facts the event reports beside its time (outcomes.rules.system_of_record settles them).
+    value_minor: int | None = None
+    parent_key: str = ""
 
 
 @dataclass
@@ -141,6 +145,9 @@ class OutcomeFacts:
     decisions: dict[str, ReviewDecision]
     dispute: Dispute | None
     sample: AuditSample | None
+    # The billed facts this evaluation moved (set before the rules run; outcomes.rules.system_of_record):
+    # field name -> (stored value, new value).
+    moved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @cached_property
     def claims(self) -> list[EventFact]:

@@ -70,8 +70,13 @@ class EventTime(Rule[EventTimeParams]):
                 outcome_type=facts.outcome.outcome_type_key,
             )
         skew = dt.timedelta(seconds=params.max_clock_skew_seconds)
-        if occurred_at > received_at + skew:
-            return reject("occurred_in_future", occurred_at=iso(occurred_at), received_at=iso(received_at))
+        # The time billed may be a later event's (the customer's record, rule 4a): it is compared with the
+        # receipt of the event that reported it.
+        reported_at = min(
+            (e.received_at for e in facts.events if e.occurred_at == occurred_at), default=received_at
+        )
+        if occurred_at > reported_at + skew:
+            return reject("occurred_in_future", occurred_at=iso(occurred_at), received_at=iso(reported_at))
         late_by = received_at - occurred_at
         if late_by > dt.timedelta(days=params.late_arrival_days):
             return reject(

@@ -10,7 +10,7 @@ before; otherwise the flag stands until `response_days` after it was first raise
 `on_silence` decides:
 
 * `against_suspected` (the default): the flag is decided against the party it suspects (its
-  FlagReason.suspects), so doing nothing never pays the suspected side. A suspected inflation is
+  FlagReason.silence_against), so doing nothing never pays the suspected side. A suspected inflation is
   rejected (not billed); a suspected suppression is accepted (billed: the customer who stays silent
   agrees); a suspected reversal anomaly is accepted (the reversal refused, the outcome stays billed).
   The suspected party avoids it by deciding against itself, or by asking the operator in time.
@@ -113,7 +113,7 @@ class FlagDeadlines(Rule[FlagDeadlineParams]):
         if decision is not None:
             return _decided_by_person(verdict, decision)
         params = self.params(facts)
-        if params.on_silence == "keep_open" or flag is None or flag.suspects is None:
+        if params.on_silence == "keep_open" or flag is None or flag.silence_against is None:
             return verdict
         raised_at = raised_at or now
         deadline = raised_at + dt.timedelta(days=params.response_days)
@@ -132,9 +132,9 @@ def _decided_by_silence(
         "raised_at": iso(raised_at),
         "deadline": iso(deadline),
         "response_days": response_days,
-        "suspected": flag.suspects,
+        "decided_against": flag.silence_against,
     }
-    if flag.accept_favours == flag.suspects:
+    if flag.accept_favours == flag.silence_against:
         return reject(f"{verdict.reason}{REJECTED_ON_SILENCE}", **details)
     return accept(f"{verdict.reason}{ACCEPTED_ON_SILENCE}", **details)
 

@@ -34,6 +34,7 @@ SECTION_ORDER = (
     "disputes",
     "baseline_lift",
     "sender",
+    "system_of_record",
     "flag_deadlines",
 )
 

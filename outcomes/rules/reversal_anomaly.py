@@ -111,7 +111,7 @@ REVERSAL_ANOMALY = FlagReason(
     ),
     suspicion="reversal anomaly",
     deciders=frozenset({Party.VENDOR}),
-    suspects=Party.CUSTOMER,
+    silence_against=Party.CUSTOMER,
     evidence_to_clear=True,
     who_decides=(
         "A reversal anomaly flag holds the customer's reversal. The vendor may reject the flag, conceding "

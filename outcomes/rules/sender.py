@@ -102,7 +102,7 @@ SENDER_ANONYMISED = FlagReason(
     suspicion="an anonymised sender flag",
     on_accept=BILLS_CUSTOMER,
     deciders=frozenset({Party.CUSTOMER}),
-    suspects=Party.VENDOR,  # undecided by its deadline: not billed (flag_deadlines)
+    silence_against=Party.VENDOR,  # undecided by its deadline: not billed (flag_deadlines)
     evidence_to_clear=False,
     who_decides=f"An anonymised-sender flag (sender_anonymised) is the customer's: {_WHO_DECIDES}",
 )
@@ -115,7 +115,7 @@ SENDER_SHARED_WITH_VENDOR = FlagReason(
     suspicion="a shared-sender flag",
     on_accept=BILLS_CUSTOMER,
     deciders=frozenset({Party.CUSTOMER}),
-    suspects=Party.VENDOR,  # undecided by its deadline: not billed (flag_deadlines)
+    silence_against=Party.VENDOR,  # undecided by its deadline: not billed (flag_deadlines)
     evidence_to_clear=False,
     who_decides=f"A shared-sender flag (sender_shared_with_vendor) is the customer's: {_WHO_DECIDES}",
 )

@@ -99,7 +99,7 @@ SUSPECTED = FlagReason(
     ),
     suspicion="suppression",
     deciders=frozenset({Party.VENDOR}),
-    suspects=Party.CUSTOMER,
+    silence_against=Party.CUSTOMER,
     evidence_to_clear=True,
     on_accept=BILLS_CUSTOMER,
     who_decides=(

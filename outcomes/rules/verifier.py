@@ -102,7 +102,7 @@ VERIFIER_FLAGGED = FlagReason(
         "neutral operator accepts it; the customer may reject it."
     ),
     deciders=frozenset({Party.CUSTOMER}),
-    suspects=Party.VENDOR,  # the verifier doubts the vendor's outcome: undecided by the deadline, not billed
+    silence_against=Party.VENDOR,  # the verifier doubts the vendor's outcome: undecided by the deadline, not billed
     evidence_to_clear=False,
 )
 VERIFIER_UNAVAILABLE = FlagReason(
@@ -129,7 +129,7 @@ VERIFIER_ACCURACY_SAMPLE = FlagReason(
     deciders=frozenset({Party.CUSTOMER}),
     # The sample measures the verifier and doubts no one: a customer that never checks it does not
     # unbill an outcome the verifier accepted, so by the deadline it is accepted (flag_deadlines).
-    suspects=Party.CUSTOMER,
+    silence_against=Party.CUSTOMER,
     evidence_to_clear=False,
 )
 

@@ -50,11 +50,17 @@ def _build(events: list[RawEvent], now: dt.datetime) -> tuple[int, list[int]]:
     )
     fresh = [o for key, o in outcomes.items() if key in first_by_key and o.state == OutcomeState.RECEIVED]
     deltas = counters.Deltas()
-    _move_earlier(first_by_key, outcomes, deltas, now)
     _record_fresh(fresh, first_by_key, deltas, now)
     # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
     counters.apply(deltas)
-    touched = {outcomes[_key(event)].pk for event in events}
+    # The outcomes the events joined, and those sharing their natural key under another outcome type: the
+    # customer's record of it under one type is a disagreement with the vendor's claim of another
+    # (outcomes.rules.system_of_record), judged again whichever arrived first. (When it occurred, its value
+    # and task are settled by the verification below, from all its events, whatever their arrival order.)
+    named = {(event.contract_id, event.natural_key) for event in events}
+    touched = {
+        o.pk for (contract_id, _, natural_key), o in outcomes.items() if (contract_id, natural_key) in named
+    }
     # Due for evaluation now, committed with the links: if the worker dies before the evaluation
     # below runs, the beat's evaluate_due_outcomes finds them (the links hide the events from a rerun).
     Outcome.objects.filter(Q(hold_until__isnull=True) | Q(hold_until__gt=now), pk__in=touched).update(
@@ -98,27 +104,6 @@ def _lock(first_by_key: dict[OutcomeKey, RawEvent]) -> dict[OutcomeKey, Outcome]
         .order_by("id")
     )
     return {(o.contract_id, o.outcome_type_key, o.natural_key): o for o in candidates}
-
-
-def _move_earlier(
-    first_by_key: dict[OutcomeKey, RawEvent],
-    outcomes: dict[OutcomeKey, Outcome],
-    deltas: counters.Deltas,
-    now: dt.datetime,
-) -> None:
-    """An event arriving later may say the outcome happened earlier (the customer's record of it before
-    the agent's claim): the outcome occurred at its earliest event, whatever the arrival order. A
-    billed outcome keeps its occurrence, and so its period."""
-    earlier = []
-    for key, first in first_by_key.items():
-        outcome = outcomes[key]
-        if first.occurred_at < outcome.occurred_at and outcome.billed_at is None:
-            before = outcome.occurred_at
-            outcome.occurred_at, outcome.updated_at = first.occurred_at, now
-            if outcome.state != OutcomeState.RECEIVED:  # a fresh one is counted below, where it ends up
-                deltas.occurred_moved(outcome, before)
-            earlier.append(outcome)
-    Outcome.objects.bulk_update(earlier, ["occurred_at", "updated_at"])
 
 
 def _record_fresh(

@@ -46,7 +46,9 @@ def cap_verdict(facts: OutcomeFacts, admitted: dict[int, int], now: dt.datetime)
             occurred_at__gte=period.start,
             occurred_at__lt=period.end,
             state__in=[OutcomeState.BILLABLE, OutcomeState.BILLED],
-        ).count()
+        )
+        .exclude(pk=outcome.pk)  # a billable outcome whose time moved is admitted again, not counted twice
+        .count()
         + admitted[counter.pk]
     )
     details = {"cap_units": outcome_type.cap_units, "period_start": iso(period.start)}

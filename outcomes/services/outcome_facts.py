@@ -1,7 +1,9 @@
 """The facts the verification rules read, gathered for a batch of outcomes in a few queries.
 
 An outcome's contract, the version in force when it occurred and its outcome type's policy, its
-events, the human decisions on its flags, its dispute and its audit sample.
+events, the human decisions on its flags, its dispute and its audit sample. Its billed facts (when it
+occurred, its value, its task) are settled from its events first (outcomes.rules.system_of_record), so
+the version in force and every rule follow them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from core.db.bulk import any_of
 from outcomes.models import AuditSample, Dispute, Outcome, RawEvent, ReviewDecision
 from outcomes.rules.base import EventFact, OutcomeFacts
 from outcomes.rules.policy import VerificationPolicy
+from outcomes.rules.system_of_record import settle
 
 
 def _version_in_force(
@@ -52,7 +55,7 @@ def _policy(stored: dict[str, Any] | None) -> BaseModel:
     return policy
 
 
-def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, WebhookSource]]:
+def event_facts(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, WebhookSource]]:
     """The outcomes' events (by outcome id) and the sources that sent them."""
     events: dict[int, list[EventFact]] = defaultdict(list)
     rows = RawEvent.objects.filter(outcome_link__outcome_id__in=any_of(ids)).values_list(
@@ -80,6 +83,8 @@ def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, W
                 evidence=payload.get("evidence") or {},
                 webhook_id=webhook_id,
                 sender=sender,
+                value_minor=(payload.get("value") or {}).get("amount_minor"),
+                parent_key=payload.get("parent_key") or "",
             )
         )
     return events, sources
@@ -97,36 +102,58 @@ def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
         (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
     }
     policies: dict[int, BaseModel] = {}
-    events, sources = _events(ids)
+    events, sources = event_facts(ids)
     decisions: dict[int, dict[str, ReviewDecision]] = defaultdict(dict)
     for decision in ReviewDecision.objects.filter(outcome_id__in=any_of(ids)):
         decisions[decision.outcome_id][decision.flag_reason] = decision
     disputes = {d.outcome_id: d for d in Dispute.objects.filter(outcome_id__in=any_of(ids))}
     samples = {s.pk: s for s in AuditSample.objects.filter(pk__in=any_of(ids))}
 
-    gathered = []
-    for outcome in outcomes:
+    def in_force_at(outcome: Outcome) -> tuple[ContractVersion | None, OutcomeType | None, BaseModel]:
+        """The version in force when the outcome occurred, its type there and the type's policy."""
         contract = contracts[outcome.contract_id]
         in_force = _version_in_force(contract, versions[contract.pk], outcome.occurred_at)
         outcome_type = types.get((in_force.pk, outcome.outcome_type_key)) if in_force else None
         if outcome_type is None:
-            policy = _policy(None)
-        else:
-            if outcome_type.pk not in policies:
-                policies[outcome_type.pk] = _policy(outcome_type.verification_policy)
-            policy = policies[outcome_type.pk]
-        gathered.append(
-            OutcomeFacts(
-                outcome=outcome,
-                contract=contract,
-                version=in_force,
-                outcome_type=outcome_type,
-                policy=policy,
-                events=events[outcome.pk],
-                sources=sources,
-                decisions=decisions[outcome.pk],
-                dispute=disputes.get(outcome.pk),
-                sample=samples.get(outcome.pk),
-            )
+            return in_force, None, _policy(None)
+        if outcome_type.pk not in policies:
+            policies[outcome_type.pk] = _policy(outcome_type.verification_policy)
+        return in_force, outcome_type, policies[outcome_type.pk]
+
+    gathered = []
+    for outcome in outcomes:
+        if not events[outcome.pk]:
+            continue
+        in_force, outcome_type, policy = in_force_at(outcome)
+        facts = OutcomeFacts(
+            outcome=outcome,
+            contract=contracts[outcome.contract_id],
+            version=in_force,
+            outcome_type=outcome_type,
+            policy=policy,
+            events=events[outcome.pk],
+            sources=sources,
+            decisions=decisions[outcome.pk],
+            dispute=disputes.get(outcome.pk),
+            sample=samples.get(outcome.pk),
         )
-    return [f for f in gathered if f.events]
+        if _settle_billed_facts(facts) and "occurred_at" in facts.moved:
+            # It occurred at another time: the version (price and policy) in force then is the one that counts.
+            facts.version, facts.outcome_type, facts.policy = in_force_at(outcome)
+        gathered.append(facts)
+    return gathered
+
+
+def _settle_billed_facts(facts: OutcomeFacts) -> bool:
+    """Set the outcome's billed facts (when it occurred, its value, its task) from its events, in memory,
+    as the system-of-record rule settles them (the policy in force at its stored time chooses), and note
+    what moved in `facts.moved`. A billed outcome's facts never move. Returns whether anything moved."""
+    if facts.is_billed:
+        return False
+    outcome = facts.outcome
+    for name, value in vars(settle(facts)).items():
+        before = getattr(outcome, name)
+        if value != before:
+            facts.moved[name] = (before, value)
+            setattr(outcome, name, value)
+    return bool(facts.moved)

@@ -51,6 +51,9 @@ SETTLED = {OutcomeState.BILLED}
 VERDICT_COLUMNS = ("outcome_id", "rule", "decision", "reason", "facts", "hold_until", "at")
 TRANSITION_COLUMNS = ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details")
 OUTCOME_UPDATE = (
+    "occurred_at",
+    "value_minor",
+    "parent_key",
     "state",
     "hold_until",
     "version_id",
@@ -213,6 +216,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
             new_verdicts += _changed_verdicts(outcome.pk, verdicts, latest, now)
             deciding = next((name for name, v in verdicts if v.reason == reason), "verification")
             new_transitions += _transitions(outcome, target, reason, deciding, now)
+            if "occurred_at" in facts.moved:
+                deltas.occurred_moved(outcome, facts.moved["occurred_at"][0])
             before = _update(facts, verdicts, target, next_look, now)
             if before is not None:
                 state_before, confirmed_before = before
@@ -295,7 +300,10 @@ def _verdicts(
             verdict = _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
             verdicts.append((rule.name, verdict))
     target, next_look, reason = _target(facts, verdicts)
-    if target == OutcomeState.BILLABLE and outcome.state != OutcomeState.BILLABLE:
+    # The cap admits an outcome as it becomes billable, and again when its time moved (another period).
+    if target == OutcomeState.BILLABLE and (
+        outcome.state != OutcomeState.BILLABLE or "occurred_at" in facts.moved
+    ):
         cap = cap_verdict(facts, admitted, now)
         if cap is not None:
             verdicts.append((CAPS, cap))
@@ -384,7 +392,8 @@ def _update(
             else outcome.billable_at
         ),
     }
-    if not any(getattr(outcome, name) != value for name, value in updates.items()):
+    # Its billed facts were set in memory when gathered (facts.moved): they are written too.
+    if not facts.moved and not any(getattr(outcome, name) != value for name, value in updates.items()):
         return None
     before = outcome.state, outcome.confirmed_at
     for name, value in updates.items():

@@ -102,6 +102,14 @@ DOCUMENTED_DEFAULTS: dict[str, dict[str, Any]] = {
     "baseline_lift": {"enabled": False, "baseline_units_per_period": 0},
     "flag_deadlines": {"response_days": 14, "on_silence": "against_suspected"},
     "sender": {"anonymising_networks": "flag", "shared_with_vendor": "flag", "shared_window_days": 30},
+    "system_of_record": {
+        "enabled": True,
+        "occurred_at_from": "system_of_record",
+        "value_from": "system_of_record",
+        "occurred_at_tolerance_hours": 72,
+        "value_tolerance_percent": 1,
+        "value_tolerance_minor": 0,
+    },
 }
 
 
@@ -239,6 +247,9 @@ BOUNDS = [
     Bound("baseline_lift.baseline_units_per_period", ge=0, le=10**12),
     Bound("flag_deadlines.response_days", ge=1, le=90),
     Bound("sender.shared_window_days", ge=0, le=366),
+    Bound("system_of_record.occurred_at_tolerance_hours", ge=0, le=366 * 24),
+    Bound("system_of_record.value_tolerance_percent", ge=0, le=100),
+    Bound("system_of_record.value_tolerance_minor", ge=0, le=10**15),
 ]
 
 

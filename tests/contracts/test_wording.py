@@ -95,6 +95,8 @@ def test_policy_options_in_words() -> None:
         "of outcomes (10 % within 3 days of the lock date) and 3 times the usual rate over 56 days.",
         "Outcomes claimed or confirmed from anonymising networks are flagged; a confirmation from an address "
         "the vendor's agent used within 30 days is flagged for the customer.",
+        "The customer's system of record's time and value are billed; the vendor's are flagged when they "
+        "differ by more than 72 hours or 1 % of the value.",
         "Flags wait for a person's decision with no deadline.",
     ]
     unverified = VerificationPolicy.model_validate(

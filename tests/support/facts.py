@@ -39,6 +39,8 @@ def fact(
     evidence: dict[str, Any] | None = None,
     event_id: str | None = None,
     sender: str | None = None,
+    value_minor: int | None = None,
+    parent_key: str = "",
 ) -> EventFact:
     """One event: by default the vendor's agent claiming the outcome at T0, received at once."""
     n = next(_ids)
@@ -52,6 +54,8 @@ def fact(
         evidence=evidence or {},
         webhook_id=f"msg_{n}",
         sender=sender,
+        value_minor=value_minor,
+        parent_key=parent_key,
     )
 
 

@@ -53,7 +53,7 @@ def test_at_its_deadline_a_suspected_inflation_is_rejected_the_vendor_gets_nothi
         "raised_at": RAISED.isoformat(),
         "deadline": DEADLINE.isoformat(),
         "response_days": 14,
-        "suspected": "vendor",
+        "decided_against": "vendor",
     }
 
 
@@ -61,7 +61,7 @@ def test_at_its_deadline_a_suspected_inflation_is_rejected_the_vendor_gets_nothi
 def test_at_its_deadline_a_flag_against_the_customer_is_accepted_silence_bills_it(reason: str) -> None:
     verdict = decided(reason, DEADLINE)
     assert (verdict.decision, verdict.reason) == ("accept", f"{reason}_accepted_on_silence")
-    assert verdict.facts["suspected"] == "customer"
+    assert verdict.facts["decided_against"] == "customer"
     assert reason_text(verdict.reason).startswith("Accepted at its deadline")
 
 

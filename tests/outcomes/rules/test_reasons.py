@@ -46,7 +46,7 @@ def test_each_rule_declares_exactly_the_reason_codes_it_emits() -> None:
 
 def test_every_reason_code_has_a_text() -> None:
     codes = set().union(*(emitted_codes(rule) for rule in RULES))
-    assert len(codes) == 77
+    assert len(codes) == 81
     for code in codes:
         assert reason_text(code).strip(), code
         assert reason_text(code) == REASONS[code].text
@@ -67,6 +67,7 @@ def test_no_two_rules_give_a_code_different_meanings() -> None:
 
 def test_each_flag_says_who_decides_it() -> None:
     assert list(FLAGS) == [
+        "facts_disagree",
         "verifier_flagged",
         "verifier_unavailable",
         "verifier_accuracy_sample",
