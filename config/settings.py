@@ -281,6 +281,8 @@ SPECTACULAR_SETTINGS = {
         "LineKindEnum": "settlement.models.LineKind",
         "EventKindEnum": "outcomes.models.EventKind",
         "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
+        "WebhookSourceApprovalEnum": "contracts.models.WebhookSource.Approval",
+        "InvoiceApprovalStatusEnum": "settlement.models.ApprovalStatus",
     },
 }
 

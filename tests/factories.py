@@ -98,11 +98,23 @@ def amendment_payload(effective_from: str | None = None, **term_overrides: Any) 
 
 
 def webhook_source_create_for(
-    customer: Customer, *, kind: str = WebhookSource.Kind.CUSTOMER_SYSTEM, name: str = "Helpdesk"
+    customer: Customer,
+    *,
+    kind: str = WebhookSource.Kind.CUSTOMER_SYSTEM,
+    name: str = "Helpdesk",
+    approved: bool = True,
 ) -> tuple[WebhookSource, str]:
-    """A source with its first signing secret, made through services.credentials; returns (source, secret)."""
+    """A source with its first signing secret, made through services.credentials; returns (source, secret).
+
+    A customer system is `approved` by default, as if the customer had created it with its own key;
+    approved=False: the vendor created it, and it awaits the customer's approval."""
     return webhook_source_create(
-        vendor=customer.vendor, customer=customer, name=name, kind=kind, actor="system"
+        vendor=customer.vendor,
+        customer=customer,
+        name=name,
+        kind=kind,
+        actor="system",
+        by_customer=approved and kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
     )
 
 

@@ -75,7 +75,7 @@ def _events(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[Any, W
                 occurred_at=occurred_at,
                 received_at=received_at,
                 source_id=source_id,
-                from_customer=sources[source_id].kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
+                from_customer=sources[source_id].speaks_for_customer(received_at),
                 evidence=payload.get("evidence") or {},
                 webhook_id=webhook_id,
             )

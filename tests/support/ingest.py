@@ -94,8 +94,14 @@ def make_ingest(
         payload["terms"] = terms
     contract = contract_create(vendor=api.vendor, **new_contract(payload), actor="test")
     contract = contract_activate(contract=contract, actor="test")
+    # As if the customer created it with its own key: approved, its events speak for the customer.
     source, secret = webhook_source_create(
-        vendor=api.vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
+        vendor=api.vendor,
+        customer=customer,
+        name="helpdesk",
+        kind="customer_system",
+        actor="test",
+        by_customer=True,
     )
     agent, agent_secret = webhook_source_create(
         vendor=api.vendor, customer=customer, name="agent", kind="vendor_agent", actor="test"

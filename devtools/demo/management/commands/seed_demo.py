@@ -207,6 +207,7 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
                     name=f"{customer.name} system of record",
                     kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
                     actor=ACTOR,
+                    by_customer=True,  # as if each customer created its own, so its events confirm
                 )
             )
             for customer in customers.values()
