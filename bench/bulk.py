@@ -264,7 +264,7 @@ def seed_contracts(
         INSERT INTO contracts_webhooksource
             (id, vendor_id, customer_id, name, kind, created_at, approved_at, approved_by)
         SELECT customer_source, vendor_id, customer_id, 'helpdesk', 'customer_system', now(),
-               '2000-01-01T00:00:00Z', 'bench'  -- approved before the history the benchmarks insert
+               timestamptz '2000-01-01T00:00:00Z', 'bench'  -- approved before the history inserted below
         FROM bench_contracts
         UNION ALL
         SELECT agent_source, vendor_id, customer_id, 'agent', 'vendor_agent', now(), NULL, ''
