@@ -13,6 +13,7 @@ from contracts.models import WebhookSource
 from contracts.selectors import WEBHOOK_SOURCE_CACHE_SECONDS
 from tests.factories import webhook_source_create_for
 from tests.support.ingest import event
+from tests.support.portal import make_member, signed_in
 from tests.support.rule_stories import DAY, HOUR, T0, make_story
 from tests.support.vendors import customer_api_client
 
@@ -71,3 +72,6 @@ def test_the_vendor_signing_as_the_customer_confirms_nothing_until_the_customer_
         ("outcome.confirmed", False),
     ]
     assert WebhookSource.objects.get(pk=source.pk).approved_at == approved_at + SETTLE
+    trail = signed_in(make_member(vendor=story.ingest.api.vendor))
+    page = trail.get(f"/outcomes/{story.outcome('T-before').pk}/").content.decode()
+    assert page.count("does not speak for the customer:</strong> received before the customer approved") == 1
