@@ -348,7 +348,7 @@ class CustomerWebhookSourceApproveApi(CustomerApiView):
     )
     def post(self, request: Request, source_id: str) -> Response:
         source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
-        source, secret = credentials.webhook_source_approve(source=source, actor=self.actor)
+        secret = credentials.webhook_source_approve(source=source, actor=self.actor)
         source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
         return Response({"signing_secret": secret, "webhook_source": WebhookSourceOut(source).data})
 

@@ -210,9 +210,9 @@ def webhook_source_rotate_secret(
     return secret
 
 
-def webhook_source_approve(*, source: WebhookSource, actor: str) -> tuple[WebhookSource, str]:
-    """The customer approves its system of record's source, which the vendor created: returns the source
-    and its new secret, shown once.
+def webhook_source_approve(*, source: WebhookSource, actor: str) -> str:
+    """The customer approves its system of record's source, which the vendor created: returns its new
+    secret, shown once.
 
     The vendor has seen the source's secrets, so they all stop verifying now and a new one replaces them.
     Its events speak for the customer from `approved_at`: WEBHOOK_SOURCE_CACHE_SECONDS after now, since
@@ -222,7 +222,7 @@ def webhook_source_approve(*, source: WebhookSource, actor: str) -> tuple[Webhoo
     now = timezone.now()
     with transaction.atomic():
         # Locked: two approvals (or an approval and a rotation) must not both replace the secrets.
-        locked = WebhookSource.objects.select_for_update().select_related("vendor").get(pk=source.pk)
+        locked = WebhookSource.objects.select_for_update().get(pk=source.pk)
         if locked.kind != WebhookSource.Kind.CUSTOMER_SYSTEM:
             raise Conflict("Only a customer's system of record needs approval.", code="approval_not_needed")
         if locked.approved_at is not None:
@@ -239,7 +239,7 @@ def webhook_source_approve(*, source: WebhookSource, actor: str) -> tuple[Webhoo
             at=now,
             details={"speaks_for_customer_from": locked.approved_at.isoformat()},
         )
-    return locked, secret
+    return secret
 
 
 def webhook_source_revoke(*, source: WebhookSource, actor: str) -> WebhookSource:
