@@ -261,10 +261,14 @@ def seed_contracts(
     )
     execute(
         """
-        INSERT INTO contracts_webhooksource (id, vendor_id, customer_id, name, kind, created_at)
-        SELECT customer_source, vendor_id, customer_id, 'helpdesk', 'customer_system', now() FROM bench_contracts
+        INSERT INTO contracts_webhooksource
+            (id, vendor_id, customer_id, name, kind, created_at, approved_at, approved_by)
+        SELECT customer_source, vendor_id, customer_id, 'helpdesk', 'customer_system', now(),
+               timestamptz '2000-01-01T00:00:00Z', 'bench'  -- approved before the history inserted below
+        FROM bench_contracts
         UNION ALL
-        SELECT agent_source, vendor_id, customer_id, 'agent', 'vendor_agent', now() FROM bench_contracts
+        SELECT agent_source, vendor_id, customer_id, 'agent', 'vendor_agent', now(), NULL, ''
+        FROM bench_contracts
         """
     )
     execute(

@@ -91,7 +91,12 @@ def seed() -> dict[str, str]:
     customer = _customer(vendor, 1)
     _contract(vendor=vendor, customer=customer, reference=CONTRACT_REFERENCE, starts_at="2020-01-01")
     source, secret = webhook_source_create(
-        vendor=vendor, customer=customer, name="bench", kind="customer_system", actor="bench"
+        vendor=vendor,
+        customer=customer,
+        name="bench",
+        kind="customer_system",
+        actor="bench",
+        by_customer=True,
     )
     return {
         "source_id": str(source.pk),
@@ -126,7 +131,12 @@ def seed_soak(*, closing: int, ongoing: int, now: dt.datetime) -> dict[str, Any]
             verification_policy=FAST_POLICY,
         )
         source, secret = webhook_source_create(
-            vendor=vendor, customer=customer, name="helpdesk", kind="customer_system", actor="bench"
+            vendor=vendor,
+            customer=customer,
+            name="helpdesk",
+            kind="customer_system",
+            actor="bench",
+            by_customer=True,
         )
         contracts.append(
             {

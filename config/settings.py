@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "outcomes.models.EventKind",
         "WebhookSourceKindEnum": "contracts.models.WebhookSource.Kind",
         "FactSourceEnum": ["system_of_record", "earliest_event"],
+        "WebhookSourceApprovalEnum": "contracts.models.WebhookSource.Approval",
+        "InvoiceApprovalStatusEnum": "settlement.models.ApprovalStatus",
     },
 }
 

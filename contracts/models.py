@@ -6,6 +6,7 @@ priced and verified by the version in force when it happened (see selectors.cont
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -148,11 +149,23 @@ class ApiKey(models.Model):
 
 
 class WebhookSource(models.Model):
-    """A system that posts signed outcome events: a customer's system of record or the vendor's agent."""
+    """A system that posts signed outcome events: a customer's system of record or the vendor's agent.
+
+    A customer's system of record speaks for the customer (its confirmations confirm, its disputes
+    dispute) only once the customer has approved it: at creation when the customer creates it with its
+    own API key; otherwise when the customer approves it, which replaces the secrets the vendor has seen.
+    """
 
     class Kind(models.TextChoices):
         CUSTOMER_SYSTEM = "customer_system", "Customer system"
         VENDOR_AGENT = "vendor_agent", "Vendor agent"
+
+    class Approval(models.TextChoices):
+        """Whether its events speak for the customer (approval_status)."""
+
+        APPROVED = "approved", "Approved by the customer"
+        AWAITING = "awaiting_customer_approval", "Awaiting the customer's approval"
+        NOT_NEEDED = "not_needed", "Not needed (the vendor's agent)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="webhook_sources")
@@ -161,9 +174,22 @@ class WebhookSource(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="From when the events of this customer's system of record speak for the customer; "
+        "empty: awaiting the customer's approval.",
+    )
+    approved_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="customer_system") | Q(approved_at__isnull=True),
+                name="webhook_source_only_customer_system_approved",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
@@ -171,6 +197,26 @@ class WebhookSource(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def awaits_customer_approval(self) -> bool:
+        return self.kind == self.Kind.CUSTOMER_SYSTEM and self.approved_at is None
+
+    @property
+    def approval_status(self) -> str:
+        """An Approval: the vendor's agent speaks for the vendor, so needs none."""
+        if self.kind != self.Kind.CUSTOMER_SYSTEM:
+            return self.Approval.NOT_NEEDED
+        return self.Approval.AWAITING if self.approved_at is None else self.Approval.APPROVED
+
+    def speaks_for_customer(self, received_at: dt.datetime) -> bool:
+        """Whether an event received at `received_at` speaks for the customer: only a customer's system of
+        record does, and only from its approval on (before it, the vendor knew a secret that signed it)."""
+        return (
+            self.kind == self.Kind.CUSTOMER_SYSTEM
+            and self.approved_at is not None
+            and received_at >= self.approved_at
+        )
 
 
 class WebhookSecret(models.Model):

@@ -165,6 +165,21 @@ def webhook_source_get(*, vendor: Vendor, source_id: str | uuid.UUID) -> Webhook
     )
 
 
+def webhook_source_list_for_customer(*, customer: Customer) -> QuerySet[WebhookSource]:
+    """The customer's own systems of record (never the vendor's agent, whose secret is the vendor's)."""
+    return WebhookSource.objects.filter(
+        vendor_id=customer.vendor_id, customer=customer, kind=WebhookSource.Kind.CUSTOMER_SYSTEM
+    ).prefetch_related("secrets")
+
+
+def webhook_source_get_for_customer(*, customer: Customer, source_id: str | uuid.UUID) -> WebhookSource:
+    return _get_or_404(
+        webhook_source_list_for_customer(customer=customer).select_related("vendor", "customer"),
+        source_id,
+        "webhook source",
+    )
+
+
 def webhook_source_live_secrets(*, source: WebhookSource, at: dt.datetime) -> list[str]:
     """The decrypted secrets that verify signatures at `at` (newest first): more than one during a rotation."""
     return [

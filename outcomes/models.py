@@ -99,6 +99,11 @@ class RawEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.natural_key} ({self.event_id})"
 
+    @property
+    def from_customer(self) -> bool:
+        """Whether it speaks for the customer (WebhookSource.speaks_for_customer); reads its source."""
+        return self.source.speaks_for_customer(self.received_at)
+
 
 class TamperEvidence(models.Model):
     """A reused delivery or event id with a different body: refused, and kept as evidence."""

@@ -98,12 +98,38 @@ def amendment_payload(effective_from: str | None = None, **term_overrides: Any) 
 
 
 def webhook_source_create_for(
-    customer: Customer, *, kind: str = WebhookSource.Kind.CUSTOMER_SYSTEM, name: str = "Helpdesk"
+    customer: Customer,
+    *,
+    kind: str = WebhookSource.Kind.CUSTOMER_SYSTEM,
+    name: str = "Helpdesk",
+    approved: bool = True,
 ) -> tuple[WebhookSource, str]:
-    """A source with its first signing secret, made through services.credentials; returns (source, secret)."""
-    return webhook_source_create(
-        vendor=customer.vendor, customer=customer, name=name, kind=kind, actor="system"
+    """A source with its first signing secret, made through services.credentials; returns (source, secret).
+
+    A customer system is `approved` by default, as if the customer had created it with its own key;
+    approved=False: the vendor created it, and it awaits the customer's approval."""
+    by_customer = approved and kind == WebhookSource.Kind.CUSTOMER_SYSTEM
+    source, secret = webhook_source_create(
+        vendor=customer.vendor,
+        customer=customer,
+        name=name,
+        kind=kind,
+        actor="system",
+        by_customer=by_customer,
     )
+    return (approved_long_ago(source) if by_customer else source), secret
+
+
+# Tests travel back to instants before the real one a source is created at: a source the customer created
+# speaks for every event they send, so its approval is dated before any of them.
+APPROVED_LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def approved_long_ago(source: WebhookSource) -> WebhookSource:
+    """The customer-created `source`, approved since APPROVED_LONG_AGO."""
+    WebhookSource.objects.filter(pk=source.pk).update(approved_at=APPROVED_LONG_AGO)
+    source.approved_at = APPROVED_LONG_AGO
+    return source
 
 
 def field_error_codes(body: dict[str, Any]) -> dict[str, list[str]]:
@@ -111,10 +137,13 @@ def field_error_codes(body: dict[str, Any]) -> dict[str, list[str]]:
     return {path: [item["code"] for item in items] for path, items in body["field_errors"].items()}
 
 
-def vendor_api_operations() -> list[tuple[str, str]]:
-    """Every (METHOD, path template) routed by contracts.api.urls, e.g. ("POST", "/api/v1/contracts/{contract_id}/activate")."""
+def vendor_api_operations(*, customer: bool = False) -> list[tuple[str, str]]:
+    """Every (METHOD, path template) routed by contracts.api.urls, e.g. ("POST", "/api/v1/contracts/{contract_id}/activate"),
+    for a vendor's key; customer=True: those under /api/v1/customer/, for a customer's key."""
     operations = []
     for pattern in contracts_api_urls.urlpatterns:
+        if str(pattern.pattern).startswith("customer/") != customer:
+            continue
         view_class = pattern.callback.view_class  # type: ignore[attr-defined]
         route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
         operations += [

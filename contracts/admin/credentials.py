@@ -68,13 +68,27 @@ class WebhookSecretInline(admin.TabularInline):
 
 @admin.register(WebhookSource)
 class WebhookSourceAdmin(admin.ModelAdmin):
-    """Sources are created by the service (the signing secret is shown once); only the name may change."""
+    """Sources are created by the service (the signing secret is shown once); only the name may change.
 
-    list_display = ("name", "kind", "customer", "vendor", "created_at", "revoked_at")
+    No approval here: only the customer approves its system of record, with its own API key (an operator
+    cannot tell the customer's request from the vendor's, and would see the new secret)."""
+
+    list_display = ("name", "kind", "customer", "vendor", "created_at", "approved_at", "revoked_at")
     list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter), "vendor")
     search_fields = ("name", "id", "customer__name", "customer__external_ref", "vendor__name")
     list_select_related = ("customer", "vendor")
-    fields = ("id", "name", "kind", "vendor", "customer", "endpoint", "created_at", "revoked_at")
+    fields = (
+        "id",
+        "name",
+        "kind",
+        "vendor",
+        "customer",
+        "endpoint",
+        "created_at",
+        "approved_at",
+        "approved_by",
+        "revoked_at",
+    )
     readonly_fields = tuple(name for name in fields if name != "name")
     inlines = (WebhookSecretInline,)
     actions = ("revoke",)

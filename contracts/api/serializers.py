@@ -214,6 +214,22 @@ class WebhookSourceOut(serializers.ModelSerializer[WebhookSource]):
     customer_id = serializers.UUIDField(read_only=True)
     secrets = WebhookSecretOut(many=True, read_only=True)
     endpoint = serializers.SerializerMethodField()
+    approval_status = serializers.ChoiceField(
+        choices=WebhookSource.Approval.choices,
+        read_only=True,
+        help_text="Whether this source's events speak for the customer: a customer_system source the "
+        "vendor created is awaiting_customer_approval until the customer approves it with its own API "
+        "key (POST /api/v1/customer/webhook-sources/{id}/approve, which replaces its secret); its "
+        "events are stored but confirm and dispute nothing meanwhile. A vendor_agent source: not_needed.",
+    )
+    approved_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Events received from this instant on speak for the customer; null: not approved.",
+    )
+    approved_by = serializers.CharField(
+        read_only=True, help_text='Who approved it ("migration:grandfathered": created before approvals).'
+    )
 
     class Meta:
         model = WebhookSource
@@ -226,6 +242,9 @@ class WebhookSourceOut(serializers.ModelSerializer[WebhookSource]):
             "secrets",
             "created_at",
             "revoked_at",
+            "approval_status",
+            "approved_at",
+            "approved_by",
         ]
 
     def get_endpoint(self, source: WebhookSource) -> str:
@@ -236,6 +255,10 @@ class WebhookSourceCreateIn(serializers.Serializer[None]):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=WebhookSource.Kind.choices)
     customer_id = serializers.UUIDField()
+
+
+class CustomerWebhookSourceCreateIn(serializers.Serializer[None]):
+    name = serializers.CharField(max_length=100)
 
 
 class WebhookSourceCreatedOut(WebhookSourceOut):

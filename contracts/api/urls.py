@@ -1,4 +1,4 @@
-"""Routes of the vendor API under /api/v1/."""
+"""Routes of the vendor API under /api/v1/, and a customer's own webhook sources under customer/."""
 
 from django.urls import path
 
@@ -64,6 +64,21 @@ urlpatterns = [
         "webhook-sources/<str:source_id>/revoke",
         views.WebhookSourceRevokeApi.as_view(),
         name="webhook-source-revoke",
+    ),
+    path(
+        "customer/webhook-sources",
+        views.CustomerWebhookSourceListCreateApi.as_view(),
+        name="customer-webhook-sources",
+    ),
+    path(
+        "customer/webhook-sources/<str:source_id>/approve",
+        views.CustomerWebhookSourceApproveApi.as_view(),
+        name="customer-webhook-source-approve",
+    ),
+    path(
+        "customer/webhook-sources/<str:source_id>/rotate-secret",
+        views.CustomerWebhookSourceRotateApi.as_view(),
+        name="customer-webhook-source-rotate",
     ),
     path("api-keys", views.ApiKeyListCreateApi.as_view(), name="api-keys"),
     path("api-keys/<str:api_key_id>", views.ApiKeyDetailApi.as_view(), name="api-key"),

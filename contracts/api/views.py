@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contracts import selectors
-from contracts.api.base import VendorApiView
+from contracts.api.base import CustomerApiView, VendorApiView
 from contracts.api.serializers import (
     ApiKeyCreatedOut,
     ApiKeyCreateIn,
@@ -21,6 +21,7 @@ from contracts.api.serializers import (
     ContractVersionOut,
     CustomerFilter,
     CustomerOut,
+    CustomerWebhookSourceCreateIn,
     InForceQuery,
     RotatedSecretOut,
     RotateSecretIn,
@@ -28,7 +29,7 @@ from contracts.api.serializers import (
     WebhookSourceCreateIn,
     WebhookSourceOut,
 )
-from contracts.models import Contract
+from contracts.models import Contract, WebhookSource
 from contracts.services import contracts as contract_services
 from contracts.services import credentials, customers
 from contracts.terms import Amendment, ContractHeader, VersionTerms, parse
@@ -293,6 +294,80 @@ class WebhookSourceRevokeApi(VendorApiView):
         return Response(
             WebhookSourceOut(selectors.webhook_source_get(vendor=self.vendor, source_id=source_id)).data
         )
+
+
+# --- a customer's own systems of record (a customer's API key) ------------------------------
+
+
+class CustomerWebhookSourceListCreateApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_webhook_sources_list",
+        responses=WebhookSourceOut(many=True),
+        description="Your systems of record's sources (the vendor's agent sources are the vendor's).",
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginated(
+            selectors.webhook_source_list_for_customer(customer=self.customer), WebhookSourceOut
+        )
+
+    @extend_schema(
+        operation_id="customer_webhook_sources_create",
+        request=CustomerWebhookSourceCreateIn,
+        responses={201: WebhookSourceCreatedOut},
+        description=(
+            "Create a source for your system of record (kind customer_system), approved at once: only "
+            "you see its signing secret, shown this once, so its events speak for you."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        source, secret = credentials.webhook_source_create(
+            vendor=self.vendor,
+            customer=self.customer,
+            name=self.body(CustomerWebhookSourceCreateIn)["name"],
+            kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
+            actor=self.actor,
+            by_customer=True,
+        )
+        data = WebhookSourceOut(
+            selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source.pk)
+        ).data
+        return Response({**data, "signing_secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class CustomerWebhookSourceApproveApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_webhook_sources_approve",
+        request=None,
+        responses=RotatedSecretOut,
+        description=(
+            "Approve a source the vendor created for your system of record: from now on its events speak "
+            "for you (they confirm and dispute outcomes). The vendor has seen its secrets, so they all "
+            "stop verifying now; the new one is shown only this once. Events received before stay "
+            "unconfirming. 409 source_already_approved, source_revoked."
+        ),
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
+        secret = credentials.webhook_source_approve(source=source, actor=self.actor)
+        source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
+        return Response({"signing_secret": secret, "webhook_source": WebhookSourceOut(source).data})
+
+
+class CustomerWebhookSourceRotateApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_webhook_sources_rotate_secret",
+        request=RotateSecretIn,
+        responses=RotatedSecretOut,
+        description="A new signing secret, shown only this once; the current ones keep verifying for the overlap.",
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
+        overlap = dt.timedelta(seconds=self.body(RotateSecretIn)["overlap_seconds"])
+        secret = credentials.webhook_source_rotate_secret(
+            source=source, overlap=overlap, actor=self.actor, by_customer=True
+        )
+        source = selectors.webhook_source_get_for_customer(customer=self.customer, source_id=source_id)
+        return Response({"signing_secret": secret, "webhook_source": WebhookSourceOut(source).data})
 
 
 # --- API keys -------------------------------------------------------------------------------

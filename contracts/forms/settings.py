@@ -36,6 +36,7 @@ def source_form(
                 value=values.get("kind", ""),
                 widget="select",
                 choices=[("", "Choose a kind"), *WebhookSource.Kind.choices],
+                help="A customer system speaks for the customer once the customer approves it.",
             ),
             Input(
                 "customer_id",

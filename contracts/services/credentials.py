@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contracts.audit import audit_record
 from contracts.models import ApiKey, Customer, Vendor, WebhookSecret, WebhookSource
-from contracts.selectors import webhook_source_forget
+from contracts.selectors import WEBHOOK_SOURCE_CACHE_SECONDS, webhook_source_forget
 from core import crypto
 from core.errors import Conflict, ValidationFailed
 
@@ -116,17 +116,33 @@ def _add_secret(*, source: WebhookSource) -> str:
 
 
 def webhook_source_create(
-    *, vendor: Vendor, customer: Customer, name: str, kind: str, actor: str
+    *, vendor: Vendor, customer: Customer, name: str, kind: str, actor: str, by_customer: bool = False
 ) -> tuple[WebhookSource, str]:
-    """Create a source and its first signing secret; the secret is returned here once."""
+    """Create a source and its first signing secret; the secret is returned here once.
+
+    `by_customer`: the customer creates it (with its own API key), so only the customer has seen the
+    secret: a customer's system of record is approved at once. One the vendor creates awaits the
+    customer's approval (webhook_source_approve) before its events speak for the customer.
+    """
     if customer.vendor_id != vendor.pk:
         raise ValidationFailed.on_field("customer_id", "not_found", "No such customer.")
     if kind not in WebhookSource.Kind.values:
         raise ValidationFailed.on_field(
             "kind", "invalid_choice", f"kind must be one of {WebhookSource.Kind.values}."
         )
+    if by_customer and kind != WebhookSource.Kind.CUSTOMER_SYSTEM:
+        raise ValidationFailed.on_field(
+            "kind", "invalid_choice", "A customer creates only its own system of record's sources."
+        )
     with transaction.atomic():
-        source = WebhookSource.objects.create(vendor=vendor, customer=customer, name=name, kind=kind)
+        source = WebhookSource.objects.create(
+            vendor=vendor,
+            customer=customer,
+            name=name,
+            kind=kind,
+            approved_at=timezone.now() if by_customer else None,
+            approved_by=actor if by_customer else "",
+        )
         secret = _add_secret(source=source)
         audit_record(
             vendor=vendor,
@@ -145,8 +161,27 @@ def _forget_on_commit(source: WebhookSource) -> None:
     transaction.on_commit(lambda: webhook_source_forget(source_id=source.pk))
 
 
-def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta, actor: str) -> str:
-    """Add a new secret; the current ones keep verifying for `overlap`, then expire."""
+def _replace_secrets(*, locked: WebhookSource, expires_at: dt.datetime, now: dt.datetime) -> str:
+    """Give the live secrets of a source (locked by the caller) an expiry no later than `expires_at`
+    and add a new one, returned here once."""
+    if locked.revoked_at is not None:
+        raise Conflict("This source is revoked; create a new one.", code="source_revoked")
+    live = WebhookSecret.objects.filter(source=locked).exclude(expires_at__lte=now)
+    live.filter(expires_at__isnull=True).update(expires_at=expires_at)
+    live.filter(expires_at__gt=expires_at).update(expires_at=expires_at)
+    secret = _add_secret(source=locked)
+    _forget_on_commit(locked)
+    return secret
+
+
+def webhook_source_rotate_secret(
+    *, source: WebhookSource, overlap: dt.timedelta, actor: str, by_customer: bool = False
+) -> str:
+    """Add a new secret; the current ones keep verifying for `overlap`, then expire.
+
+    Once the customer has approved its system of record, only the customer rotates it (`by_customer`):
+    a secret the vendor saw would sign as the customer.
+    """
     if overlap < dt.timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
         raise ValidationFailed.on_field(
             "overlap_seconds",
@@ -154,17 +189,16 @@ def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta
             f"overlap must be between 0 and {MAX_ROTATION_OVERLAP.days} days.",
         )
     now = timezone.now()
-    expires_at = now + overlap
     with transaction.atomic():
         # Lock the source so two concurrent rotations cannot both see the same set of live secrets.
         locked = WebhookSource.objects.select_for_update().get(pk=source.pk)
-        if locked.revoked_at is not None:
-            raise Conflict("This source is revoked; create a new one.", code="source_revoked")
-        live = WebhookSecret.objects.filter(source=locked).exclude(expires_at__lte=now)
-        live.filter(expires_at__isnull=True).update(expires_at=expires_at)
-        live.filter(expires_at__gt=expires_at).update(expires_at=expires_at)
-        secret = _add_secret(source=locked)
-        _forget_on_commit(source)
+        if locked.approved_at is not None and not by_customer:
+            raise Conflict(
+                "This source speaks for the customer, who approved it: only the customer rotates its "
+                "secret, with its own API key.",
+                code="source_customer_approved",
+            )
+        secret = _replace_secrets(locked=locked, expires_at=now + overlap, now=now)
         audit_record(
             vendor=locked.vendor,
             actor=actor,
@@ -172,6 +206,38 @@ def webhook_source_rotate_secret(*, source: WebhookSource, overlap: dt.timedelta
             target=locked,
             at=now,
             details={"overlap_seconds": int(overlap.total_seconds())},
+        )
+    return secret
+
+
+def webhook_source_approve(*, source: WebhookSource, actor: str) -> str:
+    """The customer approves its system of record's source, which the vendor created: returns its new
+    secret, shown once.
+
+    The vendor has seen the source's secrets, so they all stop verifying now and a new one replaces them.
+    Its events speak for the customer from `approved_at`: WEBHOOK_SOURCE_CACHE_SECONDS after now, since
+    another process may verify with its copy of the old secrets that long. Events received earlier keep
+    not speaking for the customer, so nothing already verified changes and nothing is re-evaluated.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Locked: two approvals (or an approval and a rotation) must not both replace the secrets.
+        locked = WebhookSource.objects.select_for_update().get(pk=source.pk)
+        if locked.kind != WebhookSource.Kind.CUSTOMER_SYSTEM:
+            raise Conflict("Only a customer's system of record needs approval.", code="approval_not_needed")
+        if locked.approved_at is not None:
+            raise Conflict("This source is already approved.", code="source_already_approved")
+        secret = _replace_secrets(locked=locked, expires_at=now, now=now)
+        locked.approved_at = now + dt.timedelta(seconds=WEBHOOK_SOURCE_CACHE_SECONDS)
+        locked.approved_by = actor
+        locked.save(update_fields=["approved_at", "approved_by"])
+        audit_record(
+            vendor=locked.vendor,
+            actor=actor,
+            action="webhook_source.approved",
+            target=locked,
+            at=now,
+            details={"speaks_for_customer_from": locked.approved_at.isoformat()},
         )
     return secret
 

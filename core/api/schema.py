@@ -88,6 +88,8 @@ RESOURCE_TAGS: dict[str, str] = {
     "Customer invoices": "Called with a customer's API key: its invoices, approvals and credit notes.",
     "Customer webhook endpoints": "Called with a customer's API key: the endpoints it registered for its "
     "own events, their secrets, delivery logs, resends and test events.",
+    "Customer webhook sources": "Called with a customer's API key: the sources of its own system of record, "
+    "created or approved by it (only then do their events speak for it), and their secrets.",
     # The document's `webhooks` section (notifications.api.schema): what Verity posts, not routes it serves.
     "Events sent": "The signed events Verity posts to your endpoints, one per type (docs/webhooks-out.md).",
 }
@@ -111,6 +113,7 @@ TAG_BY_PATH_PREFIX: dict[str, str] = {
     "/api/v1/customer/invoices": "Customer invoices",
     "/api/v1/webhook-endpoints": "Webhook endpoints",
     "/api/v1/customer/webhook-endpoints": "Customer webhook endpoints",
+    "/api/v1/customer/webhook-sources": "Customer webhook sources",
 }
 PATH_PARAMETER = re.compile(r"\{[^}]*\}")
 

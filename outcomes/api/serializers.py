@@ -49,6 +49,12 @@ class OutcomeOut(serializers.ModelSerializer[Outcome]):
 class RawEventOut(serializers.ModelSerializer[RawEvent]):
     source_id = serializers.UUIDField(read_only=True)
     delivery_id = serializers.IntegerField(read_only=True)
+    from_customer = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the event speaks for the customer (confirms, disputes): sent by a "
+        "customer_system source the customer had approved when it arrived. False for the vendor's agent, "
+        "and for a source awaiting the customer's approval (its events are kept, but confirm nothing).",
+    )
 
     class Meta:
         model = RawEvent
@@ -56,6 +62,7 @@ class RawEventOut(serializers.ModelSerializer[RawEvent]):
             "event_id",
             "kind",
             "source_id",
+            "from_customer",
             "delivery_id",
             "occurred_at",
             "received_at",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from pydantic import Field
 
@@ -213,7 +213,9 @@ class ReversalAnomaly(Rule[ReversalAnomalyParams]):
             RawEvent.objects.filter(
                 contract_id__in=contracts,
                 kind=EventKind.OUTCOME_REVERSED,
+                # The events that speak for the customer (WebhookSource.speaks_for_customer).
                 source__kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
+                source__approved_at__lte=F("received_at"),
                 received_at__gte=start,
                 received_at__lt=end,
             )

@@ -79,7 +79,7 @@ def event_facts(ids: Sequence[int]) -> tuple[dict[int, list[EventFact]], dict[An
                 occurred_at=occurred_at,
                 received_at=received_at,
                 source_id=source_id,
-                from_customer=sources[source_id].kind == WebhookSource.Kind.CUSTOMER_SYSTEM,
+                from_customer=sources[source_id].speaks_for_customer(received_at),
                 evidence=payload.get("evidence") or {},
                 webhook_id=webhook_id,
                 sender=sender,

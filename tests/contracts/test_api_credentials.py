@@ -54,6 +54,9 @@ def test_create_source_shows_its_signing_secret_once(vendor_api: VendorApi, cust
         "secrets": [{"hint": secret[-4:], "created_at": NOW, "expires_at": None}],
         "created_at": NOW,
         "revoked_at": None,
+        "approval_status": "awaiting_customer_approval",
+        "approved_at": None,
+        "approved_by": "",
         "signing_secret": secret,
     }
     stored = WebhookSecret.objects.get()
@@ -134,7 +137,7 @@ def test_retrieve_an_unknown_source_is_404(vendor_api: VendorApi) -> None:
 def test_rotate_adds_a_secret_and_lets_the_old_one_expire_after_the_overlap(
     vendor_api: VendorApi, customer: Customer
 ) -> None:
-    source, old_secret = webhook_source_create_for(customer)
+    source, old_secret = webhook_source_create_for(customer, approved=False)
 
     response = vendor_api.client.post(
         f"/api/v1/webhook-sources/{source.pk}/rotate-secret", {"overlap_seconds": 3600}, format="json"
@@ -161,7 +164,7 @@ def test_rotate_adds_a_secret_and_lets_the_old_one_expire_after_the_overlap(
 def test_rotate_without_an_overlap_keeps_old_secrets_for_a_day(
     vendor_api: VendorApi, customer: Customer
 ) -> None:
-    source, _ = webhook_source_create_for(customer)
+    source, _ = webhook_source_create_for(customer, approved=False)
 
     response = vendor_api.client.post(f"/api/v1/webhook-sources/{source.pk}/rotate-secret")
 
@@ -174,7 +177,7 @@ def test_rotate_without_an_overlap_keeps_old_secrets_for_a_day(
 
 @time_machine.travel(NOW, tick=False)
 def test_a_second_rotation_never_extends_an_older_secret(vendor_api: VendorApi, customer: Customer) -> None:
-    source, _ = webhook_source_create_for(customer)
+    source, _ = webhook_source_create_for(customer, approved=False)
     url = f"/api/v1/webhook-sources/{source.pk}/rotate-secret"
     vendor_api.client.post(url, {"overlap_seconds": 3600}, format="json")
 
@@ -221,7 +224,7 @@ def test_revoke_a_source_then_repeat_it(vendor_api: VendorApi, customer: Custome
 
 
 def test_rotate_a_revoked_source_is_409_and_adds_no_secret(vendor_api: VendorApi, customer: Customer) -> None:
-    source, _ = webhook_source_create_for(customer)
+    source, _ = webhook_source_create_for(customer, approved=False)
     vendor_api.client.post(f"/api/v1/webhook-sources/{source.pk}/revoke")
 
     response = vendor_api.client.post(f"/api/v1/webhook-sources/{source.pk}/rotate-secret")

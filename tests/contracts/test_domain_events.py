@@ -142,8 +142,8 @@ def test_an_amendment_of_a_contract_in_force_says_what_changes_and_from_when() -
 
 def test_each_secret_expiring_within_a_week_is_announced_once() -> None:
     customer = CustomerFactory.create()
-    source, _ = webhook_source_create_for(customer, name="Helpdesk")
-    revoked, _ = webhook_source_create_for(customer, name="Old helpdesk")
+    source, _ = webhook_source_create_for(customer, name="Helpdesk", approved=False)
+    revoked, _ = webhook_source_create_for(customer, name="Old helpdesk", approved=False)
     with time_machine.travel(NOW, tick=False):
         webhook_source_rotate_secret(source=source, overlap=dt.timedelta(days=8), actor="test")
         webhook_source_rotate_secret(source=revoked, overlap=dt.timedelta(days=2), actor="test")

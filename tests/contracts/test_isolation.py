@@ -1,5 +1,7 @@
 """Tenant isolation: by every route of the vendor API, another vendor's key finds none of a vendor's
-objects (404, never 403, so their existence does not leak) and changes nothing.
+objects (404, never 403, so their existence does not leak) and changes nothing; by the customer routes
+of contracts.api, another customer's key (of the same vendor or another) finds none of a customer's
+webhook sources, and a customer's key none of the vendor's agent sources.
 
 Each refused request is replayed with the owner's key, which is served: the 404 comes from the
 tenancy, not from a request that would have failed anyway.
@@ -28,7 +30,7 @@ from tests.factories import (
     version_terms,
     webhook_source_create_for,
 )
-from tests.support.vendors import VendorApi
+from tests.support.vendors import VendorApi, customer_api_client
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +61,8 @@ def estate_of(vendor: Vendor) -> dict[str, str]:
     suspended = contract_create_for(customer, reference="SUSPENDED")
     contract_activate(contract=suspended, actor="system")
     contract_suspend(contract=suspended, actor="system")
-    source, _ = webhook_source_create_for(customer)
+    source, _ = webhook_source_create_for(customer, approved=False)  # the vendor's: awaiting approval
+    agent, _ = webhook_source_create_for(customer, kind=WebhookSource.Kind.VENDOR_AGENT)
     api_key, _ = api_key_create(vendor=vendor, name="CI", actor="system")
     return {
         "customer": str(customer.pk),
@@ -69,6 +72,7 @@ def estate_of(vendor: Vendor) -> dict[str, str]:
         "suspended_contract": str(suspended.pk),
         "version_1": "1",
         "source": str(source.pk),
+        "agent_source": str(agent.pk),
         "api_key": str(api_key.pk),
     }
 
@@ -97,6 +101,7 @@ NOT_FOUND_MESSAGES = {
     "contracts": "No such contract.",
     "webhook-sources": "No such webhook source.",
     "api-keys": "No such API key.",
+    "customer": "No such webhook source.",  # /api/v1/customer/webhook-sources/...
 }
 
 
@@ -179,6 +184,51 @@ def test_another_vendors_object_is_not_found_and_unchanged(
     assert vendor_rows(vendor_api.vendor) == before
     assert vendor_rows(other_vendor_api.vendor) == other_before
     assert send(vendor_api.client, call.method, url, call.body).status_code == call.owner_status
+
+
+# --- a customer's key: its own systems of record only ----------------------------------------
+
+
+CUSTOMER_CALLS = [
+    ObjectCall("POST", "/api/v1/customer/webhook-sources/{source_id}/approve", SOURCE),
+    ObjectCall(
+        "POST", "/api/v1/customer/webhook-sources/{source_id}/rotate-secret", SOURCE, {"overlap_seconds": 60}
+    ),
+]
+
+
+def listed_by(client: Any) -> list[str]:
+    response = client.get("/api/v1/customer/webhook-sources")
+    assert response.status_code == 200
+    return [item["id"] for item in response.json()["results"]]
+
+
+@pytest.mark.parametrize("call", CUSTOMER_CALLS, ids=str)
+def test_another_customers_key_finds_none_of_a_customers_sources(
+    vendor_api: VendorApi, estate: dict[str, str], other_estate: dict[str, str], call: ObjectCall
+) -> None:
+    owner, neighbour, stranger = (
+        customer_api_client(Customer.objects.get(pk=pk))
+        for pk in (estate["customer"], estate["spare_customer"], other_estate["customer"])
+    )
+    # Each key lists its own customer's systems of record: never the vendor's agent, nor another's.
+    assert listed_by(owner) == [estate["source"]]
+    assert listed_by(neighbour) == []
+    assert listed_by(stranger) == [other_estate["source"]]
+    before = vendor_rows(vendor_api.vendor)
+    agent_url = call.route.format(source_id=estate["agent_source"])
+
+    for client, url in ((neighbour, call.url(estate)), (stranger, call.url(estate)), (owner, agent_url)):
+        response = send(client, call.method, url, call.body)
+        assert response.status_code == 404, url
+        assert response.json() == {
+            "status": 404,
+            "code": "not_found",
+            "message": call.not_found_message,
+            "field_errors": {},
+        }
+    assert vendor_rows(vendor_api.vendor) == before
+    assert send(owner, call.method, call.url(estate), call.body).status_code == call.owner_status
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -357,5 +407,8 @@ def test_the_matrix_covers_every_route_and_method() -> None:
     covered = {(call.method, call.route) for call in OBJECT_CALLS}
     covered |= {("GET", path) for path, _ in LIST_QUERIES}
     covered |= {("POST", path) for path in OWN_ROWS}  # the creates above
+    covered |= {(call.method, call.route) for call in CUSTOMER_CALLS}
+    # A customer's list (above) and create (tests/contracts/test_customer_sources.py).
+    covered |= {("GET", "/api/v1/customer/webhook-sources"), ("POST", "/api/v1/customer/webhook-sources")}
 
-    assert covered == set(vendor_api_operations())
+    assert covered == set(vendor_api_operations()) | set(vendor_api_operations(customer=True))

@@ -231,10 +231,6 @@ def open_deal(
             },
         )
         assert vendor.post(f"/api/v1/contracts/{contract['id']}/activate").status_code == 200
-        helpdesk = created(
-            "/api/v1/webhook-sources",
-            {"name": "Acme helpdesk", "kind": "customer_system", "customer_id": customer["id"]},
-        )
         agent = created(
             "/api/v1/webhook-sources",
             {"name": "Support agent", "kind": "vendor_agent", "customer_id": customer["id"]},
@@ -242,6 +238,12 @@ def open_deal(
         key = created(f"/api/v1/customers/{customer['id']}/api-keys", {"name": "acme", "scope": "write"})
         customer_client = APIClient()
         customer_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key['key']}")
+        # The customer creates its helpdesk's source itself: only then do its events speak for it.
+        response = customer_client.post(
+            "/api/v1/customer/webhook-sources", {"name": "Acme helpdesk"}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        helpdesk = response.json()
         return Deal(
             vendor=vendor,
             customer=customer_client,

@@ -111,7 +111,12 @@ def test_a_month_from_signed_webhooks_to_a_paid_stripe_invoice(
     )
     contract_activate(contract=contract, actor="test")
     source, secret = webhook_source_create(
-        vendor=vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
+        vendor=vendor,
+        customer=customer,
+        name="helpdesk",
+        kind="customer_system",
+        actor="test",
+        by_customer=True,
     )
     url = f"{live_server.url}/webhooks/v1/sources/{source.pk}/events"
 

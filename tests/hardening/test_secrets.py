@@ -52,7 +52,9 @@ def test_no_plaintext_secret_is_in_any_column_or_log_line_through_creation_rotat
 ) -> None:
     estate = make_estate()  # creates keys and sources, and ingests an event
     ingest = estate.ingest
-    rotated = webhook_source_rotate_secret(source=ingest.source, overlap=dt.timedelta(hours=1), actor="test")
+    rotated = webhook_source_rotate_secret(
+        source=ingest.source, overlap=dt.timedelta(hours=1), actor="test", by_customer=True
+    )
     assert ingest.post(event(), secret=rotated).status_code == 200
     assert ingest.api.client.get("/api/v1/customers").status_code == 200
     api_secret = ingest.api.raw_key.split("_", 2)[2]

@@ -566,8 +566,10 @@ def test_the_outcome_trail_shows_events_verdicts_transitions_decisions_dispute_a
         "B-0",
     )
     assert set(raw) == {
-        "event_id", "kind", "source_id", "delivery_id", "occurred_at", "received_at", "body_sha256", "payload"
+        "event_id", "kind", "source_id", "from_customer", "delivery_id", "occurred_at", "received_at",
+        "body_sha256", "payload",
     }  # fmt: skip
+    assert raw["from_customer"] is False  # the vendor's agent claims; it never speaks for the customer
     anomaly = [(v["decision"], v["reason"]) for v in trail["verdicts"] if v["rule"] == "anomaly"]
     assert anomaly == [("flag", "velocity_anomaly"), ("accept", "velocity_anomaly_cleared")]
     assert set(trail["verdicts"][0]) == {"rule", "decision", "reason", "facts", "hold_until", "at"}
@@ -640,6 +642,10 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("POST", "/api/v1/customer/webhook-endpoints/1/deliveries/1/resend"),
         ("POST", "/api/v1/customer/webhook-endpoints/1/resend"),
         ("POST", "/api/v1/customer/webhook-endpoints/1/test"),
+        ("GET", "/api/v1/customer/webhook-sources"),
+        ("POST", "/api/v1/customer/webhook-sources"),
+        ("POST", "/api/v1/customer/webhook-sources/1/approve"),
+        ("POST", "/api/v1/customer/webhook-sources/1/rotate-secret"),
     } == set(CUSTOMER_OPERATIONS)
     assert {
         ("GET", "/api/v1/outcomes/1"),

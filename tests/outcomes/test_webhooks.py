@@ -205,7 +205,7 @@ def test_rotation_overlap_accepts_both_secrets_then_only_the_new_one(ingest: Ing
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         new_secret = webhook_source_rotate_secret(
-            source=ingest.source, overlap=dt.timedelta(hours=1), actor="t"
+            source=ingest.source, overlap=dt.timedelta(hours=1), actor="t", by_customer=True
         )
         assert ingest.post(event(), secret=ingest.secret).status_code == 200
         assert ingest.post(event(), secret=new_secret).status_code == 200

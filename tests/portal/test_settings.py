@@ -83,7 +83,7 @@ def test_source_form_errors_are_the_apis(owner_client: Client, owner: Member) ->
 
 
 def test_rotate_with_an_overlap(owner_client: Client, owner: Member) -> None:
-    source, old = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor))
+    source, old = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor), approved=False)
     before = timezone.now()
     response = owner_client.post(f"/settings/sources/{source.pk}/rotate/", {"overlap_seconds": "86400"})
     assert response.status_code == 200
@@ -112,6 +112,31 @@ def test_revoke_a_source(owner_client: Client, owner: Member) -> None:
     source.refresh_from_db()
     assert source.revoked_at is not None
     assert "Rotate secret" not in owner_client.get(f"/settings/sources/{source.pk}/").content.decode()
+
+
+def test_the_source_pages_show_who_must_approve_and_offer_the_vendor_no_approval(
+    owner_client: Client, owner: Member
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+    awaiting, _ = webhook_source_create_for(customer, approved=False, name="Vendor-made helpdesk")
+    approved, _ = webhook_source_create_for(customer, name="Customer-made helpdesk")
+
+    listing = owner_client.get("/settings/").content.decode()
+    waiting_page = owner_client.get(f"/settings/sources/{awaiting.pk}/").content.decode()
+    approved_page = owner_client.get(f"/settings/sources/{approved.pk}/").content.decode()
+
+    assert listing.count('class="badge badge-approval-awaiting_customer_approval"') == 1
+    assert listing.count('class="badge badge-approval-approved"') == 1
+    assert 'id="approval-needed"' in waiting_page
+    assert "The customer must approve this source" in waiting_page
+    assert "Rotate secret" in waiting_page  # still the vendor's to rotate until approved
+    assert 'id="approval-done"' in approved_page
+    assert "Rotate secret" not in approved_page
+    for page in (waiting_page, approved_page):
+        actions = re.findall(r'<form[^>]*action="([^"]*)"', page)
+        buttons = re.findall(r"<button[^>]*>([^<]*)</button>", page)
+        assert actions  # revoke, at least
+        assert not [text for text in actions + buttons if "approv" in text.lower()]
 
 
 def test_the_curl_example_delivers_a_signed_event(owner: Member, live_server: Any) -> None:
@@ -416,7 +441,7 @@ def test_reloading_a_new_sources_secret_page_makes_no_second_source(
 
 
 def test_reloading_a_rotations_secret_page_rotates_once(owner_client: Client, owner: Member) -> None:
-    source, _ = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor))
+    source, _ = webhook_source_create_for(CustomerFactory.create(vendor=owner.vendor), approved=False)
     page = owner_client.get(f"/settings/sources/{source.pk}/").content.decode()
     form = {"overlap_seconds": "3600", "form_token": token_on(page)}
     assert owner_client.post(f"/settings/sources/{source.pk}/rotate/", form).status_code == 200

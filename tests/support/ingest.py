@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from contracts.models import Contract, WebhookSource
 from contracts.services.contracts import contract_activate, contract_create
 from contracts.services.credentials import webhook_source_create
-from tests.factories import CustomerFactory, contract_payload, new_contract
+from tests.factories import CustomerFactory, approved_long_ago, contract_payload, new_contract
 from tests.support.vendors import VendorApi, make_vendor_api
 
 
@@ -98,9 +98,16 @@ def make_ingest(
         payload["terms"] = terms
     contract = contract_create(vendor=api.vendor, **new_contract(payload), actor="test")
     contract = contract_activate(contract=contract, actor="test")
+    # As if the customer created it with its own key (long ago): its events speak for the customer.
     source, secret = webhook_source_create(
-        vendor=api.vendor, customer=customer, name="helpdesk", kind="customer_system", actor="test"
+        vendor=api.vendor,
+        customer=customer,
+        name="helpdesk",
+        kind="customer_system",
+        actor="test",
+        by_customer=True,
     )
+    source = approved_long_ago(source)
     agent, agent_secret = webhook_source_create(
         vendor=api.vendor, customer=customer, name="agent", kind="vendor_agent", actor="test"
     )

@@ -22,6 +22,7 @@ from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendo
 from contracts.services.contracts import contract_activate, contract_create, contract_create_parse
 from contracts.services.credentials import api_key_create, webhook_source_create
 from contracts.services.customers import customer_create, customer_fields_parse
+from devtools.demo.clock import clock_at
 from notifications.models import Endpoint
 from notifications.services.endpoints import endpoint_create
 
@@ -195,22 +196,27 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
             for data in CUSTOMERS
         }
         contracts = []
-        for external_ref, payload in _contract_terms(_first_of_previous_month(today)).items():
+        first_day = _first_of_previous_month(today)
+        for external_ref, payload in _contract_terms(first_day).items():
             header, terms = contract_create_parse({"customer_id": str(customers[external_ref].pk), **payload})
             draft = contract_create(vendor=vendor, header=header, terms=terms, actor=ACTOR)
             contracts.append(contract_activate(contract=draft, actor=ACTOR))
-        sources = [
-            SeededSource(
-                *webhook_source_create(
-                    vendor=vendor,
-                    customer=customer,
-                    name=f"{customer.name} system of record",
-                    kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
-                    actor=ACTOR,
+        # As if each customer had created its own before the simulated month (demo_activity posts on
+        # its past days): approved from then on, so its events confirm.
+        with clock_at(dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)):
+            sources = [
+                SeededSource(
+                    *webhook_source_create(
+                        vendor=vendor,
+                        customer=customer,
+                        name=f"{customer.name} system of record",
+                        kind=WebhookSource.Kind.CUSTOMER_SYSTEM,
+                        actor=ACTOR,
+                        by_customer=True,
+                    )
                 )
-            )
-            for customer in customers.values()
-        ]
+                for customer in customers.values()
+            ]
         sources.append(
             SeededSource(
                 *webhook_source_create(
@@ -274,7 +280,9 @@ class Command(BaseCommand):
                 "  The demo's API key and webhook signing secrets were shown only when they were made. New ones:\n"
                 "    an API key     portal Settings > API keys, or\n"
                 f"                   .venv/bin/python manage.py create_api_key --vendor {VENDOR_SLUG} --name demo\n"
-                "    a secret       portal Settings > Webhook sources > the source > Rotate the secret"
+                "    a secret       portal Settings > Webhook sources > the source > Rotate the secret\n"
+                "                   (a customer's system of record, which the customer approved: with that\n"
+                "                   customer's API key, POST /api/v1/customer/webhook-sources/{id}/rotate-secret)"
             )
             return
         demo = seed_demo(today=timezone.now().date())
