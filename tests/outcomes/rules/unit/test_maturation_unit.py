@@ -143,9 +143,9 @@ def test_a_reversal_without_a_reason_has_the_strictest_reporting_window() -> Non
         EventKind.OUTCOME_REVERSED, T0 + HOUR, received_at=T0 + 24 * HOUR + SECOND, from_customer=True
     )
 
-    assert (
-        REVERSAL.evaluate(outcome_facts(fact(), in_time, rules=rules), {}, T0 + 2 * DAY).reason == "reversed"
-    )  # type: ignore[union-attr]
+    counted = REVERSAL.evaluate(outcome_facts(fact(), in_time, rules=rules), {}, T0 + 2 * DAY)
+    assert counted is not None
+    assert counted.reason == "reversed"
     verdict = REVERSAL.evaluate(outcome_facts(fact(), late, rules=rules), {}, T0 + 2 * DAY)
     assert verdict is not None
     assert (verdict.decision, verdict.reason, verdict.facts["window_hours"]) == (
