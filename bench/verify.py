@@ -99,18 +99,24 @@ PLAN = (
 # Rules that issue 16 ("integrity against both sides") added or extended: their share of the cost is
 # reported on its own (suppression's short windows extend the suppression rule, timed as a whole).
 ISSUE_16_RULES = (
+    "system_of_record",
     "evidence_content",
     "verifier",
     "suppression",
     "sender",
     "reversal_anomaly",
+    "contested_disqualifier",
     "flag_deadlines",
 )
 
-# `--policy hardened`: the default policy plus every issue-16 option that is off by default (the
-# bench's events carry no evidence, so content rules would reject everything and are left out).
+# `--policy hardened`: the default policy plus the issue-16 options that are off by default and can run
+# here: reporting windows, content checks on the evidence the bench's claims carry, contestable
+# reopenings (system_of_record, sender, reversal_anomaly and flag_deadlines are on by default; an
+# external verifier needs a service the bench does not run).
 HARDENED_POLICY: dict[str, Any] = {
     "maturation": {"reporting_windows_hours": {"reopened": 24 * 30}},
+    "evidence_content": {"checks": ["ticket_status one_of solved|closed", "csat min 1", "csat max 5"]},
+    "disqualifier_contest": {"contradicting_evidence": {"reopened": "transcript_sha256"}},
 }
 POLICIES: dict[str, dict[str, Any]] = {"default": {}, "hardened": HARDENED_POLICY}
 

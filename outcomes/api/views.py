@@ -93,6 +93,8 @@ class ReviewQueueApi(VendorApiView):
 
 
 class VerifierAccuracyApi(VendorApiView):
+    pagination_class = None  # one row per verifier the vendor's policies name, all at once
+
     @extend_schema(
         operation_id="verifier_accuracy_list",
         responses=VerifierAccuracyOut(many=True),

@@ -185,3 +185,11 @@ def test_webhooks_out_bench_core(settings: SettingsWrapper) -> None:
 
         assert ceiling["posts"] == ceiling["ok"] == 12
         assert len(receiver.delivered()) == 12
+
+
+def test_the_hardened_policy_is_a_valid_policy_naming_only_registered_rules() -> None:
+    from outcomes.rules.policy import VerificationPolicy
+
+    assert VerificationPolicy.model_validate(verify.HARDENED_POLICY)
+    assert set(verify.ISSUE_16_RULES) <= {rule.name for rule in RULES}
+    assert verify.policy_terms("hardened")[0]["verification_policy"] == verify.HARDENED_POLICY
