@@ -41,10 +41,11 @@ JQ ?= /usr/bin/jq
 $(JQ):
 	apt-get install -y jq || (apt-get update && apt-get install -y jq)
 
-# Lint and the suite run side by side: the suite spends much of its time waiting on subprocesses and
-# sockets, and lint (mypy above all) fills those gaps. Either failing fails `make test`.
+# Lint first (half a minute; a style or type error fails fast), then the suite. Run side by side on two
+# cores, mypy slowed the suite by more than lint takes alone (measured: 7.5 min against 5.7 min).
 test: $(DEV_STAMP) $(CHROMIUM) $(JQ)
-	$(MAKE) --no-print-directory -j2 lint suite
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory suite
 
 # The whole suite alone (no lint).
 suite: $(DEV_STAMP) $(CHROMIUM) $(JQ)
