@@ -58,10 +58,8 @@ def portal_view(view: View | None = None, *, write: bool = False) -> View | Call
             if membership is None:
                 # A customer's person who signed in (or followed a link) here: their pages are the
                 # customer portal's. Nobody else is told anything.
-                if (
-                    request.method in SAFE_METHODS
-                    and CustomerMembership.objects.filter(user=request.user).exists()
-                ):  # type: ignore[misc]
+                person = CustomerMembership.objects.filter(user=request.user)  # type: ignore[misc]
+                if request.method in SAFE_METHODS and person.exists():
                     return redirect("customer:overview")
                 raise PermissionDenied("This account is not a member of any vendor.")
             if (write or request.method not in SAFE_METHODS) and not membership.can_write:

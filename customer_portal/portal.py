@@ -39,6 +39,11 @@ class CustomerPortalRequest(HttpRequest):
 View = Callable[..., HttpResponse]
 
 
+def _user_id(request: HttpRequest) -> int:
+    """The signed-in person's id (every caller runs after login_required)."""
+    return cast(int, request.user.pk)
+
+
 def customer_portal_actor(request: HttpRequest) -> str:
     """The audit actor of a customer's person: `customer_user:<email>` (never confused with a vendor's)."""
     user = request.user
@@ -53,7 +58,7 @@ def chosen_membership(request: HttpRequest, memberships: list[CustomerMembership
 def customer_choose(request: HttpRequest, customer_id: str) -> CustomerMembership:
     """Make one of the person's customers the one their pages show; any other customer is a 404."""
     membership = next(
-        (m for m in customer_memberships_of(user_id=request.user.pk) if str(m.customer_id) == customer_id),
+        (m for m in customer_memberships_of(user_id=_user_id(request)) if str(m.customer_id) == customer_id),
         None,
     )
     if membership is None:
@@ -74,7 +79,7 @@ def customer_portal_view(view: View | None = None, *, write: bool = False) -> Vi
         @login_required
         @functools.wraps(func)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            memberships = list(customer_memberships_of(user_id=request.user.pk))
+            memberships = list(customer_memberships_of(user_id=_user_id(request)))
             if not memberships:
                 raise PermissionDenied("This account is not a member of any customer.")
             membership = chosen_membership(request, memberships)
@@ -101,7 +106,7 @@ NAV = (
 
 
 def _has_vendor_membership(request: HttpRequest) -> bool:
-    return Membership.objects.filter(user_id=request.user.pk).exists()
+    return Membership.objects.filter(user_id=_user_id(request)).exists()
 
 
 def customer_portal_context(request: HttpRequest) -> dict[str, Any]:
@@ -124,7 +129,7 @@ def customer_portal_context(request: HttpRequest) -> dict[str, Any]:
     if getattr(request, "membership", None) is not None:  # a vendor page
         return {
             "portal_switch": SimpleLazyObject(
-                lambda: customer_memberships_of(user_id=request.user.pk).exists()
+                lambda: customer_memberships_of(user_id=_user_id(request)).exists()
             )
         }
     return {}

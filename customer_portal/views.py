@@ -59,10 +59,11 @@ class CustomerOutcomeFilterForm(forms.Form):
 
     def __init__(self, data: Any, *, contracts: list[Contract]) -> None:
         super().__init__(data)
-        self.fields["contract"].choices = [("", "Any contract")] + [
-            (str(c.pk), c.reference) for c in contracts
-        ]  # type: ignore[attr-defined]
-        self.fields["state"].choices = [("", "Any state"), *OutcomeState.choices]  # type: ignore[attr-defined]
+        contract, state = self.fields["contract"], self.fields["state"]
+        assert isinstance(contract, forms.ChoiceField)
+        assert isinstance(state, forms.ChoiceField)
+        contract.choices = [("", "Any contract"), *((str(c.pk), c.reference) for c in contracts)]
+        state.choices = [("", "Any state"), *OutcomeState.choices]
 
     def selector_filters(self) -> dict[str, Any]:
         if not self.is_valid():
@@ -127,7 +128,7 @@ def account_list_page(request: CustomerPortalRequest) -> HttpResponse:
         {
             "section": "accounts",
             "memberships": request.customer_memberships,
-            "vendor_membership": Membership.objects.filter(user_id=request.user.pk)
+            "vendor_membership": Membership.objects.filter(user=request.user)  # type: ignore[misc]
             .select_related("vendor")
             .first(),
         },

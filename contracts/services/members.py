@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
@@ -98,7 +98,7 @@ def _send_set_password_email(*, user: AbstractUser, vendor: Vendor, base_url: st
     )
 
 
-def user_for_email(email: str) -> AbstractUser:
+def user_for_email(email: str) -> User:
     """The person with this email (the first, if several), else a new user without a usable password
     (they set one through the invitation's link). Call inside the caller's transaction."""
     user_model = get_user_model()
@@ -107,7 +107,7 @@ def user_for_email(email: str) -> AbstractUser:
         user = user_model.objects.create_user(username=email, email=email)
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 def member_add(
