@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "contracts",
     "outcomes",
     "settlement",
+    "customer_portal",  # the customer's portal (/customer/): imports the domain apps, none imports it
     "notifications",  # outbound webhooks and alert emails: listens to every domain app, none imports it
 ]
 # The demo's commands (seed_demo, demo_activity) only in a debug run from a source checkout: a production
@@ -73,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "contracts.portal.portal_context",
+                "customer_portal.portal.customer_portal_context",
                 "notifications.portal.webhooks_out_notice",
             ],
         },

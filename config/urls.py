@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("contracts.urls")),
     path("", include("outcomes.urls")),
     path("", include("notifications.urls")),
+    path("customer/", include("customer_portal.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),

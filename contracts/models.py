@@ -106,6 +106,40 @@ class Customer(models.Model):
         return bool(self.stripe_customer_id and self.stripe_default_payment_method)
 
 
+class CustomerRole(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    APPROVER = "approver", "Approver"
+    ADMIN = "admin", "Admin"
+
+
+class CustomerMembership(models.Model):
+    """A person's role at one of a vendor's customers, for the customer portal (/customer/). Unlike a
+    vendor's Membership, a person may belong to customers of several vendors (and to a vendor's team)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_memberships"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=CustomerRole.choices, default=CustomerRole.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="customer_membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=CustomerRole.values), name="customer_membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.customer} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        """A viewer only looks; approvers and admins act for the customer."""
+        return self.role != CustomerRole.VIEWER
+
+
 class ApiKey(models.Model):
     """A vendor's REST API credential. Only a SHA-256 hash of the secret part is stored.
 

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
-from contracts.models import Customer, Membership, Vendor
+from contracts.models import Customer, CustomerMembership, Membership, Vendor
 from core.errors import NotFound
 from core.portal import NavItem
 
@@ -55,6 +56,11 @@ def portal_view(view: View | None = None, *, write: bool = False) -> View | Call
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = Membership.objects.select_related("vendor").filter(user=request.user).first()  # type: ignore[misc]
             if membership is None:
+                # A customer's person who signed in (or followed a link) here: their pages are the
+                # customer portal's. Nobody else is told anything.
+                person = CustomerMembership.objects.filter(user=request.user)  # type: ignore[misc]
+                if request.method in SAFE_METHODS and person.exists():
+                    return redirect("customer:overview")
                 raise PermissionDenied("This account is not a member of any vendor.")
             if (write or request.method not in SAFE_METHODS) and not membership.can_write:
                 raise PermissionDenied("Viewers cannot change anything.")

@@ -16,6 +16,7 @@ from contracts.models import (
     ContractStatus,
     ContractVersion,
     Customer,
+    CustomerMembership,
     Membership,
     OutcomeType,
     Vendor,
@@ -287,3 +288,36 @@ def membership_get(*, vendor: Vendor, membership_id: str | int) -> Membership:
     if membership is None:
         raise NotFound("No such member.")
     return membership
+
+
+def customer_member_list(*, customer: Customer) -> QuerySet[CustomerMembership]:
+    return (
+        CustomerMembership.objects.filter(customer=customer)
+        .select_related("user", "customer__vendor")
+        .order_by("user__email", "pk")
+    )
+
+
+def customer_member_get(
+    *, vendor: Vendor, customer: Customer, customer_member_id: str | int
+) -> CustomerMembership:
+    """One member of one of the vendor's customers; another vendor's, or another customer's, is NotFound."""
+    member = None
+    if str(customer_member_id).isdigit():
+        member = (
+            customer_member_list(customer=customer)
+            .filter(customer__vendor=vendor, pk=int(customer_member_id))
+            .first()
+        )
+    if member is None:
+        raise NotFound("No such member.")
+    return member
+
+
+def customer_memberships_of(*, user_id: int) -> QuerySet[CustomerMembership]:
+    """The customers a person belongs to, across vendors, with each vendor (for the customer switcher)."""
+    return (
+        CustomerMembership.objects.filter(user_id=user_id)
+        .select_related("customer__vendor")
+        .order_by("customer__vendor__name", "customer__name", "pk")
+    )

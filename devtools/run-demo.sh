@@ -46,6 +46,7 @@ cat <<MSG
 
   Verity is running:
     Portal    http://${HOST}:${PORT}/         (demo login: demo@verity.test / verity-demo)
+    Customer  http://${HOST}:${PORT}/customer/ (Contoso Legal's person: buyer@contoso.test / verity-customer)
     API docs  http://${HOST}:${PORT}/api/docs/
     Admin     http://${HOST}:${PORT}/admin/   (operator login: operator / verity-operator; every vendor's data)
     Schema    http://${HOST}:${PORT}/api/schema/

@@ -159,6 +159,19 @@ def outcome_get_for_customer(*, customer: Customer, outcome_id: Any) -> Outcome:
     return outcome
 
 
+def audit_samples_awaiting(*, customer: Customer, now: dt.datetime) -> QuerySet[AuditSample]:
+    """A customer's audit samples still to attest, the nearest deadline first."""
+    return (
+        AuditSample.objects.filter(outcome__contract__customer=customer, answer="", deadline__gt=now)
+        .select_related("outcome__contract")
+        .order_by("deadline", "outcome_id")
+    )
+
+
+def dispute_list_for_customer(*, customer: Customer, status: str | None = None) -> QuerySet[Dispute]:
+    return dispute_list(vendor=customer.vendor, status=status).filter(outcome__contract__customer=customer)
+
+
 def review_queue(*, vendor: Vendor) -> QuerySet[Outcome]:
     """Flagged outcomes, waiting for a person."""
     return (

@@ -22,7 +22,8 @@ from contracts.forms.customer import (
     tax_details_form,
     tax_details_values,
 )
-from contracts.models import CollectionMethod, ContractStatus, Customer
+from contracts.forms.settings import customer_member_form
+from contracts.models import CollectionMethod, ContractStatus, Customer, CustomerRole
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services.customers import customer_create, customer_fields_parse, customer_update
 from contracts.terms import parse
@@ -114,13 +115,14 @@ def stripe_link_form(values: dict[str, str] | None = None, errors: FieldErrors |
     )
 
 
-def _customer_page(
+def customer_page(
     request: PortalRequest,
     customer: Customer,
     *,
     link_form: Form | None = None,
     tax_form: TaxDetailsForm | None = None,
     setup_url: str = "",
+    member_form: Form | None = None,
     status: int = 200,
 ) -> HttpResponse:
     contracts = list(
@@ -145,6 +147,9 @@ def _customer_page(
             "link_form": link_form or stripe_link_form(),
             "tax_form": tax_form or tax_details_form(tax_details_values(customer)),
             "setup_url": setup_url,
+            "customer_members": list(contract_selectors.customer_member_list(customer=customer)),
+            "customer_member_form": member_form or customer_member_form(),
+            "customer_role_choices": CustomerRole.choices,
         },
         status=status,
     )
@@ -156,7 +161,7 @@ def _customer_page(
 @portal_view
 def customer_detail(request: PortalRequest, customer_id: str) -> HttpResponse:
     customer = contract_selectors.customer_get(vendor=request.vendor, customer_id=customer_id)
-    return _customer_page(request, customer)
+    return customer_page(request, customer)
 
 
 @require_POST
@@ -169,9 +174,7 @@ def customer_stripe_link_page(request: PortalRequest, customer_id: str) -> HttpR
         customer = customer_stripe_link(customer=customer, link=link, actor=portal_actor(request))
     except DomainError as exc:
         errors = exc.field_errors or {"stripe_customer_id": [{"code": exc.code, "message": exc.message}]}
-        return _customer_page(
-            request, customer, link_form=stripe_link_form(values, errors), status=exc.status
-        )
+        return customer_page(request, customer, link_form=stripe_link_form(values, errors), status=exc.status)
     card = (
         "it has a card for invoices"
         if customer.can_be_charged_automatically
@@ -191,7 +194,7 @@ def customer_tax_details_page(request: PortalRequest, customer_id: str) -> HttpR
         customer_update(customer=customer, fields=fields, actor=portal_actor(request))
     except DomainError as exc:
         form = tax_details_form(request.POST, errors_on_rows(errors_of(exc), rows))
-        return _customer_page(request, customer, tax_form=form, status=exc.status)
+        return customer_page(request, customer, tax_form=form, status=exc.status)
     messages.success(request, "Tax details saved.")
     return redirect("settlement:customer-detail", customer_id=customer.pk)
 
@@ -220,7 +223,7 @@ def customer_setup_link_page(request: PortalRequest, customer_id: str) -> HttpRe
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("settlement:customer-detail", customer_id=customer.pk)
-    return _customer_page(request, customer, setup_url=url)
+    return customer_page(request, customer, setup_url=url)
 
 
 def card_saved(request: HttpRequest) -> HttpResponse:

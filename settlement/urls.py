@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from settlement import connection_views, customer_views, views
+from settlement import connection_views, customer_member_views, customer_views, views
 
 app_name = "settlement"
 
@@ -56,6 +56,21 @@ urlpatterns = [
         "customers/<str:customer_id>/stripe/setup-link/",
         customer_views.customer_setup_link_page,
         name="customer-setup-link",
+    ),
+    path(
+        "customers/<str:customer_id>/members/",
+        customer_member_views.customer_member_invite_page,
+        name="customer-member-invite",
+    ),
+    path(
+        "customers/<str:customer_id>/members/<str:customer_member_id>/role/",
+        customer_member_views.customer_member_role_page,
+        name="customer-member-role",
+    ),
+    path(
+        "customers/<str:customer_id>/members/<str:customer_member_id>/remove/",
+        customer_member_views.customer_member_remove_page,
+        name="customer-member-remove",
     ),
     path("billing/card-saved/", customer_views.card_saved, name="card-saved"),
     path("settings/stripe/", connection_views.stripe_connection_page, name="stripe-connection"),

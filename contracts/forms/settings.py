@@ -4,7 +4,7 @@ the API's fields, so the API's serializers check them and their errors land besi
 from __future__ import annotations
 
 from contracts import selectors
-from contracts.models import ApiKey, Role, WebhookSource
+from contracts.models import ApiKey, CustomerRole, Role, WebhookSource
 from contracts.portal import PortalRequest, customer_choices
 from core.errors import FieldErrors
 from core.forms import Form, Input, bind
@@ -98,4 +98,24 @@ def member_form(
         ],
         errors,
         form_name="member",
+    )
+
+
+def customer_member_form(values: dict[str, str] | None = None, errors: FieldErrors | None = None) -> Form:
+    """Invite a person of one of the vendor's customers to the customer portal."""
+    values = values or {}
+    return bind(
+        [
+            Input("email", "Email", value=values.get("email", ""), widget="email"),
+            Input(
+                "role",
+                "Role",
+                value=values.get("role", CustomerRole.VIEWER),
+                widget="select",
+                choices=list(CustomerRole.choices),
+                help="Viewers look; approvers and admins also act for the customer.",
+            ),
+        ],
+        errors,
+        form_name="customer_member",
     )

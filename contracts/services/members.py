@@ -7,10 +7,10 @@ always keeps at least one owner.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
@@ -75,15 +75,39 @@ def set_password_link(*, user: AbstractUser, base_url: str) -> str:
     )
 
 
-def _send_set_password_email(*, user: AbstractUser, vendor: Vendor, base_url: str) -> None:
+def invitation_email_send(
+    *, user: AbstractUser, subject: str, template: str, context: dict[str, Any], base_url: str
+) -> None:
+    """Email a person invited to a portal (a vendor's team, a customer's) the link to set their password."""
     link = set_password_link(user=user, base_url=base_url)
-    context = {"vendor": vendor, "link": link, "email": user.email}
     send_mail(
-        subject=f"You have been added to {vendor.name} on Verity",
-        message=render_to_string("registration/member_invitation_email.txt", context),
+        subject=subject,
+        message=render_to_string(template, {**context, "link": link, "email": user.email}),
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+def _send_set_password_email(*, user: AbstractUser, vendor: Vendor, base_url: str) -> None:
+    invitation_email_send(
+        user=user,
+        subject=f"You have been added to {vendor.name} on Verity",
+        template="registration/member_invitation_email.txt",
+        context={"vendor": vendor},
+        base_url=base_url,
+    )
+
+
+def user_for_email(email: str) -> User:
+    """The person with this email (the first, if several), else a new user without a usable password
+    (they set one through the invitation's link). Call inside the caller's transaction."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(email__iexact=email).order_by("pk").first()
+    if user is None:
+        user = user_model.objects.create_user(username=email, email=email)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
 
 
 def member_add(
@@ -93,14 +117,9 @@ def member_add(
     one, after the commit. A person belongs to at most one vendor."""
     _require_manager(by)
     _require_owner_for(by, fields.role)
-    user_model = get_user_model()
     with transaction.atomic():
         _lock_vendor(vendor)
-        user = user_model.objects.filter(email__iexact=fields.email).order_by("pk").first()
-        if user is None:
-            user = user_model.objects.create_user(username=fields.email, email=fields.email)
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
+        user = user_for_email(fields.email)
         existing = Membership.objects.filter(user=user).first()
         if existing is not None:
             where = "this team" if existing.vendor_id == vendor.pk else "another vendor's team"

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from contracts.models import Contract, ContractStatus, Vendor
+from contracts.models import Contract, ContractStatus, Customer, Vendor
 from contracts.periods import Period
 from contracts.terms import currency_exponent
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
@@ -107,13 +107,20 @@ def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
     )
 
 
-def dashboard_contract_periods(*, vendor: Vendor, now: dt.datetime) -> list[ContractPeriodFigures]:
-    """For each active contract, its current period (in the contract's time zone): outcomes that
+def dashboard_contract_periods(
+    *, vendor: Vendor, now: dt.datetime, customer: Customer | None = None
+) -> list[ContractPeriodFigures]:
+    """For each active contract (of one customer, if given: the customer portal's overview), its current
+    period (in the contract's time zone): outcomes that
     occurred in it by state, flags, disputes and anomalies counted by GROUP BY; the outcomes its invoice
     takes and their amount, rated by the invoicing code itself (see ContractPeriodFigures)."""
+    contracts_in_force = Contract.objects.filter(
+        vendor=vendor, status=ContractStatus.ACTIVE, starts_at__lte=now
+    )
+    if customer is not None:
+        contracts_in_force = contracts_in_force.filter(customer=customer)
     contracts = list(
-        Contract.objects.filter(vendor=vendor, status=ContractStatus.ACTIVE, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        contracts_in_force.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .select_related("customer")
         .order_by("reference")
     )

@@ -26,7 +26,7 @@ from settlement.models import CreditNoteStatus, Invoice, StripeConnection
 from tests.factories import outcome_type_terms, version_terms, webhook_source_create_for
 from tests.support.estate import db_fingerprint
 from tests.support.ingest import make_ingest
-from tests.support.portal import make_member, signed_in
+from tests.support.portal import make_customer_member, make_member, signed_in
 from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
@@ -83,12 +83,14 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
     test_delivery = endpoint_send_test(endpoint=endpoint, actor="system")
     owner = make_member(role=Role.OWNER, vendor=vendor)
     membership = Membership.objects.get(user=owner.user)
+    customer_member = make_customer_member(customer=ingest.contract.customer)
     ids = {
         "contract_id": [str(ingest.contract.pk)],
         "customer_id": [str(ingest.contract.customer_id)],
         "source_id": [str(source.pk)],
         "api_key_id": [str(api_key.pk)],
         "membership_id": [str(membership.pk)],
+        "customer_member_id": [str(customer_member.user.customer_memberships.get().pk)],
         "outcome_id": [str(disputed.pk)],
         "dispute_id": [str(dispute.pk)],
         "invoice_id": [str(invoice.pk)],
@@ -124,6 +126,7 @@ def test_the_matrix_covers_every_portal_route() -> None:
             "source_id",
             "api_key_id",
             "membership_id",
+            "customer_member_id",
             "outcome_id",
             "dispute_id",
             "invoice_id",

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from contracts.models import Membership, Role, Vendor
+from contracts.models import Customer, CustomerMembership, CustomerRole, Membership, Role, Vendor
 from tests.factories import VendorFactory
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -41,6 +41,15 @@ def make_member(*, role: str = Role.OWNER, vendor: Vendor | None = None) -> Memb
     user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD)
     Membership.objects.create(user=user, vendor=vendor, role=role)
     return Member(vendor=vendor, user=user, role=role)
+
+
+def make_customer_member(*, customer: Customer, role: str = CustomerRole.VIEWER, user: Any = None) -> Member:
+    """A person of `customer` in the customer portal (a new user, or `user` who may belong elsewhere too)."""
+    if user is None:
+        email = f"{role}{next(_counter)}@customer-{customer.pk.hex[:8]}.test"
+        user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD)
+    CustomerMembership.objects.create(user=user, customer=customer, role=role)
+    return Member(vendor=customer.vendor, user=user, role=role)
 
 
 def signed_in(member: Member) -> Client:

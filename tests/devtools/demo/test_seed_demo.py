@@ -95,6 +95,20 @@ def test_seed_demo_creates_the_vendor_its_owner_and_a_separate_operator() -> Non
     assert not Membership.objects.filter(user=operator).exists()
 
 
+def test_the_demo_customers_person_signs_in_to_the_customer_portal() -> None:
+    output = run("seed_demo")
+    person = Client()
+    response = person.post(
+        "/accounts/login/", {"username": "buyer@contoso.test", "password": "verity-customer"}, follow=True
+    )
+    assert "buyer@contoso.test / verity-customer" in output
+    assert response.redirect_chain[-1][0] == "/customer/"
+    page = response.content.decode()
+    assert "Contoso Legal" in page
+    assert "NW-CONTOSO-DOCREVIEW" in page
+    assert "NW-FABRIKAM" not in page
+
+
 def test_the_demo_owner_is_kept_out_of_the_admin_and_the_operator_gets_in() -> None:
     other = CustomerFactory.create(name="Initech of another vendor")
     output = run("seed_demo")

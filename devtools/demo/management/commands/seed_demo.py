@@ -18,7 +18,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from contracts.models import ApiKey, Contract, Customer, Membership, Role, Vendor, WebhookSource
+from contracts.models import (
+    ApiKey,
+    Contract,
+    Customer,
+    CustomerMembership,
+    CustomerRole,
+    Membership,
+    Role,
+    Vendor,
+    WebhookSource,
+)
 from contracts.services.contracts import contract_activate, contract_create, contract_create_parse
 from contracts.services.credentials import api_key_create, webhook_source_create
 from contracts.services.customers import customer_create, customer_fields_parse
@@ -31,6 +41,10 @@ VENDOR_NAME = "Northwind Agents"
 VENDOR_SLUG = "northwind"
 DEMO_EMAIL = "demo@verity.test"
 DEMO_PASSWORD = "verity-demo"  # noqa: S105 - the documented demo login, printed by `make run`
+# A person of the demo customer Contoso Legal, in the customer portal (/customer/).
+CUSTOMER_EMAIL = "buyer@contoso.test"
+CUSTOMER_PASSWORD = "verity-customer"  # noqa: S105 - the documented demo customer login, printed by `make run`
+CUSTOMER_MEMBER_OF = "contoso"
 OPERATOR_USERNAME = "operator"
 OPERATOR_EMAIL = "operator@verity.test"
 OPERATOR_PASSWORD = "verity-operator"  # noqa: S105 - the documented demo admin login, printed by `make run`
@@ -179,7 +193,7 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
     user_model = get_user_model()
     if Vendor.objects.filter(slug=VENDOR_SLUG).exists():
         raise CommandError(f"Vendor {VENDOR_SLUG!r} already exists; use --if-empty to skip seeding.")
-    for username in (DEMO_EMAIL, OPERATOR_USERNAME):
+    for username in (DEMO_EMAIL, CUSTOMER_EMAIL, OPERATOR_USERNAME):
         if user_model.objects.filter(username=username).exists():
             raise CommandError(f"User {username!r} already exists; seed an empty database.")
     with transaction.atomic():
@@ -195,6 +209,14 @@ def seed_demo(*, today: dt.date) -> SeededDemo:
             )
             for data in CUSTOMERS
         }
+        # An approver: the role that will confirm, dispute and approve once the portal has those actions.
+        CustomerMembership.objects.create(
+            user=user_model.objects.create_user(
+                username=CUSTOMER_EMAIL, email=CUSTOMER_EMAIL, password=CUSTOMER_PASSWORD
+            ),
+            customer=customers[CUSTOMER_MEMBER_OF],
+            role=CustomerRole.APPROVER,
+        )
         contracts = []
         first_day = _first_of_previous_month(today)
         for external_ref, payload in _contract_terms(first_day).items():
@@ -289,6 +311,10 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(self.style.SUCCESS(f"Seeded demo vendor {demo.vendor.name} ({demo.vendor.slug})."))
         write(f"  Portal login {DEMO_EMAIL} / {DEMO_PASSWORD}   at /   (the vendor's owner)")
+        write(
+            f"  Customer login {CUSTOMER_EMAIL} / {CUSTOMER_PASSWORD}   at /customer/   "
+            "(an approver of Contoso Legal: the customer portal)"
+        )
         write(
             f"  Admin login  {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}   at /admin/   (an operator: every vendor)"
         )
