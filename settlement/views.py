@@ -257,7 +257,7 @@ def invoice_share_link_create(request: PortalRequest, invoice_id: str) -> HttpRe
     form = ShareLinkForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "No link made: " + " ".join(e for errors in form.errors.values() for e in errors)
+            request, "No link made: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
         return redirect(back)
     now = timezone.now()

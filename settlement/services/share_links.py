@@ -90,7 +90,8 @@ def share_link_create(
 
 def share_link_url(token: str) -> str:
     """The full address of a link's shared page, as an auditor outside the deployment reaches it."""
-    return settings.PUBLIC_BASE_URL + reverse("shared:invoice", args=[token])
+    base: str = settings.PUBLIC_BASE_URL
+    return base + reverse("shared:invoice", args=[token])
 
 
 def share_link_revoke(*, link: InvoiceShareLink, actor: str) -> InvoiceShareLink:
