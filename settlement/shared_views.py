@@ -100,12 +100,15 @@ def shared_invoice(request: HttpRequest, link: InvoiceShareLink) -> HttpResponse
             "outcomes": _outcome_rows(page.items) if page is not None else [],
             "credit_notes": [
                 {
+                    # The first few ids only: a credit note may reverse many thousands of outcomes.
                     "note": note,
-                    "outcome_ids": [link.outcome_id for link in note.outcome_links.all()][
-                        :CREDIT_NOTE_OUTCOMES_SHOWN
-                    ],
+                    "outcome_ids": list(
+                        note.outcome_links.order_by("outcome_id").values_list("outcome_id", flat=True)[
+                            :CREDIT_NOTE_OUTCOMES_SHOWN
+                        ]
+                    ),
                 }
-                for note in invoice_credit_notes(invoice=invoice, with_outcome_ids=True)
+                for note in invoice_credit_notes(invoice=invoice)
             ],
             "credit_note_outcomes_shown": CREDIT_NOTE_OUTCOMES_SHOWN,
         },

@@ -24,7 +24,7 @@ from settlement.services.share_links import (
     share_link_resolve,
     share_link_revoke,
 )
-from tests.settlement.collection_scenes import finalized
+from tests.settlement.collection_scenes import credited, finalized
 from tests.support.ingest import Ingest, make_ingest
 from tests.support.portal import make_member, signed_in
 from tests.support.settlement import APRIL, MARCH, billable
@@ -111,6 +111,8 @@ def test_the_shared_page_shows_the_evidence_and_nothing_vendor_only(ingest: Inge
         justification=JUSTIFICATION,
         at=NOW,
     )
+    note = credited(ingest, invoice, ["T-2"], APRIL + dt.timedelta(days=2))
+    reversed_id = note.outcome_links.get().outcome_id
     created = ingest.api.client.post(
         f"/api/v1/invoices/{invoice.pk}/share-links", {"label": "Auditor"}, format="json"
     )
@@ -124,6 +126,7 @@ def test_the_shared_page_shows_the_evidence_and_nothing_vendor_only(ingest: Inge
     assert page["Cache-Control"] == "no-store"
     assert page["Referrer-Policy"] == "no-referrer"
     assert page["X-Robots-Tag"] == "noindex"
+    assert not page.cookies  # no session, no CSRF cookie
     assert "script-src 'self'" in page["Content-Security-Policy"]
     html = page.content.decode()
     assert invoice.vendor.name in html
@@ -135,6 +138,8 @@ def test_the_shared_page_shows_the_evidence_and_nothing_vendor_only(ingest: Inge
     texts = [reason_text(v.reason) for v in outcome.verdicts.all() if reason_text(v.reason)]
     assert texts
     assert all(text in html for text in texts)
+    credit_notes = html.split('id="shared-credit-notes"')[1]
+    assert f"<td>{reversed_id}</td>" in credit_notes
     assert JUSTIFICATION not in html
     assert "user:admin@v.test" not in html
     assert "/invoices/" not in html.replace(f"/shared/invoices/{token}/", "")  # no link into the portal
