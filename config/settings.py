@@ -241,6 +241,9 @@ for _network in SENDER_SHARED_NETWORKS:
 # default: the ingestion benchmark (hundreds of requests a second on one source) stays well under them.
 WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="120000/m")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="6000/m")
+# The public pages of invoice share links (/shared/invoices/<link>/), per client address (the address as
+# WEBHOOK_TRUSTED_PROXY_HOPS finds it): an auditor pages through well under it; a guesser gets nowhere.
+SHARED_LINK_RATE_LIMIT = env.str("SHARED_LINK_RATE_LIMIT", default="60/m")
 
 # The cache holds the rate-limit counters. CACHE_URL=redis://host:6379/<db> shares them between every
 # process (Django's own Redis backend); without it each process counts on its own, in local memory.

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("customer/", include("customer_portal.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Public, outside every portal namespace: an invoice's evidence behind a share link, no sign-in.
+    path("shared/", include(("settlement.shared_urls", "shared"), namespace="shared")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("contracts.api.urls", "contracts-api"), namespace="api")),
     path("api/v1/", include(("outcomes.api.urls", "outcomes-api"), namespace="outcomes-api")),

@@ -48,3 +48,14 @@ class SettlementAbandonForm(forms.Form):
     """Why an operator stops settling an invoice through Verity (it goes to the audit log)."""
 
     reason = forms.CharField(max_length=500, strip=True, label="Reason")
+
+
+class ShareLinkForm(forms.Form):
+    """A share link for an auditor: who it is for and how long it lives (settlement.services.share_links)."""
+
+    label = forms.CharField(
+        max_length=200, required=False, strip=True, label="For", help_text="e.g. the auditor's name"
+    )
+    expires_in_days = forms.IntegerField(
+        min_value=1, max_value=90, initial=14, label="Expires in (days)", help_text="From 1 to 90 days."
+    )

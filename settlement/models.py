@@ -8,6 +8,8 @@ the idempotency key, so an interrupted settlement can be found and resumed witho
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -329,6 +331,40 @@ class CreditNoteOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credit_note_id} ← {self.outcome_id}"
+
+
+class InvoiceShareLink(models.Model):
+    """A read-only, expiring, revocable link to one invoice's evidence, for an auditor without an account.
+
+    The link reads `/shared/invoices/vsl_<prefix>_<secret>/`; as for an API key, only a SHA-256 hash of
+    the secret is stored and the visible prefix finds the row. Made by the vendor or the customer.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="share_links")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    label = models.CharField(
+        max_length=200, blank=True, default="", help_text="Who it is for, e.g. the auditor."
+    )
+    created_by = models.CharField(max_length=200, help_text="The audit actor who made it.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True, default="")
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="share_link_expires_after_creation"
+            )
+        ]
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: vsl_{self.prefix}_…"
 
 
 class StripeConnection(models.Model):

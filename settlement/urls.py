@@ -28,6 +28,16 @@ urlpatterns = [
         name="invoice-settlement-abandon",
     ),
     path(
+        "invoices/<str:invoice_id>/share-links/",
+        views.invoice_share_link_create,
+        name="invoice-share-link-create",
+    ),
+    path(
+        "invoices/<str:invoice_id>/share-links/<str:link_id>/revoke/",
+        views.invoice_share_link_revoke,
+        name="invoice-share-link-revoke",
+    ),
+    path(
         "invoices/<str:invoice_id>/credit-notes/<str:credit_note_id>/",
         views.credit_note_detail,
         name="credit-note-detail",

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from core.errors import DomainError
-from core.portal import keyset_page
-from settlement.forms import InvoiceFilterForm, SettlementAbandonForm
+from core.portal import form_sent_before, keyset_page, remember_form_sent
+from settlement.forms import InvoiceFilterForm, SettlementAbandonForm, ShareLinkForm
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.selectors.dashboard import (
@@ -33,6 +35,7 @@ from settlement.selectors.invoices import (
     invoice_list,
     line_outcomes,
 )
+from settlement.selectors.share_links import share_link_get, share_link_list
 from settlement.services.invoice_actions import (
     invoice_finalize_now,
     invoice_push_now,
@@ -40,6 +43,7 @@ from settlement.services.invoice_actions import (
     invoice_step_retry_now,
 )
 from settlement.services.settlement_steps import settlement_abandon
+from settlement.services.share_links import share_link_create, share_link_revoke, share_link_url
 
 
 @portal_view
@@ -115,6 +119,9 @@ def invoice_detail(request: PortalRequest, invoice_id: str) -> HttpResponse:
             "can_push": invoice.number is not None and invoice.settlement_status == SettlementStatus.PENDING,
             "can_abandon": can_abandon,
             "abandon_form": SettlementAbandonForm() if can_abandon else None,
+            "share_links": list(share_link_list(invoice=invoice)),
+            "share_form": ShareLinkForm(),
+            "now": timezone.now(),
         },
     )
 
@@ -234,3 +241,53 @@ def invoice_settlement_abandon(request: PortalRequest, invoice_id: str) -> HttpR
             request, "Settlement abandoned: Verity no longer settles this invoice through Stripe."
         )
     return redirect("settlement:invoice-detail", invoice_id=invoice.pk)
+
+
+@require_POST
+@portal_view(write=True)
+def invoice_share_link_create(request: PortalRequest, invoice_id: str) -> HttpResponse:
+    """Make a share link for an auditor (owners and admins) and show it once (never by a redirect)."""
+    invoice: Invoice = invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    back = reverse("settlement:invoice-detail", args=[invoice.pk]) + "#share-links"
+    if (sent := form_sent_before(request)) is not None:
+        messages.info(
+            request, "That form was already sent: no second link was made. A link is shown only once."
+        )
+        return redirect(sent)
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, "No link made: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+        return redirect(back)
+    now = timezone.now()
+    try:
+        link, token = share_link_create(
+            invoice=invoice,
+            actor=portal_actor(request),
+            label=form.cleaned_data["label"],
+            expires_at=now + dt.timedelta(days=form.cleaned_data["expires_in_days"]),
+            now=now,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    remember_form_sent(request, back)
+    response = render(
+        request,
+        "settlement/share_link_once.html",
+        {"section": "invoices", "invoice": invoice, "link": link, "url": share_link_url(token)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@portal_view(write=True)
+def invoice_share_link_revoke(request: PortalRequest, invoice_id: str, link_id: str) -> HttpResponse:
+    """Revoke one of the invoice's share links at once (owners and admins)."""
+    invoice: Invoice = invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    link = share_link_get(invoice=invoice, link_id=link_id)
+    share_link_revoke(link=link, actor=portal_actor(request))
+    messages.success(request, "Share link revoked: it no longer opens.")
+    return redirect(reverse("settlement:invoice-detail", args=[invoice.pk]) + "#share-links")

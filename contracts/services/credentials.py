@@ -29,8 +29,10 @@ LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
 
 
-def _hash_secret(secret: str) -> str:
-    # The secret carries 256 random bits, so a fast hash is enough: no dictionary to guess from.
+def hash_secret(secret: str) -> str:
+    """The stored form of a generated secret (API keys, invoice share links): its SHA-256, in hex.
+
+    The secret carries 256 random bits, so a fast hash is enough: no dictionary to guess from."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -60,7 +62,7 @@ def api_key_create(
             vendor=vendor,
             name=name,
             prefix=prefix,
-            secret_hash=_hash_secret(secret),
+            secret_hash=hash_secret(secret),
             scope=scope,
             created_by_id=created_by_id,
             customer=customer,
@@ -83,7 +85,7 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
         return None
     _, prefix, secret = parts
     api_key = ApiKey.objects.select_related("vendor").filter(prefix=prefix, revoked_at__isnull=True).first()
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret)):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:

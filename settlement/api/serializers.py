@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +13,7 @@ from settlement.models import (
     CreditNote,
     Invoice,
     InvoiceLine,
+    InvoiceShareLink,
     InvoiceStatus,
     LineOutcome,
     SettlementStep,
@@ -249,3 +252,47 @@ class StripeConnectionOut(serializers.Serializer[dict[str, object]]):
     platform_available = serializers.BooleanField(
         help_text="Whether this deployment has a Stripe platform key (connected_account mode)."
     )
+
+
+class ShareLinkOut(serializers.ModelSerializer[InvoiceShareLink]):
+    """A share link as listed: never the link itself, which is shown once, at creation."""
+
+    invoice_id = serializers.IntegerField(read_only=True)
+    hint = serializers.SerializerMethodField(help_text="The link's visible start, to tell links apart.")
+    is_active = serializers.SerializerMethodField(help_text="Neither revoked nor expired: the link opens.")
+
+    class Meta:
+        model = InvoiceShareLink
+        fields = [
+            "id",
+            "invoice_id",
+            "label",
+            "hint",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_viewed_at",
+            "view_count",
+            "is_active",
+        ]
+
+    def get_hint(self, link: InvoiceShareLink) -> str:
+        return f"vsl_{link.prefix}_…"
+
+    def get_is_active(self, link: InvoiceShareLink) -> bool:
+        return link.revoked_at is None and link.expires_at > timezone.now()
+
+
+class ShareLinkCreatedOut(ShareLinkOut):
+    url = serializers.SerializerMethodField(
+        help_text="The shared page (no sign-in): shown only now, Verity keeps only a hash of it. Its CSV is "
+        "the same address followed by `lines.csv`."
+    )
+
+    class Meta(ShareLinkOut.Meta):
+        fields = [*ShareLinkOut.Meta.fields, "url"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, link: InvoiceShareLink) -> str:
+        return str(self.context["url"])

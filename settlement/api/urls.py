@@ -13,6 +13,26 @@ urlpatterns = [
         views.InvoiceCreditNotesApi.as_view(),
         name="invoice-credit-notes",
     ),
+    path(
+        "invoices/<str:invoice_id>/share-links",
+        views.InvoiceShareLinksApi.as_view(),
+        name="invoice-share-links",
+    ),
+    path(
+        "invoices/<str:invoice_id>/share-links/<str:link_id>/revoke",
+        views.InvoiceShareLinkRevokeApi.as_view(),
+        name="invoice-share-link-revoke",
+    ),
+    path(
+        "customer/invoices/<str:invoice_id>/share-links",
+        views.CustomerInvoiceShareLinksApi.as_view(),
+        name="customer-invoice-share-links",
+    ),
+    path(
+        "customer/invoices/<str:invoice_id>/share-links/<str:link_id>/revoke",
+        views.CustomerInvoiceShareLinkRevokeApi.as_view(),
+        name="customer-invoice-share-link-revoke",
+    ),
     path("customers/<str:customer_id>/stripe", views.CustomerStripeApi.as_view(), name="customer-stripe"),
     path(
         "customers/<str:customer_id>/stripe/setup-link",

@@ -27,9 +27,11 @@ from settlement.api.serializers import (
     InvoiceOut,
     LineOutcomeOut,
     SetupLinkOut,
+    ShareLinkCreatedOut,
+    ShareLinkOut,
     StripeConnectionOut,
 )
-from settlement.models import StripeConnection
+from settlement.models import Invoice, StripeConnection
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.selectors.invoices import (
     invoice_credit_notes,
@@ -39,6 +41,7 @@ from settlement.selectors.invoices import (
     invoice_list_for_customer,
     line_outcomes,
 )
+from settlement.selectors.share_links import share_link_get, share_link_list
 from settlement.selectors.stripe_accounts import stripe_connection_of
 from settlement.services.approval import invoice_approve
 from settlement.services.customer_billing import (
@@ -47,6 +50,12 @@ from settlement.services.customer_billing import (
     customer_setup_link_create,
     customer_stripe_link,
     customer_stripe_unlink,
+)
+from settlement.services.share_links import (
+    ShareLinkIn,
+    share_link_create,
+    share_link_revoke,
+    share_link_url,
 )
 from settlement.stripe_connections.account import platform_available
 from settlement.stripe_connections.connect import stripe_connection_connect, stripe_connection_disconnect
@@ -114,6 +123,103 @@ class InvoicePrintApi(VendorApiView):
             invoice_print_html(invoice=invoice, style_nonce=csp_nonce(request)),
             content_type="text/html; charset=utf-8",
         )
+
+
+# --- share links for an auditor (the vendor's and the customer's alike) ---------------------------
+
+SHARE_LINK_CREATE = (
+    "Make a read-only, expiring, revocable link to the invoice's evidence (lines, outcomes, raw events, "
+    "verdicts in plain words, credit notes, a CSV) for someone without an account. `url` is returned only "
+    "here. 409 `invoice_not_shareable` for a draft; 400 when `expires_at` is not between 1 hour and 90 days "
+    "from now."
+)
+
+
+class _ShareLinks:
+    """The share-link operations over an invoice the caller may read (the vendor's or the customer's)."""
+
+    def _invoice(self, invoice_id: str) -> Invoice:
+        raise NotImplementedError
+
+    def list_links(self, view: VendorApiView, invoice_id: str) -> Response:
+        return view.paginated(share_link_list(invoice=self._invoice(invoice_id)), ShareLinkOut)
+
+    def create_link(self, view: VendorApiView, request: Request, invoice_id: str) -> Response:
+        invoice = self._invoice(invoice_id)
+        body = parse(ShareLinkIn, request.data if request.data is not None else {})
+        link, token = share_link_create(
+            invoice=invoice, actor=view.actor, label=body.label, expires_at=body.expires_at
+        )
+        created = ShareLinkCreatedOut(link, context={"url": share_link_url(token)})
+        return Response(created.data, status=status.HTTP_201_CREATED)
+
+    def revoke_link(self, view: VendorApiView, invoice_id: str, link_id: str) -> Response:
+        link = share_link_get(invoice=self._invoice(invoice_id), link_id=link_id)
+        return Response(ShareLinkOut(share_link_revoke(link=link, actor=view.actor)).data)
+
+
+class InvoiceShareLinksApi(_ShareLinks, VendorApiView):
+    def _invoice(self, invoice_id: str) -> Invoice:
+        return invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+
+    @extend_schema(operation_id="invoice_share_links_list", responses=ShareLinkOut(many=True))
+    def get(self, request: Request, invoice_id: str) -> Response:
+        return self.list_links(self, invoice_id)
+
+    @extend_schema(
+        operation_id="invoice_share_links_create",
+        request=ShareLinkIn,
+        responses={201: ShareLinkCreatedOut},
+        description=SHARE_LINK_CREATE,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self.create_link(self, request, invoice_id)
+
+
+class InvoiceShareLinkRevokeApi(_ShareLinks, VendorApiView):
+    def _invoice(self, invoice_id: str) -> Invoice:
+        return invoice_get(vendor=self.vendor, invoice_id=invoice_id)
+
+    @extend_schema(
+        operation_id="invoice_share_links_revoke",
+        request=None,
+        responses=ShareLinkOut,
+        description="Revoke the link at once: it opens nothing from now on. Revoking it again changes nothing.",
+    )
+    def post(self, request: Request, invoice_id: str, link_id: str) -> Response:
+        return self.revoke_link(self, invoice_id, link_id)
+
+
+class CustomerInvoiceShareLinksApi(_ShareLinks, CustomerApiView):
+    def _invoice(self, invoice_id: str) -> Invoice:
+        return invoice_get_for_customer(customer=self.customer, invoice_id=invoice_id)
+
+    @extend_schema(operation_id="customer_invoice_share_links_list", responses=ShareLinkOut(many=True))
+    def get(self, request: Request, invoice_id: str) -> Response:
+        return self.list_links(self, invoice_id)
+
+    @extend_schema(
+        operation_id="customer_invoice_share_links_create",
+        request=ShareLinkIn,
+        responses={201: ShareLinkCreatedOut},
+        description=SHARE_LINK_CREATE,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self.create_link(self, request, invoice_id)
+
+
+class CustomerInvoiceShareLinkRevokeApi(_ShareLinks, CustomerApiView):
+    def _invoice(self, invoice_id: str) -> Invoice:
+        return invoice_get_for_customer(customer=self.customer, invoice_id=invoice_id)
+
+    @extend_schema(
+        operation_id="customer_invoice_share_links_revoke",
+        request=None,
+        responses=ShareLinkOut,
+        description="Revoke the link at once (a link the vendor made too): it opens nothing from now on.",
+    )
+    def post(self, request: Request, invoice_id: str, link_id: str) -> Response:
+        return self.revoke_link(self, invoice_id, link_id)
 
 
 # --- a customer's Stripe customer and card -----------------------------------------------

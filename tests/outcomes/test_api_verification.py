@@ -631,6 +631,9 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),
         ("GET", "/api/v1/customer/invoices/1/credit-notes"),
+        ("GET", "/api/v1/customer/invoices/1/share-links"),
+        ("POST", "/api/v1/customer/invoices/1/share-links"),
+        ("POST", "/api/v1/customer/invoices/1/share-links/1/revoke"),
         ("GET", "/api/v1/customer/webhook-endpoints"),
         ("POST", "/api/v1/customer/webhook-endpoints"),
         ("GET", "/api/v1/customer/webhook-endpoints/1"),
@@ -654,6 +657,9 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("GET", "/api/v1/disputes"),
         ("POST", "/api/v1/disputes/1/respond"),
         ("POST", "/api/v1/customers/1/api-keys"),
+        ("GET", "/api/v1/invoices/1/share-links"),
+        ("POST", "/api/v1/invoices/1/share-links"),
+        ("POST", "/api/v1/invoices/1/share-links/1/revoke"),
     } <= set(VENDOR_OPERATIONS)
 
 

@@ -72,6 +72,14 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
     credit_note = invoice.credit_notes.create(
         amount_minor=0, status=CreditNoteStatus.NOT_REQUIRED, reason="Isolation.", created_at=APRIL
     )
+    # A share link row as settlement.services.share_links leaves one (only its route matters here).
+    share_link = invoice.share_links.create(
+        prefix="0123456789ab",
+        secret_hash="0" * 64,
+        created_by="system",
+        created_at=APRIL,
+        expires_at=APRIL + dt.timedelta(days=14),
+    )
     billable(ingest, 1, APRIL + dt.timedelta(days=2), prefix="D")
     disputed = Outcome.objects.get(natural_key="D-0")
     dispute = dispute_open(
@@ -95,6 +103,7 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
         "dispute_id": [str(dispute.pk)],
         "invoice_id": [str(invoice.pk)],
         "credit_note_id": [str(credit_note.pk)],
+        "link_id": [str(share_link.pk)],
         "endpoint_id": [str(endpoint.pk)],
         "delivery_id": [str(test_delivery.pk)],
         "position": ["1"],
@@ -131,6 +140,7 @@ def test_the_matrix_covers_every_portal_route() -> None:
             "dispute_id",
             "invoice_id",
             "credit_note_id",
+            "link_id",
             "endpoint_id",
             "delivery_id",
             "position",

@@ -59,7 +59,7 @@ def test_another_vendor_cannot_see_the_invoice(ingest: Ingest) -> None:
     other = make_vendor_api().client
 
     assert other.get("/api/v1/invoices").json()["results"] == []
-    for path in ("", "/print", "/lines/1/outcomes"):
+    for path in ("", "/print", "/lines/1/outcomes", "/share-links"):
         response = other.get(f"/api/v1/invoices/{invoice.pk}{path}")
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
