@@ -47,10 +47,16 @@ class CustomerCaps(Rule[RuleParams]):
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         return None  # judged at the moment the outcome would become billable: see verdict
 
-    def verdict(self, cap: CustomerCap, *, used: int, period_start: str) -> Verdict:
+    def verdict(self, cap: CustomerCap | None, *, used: int, period_start: str, decided: bool) -> Verdict:
         """The customer's cap on one more billable outcome when `used` are already billable or billed in
-        its period (the pipeline counts them under the period's lock, outcomes.services.caps)."""
-        details = {"max_units": cap.max_units, "period_start": period_start, "set_by": cap.set_by}
-        if used >= cap.max_units:
+        its period (the pipeline counts them under the period's lock, outcomes.services.caps). Once a
+        person decided its flag, the flag stands (to be replaced by that decision), whatever the cap
+        became since: a vendor's concession is not undone by the customer removing its cap."""
+        details = {
+            "max_units": None if cap is None else cap.max_units,
+            "period_start": period_start,
+            "set_by": None if cap is None else cap.set_by,
+        }
+        if decided or cap is None or used >= cap.max_units:
             return flag(CUSTOMER_CAP_EXCEEDED, used=used, **details)
         return accept(WITHIN_CUSTOMER_CAP, position=used + 1, **details)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -35,7 +35,7 @@ from outcomes.models import (
 )
 from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
 from outcomes.rules.base import OutcomeFacts, Verdict
-from outcomes.rules.customer_caps import WITHIN_CUSTOMER_CAP, CustomerCaps
+from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_CAP, CustomerCaps
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
 from outcomes.services.caps import CAP_EXCEEDED, CapUsage, cap_usage, cap_verdict
 from outcomes.services.outcome_facts import gather
@@ -305,42 +305,62 @@ def _verdicts(
     for rule in RULES:
         verdict = rule.evaluate(facts, prepared, now)
         if verdict is not None:
-            since = raised.get((outcome.pk, rule.name))
-            raised_at = since[1] if since is not None and since[0] == verdict.reason else None
-            verdict = _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
-            verdicts.append((rule.name, verdict))
+            verdicts.append((rule.name, _flag_decided(rule.name, verdict, facts, raised, now)))
     target, next_look, reason = _target(facts, verdicts)
     # The caps admit an outcome as it becomes billable, and again when its time moved (another period).
     if target == OutcomeState.BILLABLE and (
         outcome.state != OutcomeState.BILLABLE or "occurred_at" in facts.moved
     ):
         usage = cap_usage(facts, admitted)
+        for name, cap in _cap_verdicts(facts, usage, raised, now):
+            verdicts.append((name, cap))
+            if cap.decision != Decision.ACCEPT:
+                return verdicts, _NOT_ADMITTED[cap.decision], cap.hold_until, cap.reason
         if usage is not None:
-            for name, cap in _cap_verdicts(facts, usage, raised, now):
-                verdicts.append((name, cap))
-                if cap.decision != Decision.ACCEPT:
-                    return verdicts, _NOT_ADMITTED[cap.decision], cap.hold_until, cap.reason
             admitted[usage.counter_id] += 1
     return verdicts, target, next_look, reason
 
 
 def _cap_verdicts(
-    facts: OutcomeFacts, usage: CapUsage, raised: dict[VerdictKey, tuple[str, dt.datetime]], now: dt.datetime
-) -> Iterable[tuple[str, Verdict]]:
-    """The contract's cap, then the customer's own (its flag decided by a person, if one did), on one
-    more billable outcome of the period; the first that does not accept it decides."""
-    contract_cap = cap_verdict(facts, usage, now)
+    facts: OutcomeFacts,
+    usage: CapUsage | None,
+    raised: dict[VerdictKey, tuple[str, dt.datetime]],
+    now: dt.datetime,
+) -> Iterator[tuple[str, Verdict]]:
+    """The contract's cap, then the customer's own, on one more billable outcome of the period; the caller
+    stops at the first that does not accept it. A person's decision on the customer's flag comes first:
+    it stands whatever either cap says since (a vendor's concession stays a rejection)."""
+    decided = CUSTOMER_CAP_EXCEEDED in facts.decisions
+    customer: tuple[str, Verdict] | None = None
+    if facts.customer_cap is not None or decided:
+        verdict = _CUSTOMER_CAPS.verdict(
+            facts.customer_cap,
+            used=0 if usage is None else usage.used,
+            period_start="" if usage is None else usage.period_start,
+            decided=decided,
+        )
+        customer = CustomerCaps.name, _flag_decided(CustomerCaps.name, verdict, facts, raised, now)
+    if customer is not None and decided:
+        yield customer
+    contract_cap = None if usage is None else cap_verdict(facts, usage, now)
     if contract_cap is not None:
         yield CAPS, contract_cap
-    customer_cap = facts.customer_cap
-    if customer_cap is not None:
-        verdict = _CUSTOMER_CAPS.verdict(customer_cap, used=usage.used, period_start=usage.period_start)
-        since = raised.get((facts.outcome.pk, CustomerCaps.name))
-        raised_at = since[1] if since is not None and since[0] == verdict.reason else None
-        yield (
-            CustomerCaps.name,
-            _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now),
-        )
+    if customer is not None and not decided:
+        yield customer
+
+
+def _flag_decided(
+    rule_name: str,
+    verdict: Verdict,
+    facts: OutcomeFacts,
+    raised: dict[VerdictKey, tuple[str, dt.datetime]],
+    now: dt.datetime,
+) -> Verdict:
+    """A verdict with people and time applied (outcomes.rules.flag_deadlines): a flag's deadline counts
+    from when it was first raised."""
+    since = raised.get((facts.outcome.pk, rule_name))
+    raised_at = since[1] if since is not None and since[0] == verdict.reason else None
+    return _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
 
 
 def _customer_cap_alerts(

@@ -26,7 +26,7 @@ TYPE = "ticket.resolved"
 @pytest.mark.parametrize(("used", "decision"), [(2, "accept"), (3, "flag")])
 def test_the_nth_outcome_is_admitted_and_the_next_is_held_for_approval(used: int, decision: str) -> None:
     cap = CustomerCap(contract_id=None, outcome_type_key=TYPE, max_units=3, set_by="api_key:c")
-    verdict = CustomerCaps().verdict(cap, used=used, period_start="2026-06-01T00:00:00+00:00")
+    verdict = CustomerCaps().verdict(cap, used=used, period_start="2026-06-01T00:00:00+00:00", decided=False)
     assert verdict.decision == decision
     if decision == "accept":
         assert verdict.facts["position"] == 3
@@ -40,7 +40,7 @@ def test_the_nth_outcome_is_admitted_and_the_next_is_held_for_approval(used: int
 
 def test_a_zero_cap_holds_every_outcome() -> None:
     cap = CustomerCap(outcome_type_key=TYPE, max_units=0, set_by="api_key:c")
-    assert CustomerCaps().verdict(cap, used=0, period_start="").reason == CUSTOMER_CAP_EXCEEDED
+    assert CustomerCaps().verdict(cap, used=0, period_start="", decided=False).reason == CUSTOMER_CAP_EXCEEDED
 
 
 def claim_all(story: Story, at: dt.datetime, keys: list[str]) -> None:
@@ -85,8 +85,8 @@ def test_the_customers_cap_holds_outcomes_until_it_approves_one_or_raises_it() -
     assert vendor_client.delete(url).status_code == 403
     assert CustomerCap.objects.get().max_units == 3
 
-    # Four more claims: two fit its cap of three (with T-0), two wait for its approval.
-    claim_all(story, T0 + 3 * HOUR, ["T-1", "T-2", "T-3", "T-4"])
+    # Five more claims: two fit its cap of three (with T-0), three wait for its approval.
+    claim_all(story, T0 + 3 * HOUR, ["T-1", "T-2", "T-3", "T-4", "T-5"])
     story.evaluate(T0 + 4 * HOUR)
     states = dict(story.outcomes().values_list("natural_key", "state"))
     assert states == {
@@ -95,6 +95,7 @@ def test_the_customers_cap_holds_outcomes_until_it_approves_one_or_raises_it() -
         "T-2": OutcomeState.BILLABLE,
         "T-3": OutcomeState.FLAGGED,
         "T-4": OutcomeState.FLAGGED,
+        "T-5": OutcomeState.FLAGGED,
     }
     held = story.verdict("T-3", "customer_caps")
     assert (held.decision, held.reason, held.facts["used"], held.hold_until) == (
@@ -123,6 +124,14 @@ def test_the_customers_cap_holds_outcomes_until_it_approves_one_or_raises_it() -
     )
     assert (refused.status_code, refused.json()["code"]) == (403, "decision_needs_other_party")
     assert story.state("T-4") == OutcomeState.FLAGGED
+    # It may give the bill up (a vendor admin, justified): T-5 is not billed.
+    conceded = vendor_client.post(
+        f"/api/v1/outcomes/{story.outcome('T-5').pk}/review",
+        {"flag_reason": CUSTOMER_CAP_EXCEEDED, "verdict": "reject", "justification": "over their budget"},
+        format="json",
+    )
+    assert conceded.status_code == 201, conceded.content
+    assert story.state("T-5") == OutcomeState.REJECTED
 
     # Silence keeps it waiting (no deadline); raising the cap releases it at once.
     story.evaluate(T0 + 30 * 24 * HOUR)
@@ -133,3 +142,6 @@ def test_the_customers_cap_holds_outcomes_until_it_approves_one_or_raises_it() -
     assert story.state("T-4") == OutcomeState.BILLABLE
     assert customer.delete(url).status_code == 204
     assert customer.get(url).status_code == 404
+    # The vendor's concession stands, the customer's cap gone and the contract's full.
+    story.evaluate(T0 + 32 * 24 * HOUR)
+    assert story.state("T-5") == OutcomeState.REJECTED
