@@ -107,7 +107,7 @@ def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
     contracts = Contract.objects.annotate(
         has_customer_caps=Exists(CustomerCap.objects.filter(contract_id=OuterRef("pk")))
     ).in_bulk(contract_ids)
-    customer_caps = _customer_caps([pk for pk, c in contracts.items() if c.has_customer_caps])  # type: ignore[attr-defined]
+    customer_caps = _customer_caps([pk for pk, c in contracts.items() if c.has_customer_caps])
     versions: dict[Any, list[ContractVersion]] = defaultdict(list)
     for version in ContractVersion.objects.filter(contract_id__in=contract_ids).order_by("effective_from"):
         versions[version.contract_id].append(version)

@@ -194,7 +194,7 @@ ParentKey = tuple[Any, str, str]
 _FLAG_DEADLINES = cast(FlagDeadlines, RULE_NAMED[FlagDeadlines.name])
 _CUSTOMER_CAPS = cast(CustomerCaps, RULE_NAMED[CustomerCaps.name])
 # The state a cap's verdict that does not admit the outcome puts it in.
-_NOT_ADMITTED = {
+_NOT_ADMITTED: dict[str, str] = {
     Decision.HOLD: OutcomeState.MATURING,
     Decision.FLAG: OutcomeState.FLAGGED,
     Decision.REJECT: OutcomeState.REJECTED,

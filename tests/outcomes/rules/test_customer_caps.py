@@ -25,7 +25,7 @@ TYPE = "ticket.resolved"
 
 @pytest.mark.parametrize(("used", "decision"), [(2, "accept"), (3, "flag")])
 def test_the_nth_outcome_is_admitted_and_the_next_is_held_for_approval(used: int, decision: str) -> None:
-    cap = CustomerCap(contract_id=None, outcome_type_key=TYPE, max_units=3, set_by="api_key:c")
+    cap = CustomerCap(outcome_type_key=TYPE, max_units=3, set_by="api_key:c")
     verdict = CustomerCaps().verdict(cap, used=used, period_start="2026-06-01T00:00:00+00:00", decided=False)
     assert verdict.decision == decision
     if decision == "accept":
