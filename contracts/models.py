@@ -482,6 +482,39 @@ class OutcomeType(models.Model):
         return self.key
 
 
+class CustomerCap(models.Model):
+    """The customer's own ceiling on one outcome type of a contract, per billing period, below the contract's.
+
+    Set, changed and removed by the customer alone (its API key); the vendor reads it. An outcome that
+    would become billable past it is flagged `customer_cap_exceeded` for the customer's approval, not
+    billed (outcomes.services.caps). `alert_percents` announce `customer_cap.threshold_reached` to the
+    customer as the period's billable outcomes reach them.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="customer_caps")
+    outcome_type_key = models.CharField(max_length=64)
+    max_units = models.PositiveIntegerField(help_text="0: every outcome of the type waits for approval.")
+    alert_percents = models.JSONField(default=list)
+    set_by = models.CharField(max_length=200, help_text="api_key:<prefix> of the customer's key")
+    set_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "outcome_type_key"], name="customer_cap_unique_per_contract_type"
+            ),
+        ]
+        ordering = ["contract", "outcome_type_key"]
+
+    def __str__(self) -> str:
+        return f"{self.contract} {self.outcome_type_key} <= {self.max_units}"
+
+    def threshold_units(self, percent: int) -> int:
+        """`percent` of the cap in units, rounded up: an alert is reached at that percent, not below."""
+        return -(-self.max_units * percent // 100)
+
+
 class AuditEntry(models.Model):
     """Who did what, when: one append-only row per state-changing action of a vendor's people or keys."""
 

@@ -16,6 +16,7 @@ from contracts.models import (
     ContractStatus,
     ContractVersion,
     Customer,
+    CustomerCap,
     CustomerMembership,
     Membership,
     OutcomeType,
@@ -110,6 +111,23 @@ def contract_list(
 
 def contract_get(*, vendor: Vendor, contract_id: str | uuid.UUID) -> Contract:
     return _get_or_404(_with_terms(Contract.objects.filter(vendor=vendor)), contract_id, "contract")
+
+
+def contract_get_for_customer(*, customer: Customer, contract_id: str | uuid.UUID) -> Contract:
+    """One of the customer's own contracts; another customer's is not found."""
+    return _get_or_404(Contract.objects.filter(customer=customer), contract_id, "contract")
+
+
+def customer_cap_list(*, contract: Contract) -> QuerySet[CustomerCap]:
+    """The customer's own caps on a contract (rule 11a), by outcome type."""
+    return CustomerCap.objects.filter(contract=contract).order_by("outcome_type_key")
+
+
+def customer_cap_get(*, contract: Contract, outcome_type_key: str) -> CustomerCap:
+    cap = customer_cap_list(contract=contract).filter(outcome_type_key=outcome_type_key).first()
+    if cap is None:
+        raise NotFound(f"No cap of the customer's own on {outcome_type_key!r}.")
+    return cap
 
 
 def contract_version_get(*, contract: Contract, number: int) -> ContractVersion:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from contracts.models import CustomerCap
 from core.events import CUSTOMER, VENDOR, DomainEvent, EventType
 from outcomes.models import AuditSample, Dispute, DisqualifierContest, Outcome, OutcomeState
 
@@ -386,6 +387,32 @@ EVENT_TYPES: tuple[EventType, ...] = (
             "period_start": "2026-06-01T00:00:00+00:00",
         },
     ),
+    # The customer's own cap (rule 11a): its alert percents, for the customer who set them.
+    EventType(
+        name="customer_cap.threshold_reached",
+        summary="The period's billable outcomes of a type reached one of the customer's own alert percents "
+        "of its own cap.",
+        object="contract",
+        audiences=BOTH,
+        data_schema=_schema(
+            {
+                "outcome_type": _OUTCOME_PROPERTIES["outcome_type"],
+                "percent": {"type": "integer", "minimum": 1, "maximum": 100},
+                "threshold_units": {"type": "integer", "minimum": 0},
+                "units": {"type": "integer", "minimum": 1, "description": "Billable so far this period."},
+                "max_units": {"type": "integer", "minimum": 0, "description": "The customer's own cap."},
+                "period_start": {**_INSTANT, "description": "The start of the capped period."},
+            }
+        ),
+        example={
+            "outcome_type": "ticket.resolved",
+            "percent": 80,
+            "threshold_units": 320,
+            "units": 320,
+            "max_units": 400,
+            "period_start": "2026-06-01T00:00:00+00:00",
+        },
+    ),
 )
 
 # --- builders ----------------------------------------------------------------------------------
@@ -671,4 +698,35 @@ def disqualifier_contest_upheld(
         answer=contest.answer,
         evidence=contest.answer_evidence,
         answered_at=iso(contest.answered_at),
+    )
+
+
+def customer_cap_threshold_reached(
+    *,
+    cap: CustomerCap,
+    vendor_id: Any,
+    customer_id: Any,
+    percent: int,
+    units: int,
+    period_start: str,
+    now: dt.datetime,
+) -> DomainEvent:
+    """Once per (contract, outcome type, period, percent); `period_start` as ISO 8601 (the verdict's)."""
+    key = f"customer_cap.threshold_reached:{cap.contract_id}:{cap.outcome_type_key}:{period_start}:{percent}"
+    return DomainEvent(
+        type="customer_cap.threshold_reached",
+        vendor_id=vendor_id,
+        object_id=str(cap.contract_id),
+        data={
+            "outcome_type": cap.outcome_type_key,
+            "percent": percent,
+            "threshold_units": cap.threshold_units(percent),
+            "units": units,
+            "max_units": cap.max_units,
+            "period_start": period_start,
+        },
+        customer_id=customer_id,
+        contract_id=cap.contract_id,
+        occurred_at=now,
+        dedup_key=key,
     )

@@ -90,6 +90,8 @@ RESOURCE_TAGS: dict[str, str] = {
     "own events, their secrets, delivery logs, resends and test events.",
     "Customer webhook sources": "Called with a customer's API key: the sources of its own system of record, "
     "created or approved by it (only then do their events speak for it), and their secrets.",
+    "Customer caps": "Called with a customer's API key: the caps it sets itself per contract and outcome type, "
+    "below the contract's (what exceeds waits for its approval), and their alerts.",
     # The document's `webhooks` section (notifications.api.schema): what Verity posts, not routes it serves.
     "Events sent": "The signed events Verity posts to your endpoints, one per type (docs/webhooks-out.md).",
 }
@@ -114,6 +116,7 @@ TAG_BY_PATH_PREFIX: dict[str, str] = {
     "/api/v1/webhook-endpoints": "Webhook endpoints",
     "/api/v1/customer/webhook-endpoints": "Customer webhook endpoints",
     "/api/v1/customer/webhook-sources": "Customer webhook sources",
+    "/api/v1/customer/contracts/{}/caps": "Customer caps",
 }
 PATH_PARAMETER = re.compile(r"\{[^}]*\}")
 

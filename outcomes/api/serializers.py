@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from contracts.models import CustomerCap
 from core.currencies import minor_units_help
 from outcomes.models import (
     AuditSample,
@@ -293,3 +294,33 @@ class VerifierAccuracyOut(serializers.Serializer[Any]):
         allow_null=True,
         help_text="upheld / decided, from 0 to 1; null before any sample is decided.",
     )
+
+
+class CustomerCapIn(serializers.Serializer[None]):
+    max_units = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        help_text=(
+            "The most outcomes of the type billed per period without the customer's approval; at most the "
+            "contract's own cap for the type (400 above_contract_cap). 0: every one waits for approval."
+        ),
+    )
+    alert_percents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=100),
+        max_length=10,
+        required=False,
+        default=list,
+        help_text="Percents of max_units; each reached sends customer_cap.threshold_reached once per period.",
+    )
+
+    def validate_alert_percents(self, value: list[int]) -> list[int]:
+        return sorted(set(value))
+
+
+class CustomerCapOut(serializers.ModelSerializer[CustomerCap]):
+    contract_id = serializers.UUIDField(read_only=True)
+    outcome_type = serializers.CharField(source="outcome_type_key")
+
+    class Meta:
+        model = CustomerCap
+        fields = ["contract_id", "outcome_type", "max_units", "alert_percents", "set_by", "set_at"]

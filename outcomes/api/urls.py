@@ -38,6 +38,21 @@ urlpatterns = [
         views.CustomerOutcomeAttestApi.as_view(),
         name="customer-outcome-attest",
     ),
+    path(
+        "contracts/<str:contract_id>/customer-caps",
+        views.ContractCustomerCapListApi.as_view(),
+        name="contract-customer-caps",
+    ),
+    path(
+        "customer/contracts/<str:contract_id>/caps",
+        views.CustomerContractCapListApi.as_view(),
+        name="customer-contract-caps",
+    ),
+    path(
+        "customer/contracts/<str:contract_id>/caps/<str:outcome_type>",
+        views.CustomerContractCapApi.as_view(),
+        name="customer-contract-cap",
+    ),
     path("webhook-sources/<str:source_id>/deliveries", views.DeliveryListApi.as_view(), name="deliveries"),
     path(
         "webhook-sources/<str:source_id>/deliveries/<str:delivery_id>",

@@ -13,6 +13,8 @@ from outcomes import selectors
 from outcomes.api.serializers import (
     AttestIn,
     AuditSampleOut,
+    CustomerCapIn,
+    CustomerCapOut,
     DeliveryDetailOut,
     DeliveryOut,
     DisputeFilter,
@@ -31,6 +33,7 @@ from outcomes.api.serializers import (
 )
 from outcomes.models import Party
 from outcomes.rules import FLAGS
+from outcomes.services.customer_caps import customer_cap_remove, customer_cap_set
 from outcomes.services.review import (
     dispute_open,
     dispute_respond,
@@ -240,3 +243,74 @@ class CustomerOutcomeAttestApi(CustomerApiView):
         sample = selectors.audit_sample_get(outcome=outcome)
         sample = sample_attest(sample=sample, actor=self.actor, **self.body(AttestIn))
         return Response(AuditSampleOut(sample).data)
+
+
+# --- the customer's own caps (rule 11a) ------------------------------------------------------
+
+
+class ContractCustomerCapListApi(VendorApiView):
+    pagination_class = None  # a contract's few outcome types, all at once
+
+    @extend_schema(
+        operation_id="contract_customer_caps_list",
+        responses=CustomerCapOut(many=True),
+        description="The caps the customer set for itself on the contract's outcome types (read only: "
+        "only the customer sets, changes or removes them).",
+    )
+    def get(self, request: Request, contract_id: str) -> Response:
+        contract = contract_selectors.contract_get(vendor=self.vendor, contract_id=contract_id)
+        caps = contract_selectors.customer_cap_list(contract=contract)
+        return Response(CustomerCapOut(caps, many=True).data)
+
+
+class CustomerContractCapListApi(CustomerApiView):
+    pagination_class = None
+
+    @extend_schema(operation_id="customer_contract_caps_list", responses=CustomerCapOut(many=True))
+    def get(self, request: Request, contract_id: str) -> Response:
+        contract = contract_selectors.contract_get_for_customer(
+            customer=self.customer, contract_id=contract_id
+        )
+        caps = contract_selectors.customer_cap_list(contract=contract)
+        return Response(CustomerCapOut(caps, many=True).data)
+
+
+class CustomerContractCapApi(CustomerApiView):
+    @extend_schema(operation_id="customer_contract_caps_retrieve", responses=CustomerCapOut)
+    def get(self, request: Request, contract_id: str, outcome_type: str) -> Response:
+        contract = contract_selectors.contract_get_for_customer(
+            customer=self.customer, contract_id=contract_id
+        )
+        cap = contract_selectors.customer_cap_get(contract=contract, outcome_type_key=outcome_type)
+        return Response(CustomerCapOut(cap).data)
+
+    @extend_schema(
+        operation_id="customer_contract_caps_set",
+        request=CustomerCapIn,
+        responses=CustomerCapOut,
+        description=(
+            "Set or change the customer's own cap on an outcome type, per billing period, at or below the "
+            "contract's (400 above_contract_cap). Past it, an outcome is flagged customer_cap_exceeded "
+            "for the customer's approval instead of being billed; raising the cap releases what it held."
+        ),
+    )
+    def put(self, request: Request, contract_id: str, outcome_type: str) -> Response:
+        contract = contract_selectors.contract_get_for_customer(
+            customer=self.customer, contract_id=contract_id
+        )
+        cap = customer_cap_set(
+            contract=contract, outcome_type_key=outcome_type, actor=self.actor, **self.body(CustomerCapIn)
+        )
+        return Response(CustomerCapOut(cap).data)
+
+    @extend_schema(
+        operation_id="customer_contract_caps_delete",
+        responses={204: None},
+        description="Remove the customer's own cap: what it held is evaluated again at once.",
+    )
+    def delete(self, request: Request, contract_id: str, outcome_type: str) -> Response:
+        contract = contract_selectors.contract_get_for_customer(
+            customer=self.customer, contract_id=contract_id
+        )
+        customer_cap_remove(contract=contract, outcome_type_key=outcome_type, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -17,6 +17,7 @@ from outcomes.rules.base import FlagReason, OutcomeFacts, Reason, Rule, Verdict
 from outcomes.rules.baseline import BaselineLift
 from outcomes.rules.confirmation import Confirmation
 from outcomes.rules.contested_disqualifiers import ContestedDisqualifiers
+from outcomes.rules.customer_caps import CustomerCaps
 from outcomes.rules.disputes import Disputes
 from outcomes.rules.event_time import EventTime
 from outcomes.rules.evidence import Evidence
@@ -55,11 +56,12 @@ RULES: tuple[Rule[Any], ...] = (
     Anomaly(),
     AuditSampling(),
     Disputes(),
+    CustomerCaps(),  # judges nothing itself: the pipeline asks it with the caps (below)
     FlagDeadlines(),  # last: it decides the flags the rules before it raised, when no one did in time
 )
 
-# Caps (rule 11) run last, inside the pipeline's transaction, at the moment an outcome would become
-# billable: see outcomes.services.verification.
+# Caps (rule 11, and the customer's own, 11a) run last, inside the pipeline's transaction, at the moment
+# an outcome would become billable: see outcomes.services.verification.
 
 
 def _reasons_by_code(rules: Iterable[Rule[Any]]) -> dict[str, Reason]:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
-from contracts.models import Contract, ContractVersion, OutcomeType, WebhookSource
+from contracts.models import Contract, ContractVersion, CustomerCap, OutcomeType, WebhookSource
 from contracts.policy import RuleParams
 from outcomes.models import (
     AuditSample,
@@ -148,6 +148,8 @@ class OutcomeFacts:
     # The billed facts this evaluation moved (set before the rules run; outcomes.rules.system_of_record):
     # field name -> (stored value, new value).
     moved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # The customer's own cap on the outcome's type (rule 11a), if it set one.
+    customer_cap: CustomerCap | None = None
 
     @cached_property
     def claims(self) -> list[EventFact]:

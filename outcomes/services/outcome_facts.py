@@ -14,9 +14,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from pydantic import BaseModel
 
-from contracts.models import Contract, ContractStatus, ContractVersion, OutcomeType, WebhookSource
+from contracts.models import (
+    Contract,
+    ContractStatus,
+    ContractVersion,
+    CustomerCap,
+    OutcomeType,
+    WebhookSource,
+)
 from core.cache import TTLCache
 from core.db.bulk import any_of
 from outcomes.models import AuditSample, Dispute, Outcome, RawEvent, ReviewDecision
@@ -94,7 +102,12 @@ def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
     """The facts of each outcome that has events, in the order given."""
     ids = [o.pk for o in outcomes]
     contract_ids = {o.contract_id for o in outcomes}
-    contracts = Contract.objects.in_bulk(contract_ids)
+    # Whether its customer set caps of its own rides on the contract's row: a batch whose customers set
+    # none asks nothing more for them.
+    contracts = Contract.objects.annotate(
+        has_customer_caps=Exists(CustomerCap.objects.filter(contract_id=OuterRef("pk")))
+    ).in_bulk(contract_ids)
+    customer_caps = _customer_caps([pk for pk, c in contracts.items() if c.has_customer_caps])
     versions: dict[Any, list[ContractVersion]] = defaultdict(list)
     for version in ContractVersion.objects.filter(contract_id__in=contract_ids).order_by("effective_from"):
         versions[version.contract_id].append(version)
@@ -136,12 +149,23 @@ def gather(outcomes: Sequence[Outcome]) -> list[OutcomeFacts]:
             decisions=decisions[outcome.pk],
             dispute=disputes.get(outcome.pk),
             sample=samples.get(outcome.pk),
+            customer_cap=customer_caps.get((outcome.contract_id, outcome.outcome_type_key)),
         )
         if _settle_billed_facts(facts) and "occurred_at" in facts.moved:
             # It occurred at another time: the version (price and policy) in force then is the one that counts.
             facts.version, facts.outcome_type, facts.policy = in_force_at(outcome)
         gathered.append(facts)
     return gathered
+
+
+def _customer_caps(contract_ids: list[Any]) -> dict[tuple[Any, str], CustomerCap]:
+    """The customers' own caps (rule 11a) by contract and outcome type: one query, none without any."""
+    if not contract_ids:
+        return {}
+    return {
+        (cap.contract_id, cap.outcome_type_key): cap
+        for cap in CustomerCap.objects.filter(contract_id__in=contract_ids)
+    }
 
 
 def _settle_billed_facts(facts: OutcomeFacts) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,7 +25,7 @@ from core.cache import TTLCache
 from core.db.bulk import any_of, insert_rows, plain, update_rows
 from core.events import DomainEvent, events_publish
 from outcomes import counters
-from outcomes.domain_events import cap_reached, outcome_state_changed
+from outcomes.domain_events import cap_reached, customer_cap_threshold_reached, outcome_state_changed
 from outcomes.models import (
     Decision,
     Outcome,
@@ -35,8 +35,9 @@ from outcomes.models import (
 )
 from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
 from outcomes.rules.base import OutcomeFacts, Verdict
+from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_CAP, CustomerCaps
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
-from outcomes.services.caps import CAP_EXCEEDED, cap_verdict
+from outcomes.services.caps import CAP_EXCEEDED, CapUsage, cap_usage, cap_verdict
 from outcomes.services.outcome_facts import gather
 
 ACTOR = "system:verification"
@@ -191,6 +192,13 @@ ParentKey = tuple[Any, str, str]
 # The registry's own instance (not a second one), so whatever wraps the rules (bench.verify's timing)
 # sees it.
 _FLAG_DEADLINES = cast(FlagDeadlines, RULE_NAMED[FlagDeadlines.name])
+_CUSTOMER_CAPS = cast(CustomerCaps, RULE_NAMED[CustomerCaps.name])
+# The state a cap's verdict that does not admit the outcome puts it in.
+_NOT_ADMITTED: dict[str, str] = {
+    Decision.HOLD: OutcomeState.MATURING,
+    Decision.FLAG: OutcomeState.FLAGGED,
+    Decision.REJECT: OutcomeState.REJECTED,
+}
 
 
 def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSummary) -> set[ParentKey]:
@@ -233,6 +241,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
                         events.append(event)
             if reason == CAP_EXCEEDED:
                 event = _cap_event(facts, verdicts, now)
+                caps_reached.setdefault(event.dedup_key or "", event)
+            for event in _customer_cap_alerts(facts, verdicts, now):
                 caps_reached.setdefault(event.dedup_key or "", event)
             summary.states[target] += 1
         insert_rows(OutcomeVerdict, VERDICT_COLUMNS, new_verdicts)
@@ -295,21 +305,89 @@ def _verdicts(
     for rule in RULES:
         verdict = rule.evaluate(facts, prepared, now)
         if verdict is not None:
-            since = raised.get((outcome.pk, rule.name))
-            raised_at = since[1] if since is not None and since[0] == verdict.reason else None
-            verdict = _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
-            verdicts.append((rule.name, verdict))
+            verdicts.append((rule.name, _flag_decided(rule.name, verdict, facts, raised, now)))
     target, next_look, reason = _target(facts, verdicts)
-    # The cap admits an outcome as it becomes billable, and again when its time moved (another period).
+    # The caps admit an outcome as it becomes billable, and again when its time moved (another period).
     if target == OutcomeState.BILLABLE and (
         outcome.state != OutcomeState.BILLABLE or "occurred_at" in facts.moved
     ):
-        cap = cap_verdict(facts, admitted, now)
-        if cap is not None:
-            verdicts.append((CAPS, cap))
-            if cap.decision == Decision.HOLD:
-                target, next_look, reason = OutcomeState.MATURING, cap.hold_until, cap.reason
+        usage = cap_usage(facts, admitted)
+        for name, cap in _cap_verdicts(facts, usage, raised, now):
+            verdicts.append((name, cap))
+            if cap.decision != Decision.ACCEPT:
+                return verdicts, _NOT_ADMITTED[cap.decision], cap.hold_until, cap.reason
+        if usage is not None:
+            admitted[usage.counter_id] += 1
     return verdicts, target, next_look, reason
+
+
+def _cap_verdicts(
+    facts: OutcomeFacts,
+    usage: CapUsage | None,
+    raised: dict[VerdictKey, tuple[str, dt.datetime]],
+    now: dt.datetime,
+) -> Iterator[tuple[str, Verdict]]:
+    """The contract's cap, then the customer's own, on one more billable outcome of the period; the caller
+    stops at the first that does not accept it. A person's decision on the customer's flag comes first:
+    it stands whatever either cap says since (a vendor's concession stays a rejection)."""
+    decided = CUSTOMER_CAP_EXCEEDED in facts.decisions
+    customer: tuple[str, Verdict] | None = None
+    if facts.customer_cap is not None or decided:
+        verdict = _CUSTOMER_CAPS.verdict(
+            facts.customer_cap,
+            used=0 if usage is None else usage.used,
+            period_start="" if usage is None else usage.period_start,
+            decided=decided,
+        )
+        customer = CustomerCaps.name, _flag_decided(CustomerCaps.name, verdict, facts, raised, now)
+    if customer is not None and decided:
+        yield customer
+    contract_cap = None if usage is None else cap_verdict(facts, usage, now)
+    if contract_cap is not None:
+        yield CAPS, contract_cap
+    if customer is not None and not decided:
+        yield customer
+
+
+def _flag_decided(
+    rule_name: str,
+    verdict: Verdict,
+    facts: OutcomeFacts,
+    raised: dict[VerdictKey, tuple[str, dt.datetime]],
+    now: dt.datetime,
+) -> Verdict:
+    """A verdict with people and time applied (outcomes.rules.flag_deadlines): a flag's deadline counts
+    from when it was first raised."""
+    since = raised.get((facts.outcome.pk, rule_name))
+    raised_at = since[1] if since is not None and since[0] == verdict.reason else None
+    return _FLAG_DEADLINES.flag_decided(verdict, FLAGS.get(verdict.reason), facts, raised_at, now)
+
+
+def _customer_cap_alerts(
+    facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt.datetime
+) -> list[DomainEvent]:
+    """`customer_cap.threshold_reached` for each of the customer's alert percents the outcome just
+    admitted within its own cap reached (once per period and percent: the dedup key)."""
+    cap = facts.customer_cap
+    if cap is None or not cap.alert_percents:
+        return []
+    admitted = next((v for name, v in verdicts if name == CustomerCaps.name), None)
+    if admitted is None or admitted.reason != WITHIN_CUSTOMER_CAP:
+        return []
+    position = admitted.facts["position"]
+    return [
+        customer_cap_threshold_reached(
+            cap=cap,
+            vendor_id=facts.outcome.vendor_id,
+            customer_id=facts.contract.customer_id,
+            percent=percent,
+            units=position,
+            period_start=admitted.facts["period_start"],
+            now=now,
+        )
+        for percent in cap.alert_percents
+        if position >= cap.threshold_units(percent)
+    ]
 
 
 def _changed_verdicts(

@@ -649,6 +649,10 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("POST", "/api/v1/customer/webhook-sources"),
         ("POST", "/api/v1/customer/webhook-sources/1/approve"),
         ("POST", "/api/v1/customer/webhook-sources/1/rotate-secret"),
+        ("GET", "/api/v1/customer/contracts/1/caps"),
+        ("GET", "/api/v1/customer/contracts/1/caps/1"),
+        ("PUT", "/api/v1/customer/contracts/1/caps/1"),
+        ("DELETE", "/api/v1/customer/contracts/1/caps/1"),
     } == set(CUSTOMER_OPERATIONS)
     assert {
         ("GET", "/api/v1/outcomes/1"),

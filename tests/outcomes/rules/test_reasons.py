@@ -46,7 +46,7 @@ def test_each_rule_declares_exactly_the_reason_codes_it_emits() -> None:
 
 def test_every_reason_code_has_a_text() -> None:
     codes = set().union(*(emitted_codes(rule) for rule in RULES))
-    assert len(codes) == 81
+    assert len(codes) == 83
     for code in codes:
         assert reason_text(code).strip(), code
         assert reason_text(code) == REASONS[code].text
@@ -77,6 +77,7 @@ def test_each_flag_says_who_decides_it() -> None:
         "reversal_anomaly",
         "disqualifier_contested",
         "velocity_anomaly",
+        "customer_cap_exceeded",
     ]
     for flag in FLAGS.values():
         assert flag.deciders
