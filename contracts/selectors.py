@@ -118,6 +118,16 @@ def contract_get_for_customer(*, customer: Customer, contract_id: str | uuid.UUI
     return _get_or_404(Contract.objects.filter(customer=customer), contract_id, "contract")
 
 
+def contract_list_for_customer(*, customer: Customer) -> QuerySet[Contract]:
+    """The customer's contracts with their terms, newest first; the vendor's drafts are the vendor's."""
+    return _with_terms(Contract.objects.filter(customer=customer).exclude(status=ContractStatus.DRAFT))
+
+
+def contract_get_with_terms_for_customer(*, customer: Customer, contract_id: str | uuid.UUID) -> Contract:
+    """One of the customer's own contracts (not a draft) with its versions; another's is not found."""
+    return _get_or_404(contract_list_for_customer(customer=customer), contract_id, "contract")
+
+
 def customer_cap_list(*, contract: Contract) -> QuerySet[CustomerCap]:
     """The customer's own caps on a contract (rule 11a), by outcome type."""
     return CustomerCap.objects.filter(contract=contract).order_by("outcome_type_key")
@@ -161,6 +171,17 @@ def api_key_list(*, vendor: Vendor) -> QuerySet[ApiKey]:
 
 def api_key_get(*, vendor: Vendor, api_key_id: str | uuid.UUID) -> ApiKey:
     return _get_or_404(ApiKey.objects.select_related("vendor").filter(vendor=vendor), api_key_id, "API key")
+
+
+def api_key_list_for_customer(*, customer: Customer) -> QuerySet[ApiKey]:
+    """The customer's own keys: those the vendor issued to it and those its admins created."""
+    return ApiKey.objects.filter(vendor_id=customer.vendor_id, customer=customer).select_related("created_by")
+
+
+def api_key_get_for_customer(*, customer: Customer, api_key_id: str | uuid.UUID) -> ApiKey:
+    return _get_or_404(
+        api_key_list_for_customer(customer=customer).select_related("vendor"), api_key_id, "API key"
+    )
 
 
 def webhook_source_list(

@@ -184,3 +184,18 @@ def outcome_type_words(outcome_type: OutcomeType, currency: str) -> OutcomeTypeW
         pricing=pricing_text(outcome_type, currency),
         policy=policy_sentences(outcome_type.verification_policy),
     )
+
+
+def contract_versions_words(contract: Contract, in_force: ContractVersion | None) -> list[dict[str, Any]]:
+    """Every version of a contract, latest first, in words (the versions partial's `versions`)."""
+    return [
+        {
+            "version": version,
+            "in_force": in_force is not None and version.pk == in_force.pk,
+            "amounts": version_sentences(version, contract.currency),
+            "outcome_types": [
+                outcome_type_words(item, contract.currency) for item in version.outcome_types.all()
+            ],
+        }
+        for version in reversed(list(contract.versions.all()))
+    ]

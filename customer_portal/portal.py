@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
-from contracts.models import Customer, CustomerMembership, Membership
+from contracts.models import Customer, CustomerMembership, CustomerRole, Membership
 from contracts.portal import SAFE_METHODS
 from contracts.selectors import customer_memberships_of
 from core.errors import NotFound
@@ -99,9 +99,18 @@ def customer_portal_view(view: View | None = None, *, write: bool = False) -> Vi
     return decorate(view) if view is not None else decorate
 
 
+def require_customer_admin(request: CustomerPortalRequest) -> None:
+    """Only the customer's admins change its own controls (caps, sources, endpoints, API keys);
+    approvers and viewers read them."""
+    if request.customer_membership.role != CustomerRole.ADMIN:
+        raise PermissionDenied("Only the customer's admins change its settings.")
+
+
 NAV = (
     NavItem("Overview", "customer:overview", "overview"),
     NavItem("Outcomes", "customer:outcome-list", "outcomes"),
+    NavItem("Contracts", "customer:contract-list", "contracts"),
+    NavItem("Settings", "customer:settings", "settings"),
 )
 
 

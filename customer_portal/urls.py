@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customer_portal import views
+from customer_portal import contracts, controls, views
 
 app_name = "customer"
 
@@ -12,4 +12,24 @@ urlpatterns = [
     path("outcomes/<str:outcome_id>/", views.outcome_detail_page, name="outcome-detail"),
     path("accounts/", views.account_list_page, name="accounts"),
     path("accounts/<str:customer_id>/", views.account_switch_page, name="account-switch"),
+    path("contracts/", contracts.contract_list_page, name="contract-list"),
+    path("contracts/<str:contract_id>/", contracts.contract_detail_page, name="contract-detail"),
+    path("settings/", controls.settings_page, name="settings"),
+    path("settings/caps/<str:contract_id>/<str:outcome_type>/", controls.cap_set_page, name="cap-set"),
+    path(
+        "settings/caps/<str:contract_id>/<str:outcome_type>/remove/",
+        controls.cap_remove_page,
+        name="cap-remove",
+    ),
+    path("settings/sources/", controls.source_create_page, name="source-create"),
+    path("settings/sources/<str:source_id>/approve/", controls.source_approve_page, name="source-approve"),
+    path("settings/sources/<str:source_id>/rotate/", controls.source_rotate_page, name="source-rotate"),
+    path("settings/endpoints/", controls.endpoint_create_page, name="endpoint-create"),
+    path(
+        "settings/endpoints/<str:endpoint_id>/<str:action>/",
+        controls.endpoint_action_page,
+        name="endpoint-action",
+    ),
+    path("settings/api-keys/", controls.api_key_create_page, name="api-key-create"),
+    path("settings/api-keys/<str:api_key_id>/revoke/", controls.api_key_revoke_page, name="api-key-revoke"),
 ]

@@ -18,7 +18,7 @@ from contracts.models import Contract, ContractStatus
 from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.services import contracts as contract_services
 from contracts.terms import Amendment, parse
-from contracts.wording import approval_text, outcome_type_words, period_text, version_sentences
+from contracts.wording import approval_text, contract_versions_words, period_text
 from core.errors import DomainError
 from core.forms import errors_of
 from core.portal import keyset_page
@@ -72,17 +72,7 @@ def contract_detail_page(request: PortalRequest, contract_id: str) -> HttpRespon
     contract = selectors.contract_get(vendor=request.vendor, contract_id=contract_id)
     now = timezone.now()
     in_force = selectors.contract_version_in_force(contract=contract, at=now)
-    versions = [
-        {
-            "version": version,
-            "in_force": in_force is not None and version.pk == in_force.pk,
-            "amounts": version_sentences(version, contract.currency),
-            "outcome_types": [
-                outcome_type_words(item, contract.currency) for item in version.outcome_types.all()
-            ],
-        }
-        for version in reversed(list(contract.versions.all()))
-    ]
+    versions = contract_versions_words(contract, in_force)
     return render(
         request,
         "contracts/contract_detail.html",

@@ -5,7 +5,7 @@ sources.py, api_keys.py, team.py, invoice_details.py."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ def settings_home(request: PortalRequest) -> HttpResponse:
     return settings_page(request)
 
 
-def sent_before(request: PortalRequest) -> HttpResponse | None:
+def sent_before(request: HttpRequest) -> HttpResponse | None:
     """A form already sent (the page of a secret reloaded): back to what it made, nothing made twice."""
     url = form_sent_before(request)
     if url is None:

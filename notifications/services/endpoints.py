@@ -21,7 +21,7 @@ from contracts.models import Customer, Vendor
 from core.errors import Conflict, ValidationFailed
 from core.events import CUSTOMER
 from notifications.catalogue import EVENT_TYPES_BY_NAME
-from notifications.models import Endpoint, EndpointSecret
+from notifications.models import Delivery, DeliveryStatus, Endpoint, EndpointSecret
 from notifications.services.secrets import secret_check, secret_store
 from notifications.signing import secret_generate
 
@@ -212,6 +212,30 @@ def endpoint_enable(*, endpoint: Endpoint, actor: str) -> Endpoint:
                 target=endpoint,
                 at=now,
                 details={"was_disabled_for": endpoint.disabled_reason},
+            )
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+def endpoint_disable(*, endpoint: Endpoint, actor: str) -> Endpoint:
+    """Stop sending to an endpoint until it is enabled again (its owner's choice, not the dispatcher's):
+    its pending deliveries are cancelled, as the dispatcher's disabling does. Disabling a disabled one
+    changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Endpoint.objects.filter(pk=endpoint.pk, disabled_at__isnull=True).update(
+            disabled_at=now, disabled_reason=f"Disabled by {actor}"[:200], updated_at=now
+        )
+        if updated:
+            Delivery.objects.filter(endpoint_id=endpoint.pk, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.CANCELLED, next_attempt_at=None
+            )
+            audit_record(
+                vendor=endpoint.vendor,
+                actor=actor,
+                action="webhook_endpoint.disabled",
+                target=endpoint,
+                at=now,
             )
     endpoint.refresh_from_db()
     return endpoint
