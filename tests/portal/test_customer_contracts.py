@@ -29,7 +29,8 @@ def test_a_contract_shows_its_terms_and_versions_and_none_of_the_vendors_own() -
 
     page = client.get(f"/customer/contracts/{contract.pk}/").content.decode()
     assert "0.90 USD per resolved ticket" in page  # contracts.wording, the vendor's partial
-    assert "Version 1" in page and "In force" in page
+    assert "Version 1" in page
+    assert "In force" in page
     assert "500" in page  # the contract's cap, in words
     assert "VENDOR-ONLY" not in page
     assert ContractVersion.objects.get(contract=contract).notes == "VENDOR-ONLY margin note"
