@@ -80,7 +80,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         "outcome_id": str(Outcome.objects.get(natural_key="OURS-0").pk),
         "customer_id": str(customer.pk),
         "contract_id": str(ours.contract.pk),
-        "outcome_type": ours.contract.versions.get().outcome_types.first().key,
+        "outcome_type": ours.contract.versions.get().outcome_types.get().key,
         "source_id": str(ours.source.pk),
         "endpoint_id": str(endpoint.pk),
         "action": "disable",
