@@ -22,7 +22,15 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
 from contracts.api.serializers import ApiKeyCreateIn, CustomerWebhookSourceCreateIn, RotateSecretIn
-from contracts.models import ApiKey, Contract, CustomerCap, CustomerRole, OutcomeType, WebhookSource
+from contracts.models import (
+    ApiKey,
+    Contract,
+    ContractStatus,
+    CustomerCap,
+    CustomerRole,
+    OutcomeType,
+    WebhookSource,
+)
 from contracts.services import credentials
 from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
@@ -124,7 +132,7 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
     for contract in contract_selectors.contract_list_for_customer(customer=request.customer).order_by(
         "reference"
     ):
-        if contract.status == "terminated":
+        if contract.status == ContractStatus.TERMINATED:
             continue
         version = contract_selectors.contract_version_in_force(contract=contract, at=now) or (
             list(contract.versions.all())[-1] if contract.versions.all() else None
@@ -380,9 +388,13 @@ def endpoint_action_page(request: CustomerPortalRequest, endpoint_id: str, actio
             if again := sent_before(request):
                 return again
             checked = RotateSecretIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
-            overlap = checked.validated_data["overlap_seconds"] if checked.is_valid() else 86400
+            if not checked.is_valid():
+                messages.error(request, "Choose how long the current secret keeps signing.")
+                return redirect(back)
             secret = endpoints.endpoint_secret_rotate(
-                endpoint=endpoint, overlap=dt.timedelta(seconds=overlap), actor=actor
+                endpoint=endpoint,
+                overlap=dt.timedelta(seconds=checked.validated_data["overlap_seconds"]),
+                actor=actor,
             )
             remember_form_sent(request, back)
             return _shown_once(
