@@ -102,6 +102,7 @@ def customer_portal_view(view: View | None = None, *, write: bool = False) -> Vi
 NAV = (
     NavItem("Overview", "customer:overview", "overview"),
     NavItem("Outcomes", "customer:outcome-list", "outcomes"),
+    NavItem("Invoices", "customer:invoice-list", "invoices"),
 )
 
 
