@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+
 import pytest
 import time_machine
 from django.test import Client
