@@ -18,17 +18,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from contracts.models import CustomerRole, Role
 from outcomes.models import Outcome
+from settlement.services.share_links import share_link_create
 from tests.factories import CustomerFactory
 from tests.portal.test_isolation import portal_routes
 from tests.support.estate import db_fingerprint
 from tests.support.ingest import make_ingest
 from tests.support.portal import make_customer_member, make_member, signed_in
-from tests.support.settlement import MARCH, billable
+from tests.support.settlement import APRIL, MARCH, billable, close_and_finalize
 from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = ("outcome_id", "customer_id")
+PARAMS = ("outcome_id", "customer_id", "invoice_id", "link_id")
 PUBLIC = {"billing/card-saved/"}  # where Stripe sends anyone back: it names nothing
 
 
@@ -53,9 +54,13 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
     member = make_customer_member(customer=ours.contract.customer, role=CustomerRole.ADMIN)
     same_vendor = make_customer_member(customer=neighbour, role=CustomerRole.ADMIN)
     other_vendor = make_customer_member(customer=CustomerFactory.create(), role=CustomerRole.ADMIN)
+    invoice = close_and_finalize(ours, MARCH, APRIL)
+    link, _ = share_link_create(invoice=invoice, actor="system")
     ids = {
         "outcome_id": str(Outcome.objects.get(natural_key="OURS-0").pk),
         "customer_id": str(ours.contract.customer_id),
+        "invoice_id": str(invoice.pk),
+        "link_id": str(link.pk),
     }
     return signed_in(member), signed_in(same_vendor), signed_in(other_vendor), ids
 
@@ -87,7 +92,9 @@ def test_another_customers_member_gets_404_on_every_page_naming_an_object_and_ch
     # The owner's member is served by every one of them (the 404 came from the tenancy).
     assert {url: own.post(url).status_code for url in urls} == dict.fromkeys(urls, 200) | {
         url: 302 for url in urls if "/accounts/" in url
-    }
+    } | {  # invoice actions answer with the invoice's page; an empty contest reason is refused (400)
+        url: 302 for url in urls if url.endswith(("/approve/", "/share-links/", "/revoke/"))
+    } | {url: 400 for url in urls if url.endswith("/contest/")}
 
 
 def test_another_customers_pages_show_none_of_its_objects() -> None:
