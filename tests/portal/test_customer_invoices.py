@@ -12,14 +12,14 @@ import pytest
 import time_machine
 from django.test import Client
 
-from contracts.models import AuditEntry, CustomerRole
+from contracts.models import AuditEntry, CustomerRole, Role
 from customer_portal import invoices as invoice_pages
 from settlement.invoicing.close import period_close
 from settlement.models import ApprovalStatus, Invoice, InvoiceShareLink, InvoiceStatus, LineOutcome
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.estate import db_fingerprint
 from tests.support.ingest import Ingest, make_ingest
-from tests.support.portal import make_customer_member, signed_in
+from tests.support.portal import make_customer_member, make_member, signed_in
 from tests.support.settlement import (
     APRIL,
     FAST,
@@ -96,6 +96,8 @@ def test_a_line_drills_down_to_its_outcomes_a_page_at_a_time(monkeypatch: pytest
     assert second.context["line"] == line  # the line is kept across pages
     assert [link.outcome_id for link in second.context["page"].items] == ids[1:2]
     assert second.context["page"].has_next == (len(ids) > 2)
+    trail = client.get(f"/customer/outcomes/{ids[0]}/").content.decode()
+    assert f'href="/customer/invoices/{invoice.pk}/"' in trail
 
 
 def test_an_approver_approves_a_draft_before_its_deadline_and_it_waits_for_the_end_of_grace() -> None:
@@ -159,6 +161,8 @@ def test_an_approver_contests_a_draft_with_a_reason_before_or_after_its_deadline
         assert (invoice.status, invoice.approval_status) == (InvoiceStatus.DRAFT, ApprovalStatus.PENDING)
     assert AuditEntry.objects.filter(action="invoice.contested", object_id=str(invoice.pk)).count() == 2
     assert "Still wrong." in client.get(f"/customer/invoices/{invoice.pk}/").content.decode()
+    vendor = signed_in(make_member(role=Role.VIEWER, vendor=ingest.contract.vendor))
+    assert "Still wrong." in vendor.get(f"/invoices/{invoice.pk}/").content.decode()  # the vendor reads why
 
 
 def test_a_final_invoice_can_be_neither_approved_nor_contested_and_the_form_says_why() -> None:
