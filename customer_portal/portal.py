@@ -109,6 +109,7 @@ def require_customer_admin(request: CustomerPortalRequest) -> None:
 NAV = (
     NavItem("Overview", "customer:overview", "overview"),
     NavItem("Outcomes", "customer:outcome-list", "outcomes"),
+    NavItem("Invoices", "customer:invoice-list", "invoices"),
     NavItem("Contracts", "customer:contract-list", "contracts"),
     NavItem("Settings", "customer:settings", "settings"),
 )

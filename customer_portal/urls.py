@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customer_portal import contracts, controls, views
+from customer_portal import contracts, controls, invoices, views
 
 app_name = "customer"
 
@@ -10,6 +10,22 @@ urlpatterns = [
     path("", views.overview_page, name="overview"),
     path("outcomes/", views.outcome_list_page, name="outcome-list"),
     path("outcomes/<str:outcome_id>/", views.outcome_detail_page, name="outcome-detail"),
+    path("invoices/", invoices.invoice_list_page, name="invoice-list"),
+    path("invoices/<str:invoice_id>/", invoices.invoice_detail_page, name="invoice-detail"),
+    path("invoices/<str:invoice_id>/print/", invoices.invoice_print_page, name="invoice-print"),
+    path("invoices/<str:invoice_id>/lines.csv", invoices.invoice_csv_page, name="invoice-csv"),
+    path("invoices/<str:invoice_id>/approve/", invoices.invoice_approve_page, name="invoice-approve"),
+    path("invoices/<str:invoice_id>/contest/", invoices.invoice_contest_page, name="invoice-contest"),
+    path(
+        "invoices/<str:invoice_id>/share-links/",
+        invoices.invoice_share_link_create_page,
+        name="invoice-share-link-create",
+    ),
+    path(
+        "invoices/<str:invoice_id>/share-links/<str:link_id>/revoke/",
+        invoices.invoice_share_link_revoke_page,
+        name="invoice-share-link-revoke",
+    ),
     path("accounts/", views.account_list_page, name="accounts"),
     path("accounts/<str:customer_id>/", views.account_switch_page, name="account-switch"),
     path("contracts/", contracts.contract_list_page, name="contract-list"),

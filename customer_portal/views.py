@@ -13,6 +13,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -100,7 +101,7 @@ def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> Http
         outcome=outcome,
         raw_events=outcome_selectors.outcome_raw_events(outcome=outcome),
         invoice_links=outcome_selectors.outcome_invoice_lines(outcome=outcome),
-        invoice_url=lambda invoice_id: "",  # the customer's invoice pages come later
+        invoice_url=lambda invoice_id: reverse("customer:invoice-detail", args=[invoice_id]),
     )
     for entry in timeline:
         # The facts that raised a flag are the vendor's (the `flag_facts` a customer's endpoint never gets).

@@ -89,6 +89,13 @@ class Invoice(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.CharField(max_length=200, blank=True, default="")
+    contested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer last contested the draft waiting for approval."
+    )
+    contested_by = models.CharField(max_length=200, blank=True, default="")
+    contest_reason = models.TextField(
+        blank=True, default="", help_text="Why the customer contests the draft."
+    )
     finalized_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=100, blank=True, default="")

@@ -130,7 +130,7 @@ def _outcome_rows(links: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
-class _Echo:
+class CsvEcho:
     """A file-like object whose write returns the line: csv.writer then yields rows to stream."""
 
     def write(self, value: str) -> str:
@@ -140,7 +140,7 @@ class _Echo:
 @shared_view
 def shared_invoice_csv(request: HttpRequest, link: InvoiceShareLink) -> HttpResponseBase:
     """The invoice's lines with the outcome ids each bills, one row per outcome, streamed."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(CsvEcho())
     rows: Iterator[str] = (writer.writerow(row) for row in shared_csv_rows(invoice=link.invoice))
     number = link.invoice.number or link.invoice.pk
     return StreamingHttpResponse(

@@ -1,4 +1,5 @@
-"""The customer approves a draft invoice that waits for approval (see settlement.approval)."""
+"""The customer approves, or contests with a reason, a draft invoice that waits for approval (see
+settlement.approval)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,29 @@ from django.utils import timezone
 
 from contracts.audit import audit_record
 from contracts.models import Customer
-from core.errors import InvalidTransition, NotFound
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import ApprovalStatus, Invoice
+
+
+def _pending_draft_locked(*, customer: Customer, invoice_id: int | str) -> Invoice:
+    """The customer's draft waiting for their approval, locked (an approval and a rebuild or the
+    finalize job never interleave); else the error that says why not. Call inside a transaction."""
+    invoice = (
+        Invoice.objects.select_for_update()
+        .select_related("contract", "vendor")
+        .filter(contract__customer=customer, pk=int(invoice_id))
+        .first()
+        if str(invoice_id).isdigit()
+        else None
+    )
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    if not invoice.is_draft:
+        raise InvalidTransition("This invoice is already final.", code="invoice_not_draft")
+    if invoice.approval_status != ApprovalStatus.PENDING:
+        raise InvalidTransition("This draft does not wait for an approval.", code="approval_not_requested")
+    return invoice
 
 
 def invoice_approve(
@@ -22,22 +43,7 @@ def invoice_approve(
     customer never believes they approved something they did not."""
     now = now or timezone.now()
     with transaction.atomic():
-        invoice = (
-            Invoice.objects.select_for_update()
-            .select_related("contract", "vendor")
-            .filter(contract__customer=customer, pk=int(invoice_id))
-            .first()
-            if str(invoice_id).isdigit()
-            else None
-        )
-        if invoice is None:
-            raise NotFound("No such invoice.")
-        if not invoice.is_draft:
-            raise InvalidTransition("This invoice is already final.", code="invoice_not_draft")
-        if invoice.approval_status != ApprovalStatus.PENDING:
-            raise InvalidTransition(
-                "This draft does not wait for an approval.", code="approval_not_requested"
-            )
+        invoice = _pending_draft_locked(customer=customer, invoice_id=invoice_id)
         invoice.approval_status = ApprovalStatus.APPROVED
         invoice.approved_total_minor = invoice.total_minor
         invoice.approved_at = now
@@ -53,4 +59,37 @@ def invoice_approve(
         )
     if invoice.finalize_after <= now:
         invoice = invoice_finalize(invoice_id=invoice.pk, now=now)
+    return invoice
+
+
+CONTEST_REASON_MAX = 2000
+
+
+def invoice_contest(
+    *, customer: Customer, invoice_id: int | str, actor: str, reason: str, now: dt.datetime | None = None
+) -> Invoice:
+    """Record that the customer contests a draft waiting for their approval, and why: it stays a draft
+    waiting for approval (it is never finalized without one), the vendor sees the reason on the invoice
+    and in the audit log, and a rebuild or an approval may follow. Contesting again replaces the reason.
+    The same refusals as approving: not a draft, or a draft that does not wait for approval."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed.on_field("reason", "required", "Say why you contest this invoice.")
+    if len(reason) > CONTEST_REASON_MAX:
+        raise ValidationFailed.on_field(
+            "reason", "too_long", f"Keep the reason under {CONTEST_REASON_MAX} characters."
+        )
+    with transaction.atomic():
+        invoice = _pending_draft_locked(customer=customer, invoice_id=invoice_id)
+        invoice.contested_at, invoice.contested_by, invoice.contest_reason = now, actor, reason
+        invoice.save(update_fields=["contested_at", "contested_by", "contest_reason"])
+        audit_record(
+            vendor=invoice.vendor,
+            actor=actor,
+            action="invoice.contested",
+            target=invoice,
+            at=now,
+            details={"total_minor": invoice.total_minor, "currency": invoice.currency, "reason": reason},
+        )
     return invoice

@@ -21,12 +21,13 @@ from contracts.services.credentials import api_key_create
 from notifications.models import Endpoint
 from notifications.services.endpoints import endpoint_create
 from outcomes.models import Outcome
+from settlement.services.share_links import share_link_create
 from tests.factories import CustomerFactory
 from tests.portal.test_isolation import portal_routes
 from tests.support.estate import db_fingerprint
 from tests.support.ingest import make_ingest
 from tests.support.portal import make_customer_member, make_member, signed_in
-from tests.support.settlement import MARCH, billable
+from tests.support.settlement import APRIL, MARCH, billable, close_and_finalize
 from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,8 @@ PARAMS = (
     "endpoint_id",
     "action",
     "api_key_id",
+    "invoice_id",
+    "link_id",
 )
 PUBLIC = {"billing/card-saved/"}  # where Stripe sends anyone back: it names nothing
 
@@ -76,6 +79,8 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         actor="test",
     )
     api_key, _ = api_key_create(vendor=customer.vendor, name="ours", actor="test", customer=customer)
+    invoice = close_and_finalize(ours, MARCH, APRIL)
+    link, _ = share_link_create(invoice=invoice, actor="system")
     ids = {
         "outcome_id": str(Outcome.objects.get(natural_key="OURS-0").pk),
         "customer_id": str(customer.pk),
@@ -85,6 +90,8 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         "endpoint_id": str(endpoint.pk),
         "action": "disable",
         "api_key_id": str(api_key.pk),
+        "invoice_id": str(invoice.pk),
+        "link_id": str(link.pk),
     }
     return signed_in(member), signed_in(same_vendor), signed_in(other_vendor), ids
 
