@@ -46,10 +46,9 @@ def main() -> None:
         page.screenshot(path=OUT / "customer-overview.png", full_page=True)
         # A held outcome's trail says most (why it waits), else the newest outcome's.
         held = page.locator("#held a[href^='/customer/outcomes/']")
-        if held.count():
-            held.first.click()
-            page.wait_for_load_state()
-        page.locator("main table a[href^='/customer/outcomes/']").first.click()
+        href = held.first.get_attribute("href") if held.count() else None
+        page.goto(href or "/customer/outcomes/")
+        page.locator("#outcomes a[href^='/customer/outcomes/']").first.click()
         page.wait_for_load_state()
         page.screenshot(path=OUT / "customer-outcome-trail.png")
         browser.close()
