@@ -31,11 +31,11 @@ def test_the_overview_charts_and_holds_count_the_members_customer_only(owner: Me
         CustomerCap.objects.create(
             contract=ingest.contract, outcome_type_key="ticket.resolved", max_units=10, set_by="t", set_at=day
         )
-        held = Outcome.objects.filter(contract=ingest.contract).order_by("pk").first()
-        assert held is not None
-        Outcome.objects.filter(pk=held.pk).update(state=OutcomeState.FLAGGED)
+        first = Outcome.objects.filter(contract=ingest.contract).order_by("pk").first()
+        assert first is not None
+        Outcome.objects.filter(pk=first.pk).update(state=OutcomeState.FLAGGED)
         OutcomeVerdict.objects.create(
-            outcome=held, rule="customer_caps", decision=Decision.FLAG, reason=CUSTOMER_CAP_EXCEEDED, at=day
+            outcome=first, rule="customer_caps", decision=Decision.FLAG, reason=CUSTOMER_CAP_EXCEEDED, at=day
         )
     client = signed_in(make_customer_member(customer=ours.contract.customer))
 
