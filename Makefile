@@ -103,7 +103,8 @@ bench-close: $(DEV_STAMP)
 .PHONY: bench-verify bench-close
 
 # The portal benchmark (docs/performance.md, "Portal"): the explorer, trail, review queue, invoices and
-# dashboard pages over 10^5 and 10^6 outcomes; ~2 minutes. Own database on TEST_DATABASE_URL's server.
+# dashboard pages, and the customer portal's overview, outcome list and trail, over 10^5 and 10^6
+# outcomes; ~2 minutes. Own database on TEST_DATABASE_URL's server.
 BENCH_PORTAL_ARGS ?=
 bench-portal: $(DEV_STAMP)
 	$(BIN)/python -m bench.portal --server-url $(TEST_DATABASE_URL) $(BENCH_PORTAL_ARGS)

@@ -22,9 +22,14 @@ from core.portal import keyset_page
 from customer_portal.portal import CustomerPortalRequest, customer_choose, customer_portal_view
 from outcomes import selectors as outcome_selectors
 from outcomes.models import Decision, OutcomeState, Party
+from outcomes.rules import reason_text
 from outcomes.timeline import ReadableVerdict, outcome_timeline
 from settlement.models import ApprovalStatus, InvoiceStatus
-from settlement.selectors.dashboard import dashboard_contract_periods
+from settlement.selectors.dashboard import (
+    dashboard_cap_use,
+    dashboard_contract_periods,
+    dashboard_outcomes_per_day_by_contract,
+)
 from settlement.selectors.invoices import invoice_list
 
 STATE_COUNT_CAP = 10_000
@@ -33,12 +38,32 @@ STATE_COUNT_CAP = 10_000
 @customer_portal_view
 def overview_page(request: CustomerPortalRequest) -> HttpResponse:
     customer, now = request.customer, timezone.now()
+    contracts = dashboard_contract_periods(vendor=customer.vendor, now=now, customer=customer)
+    per_day = dashboard_outcomes_per_day_by_contract(customer=customer, now=now)
+    cap_use = dashboard_cap_use(figures=contracts)
     return render(
         request,
         "customer_portal/overview.html",
         {
             "section": "overview",
-            "contracts": dashboard_contract_periods(vendor=customer.vendor, now=now, customer=customer),
+            "contracts": contracts,
+            "charts": [
+                {
+                    "row": row,
+                    "per_day": per_day.get(row.contract.pk),
+                    "caps": cap_use.get(row.contract.pk, []),
+                    "data_id": f"per-day-{row.contract.pk}",
+                }
+                for row in contracts
+            ],
+            "held": [
+                {
+                    "state": held.state,
+                    "count": held.count,
+                    "reasons": [(code, count, reason_text(code)) for code, count in held.reasons],
+                }
+                for held in outcome_selectors.held_outcomes_for_customer(customer=customer)
+            ],
             "disputes": list(
                 outcome_selectors.dispute_list_for_customer(customer=customer, status="open").order_by(
                     "deadline", "pk"

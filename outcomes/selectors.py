@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -204,16 +204,19 @@ class LocalDate(Func):
         )
 
 
-def _open_flags(**filters: Any) -> QuerySet[OutcomeVerdict]:
-    """The open flags of flagged outcomes, in SQL: each rule's latest verdict on an outcome when it is a
-    flag that no one decided yet (outcomes.services.review.open_flags, for a whole table at once)."""
+def _standing_verdicts(**filters: Any) -> QuerySet[OutcomeVerdict]:
+    """Each rule's latest verdict on an outcome, unless it is a flag someone decided already."""
     newer = OutcomeVerdict.objects.filter(
         outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), pk__gt=OuterRef("pk")
     )
     decided = ReviewDecision.objects.filter(outcome_id=OuterRef("outcome_id"), flag_reason=OuterRef("reason"))
-    return OutcomeVerdict.objects.filter(
-        outcome__state=OutcomeState.FLAGGED, decision=Decision.FLAG, **filters
-    ).exclude(Exists(newer) | Exists(decided))
+    return OutcomeVerdict.objects.filter(**filters).exclude(Exists(newer) | Exists(decided))
+
+
+def _open_flags(**filters: Any) -> QuerySet[OutcomeVerdict]:
+    """The open flags of flagged outcomes, in SQL: each rule's latest verdict on an outcome when it is a
+    flag that no one decided yet (outcomes.services.review.open_flags, for a whole table at once)."""
+    return _standing_verdicts(outcome__state=OutcomeState.FLAGGED, decision=Decision.FLAG, **filters)
 
 
 # What the queue shows of a group, computed by the database over the group's open flags.
@@ -393,3 +396,46 @@ def verifier_accuracy(*, vendor: Vendor) -> list[VerifierAccuracy]:
         .order_by("verifier")
     )
     return [VerifierAccuracy(**row) for row in rows]
+
+
+# The states in which an outcome waits (neither billed nor given up), in lifecycle order.
+HELD_STATES = (OutcomeState.PENDING, OutcomeState.MATURING, OutcomeState.FLAGGED, OutcomeState.DISPUTED)
+
+
+@dataclass(frozen=True)
+class HeldState:
+    """How many of a customer's outcomes wait in one state, and the reasons that hold most of them:
+    (reason code, outcomes) of the rules' standing holds and open flags, the commonest first."""
+
+    state: str
+    count: int
+    reasons: list[tuple[str, int]]
+
+
+def held_outcomes_for_customer(*, customer: Customer, top: int = 3) -> list[HeldState]:
+    """The customer's outcomes in each held state (HELD_STATES, states with none left out), whenever
+    they occurred, with the `top` reasons holding them: each rule's latest verdict when it holds or
+    flags the outcome (a flag once decided no longer holds). A disputed outcome is held by the dispute."""
+    counts = dict(
+        Outcome.objects.filter(vendor=customer.vendor, contract__customer=customer, state__in=HELD_STATES)
+        .values_list("state")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    if not counts:
+        return []
+    reasons: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for state, reason, count in (
+        _standing_verdicts(
+            outcome__vendor=customer.vendor,
+            outcome__contract__customer=customer,
+            outcome__state__in=[s for s in HELD_STATES if s != OutcomeState.DISPUTED and s in counts],
+            decision__in=[Decision.HOLD, Decision.FLAG],
+        )
+        .values_list("outcome__state", "reason")
+        .annotate(count=Count("outcome_id", distinct=True))
+        .order_by("outcome__state", "-count", "reason")
+    ):
+        if len(reasons[state]) < top:
+            reasons[state].append((reason, count))
+    return [HeldState(state, counts[state], reasons[state]) for state in HELD_STATES if state in counts]

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from contracts.models import Contract, ContractStatus, Customer, Vendor
+from contracts.models import Contract, ContractStatus, ContractVersion, Customer, CustomerCap, Vendor
 from contracts.periods import Period
 from contracts.terms import currency_exponent
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
@@ -167,22 +167,7 @@ def dashboard_contract_periods(
     return figures
 
 
-def dashboard_outcomes_per_day(*, vendor: Vendor, now: dt.datetime, days: int = 60) -> dict[str, Any]:
-    """Outcomes per UTC day by state over the last `days` days (including today), for a stacked chart:
-    {"labels": [iso dates], "series": [{"state": ..., "counts": [...]}]} (states with no outcome left out)."""
-    first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
-    labels = [first + dt.timedelta(days=n) for n in range(days)]
-    counts: dict[str, dict[dt.date, int]] = defaultdict(dict)
-    for day, state, count in (
-        Outcome.objects.filter(
-            vendor=vendor, occurred_at__gte=dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-        )
-        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
-        .values_list("day", "state")
-        .annotate(count=Count("id"))
-        .order_by()
-    ):
-        counts[state][day] = count
+def _per_day_chart(labels: list[dt.date], counts: dict[str, dict[dt.date, int]]) -> dict[str, Any]:
     return {
         "labels": [day.isoformat() for day in labels],
         "series": [
@@ -191,6 +176,118 @@ def dashboard_outcomes_per_day(*, vendor: Vendor, now: dt.datetime, days: int = 
             if state in counts
         ],
     }
+
+
+def _outcomes_per_day(
+    *, vendor: Vendor, now: dt.datetime, days: int, customer: Customer | None, by_contract: bool
+) -> dict[Any, dict[str, Any]]:
+    """One GROUP BY over the last `days` UTC days: a chart per contract (by_contract) or one under None."""
+    first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    labels = [first + dt.timedelta(days=n) for n in range(days)]
+    outcomes = Outcome.objects.filter(
+        vendor=vendor, occurred_at__gte=dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    )
+    if customer is not None:
+        outcomes = outcomes.filter(contract__customer=customer)
+    counts: dict[Any, dict[str, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))
+    for contract_id, day, state, count in (
+        outcomes.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values_list("contract_id" if by_contract else "vendor_id", "day", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        counts[contract_id if by_contract else None][state][day] = count
+    if not by_contract:
+        return {None: _per_day_chart(labels, counts[None])}
+    return {contract_id: _per_day_chart(labels, by_state) for contract_id, by_state in counts.items()}
+
+
+def dashboard_outcomes_per_day(
+    *, vendor: Vendor, now: dt.datetime, days: int = 60, customer: Customer | None = None
+) -> dict[str, Any]:
+    """Outcomes per UTC day by state over the last `days` days (including today), of one customer's
+    contracts if given, for a stacked chart:
+    {"labels": [iso dates], "series": [{"state": ..., "counts": [...]}]} (states with no outcome left out)."""
+    return _outcomes_per_day(vendor=vendor, now=now, days=days, customer=customer, by_contract=False)[None]
+
+
+def dashboard_outcomes_per_day_by_contract(
+    *, customer: Customer, now: dt.datetime, days: int = 60
+) -> dict[Any, dict[str, Any]]:
+    """The same chart for each of a customer's contracts, by contract id, in one query (a contract with
+    no outcome in the window is left out): the customer portal's overview."""
+    return _outcomes_per_day(vendor=customer.vendor, now=now, days=days, customer=customer, by_contract=True)
+
+
+@dataclass(frozen=True)
+class CapUse:
+    """How much of one cap a contract's current period uses: units of an outcome type (the contract's
+    cap, or the customer's own, counted as the caps count: billable and billed outcomes that occurred
+    in the period), or the amount its invoice bills so far against the contract's budget."""
+
+    kind: str  # "budget", "contract" (an outcome type's unit cap) or "customer" (the customer's own)
+    outcome_type: str  # "" for the budget
+    used: int
+    limit: int
+    currency: str = ""  # set when used and limit are minor units of money (the budget)
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.used * 100 // self.limit) if self.limit else 100
+
+
+def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, list[CapUse]]:
+    """The caps of each contract's current period and their use, by contract id: the budget (the
+    amount cap of the version in force at the period's start) against "billable so far", each outcome
+    type's unit cap, and the customer's own caps (rule 11a). Contracts without a cap are left out."""
+    if not figures:
+        return {}
+    periods = {row.contract.pk: row.period for row in figures}
+    versions = {
+        row.contract.pk: ContractVersion.objects.filter(
+            contract=row.contract, effective_from__lte=max(row.period.start, row.contract.starts_at)
+        )
+        .order_by("-effective_from")
+        .first()
+        for row in figures
+    }
+    unit_caps: dict[tuple[Any, str], int] = {
+        (version.contract_id, outcome_type.key): outcome_type.cap_units
+        for version in versions.values()
+        if version is not None
+        for outcome_type in version.outcome_types.all()
+        if outcome_type.cap_units is not None
+    }
+    own_caps = {
+        (cap.contract_id, cap.outcome_type_key): cap.max_units
+        for cap in CustomerCap.objects.filter(contract_id__in=list(periods))
+    }
+    used: dict[tuple[Any, str], int] = {}
+    if unit_caps or own_caps:
+        used = {
+            (contract_id, key): count
+            for contract_id, key, count in Outcome.objects.filter(
+                _period_filter(periods), state__in=[OutcomeState.BILLABLE, OutcomeState.BILLED]
+            )
+            .values_list("contract_id", "outcome_type_key")
+            .annotate(count=Count("id"))
+            .order_by()
+        }
+    uses: dict[Any, list[CapUse]] = {}
+    for row in figures:
+        contract, version = row.contract, versions[row.contract.pk]
+        caps = []
+        if version is not None and version.cap_amount_minor is not None:
+            caps.append(CapUse("budget", "", row.billable_minor, version.cap_amount_minor, contract.currency))
+        for (contract_id, key), limit in sorted(unit_caps.items()):
+            if contract_id == contract.pk:
+                caps.append(CapUse("contract", key, used.get((contract_id, key), 0), limit))
+        for (contract_id, key), limit in sorted(own_caps.items()):
+            if contract_id == contract.pk:
+                caps.append(CapUse("customer", key, used.get((contract_id, key), 0), limit))
+        if caps:
+            uses[contract.pk] = caps
+    return uses
 
 
 def dashboard_billed_per_period(*, vendor: Vendor, periods: int = 12) -> dict[str, Any]:

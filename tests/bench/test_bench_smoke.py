@@ -157,8 +157,10 @@ def test_portal_bench_core() -> None:
 
     assert result["outcomes"] == Outcome.objects.count() == 300
     assert [page["name"] for page in result["pages"]] == [
-        name for name, _, _ in portal.pages(result["vendor"])
+        name for name, _, _ in portal.pages(result["vendor"]) + portal.customer_pages(result["customer"])
     ]
+    # The bench customer holds every tenth contract: here contract 0 of 3, a third of the history.
+    assert Outcome.objects.filter(contract__customer_id=result["customer"]).count() == 100
     assert all(page["ms"] > 0 for page in result["pages"])
     assert result["ceiling_ms"] > 0
     report = portal.build_report([result])

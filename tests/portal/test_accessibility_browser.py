@@ -8,13 +8,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from contracts.models import Role
+from contracts.models import CustomerCap, Role
 from contracts.portal import NAV
 from settlement.invoicing.close import period_close
 from tests.factories import contract_create_for, webhook_source_create_for
 from tests.portal.test_invoices import contract_ingest
-from tests.support.portal import SignIn, make_member, screenshot
+from tests.support.portal import SignIn, make_customer_member, make_member, screenshot
 from tests.support.settlement import APRIL, MARCH, billable
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,9 +54,19 @@ LOW_CONTRAST = """() => {
   return failures; }"""
 
 
-def pages_of_a_vendor() -> tuple[Any, list[str]]:
+def pages_of_a_vendor() -> tuple[Any, list[str], Any, list[str]]:
+    """A vendor's owner and its pages; a member of its customer and the customer portal's pages (an
+    overview with a chart, a cap's meter and held outcomes: two outcomes of two days ago, maturing)."""
     ingest = contract_ingest("CTR-A11Y")
     billable(ingest, 3, MARCH + dt.timedelta(days=3))
+    billable(ingest, 2, timezone.now() - dt.timedelta(days=2), prefix="RECENT")
+    CustomerCap.objects.create(
+        contract=ingest.contract,
+        outcome_type_key="ticket.resolved",
+        max_units=10,
+        set_by="t",
+        set_at=timezone.now(),
+    )
     invoice = period_close(
         contract_id=ingest.contract.pk, period_start=MARCH, now=APRIL + dt.timedelta(hours=1)
     )
@@ -77,7 +88,9 @@ def pages_of_a_vendor() -> tuple[Any, list[str]]:
         "/customers/new/",
         f"/customers/{ingest.contract.customer_id}/edit/",
     ]
-    return member, [item.url for item in NAV] + details
+    customer_member = make_customer_member(customer=ingest.contract.customer)
+    customer_urls = ["/customer/", "/customer/outcomes/", f"/customer/outcomes/{outcome.outcome_id}/"]
+    return member, [item.url for item in NAV] + details, customer_member, customer_urls
 
 
 def problems_on(page: Any) -> list[str]:
@@ -87,18 +100,27 @@ def problems_on(page: Any) -> list[str]:
 
 
 def test_every_main_page_is_labelled_and_readable(page: Any, sign_in: SignIn) -> None:
-    member, urls = pages_of_a_vendor()
+    member, urls, customer_member, customer_urls = pages_of_a_vendor()
     page.goto("/accounts/login/")
     problems = {"/accounts/login/": problems_on(page)}
     sign_in(member)
     for url in urls:
         page.goto(url)
         problems[url] = problems_on(page)
+    page.context.clear_cookies()
+    sign_in(customer_member)
+    for url in customer_urls:
+        page.goto(url)
+        problems[url] = problems_on(page)
+    assert page.locator("canvas[data-outcomes-per-day]").count() == 0  # the trail: no chart
+    page.goto("/customer/")
+    assert page.locator("canvas[data-outcomes-per-day]").count() == 1
+    assert page.locator("#contract-charts meter").count() == 1
     assert {url: found for url, found in problems.items() if found} == {}
 
 
 def test_the_keyboard_reaches_the_content_first(page: Any, sign_in: SignIn) -> None:
-    member, _ = pages_of_a_vendor()
+    member, *_ = pages_of_a_vendor()
     sign_in(member)
     page.goto("/outcomes/")
     page.keyboard.press("Tab")
@@ -111,16 +133,18 @@ def test_the_keyboard_reaches_the_content_first(page: Any, sign_in: SignIn) -> N
 
 
 def test_a_phone_sized_screen_needs_no_sideways_scroll(page: Any, sign_in: SignIn) -> None:
-    member, urls = pages_of_a_vendor()
+    member, urls, customer_member, customer_urls = pages_of_a_vendor()
     page.set_viewport_size({"width": 390, "height": 844})
-    sign_in(member)
     wide = {}
-    for url in urls:
-        page.goto(url)
-        # Wide tables scroll inside their own box; the page itself must fit the screen.
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > 390:
-            wide[url] = width
-        if url == "/":
-            screenshot(page, "phone-dashboard")
+    for person, visited in ((member, urls), (customer_member, customer_urls)):
+        page.context.clear_cookies()
+        sign_in(person)
+        for url in visited:
+            page.goto(url)
+            # Wide tables scroll inside their own box; the page itself must fit the screen.
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide[url] = width
+            if url in ("/", "/customer/"):
+                screenshot(page, "phone-dashboard" if url == "/" else "phone-customer-overview")
     assert wide == {}

@@ -1,4 +1,5 @@
-/* The dashboard's two charts (Chart.js, vendored): outcomes per day by state, billed per period. */
+/* The dashboard's two charts (Chart.js, vendored): outcomes per day by state, billed per period; and the
+   customer overview's outcomes per day, one chart per contract. */
 (function () {
   "use strict";
   // The badge colours of portal.css, a shade darker so bars read on white.
@@ -11,23 +12,32 @@
   function data(id) { return JSON.parse(document.getElementById(id).textContent); }
   function label(code) { return code.charAt(0).toUpperCase() + code.slice(1).replace(/_/g, " "); }
 
-  var perDay = data("outcomes-per-day");
-  new Chart(document.getElementById("chart-outcomes"), {
-    type: "bar",
-    data: {
-      labels: perDay.labels,
-      datasets: perDay.series.map(function (s) {
-        return { label: label(s.state), data: s.counts, backgroundColor: STATE_COLOURS[s.state] || "#999" };
-      })
-    },
-    options: {
-      maintainAspectRatio: false, animation: false,
-      scales: {
-        x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12, callback: function (v) { return this.getLabelForValue(v).slice(5); } } },
-        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }
+  function perDayChart(canvas, perDay) {
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: perDay.labels,
+        datasets: perDay.series.map(function (s) {
+          return { label: label(s.state), data: s.counts, backgroundColor: STATE_COLOURS[s.state] || "#999" };
+        })
       },
-      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }
-    }
+      options: {
+        maintainAspectRatio: false, animation: false,
+        scales: {
+          x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12, callback: function (v) { return this.getLabelForValue(v).slice(5); } } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }
+        },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }
+      }
+    });
+  }
+
+  // The vendor's chart, and one per contract on the customer portal's overview (its canvas names the
+  // JSON element holding its data).
+  var vendorChart = document.getElementById("chart-outcomes");
+  if (vendorChart) perDayChart(vendorChart, data("outcomes-per-day"));
+  document.querySelectorAll("canvas[data-outcomes-per-day]").forEach(function (canvas) {
+    perDayChart(canvas, data(canvas.getAttribute("data-outcomes-per-day")));
   });
 
   var canvas = document.getElementById("chart-billed");
