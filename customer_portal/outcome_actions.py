@@ -238,7 +238,7 @@ def _refused(
 
 
 def _form_page(
-    request: CustomerPortalRequest, outcome: Outcome, form: forms.Form, *, status: int = 400
+    request: CustomerPortalRequest, outcome: Outcome, form: forms.Form, *, status: int = 200
 ) -> HttpResponse:
     return render(
         request,
@@ -395,7 +395,7 @@ def outcome_bulk_page(request: CustomerPortalRequest) -> HttpResponse:
             request,
             "customer_portal/outcomes/bulk.html",
             {"section": "outcomes", "form": form, "filters": filters, "count": None},
-            status=400,
+            status=200,
         )
     verdict = form.cleaned_data["verdict"]
     newest = form.cleaned_data["newest_outcome_id"]

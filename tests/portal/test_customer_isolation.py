@@ -11,6 +11,7 @@ customer's person who belongs to no vendor is sent from a vendor page to /custom
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -18,9 +19,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from contracts.models import CustomerRole, Role
 from outcomes.models import Outcome
+from outcomes.services.review import dispute_open
 from tests.factories import CustomerFactory
 from tests.portal.test_isolation import portal_routes
 from tests.support.estate import db_fingerprint
+from tests.support.evidence import dispute_file
 from tests.support.ingest import make_ingest
 from tests.support.portal import make_customer_member, make_member, signed_in
 from tests.support.settlement import MARCH, billable
@@ -28,7 +31,7 @@ from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = ("outcome_id", "customer_id")
+PARAMS = ("outcome_id", "customer_id", "attachment_id")
 PUBLIC = {"billing/card-saved/"}  # where Stripe sends anyone back: it names nothing
 
 
@@ -53,9 +56,12 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
     member = make_customer_member(customer=ours.contract.customer, role=CustomerRole.ADMIN)
     same_vendor = make_customer_member(customer=neighbour, role=CustomerRole.ADMIN)
     other_vendor = make_customer_member(customer=CustomerFactory.create(), role=CustomerRole.ADMIN)
+    disputed = Outcome.objects.get(natural_key="OURS-0")
+    dispute = dispute_open(outcome=disputed, reason="Not ours.", actor="t", now=MARCH + dt.timedelta(days=3))
     ids = {
-        "outcome_id": str(Outcome.objects.get(natural_key="OURS-0").pk),
+        "outcome_id": str(disputed.pk),
         "customer_id": str(ours.contract.customer_id),
+        "attachment_id": str(dispute_file(dispute).pk),
     }
     return signed_in(member), signed_in(same_vendor), signed_in(other_vendor), ids
 
@@ -90,14 +96,21 @@ def test_another_customers_member_gets_404_on_every_page_naming_an_object_and_ch
     }
 
 
+def _text(response: Any) -> str:
+    """A page's text, or a streamed download's (the outcomes CSV)."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return str(response.content.decode())
+
+
 def test_another_customers_pages_show_none_of_its_objects() -> None:
     own, same_vendor, other_vendor, ids = estate()
     link = f"/customer/outcomes/{ids['outcome_id']}/"
     for route, params in customer_routes():
         if params:
             continue
-        assert link not in same_vendor.get("/" + route).content.decode(), route
-        assert link not in other_vendor.get("/" + route).content.decode(), route
+        assert link not in _text(same_vendor.get("/" + route)), route
+        assert link not in _text(other_vendor.get("/" + route)), route
     assert link in own.get("/customer/outcomes/").content.decode()
 
 

@@ -27,7 +27,7 @@ from outcomes.models import (
 )
 from outcomes.services.dispute_evidence import MAX_BYTES
 from tests.portal.outcome_scenes import Scene, flagged_ingest, ingest_for
-from tests.support.portal import Member, make_customer_member, make_member, signed_in
+from tests.support.portal import make_customer_member, make_member, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +35,9 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 
-@pytest.fixture(autouse=True)
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+@pytest.fixture
+def media(settings: Any) -> Path:
+    return Path(settings.MEDIA_ROOT)  # the test's own (tests/portal/conftest.py)
 
 
 def _member(ingest: Any, role: str = CustomerRole.APPROVER) -> Client:
@@ -59,7 +58,9 @@ def test_an_approver_confirms_and_rejects_flags_from_the_trail_a_viewer_cannot(o
     approver, viewer = _member(ingest), _member(ingest, CustomerRole.VIEWER)
     first, second = flagged[0], flagged[1]
     page = approver.get(f"/customer/outcomes/{first}/").content.decode()
-    assert "Your actions" in page and "Confirm" in page and "Reject" in page
+    assert "Your actions" in page
+    assert "Confirm" in page
+    assert "Reject" in page
     assert "You are a viewer" in viewer.get(f"/customer/outcomes/{first}/").content.decode()
     reason = Outcome.objects.get(pk=first).verdicts.filter(decision="flag").first().reason  # type: ignore[union-attr]
 
@@ -73,7 +74,8 @@ def test_an_approver_confirms_and_rejects_flags_from_the_trail_a_viewer_cannot(o
     refused = approver.post(
         f"/customer/outcomes/{first}/decide/", {"flag_reason": reason, "verdict": "reject"}
     )
-    assert refused.status_code == 400 and "Say why you reject it." in refused.content.decode()
+    assert refused.status_code == 200  # the form again, with the message
+    assert "Say why you reject it." in refused.content.decode()
     assert not ReviewDecision.objects.exists()
 
     done = approver.post(f"/customer/outcomes/{first}/decide/", {"flag_reason": reason, "verdict": "accept"})
@@ -89,7 +91,8 @@ def test_an_approver_confirms_and_rejects_flags_from_the_trail_a_viewer_cannot(o
     assert AuditEntry.objects.filter(action="outcome.flag_decided").count() == 2
     # Deciding again: the service's refusal on the form.
     again = approver.post(f"/customer/outcomes/{first}/decide/", {"flag_reason": reason, "verdict": "accept"})
-    assert again.status_code == 409 and "already decided" in again.content.decode()
+    assert again.status_code == 409
+    assert "already decided" in again.content.decode()
 
 
 def test_a_dispute_with_files_is_stored_safely_and_served_only_to_the_two_parties(
@@ -112,11 +115,13 @@ def test_a_dispute_with_files_is_stored_safely_and_served_only_to_the_two_partie
     pdf, log = dispute.attachments.order_by("pk")
     assert (pdf.original_name, pdf.content_type, pdf.size) == ("receipt.pdf", "application/pdf", len(PDF))
     assert log.content_type == "text/csv"
-    assert "receipt" not in pdf.file.name and (media / pdf.file.name).read_bytes() == PDF
+    assert "receipt" not in pdf.file.name
+    assert (media / pdf.file.name).read_bytes() == PDF
     assert Outcome.objects.get(pk=outcome.pk).state == OutcomeState.DISPUTED
 
     download = approver.get(f"/customer/outcomes/{outcome.pk}/evidence/{pdf.pk}/")
-    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF  # type: ignore[attr-defined]
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == PDF
     assert download["Content-Type"] == "application/pdf"
     assert download["X-Content-Type-Options"] == "nosniff"
     assert download["Content-Disposition"].startswith("attachment;")
@@ -148,8 +153,10 @@ def test_attachments_over_the_limits_are_refused_and_nothing_is_disputed(
         f"/customer/outcomes/{outcome.pk}/dispute/",
         {"reason": "Not ours.", "attachments": [SimpleUploadedFile(n, b, "image/png") for n, b in files]},
     )
-    assert response.status_code == 400 and message in response.content.decode()
-    assert not Dispute.objects.exists() and not DisputeAttachment.objects.exists()
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Dispute.objects.exists()
+    assert not DisputeAttachment.objects.exists()
 
 
 def test_a_dispute_outside_its_window_or_by_a_viewer_changes_nothing(outcome_scene: Scene) -> None:
@@ -160,7 +167,8 @@ def test_a_dispute_outside_its_window_or_by_a_viewer_changes_nothing(outcome_sce
     approver = _member(ingest)
     assert "Dispute this outcome" not in approver.get(f"/customer/outcomes/{outcome.pk}/").content.decode()
     response = approver.post(f"/customer/outcomes/{outcome.pk}/dispute/", {"reason": "Too late?"})
-    assert response.status_code == 409 and "The dispute window closed" in response.content.decode()
+    assert response.status_code == 409
+    assert "The dispute window closed" in response.content.decode()
     assert not Dispute.objects.exists()
 
 
@@ -171,7 +179,7 @@ def test_an_audit_sample_is_answered_before_its_deadline_and_a_contest_upheld(ou
     AuditSample.objects.create(outcome=sampled, selected_at=now, deadline=now + dt.timedelta(days=7))
     assert "Audit sample" in approver.get(f"/customer/outcomes/{sampled.pk}/").content.decode()
     missing = approver.post(f"/customer/outcomes/{sampled.pk}/attest/", {})
-    assert missing.status_code == 400
+    assert missing.status_code == 200
     response = approver.post(
         f"/customer/outcomes/{sampled.pk}/attest/", {"answer": "deny", "note": "Never happened."}
     )
@@ -179,7 +187,8 @@ def test_an_audit_sample_is_answered_before_its_deadline_and_a_contest_upheld(ou
     sample = AuditSample.objects.get(outcome=sampled)
     assert (sample.answer, sample.note) == ("denied", "Never happened.")
     late = approver.post(f"/customer/outcomes/{sampled.pk}/attest/", {"answer": "attest"})
-    assert late.status_code == 409 and "can no longer be answered" in late.content.decode()
+    assert late.status_code == 409
+    assert "can no longer be answered" in late.content.decode()
 
     # No contest on the outcome: the service's 404 on the form.
     assert (
@@ -202,10 +211,8 @@ def test_an_audit_sample_is_answered_before_its_deadline_and_a_contest_upheld(ou
     no_evidence = approver.post(
         f"/customer/outcomes/{contested.pk}/contest/", {"answer": "uphold", "response": "They did not come."}
     )
-    assert (
-        no_evidence.status_code == 400
-        and "Upholding a disqualifier needs evidence." in no_evidence.content.decode()
-    )
+    assert no_evidence.status_code == 400
+    assert "Upholding a disqualifier needs evidence." in no_evidence.content.decode()
     upheld = approver.post(
         f"/customer/outcomes/{contested.pk}/contest/",
         {"answer": "uphold", "response": "They did not come.", "evidence": "Door log attached to ticket 9."},
@@ -241,7 +248,7 @@ def test_bulk_reject_decides_each_flag_of_the_filter_only_after_the_count(outcom
     )
     assert not ReviewDecision.objects.exists()
     newest = max(flagged)
-    assert approver.post("/customer/outcomes/bulk/", {**query, "reason": ""}).status_code == 400
+    assert approver.post("/customer/outcomes/bulk/", {**query, "reason": ""}).status_code == 200
     done = approver.post("/customer/outcomes/bulk/", {**query, "newest_outcome_id": newest})
     assert done.status_code == 302
     decisions = ReviewDecision.objects.all()
@@ -263,7 +270,8 @@ def test_the_csv_export_streams_the_filtered_list(outcome_scene: Scene) -> None:
     response = _member(ingest, CustomerRole.VIEWER).get(
         "/customer/outcomes/export.csv", {"state": "billable"}
     )
-    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="outcomes-')
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
     assert rows[0] == [
@@ -279,10 +287,9 @@ def test_the_csv_export_streams_the_filtered_list(outcome_scene: Scene) -> None:
     by_key = {row[3]: row for row in rows[1:]}
     assert set(by_key) == {"T-1", "'=HYPERLINK(1)"}
     row = by_key["T-1"]
-    assert row[:2] == [
-        str(outcomes[1].pk if outcomes[1].natural_key == "T-1" else outcomes[0].pk),
-        "CTR-acts",
-    ]
-    assert row[5] == "billable" and row[6]
+    t1 = next(o for o in outcomes if o.natural_key == "T-1")
+    assert row[:2] == [str(t1.pk), "CTR-acts"]
+    assert row[5] == "billable"
+    assert row[6]
     none = _member(ingest).get("/customer/outcomes/export.csv", {"state": "rejected"})
     assert len(list(csv.reader(io.StringIO(b"".join(none.streaming_content).decode())))) == 1  # type: ignore[attr-defined]
