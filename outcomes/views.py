@@ -7,11 +7,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from contracts.portal import PortalRequest, portal_actor, portal_view
@@ -415,13 +415,12 @@ def _dispute_verdicts(outcome: Outcome) -> list[OutcomeVerdict]:
 # --- a dispute's evidence files (the customer's uploads: customer_portal.outcome_actions) ---
 
 
-def attachment_response(attachment: DisputeAttachment) -> FileResponse:
-    """The file as a download, never shown in the page: its stored type, no sniffing."""
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+def attachment_response(attachment: DisputeAttachment) -> HttpResponse:
+    """The file as a download (at most 5 MB), never shown in the page: its stored type, no sniffing."""
+    with attachment.file.open("rb") as stored:
+        response = HttpResponse(stored.read(), content_type=attachment.content_type)
+    response["Content-Disposition"] = (
+        content_disposition_header(True, attachment.original_name) or "attachment"
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
