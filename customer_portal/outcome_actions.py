@@ -23,7 +23,9 @@ from django.contrib import messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contracts.models import Contract
@@ -390,7 +392,8 @@ def outcome_bulk_page(request: CustomerPortalRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     filters, outcomes = _filtered(request, data)
     form = BulkForm(data)
-    if not form.is_valid():
+    if not (form.is_valid() and filters.is_valid()):
+        # An unknown contract or state is refused, never read as "no filter" (every outcome).
         return render(
             request,
             "customer_portal/outcomes/bulk.html",
@@ -434,10 +437,8 @@ def outcome_bulk_page(request: CustomerPortalRequest) -> HttpResponse:
     left = f" {skipped} decided meanwhile or no longer open: left as they are." if skipped else ""
     what = "confirmed" if verdict == ACCEPT else "rejected"
     messages.success(request, f"{decided} flagged outcome(s) {what}, each recorded on its outcome.{left}")
-    query = "&".join(
-        f"{k}={v}" for k, v in (("contract", data.get("contract", "")), ("state", data.get("state", ""))) if v
-    )
-    return redirect(f"/customer/outcomes/{'?' + query if query else ''}")
+    query = urlencode({key: value for key, value in filters.cleaned_data.items() if value})
+    return redirect(reverse("customer:outcome-list") + (f"?{query}" if query else ""))
 
 
 class _Echo:

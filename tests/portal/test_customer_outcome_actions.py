@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,9 @@ def test_bulk_reject_decides_each_flag_of_the_filter_only_after_the_count(outcom
     assert Outcome.objects.filter(pk__in=other_flagged, state=OutcomeState.FLAGGED).count() == len(
         other_flagged
     )
+    # A contract the filter does not know is refused, never read as "every outcome".
+    foreign = {**query, "contract": str(uuid.uuid4())}
+    assert "Select a valid choice" in approver.get("/customer/outcomes/bulk/", foreign).content.decode()
     # Again: nothing left to decide.
     assert "Nothing will change." in approver.get("/customer/outcomes/bulk/", query).content.decode()
 
