@@ -271,9 +271,11 @@ def test_the_csv_export_streams_the_filtered_list(outcome_scene: Scene) -> None:
     ingest, outcomes = _billable(outcome_scene, "T-1", "=HYPERLINK(1)")
     neighbour = ingest_for(ingest.contract.vendor, reference="CTR-neighbour")
     outcome_scene.billable(neighbour, "N-1")
-    response = _member(ingest, CustomerRole.VIEWER).get(
-        "/customer/outcomes/export.csv", {"state": "billable"}
-    )
+    viewer = _member(ingest, CustomerRole.VIEWER)
+    listed = viewer.get("/customer/outcomes/", {"state": "billable"}).content.decode()
+    assert 'href="/customer/outcomes/export.csv?state=billable"' in listed
+    assert "Review…" not in listed  # a viewer may export, not act
+    response = viewer.get("/customer/outcomes/export.csv", {"state": "billable"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="outcomes-')
