@@ -45,11 +45,10 @@ from outcomes.models import (
     ReviewDecision,
 )
 from outcomes.rules import FLAGS
-from outcomes.rules.disputes import Disputes, dispute_window_closes
-from outcomes.rules.policy import VerificationPolicy
 from outcomes.services.dispute_evidence import ACCEPTED, MAX_BYTES, MAX_FILES, evidence_check, evidence_store
 from outcomes.services.review import (
     decision_refusal,
+    dispute_closes_at,
     dispute_open,
     disqualifier_contest_answer,
     open_flags,
@@ -184,15 +183,7 @@ def dispute_window(outcome: Outcome) -> dt.datetime | bool | None:
     disputed now (not billable or billed, already disputed, window closed)."""
     if outcome.state not in DISPUTABLE or outcome.version is None or hasattr(outcome, "dispute"):
         return False
-    terms = outcome.version.outcome_types.filter(key=outcome.outcome_type_key).first()
-    if terms is None:
-        return False
-    policy = VerificationPolicy.model_validate(terms.verification_policy)
-    closes = dispute_window_closes(
-        billable_at=outcome.billable_at,
-        billed_at=outcome.billed_at,
-        window_days=Disputes.params_in(policy).window_days,
-    )
+    closes = dispute_closes_at(outcome)
     if closes is not None and timezone.now() > closes:
         return False
     return closes
