@@ -102,6 +102,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Uploaded files (a dispute's evidence): never served by URL, only through views that check access.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # In production WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`) with hashed names,
 # compressed and cached for a year, so gunicorn alone serves a working portal; in debug Django serves

@@ -121,6 +121,8 @@ def outcome_list_page(request: CustomerPortalRequest) -> HttpResponse:
 
 @customer_portal_view
 def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> HttpResponse:
+    from customer_portal.outcome_actions import outcome_actions_context  # it imports this module's form
+
     outcome = outcome_selectors.outcome_get_for_customer(customer=request.customer, outcome_id=outcome_id)
     timeline = outcome_timeline(
         outcome=outcome,
@@ -142,6 +144,7 @@ def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> Http
             "outcome": outcome,
             "timeline": timeline,
             "customer_party": Party.CUSTOMER,
+            **outcome_actions_context(request, outcome),
         },
     )
 

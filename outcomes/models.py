@@ -481,3 +481,22 @@ class SourceDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.day}: {self.outcomes} ({self.rejected} rejected)"
+
+
+class DisputeAttachment(models.Model):
+    """A file the customer gave as evidence with a dispute: kept in the default storage under a random
+    name (never the name it came with), its type found from its first bytes, its size and SHA-256 kept;
+    served back only to the customer's and the vendor's members, as a download."""
+
+    id = models.BigAutoField(primary_key=True)
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="attachments")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to="dispute-evidence/", max_length=255)
+    uploaded_by = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.original_name} on dispute {self.dispute_id}"

@@ -16,4 +16,9 @@ urlpatterns = [
     ),
     path("disputes/", views.dispute_list_page, name="dispute-list"),
     path("disputes/<str:dispute_id>/", views.dispute_detail_page, name="dispute-detail"),
+    path(
+        "disputes/<str:dispute_id>/evidence/<str:attachment_id>/",
+        views.dispute_attachment_page,
+        name="dispute-evidence",
+    ),
 ]

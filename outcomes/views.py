@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from contracts.portal import PortalRequest, portal_actor, portal_view
@@ -19,7 +20,7 @@ from core.portal import add_domain_errors, keyset_page
 from core.templatetags.portal import humanize_code
 from outcomes import selectors
 from outcomes.forms import DisputeResponseForm, OutcomeFilterForm, ReviewDecisionForm, ReviewGroupDecisionForm
-from outcomes.models import Dispute, Outcome, OutcomeVerdict, Party
+from outcomes.models import Dispute, DisputeAttachment, Outcome, OutcomeVerdict, Party
 from outcomes.rules import reason_text
 from outcomes.rules.disputes import Disputes
 from outcomes.services.review import (
@@ -409,3 +410,31 @@ def dispute_detail_page(request: PortalRequest, dispute_id: str) -> HttpResponse
 def _dispute_verdicts(outcome: Outcome) -> list[OutcomeVerdict]:
     """The dispute rule's verdicts on the outcome (what the dispute did to its billing), oldest first."""
     return [v for v in outcome.verdicts.all() if v.rule == Disputes.name]
+
+
+# --- a dispute's evidence files (the customer's uploads: customer_portal.outcome_actions) ---
+
+
+def attachment_response(attachment: DisputeAttachment) -> HttpResponse:
+    """The file as a download (at most 5 MB), never shown in the page: its stored type, no sniffing."""
+    with attachment.file.open("rb") as stored:
+        response = HttpResponse(stored.read(), content_type=attachment.content_type)
+    response["Content-Disposition"] = (
+        content_disposition_header(True, attachment.original_name) or "attachment"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def attachment_file(queryset: QuerySet[DisputeAttachment], attachment_id: str) -> DisputeAttachment:
+    attachment = queryset.filter(pk=attachment_id).first() if attachment_id.isdigit() else None
+    if attachment is None:
+        raise Http404("No such file.")
+    return attachment
+
+
+@portal_view
+def dispute_attachment_page(request: PortalRequest, dispute_id: str, attachment_id: str) -> HttpResponse:
+    dispute = selectors.dispute_get(vendor=request.vendor, dispute_id=dispute_id)
+    return attachment_response(attachment_file(dispute.attachments.all(), attachment_id))

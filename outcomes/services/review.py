@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from pydantic import BaseModel
 
 from contracts.audit import audit_record_many
 from contracts.models import Contract, Vendor
@@ -390,14 +391,8 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
         )
     if outcome.version is None:
         raise Conflict("This outcome is not verified yet.", code="not_disputable")
-    policy = VerificationPolicy.model_validate(
-        outcome.version.outcome_types.get(key=outcome.outcome_type_key).verification_policy
-    )
-    closes = dispute_window_closes(
-        billable_at=outcome.billable_at,
-        billed_at=outcome.billed_at,
-        window_days=Disputes.params_in(policy).window_days,
-    )
+    policy = _policy_of(outcome)
+    closes = dispute_closes_at(outcome)
     if closes is not None and now > closes:
         raise Conflict(f"The dispute window closed at {closes.isoformat()}.", code="dispute_window_closed")
     try:
@@ -416,6 +411,23 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
         raise Conflict("This outcome is already disputed.", code="already_disputed") from None
     outcomes_evaluate(outcome_ids=[outcome.pk], now=now)
     return dispute
+
+
+def _policy_of(outcome: Outcome) -> BaseModel:
+    assert outcome.version is not None
+    return VerificationPolicy.model_validate(
+        outcome.version.outcome_types.get(key=outcome.outcome_type_key).verification_policy
+    )
+
+
+def dispute_closes_at(outcome: Outcome) -> dt.datetime | None:
+    """When a verified outcome's dispute window closes under its contract version's policy (None: it
+    has not started, the outcome not being billable yet)."""
+    return dispute_window_closes(
+        billable_at=outcome.billable_at,
+        billed_at=outcome.billed_at,
+        window_days=Disputes.params_in(_policy_of(outcome)).window_days,
+    )
 
 
 def dispute_respond(

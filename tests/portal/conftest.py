@@ -23,6 +23,13 @@ from tests.support.portal import CHROMIUM, Member, SignIn, make_member, signed_i
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> Path:
+    """Uploaded files (a dispute's evidence) go to the test's own directory, never the checkout's var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def owner(db: None) -> Member:
     return make_member(role=Role.OWNER)

@@ -11,6 +11,7 @@ customer's person who belongs to no vendor is sent from a vendor page to /custom
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -21,10 +22,12 @@ from contracts.services.credentials import api_key_create
 from notifications.models import Endpoint
 from notifications.services.endpoints import endpoint_create
 from outcomes.models import Outcome
+from outcomes.services.review import dispute_open
 from settlement.services.share_links import share_link_create
 from tests.factories import CustomerFactory
 from tests.portal.test_isolation import portal_routes
 from tests.support.estate import db_fingerprint
+from tests.support.evidence import dispute_file
 from tests.support.ingest import make_ingest
 from tests.support.portal import make_customer_member, make_member, signed_in
 from tests.support.settlement import APRIL, MARCH, billable, close_and_finalize
@@ -43,6 +46,7 @@ PARAMS = (
     "api_key_id",
     "invoice_id",
     "link_id",
+    "attachment_id",
 )
 PUBLIC = {"billing/card-saved/"}  # where Stripe sends anyone back: it names nothing
 
@@ -69,6 +73,8 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
     same_vendor = make_customer_member(customer=neighbour, role=CustomerRole.ADMIN)
     other_vendor = make_customer_member(customer=CustomerFactory.create(), role=CustomerRole.ADMIN)
     customer = ours.contract.customer
+    disputed = Outcome.objects.get(natural_key="OURS-0")
+    dispute = dispute_open(outcome=disputed, reason="Not ours.", actor="t", now=MARCH + dt.timedelta(days=3))
     endpoint, _ = endpoint_create(
         vendor=customer.vendor,
         customer=customer,
@@ -82,7 +88,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
     invoice = close_and_finalize(ours, MARCH, APRIL)
     link, _ = share_link_create(invoice=invoice, actor="system")
     ids = {
-        "outcome_id": str(Outcome.objects.get(natural_key="OURS-0").pk),
+        "outcome_id": str(disputed.pk),
         "customer_id": str(customer.pk),
         "contract_id": str(ours.contract.pk),
         "outcome_type": ours.contract.versions.get().outcome_types.get().key,
@@ -92,6 +98,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         "api_key_id": str(api_key.pk),
         "invoice_id": str(invoice.pk),
         "link_id": str(link.pk),
+        "attachment_id": str(dispute_file(dispute).pk),
     }
     return signed_in(member), signed_in(same_vendor), signed_in(other_vendor), ids
 
@@ -128,14 +135,21 @@ def test_another_customers_member_gets_404_on_every_page_naming_an_object_and_ch
     )
 
 
+def _text(response: Any) -> str:
+    """A page's text, or a streamed download's (the outcomes CSV)."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return str(response.content.decode())
+
+
 def test_another_customers_pages_show_none_of_its_objects() -> None:
     own, same_vendor, other_vendor, ids = estate()
     link = f"/customer/outcomes/{ids['outcome_id']}/"
     for route, params in customer_routes():
         if params:
             continue
-        assert link not in same_vendor.get("/" + route).content.decode(), route
-        assert link not in other_vendor.get("/" + route).content.decode(), route
+        assert link not in _text(same_vendor.get("/" + route)), route
+        assert link not in _text(other_vendor.get("/" + route)), route
     assert link in own.get("/customer/outcomes/").content.decode()
 
 

@@ -25,6 +25,7 @@ from settlement.invoicing.close import period_close
 from settlement.models import CreditNoteStatus, Invoice, StripeConnection
 from tests.factories import outcome_type_terms, version_terms, webhook_source_create_for
 from tests.support.estate import db_fingerprint
+from tests.support.evidence import dispute_file
 from tests.support.ingest import make_ingest
 from tests.support.portal import make_customer_member, make_member, signed_in
 from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
@@ -101,6 +102,7 @@ def estate() -> tuple[Any, dict[str, list[str]]]:
         "customer_member_id": [str(customer_member.user.customer_memberships.get().pk)],
         "outcome_id": [str(disputed.pk)],
         "dispute_id": [str(dispute.pk)],
+        "attachment_id": [str(dispute_file(dispute).pk)],
         "invoice_id": [str(invoice.pk)],
         "credit_note_id": [str(credit_note.pk)],
         "link_id": [str(share_link.pk)],
@@ -138,6 +140,7 @@ def test_the_matrix_covers_every_portal_route() -> None:
             "customer_member_id",
             "outcome_id",
             "dispute_id",
+            "attachment_id",
             "invoice_id",
             "credit_note_id",
             "link_id",
