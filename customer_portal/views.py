@@ -119,6 +119,11 @@ def outcome_list_page(request: CustomerPortalRequest) -> HttpResponse:
     )
 
 
+# Verdict facts that name the vendor's people or hold its flag's evidence (a decided flag keeps the
+# flag's facts under `flag_facts`; `decided_by` / `resolved_by` are actors such as `user:<email>`).
+VENDOR_ONLY_FACTS = frozenset({"flag_facts", "decided_by", "resolved_by"})
+
+
 @customer_portal_view
 def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> HttpResponse:
     from customer_portal.outcome_actions import outcome_actions_context  # it imports this module's form
@@ -131,9 +136,12 @@ def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> Http
         invoice_url=lambda invoice_id: reverse("customer:invoice-detail", args=[invoice_id]),
     )
     for entry in timeline:
-        # The facts that raised a flag are the vendor's (the `flag_facts` a customer's endpoint never gets).
+        # The facts that raised a flag are the vendor's (the `flag_facts` a customer's endpoint never gets),
+        # and so is who at the vendor decided a flag or a dispute: left out of every verdict's facts.
         entry.verdicts = [
-            item if item.verdict.decision != Decision.FLAG else ReadableVerdict(item.verdict, [])
+            ReadableVerdict(item.verdict, [])
+            if item.verdict.decision == Decision.FLAG
+            else ReadableVerdict(item.verdict, [f for f in item.facts if f.key not in VENDOR_ONLY_FACTS])
             for item in entry.verdicts
         ]
     return render(

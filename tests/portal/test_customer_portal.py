@@ -20,7 +20,7 @@ from contracts.services.customer_members import (
     customer_member_remove,
 )
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from outcomes.models import Outcome, ReviewDecision
+from outcomes.models import Outcome, OutcomeVerdict, ReviewDecision
 from tests.factories import CustomerFactory
 from tests.support.ingest import make_ingest
 from tests.support.portal import Member, make_customer_member, make_member, signed_in
@@ -170,6 +170,33 @@ def test_the_trail_leaves_out_the_vendors_own_words(scene: dict[str, Any]) -> No
     trail = client.get(f"/customer/outcomes/{outcome.pk}/").content.decode()
     assert "Flag decided by a person" in trail
     for internal in ("Internal note", "reviewer@vendor.test", "internal", "user:"):
+        assert internal not in trail, internal
+
+
+def test_the_trail_names_none_of_the_vendors_people_nor_a_decided_flags_evidence(
+    scene: dict[str, Any],
+) -> None:
+    outcome = Outcome.objects.get(natural_key="OURS-0")
+    at = MARCH + dt.timedelta(days=4)
+    for rule, reason, facts in (
+        ("disputes", "dispute_rejected", {"status": "rejected", "resolved_by": "user:answerer@vendor.test"}),
+        (
+            "anomaly",
+            "velocity_anomaly_cleared",
+            {
+                "flag_facts": {"z": "secret-z"},
+                "decided_by": "user:admin@vendor.test",
+                "party": "vendor_admin",
+            },
+        ),
+    ):
+        OutcomeVerdict.objects.create(
+            outcome=outcome, rule=rule, decision="accept", reason=reason, facts=facts, at=at
+        )
+    client = signed_in(make_customer_member(customer=scene["ours"].contract.customer))
+    trail = client.get(f"/customer/outcomes/{outcome.pk}/").content.decode()
+    assert "rejected" in trail  # the dispute's own facts stay
+    for internal in ("answerer@vendor.test", "admin@vendor.test", "secret-z"):
         assert internal not in trail, internal
 
 
