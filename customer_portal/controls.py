@@ -38,6 +38,7 @@ from core.errors import DomainError, ValidationFailed
 from core.events import CUSTOMER
 from core.forms import Form, Input, bind, errors_of, serializer_errors
 from core.portal import add_domain_errors, remember_form_sent
+from customer_portal.people import people_of
 from customer_portal.portal import (
     CustomerPortalRequest,
     customer_portal_actor,
@@ -187,6 +188,8 @@ def _settings(
             "event_types": [item for item in EVENT_TYPES if CUSTOMER in item.audiences],
             "chosen_event_types": (forms_sent or {}).get("values", {}).get("event_types", []),
             "now": timezone.now(),
+            "people": people_of(request),
+            "person_roles": CustomerRole.choices,
             **_forms(forms_sent or {}),
         },
         status=status,

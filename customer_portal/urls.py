@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customer_portal import contracts, controls, invoices, outcome_actions, views
+from customer_portal import contracts, controls, invoices, outcome_actions, people, views
 
 app_name = "customer"
 
@@ -59,4 +59,11 @@ urlpatterns = [
     ),
     path("settings/api-keys/", controls.api_key_create_page, name="api-key-create"),
     path("settings/api-keys/<str:api_key_id>/revoke/", controls.api_key_revoke_page, name="api-key-revoke"),
+    path("settings/people/", people.person_invite_page, name="person-invite"),
+    path("settings/people/<str:customer_membership_id>/role/", people.person_role_page, name="person-role"),
+    path(
+        "settings/people/<str:customer_membership_id>/remove/",
+        people.person_remove_page,
+        name="person-remove",
+    ),
 ]

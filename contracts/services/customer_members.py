@@ -1,5 +1,9 @@
-"""A customer's people in the customer portal: a vendor's owner or admin invites them by email with a role
-(viewer, approver, admin), changes a role, removes one.
+"""A customer's people in the customer portal: a vendor's owner or admin, or the customer's own admin,
+invites them by email with a role (viewer, approver, admin), changes a role, removes one.
+
+A customer's admin manages only its own customer's people (another customer's is NotFound), and may not
+remove or demote the customer's last admin, itself included (Conflict `last_admin`): the customer keeps
+someone who can manage its people and controls. The vendor's owners and admins are not held to that.
 
 An invitee without a password gets the same set-password email flow as a vendor's member, and signs in
 at the same page. A person may be a member of customers of several vendors, and of a vendor's team too.
@@ -14,11 +18,11 @@ from django.utils import timezone
 from pydantic import AfterValidator, Field
 
 from contracts.audit import audit_record
-from contracts.models import Customer, CustomerMembership, Membership
+from contracts.models import Customer, CustomerMembership, CustomerRole, Membership
 from contracts.services.customers import valid_email
 from contracts.services.members import invitation_email_send, user_for_email
 from contracts.terms import Terms
-from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 CustomerRoleName = Literal["viewer", "approver", "admin"]
 
@@ -32,19 +36,49 @@ class CustomerRoleFields(Terms):
     role: CustomerRoleName
 
 
-def _require_vendor_manager(by: Membership, customer: Customer) -> None:
+Manager = Membership | CustomerMembership
+"""Who decides: a vendor's member (owner or admin), or a person of the customer (its admin)."""
+
+
+def _require_manager(by: Manager, customer: Customer) -> None:
+    """Who may manage this customer's people: the vendor's owners and admins, and the customer's own
+    admins. Anyone else of the vendor or of the customer is refused; another vendor's member, or another
+    customer's person, finds no such customer."""
+    if isinstance(by, CustomerMembership):
+        if by.customer_id != customer.pk:
+            raise NotFound("No such customer.")  # another customer's person: as if it did not exist
+        if by.role != CustomerRole.ADMIN:
+            raise PermissionDenied("Only the customer's admins change its people.")
+        return
     if by.vendor_id != customer.vendor_id:
         raise NotFound("No such customer.")  # another vendor's customer: as if it did not exist
     if not by.can_write:
         raise PermissionDenied("Viewers cannot change a customer's members.")
 
 
+def _keep_an_admin(membership: CustomerMembership, *, by: Manager, role: str | None) -> None:
+    """A customer's admin may not leave the customer without an admin: removing (`role` None) or
+    demoting its last one is a Conflict. Locks the customer's admins (call inside the transaction)."""
+    if not isinstance(by, CustomerMembership) or role == CustomerRole.ADMIN:
+        return
+    admins = list(
+        CustomerMembership.objects.select_for_update()
+        .filter(customer_id=membership.customer_id, role=CustomerRole.ADMIN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if admins == [membership.pk]:
+        raise Conflict(
+            "This is the customer's last admin: make someone else an admin first.", code="last_admin"
+        )
+
+
 def customer_member_invite(
-    *, customer: Customer, fields: CustomerMemberFields, by: Membership, actor: str, base_url: str
+    *, customer: Customer, fields: CustomerMemberFields, by: Manager, actor: str, base_url: str
 ) -> CustomerMembership:
     """Invite a person to a customer's portal by email. Someone without a password yet is emailed a link
     to set one, after the commit; someone who has one signs in as they do already."""
-    _require_vendor_manager(by, customer)
+    _require_manager(by, customer)
     with transaction.atomic():
         user = user_for_email(fields.email)
         try:
@@ -76,10 +110,11 @@ def customer_member_invite(
 
 
 def customer_member_change_role(
-    *, membership: CustomerMembership, role: CustomerRoleName, by: Membership, actor: str
+    *, membership: CustomerMembership, role: CustomerRoleName, by: Manager, actor: str
 ) -> CustomerMembership:
-    _require_vendor_manager(by, membership.customer)
+    _require_manager(by, membership.customer)
     with transaction.atomic():
+        _keep_an_admin(membership, by=by, role=role)
         previous = membership.role
         if CustomerMembership.objects.filter(pk=membership.pk).exclude(role=role).update(role=role):
             audit_record(
@@ -94,10 +129,11 @@ def customer_member_change_role(
     return membership
 
 
-def customer_member_remove(*, membership: CustomerMembership, by: Membership, actor: str) -> None:
+def customer_member_remove(*, membership: CustomerMembership, by: Manager, actor: str) -> None:
     """Take a person off a customer (their user remains, with their other memberships)."""
-    _require_vendor_manager(by, membership.customer)
+    _require_manager(by, membership.customer)
     with transaction.atomic():
+        _keep_an_admin(membership, by=by, role=None)
         if CustomerMembership.objects.filter(pk=membership.pk).delete()[0]:
             audit_record(
                 vendor=membership.customer.vendor,

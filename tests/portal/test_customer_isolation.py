@@ -47,6 +47,7 @@ PARAMS = (
     "invoice_id",
     "link_id",
     "attachment_id",
+    "customer_membership_id",
 )
 PUBLIC = {"billing/card-saved/"}  # where Stripe sends anyone back: it names nothing
 
@@ -99,6 +100,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         "invoice_id": str(invoice.pk),
         "link_id": str(link.pk),
         "attachment_id": str(dispute_file(dispute).pk),
+        "customer_membership_id": str(customer.memberships.get(user=member.user).pk),  # its only admin
     }
     return signed_in(member), signed_in(same_vendor), signed_in(other_vendor), ids
 
