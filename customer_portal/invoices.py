@@ -10,7 +10,6 @@ view and the CSV are the vendor's and the shared page's own (settlement.printing
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from collections.abc import Iterator
 
 from django import forms
@@ -22,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, ValidationFailed
-from core.portal import add_domain_errors, form_sent_before, keyset_page, remember_form_sent
+from core.portal import add_domain_errors, keyset_page
 from customer_portal.portal import CustomerPortalRequest, customer_portal_actor, customer_portal_view
 from settlement.forms import ShareLinkForm
 from settlement.models import ApprovalStatus, Invoice, InvoiceStatus
@@ -41,8 +40,9 @@ from settlement.selectors.share_links import (
     shared_csv_rows,
 )
 from settlement.services.approval import CONTEST_REASON_MAX, invoice_approve, invoice_contest
-from settlement.services.share_links import share_link_create, share_link_revoke, share_link_url
+from settlement.services.share_links import share_link_revoke
 from settlement.shared_views import CREDIT_NOTE_OUTCOMES_SHOWN, CsvEcho
+from settlement.views import share_link_create_page
 
 OUTCOMES_PER_PAGE = 100
 
@@ -218,43 +218,7 @@ def invoice_share_link_create_page(request: CustomerPortalRequest, invoice_id: s
     """Make a share link for an auditor (approvers and admins) and show it once (never by a redirect)."""
     invoice = invoice_get_for_customer(customer=request.customer, invoice_id=invoice_id)
     back = _detail_url(invoice, "share-links")
-    if (sent := form_sent_before(request)) is not None:
-        messages.info(
-            request, "That form was already sent: no second link was made. A link is shown only once."
-        )
-        return redirect(sent)
-    form = ShareLinkForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, "No link made: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
-        )
-        return redirect(back)
-    now = timezone.now()
-    try:
-        link, token = share_link_create(
-            invoice=invoice,
-            actor=customer_portal_actor(request),
-            label=form.cleaned_data["label"],
-            expires_at=now + dt.timedelta(days=form.cleaned_data["expires_in_days"]),
-            now=now,
-        )
-    except DomainError as exc:
-        messages.error(request, f"No link made: {exc.message}")
-        return redirect(back)
-    remember_form_sent(request, back)
-    response = render(
-        request,
-        "settlement/share_link_once.html",
-        {
-            "section": "invoices",
-            "invoice": invoice,
-            "link": link,
-            "url": share_link_url(token),
-            "back_url": back,
-        },
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    return share_link_create_page(request, invoice, actor=customer_portal_actor(request), back=back)
 
 
 @require_POST

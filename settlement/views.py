@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -243,12 +243,9 @@ def invoice_settlement_abandon(request: PortalRequest, invoice_id: str) -> HttpR
     return redirect("settlement:invoice-detail", invoice_id=invoice.pk)
 
 
-@require_POST
-@portal_view(write=True)
-def invoice_share_link_create(request: PortalRequest, invoice_id: str) -> HttpResponse:
-    """Make a share link for an auditor (owners and admins) and show it once (never by a redirect)."""
-    invoice: Invoice = invoice_get(vendor=request.vendor, invoice_id=invoice_id)
-    back = reverse("settlement:invoice-detail", args=[invoice.pk]) + "#share-links"
+def share_link_create_page(request: HttpRequest, invoice: Invoice, *, actor: str, back: str) -> HttpResponse:
+    """Make a share link for an auditor from a portal's form and show it once (never by a redirect):
+    the same page for the vendor's portal and the customer's, each passing who acts and where to go back."""
     if (sent := form_sent_before(request)) is not None:
         messages.info(
             request, "That form was already sent: no second link was made. A link is shown only once."
@@ -264,22 +261,37 @@ def invoice_share_link_create(request: PortalRequest, invoice_id: str) -> HttpRe
     try:
         link, token = share_link_create(
             invoice=invoice,
-            actor=portal_actor(request),
+            actor=actor,
             label=form.cleaned_data["label"],
             expires_at=now + dt.timedelta(days=form.cleaned_data["expires_in_days"]),
             now=now,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, f"No link made: {exc.message}")
         return redirect(back)
     remember_form_sent(request, back)
     response = render(
         request,
         "settlement/share_link_once.html",
-        {"section": "invoices", "invoice": invoice, "link": link, "url": share_link_url(token)},
+        {
+            "section": "invoices",
+            "invoice": invoice,
+            "link": link,
+            "url": share_link_url(token),
+            "back_url": back,
+        },
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@portal_view(write=True)
+def invoice_share_link_create(request: PortalRequest, invoice_id: str) -> HttpResponse:
+    """Make a share link for an auditor (owners and admins) and show it once (never by a redirect)."""
+    invoice: Invoice = invoice_get(vendor=request.vendor, invoice_id=invoice_id)
+    back = reverse("settlement:invoice-detail", args=[invoice.pk]) + "#share-links"
+    return share_link_create_page(request, invoice, actor=portal_actor(request), back=back)
 
 
 @require_POST
