@@ -1,10 +1,15 @@
-"""The daily counters behind the window statistics (velocity, suppression, rejection rate).
+"""The counters kept beside the outcomes: the daily counts behind the window statistics (velocity,
+suppression, rejection rate) and the aggregates the dashboards read instead of a period's outcomes.
 
 OutcomeDayCount: outcomes and confirmed outcomes per (contract, outcome type, UTC day of occurred_at).
 SourceDayCount: outcomes and rejected outcomes per (source, UTC day of created_at).
+OutcomeStateDayCount: outcomes per (contract, UTC day of occurred_at, outcome type, state).
+BillableCount: outcomes billable and never billed, and their values' sum, per (contract, version,
+outcome type, price percent): what rating needs (settlement.invoicing.usage).
 
 Whatever creates an outcome or changes what is counted (its occurrence, whether it is confirmed,
-whether it is rejected) collects the changes in a `Deltas` and applies them with `apply`, in the same
+whether it is rejected, its state, version, share of the price, value, whether it is billed) collects
+the changes in a `Deltas` and applies them with `apply`, in the same
 transaction and as its last statement: one upsert per table, keys in sorted order. So two transactions
 lock shared counter rows in the same order, and a transaction holding counter rows waits for nothing
 else before it commits (no lock cycle with the outcome rows it locked first).
@@ -19,23 +24,54 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.db import connection, models
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from outcomes.models import Outcome, OutcomeDayCount, OutcomeState, SourceDayCount
+from core.db.bulk import any_of
+from outcomes.models import (
+    BillableCount,
+    Outcome,
+    OutcomeDayCount,
+    OutcomeState,
+    OutcomeStateDayCount,
+    SourceDayCount,
+)
 
 # Rows per statement: well under SQLite's parameter limit, one statement per batch on PostgreSQL.
 _ROWS_PER_STATEMENT = 1000
 
 DayKey = tuple[Any, str, dt.date]  # (contract id, outcome type key, day)
 SourceKey = tuple[Any, dt.date]  # (source id, day)
+StateKey = tuple[Any, dt.date, str, str]  # (contract id, day, outcome type key, state)
+BillableKey = tuple[Any, int, str, int]  # (contract id, version id, outcome type key, price percent)
 
 
 def utc_day(instant: dt.datetime) -> dt.date:
     return instant.astimezone(dt.UTC).date()
+
+
+class Counted(NamedTuple):
+    """What the state and billable aggregates count of one outcome."""
+
+    state: StateKey
+    billable: BillableKey | None  # None unless billable and never billed
+    value_minor: int
+
+
+def counted(outcome: Outcome) -> Counted:
+    """The outcome as the aggregates count it now (take it before changing the outcome in memory)."""
+    billable = None
+    # Rating needs the version (settlement.invoicing.usage): a billable outcome always has one.
+    if outcome.state == OutcomeState.BILLABLE and outcome.billed_at is None and outcome.version_id is not None:
+        billable = (outcome.contract_id, outcome.version_id, outcome.outcome_type_key, outcome.price_percent)
+    return Counted(
+        (outcome.contract_id, utc_day(outcome.occurred_at), outcome.outcome_type_key, outcome.state),
+        billable,
+        outcome.value_minor or 0,
+    )
 
 
 class Deltas:
@@ -44,6 +80,23 @@ class Deltas:
     def __init__(self) -> None:
         self.days: dict[DayKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, confirmed
         self.sources: dict[SourceKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, rejected
+        self.states: dict[StateKey, list[int]] = defaultdict(lambda: [0])  # outcomes
+        self.billable: dict[BillableKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, value_minor
+
+    def _counted(self, count: Counted, sign: int) -> None:
+        self.states[count.state][0] += sign
+        if count.billable is not None:
+            row = self.billable[count.billable]
+            row[0] += sign
+            row[1] += sign * count.value_minor
+
+    def recounted(self, before: dict[int, Counted], outcomes: Sequence[Outcome]) -> None:
+        """These outcomes changed from what `before` (by id, from `counted`) says to their current values."""
+        for outcome in outcomes:
+            now = counted(outcome)
+            if now != before[outcome.pk]:
+                self._counted(before[outcome.pk], -1)
+                self._counted(now, 1)
 
     def _day(self, outcome: Outcome, occurred_at: dt.datetime, confirmed: bool, sign: int) -> None:
         row = self.days[(outcome.contract_id, outcome.outcome_type_key, utc_day(occurred_at))]
@@ -53,6 +106,7 @@ class Deltas:
     def created(self, outcome: Outcome) -> None:
         """A new outcome, as it stands (its occurrence, confirmation and state)."""
         self._day(outcome, outcome.occurred_at, outcome.confirmed_at is not None, 1)
+        self._counted(counted(outcome), 1)
         if outcome.source_id is not None:
             row = self.sources[(outcome.source_id, utc_day(outcome.created_at))]
             row[0] += 1
@@ -77,6 +131,30 @@ class Deltas:
         is_rejected = outcome.state == OutcomeState.REJECTED
         if was_rejected != is_rejected and outcome.source_id is not None:
             self.sources[(outcome.source_id, utc_day(outcome.created_at))][1] += 1 if is_rejected else -1
+
+
+def billing(outcome_ids: Sequence[int]) -> Deltas:
+    """The changes billing these outcomes (billable, never billed) makes to the aggregates: read with
+    two GROUP BYs before they are updated, so a large invoice is not read row by row."""
+    deltas = Deltas()
+    outcomes = _billable_outcomes().filter(pk__in=any_of(outcome_ids))
+    for contract_id, day, type_key, count in (
+        outcomes.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values_list("contract_id", "day", "outcome_type_key")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        deltas.states[(contract_id, day, type_key, OutcomeState.BILLABLE)][0] -= count
+        deltas.states[(contract_id, day, type_key, OutcomeState.BILLED)][0] += count
+    for contract_id, version_id, type_key, percent, count, value in (
+        outcomes.values_list("contract_id", "version_id", "outcome_type_key", "price_percent")
+        .annotate(count=Count("id"), value=Sum("value_minor"))
+        .order_by()
+    ):
+        row = deltas.billable[(contract_id, version_id, type_key, percent)]
+        row[0] -= count
+        row[1] -= value or 0
+    return deltas
 
 
 def _upsert(
@@ -121,6 +199,8 @@ def apply(deltas: Deltas) -> None:
     """Add the deltas to the counters: one statement per table, in key order (see the module's note)."""
     days = sorted((*key, *values) for key, values in deltas.days.items() if any(values))
     sources = sorted((*key, *values) for key, values in deltas.sources.items() if any(values))
+    states = sorted((*key, *values) for key, values in deltas.states.items() if any(values))
+    billable = sorted((*key, *values) for key, values in deltas.billable.items() if any(values))
     if days:
         _upsert(
             OutcomeDayCount,
@@ -130,6 +210,15 @@ def apply(deltas: Deltas) -> None:
         )
     if sources:
         _upsert(SourceDayCount, ("source_id", "day"), ("outcomes", "rejected"), sources)
+    if states:
+        _upsert(OutcomeStateDayCount, ("contract_id", "day", "outcome_type_key", "state"), ("outcomes",), states)
+    if billable:
+        _upsert(
+            BillableCount,
+            ("contract_id", "version_id", "outcome_type_key", "price_percent"),
+            ("outcomes", "value_minor"),
+            billable,
+        )
 
 
 def recount() -> tuple[dict[DayKey, tuple[int, int]], dict[SourceKey, tuple[int, int]]]:
@@ -171,11 +260,62 @@ def stored() -> tuple[dict[DayKey, tuple[int, int]], dict[SourceKey, tuple[int, 
     return days, sources
 
 
+Aggregates = tuple[dict[StateKey, int], dict[BillableKey, tuple[int, int]]]
+
+
+def _billable_outcomes() -> models.QuerySet[Outcome]:
+    return Outcome.objects.filter(state=OutcomeState.BILLABLE, billed_at__isnull=True, version__isnull=False)
+
+
+def aggregates_recount() -> Aggregates:
+    """What OutcomeStateDayCount and BillableCount must hold, from the outcomes (zero rows left out)."""
+    states = {
+        (contract_id, day, type_key, state): outcomes
+        for contract_id, day, type_key, state, outcomes in Outcome.objects.annotate(
+            day=TruncDate("occurred_at", tzinfo=dt.UTC)
+        )
+        .values_list("contract_id", "day", "outcome_type_key", "state")
+        .annotate(outcomes=Count("id"))
+        .order_by()
+    }
+    billable = {
+        (contract_id, version_id, type_key, percent): (outcomes, value or 0)
+        for contract_id, version_id, type_key, percent, outcomes, value in _billable_outcomes()
+        .values_list("contract_id", "version_id", "outcome_type_key", "price_percent")
+        .annotate(outcomes=Count("id"), value=Sum("value_minor"))
+        .order_by()
+    }
+    return states, billable
+
+
+def aggregates_stored() -> Aggregates:
+    """What OutcomeStateDayCount and BillableCount hold (zero rows left out): aggregates_recount() when
+    they are kept right."""
+    states = {
+        (c, d, t, s): n
+        for c, d, t, s, n in OutcomeStateDayCount.objects.values_list(
+            "contract_id", "day", "outcome_type_key", "state", "outcomes"
+        )
+        if n
+    }
+    billable = {
+        (c, v, t, p): (n, value)
+        for c, v, t, p, n, value in BillableCount.objects.values_list(
+            "contract_id", "version_id", "outcome_type_key", "price_percent", "outcomes", "value_minor"
+        )
+        if n or value
+    }
+    return states, billable
+
+
 def rebuild() -> None:
     """Replace the counters with a recount (after bulk loads that bypass the services)."""
     days, sources = recount()
+    states, billable = aggregates_recount()
     OutcomeDayCount.objects.all().delete()
     SourceDayCount.objects.all().delete()
+    OutcomeStateDayCount.objects.all().delete()
+    BillableCount.objects.all().delete()
     OutcomeDayCount.objects.bulk_create(
         (
             OutcomeDayCount(contract_id=c, outcome_type_key=t, day=d, outcomes=n, confirmed=k)
@@ -185,5 +325,21 @@ def rebuild() -> None:
     )
     SourceDayCount.objects.bulk_create(
         (SourceDayCount(source_id=s, day=d, outcomes=n, rejected=r) for (s, d), (n, r) in sources.items()),
+        batch_size=5000,
+    )
+    OutcomeStateDayCount.objects.bulk_create(
+        (
+            OutcomeStateDayCount(contract_id=c, day=d, outcome_type_key=t, state=s, outcomes=n)
+            for (c, d, t, s), n in states.items()
+        ),
+        batch_size=5000,
+    )
+    BillableCount.objects.bulk_create(
+        (
+            BillableCount(
+                contract_id=c, version_id=v, outcome_type_key=t, price_percent=p, outcomes=n, value_minor=value
+            )
+            for (c, v, t, p), (n, value) in billable.items()
+        ),
         batch_size=5000,
     )

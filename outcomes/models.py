@@ -483,6 +483,54 @@ class SourceDayCount(models.Model):
         return f"{self.source_id} {self.day}: {self.outcomes} ({self.rejected} rejected)"
 
 
+class OutcomeStateDayCount(models.Model):
+    """Outcomes per (contract, outcome type, UTC day they occurred, state): the dashboards' outcomes by
+    state in a period, their charts per day and the unit caps' use, read in rows per day instead of a
+    period's outcomes. Kept like OutcomeDayCount (outcomes.counters)."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    outcome_type_key = models.CharField(max_length=64)
+    day = models.DateField()
+    state = models.CharField(max_length=10, choices=OutcomeState.choices)
+    outcomes = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "day", "outcome_type_key", "state"], name="outcome_state_day_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.outcome_type_key} {self.day} {self.state}: {self.outcomes}"
+
+
+class BillableCount(models.Model):
+    """The outcomes an invoice has still to bill (billable, never billed) per (contract, version,
+    outcome type, share of the price), with the sum of their reported values: what rating needs to
+    price them without reading them (settlement's preview of the period's invoice). Kept like
+    OutcomeDayCount (outcomes.counters)."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="+")
+    outcome_type_key = models.CharField(max_length=64)
+    price_percent = models.PositiveSmallIntegerField()
+    outcomes = models.IntegerField(default=0)
+    value_minor = models.BigIntegerField(default=0, help_text="The sum of their reported values.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "version", "outcome_type_key", "price_percent"], name="billable_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} v{self.version_id} {self.outcome_type_key} {self.price_percent}%: {self.outcomes}"
+
+
 class DisputeAttachment(models.Model):
     """A file the customer gave as evidence with a dispute: kept in the default storage under a random
     name (never the name it came with), its type found from its first bytes, its size and SHA-256 kept;

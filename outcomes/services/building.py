@@ -139,7 +139,8 @@ def _record_fresh(
         state=OutcomeState.PENDING, updated_at=now
     )
     for outcome in fresh:
-        deltas.created(outcome)  # as received: pending is no different for the counters
+        outcome.state = OutcomeState.PENDING  # as the update above left it, and as counted
+        deltas.created(outcome)
 
 
 def outcomes_build_for_delivery(*, delivery_id: int) -> int:

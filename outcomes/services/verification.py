@@ -208,6 +208,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
     with transaction.atomic():
         # Lock in id order: two workers evaluating overlapping batches wait for each other, never deadlock.
         outcomes = list(Outcome.objects.select_for_update().filter(pk__in=any_of(ids)).order_by("pk"))
+        counted = {outcome.pk: counters.counted(outcome) for outcome in outcomes}  # before gather moves them
         batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
         latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
@@ -251,6 +252,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         # In this transaction: the outbox's rows commit, or roll back, with the transitions they announce.
         events_publish([*events, *caps_reached.values()])
         # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
+        deltas.recounted(counted, changed)
         counters.apply(deltas)
         summary.evaluated += len(batch)
         summary.verdicts += len(new_verdicts)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.db.bulk import any_of, insert_rows, plain, update_rows
 from core.events import events_publish
+from outcomes import counters
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
 from settlement import domain_events
 from settlement.invoicing.credits import credit_entries
@@ -48,10 +49,12 @@ def invoices_finalize(*, invoice_ids: Sequence[int], now: dt.datetime | None = N
         if not finalizing:
             return invoices
         billed = [(invoice, built[invoice.pk].billed) for invoice in finalizing]
+        billed_ids = [outcome_id for _, ids in billed for outcome_id in ids]
+        deltas = counters.billing(billed_ids)
         # Locked by the rebuild (billable, never billed): the state guard only restates it.
-        Outcome.objects.filter(
-            pk__in=any_of(outcome_id for _, ids in billed for outcome_id in ids), state=OutcomeState.BILLABLE
-        ).update(state=OutcomeState.BILLED, billed_at=now, updated_at=now)
+        Outcome.objects.filter(pk__in=any_of(billed_ids), state=OutcomeState.BILLABLE).update(
+            state=OutcomeState.BILLED, billed_at=now, updated_at=now
+        )
         _number(finalizing)
         insert_rows(
             OutcomeTransition,
@@ -77,6 +80,8 @@ def invoices_finalize(*, invoice_ids: Sequence[int], now: dt.datetime | None = N
             invoice.finalized_at = now
         update_rows(Invoice, finalizing, ["number", "status", "finalized_at"])
         events_publish([domain_events.finalized(invoice, now=now) for invoice in finalizing])
+        # The counters last: a transaction holding them waits for nothing more (see outcomes.counters).
+        counters.apply(deltas)
     return invoices
 
 

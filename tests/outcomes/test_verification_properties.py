@@ -112,6 +112,7 @@ def test_arrival_order_does_not_change_the_final_states(history: list[Spec], dat
     assert standing(first) == standing(second)
     # The daily counters the statistics read were kept in step with every change.
     assert counters.stored() == counters.recount()
+    assert counters.aggregates_stored() == counters.aggregates_recount()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -150,3 +151,4 @@ def test_re_evaluating_at_the_same_instant_writes_nothing(
     ) == written
     assert list(story.outcomes().order_by("id").values()) == outcomes
     assert counters.stored() == counters.recount()
+    assert counters.aggregates_stored() == counters.aggregates_recount()
