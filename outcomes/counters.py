@@ -65,7 +65,11 @@ def counted(outcome: Outcome) -> Counted:
     """The outcome as the aggregates count it now (take it before changing the outcome in memory)."""
     billable = None
     # Rating needs the version (settlement.invoicing.usage): a billable outcome always has one.
-    if outcome.state == OutcomeState.BILLABLE and outcome.billed_at is None and outcome.version_id is not None:
+    if (
+        outcome.state == OutcomeState.BILLABLE
+        and outcome.billed_at is None
+        and outcome.version_id is not None
+    ):
         billable = (outcome.contract_id, outcome.version_id, outcome.outcome_type_key, outcome.price_percent)
     return Counted(
         (outcome.contract_id, utc_day(outcome.occurred_at), outcome.outcome_type_key, outcome.state),
@@ -211,7 +215,9 @@ def apply(deltas: Deltas) -> None:
     if sources:
         _upsert(SourceDayCount, ("source_id", "day"), ("outcomes", "rejected"), sources)
     if states:
-        _upsert(OutcomeStateDayCount, ("contract_id", "day", "outcome_type_key", "state"), ("outcomes",), states)
+        _upsert(
+            OutcomeStateDayCount, ("contract_id", "day", "outcome_type_key", "state"), ("outcomes",), states
+        )
     if billable:
         _upsert(
             BillableCount,
@@ -337,7 +343,12 @@ def rebuild() -> None:
     BillableCount.objects.bulk_create(
         (
             BillableCount(
-                contract_id=c, version_id=v, outcome_type_key=t, price_percent=p, outcomes=n, value_minor=value
+                contract_id=c,
+                version_id=v,
+                outcome_type_key=t,
+                price_percent=p,
+                outcomes=n,
+                value_minor=value,
             )
             for (c, v, t, p), (n, value) in billable.items()
         ),

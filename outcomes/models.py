@@ -523,7 +523,8 @@ class BillableCount(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["contract", "version", "outcome_type_key", "price_percent"], name="billable_count_unique"
+                fields=["contract", "version", "outcome_type_key", "price_percent"],
+                name="billable_count_unique",
             )
         ]
 

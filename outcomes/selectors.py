@@ -7,15 +7,18 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.sql.compiler import SQLCompiler
 
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
 from contracts.terms import local_midnight
 from core.errors import NotFound
+from outcomes import counters
 from outcomes.models import (
     AuditSample,
     Decision,
@@ -24,6 +27,7 @@ from outcomes.models import (
     Outcome,
     OutcomeEvent,
     OutcomeState,
+    OutcomeStateDayCount,
     OutcomeTransition,
     OutcomeVerdict,
     RawEvent,
@@ -439,3 +443,66 @@ def held_outcomes_for_customer(*, customer: Customer, top: int = 3) -> list[Held
         if len(reasons[state]) < top:
             reasons[state].append((reason, count))
     return [HeldState(state, counts[state], reasons[state]) for state in HELD_STATES if state in counts]
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def outcome_counts_between(
+    *, ranges: dict[Any, tuple[dt.datetime, dt.datetime]]
+) -> dict[tuple[Any, str, str], int]:
+    """Outcomes that occurred in [start, end) of each contract's range, by (contract id, outcome type key,
+    state): the whole UTC days of a range from the maintained counts (OutcomeStateDayCount), the parts
+    of a day its ends cut from the outcomes themselves. Two queries; rows read grow with the days of a
+    range and what one day holds, not with the history."""
+    whole: list[Q] = []
+    cut: list[Q] = []
+    for contract_id, (start, end) in ranges.items():
+        first = counters.utc_day(start) + dt.timedelta(days=_utc_midnight(counters.utc_day(start)) < start)
+        stop = counters.utc_day(end)
+        if first >= stop:
+            cut.append(Q(contract_id=contract_id, occurred_at__gte=start, occurred_at__lt=end))
+            continue
+        whole.append(Q(contract_id=contract_id, day__gte=first, day__lt=stop))
+        if start < _utc_midnight(first):
+            cut.append(
+                Q(contract_id=contract_id, occurred_at__gte=start, occurred_at__lt=_utc_midnight(first))
+            )
+        if _utc_midnight(stop) < end:
+            cut.append(Q(contract_id=contract_id, occurred_at__gte=_utc_midnight(stop), occurred_at__lt=end))
+    counts: dict[tuple[Any, str, str], int] = defaultdict(int)
+    if whole:
+        for contract_id, key, state, count in (
+            OutcomeStateDayCount.objects.filter(reduce(or_, whole))
+            .values_list("contract_id", "outcome_type_key", "state")
+            .annotate(count=Sum("outcomes"))
+            .order_by()
+        ):
+            counts[(contract_id, key, state)] += count
+    if cut:
+        for contract_id, key, state, count in (
+            Outcome.objects.filter(reduce(or_, cut))
+            .values_list("contract_id", "outcome_type_key", "state")
+            .annotate(count=Count("id"))
+            .order_by()
+        ):
+            counts[(contract_id, key, state)] += count
+    return {key: count for key, count in counts.items() if count}
+
+
+def outcome_counts_per_day(
+    *, contracts: QuerySet[Contract], first: dt.date
+) -> dict[tuple[Any, dt.date, str], int]:
+    """Outcomes of these contracts by (contract id, UTC day they occurred, state) from the UTC day
+    `first` on, from the maintained counts (OutcomeStateDayCount): one query over rows per day."""
+    return {
+        (contract_id, day, state): count
+        for contract_id, day, state, count in OutcomeStateDayCount.objects.filter(
+            contract_id__in=contracts.values("pk"), day__gte=first
+        )
+        .values_list("contract_id", "day", "state")
+        .annotate(count=Sum("outcomes"))
+        .order_by()
+        if count
+    }

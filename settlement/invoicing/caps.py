@@ -3,13 +3,14 @@ contract's, lets through; what a cap holds is recorded for the invoice's `held_o
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from contracts.models import Contract, ContractVersion, OutcomeType
 from settlement.invoicing.drafts import CONTRACT_CAP_KEY, ZERO, Billable, LineDraft
-from settlement.invoicing.usage import rated_lines
+from settlement.invoicing.usage import Counts, rated_lines, rated_lines_counted
 from settlement.money import major_to_minor
 from settlement.rating import percentage_fee_minor, rate_units
 
@@ -23,11 +24,22 @@ def _rated_amount(outcome_type: OutcomeType, outcomes: list[Billable], currency:
             ),
             ZERO,
         )
+    return _units_amount(outcome_type, Counter(o.price_percent for o in outcomes), currency)
+
+
+def _units_amount(outcome_type: OutcomeType, counts: Mapping[int, int], currency: str) -> Decimal:
+    """The amount of units priced by count, `counts` outcomes at each share of the price, free units
+    not deducted (as a type's amount cap counts them)."""
     total = ZERO
-    for percent in sorted({o.price_percent for o in outcomes}):
-        count = sum(1 for o in outcomes if o.price_percent == percent)
+    for percent in sorted(counts):
         total += (
-            sum((major_to_minor(s.amount, currency) for s in rate_units(outcome_type.pricing, count)), ZERO)
+            sum(
+                (
+                    major_to_minor(s.amount, currency)
+                    for s in rate_units(outcome_type.pricing, counts[percent])
+                ),
+                ZERO,
+            )
             * percent
             / 100
         )
@@ -117,3 +129,41 @@ def usage_lines(
     version's `cap_amount_minor`) over what the types let through; `held` says what each cap held."""
     within = _within_type_caps(outcomes, held, versions, types, contract.currency)
     return _within_contract_cap(contract, within, cap_amount_minor, held, versions, types)
+
+
+def usage_lines_counted(
+    contract: Contract,
+    counts: Counts,
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+    cap_amount_minor: int | None,
+) -> list[LineDraft] | None:
+    """usage_lines of the outcomes `counts` counts, rated from their counts, when no cap holds any of
+    them (which ones a cap holds depends on billing order): None when a cap would, or when the counts
+    cannot rate a group exactly (usage.rates_from_counts)."""
+    lines = rated_lines_counted(contract, counts, versions, types)
+    if lines is None:
+        return None
+    for (version_id, key), by_percent in counts.items():
+        outcome_type = types[(version_id, key)]
+        cap = outcome_type.cap_amount_minor
+        if cap is None:
+            continue
+        if outcome_type.pricing_model == "percentage":
+            amount = sum(
+                (
+                    line.amount
+                    for line in lines
+                    if line.version_id == version_id and line.outcome_type_key == key
+                ),
+                ZERO,
+            )
+        else:
+            amount = _units_amount(
+                outcome_type, {p: n for p, (n, _) in by_percent.items()}, contract.currency
+            )
+        if amount > cap:
+            return None
+    if cap_amount_minor is not None and _usage_amount(lines) > cap_amount_minor:
+        return None
+    return lines

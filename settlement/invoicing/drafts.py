@@ -32,6 +32,7 @@ class LineDraft:
     version_id: int | None = None
     tier: int | None = None
     shares: dict[int, Decimal] = field(default_factory=dict)  # outcome id -> exact share
+    outcomes: int = 0  # usage: the outcomes it bills (len(shares) unless rated from counts)
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -3,21 +3,28 @@ drafts from one set of queries."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 from contracts.models import ContractVersion, OutcomeType
 from settlement.invoicing.audit import audit_line, audit_samples
-from settlement.invoicing.caps import usage_lines
+from settlement.invoicing.caps import usage_lines, usage_lines_counted
 from settlement.invoicing.credits import credit_applied_line, credit_balances
 from settlement.invoicing.drafts import ZERO, Draft, LineDraft, contract_period
 from settlement.invoicing.fees import fee_lines, version_at
-from settlement.invoicing.usage import billable_outcomes
+from settlement.invoicing.usage import billable_counts, billable_outcomes
 from settlement.models import (
     Invoice,
 )
 from settlement.money import round_line
+
+
+def _cap(contract_versions: list[ContractVersion], draft: Draft) -> int | None:
+    """The contract's amount cap: the one of the version in force at the period's start, as its fees are."""
+    version = version_at(contract_versions, draft.period.start)
+    return version.cap_amount_minor if version is not None else None
 
 
 def draft_lines(
@@ -26,14 +33,15 @@ def draft_lines(
     contract_versions: list[ContractVersion],
     types: dict[tuple[int, str], OutcomeType],
     balance: int,
+    counted_usage: list[LineDraft] | None = None,
 ) -> tuple[list[LineDraft], dict[str, Any]]:
-    """A draft's lines, in order, and what its caps held: pure, from what its batch read."""
+    """A draft's lines, in order, and what its caps held: pure, from what its batch read (its usage
+    lines rated from counts, when given: no cap held any outcome)."""
     contract = draft.contract
     held: dict[str, Any] = {}
-    # The contract's cap is the one of the version in force at the period's start, as its fees are.
-    version = version_at(contract_versions, draft.period.start)
-    cap = version.cap_amount_minor if version is not None else None
-    usage = usage_lines(contract, draft.outcomes, held, versions, types, cap)
+    usage = counted_usage
+    if usage is None:
+        usage = usage_lines(contract, draft.outcomes, held, versions, types, _cap(contract_versions, draft))
     usage_total = sum((line.amount for line in usage), ZERO)
     audit = audit_line(draft, types, usage_total)
     # The minimum commitment is compared with usage after the audit adjustment (an adjustment lowers
@@ -51,9 +59,14 @@ def draft_lines(
     return lines, held
 
 
-def drafts_rate(invoices: list[Invoice], *, lock: bool) -> list[tuple[list[LineDraft], dict[str, Any]]]:
+def drafts_rate(
+    invoices: list[Invoice], *, lock: bool, counted_at: dt.datetime | None = None
+) -> list[tuple[list[LineDraft], dict[str, Any]]]:
     """Each invoice's lines and what its caps held, from one set of queries for all of them: read,
-    never written (`lock`: the outcomes billed are locked until the transaction ends)."""
+    never written (`lock`: the outcomes billed are locked until the transaction ends). With
+    `counted_at` (a preview's clock, never a bill: the lines have no shares), usage is rated from the
+    billable outcomes' counts where they rate it exactly (usage.billable_counts, caps.usage_lines_counted),
+    and the outcomes are read only for the other drafts: time independent of how many are billable."""
     drafts = [Draft(invoice, contract_period(invoice.contract, invoice.period_start)) for invoice in invoices]
     contract_ids = {invoice.contract_id for invoice in invoices}
     versions = {v.pk: v for v in ContractVersion.objects.filter(contract_id__in=contract_ids)}
@@ -63,7 +76,17 @@ def drafts_rate(invoices: list[Invoice], *, lock: bool) -> list[tuple[list[LineD
     types = {
         (t.version_id, t.key): t for t in OutcomeType.objects.filter(version__contract_id__in=contract_ids)
     }
-    billable_outcomes(drafts, lock=lock)
+    counted: dict[int, list[LineDraft]] = {}
+    if counted_at is not None:
+        for index, counts in billable_counts(drafts, counted_at).items():
+            draft = drafts[index]
+            cap = _cap(by_contract[draft.invoice.contract_id], draft)
+            lines = usage_lines_counted(draft.contract, counts, versions, types, cap)
+            if lines is not None:  # else its outcomes are read, as any other draft's
+                counted[index] = lines
+    uncounted = [draft for index, draft in enumerate(drafts) if index not in counted]
+    if uncounted:
+        billable_outcomes(uncounted, lock=lock)
     audit_samples(drafts)
     balances = credit_balances(drafts)
     return [
@@ -73,6 +96,7 @@ def drafts_rate(invoices: list[Invoice], *, lock: bool) -> list[tuple[list[LineD
             by_contract[draft.invoice.contract_id],
             types,
             balances.get(draft.invoice.contract_id, 0),
+            counted.get(index),
         )
-        for draft in drafts
+        for index, draft in enumerate(drafts)
     ]

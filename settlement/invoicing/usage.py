@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Q
 
 from contracts.models import Contract, ContractVersion, OutcomeType
-from outcomes.models import Outcome, OutcomeState
+from outcomes.models import BillableCount, Outcome, OutcomeState
 from settlement.invoicing.drafts import BILLABLE_COLUMNS, ZERO, Billable, Draft, LineDraft
 from settlement.models import (
     Invoice,
@@ -71,27 +71,59 @@ def billable_outcomes(drafts: list[Draft], *, lock: bool = True) -> None:
         ]
 
 
+def billable_counts(drafts: list[Draft], now: dt.datetime) -> dict[int, Counts]:
+    """The counts (outcomes.models.BillableCount) of the billable outcomes each draft takes, by the
+    draft's index in `drafts`, for the drafts that take every billable outcome of their contract: no
+    other draft of the contract is in the batch or still open before it, and the period ends after
+    `now` (every billable outcome became billable before its end). One query for the open drafts,
+    one for the counts; a draft left out takes its outcomes from billable_outcomes."""
+    per_contract: dict[Any, int] = defaultdict(int)
+    for draft in drafts:
+        per_contract[draft.invoice.contract_id] += 1
+    open_before = set(
+        Invoice.objects.filter(contract_id__in=per_contract, status=InvoiceStatus.DRAFT).values_list(
+            "contract_id", "period_start"
+        )
+    )
+    counted = {
+        index: draft
+        for index, draft in enumerate(drafts)
+        if per_contract[draft.invoice.contract_id] == 1
+        and draft.period.end > now
+        and not any(c == draft.invoice.contract_id and s < draft.period.start for c, s in open_before)
+    }
+    counts: dict[Any, Counts] = defaultdict(lambda: defaultdict(dict))
+    for contract_id, version_id, key, percent, outcomes, value in BillableCount.objects.filter(
+        contract_id__in={draft.invoice.contract_id for draft in counted.values()}, outcomes__gt=0
+    ).values_list(
+        "contract_id", "version_id", "outcome_type_key", "price_percent", "outcomes", "value_minor"
+    ):
+        counts[contract_id][(version_id, key)][percent] = (outcomes, value)
+    return {index: counts[draft.invoice.contract_id] for index, draft in counted.items()}
+
+
 def _slice_lines(
     outcome_type: OutcomeType,
     version: ContractVersion,
-    outcomes: list[Billable],
+    outcomes: list[Billable] | None,
+    price_percent: int,
     slices: list[Slice],
     currency: str,
 ) -> list[LineDraft]:
-    """One line per slice; the slice's outcomes (in billing order) share its amount equally."""
+    """One line per slice of outcomes at one share of the price; the slice's outcomes (in billing
+    order) share its amount equally (`outcomes` None: rated from their count, no shares)."""
     lines, cursor = [], 0
+    percent = Decimal(price_percent) / 100
     for piece in slices:
-        covered = outcomes[cursor : cursor + piece.units]
+        covered = [] if outcomes is None else outcomes[cursor : cursor + piece.units]
         cursor += piece.units
-        amount = major_to_minor(piece.amount, currency)
-        percent = Decimal(covered[0].price_percent) / 100 if covered else Decimal(1)
-        amount *= percent
+        amount = major_to_minor(piece.amount, currency) * percent
         share = amount / len(covered) if covered else ZERO
         tier_label = f", tier {piece.tier + 1}" if piece.tier is not None else ""
         unit = "package" if outcome_type.pricing_model == "package" else "unit"
         label = f"{outcome_type.key} (v{version.number}{tier_label}): {piece.quantity} {unit}{'s' if piece.quantity != 1 else ''}"
         if percent != 1:
-            label += f" at {covered[0].price_percent}% (unverified)"
+            label += f" at {price_percent}% (unverified)"
         lines.append(
             LineDraft(
                 kind=LineKind.USAGE,
@@ -103,6 +135,7 @@ def _slice_lines(
                 version_id=version.pk,
                 tier=piece.tier,
                 shares={o.pk: share for o in covered},
+                outcomes=piece.units,
                 details={
                     "units": piece.units,
                     "flat_fee": str(piece.flat_fee),
@@ -133,6 +166,7 @@ def _percentage_lines(
             outcome_type_key=outcome_type.key,
             version_id=version.pk,
             shares=shares,
+            outcomes=len(shares),
             details={"value_minor": sum(o.value_minor or 0 for o in outcomes)},
         )
     ]
@@ -171,6 +205,7 @@ def rated_lines(
                     outcome_type_key=key,
                     version_id=version_id,
                     shares={o.pk: ZERO for o in free_outcomes},
+                    outcomes=len(free_outcomes),
                     details={"free_allowance": outcome_type.free_units},
                 )
             )
@@ -180,7 +215,94 @@ def rated_lines(
                 outcome_type,
                 version,
                 priced,
+                percent,
                 rate_units(outcome_type.pricing, len(priced)),
                 contract.currency,
             )
+    return lines
+
+
+# Counts of billable outcomes by (version id, outcome type key), then by price percent: (outcomes, the
+# sum of their reported values), as outcomes.models.BillableCount holds them.
+Counts = dict[tuple[int, str], dict[int, tuple[int, int]]]
+
+
+def rates_from_counts(outcome_type: OutcomeType, by_percent: dict[int, tuple[int, int]]) -> bool:
+    """Whether a group's usage lines can be rated from its counts alone, exactly as from its outcomes:
+    a percentage without a per-outcome bound is linear in the values; other models depend on billing
+    order only when free units go to some of outcomes at different shares of the price."""
+    if outcome_type.pricing_model == "percentage":
+        return (
+            outcome_type.pricing.get("min_fee_minor") is None
+            and outcome_type.pricing.get("max_fee_minor") is None
+        )
+    return len(by_percent) <= 1 or outcome_type.free_units == 0
+
+
+def rated_lines_counted(
+    contract: Contract,
+    counts: Counts,
+    versions: dict[int, ContractVersion],
+    types: dict[tuple[int, str], OutcomeType],
+) -> list[LineDraft] | None:
+    """Usage lines of the outcomes `counts` counts, without any cap, as rated_lines makes them from the
+    outcomes (the same amounts and quantities, no shares); None when a group cannot be (rates_from_counts)."""
+    lines: list[LineDraft] = []
+    free_left: dict[str, int] = {}
+    for version_id, key in sorted(counts, key=lambda g: (versions[g[0]].number, g[1])):
+        version, outcome_type, by_percent = (
+            versions[version_id],
+            types[(version_id, key)],
+            counts[(version_id, key)],
+        )
+        if not rates_from_counts(outcome_type, by_percent):
+            return None
+        if outcome_type.pricing_model == "percentage":
+            lines.append(
+                LineDraft(
+                    kind=LineKind.USAGE,
+                    description=f"{key} (v{version.number}): {outcome_type.pricing['percent']}% of reported value",
+                    amount=sum(
+                        (
+                            percentage_fee_minor(outcome_type.pricing, value) * percent / 100
+                            for percent, (_, value) in by_percent.items()
+                        ),
+                        ZERO,
+                    ),
+                    quantity=sum(count for count, _ in by_percent.values()),
+                    outcomes=sum(count for count, _ in by_percent.values()),
+                    outcome_type_key=key,
+                    version_id=version.pk,
+                    details={"value_minor": sum(value for _, value in by_percent.values())},
+                )
+            )
+            continue
+        free = free_left.setdefault(key, outcome_type.free_units)
+        for percent in sorted(by_percent, reverse=True):
+            count = by_percent[percent][0]
+            taken = min(free, count)
+            free -= taken
+            if taken:
+                lines.append(
+                    LineDraft(
+                        kind=LineKind.USAGE,
+                        description=f"{key} (v{version.number}): {taken} free",
+                        amount=ZERO,
+                        quantity=taken,
+                        outcomes=taken,
+                        unit_price="0",
+                        outcome_type_key=key,
+                        version_id=version_id,
+                        details={"free_allowance": outcome_type.free_units},
+                    )
+                )
+            lines += _slice_lines(
+                outcome_type,
+                version,
+                None,
+                percent,
+                rate_units(outcome_type.pricing, count - taken),
+                contract.currency,
+            )
+        free_left[key] = free
     return lines

@@ -13,13 +13,13 @@ from operator import or_
 from typing import Any
 
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 
 from contracts.models import Contract, ContractStatus, ContractVersion, Customer, CustomerCap, Vendor
 from contracts.periods import Period
 from contracts.terms import currency_exponent
-from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
+from outcomes.models import Decision, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
+from outcomes.selectors import outcome_counts_between, outcome_counts_per_day
 from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
 from settlement.invoicing.lines import drafts_rate
 from settlement.models import (
@@ -50,23 +50,26 @@ class DraftPreview:
     def usage_outcomes(self) -> int:
         """How many outcomes `usage_minor` bills (free ones included, those held over a cap not): the
         billable ones the period's invoice takes, whenever they occurred."""
-        return len({pk for line in self.lines if line.kind == LineKind.USAGE for pk in line.shares})
+        return sum(line.outcomes for line in self.lines if line.kind == LineKind.USAGE)
 
     @property
     def total_minor(self) -> int:
         return sum(round_line(line.amount, self.currency) for line in self.lines)
 
 
-def drafts_preview(*, periods: Sequence[tuple[Contract, Period]]) -> list[DraftPreview]:
+def drafts_preview(*, periods: Sequence[tuple[Contract, Period]], now: dt.datetime) -> list[DraftPreview]:
     """Rate periods as their drafts would be built now, with the same code and one set of queries for
     all, without writing or locking anything (a read: outcomes may move meanwhile, so it is a figure
-    to show, never to bill). In the order of `periods`."""
+    to show, never to bill); usage from the billable outcomes' maintained counts wherever they rate it
+    exactly (settlement.invoicing.lines.drafts_rate). In the order of `periods`."""
     if not periods:
         return []
     invoices = [unsaved_invoice(contract, period) for contract, period in periods]
     return [
         DraftPreview(lines, held, invoice.currency)
-        for invoice, (lines, held) in zip(invoices, drafts_rate(invoices, lock=False), strict=True)
+        for invoice, (lines, held) in zip(
+            invoices, drafts_rate(invoices, lock=False, counted_at=now), strict=True
+        )
     ]
 
 
@@ -89,6 +92,7 @@ class ContractPeriodFigures:
     billable_minor: int  # the outcomes' share, rated as the period's invoice would rate them now
     invoice_now_minor: int  # the whole invoice if the period closed now (fees, true-up, credits)
     held_over_cap: int  # outcomes an amount cap would hold back
+    by_type_state: dict[tuple[str, str], int]  # (outcome type key, state): outcomes (by occurrence)
 
 
 def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
@@ -127,14 +131,12 @@ def dashboard_contract_periods(
     if not contracts:
         return []
     periods = {contract.pk: contract_period(contract, now) for contract in contracts}
-    counts: dict[Any, dict[str, int]] = defaultdict(dict)
-    for contract_id, state, count in (
-        Outcome.objects.filter(_period_filter(periods), vendor=vendor)
-        .values_list("contract_id", "state")
-        .annotate(count=Count("id"))
-        .order_by()
-    ):
-        counts[contract_id][state] = count
+    counted = outcome_counts_between(
+        ranges={pk: (period.start, period.end) for pk, period in periods.items()}
+    )
+    counts: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (contract_id, _, state), count in counted.items():
+        counts[contract_id][state] += count
     anomalies: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     for contract_id, reason, count in (
         OutcomeVerdict.objects.filter(
@@ -145,7 +147,7 @@ def dashboard_contract_periods(
         .order_by("outcome__contract_id", "reason")
     ):
         anomalies[contract_id].append((reason, count))
-    previews = drafts_preview(periods=[(contract, periods[contract.pk]) for contract in contracts])
+    previews = drafts_preview(periods=[(contract, periods[contract.pk]) for contract in contracts], now=now)
     figures = []
     for contract, preview in zip(contracts, previews, strict=True):
         by_state = counts[contract.pk]
@@ -162,6 +164,9 @@ def dashboard_contract_periods(
                 billable_minor=preview.usage_minor,
                 invoice_now_minor=preview.total_minor,
                 held_over_cap=sum(len(held["outcomes"]) for held in preview.held_over_cap.values()),
+                by_type_state={
+                    (key, state): n for (pk, key, state), n in counted.items() if pk == contract.pk
+                },
             )
         )
     return figures
@@ -181,22 +186,18 @@ def _per_day_chart(labels: list[dt.date], counts: dict[str, dict[dt.date, int]])
 def _outcomes_per_day(
     *, vendor: Vendor, now: dt.datetime, days: int, customer: Customer | None, by_contract: bool
 ) -> dict[Any, dict[str, Any]]:
-    """One GROUP BY over the last `days` UTC days: a chart per contract (by_contract) or one under None."""
+    """The last `days` UTC days, from the maintained counts per day: a chart per contract (by_contract)
+    or one under None."""
     first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
     labels = [first + dt.timedelta(days=n) for n in range(days)]
-    outcomes = Outcome.objects.filter(
-        vendor=vendor, occurred_at__gte=dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-    )
+    contracts = Contract.objects.filter(vendor=vendor)
     if customer is not None:
-        outcomes = outcomes.filter(contract__customer=customer)
-    counts: dict[Any, dict[str, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))
-    for contract_id, day, state, count in (
-        outcomes.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
-        .values_list("contract_id" if by_contract else "vendor_id", "day", "state")
-        .annotate(count=Count("id"))
-        .order_by()
-    ):
-        counts[contract_id if by_contract else None][state][day] = count
+        contracts = contracts.filter(customer=customer)
+    counts: dict[Any, dict[str, dict[dt.date, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for (contract_id, day, state), count in outcome_counts_per_day(contracts=contracts, first=first).items():
+        counts[contract_id if by_contract else None][state][day] += count
     if not by_contract:
         return {None: _per_day_chart(labels, counts[None])}
     return {contract_id: _per_day_chart(labels, by_state) for contract_id, by_state in counts.items()}
@@ -242,13 +243,21 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
     type's unit cap, and the customer's own caps (rule 11a). Contracts without a cap are left out."""
     if not figures:
         return {}
-    periods = {row.contract.pk: row.period for row in figures}
+    by_contract: dict[Any, list[ContractVersion]] = defaultdict(list)
+    for version in ContractVersion.objects.filter(
+        contract_id__in=[row.contract.pk for row in figures]
+    ).prefetch_related("outcome_types"):
+        by_contract[version.contract_id].append(version)
     versions = {
-        row.contract.pk: ContractVersion.objects.filter(
-            contract=row.contract, effective_from__lte=max(row.period.start, row.contract.starts_at)
+        row.contract.pk: max(
+            (
+                v
+                for v in by_contract[row.contract.pk]
+                if v.effective_from <= max(row.period.start, row.contract.starts_at)
+            ),
+            key=lambda v: v.effective_from,
+            default=None,
         )
-        .order_by("-effective_from")
-        .first()
         for row in figures
     }
     unit_caps: dict[tuple[Any, str], int] = {
@@ -260,19 +269,14 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
     }
     own_caps = {
         (cap.contract_id, cap.outcome_type_key): cap.max_units
-        for cap in CustomerCap.objects.filter(contract_id__in=list(periods))
+        for cap in CustomerCap.objects.filter(contract_id__in=[row.contract.pk for row in figures])
     }
-    used: dict[tuple[Any, str], int] = {}
-    if unit_caps or own_caps:
-        used = {
-            (contract_id, key): count
-            for contract_id, key, count in Outcome.objects.filter(
-                _period_filter(periods), state__in=[OutcomeState.BILLABLE, OutcomeState.BILLED]
-            )
-            .values_list("contract_id", "outcome_type_key")
-            .annotate(count=Count("id"))
-            .order_by()
-        }
+    # As the caps count: billable and billed outcomes that occurred in the period.
+    used: dict[tuple[Any, str], int] = defaultdict(int)
+    for row in figures:
+        for (key, state), count in row.by_type_state.items():
+            if state in (OutcomeState.BILLABLE, OutcomeState.BILLED):
+                used[(row.contract.pk, key)] += count
     uses: dict[Any, list[CapUse]] = {}
     for row in figures:
         contract, version = row.contract, versions[row.contract.pk]

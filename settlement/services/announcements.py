@@ -51,7 +51,7 @@ def deadlines_announce(*, now: dt.datetime | None = None) -> int:
         events_publish(overdue)
         published += len(overdue)
     for batch in _budgeted_in_batches(now):
-        previews = drafts_preview(periods=[(budget.contract, budget.period) for budget in batch])
+        previews = drafts_preview(periods=[(budget.contract, budget.period) for budget in batch], now=now)
         events = list(_thresholds_reached(batch, previews, now))
         with transaction.atomic():
             events_publish(events)
