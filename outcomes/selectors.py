@@ -12,7 +12,19 @@ from operator import or_
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, DateField, Exists, Func, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.sql.compiler import SQLCompiler
 
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
@@ -456,25 +468,26 @@ def outcome_counts_between(
     state): the whole UTC days of a range from the maintained counts (OutcomeStateDayCount), the parts
     of a day its ends cut from the outcomes themselves. Two queries; rows read grow with the days of a
     range and what one day holds, not with the history."""
-    whole: list[Q] = []
-    cut: list[Q] = []
+    whole: dict[tuple[dt.date, dt.date], list[Any]] = defaultdict(list)
+    cut: dict[tuple[dt.datetime, dt.datetime], list[Any]] = defaultdict(list)
     for contract_id, (start, end) in ranges.items():
         first = counters.utc_day(start) + dt.timedelta(days=_utc_midnight(counters.utc_day(start)) < start)
         stop = counters.utc_day(end)
         if first >= stop:
-            cut.append(Q(contract_id=contract_id, occurred_at__gte=start, occurred_at__lt=end))
+            cut[(start, end)].append(contract_id)
             continue
-        whole.append(Q(contract_id=contract_id, day__gte=first, day__lt=stop))
+        whole[(first, stop)].append(contract_id)
         if start < _utc_midnight(first):
-            cut.append(
-                Q(contract_id=contract_id, occurred_at__gte=start, occurred_at__lt=_utc_midnight(first))
-            )
+            cut[(start, _utc_midnight(first))].append(contract_id)
         if _utc_midnight(stop) < end:
-            cut.append(Q(contract_id=contract_id, occurred_at__gte=_utc_midnight(stop), occurred_at__lt=end))
+            cut[(_utc_midnight(stop), end)].append(contract_id)
+    # One condition per distinct range (contracts sharing a zone and anchor day share their periods).
     counts: dict[tuple[Any, str, str], int] = defaultdict(int)
     if whole:
         for contract_id, key, state, count in (
-            OutcomeStateDayCount.objects.filter(reduce(or_, whole))
+            OutcomeStateDayCount.objects.filter(
+                reduce(or_, (Q(contract_id__in=ids, day__gte=a, day__lt=b) for (a, b), ids in whole.items()))
+            )
             .values_list("contract_id", "outcome_type_key", "state")
             .annotate(count=Sum("outcomes"))
             .order_by()
@@ -482,7 +495,15 @@ def outcome_counts_between(
             counts[(contract_id, key, state)] += count
     if cut:
         for contract_id, key, state, count in (
-            Outcome.objects.filter(reduce(or_, cut))
+            Outcome.objects.filter(
+                reduce(
+                    or_,
+                    (
+                        Q(contract_id__in=ids, occurred_at__gte=a, occurred_at__lt=b)
+                        for (a, b), ids in cut.items()
+                    ),
+                )
+            )
             .values_list("contract_id", "outcome_type_key", "state")
             .annotate(count=Count("id"))
             .order_by()
@@ -492,17 +513,15 @@ def outcome_counts_between(
 
 
 def outcome_counts_per_day(
-    *, contracts: QuerySet[Contract], first: dt.date
+    *, contracts: QuerySet[Contract], first: dt.date, by_contract: bool
 ) -> dict[tuple[Any, dt.date, str], int]:
-    """Outcomes of these contracts by (contract id, UTC day they occurred, state) from the UTC day
-    `first` on, from the maintained counts (OutcomeStateDayCount): one query over rows per day."""
-    return {
-        (contract_id, day, state): count
-        for contract_id, day, state, count in OutcomeStateDayCount.objects.filter(
-            contract_id__in=contracts.values("pk"), day__gte=first
-        )
-        .values_list("contract_id", "day", "state")
-        .annotate(count=Sum("outcomes"))
-        .order_by()
-        if count
-    }
+    """Outcomes of these contracts by (contract id, or None unless by_contract; UTC day they occurred;
+    state) from the UTC day `first` on, from the maintained counts (OutcomeStateDayCount): one query
+    over rows per day."""
+    rows = OutcomeStateDayCount.objects.filter(contract_id__in=contracts.values("pk"), day__gte=first)
+    columns = ["contract_id", "day", "state"] if by_contract else ["day", "state"]
+    counts: dict[tuple[Any, dt.date, str], int] = {}
+    for *key, count in rows.values_list(*columns).annotate(count=Sum("outcomes")).order_by():
+        if count:
+            counts[(key[0], key[1], key[2]) if by_contract else (None, key[0], key[1])] = count
+    return counts

@@ -80,17 +80,17 @@ def billable_counts(drafts: list[Draft], now: dt.datetime) -> dict[int, Counts]:
     per_contract: dict[Any, int] = defaultdict(int)
     for draft in drafts:
         per_contract[draft.invoice.contract_id] += 1
-    open_before = set(
-        Invoice.objects.filter(contract_id__in=per_contract, status=InvoiceStatus.DRAFT).values_list(
-            "contract_id", "period_start"
-        )
-    )
+    open_since: dict[Any, dt.datetime] = {}
+    for contract_id, start in Invoice.objects.filter(
+        contract_id__in=per_contract, status=InvoiceStatus.DRAFT
+    ).values_list("contract_id", "period_start"):
+        open_since[contract_id] = min(start, open_since.get(contract_id, start))
     counted = {
         index: draft
         for index, draft in enumerate(drafts)
         if per_contract[draft.invoice.contract_id] == 1
         and draft.period.end > now
-        and not any(c == draft.invoice.contract_id and s < draft.period.start for c, s in open_before)
+        and not open_since.get(draft.invoice.contract_id, draft.period.start) < draft.period.start
     }
     counts: dict[Any, Counts] = defaultdict(lambda: defaultdict(dict))
     for contract_id, version_id, key, percent, outcomes, value in BillableCount.objects.filter(

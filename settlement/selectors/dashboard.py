@@ -96,17 +96,22 @@ class ContractPeriodFigures:
 
 
 def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
+    """Occurred in its contract's period: one condition per distinct period (contracts sharing a zone
+    and anchor day share their periods), so a vendor's hundreds of contracts make a short query."""
+    by_range: dict[tuple[dt.datetime, dt.datetime], list[Any]] = defaultdict(list)
+    for contract_id, period in periods.items():
+        by_range[(period.start, period.end)].append(contract_id)
     return reduce(
         or_,
         (
             Q(
                 **{
-                    f"{prefix}contract_id": contract_id,
-                    f"{prefix}occurred_at__gte": period.start,
-                    f"{prefix}occurred_at__lt": period.end,
+                    f"{prefix}contract_id__in": contract_ids,
+                    f"{prefix}occurred_at__gte": start,
+                    f"{prefix}occurred_at__lt": end,
                 }
             )
-            for contract_id, period in periods.items()
+            for (start, end), contract_ids in by_range.items()
         ),
     )
 
@@ -135,8 +140,10 @@ def dashboard_contract_periods(
         ranges={pk: (period.start, period.end) for pk, period in periods.items()}
     )
     counts: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (contract_id, _, state), count in counted.items():
+    by_type_state: dict[Any, dict[tuple[str, str], int]] = defaultdict(dict)
+    for (contract_id, key, state), count in counted.items():
         counts[contract_id][state] += count
+        by_type_state[contract_id][(key, state)] = count
     anomalies: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     for contract_id, reason, count in (
         OutcomeVerdict.objects.filter(
@@ -164,9 +171,7 @@ def dashboard_contract_periods(
                 billable_minor=preview.usage_minor,
                 invoice_now_minor=preview.total_minor,
                 held_over_cap=sum(len(held["outcomes"]) for held in preview.held_over_cap.values()),
-                by_type_state={
-                    (key, state): n for (pk, key, state), n in counted.items() if pk == contract.pk
-                },
+                by_type_state=by_type_state[contract.pk],
             )
         )
     return figures
@@ -196,7 +201,9 @@ def _outcomes_per_day(
     counts: dict[Any, dict[str, dict[dt.date, int]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(int))
     )
-    for (contract_id, day, state), count in outcome_counts_per_day(contracts=contracts, first=first).items():
+    for (contract_id, day, state), count in outcome_counts_per_day(
+        contracts=contracts, first=first, by_contract=by_contract
+    ).items():
         counts[contract_id if by_contract else None][state][day] += count
     if not by_contract:
         return {None: _per_day_chart(labels, counts[None])}
