@@ -5,7 +5,8 @@ In one run, on one freshly created database (drop, create, migrate):
 
 1. seed contracts and an outcome history with bulk SQL, as the verification benchmark does
    (bench.bulk, bench.verify.seed_history): every outcome belongs to the one bench vendor, spread
-   over the last 60 days, so the dashboard's 60-day chart covers all of them;
+   over the last 60 days, so the dashboard's 60-day chart covers all of them; then rebuild the
+   counters and aggregates the services would have kept (outcomes.counters.rebuild);
 2. for each size (default 10^5 then 10^6 outcomes), request each page several times through
    Django's test client, signed in as an owner of the vendor (the whole view: middleware, form,
    queries, template), and keep the median;
@@ -14,11 +15,12 @@ In one run, on one freshly created database (drop, create, migrate):
 4. beside them, the ceiling measured in the same run: the one keyset query a page of the outcome
    explorer cannot do without (the vendor's newest 51 outcome ids, `ORDER BY id DESC LIMIT 51`).
 
-Goal: the outcome explorer (every filter, and a deep page) and the customer portal's pages answer in
-under 200 ms at the largest size (10^6 outcomes). How each page grows from one size to the next is printed beside it: a page reads a
-bounded number of rows (a keyset page, and state counts capped at 10,000 rows), so what grows is the
-part of a filter's matches below that cap. The other pages are reported, not held to a goal; the
-dashboard rates every unbilled billable outcome exactly as the invoice will, and charts 60 days.
+Goal: the outcome explorer (every filter, and a deep page), the customer portal's pages and the vendor
+dashboard answer in under 200 ms at the largest size (10^6 outcomes). How each page grows from one size
+to the next is printed beside it: a page reads a bounded number of rows (a keyset page, state counts
+capped at 10,000 rows, the dashboards' maintained aggregates: rows per contract and day, or per
+contract, version, type and share of the price), so what grows is the part of a filter's matches below
+that cap. The other pages are reported, not held to a goal.
 See docs/performance.md.
 """
 
@@ -55,14 +57,15 @@ from bench.bulk import (
     sizes_of,
     vacuum_analyze,
 )
-from bench.verify import policy_terms, seed_history
+from bench.verify import COUNTER_TABLES, policy_terms, rebuild_counters, seed_history
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 200.0
 REPEATS = 7
 EXPLORER = "explorer"
 CUSTOMER = "customer"  # a customer portal page, held to the goal like the explorer
-GOALS = (EXPLORER, CUSTOMER)
+DASHBOARD = "dashboard"  # the vendor's dashboard, held to the goal too (it reads maintained aggregates)
+GOALS = (EXPLORER, CUSTOMER, DASHBOARD)
 CUSTOMER_EVERY = 10  # the bench customer holds contracts 0, 10, 20, ...
 
 
@@ -110,7 +113,7 @@ def customer_pages(customer_id: str) -> list[tuple[str, str, str]]:
 
 
 def pages(vendor_id: str) -> list[tuple[str, str, str]]:
-    """(name, kind, url) of each vendor page measured; kind EXPLORER pages are held to the goal."""
+    """(name, kind, url) of each vendor page measured; pages of a kind in GOALS are held to the goal."""
     from contracts.models import Contract
     from outcomes.models import Outcome
 
@@ -131,7 +134,7 @@ def pages(vendor_id: str) -> list[tuple[str, str, str]]:
         ("outcome trail", "page", f"/outcomes/{ids[0]}/"),
         ("review queue", "page", "/review/"),
         ("invoices", "page", "/invoices/"),
-        ("dashboard", "page", "/"),
+        ("dashboard", DASHBOARD, "/"),
     ]
 
 
@@ -145,7 +148,8 @@ def measure_size(size: int, *, seeded: int, contracts: int, repeats: int = REPEA
     now = timezone.now()
     log(f"history {size:,}: seeding {size - seeded:,} outcomes")
     seed_history(seeded, size, contracts=contracts, now=now)
-    vacuum_analyze("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent")
+    rebuild_counters()  # bulk SQL wrote behind the services: the counters and aggregates as they keep them
+    vacuum_analyze("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent", *COUNTER_TABLES)
     vendor = Vendor.objects.get(slug=VENDOR_SLUG)
     user, _ = get_user_model().objects.get_or_create(username="owner@bench.test")
     Membership.objects.get_or_create(user=user, vendor=vendor, defaults={"role": Role.OWNER})
@@ -274,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             *(f"ms at {size:,}" for size in sizes),
             "growth",
             "vs ceiling",
-            f"explorer, customer < {GOAL_MS:.0f} ms",
+            f"explorer, customer, dashboard < {GOAL_MS:.0f} ms",
         ),
         markdown=args.markdown,
     )

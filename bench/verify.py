@@ -66,7 +66,12 @@ GOAL_GROWTH = 1.2
 GOAL_OUTBOX = 0.10  # what writing the outbox may add to the cost per outcome
 BATCH = 1000  # the pipeline's chunk (outcomes.services.verification.CHUNK), used by the ceiling too
 OUTCOME_TABLES = ("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent", "outcomes_delivery")
-COUNTER_TABLES = ("outcomes_outcomedaycount", "outcomes_sourcedaycount")
+COUNTER_TABLES = (
+    "outcomes_outcomedaycount",
+    "outcomes_sourcedaycount",
+    "outcomes_outcomestatedaycount",
+    "outcomes_billablecount",
+)
 
 
 def rebuild_counters() -> None:
