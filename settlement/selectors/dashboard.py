@@ -251,10 +251,10 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
     if not figures:
         return {}
     by_contract: dict[Any, list[ContractVersion]] = defaultdict(list)
-    for version in ContractVersion.objects.filter(
+    for candidate in ContractVersion.objects.filter(
         contract_id__in=[row.contract.pk for row in figures]
     ).prefetch_related("outcome_types"):
-        by_contract[version.contract_id].append(version)
+        by_contract[candidate.contract_id].append(candidate)
     versions = {
         row.contract.pk: max(
             (

@@ -132,20 +132,24 @@ def run(ingest: Ingest, step: Step, at: dt.datetime) -> None:
                 invoice_finalize(invoice_id=invoice.pk, now=at)
 
 
-def rated(contract: Contract, at: dt.datetime, *, counted: bool) -> list[tuple[Any, ...]]:
-    """The current period's invoice lines as the preview rates them (from counts or from outcomes)."""
+def rated(contract: Contract, at: dt.datetime, *, counted: bool) -> tuple[list[Any], list[Any]]:
+    """The current period's invoice lines as the preview rates them (from counts or from outcomes), and
+    how many outcomes each cap holds."""
     invoice = unsaved_invoice(contract, contract_period(contract, at))
     [(lines, held)] = drafts_rate([invoice], lock=False, counted_at=at if counted else None)
-    return [
-        (
-            line.kind,
-            line.description,
-            round_line(line.amount, contract.currency),
-            line.quantity,
-            line.outcomes,
-        )
-        for line in lines
-    ] + [sorted((key, len(entry["outcomes"])) for key, entry in held.items())]
+    return (
+        [
+            (
+                line.kind,
+                line.description,
+                round_line(line.amount, contract.currency),
+                line.quantity,
+                line.outcomes,
+            )
+            for line in lines
+        ],
+        sorted((key, len(entry["outcomes"])) for key, entry in held.items()),
+    )
 
 
 @example(  # billed, disputed and answered, reversed after billing, at two shares of the price
