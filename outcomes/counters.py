@@ -9,13 +9,15 @@ outcome type, price percent): what rating needs (settlement.invoicing.usage).
 
 Whatever creates an outcome or changes what is counted (its occurrence, whether it is confirmed,
 whether it is rejected, its state, version, share of the price, value, whether it is billed) collects
-the changes in a `Deltas` and applies them with `apply`, in the same
-transaction and as its last statement: one upsert per table, keys in sorted order. So two transactions
-lock shared counter rows in the same order, and a transaction holding counter rows waits for nothing
-else before it commits (no lock cycle with the outcome rows it locked first).
+the changes in a `Deltas` (`counted` notes what an outcome counts as before it changes) and applies
+them with `apply`, in the same transaction and as its last statement: one upsert per table, keys in
+sorted order. So two transactions lock shared counter rows in the same order, and a transaction
+holding counter rows waits for nothing else before it commits (no lock cycle with the outcome rows it
+locked first).
 
-`recount` computes what the counters must hold from the outcomes themselves (the migration's
-backfill does the same); `rebuild` replaces them with it (bulk loads that bypass the services).
+`recount` and `aggregates_recount` compute what the tables must hold from the outcomes themselves (the
+migrations' backfills do the same); `rebuild` replaces them all with it (bulk loads that bypass the
+services).
 Hand-written SQL: Django has no upsert that adds to the stored value.
 """
 
