@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import reduce
@@ -461,6 +462,28 @@ def _utc_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
+def in_contract_ranges(ranges: Iterable[tuple[Any, Any, Any]], *, field: str, prefix: str = "") -> Q:
+    """`field` in [start, end) of its contract's range, for (contract id, start, end) triples: one
+    condition per distinct range (contracts sharing a zone and anchor day share their periods), so a
+    vendor's hundreds of contracts make a short query. At least one range."""
+    by_range: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
+    for contract_id, start, end in ranges:
+        by_range[(start, end)].append(contract_id)
+    return reduce(
+        or_,
+        (
+            Q(
+                **{
+                    f"{prefix}contract_id__in": contract_ids,
+                    f"{prefix}{field}__gte": start,
+                    f"{prefix}{field}__lt": end,
+                }
+            )
+            for (start, end), contract_ids in by_range.items()
+        ),
+    )
+
+
 def outcome_counts_between(
     *, ranges: dict[Any, tuple[dt.datetime, dt.datetime]]
 ) -> dict[tuple[Any, str, str], int]:
@@ -468,26 +491,23 @@ def outcome_counts_between(
     state): the whole UTC days of a range from the maintained counts (OutcomeStateDayCount), the parts
     of a day its ends cut from the outcomes themselves. Two queries; rows read grow with the days of a
     range and what one day holds, not with the history."""
-    whole: dict[tuple[dt.date, dt.date], list[Any]] = defaultdict(list)
-    cut: dict[tuple[dt.datetime, dt.datetime], list[Any]] = defaultdict(list)
+    whole: list[tuple[Any, dt.date, dt.date]] = []
+    cut: list[tuple[Any, dt.datetime, dt.datetime]] = []
     for contract_id, (start, end) in ranges.items():
         first = counters.utc_day(start) + dt.timedelta(days=_utc_midnight(counters.utc_day(start)) < start)
         stop = counters.utc_day(end)
         if first >= stop:
-            cut[(start, end)].append(contract_id)
+            cut.append((contract_id, start, end))
             continue
-        whole[(first, stop)].append(contract_id)
+        whole.append((contract_id, first, stop))
         if start < _utc_midnight(first):
-            cut[(start, _utc_midnight(first))].append(contract_id)
+            cut.append((contract_id, start, _utc_midnight(first)))
         if _utc_midnight(stop) < end:
-            cut[(_utc_midnight(stop), end)].append(contract_id)
-    # One condition per distinct range (contracts sharing a zone and anchor day share their periods).
+            cut.append((contract_id, _utc_midnight(stop), end))
     counts: dict[tuple[Any, str, str], int] = defaultdict(int)
     if whole:
         for contract_id, key, state, count in (
-            OutcomeStateDayCount.objects.filter(
-                reduce(or_, (Q(contract_id__in=ids, day__gte=a, day__lt=b) for (a, b), ids in whole.items()))
-            )
+            OutcomeStateDayCount.objects.filter(in_contract_ranges(whole, field="day"))
             .values_list("contract_id", "outcome_type_key", "state")
             .annotate(count=Sum("outcomes"))
             .order_by()
@@ -495,15 +515,7 @@ def outcome_counts_between(
             counts[(contract_id, key, state)] += count
     if cut:
         for contract_id, key, state, count in (
-            Outcome.objects.filter(
-                reduce(
-                    or_,
-                    (
-                        Q(contract_id__in=ids, occurred_at__gte=a, occurred_at__lt=b)
-                        for (a, b), ids in cut.items()
-                    ),
-                )
-            )
+            Outcome.objects.filter(in_contract_ranges(cut, field="occurred_at"))
             .values_list("contract_id", "outcome_type_key", "state")
             .annotate(count=Count("id"))
             .order_by()

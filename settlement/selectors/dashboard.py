@@ -19,7 +19,7 @@ from contracts.periods import Period
 from contracts.terms import currency_exponent
 from outcomes.models import Decision, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
-from outcomes.selectors import outcome_counts_between, outcome_counts_per_day
+from outcomes.selectors import in_contract_ranges, outcome_counts_between, outcome_counts_per_day
 from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
 from settlement.invoicing.lines import drafts_rate
 from settlement.models import (
@@ -95,27 +95,6 @@ class ContractPeriodFigures:
     by_type_state: dict[tuple[str, str], int]  # (outcome type key, state): outcomes (by occurrence)
 
 
-def _period_filter(periods: dict[Any, Period], prefix: str = "") -> Q:
-    """Occurred in its contract's period: one condition per distinct period (contracts sharing a zone
-    and anchor day share their periods), so a vendor's hundreds of contracts make a short query."""
-    by_range: dict[tuple[dt.datetime, dt.datetime], list[Any]] = defaultdict(list)
-    for contract_id, period in periods.items():
-        by_range[(period.start, period.end)].append(contract_id)
-    return reduce(
-        or_,
-        (
-            Q(
-                **{
-                    f"{prefix}contract_id__in": contract_ids,
-                    f"{prefix}occurred_at__gte": start,
-                    f"{prefix}occurred_at__lt": end,
-                }
-            )
-            for (start, end), contract_ids in by_range.items()
-        ),
-    )
-
-
 def dashboard_contract_periods(
     *, vendor: Vendor, now: dt.datetime, customer: Customer | None = None
 ) -> list[ContractPeriodFigures]:
@@ -147,7 +126,13 @@ def dashboard_contract_periods(
     anomalies: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     for contract_id, reason, count in (
         OutcomeVerdict.objects.filter(
-            _period_filter(periods, "outcome__"), rule=Anomaly.name, decision=Decision.FLAG
+            in_contract_ranges(
+                ((pk, period.start, period.end) for pk, period in periods.items()),
+                field="occurred_at",
+                prefix="outcome__",
+            ),
+            rule=Anomaly.name,
+            decision=Decision.FLAG,
         )
         .values_list("outcome__contract_id", "reason")
         .annotate(count=Count("outcome_id", distinct=True))
