@@ -1,7 +1,8 @@
 """The dashboards' aggregates (outcomes.counters: OutcomeStateDayCount, BillableCount), over generated
 sequences of ingest and verification, reversals, disputes and their answers, period closes and
-finalizing: after every step they equal a recount from the outcomes, and the period's invoice rated
-from them (the dashboard's "billable so far") equals the invoice rated from the outcomes."""
+finalizing: after every step they equal a recount from the outcomes, a period's outcomes counted from
+them equal a count of the outcomes, and the period's invoice rated from them (the dashboard's
+"billable so far") equals the invoice rated from the outcomes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db.models import Count
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +21,7 @@ from contracts.models import Contract
 from core.errors import DomainError
 from outcomes import counters
 from outcomes.models import Dispute, Outcome
+from outcomes.selectors import outcome_counts_between
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.review import dispute_open, dispute_respond
 from outcomes.services.verification import outcomes_evaluate_due
@@ -152,6 +155,26 @@ def rated(contract: Contract, at: dt.datetime, *, counted: bool) -> tuple[list[A
     )
 
 
+def period_counts(contract: Contract, at: dt.datetime) -> dict[tuple[Any, str, str], int]:
+    """The current period's outcomes by type and state as the dashboards count them (a New York
+    period: whole UTC days from the aggregates, the first day's cut part from the outcomes)."""
+    period = contract_period(contract, at)
+    return outcome_counts_between(ranges={contract.pk: (period.start, period.end)})
+
+
+def period_counts_scanned(contract: Contract, at: dt.datetime) -> dict[tuple[Any, str, str], int]:
+    period = contract_period(contract, at)
+    return {
+        (contract.pk, key, state): count
+        for key, state, count in Outcome.objects.filter(
+            contract=contract, occurred_at__gte=period.start, occurred_at__lt=period.end
+        )
+        .values_list("outcome_type_key", "state")
+        .annotate(count=Count("id"))
+        .order_by()
+    }
+
+
 @example(  # billed, disputed and answered, reversed after billing, at two shares of the price
     history=[
         Step("claim", 0, 3, 0, 1_000),
@@ -202,4 +225,5 @@ def test_the_aggregates_equal_a_recount_and_rate_as_the_outcomes_do(
         run(ingest, step, at)
 
         assert counters.aggregates_stored() == counters.aggregates_recount()
+        assert period_counts(ingest.contract, at) == period_counts_scanned(ingest.contract, at)
         assert rated(ingest.contract, at, counted=True) == rated(ingest.contract, at, counted=False)
