@@ -15,7 +15,7 @@ import time_machine
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from contracts.models import ApiKey
+from contracts.models import ApiKey, AuditEntry
 from outcomes.models import (
     AuditSample,
     Dispute,
@@ -406,6 +406,20 @@ def test_the_vendor_accepts_a_dispute_and_the_outcome_is_not_billed(scene: Scene
     (outcome_id,) = scene.billable(ingest, "T-1")
     dispute = open_dispute(customer_key(ingest), outcome_id)
     assert detail(ingest.api.client, outcome_id)["state"] == "disputed"
+    # In the vendor's audit log, as the customer's key.
+    [entry] = AuditEntry.objects.filter(action="dispute.opened")
+    assert (entry.vendor_id, entry.object_type, entry.object_id) == (
+        ingest.contract.vendor_id,
+        "dispute",
+        str(dispute["id"]),
+    )
+    assert entry.actor == dispute["opened_by"]
+    assert entry.actor.startswith("api_key:")
+    assert entry.details == {
+        "outcome_id": outcome_id,
+        "reason": "The ticket was reopened.",
+        "deadline": "2026-06-15T12:00:00+00:00",
+    }
 
     response = ingest.api.client.post(
         f"/api/v1/disputes/{dispute['id']}/respond",
@@ -521,6 +535,16 @@ def test_the_customer_attests_a_sample_once_before_its_deadline(scene: Scene, cl
     clock.move_to(T0 + dt.timedelta(days=14))
     assert_error(customer.post(url.format(late), {"attested": True}, format="json"), 409, "deadline_passed")
     assert list(AuditSample.objects.order_by("pk").values_list("answer", flat=True)) == ["attested", ""]
+    # One entry in the vendor's audit log, for the answer given; none for the refused ones.
+    [entry] = AuditEntry.objects.filter(action__startswith="audit_sample.")
+    sample = AuditSample.objects.get(outcome_id=answered)
+    assert (entry.action, entry.object_type, entry.object_id, entry.details) == (
+        "audit_sample.attested",
+        "auditsample",
+        str(sample.pk),
+        {"outcome_id": answered},
+    )
+    assert entry.actor == sample.answered_by
 
 
 def test_attesting_an_outcome_that_was_not_sampled_is_404_not_sampled(scene: Scene) -> None:
