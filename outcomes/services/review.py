@@ -414,7 +414,11 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
                 action="dispute.opened",
                 target=dispute,
                 at=now,
-                details={"outcome_id": outcome.pk, "reason": reason, "deadline": dispute.deadline.isoformat()},
+                details={
+                    "outcome_id": outcome.pk,
+                    "reason": reason,
+                    "deadline": dispute.deadline.isoformat(),
+                },
             )
     except IntegrityError:
         raise Conflict("This outcome is already disputed.", code="already_disputed") from None

@@ -384,6 +384,8 @@ def test_disputes_are_listed_newest_first_and_filtered_by_status(scene: Scene, c
     assert listed(status="expired_credited") == []
     bad = ingest.api.client.get("/api/v1/disputes", {"status": "lost"})
     assert field_error_codes(assert_error(bad, 400, "validation_error")) == {"status": ["invalid_choice"]}
+    # The customer's answer is its view of the dispute (outcomes.trail): without who at the vendor
+    # resolves it nor the vendor's evidence, which the vendor's list carries.
     assert newer == {
         "id": newer["id"],
         "outcome_id": second,
@@ -393,10 +395,10 @@ def test_disputes_are_listed_newest_first_and_filtered_by_status(scene: Scene, c
         "opened_by": newer["opened_by"],
         "deadline": "2026-06-15T13:00:00Z",
         "response": "",
-        "response_evidence": {},
         "resolved_at": None,
-        "resolved_by": "",
     }
+    vendor_row = ingest.api.client.get("/api/v1/disputes", {"status": "open"}).json()["results"][0]
+    assert vendor_row == {**newer, "response_evidence": {}, "resolved_by": ""}
     assert newer["opened_by"].startswith("api_key:")
     assert make_vendor_api().client.get("/api/v1/disputes").json()["results"] == []
 
@@ -614,8 +616,31 @@ def test_the_outcome_trail_shows_events_verdicts_transitions_decisions_dispute_a
         "attested",
         "2026-06-15T12:00:00Z",
     )
-    # The customer reads the very same trail of its own outcome.
-    assert customer.get(f"/api/v1/customer/outcomes/{outcome_id}").json() == trail
+    # The customer reads the same trail of its own outcome less what is the vendor's own
+    # (tests/outcomes/test_customer_trail.py has the rule in full).
+    theirs = customer.get(f"/api/v1/customer/outcomes/{outcome_id}").json()
+    assert theirs == {
+        **trail,
+        "raw_events": [{k: v for k, v in e.items() if k != "delivery_id"} for e in trail["raw_events"]],
+        "verdicts": [
+            {
+                **v,
+                "facts": {}
+                if v["decision"] == "flag"
+                else {
+                    k: f
+                    for k, f in v["facts"].items()
+                    if k not in ("flag_facts", "decided_by", "resolved_by")
+                },
+            }
+            for v in trail["verdicts"]
+        ],
+        "transitions": [{k: v for k, v in t.items() if k != "actor"} for t in trail["transitions"]],
+        "review_decisions": [{k: v for k, v in d.items() if k != "actor"} for d in trail["review_decisions"]],
+        "dispute": {
+            k: v for k, v in trail["dispute"].items() if k not in ("resolved_by", "response_evidence")
+        },
+    }
 
 
 # --- isolation --------------------------------------------------------------------------------
@@ -654,6 +679,7 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("POST", "/api/v1/customer/outcomes/1/attest"),
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),
+        ("POST", "/api/v1/customer/invoices/1/contest"),
         ("GET", "/api/v1/customer/invoices/1/credit-notes"),
         ("GET", "/api/v1/customer/invoices/1/share-links"),
         ("POST", "/api/v1/customer/invoices/1/share-links"),
