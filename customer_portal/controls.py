@@ -32,13 +32,13 @@ from contracts.models import (
     WebhookSource,
 )
 from contracts.services import credentials
+from contracts.forms.settings import customer_member_form
 from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
 from core.errors import DomainError, ValidationFailed
 from core.events import CUSTOMER
 from core.forms import Form, Input, bind, errors_of, serializer_errors
 from core.portal import add_domain_errors, remember_form_sent
-from customer_portal.people import people_of
 from customer_portal.portal import (
     CustomerPortalRequest,
     customer_portal_actor,
@@ -160,13 +160,16 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
     return rows
 
 
-def _settings(
+def settings_render(
     request: CustomerPortalRequest,
     *,
     status: int = 200,
     cap_form: CapForm | None = None,
     forms_sent: dict[str, Any] | None = None,
+    person_form: Form | None = None,
 ) -> HttpResponse:
+    """The Settings page; with the form that was sent (`cap_form`, `forms_sent`, `person_form`) bound to
+    its values and errors."""
     customer = request.customer
     member_ids = {m.user_id for m in customer.memberships.all()}
     return render(
@@ -188,15 +191,16 @@ def _settings(
             "event_types": [item for item in EVENT_TYPES if CUSTOMER in item.audiences],
             "chosen_event_types": (forms_sent or {}).get("values", {}).get("event_types", []),
             "now": timezone.now(),
-            "people": people_of(request),
+            "people": contract_selectors.customer_member_list(customer=customer),
             "person_roles": CustomerRole.choices,
+            "person_form": person_form or customer_member_form(),
             **_forms(forms_sent or {}),
         },
         status=status,
     )
 
 
-settings_page = customer_portal_view(_settings)
+settings_page = customer_portal_view(settings_render)
 
 
 def _is_admin(request: CustomerPortalRequest) -> bool:
@@ -205,7 +209,7 @@ def _is_admin(request: CustomerPortalRequest) -> bool:
 
 def _again(request: CustomerPortalRequest, body: dict[str, Any], status: int) -> HttpResponse:
     """The settings page again, with the errors of the form that was sent."""
-    return _settings(request, status=status, **body)
+    return settings_render(request, status=status, **body)
 
 
 @require_POST

@@ -114,3 +114,29 @@ def test_another_customers_person_is_a_404_and_nothing_changes() -> None:
         )
     their_membership.refresh_from_db()
     assert their_membership.role == CustomerRole.VIEWER
+
+
+def test_an_invitation_with_errors_shows_them_on_the_form_and_invites_no_one() -> None:
+    customer = CustomerFactory.create()
+    admin = make_customer_member(customer=customer, role=CustomerRole.ADMIN)
+    client = signed_in(admin)
+    before = CustomerMembership.objects.count()
+
+    bad = client.post(PEOPLE, {"email": "not an email", "role": "owner"})
+
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "2 problems to fix" in page
+    # Each error beside its input, the typed values kept, the form open.
+    email_errors = re.search(r'id="[^"]*email-errors">(.*?)</ul>', page, re.S)
+    role_errors = re.search(r'id="[^"]*role-errors">(.*?)</ul>', page, re.S)
+    assert email_errors is not None and "<li>" in email_errors.group(1)
+    assert role_errors is not None and "<li>" in role_errors.group(1)
+    assert 'value="not an email"' in page
+    assert "<details open>" in page
+    already = client.post(PEOPLE, {"email": admin.user.email, "role": "viewer"})
+    assert already.status_code == 400
+    assert "already" in already.content.decode()
+    assert CustomerMembership.objects.count() == before
+    assert not mail.outbox
+    assert not AuditEntry.objects.filter(action__startswith="customer_member").exists()
