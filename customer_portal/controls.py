@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
 from contracts.api.serializers import ApiKeyCreateIn, CustomerWebhookSourceCreateIn, RotateSecretIn
+from contracts.forms.settings import customer_member_form
 from contracts.models import (
     ApiKey,
     Contract,
@@ -32,7 +33,6 @@ from contracts.models import (
     WebhookSource,
 )
 from contracts.services import credentials
-from contracts.forms.settings import customer_member_form
 from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
 from core.errors import DomainError, ValidationFailed

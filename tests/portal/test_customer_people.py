@@ -128,10 +128,10 @@ def test_an_invitation_with_errors_shows_them_on_the_form_and_invites_no_one() -
     page = bad.content.decode()
     assert "2 problems to fix" in page
     # Each error beside its input, the typed values kept, the form open.
-    email_errors = re.search(r'id="[^"]*email-errors">(.*?)</ul>', page, re.S)
-    role_errors = re.search(r'id="[^"]*role-errors">(.*?)</ul>', page, re.S)
-    assert email_errors is not None and "<li>" in email_errors.group(1)
-    assert role_errors is not None and "<li>" in role_errors.group(1)
+    for name in ("email", "role"):
+        errors = re.search(rf'id="[^"]*{name}-errors">(.*?)</ul>', page, re.S)
+        assert errors is not None, name
+        assert "<li>" in errors.group(1), name
     assert 'value="not an email"' in page
     assert "<details open>" in page
     already = client.post(PEOPLE, {"email": admin.user.email, "role": "viewer"})

@@ -80,7 +80,8 @@ def test_an_invitation_with_errors_shows_them_beside_the_inputs_of_the_customers
     assert "2 problems to fix" in page
     for name in ("email", "role"):
         errors = re.search(rf'id="[^"]*{name}-errors">(.*?)</ul>', page, re.S)
-        assert errors is not None and "<li>" in errors.group(1), name
+        assert errors is not None, name
+        assert "<li>" in errors.group(1), name
     assert 'value="nope"' in page
     assert not CustomerMembership.objects.exists()
     assert not mail.outbox
