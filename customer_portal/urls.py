@@ -52,6 +52,18 @@ urlpatterns = [
     path("settings/sources/<str:source_id>/approve/", controls.source_approve_page, name="source-approve"),
     path("settings/sources/<str:source_id>/rotate/", controls.source_rotate_page, name="source-rotate"),
     path("settings/endpoints/", controls.endpoint_create_page, name="endpoint-create"),
+    path("settings/endpoints/<str:endpoint_id>/", controls.endpoint_detail_page, name="endpoint-detail"),
+    path("settings/endpoints/<str:endpoint_id>/edit/", controls.endpoint_edit_page, name="endpoint-edit"),
+    path(
+        "settings/endpoints/<str:endpoint_id>/resend-since/",
+        controls.endpoint_resend_since_page,
+        name="endpoint-resend-since",
+    ),
+    path(
+        "settings/endpoints/<str:endpoint_id>/deliveries/<str:delivery_id>/resend/",
+        controls.endpoint_delivery_resend_page,
+        name="endpoint-delivery-resend",
+    ),
     path(
         "settings/endpoints/<str:endpoint_id>/<str:action>/",
         controls.endpoint_action_page,
