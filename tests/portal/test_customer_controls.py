@@ -88,6 +88,8 @@ def test_an_amount_cap_is_typed_in_the_contracts_currency_and_refused_when_bad()
     page = admin.get(SETTINGS).content.decode()
     assert "your cap: 60 and 50.00 USD billed" in page
     assert 'value="50.00"' in page  # shown back in major units
+    detail = admin.get(f"/customer/contracts/{ingest.contract.pk}/").content.decode()
+    assert "<code>ticket.resolved</code>: 60 and 50.00 USD billed per period, alerts at 80%" in detail
 
 
 def test_approvers_and_viewers_read_the_settings_but_change_nothing() -> None:
