@@ -9,7 +9,8 @@ amount cap (outcomes.services.caps) with the same functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -107,9 +108,15 @@ def rated_amount_minor(pricing: dict[str, Any], outcomes: Sequence[Priced], curr
             (percentage_fee_minor(pricing, o.value_minor or 0) * o.price_percent / 100 for o in outcomes),
             ZERO,
         )
+    return units_amount_minor(pricing, Counter(o.price_percent for o in outcomes), currency)
+
+
+def units_amount_minor(pricing: dict[str, Any], shares: Mapping[int, int], currency: str) -> Decimal:
+    """The exact amount, in minor units, of units priced together by count (per unit, tiers, packages),
+    `shares[p]` of them billed at p percent of the price: each share's count rated on its own."""
     total = ZERO
-    for percent in sorted({o.price_percent for o in outcomes}):
-        count = sum(1 for o in outcomes if o.price_percent == percent)
+    for percent in sorted(shares):
+        count = shares[percent]
         total += (
             sum((major_to_minor(s.amount, currency) for s in rate_units(pricing, count)), ZERO)
             * percent

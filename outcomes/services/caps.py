@@ -3,92 +3,22 @@ and rule 11a, the customer's own caps at or below it, in units and in amount (ou
 
 Applied by the verification pipeline last, to an outcome about to become billable, under a lock: one
 locked count of the period's billable and billed outcomes serves both caps; when the customer caps the
-amount, the same locked outcomes are priced as settlement rates them (contracts.terms.rating).
+amount, the same locked outcomes are priced as settlement rates them (outcomes.services.cap_amounts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import NamedTuple
 
-from contracts.models import Contract, OutcomeType
 from contracts.periods import Period, period_at
-from contracts.terms.rating import rated_amount_minor
-from outcomes.models import CapCounter, Decision, Outcome, OutcomeState
+from outcomes.models import CapCounter, Decision, Outcome
 from outcomes.rules.base import OutcomeFacts, Verdict, accept, iso
 from outcomes.rules.customer_caps import AmountUse
+from outcomes.services.cap_amounts import COUNTED, PeriodAmount, PricedRow, period_amount_read
 
 CAP_EXCEEDED = "cap_exceeded"
-# The states whose outcomes a cap counts: billable and billed.
-COUNTED = [OutcomeState.BILLABLE, OutcomeState.BILLED]
-
-
-class PricedRow(NamedTuple):
-    """What pricing reads of an outcome counted against the customer's amount cap (as settlement's Billable)."""
-
-    version_id: int
-    price_percent: int
-    value_minor: int | None
-
-
-@dataclass
-class PeriodAmount:
-    """The outcomes of a contract's type in a period that its customer's amount cap counts (billable and
-    billed, by id, in billing order), with the type's terms in each version that prices them."""
-
-    rows: dict[int, PricedRow]
-    types: dict[int, OutcomeType]  # by version id, with its version
-    currency: str
-
-    def amount(self, *, without: int | None = None, plus: PricedRow | None = None) -> Decimal:
-        """The exact amount, in minor units, these outcomes bill (less `without`, plus `plus` as the latest)."""
-        rows = [row for pk, row in self.rows.items() if pk != without]
-        return rated_period_amount([*rows, *([plus] if plus else [])], self.types, self.currency)
-
-
-def rated_period_amount(rows: Iterable[PricedRow], types: dict[int, OutcomeType], currency: str) -> Decimal:
-    """What these outcomes of one type bill, as the invoice's usage lines rate them
-    (settlement.invoicing.usage.rated_lines): per version in version order, the free allowance first (the
-    first version's, across versions), then each version's pricing (contracts.terms.rating)."""
-    groups: dict[int, list[PricedRow]] = defaultdict(list)
-    for row in rows:
-        groups[row.version_id].append(row)
-    total, free_left = Decimal(0), None
-    for version_id in sorted(groups, key=lambda pk: types[pk].version.number):
-        outcome_type, members = types[version_id], groups[version_id]
-        if outcome_type.pricing_model != "percentage":
-            free_left = outcome_type.free_units if free_left is None else free_left
-            members, free_left = members[free_left:], max(0, free_left - len(members))
-        total += rated_amount_minor(outcome_type.pricing, members, currency)
-    return total
-
-
-def period_amount_read(*, contract: Contract, outcome_type_key: str, period: Period) -> PeriodAmount:
-    """The outcomes of one type in one period of a contract its customer's amount cap counts, priced."""
-    rows = {
-        pk: PricedRow(version_id, price_percent, value_minor)
-        for pk, version_id, price_percent, value_minor in Outcome.objects.filter(
-            contract_id=contract.pk,
-            outcome_type_key=outcome_type_key,
-            occurred_at__gte=period.start,
-            occurred_at__lt=period.end,
-            state__in=COUNTED,
-            version_id__isnull=False,
-        )
-        .order_by("billable_at", "id")
-        .values_list("id", "version_id", "price_percent", "value_minor")
-    }
-    types = {
-        outcome_type.version_id: outcome_type
-        for outcome_type in OutcomeType.objects.filter(
-            version__contract_id=contract.pk, key=outcome_type_key
-        ).select_related("version")
-    }
-    return PeriodAmount(rows, types, contract.currency)
 
 
 @dataclass
@@ -102,9 +32,7 @@ class Admitted:
     def admit(self, outcome: Outcome, usage: CapUsage) -> None:
         self.units[usage.counter_id] += 1
         if usage.priced is not None:
-            period = self.periods[usage.counter_id]
-            period.rows.pop(outcome.pk, None)
-            period.rows[outcome.pk] = usage.priced
+            self.periods[usage.counter_id].add(outcome.pk, usage.priced)
 
 
 @dataclass(frozen=True)

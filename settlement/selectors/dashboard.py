@@ -21,7 +21,7 @@ from contracts.terms import currency_exponent
 from contracts.terms.rating import round_minor
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
-from outcomes.services.caps import period_amount_read
+from outcomes.services.cap_amounts import period_amount_read
 from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
 from settlement.invoicing.lines import drafts_rate
 from settlement.models import (

@@ -1,6 +1,7 @@
-"""The customer's amount cap prices a period's outcomes as the invoice will (outcomes.services.caps): the
-same amount as settlement's usage lines for any pricing, free allowance and share of the price; and the
-n-th outcome's price under graduated tiers is its tier's."""
+"""The customer's amount cap prices a period's outcomes as the invoice will (outcomes.services.cap_amounts):
+the same amount as settlement's usage lines for any pricing, free allowance and share of the price, whether
+summarized at once or one outcome at a time; and the n-th outcome's price under graduated tiers is its
+tier's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.models import Contract, ContractVersion, OutcomeType
-from outcomes.services.caps import PricedRow, rated_period_amount
+from outcomes.services.cap_amounts import PeriodAmount, PricedRow, rated_period_amount
 from settlement.invoicing.drafts import Billable
 from settlement.invoicing.usage import rated_lines
 
@@ -91,3 +92,25 @@ def test_the_nth_outcomes_price_is_its_tiers_after_the_free_allowance(
                 break
             lower = tier["up_to"]
     assert price == expected * 100  # in cents
+
+
+@given(st.lists(st.tuples(pricings(), st.integers(0, 5)), min_size=2, max_size=2), rows, st.data())
+def test_counting_one_outcome_at_a_time_prices_as_counting_them_at_once(
+    versions: list[tuple[dict[str, Any], int]], drawn: list[tuple[int, int, int]], data: st.DataObject
+) -> None:
+    types = terms(versions)
+    priced = [PricedRow(version, percent, value) for version, percent, value in drawn]
+    period = PeriodAmount({}, types, "USD")
+    for pk, row in enumerate(priced):
+        before = period.amount()
+        with_it = period.amount(plus=row)
+        period.add(pk, row)
+        assert period.amount() == with_it
+        assert period.amount(without=pk) == before  # the latest taken out again
+    assert period.amount() == rated_period_amount(priced, types, "USD")
+    if priced:
+        # An outcome counted already and admitted again (its time moved) bills as the latest.
+        moved = data.draw(st.integers(0, len(priced) - 1))
+        period.add(moved, priced[moved])
+        reordered = [row for pk, row in enumerate(priced) if pk != moved] + [priced[moved]]
+        assert period.amount() == rated_period_amount(reordered, types, "USD")
