@@ -526,9 +526,9 @@ class CustomerCap(models.Model):
         ordering = ["contract", "outcome_type_key"]
 
     def __str__(self) -> str:
-        limits = [f"{self.max_units} units" if self.max_units is not None else ""]
-        limits.append(f"{self.max_amount_minor} minor" if self.max_amount_minor is not None else "")
-        return f"{self.contract} {self.outcome_type_key} <= {' and '.join(x for x in limits if x)}"
+        units = [] if self.max_units is None else [f"{self.max_units} units"]
+        amount = [] if self.max_amount_minor is None else [f"{self.max_amount_minor} minor units"]
+        return f"{self.contract} {self.outcome_type_key} <= {' and '.join(units + amount)}"
 
     def threshold_units(self, percent: int) -> int:
         """`percent` of the unit cap, rounded up: an alert is reached at that percent, not below."""
