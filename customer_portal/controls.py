@@ -1,4 +1,4 @@
-"""The customer's own controls (Settings): its caps and alerts per contract and outcome type, the webhook
+"""The customer's own controls (Settings): its caps (units, amount) and alerts per contract and outcome type, the webhook
 sources of its system of record (create, approve one the vendor created, rotate), the endpoints it
 registered for its events (each endpoint's own page: customer_portal.endpoints), and its API keys. Admins
 change them; approvers and viewers read them.
@@ -38,7 +38,7 @@ from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
 from core.errors import DomainError, ValidationFailed
 from core.events import CUSTOMER
-from core.forms import Form, Input, bind, errors_of, serializer_errors
+from core.forms import Form, Input, bind, errors_of, money_text, serializer_errors
 from core.portal import add_domain_errors, remember_form_sent
 from customer_portal.portal import (
     CustomerPortalRequest,
@@ -61,8 +61,17 @@ SETTINGS = "customer:settings"
 
 
 class CapForm(forms.Form):
+    """A cap of the customer's own: units, an amount in major units of the contract's currency, or both."""
+
     max_units = forms.IntegerField(
-        label="Most per period", min_value=0, max_value=2_147_483_647, help_text="0: every one waits for you"
+        label="Most per period",
+        min_value=0,
+        max_value=2_147_483_647,
+        required=False,
+        help_text="outcomes; 0: every one waits for you",
+    )
+    max_amount = forms.DecimalField(
+        label="Most billed per period", min_value=0, max_digits=15, required=False, help_text="e.g. 500.00"
     )
     alert_percents = forms.CharField(
         label="Alerts at (%)", required=False, max_length=60, help_text="e.g. 50, 80, 100"
@@ -128,6 +137,14 @@ def _cap_prefix(contract: Contract, key: str) -> str:
     return f"cap-{contract.pk.hex[:8]}-{key.replace('.', '-')}"
 
 
+def _cap_form(
+    contract: Contract, key: str, *, data: Any = None, initial: dict[str, Any] | None = None
+) -> CapForm:
+    form = CapForm(data, prefix=_cap_prefix(contract, key), initial=initial)
+    form.fields["max_amount"].label = f"Most billed per period ({contract.currency})"
+    return form
+
+
 def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> list[CapRow]:
     """One form per outcome type of each contract's terms in force now (a contract not started yet: its
     latest), with the customer's cap on it if set; `bound` replaces the one that was sent."""
@@ -148,12 +165,16 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
             form = (
                 bound
                 if bound is not None and bound.prefix == prefix
-                else CapForm(
-                    prefix=prefix,
+                else _cap_form(
+                    contract,
+                    outcome_type.key,
                     initial={}
                     if cap is None
                     else {
                         "max_units": cap.max_units,
+                        "max_amount": None
+                        if cap.max_amount_minor is None
+                        else money_text(cap.max_amount_minor, contract.currency),
                         "alert_percents": ", ".join(map(str, cap.alert_percents)),
                     },
                 )
@@ -217,13 +238,14 @@ def cap_set_page(request: CustomerPortalRequest, contract_id: str, outcome_type:
     contract = contract_selectors.contract_get_with_terms_for_customer(
         customer=request.customer, contract_id=contract_id
     )
-    form = CapForm(request.POST, prefix=_cap_prefix(contract, outcome_type))
+    form = _cap_form(contract, outcome_type, data=request.POST)
     if form.is_valid():
         try:
             customer_cap_set(
                 contract=contract,
                 outcome_type_key=outcome_type,
                 max_units=form.cleaned_data["max_units"],
+                max_amount=form.cleaned_data["max_amount"],
                 alert_percents=form.cleaned_data["alert_percents"],
                 actor=customer_portal_actor(request),
             )

@@ -8,30 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.models import Contract, ContractVersion, OutcomeType
+from contracts.terms.rating import rated_amount_minor
 from settlement.invoicing.drafts import CONTRACT_CAP_KEY, ZERO, Billable, LineDraft
 from settlement.invoicing.usage import rated_lines
-from settlement.money import major_to_minor
-from settlement.rating import percentage_fee_minor, rate_units
-
-
-def _rated_amount(outcome_type: OutcomeType, outcomes: list[Billable], currency: str) -> Decimal:
-    if outcome_type.pricing_model == "percentage":
-        return sum(
-            (
-                percentage_fee_minor(outcome_type.pricing, o.value_minor or 0) * o.price_percent / 100
-                for o in outcomes
-            ),
-            ZERO,
-        )
-    total = ZERO
-    for percent in sorted({o.price_percent for o in outcomes}):
-        count = sum(1 for o in outcomes if o.price_percent == percent)
-        total += (
-            sum((major_to_minor(s.amount, currency) for s in rate_units(outcome_type.pricing, count)), ZERO)
-            * percent
-            / 100
-        )
-    return total
 
 
 def _within_amount_cap(
@@ -39,12 +18,12 @@ def _within_amount_cap(
 ) -> tuple[list[Billable], list[Billable]]:
     """The longest billing-order prefix whose rated amount stays within the type's amount cap."""
     cap = outcome_type.cap_amount_minor
-    if cap is None or _rated_amount(outcome_type, outcomes, currency) <= cap:
+    if cap is None or rated_amount_minor(outcome_type.pricing, outcomes, currency) <= cap:
         return outcomes, []
     low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
     while high - low > 1:
         middle = (low + high) // 2
-        if _rated_amount(outcome_type, outcomes[:middle], currency) <= cap:
+        if rated_amount_minor(outcome_type.pricing, outcomes[:middle], currency) <= cap:
             low = middle
         else:
             high = middle
