@@ -38,7 +38,16 @@ from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
 from core.errors import DomainError, ValidationFailed
 from core.events import CUSTOMER
-from core.forms import Form, Input, bind, errors_of, money_text, serializer_errors
+from core.forms import (
+    Form,
+    Input,
+    MalformedInput,
+    bind,
+    errors_of,
+    money_minor,
+    money_text,
+    serializer_errors,
+)
 from core.portal import add_domain_errors, remember_form_sent
 from customer_portal.portal import (
     CustomerPortalRequest,
@@ -70,12 +79,27 @@ class CapForm(forms.Form):
         required=False,
         help_text="outcomes; 0: every one waits for you",
     )
-    max_amount = forms.DecimalField(
-        label="Most billed per period", min_value=0, max_digits=15, required=False, help_text="e.g. 500.00"
+    max_amount_minor = forms.CharField(
+        label="Most billed per period", required=False, max_length=24, help_text="e.g. 500.00"
     )
     alert_percents = forms.CharField(
         label="Alerts at (%)", required=False, max_length=60, help_text="e.g. 50, 80, 100"
     )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["max_amount_minor"].label = f"Most billed per period ({currency})"
+
+    def clean_max_amount_minor(self) -> int | None:
+        """The amount typed in major units of the contract's currency, as the service's minor units."""
+        text = self.cleaned_data["max_amount_minor"].strip()
+        if not text:
+            return None
+        try:
+            return money_minor(text, self.currency)
+        except MalformedInput as exc:
+            raise forms.ValidationError(str(exc), code="invalid_amount") from None
 
     def clean_alert_percents(self) -> list[int]:
         text = self.cleaned_data["alert_percents"].replace(",", " ").split()
@@ -140,9 +164,7 @@ def _cap_prefix(contract: Contract, key: str) -> str:
 def _cap_form(
     contract: Contract, key: str, *, data: Any = None, initial: dict[str, Any] | None = None
 ) -> CapForm:
-    form = CapForm(data, prefix=_cap_prefix(contract, key), initial=initial)
-    form.fields["max_amount"].label = f"Most billed per period ({contract.currency})"
-    return form
+    return CapForm(data, prefix=_cap_prefix(contract, key), initial=initial, currency=contract.currency)
 
 
 def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> list[CapRow]:
@@ -172,7 +194,7 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
                     if cap is None
                     else {
                         "max_units": cap.max_units,
-                        "max_amount": None
+                        "max_amount_minor": None
                         if cap.max_amount_minor is None
                         else money_text(cap.max_amount_minor, contract.currency),
                         "alert_percents": ", ".join(map(str, cap.alert_percents)),
@@ -245,7 +267,7 @@ def cap_set_page(request: CustomerPortalRequest, contract_id: str, outcome_type:
                 contract=contract,
                 outcome_type_key=outcome_type,
                 max_units=form.cleaned_data["max_units"],
-                max_amount=form.cleaned_data["max_amount"],
+                max_amount_minor=form.cleaned_data["max_amount_minor"],
                 alert_percents=form.cleaned_data["alert_percents"],
                 actor=customer_portal_actor(request),
             )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contracts.models import CustomerCap
+from contracts.terms import MAX_MINOR_AMOUNT
 from core.currencies import minor_units_help
-from core.forms import money_text
 from outcomes.models import (
     AuditSample,
     Delivery,
@@ -392,21 +391,19 @@ class CustomerCapIn(serializers.Serializer[None]):
         help_text=(
             "The most outcomes of the type billed per period without the customer's approval; at most the "
             "contract's own cap for the type (400 above_contract_cap). 0: every one waits for approval; "
-            "null or absent: no unit cap. At least one of max_units and max_amount (400 cap_required)."
+            "null or absent: no unit cap. At least one of max_units and max_amount_minor (400 cap_required)."
         ),
     )
-    max_amount = serializers.DecimalField(
-        max_digits=15,
-        decimal_places=None,
-        min_value=Decimal(0),
+    max_amount_minor = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_MINOR_AMOUNT,
         required=False,
         allow_null=True,
         default=None,
-        help_text=(
-            "The most the type's outcomes bill per period without the customer's approval, in major units "
-            'of the contract\'s currency ("500.00" USD; no more decimals than the currency has: 400 '
-            "invalid_amount), stored exactly in minor units; at most the contract's amount caps, the "
-            "type's and the contract's (400 above_contract_cap). Null or absent: no amount cap."
+        help_text=minor_units_help(
+            "The most the type's outcomes bill per period without the customer's approval; at most the "
+            "contract's amount caps, the type's and the contract's (400 above_contract_cap). Null or absent: "
+            "no amount cap."
         ),
     )
     alert_percents = serializers.ListField(
@@ -414,7 +411,7 @@ class CustomerCapIn(serializers.Serializer[None]):
         max_length=10,
         required=False,
         default=list,
-        help_text="Percents of max_units and of max_amount; each reached sends customer_cap.threshold_reached "
+        help_text="Percents of max_units and of max_amount_minor; each reached sends customer_cap.threshold_reached "
         "(units) or customer_cap.amount_threshold_reached (amount) once per period.",
     )
 
@@ -425,9 +422,6 @@ class CustomerCapIn(serializers.Serializer[None]):
 class CustomerCapOut(serializers.ModelSerializer[CustomerCap]):
     contract_id = serializers.UUIDField(read_only=True)
     outcome_type = serializers.CharField(source="outcome_type_key")
-    max_amount = serializers.SerializerMethodField(
-        help_text="max_amount_minor in major units of currency, as a decimal string; null: no amount cap."
-    )
     currency = serializers.CharField(source="contract.currency", read_only=True)
 
     class Meta:
@@ -436,7 +430,6 @@ class CustomerCapOut(serializers.ModelSerializer[CustomerCap]):
             "contract_id",
             "outcome_type",
             "max_units",
-            "max_amount",
             "max_amount_minor",
             "currency",
             "alert_percents",
@@ -446,8 +439,3 @@ class CustomerCapOut(serializers.ModelSerializer[CustomerCap]):
         extra_kwargs = {
             "max_amount_minor": {"help_text": minor_units_help("The amount cap; null: none.")},
         }
-
-    def get_max_amount(self, cap: CustomerCap) -> str | None:
-        if cap.max_amount_minor is None:
-            return None
-        return money_text(cap.max_amount_minor, cap.contract.currency)

@@ -299,7 +299,7 @@ class CustomerContractCapApi(CustomerApiView):
         responses=CustomerCapOut,
         description=(
             "Set or change the customer's own cap on an outcome type, per billing period: a count of "
-            "outcomes, an amount in major units of the contract's currency, or both; each at or below the "
+            "outcomes, an amount in minor units of the contract's currency (max_amount_minor), or both; each at or below the "
             "contract's (400 above_contract_cap). Past it, an outcome is flagged customer_cap_exceeded "
             "for the customer's approval instead of being billed; raising the cap releases what it held."
         ),

@@ -5,7 +5,6 @@ outcomes it held at once (they are evaluated again)."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +13,7 @@ from contracts import selectors as contract_selectors
 from contracts.audit import audit_record
 from contracts.models import Contract, ContractVersion, CustomerCap, OutcomeType
 from contracts.terms import MAX_MINOR_AMOUNT
-from core.currencies import major_units, minor_units
+from core.currencies import major_units
 from core.errors import NotFound, ValidationFailed
 from outcomes.models import Decision, Outcome, OutcomeState
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, CustomerCaps
@@ -33,21 +32,6 @@ def _outcome_type(contract: Contract, outcome_type_key: str, now: dt.datetime) -
     if outcome_type is None:
         raise NotFound(f"Contract {contract.reference} has no outcome type {outcome_type_key!r} in force.")
     return outcome_type
-
-
-def _amount_minor(amount: Decimal, currency: str) -> int:
-    """An amount typed in major units as minor units, exactly, or the field's error."""
-    try:
-        minor = minor_units(amount, currency)
-    except ValueError as exc:
-        raise ValidationFailed.on_field("max_amount", "invalid_amount", str(exc)) from None
-    if not 0 <= minor <= MAX_MINOR_AMOUNT:
-        raise ValidationFailed.on_field(
-            "max_amount",
-            "invalid_amount",
-            f"An amount from 0 to {major_units(MAX_MINOR_AMOUNT, currency)} {currency}.",
-        )
-    return minor
 
 
 def _above_contract_caps(
@@ -78,7 +62,7 @@ def _above_contract_caps(
         if max_amount_minor is not None and max_amount_minor > cap:
             errors.append(
                 (
-                    "max_amount",
+                    "max_amount_minor",
                     "above_contract_cap",
                     f"The contract caps {what} at {major_units(cap, contract.currency)} {contract.currency} "
                     f"per period: the customer's own cap may be at most that.",
@@ -93,18 +77,22 @@ def customer_cap_set(
     contract: Contract,
     outcome_type_key: str,
     max_units: int | None,
-    max_amount: Decimal | None = None,
+    max_amount_minor: int | None = None,
     alert_percents: list[int],
     actor: str,
     now: dt.datetime | None = None,
 ) -> CustomerCap:
     """Set (or change) the customer's own cap on one outcome type of its contract: a count of outcomes,
-    an amount in major units of the contract's currency (stored exactly in minor units; more decimals than
-    the currency has is `400 invalid_amount`), or both (neither: `400 cap_required`). Refused above the
-    contract's own caps in the terms in force (`400 above_contract_cap`, nothing stored)."""
+    an amount in minor units of the contract's currency, or both (neither: `400 cap_required`). Refused
+    above the contract's own caps in the terms in force (`400 above_contract_cap`, nothing stored)."""
     now = now or timezone.now()
     outcome_type = _outcome_type(contract, outcome_type_key, now)
-    max_amount_minor = None if max_amount is None else _amount_minor(max_amount, contract.currency)
+    if max_amount_minor is not None and not 0 <= max_amount_minor <= MAX_MINOR_AMOUNT:
+        raise ValidationFailed.on_field(
+            "max_amount_minor",
+            "invalid_amount",
+            f"An amount from 0 to {major_units(MAX_MINOR_AMOUNT, contract.currency)} {contract.currency}.",
+        )
     if max_units is None and max_amount_minor is None:
         raise ValidationFailed.on_field(
             "max_units", "cap_required", "Set a most per period in units, in amount, or both."

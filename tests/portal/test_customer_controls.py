@@ -68,12 +68,16 @@ def test_an_amount_cap_is_typed_in_the_contracts_currency_and_refused_when_bad()
     prefix = f"cap-{ingest.contract.pk.hex[:8]}-ticket-resolved"
 
     def amount(text: str, units: str = "") -> dict[str, str]:
-        return {f"{prefix}-max_units": units, f"{prefix}-max_amount": text, f"{prefix}-alert_percents": "80"}
+        return {
+            f"{prefix}-max_units": units,
+            f"{prefix}-max_amount_minor": text,
+            f"{prefix}-alert_percents": "80",
+        }
 
     assert "Most billed per period (USD)" in admin.get(SETTINGS).content.decode()
     for text, shown in [
         ("5.001", "USD has 2 decimal places."),
-        ("-1", "Ensure this value is greater than or equal to 0."),
+        ("-1", "An amount from 0 to "),
         ("100.01", "The contract caps ticket.resolved&#x27;s outcomes at 100.00 USD per period"),
         ("", "Set a most per period in units, in amount, or both."),
     ]:

@@ -95,11 +95,10 @@ def test_the_amount_cap_holds_what_would_bill_past_it_until_the_customer_approve
     customer = customer_api_client(contract.customer)
     url = f"/api/v1/customer/contracts/{contract.pk}/caps/{TYPE}"
     with time_machine.travel(MARCH + dt.timedelta(days=1), tick=False):
-        response = customer.put(url, {"max_amount": "2.50", "alert_percents": [50, 100]}, format="json")
+        response = customer.put(url, {"max_amount_minor": 250, "alert_percents": [50, 100]}, format="json")
     assert response.status_code == 200, response.content
-    assert {k: response.json()[k] for k in ("max_units", "max_amount", "max_amount_minor", "currency")} == {
+    assert {k: response.json()[k] for k in ("max_units", "max_amount_minor", "currency")} == {
         "max_units": None,
-        "max_amount": "2.50",
         "max_amount_minor": 250,
         "currency": "USD",
     }
@@ -178,11 +177,11 @@ def test_lowering_then_raising_the_amount_cap_releases_what_it_held() -> None:
     customer = customer_api_client(contract.customer)
     url = f"/api/v1/customer/contracts/{contract.pk}/caps/{TYPE}"
     with time_machine.travel(MARCH + dt.timedelta(days=1), tick=False):
-        assert customer.put(url, {"max_amount": "1.00"}, format="json").status_code == 200
+        assert customer.put(url, {"max_amount_minor": 100}, format="json").status_code == 200
     billable(ingest, 3, MARCH + dt.timedelta(days=2))
     assert ingest_outcomes(ingest).filter(state=OutcomeState.BILLABLE).count() == 1
     with time_machine.travel(MARCH + dt.timedelta(days=3), tick=False):
-        raised = customer.put(url, {"max_amount": "2.00", "max_units": 10}, format="json")
+        raised = customer.put(url, {"max_amount_minor": 200, "max_units": 10}, format="json")
     assert raised.status_code == 200, raised.content
     assert ingest_outcomes(ingest).filter(state=OutcomeState.BILLABLE).count() == 2
     with time_machine.travel(MARCH + dt.timedelta(days=3), tick=False):
@@ -205,18 +204,18 @@ def test_a_bad_amount_cap_is_refused_on_its_field_and_changes_nothing() -> None:
     customer = customer_api_client(contract.customer)
     url = f"/api/v1/customer/contracts/{contract.pk}/caps/{TYPE}"
     with time_machine.travel(MARCH + dt.timedelta(days=1), tick=False):
-        assert customer.put(url, {"max_amount": "5.00", "max_units": 20}, format="json").status_code == 200
+        assert customer.put(url, {"max_amount_minor": 500, "max_units": 20}, format="json").status_code == 200
         before = CustomerCap.objects.values().get()
         audited = AuditEntry.objects.filter(action="customer_cap.set").count()
         for body, field, code, message in [
-            ({"max_amount": "-1"}, "max_amount", "min_value", None),
-            ({"max_amount": "1.234"}, "max_amount", "invalid_amount", "USD has 2 decimal places."),
-            ({"max_amount": "abc"}, "max_amount", "invalid", None),
-            ({"max_amount": "10.01"}, "max_amount", "above_contract_cap", None),
-            ({"max_amount": "8.01"}, "max_amount", "above_contract_cap", None),
-            ({"max_units": 51, "max_amount": "1.00"}, "max_units", "above_contract_cap", None),
+            ({"max_amount_minor": -1}, "max_amount_minor", "min_value", None),
+            ({"max_amount_minor": 1.5}, "max_amount_minor", "invalid", None),
+            ({"max_amount_minor": "abc"}, "max_amount_minor", "invalid", None),
+            ({"max_amount_minor": 1_001}, "max_amount_minor", "above_contract_cap", None),
+            ({"max_amount_minor": 801}, "max_amount_minor", "above_contract_cap", None),
+            ({"max_units": 51, "max_amount_minor": 100}, "max_units", "above_contract_cap", None),
             ({}, "max_units", "cap_required", None),
-            ({"max_units": None, "max_amount": None}, "max_units", "cap_required", None),
+            ({"max_units": None, "max_amount_minor": None}, "max_units", "cap_required", None),
         ]:
             response = customer.put(url, body, format="json")
             assert response.status_code == 400, body
@@ -226,9 +225,11 @@ def test_a_bad_amount_cap_is_refused_on_its_field_and_changes_nothing() -> None:
                 assert error["message"] == message
             assert CustomerCap.objects.values().get() == before, body  # nothing stored changed
             assert AuditEntry.objects.filter(action="customer_cap.set").count() == audited
-        at_contracts = customer.put(url, {"max_amount": "8.01"}, format="json").json()
-        assert at_contracts["field_errors"]["max_amount"][0]["message"] == (
+        at_contracts = customer.put(url, {"max_amount_minor": 801}, format="json").json()
+        assert at_contracts["field_errors"]["max_amount_minor"][0]["message"] == (
             "The contract caps everything it bills at 8.00 USD per period: the customer's own cap may be at most that."
         )
-        assert customer.put(url, {"max_amount": "8"}, format="json").status_code == 200  # at the cap: allowed
+        assert (
+            customer.put(url, {"max_amount_minor": 800}, format="json").status_code == 200
+        )  # at the cap: allowed
     assert CustomerCap.objects.get().max_amount_minor == 800
