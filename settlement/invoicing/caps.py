@@ -14,16 +14,24 @@ from settlement.invoicing.usage import rated_lines
 
 
 def _within_amount_cap(
-    outcome_type: OutcomeType, outcomes: list[Billable], currency: str
+    outcome_type: OutcomeType, outcomes: list[Billable], currency: str, free: int
 ) -> tuple[list[Billable], list[Billable]]:
-    """The longest billing-order prefix whose rated amount stays within the type's amount cap."""
+    """The longest billing-order prefix whose rated amount stays within the type's amount cap; the first
+    `free` outcomes are the type's free allowance left, rated at nothing as the invoice rates them
+    (success fees have no free allowance)."""
     cap = outcome_type.cap_amount_minor
-    if cap is None or rated_amount_minor(outcome_type.pricing, outcomes, currency) <= cap:
+    if outcome_type.pricing_model == "percentage":
+        free = 0
+
+    def amount(prefix: list[Billable]) -> Decimal:
+        return rated_amount_minor(outcome_type.pricing, prefix[free:], currency)
+
+    if cap is None or amount(outcomes) <= cap:
         return outcomes, []
     low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
     while high - low > 1:
         middle = (low + high) // 2
-        if rated_amount_minor(outcome_type.pricing, outcomes[:middle], currency) <= cap:
+        if amount(outcomes[:middle]) <= cap:
             low = middle
         else:
             high = middle
@@ -44,9 +52,13 @@ def _within_type_caps(
         assert outcome.version_id is not None
         groups[(outcome.version_id, outcome.outcome_type_key)].append(outcome)
     over: set[int] = set()
+    free_left: dict[str, int] = {}  # per type across the period's versions, as usage.rated_lines counts it
     for version_id, key in sorted(groups, key=lambda g: (versions[g[0]].number, g[1])):
         outcome_type = types[(version_id, key)]
-        _, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency)
+        free = free_left.setdefault(key, outcome_type.free_units)
+        within, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency, free)
+        if outcome_type.pricing_model != "percentage":
+            free_left[key] -= min(free, len(within))
         if over_cap:
             entry = held.setdefault(key, {"outcomes": []})
             entry["outcomes"] += [o.pk for o in over_cap]
