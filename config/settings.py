@@ -317,6 +317,7 @@ SPECTACULAR_SETTINGS = {
         "FactSourceEnum": ["system_of_record", "earliest_event"],
         "WebhookSourceApprovalEnum": "contracts.models.WebhookSource.Approval",
         "InvoiceApprovalStatusEnum": "settlement.models.ApprovalStatus",
+        "DisputeStatusEnum": "outcomes.models.Dispute.Status",
     },
 }
 

@@ -483,18 +483,28 @@ class OutcomeType(models.Model):
 
 
 class CustomerCap(models.Model):
-    """The customer's own ceiling on one outcome type of a contract, per billing period, below the contract's.
+    """The customer's own ceilings on one outcome type of a contract, per billing period, below the
+    contract's: a count of outcomes (`max_units`), an amount they bill (`max_amount_minor`), or both.
 
     Set, changed and removed by the customer alone (its API key); the vendor reads it. An outcome that
-    would become billable past it is flagged `customer_cap_exceeded` for the customer's approval, not
-    billed (outcomes.services.caps). `alert_percents` announce `customer_cap.threshold_reached` to the
-    customer as the period's billable outcomes reach them.
+    would become billable past either is flagged `customer_cap_exceeded` for the customer's approval, not
+    billed (outcomes.services.caps). `alert_percents` announce `customer_cap.threshold_reached` (units) and
+    `customer_cap.amount_threshold_reached` (amount) to the customer as the period's billable outcomes
+    reach them.
     """
 
     id = models.BigAutoField(primary_key=True)
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="customer_caps")
     outcome_type_key = models.CharField(max_length=64)
-    max_units = models.PositiveIntegerField(help_text="0: every outcome of the type waits for approval.")
+    max_units = models.PositiveIntegerField(
+        null=True, blank=True, help_text="0: every outcome of the type waits for approval; null: no unit cap."
+    )
+    max_amount_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The most the type's outcomes bill per period, in minor units of the contract's currency;"
+        " null: no amount cap.",
+    )
     alert_percents = models.JSONField(default=list)
     set_by = models.CharField(max_length=200, help_text="api_key:<prefix> of the customer's key")
     set_at = models.DateTimeField()
@@ -504,15 +514,35 @@ class CustomerCap(models.Model):
             models.UniqueConstraint(
                 fields=["contract", "outcome_type_key"], name="customer_cap_unique_per_contract_type"
             ),
+            models.CheckConstraint(
+                condition=Q(max_units__isnull=False) | Q(max_amount_minor__isnull=False),
+                name="customer_cap_units_or_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_amount_minor__isnull=True) | Q(max_amount_minor__gte=0),
+                name="customer_cap_amount_gte_0",
+            ),
         ]
         ordering = ["contract", "outcome_type_key"]
 
     def __str__(self) -> str:
-        return f"{self.contract} {self.outcome_type_key} <= {self.max_units}"
+        units = [] if self.max_units is None else [f"{self.max_units} units"]
+        amount = [] if self.max_amount_minor is None else [f"{self.max_amount_minor} minor units"]
+        return f"{self.contract} {self.outcome_type_key} <= {' and '.join(units + amount)}"
 
     def threshold_units(self, percent: int) -> int:
-        """`percent` of the cap in units, rounded up: an alert is reached at that percent, not below."""
-        return -(-self.max_units * percent // 100)
+        """`percent` of the unit cap, rounded up: an alert is reached at that percent, not below."""
+        assert self.max_units is not None
+        return _percent_up(self.max_units, percent)
+
+    def threshold_amount_minor(self, percent: int) -> int:
+        """`percent` of the amount cap in minor units, rounded up, as the unit cap's."""
+        assert self.max_amount_minor is not None
+        return _percent_up(self.max_amount_minor, percent)
+
+
+def _percent_up(limit: int, percent: int) -> int:
+    return -(-limit * percent // 100)
 
 
 class AuditEntry(models.Model):

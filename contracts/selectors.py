@@ -130,7 +130,9 @@ def contract_get_with_terms_for_customer(*, customer: Customer, contract_id: str
 
 def customer_cap_list(*, contract: Contract) -> QuerySet[CustomerCap]:
     """The customer's own caps on a contract (rule 11a), by outcome type."""
-    return CustomerCap.objects.filter(contract=contract).order_by("outcome_type_key")
+    return (
+        CustomerCap.objects.filter(contract=contract).select_related("contract").order_by("outcome_type_key")
+    )
 
 
 def customer_cap_get(*, contract: Contract, outcome_type_key: str) -> CustomerCap:

@@ -1,6 +1,7 @@
-"""The customer's own controls (Settings): its caps and alerts per contract and outcome type, the webhook
+"""The customer's own controls (Settings): its caps (units, amount) and alerts per contract and outcome type, the webhook
 sources of its system of record (create, approve one the vendor created, rotate), the endpoints it
-registered for its events, and its API keys. Admins change them; approvers and viewers read them.
+registered for its events (each endpoint's own page: customer_portal.endpoints), and its API keys. Admins
+change them; approvers and viewers read them.
 
 Every change goes through the service the customer API calls, as the customer: a source created here is
 approved at once, approving one rotates its secret, a key created here records who created it. A secret
@@ -14,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors as contract_selectors
 from contracts.api.serializers import ApiKeyCreateIn, CustomerWebhookSourceCreateIn, RotateSecretIn
+from contracts.forms.settings import customer_member_form
 from contracts.models import (
     ApiKey,
     Contract,
@@ -36,20 +38,29 @@ from contracts.views.settings import NO_STORE, sent_before
 from contracts.views.sources import OVERLAPS
 from core.errors import DomainError, ValidationFailed
 from core.events import CUSTOMER
-from core.forms import Form, Input, bind, errors_of, serializer_errors
+from core.forms import (
+    Form,
+    Input,
+    MalformedInput,
+    bind,
+    errors_of,
+    money_minor,
+    money_text,
+    serializer_errors,
+)
 from core.portal import add_domain_errors, remember_form_sent
-from customer_portal.people import people_of
 from customer_portal.portal import (
     CustomerPortalRequest,
     customer_portal_actor,
     customer_portal_view,
+    is_customer_admin,
     require_customer_admin,
 )
 from notifications import selectors as notification_selectors
 from notifications.api.serializers import CustomerWebhookEndpointCreateIn
 from notifications.catalogue import EVENT_TYPES
 from notifications.models import Endpoint
-from notifications.services import deliveries, endpoints
+from notifications.services import endpoints
 from outcomes.services.customer_caps import customer_cap_remove, customer_cap_set
 
 SETTINGS = "customer:settings"
@@ -59,12 +70,36 @@ SETTINGS = "customer:settings"
 
 
 class CapForm(forms.Form):
+    """A cap of the customer's own: units, an amount in major units of the contract's currency, or both."""
+
     max_units = forms.IntegerField(
-        label="Most per period", min_value=0, max_value=2_147_483_647, help_text="0: every one waits for you"
+        label="Most per period",
+        min_value=0,
+        max_value=2_147_483_647,
+        required=False,
+        help_text="outcomes; 0: every one waits for you",
+    )
+    max_amount_minor = forms.CharField(
+        label="Most billed per period", required=False, max_length=24, help_text="e.g. 500.00"
     )
     alert_percents = forms.CharField(
         label="Alerts at (%)", required=False, max_length=60, help_text="e.g. 50, 80, 100"
     )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["max_amount_minor"].label = f"Most billed per period ({currency})"
+
+    def clean_max_amount_minor(self) -> int | None:
+        """The amount typed in major units of the contract's currency, as the service's minor units."""
+        text = self.cleaned_data["max_amount_minor"].strip()
+        if not text:
+            return None
+        try:
+            return money_minor(text, self.currency)
+        except MalformedInput as exc:
+            raise forms.ValidationError(str(exc), code="invalid_amount") from None
 
     def clean_alert_percents(self) -> list[int]:
         text = self.cleaned_data["alert_percents"].replace(",", " ").split()
@@ -126,6 +161,12 @@ def _cap_prefix(contract: Contract, key: str) -> str:
     return f"cap-{contract.pk.hex[:8]}-{key.replace('.', '-')}"
 
 
+def _cap_form(
+    contract: Contract, key: str, *, data: Any = None, initial: dict[str, Any] | None = None
+) -> CapForm:
+    return CapForm(data, prefix=_cap_prefix(contract, key), initial=initial, currency=contract.currency)
+
+
 def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> list[CapRow]:
     """One form per outcome type of each contract's terms in force now (a contract not started yet: its
     latest), with the customer's cap on it if set; `bound` replaces the one that was sent."""
@@ -146,12 +187,16 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
             form = (
                 bound
                 if bound is not None and bound.prefix == prefix
-                else CapForm(
-                    prefix=prefix,
+                else _cap_form(
+                    contract,
+                    outcome_type.key,
                     initial={}
                     if cap is None
                     else {
                         "max_units": cap.max_units,
+                        "max_amount_minor": None
+                        if cap.max_amount_minor is None
+                        else money_text(cap.max_amount_minor, contract.currency),
                         "alert_percents": ", ".join(map(str, cap.alert_percents)),
                     },
                 )
@@ -160,13 +205,16 @@ def _cap_rows(request: CustomerPortalRequest, bound: CapForm | None = None) -> l
     return rows
 
 
-def _settings(
+def settings_render(
     request: CustomerPortalRequest,
     *,
     status: int = 200,
     cap_form: CapForm | None = None,
     forms_sent: dict[str, Any] | None = None,
+    person_form: Form | None = None,
 ) -> HttpResponse:
+    """The Settings page; with the form that was sent (`cap_form`, `forms_sent`, `person_form`) bound to
+    its values and errors."""
     customer = request.customer
     member_ids = {m.user_id for m in customer.memberships.all()}
     return render(
@@ -174,7 +222,7 @@ def _settings(
         "customer_portal/controls/settings.html",
         {
             "section": "settings",
-            "is_admin": _is_admin(request),
+            "is_admin": is_customer_admin(request),
             "cap_rows": _cap_rows(request, cap_form),
             "sources": contract_selectors.webhook_source_list_for_customer(customer=customer).order_by(
                 "-created_at"
@@ -188,24 +236,21 @@ def _settings(
             "event_types": [item for item in EVENT_TYPES if CUSTOMER in item.audiences],
             "chosen_event_types": (forms_sent or {}).get("values", {}).get("event_types", []),
             "now": timezone.now(),
-            "people": people_of(request),
+            "people": contract_selectors.customer_member_list(customer=customer),
             "person_roles": CustomerRole.choices,
+            "person_form": person_form or customer_member_form(),
             **_forms(forms_sent or {}),
         },
         status=status,
     )
 
 
-settings_page = customer_portal_view(_settings)
-
-
-def _is_admin(request: CustomerPortalRequest) -> bool:
-    return request.customer_membership.role == CustomerRole.ADMIN
+settings_page = customer_portal_view(settings_render)
 
 
 def _again(request: CustomerPortalRequest, body: dict[str, Any], status: int) -> HttpResponse:
     """The settings page again, with the errors of the form that was sent."""
-    return _settings(request, status=status, **body)
+    return settings_render(request, status=status, **body)
 
 
 @require_POST
@@ -215,13 +260,14 @@ def cap_set_page(request: CustomerPortalRequest, contract_id: str, outcome_type:
     contract = contract_selectors.contract_get_with_terms_for_customer(
         customer=request.customer, contract_id=contract_id
     )
-    form = CapForm(request.POST, prefix=_cap_prefix(contract, outcome_type))
+    form = _cap_form(contract, outcome_type, data=request.POST)
     if form.is_valid():
         try:
             customer_cap_set(
                 contract=contract,
                 outcome_type_key=outcome_type,
                 max_units=form.cleaned_data["max_units"],
+                max_amount_minor=form.cleaned_data["max_amount_minor"],
                 alert_percents=form.cleaned_data["alert_percents"],
                 actor=customer_portal_actor(request),
             )
@@ -253,7 +299,8 @@ def cap_remove_page(request: CustomerPortalRequest, contract_id: str, outcome_ty
 # --- the system of record's webhook sources -----------------------------------------------------
 
 
-def _shown_once(request: CustomerPortalRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def shown_once(request: CustomerPortalRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A page that shows a secret or key once (never stored by a browser or a proxy)."""
     response = render(request, f"customer_portal/controls/{template}", {"section": "settings", **context})
     response["Cache-Control"] = NO_STORE
     return response
@@ -279,7 +326,7 @@ def source_create_page(request: CustomerPortalRequest) -> HttpResponse:
         by_customer=True,
     )
     remember_form_sent(request, reverse(SETTINGS) + "#sources")
-    return _shown_once(
+    return shown_once(
         request, "source_secret_once.html", {"source": source, "secret": secret, "how": "created"}
     )
 
@@ -300,7 +347,7 @@ def source_approve_page(request: CustomerPortalRequest, source_id: str) -> HttpR
         return redirect(reverse(SETTINGS) + "#sources")
     remember_form_sent(request, reverse(SETTINGS) + "#sources")
     source.refresh_from_db()
-    return _shown_once(
+    return shown_once(
         request, "source_secret_once.html", {"source": source, "secret": secret, "how": "approved"}
     )
 
@@ -329,7 +376,7 @@ def source_rotate_page(request: CustomerPortalRequest, source_id: str) -> HttpRe
         messages.error(request, exc.message)
         return redirect(reverse(SETTINGS) + "#sources")
     remember_form_sent(request, reverse(SETTINGS) + "#sources")
-    return _shown_once(
+    return shown_once(
         request, "source_secret_once.html", {"source": source, "secret": secret, "how": "rotated"}
     )
 
@@ -365,63 +412,12 @@ def endpoint_create_page(request: CustomerPortalRequest) -> HttpResponse:
             errors = errors_of(exc)
         else:
             remember_form_sent(request, reverse(SETTINGS) + "#endpoints")
-            return _shown_once(
+            return shown_once(
                 request,
                 "endpoint_secret_once.html",
                 {"endpoint": endpoint, "secret": secret, "rotated": False},
             )
     return _again(request, {"forms_sent": {"endpoint": errors, "values": data}}, 400)
-
-
-ENDPOINT_ACTIONS = ("enable", "disable", "rotate", "delete", "test")
-
-
-@require_POST
-@customer_portal_view
-def endpoint_action_page(request: CustomerPortalRequest, endpoint_id: str, action: str) -> HttpResponse:
-    require_customer_admin(request)
-    endpoint = notification_selectors.endpoint_get_for_customer(
-        customer=request.customer, endpoint_id=endpoint_id
-    )
-    if action not in ENDPOINT_ACTIONS:
-        raise Http404("No such action.")
-    actor, back = customer_portal_actor(request), reverse(SETTINGS) + "#endpoints"
-    try:
-        if action == "rotate":
-            if again := sent_before(request):
-                return again
-            checked = RotateSecretIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
-            if not checked.is_valid():
-                messages.error(request, "Choose how long the current secret keeps signing.")
-                return redirect(back)
-            secret = endpoints.endpoint_secret_rotate(
-                endpoint=endpoint,
-                overlap=dt.timedelta(seconds=checked.validated_data["overlap_seconds"]),
-                actor=actor,
-            )
-            remember_form_sent(request, back)
-            return _shown_once(
-                request,
-                "endpoint_secret_once.html",
-                {"endpoint": endpoint, "secret": secret, "rotated": True},
-            )
-        if action == "enable":
-            endpoints.endpoint_enable(endpoint=endpoint, actor=actor)
-            messages.success(request, f"Endpoint {endpoint.url} enabled.")
-        elif action == "disable":
-            endpoints.endpoint_disable(endpoint=endpoint, actor=actor)
-            messages.success(
-                request, f"Endpoint {endpoint.url} disabled: nothing is sent to it until enabled."
-            )
-        elif action == "delete":
-            endpoints.endpoint_delete(endpoint=endpoint, actor=actor)
-            messages.success(request, f"Endpoint {endpoint.url} deleted: nothing more is sent to it.")
-        else:
-            deliveries.endpoint_send_test(endpoint=endpoint, actor=actor)
-            messages.success(request, f"A webhook.test event is on its way to {endpoint.url}.")
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return redirect(back)
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -449,7 +445,7 @@ def api_key_create_page(request: CustomerPortalRequest) -> HttpResponse:
         customer=request.customer,
     )
     remember_form_sent(request, reverse(SETTINGS) + "#api-keys")
-    return _shown_once(request, "api_key_once.html", {"api_key": api_key, "key": raw})
+    return shown_once(request, "api_key_once.html", {"api_key": api_key, "key": raw})
 
 
 @require_POST

@@ -99,10 +99,14 @@ def customer_portal_view(view: View | None = None, *, write: bool = False) -> Vi
     return decorate(view) if view is not None else decorate
 
 
+def is_customer_admin(request: CustomerPortalRequest) -> bool:
+    return request.customer_membership.role == CustomerRole.ADMIN
+
+
 def require_customer_admin(request: CustomerPortalRequest) -> None:
     """Only the customer's admins change its own controls (caps, sources, endpoints, API keys);
     approvers and viewers read them."""
-    if request.customer_membership.role != CustomerRole.ADMIN:
+    if not is_customer_admin(request):
         raise PermissionDenied("Only the customer's admins change its settings.")
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customer_portal import contracts, controls, invoices, outcome_actions, people, views
+from customer_portal import contracts, controls, endpoints, invoices, outcome_actions, people, views
 
 app_name = "customer"
 
@@ -52,9 +52,21 @@ urlpatterns = [
     path("settings/sources/<str:source_id>/approve/", controls.source_approve_page, name="source-approve"),
     path("settings/sources/<str:source_id>/rotate/", controls.source_rotate_page, name="source-rotate"),
     path("settings/endpoints/", controls.endpoint_create_page, name="endpoint-create"),
+    path("settings/endpoints/<str:endpoint_id>/", endpoints.endpoint_detail_page, name="endpoint-detail"),
+    path("settings/endpoints/<str:endpoint_id>/edit/", endpoints.endpoint_edit_page, name="endpoint-edit"),
+    path(
+        "settings/endpoints/<str:endpoint_id>/resend-since/",
+        endpoints.endpoint_resend_since_page,
+        name="endpoint-resend-since",
+    ),
+    path(
+        "settings/endpoints/<str:endpoint_id>/deliveries/<str:delivery_id>/resend/",
+        endpoints.endpoint_delivery_resend_page,
+        name="endpoint-delivery-resend",
+    ),
     path(
         "settings/endpoints/<str:endpoint_id>/<str:action>/",
-        controls.endpoint_action_page,
+        endpoints.endpoint_action_page,
         name="endpoint-action",
     ),
     path("settings/api-keys/", controls.api_key_create_page, name="api-key-create"),

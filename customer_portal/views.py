@@ -1,9 +1,9 @@
 """The customer portal's pages: the overview of each contract's current period and the deadlines coming,
 the customer's outcomes and each one's trail, and the switch between the person's customers.
 
-Every read goes through a selector scoped to the chosen customer; the trail leaves out what is the
-vendor's own (who at the vendor acted, their review notes and evidence, the facts behind a flag),
-as the customer's webhook endpoints do (outcomes.domain_events' `vendor_only` keys)."""
+Every read goes through a selector scoped to the chosen customer; the trail is the customer's view of
+it (outcomes.trail, the customer API's too): nothing of the vendor's own (who at the vendor acted, their
+review notes and evidence, the facts behind a flag)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from contracts.models import Contract, Membership
 from core.portal import keyset_page
 from customer_portal.portal import CustomerPortalRequest, customer_choose, customer_portal_view
 from outcomes import selectors as outcome_selectors
-from outcomes.models import Decision, OutcomeState, Party
+from outcomes.models import OutcomeState
 from outcomes.rules import reason_text
-from outcomes.timeline import ReadableVerdict, outcome_timeline
+from outcomes.timeline import outcome_timeline
+from outcomes.trail import outcome_trail_for_customer
 from settlement.models import ApprovalStatus, InvoiceStatus
 from settlement.selectors.dashboard import (
     dashboard_cap_use,
@@ -119,31 +120,19 @@ def outcome_list_page(request: CustomerPortalRequest) -> HttpResponse:
     )
 
 
-# Verdict facts that name the vendor's people or hold its flag's evidence (a decided flag keeps the
-# flag's facts under `flag_facts`; `decided_by` / `resolved_by` are actors such as `user:<email>`).
-VENDOR_ONLY_FACTS = frozenset({"flag_facts", "decided_by", "resolved_by"})
-
-
 @customer_portal_view
 def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> HttpResponse:
     from customer_portal.outcome_actions import outcome_actions_context  # it imports this module's form
 
-    outcome = outcome_selectors.outcome_get_for_customer(customer=request.customer, outcome_id=outcome_id)
+    # The customer's view of the trail, as the customer API gives it (outcomes.trail): nothing of the
+    # vendor's own (who acted, its notes and evidence, the facts that raised a flag).
+    trail = outcome_trail_for_customer(customer=request.customer, outcome_id=outcome_id)
+    outcome = trail.outcome
     timeline = outcome_timeline(
-        outcome=outcome,
-        raw_events=outcome_selectors.outcome_raw_events(outcome=outcome),
+        trail=trail,
         invoice_links=outcome_selectors.outcome_invoice_lines(outcome=outcome),
         invoice_url=lambda invoice_id: reverse("customer:invoice-detail", args=[invoice_id]),
     )
-    for entry in timeline:
-        # The facts that raised a flag are the vendor's (the `flag_facts` a customer's endpoint never gets),
-        # and so is who at the vendor decided a flag or a dispute: left out of every verdict's facts.
-        entry.verdicts = [
-            ReadableVerdict(item.verdict, [])
-            if item.verdict.decision == Decision.FLAG
-            else ReadableVerdict(item.verdict, [f for f in item.facts if f.key not in VENDOR_ONLY_FACTS])
-            for item in entry.verdicts
-        ]
     return render(
         request,
         "customer_portal/outcome_detail.html",
@@ -151,7 +140,6 @@ def outcome_detail_page(request: CustomerPortalRequest, outcome_id: str) -> Http
             "section": "outcomes",
             "outcome": outcome,
             "timeline": timeline,
-            "customer_party": Party.CUSTOMER,
             **outcome_actions_context(request, outcome),
         },
     )

@@ -1,6 +1,6 @@
-"""Alert emails to people: a budget threshold reached and a draft waiting for the customer's approval
-also go, in plain words, to the vendor's billing contacts (its owners and admins) through Django's email
-backend. Called by the dispatcher's fan-out step for the events it fans out."""
+"""Alert emails to people: a budget threshold reached, a draft waiting for the customer's approval and a
+draft the customer contested also go, in plain words, to the vendor's billing contacts (its owners and
+admins) through Django's email backend. Called by the dispatcher's fan-out step for the events it fans out."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from contracts.models import Contract, Membership, Role
 from contracts.periods import period_label
 from contracts.wording import minor_text
 from notifications.models import Event
-
-BUDGET_THRESHOLD_REACHED = "budget.threshold_reached"
-AWAITING_APPROVAL = "invoice.awaiting_approval"
+from settlement.domain_events import AWAITING_APPROVAL, BUDGET_THRESHOLD_REACHED, CONTESTED
 
 
 def billing_contacts(*, vendor_id: Any) -> list[str]:
@@ -74,9 +72,25 @@ def _approval_email(event: Event, contract: Contract) -> tuple[str, str]:
     return subject, body
 
 
+def _contest_email(event: Event, contract: Contract) -> tuple[str, str]:
+    data = event.data
+    total = minor_text(data["total_minor"], data["currency"])
+    subject = f"{contract.customer.name} contests the draft invoice for {data['period']} ({total})"
+    body = (
+        f"{contract.customer.name} contests the draft invoice for {data['period']} under contract "
+        f"{contract.reference} ({total}).\n\n"
+        f"Their reason, as {data['contested_by']} gave it:\n\n{data['reason']}\n\n"
+        "The draft keeps waiting for their approval: it is not finalized without one. Rebuild it if "
+        "the reason holds, or answer them; they may approve it as it is.\n\n"
+        f"The invoice: {_portal(reverse('settlement:invoice-detail', args=[event.object_id]))}\n"
+    )
+    return subject, body
+
+
 EMAILS: dict[str, Callable[[Event, Contract], tuple[str, str]]] = {
     BUDGET_THRESHOLD_REACHED: _budget_email,
     AWAITING_APPROVAL: _approval_email,
+    CONTESTED: _contest_email,
 }
 
 

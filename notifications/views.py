@@ -1,13 +1,18 @@
 """Portal pages of Settings > Webhooks out: the endpoints (state, failures, a disabled one's reason and
 Enable), registration (the secret shown once), an endpoint with its delivery log, and what a person asks
-of it: resend one delivery or everything since a time, send a test event, rotate the secret, delete."""
+of it: resend one delivery or everything since a time, send a test event, rotate the secret, delete.
+
+An endpoint's page is also the customer portal's (customer_portal.controls): its context
+(`endpoint_page_context`, templates/notifications/_endpoint.html) and the resends' form handling are
+shared, each portal giving its own routes and who may change the endpoint."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +33,7 @@ from notifications.api.serializers import (
 )
 from notifications.catalogue import EVENT_TYPES
 from notifications.forms import OVERLAPS, endpoint_form
-from notifications.models import Endpoint
+from notifications.models import Delivery, Endpoint
 from notifications.services import deliveries, endpoints
 
 LIST = "notifications:endpoint-list"
@@ -116,27 +121,89 @@ def endpoint_detail_page(request: PortalRequest, endpoint_id: str) -> HttpRespon
 def _detail_page(
     request: PortalRequest, endpoint: Endpoint, *, errors: dict[str, list[str]] | None = None
 ) -> HttpResponse:
-    now = timezone.now()
+    urls = {name: reverse(f"notifications:endpoint-{name}", args=[endpoint.pk]) for name in VENDOR_ACTIONS}
     return render(
         request,
         "notifications/endpoint_detail.html",
         {
             "section": "settings",
-            "endpoint": endpoint,
-            "secrets": endpoint.secrets.all(),
-            "now": now,
-            "overlaps": OVERLAPS,
-            "page": keyset_page(request, selectors.delivery_list(endpoint=endpoint), per_page=50),
-            # The resend form's default: a day ago, in the datetime-local input's format (UTC).
-            "since_default": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-            "errors": errors or {},
+            **endpoint_page_context(
+                request,
+                endpoint,
+                endpoint_urls={
+                    **urls,
+                    "resend_since": reverse("notifications:endpoint-resend-since", args=[endpoint.pk]),
+                },
+                delivery_resend_route="notifications:delivery-resend",
+                may_change=request.membership.can_write,
+                errors=errors,
+            ),
         },
         status=400 if errors else 200,
     )
 
 
-def _field_messages(errors: FieldErrors) -> list[str]:
+VENDOR_ACTIONS = ("test", "rotate", "delete", "enable")
+
+
+def endpoint_page_context(
+    request: HttpRequest,
+    endpoint: Endpoint,
+    *,
+    endpoint_urls: dict[str, str],
+    delivery_resend_route: str,
+    may_change: bool,
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """What templates/notifications/_endpoint.html shows of an endpoint, in either portal: its secrets,
+    its delivery log (a page of it), and the forms of whoever `may_change` it, each posting to its URL in
+    `endpoint_urls` (test, resend_since, rotate, delete, enable; disable and edit where the portal has
+    them); `delivery_resend_route` names the route that resends one delivery (endpoint id, delivery id)."""
+    now = timezone.now()
+    return {
+        "endpoint": endpoint,
+        "secrets": endpoint.secrets.all(),
+        "now": now,
+        "overlaps": OVERLAPS,
+        "page": keyset_page(request, selectors.delivery_list(endpoint=endpoint), per_page=50),
+        # The resend form's default: a day ago, in the datetime-local input's format (UTC).
+        "since_default": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "errors": errors or {},
+        "endpoint_urls": endpoint_urls,
+        "delivery_resend_route": delivery_resend_route,
+        "may_change": may_change,
+    }
+
+
+def field_messages(errors: FieldErrors) -> list[str]:
     return [item["message"] for items in errors.values() for item in items]
+
+
+def resend_since_form(request: HttpRequest, endpoint: Endpoint, *, actor: str) -> tuple[int, list[str]]:
+    """Resend every event since the form's time (`since`): how many will be sent, or the form's errors."""
+    checked = WebhookResendSinceIn(data={"since": request.POST.get("since", "")})
+    if not checked.is_valid():
+        return 0, field_messages(serializer_errors(checked))
+    try:
+        count = deliveries.deliveries_resend_since(
+            endpoint=endpoint, since=checked.validated_data["since"], actor=actor
+        )
+    except DomainError as exc:
+        return 0, field_messages(errors_of(exc))
+    return count, []
+
+
+def resent_message(count: int) -> str:
+    return f"{count} event{'s' if count != 1 else ''} will be sent again."
+
+
+def delivery_resend_message(endpoint: Endpoint, delivery: Delivery, *, actor: str) -> str:
+    """Send one delivery's event again (DomainError if refused); what to tell the person."""
+    deliveries.delivery_resend(endpoint=endpoint, event=delivery.event, actor=actor)
+    return f"{delivery.event.type} ({delivery.event.webhook_id}) will be sent again."
+
+
+TEST_SENT = "A webhook.test event is on its way: its delivery appears in the log below."
 
 
 @require_POST
@@ -147,7 +214,7 @@ def endpoint_rotate_page(request: PortalRequest, endpoint_id: str) -> HttpRespon
         return again
     checked = WebhookEndpointRotateIn(data={"overlap_seconds": request.POST.get("overlap_seconds", "")})
     if not checked.is_valid():
-        return _detail_page(request, endpoint, errors={"rotate": _field_messages(serializer_errors(checked))})
+        return _detail_page(request, endpoint, errors={"rotate": field_messages(serializer_errors(checked))})
     secret = endpoints.endpoint_secret_rotate(
         endpoint=endpoint,
         overlap=dt.timedelta(seconds=checked.validated_data["overlap_seconds"]),
@@ -197,25 +264,17 @@ def endpoint_test_page(request: PortalRequest, endpoint_id: str) -> HttpResponse
         deliveries.endpoint_send_test(endpoint=endpoint, actor=portal_actor(request))
     except DomainError as exc:
         return _refused(request, endpoint, exc)
-    return _sent(
-        request, endpoint, "A webhook.test event is on its way: its delivery appears in the log below."
-    )
+    return _sent(request, endpoint, TEST_SENT)
 
 
 @require_POST
 @portal_view
 def endpoint_resend_since_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
     endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
-    checked = WebhookResendSinceIn(data={"since": request.POST.get("since", "")})
-    if not checked.is_valid():
-        return _detail_page(request, endpoint, errors={"since": _field_messages(serializer_errors(checked))})
-    try:
-        count = deliveries.deliveries_resend_since(
-            endpoint=endpoint, since=checked.validated_data["since"], actor=portal_actor(request)
-        )
-    except DomainError as exc:
-        return _detail_page(request, endpoint, errors={"since": _field_messages(errors_of(exc))})
-    return _sent(request, endpoint, f"{count} event{'s' if count != 1 else ''} will be sent again.")
+    count, errors = resend_since_form(request, endpoint, actor=portal_actor(request))
+    if errors:
+        return _detail_page(request, endpoint, errors={"since": errors})
+    return _sent(request, endpoint, resent_message(count))
 
 
 @require_POST
@@ -224,9 +283,7 @@ def delivery_resend_page(request: PortalRequest, endpoint_id: str, delivery_id: 
     endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
     delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
     try:
-        deliveries.delivery_resend(endpoint=endpoint, event=delivery.event, actor=portal_actor(request))
+        message = delivery_resend_message(endpoint, delivery, actor=portal_actor(request))
     except DomainError as exc:
         return _refused(request, endpoint, exc)
-    return _sent(
-        request, endpoint, f"{delivery.event.type} ({delivery.event.webhook_id}) will be sent again."
-    )
+    return _sent(request, endpoint, message)

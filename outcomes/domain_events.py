@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 from contracts.models import CustomerCap
+from core.currencies import minor_units_help
 from core.events import CUSTOMER, VENDOR, DomainEvent, EventType
 from outcomes.models import AuditSample, Dispute, DisqualifierContest, Outcome, OutcomeState
 
@@ -413,6 +414,45 @@ EVENT_TYPES: tuple[EventType, ...] = (
             "period_start": "2026-06-01T00:00:00+00:00",
         },
     ),
+    EventType(
+        name="customer_cap.amount_threshold_reached",
+        summary="What the period's billable outcomes of a type bill reached one of the customer's own alert "
+        "percents of its own amount cap.",
+        object="contract",
+        audiences=BOTH,
+        data_schema=_schema(
+            {
+                "outcome_type": _OUTCOME_PROPERTIES["outcome_type"],
+                "percent": {"type": "integer", "minimum": 1, "maximum": 100},
+                "threshold_minor": {
+                    "type": "integer",
+                    "description": minor_units_help("`percent` of the cap, rounded up."),
+                },
+                "amount_minor": {
+                    "type": "integer",
+                    "description": minor_units_help(
+                        "What the period's billable and billed outcomes of the type bill so far, as "
+                        "the invoice rates them."
+                    ),
+                },
+                "max_amount_minor": {
+                    "type": "integer",
+                    "description": minor_units_help("The customer's own cap."),
+                },
+                "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code."},
+                "period_start": {**_INSTANT, "description": "The start of the capped period."},
+            }
+        ),
+        example={
+            "outcome_type": "ticket.resolved",
+            "percent": 80,
+            "threshold_minor": 40_000,
+            "amount_minor": 40_250,
+            "max_amount_minor": 50_000,
+            "currency": "USD",
+            "period_start": "2026-06-01T00:00:00+00:00",
+        },
+    ),
 )
 
 # --- builders ----------------------------------------------------------------------------------
@@ -723,6 +763,39 @@ def customer_cap_threshold_reached(
             "threshold_units": cap.threshold_units(percent),
             "units": units,
             "max_units": cap.max_units,
+            "period_start": period_start,
+        },
+        customer_id=customer_id,
+        contract_id=cap.contract_id,
+        occurred_at=now,
+        dedup_key=key,
+    )
+
+
+def customer_cap_amount_threshold_reached(
+    *,
+    cap: CustomerCap,
+    vendor_id: Any,
+    customer_id: Any,
+    percent: int,
+    amount_minor: int,
+    currency: str,
+    period_start: str,
+    now: dt.datetime,
+) -> DomainEvent:
+    """Once per (contract, outcome type, period, percent) of the amount cap; `period_start` as ISO 8601."""
+    key = f"customer_cap.amount_threshold_reached:{cap.contract_id}:{cap.outcome_type_key}:{period_start}:{percent}"
+    return DomainEvent(
+        type="customer_cap.amount_threshold_reached",
+        vendor_id=vendor_id,
+        object_id=str(cap.contract_id),
+        data={
+            "outcome_type": cap.outcome_type_key,
+            "percent": percent,
+            "threshold_minor": cap.threshold_amount_minor(percent),
+            "amount_minor": amount_minor,
+            "max_amount_minor": cap.max_amount_minor,
+            "currency": currency,
             "period_start": period_start,
         },
         customer_id=customer_id,

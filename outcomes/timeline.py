@@ -1,8 +1,8 @@
 """An outcome's trail, as the portal shows it: one chronological list of what happened to it.
 
-The trail itself is read by the same selectors as the API's trail endpoint (`outcome_get`,
-`outcome_raw_events`); this module only orders it into timeline entries and makes the facts
-readable (the machine codes stay beside the words).
+The trail itself is read by outcomes.trail (the vendor's whole trail, or the customer's view of it, the
+same as the API's trail endpoints give); this module only orders it into timeline entries and makes the
+facts readable (the machine codes stay beside the words).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from outcomes.models import Outcome, OutcomeVerdict, RawEvent
+from outcomes.models import OutcomeVerdict
+from outcomes.trail import Trail
 
 # Entries at the same instant, in the order they happened.
 _KIND_ORDER = {
@@ -79,27 +80,25 @@ def pretty_json(value: Any) -> str:
 
 def outcome_timeline(
     *,
-    outcome: Outcome,
-    raw_events: Iterable[RawEvent],
+    trail: Trail,
     invoice_links: Iterable[Any],
     invoice_url: Callable[[int], str],
 ) -> list[TimelineEntry]:
     """Every raw event, verification (the verdicts recorded at one instant, together), transition,
-    review decision, dispute step, audit sample step and invoice line of an outcome, oldest first."""
-    entries = [TimelineEntry(e.received_at, "event", e.get_kind_display(), subject=e) for e in raw_events]
-    verdicts = sorted(outcome.verdicts.all(), key=lambda v: (v.at, v.pk))
-    for at, group in groupby(verdicts, key=lambda v: v.at):
+    review decision, dispute step, audit sample step and invoice line of an outcome's trail (as its
+    reader sees it: outcomes.trail), oldest first."""
+    entries = [
+        TimelineEntry(e.received_at, "event", e.get_kind_display(), subject=e) for e in trail.raw_events
+    ]
+    for at, group in groupby(trail.verdicts, key=lambda v: v.at):
         readable = [ReadableVerdict(v, readable_facts(v.facts)) for v in group]
         title = f"Verification: {len(readable)} rule{'s' if len(readable) != 1 else ''} changed"
         entries.append(TimelineEntry(at, "verification", title, verdicts=readable))
+    entries += [TimelineEntry(t.at, "transition", "State changed", subject=t) for t in trail.transitions]
     entries += [
-        TimelineEntry(t.at, "transition", "State changed", subject=t) for t in outcome.transitions.all()
+        TimelineEntry(d.at, "decision", "Flag decided by a person", subject=d) for d in trail.review_decisions
     ]
-    entries += [
-        TimelineEntry(d.at, "decision", "Flag decided by a person", subject=d)
-        for d in outcome.review_decisions.all()
-    ]
-    dispute = getattr(outcome, "dispute", None)
+    dispute = trail.dispute
     if dispute is not None:
         entries.append(
             TimelineEntry(dispute.opened_at, "dispute", "Disputed by the customer", subject=dispute)
@@ -108,7 +107,7 @@ def outcome_timeline(
             entries.append(
                 TimelineEntry(dispute.resolved_at, "dispute_resolved", "Dispute resolved", subject=dispute)
             )
-    sample = getattr(outcome, "audit_sample", None)
+    sample = trail.audit_sample
     if sample is not None:
         entries.append(
             TimelineEntry(sample.selected_at, "audit", "Sampled for the customer's audit", subject=sample)

@@ -36,6 +36,7 @@ from outcomes.services.review import (
     who_may,
 )
 from outcomes.timeline import outcome_timeline, readable_facts
+from outcomes.trail import outcome_trail
 
 # Counting outcomes per state reads at most this many rows; a broader filter shows no counts.
 STATE_COUNT_CAP = 10_000
@@ -91,8 +92,8 @@ def _state_links(request: PortalRequest, counts: dict[str, int]) -> list[dict[st
 
 @portal_view
 def outcome_detail_page(request: PortalRequest, outcome_id: str) -> HttpResponse:
-    outcome = selectors.outcome_get(vendor=request.vendor, outcome_id=outcome_id)
-    raw_events = selectors.outcome_raw_events(outcome=outcome)
+    trail = outcome_trail(vendor=request.vendor, outcome_id=outcome_id)
+    outcome = trail.outcome
     invoice_links = list(selectors.outcome_invoice_lines(outcome=outcome))
     return render(
         request,
@@ -100,9 +101,7 @@ def outcome_detail_page(request: PortalRequest, outcome_id: str) -> HttpResponse
         {
             "section": "outcomes",
             "outcome": outcome,
-            "timeline": outcome_timeline(
-                outcome=outcome, raw_events=raw_events, invoice_links=invoice_links, invoice_url=invoice_url
-            ),
+            "timeline": outcome_timeline(trail=trail, invoice_links=invoice_links, invoice_url=invoice_url),
             "flags": _flag_cards(request, outcome),
             "invoice_links": [(link, invoice_url(link.line.invoice_id)) for link in invoice_links],
             "dispute": getattr(outcome, "dispute", None),

@@ -18,6 +18,7 @@ from settlement.models import CreditNote, Invoice, InvoiceStatus
 
 DRAFT_CREATED = "invoice.draft_created"
 AWAITING_APPROVAL = "invoice.awaiting_approval"
+CONTESTED = "invoice.contested"
 FINALIZED = "invoice.finalized"
 PAID = "invoice.paid"
 PAYMENT_FAILED = "invoice.payment_failed"
@@ -133,6 +134,42 @@ EVENT_TYPES: tuple[EventType, ...] = (
             "number": None,
             "status": "draft",
             "approval_threshold_minor": 1_000_000,
+            "approve_by": "2026-11-04T04:00:00+00:00",
+        },
+    ),
+    # The customer's own words, for the vendor to act on; the customer's systems hear of it too (one of
+    # its people contested, or its key did), nothing of the vendor's in it.
+    EventType(
+        name=CONTESTED,
+        summary="The customer contested a draft waiting for its approval, with a reason: the draft keeps "
+        "waiting (it is never finalized without an approval); the vendor may rebuild it, or the customer "
+        "approve it after all. Sent again when the customer contests again (the latest reason replaces "
+        "the earlier one).",
+        object="invoice",
+        audiences=BOTH,
+        data_schema=_invoice_schema(
+            {
+                "reason": {"type": "string", "description": "Why the customer contests, in its words."},
+                "contested_at": _INSTANT,
+                "contested_by": {
+                    "type": "string",
+                    "description": "Who contested: `customer_user:<email>` (the customer portal) or "
+                    "`api_key:<prefix>` (a customer key).",
+                },
+                "approve_by": {
+                    **_INSTANT,
+                    "description": "The end of the grace period the approval was asked by (the draft "
+                    "still waits past it).",
+                },
+            }
+        ),
+        example={
+            **_INVOICE_EXAMPLE,
+            "number": None,
+            "status": "draft",
+            "reason": "Tickets T-1042 to T-1050 were reopened the next day; they should not count.",
+            "contested_at": "2026-11-02T09:30:12+00:00",
+            "contested_by": "customer_user:ap@contoso.example",
             "approve_by": "2026-11-04T04:00:00+00:00",
         },
     ),
@@ -321,6 +358,19 @@ def awaiting_approval(invoice: Invoice, *, now: dt.datetime) -> DomainEvent:
         invoice,
         occurred_at=now,
         approval_threshold_minor=threshold,
+        approve_by=invoice.finalize_after.isoformat(),
+    )
+
+
+def contested(invoice: Invoice, *, now: dt.datetime) -> DomainEvent:
+    """The customer's contest of a draft awaiting approval (its contract selected), as just recorded."""
+    return invoice_event(
+        CONTESTED,
+        invoice,
+        occurred_at=now,
+        reason=invoice.contest_reason,
+        contested_at=now.isoformat(),
+        contested_by=invoice.contested_by,
         approve_by=invoice.finalize_after.isoformat(),
     )
 

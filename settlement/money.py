@@ -1,6 +1,6 @@
 """Money arithmetic: Decimal throughout, integer minor units at the end, one rounding rule.
 
-The rule: each invoice line's amount is computed exactly in Decimal minor units and rounded once,
+The rule (contracts.terms.rating.round_minor): each invoice line's amount is computed exactly in Decimal minor units and rounded once,
 half away from zero (ROUND_HALF_UP), to an integer of the currency's minor unit (USD cents, JPY
 yen, KWD fils). Nothing is rounded before that, and the invoice total is the sum of its lines.
 Stripe takes some currencies in another unit or only in coarser steps (core.currencies):
@@ -9,19 +9,10 @@ Stripe takes some currencies in another unit or only in coarser steps (core.curr
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from contracts.terms.rating import round_minor
 from core.currencies import currency_exponent, major_units, stripe_currency
-
-
-def major_to_minor(amount: Decimal, currency: str) -> Decimal:
-    """An exact amount in major units (a price) expressed in minor units, not rounded."""
-    return amount.scaleb(currency_exponent(currency))
-
-
-def round_minor(amount: Decimal) -> int:
-    """The one rounding rule: to a whole minor unit, halves away from zero."""
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def round_line(amount: Decimal, currency: str) -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contracts.models import CustomerCap
+from contracts.terms import MAX_MINOR_AMOUNT
 from core.currencies import minor_units_help
 from outcomes.models import (
     AuditSample,
@@ -20,6 +22,7 @@ from outcomes.models import (
     RawEvent,
     ReviewDecision,
 )
+from outcomes.trail import Trail
 
 
 class OutcomeOut(serializers.ModelSerializer[Outcome]):
@@ -137,6 +140,23 @@ class AuditSampleOut(serializers.ModelSerializer[AuditSample]):
         fields = ["selected_at", "deadline", "answer", "answered_at", "answered_by", "note"]
 
 
+# A trail's fields beside the outcome's own, the vendor's and the customer's alike.
+OUTCOME_DETAIL_FIELDS = [
+    "version",
+    "price_percent",
+    "confirmed_at",
+    "billable_at",
+    "billed_at",
+    "hold_until",
+    "raw_events",
+    "verdicts",
+    "transitions",
+    "review_decisions",
+    "dispute",
+    "audit_sample",
+]
+
+
 class OutcomeDetailOut(OutcomeOut):
     """The explainable trail: raw events, every verdict with its facts, transitions, and people's decisions."""
 
@@ -149,21 +169,7 @@ class OutcomeDetailOut(OutcomeOut):
     version = serializers.IntegerField(source="version.number", read_only=True, allow_null=True)
 
     class Meta(OutcomeOut.Meta):
-        fields = [
-            *OutcomeOut.Meta.fields,
-            "version",
-            "price_percent",
-            "confirmed_at",
-            "billable_at",
-            "billed_at",
-            "hold_until",
-            "raw_events",
-            "verdicts",
-            "transitions",
-            "review_decisions",
-            "dispute",
-            "audit_sample",
-        ]
+        fields = [*OutcomeOut.Meta.fields, *OUTCOME_DETAIL_FIELDS]
 
     def get_dispute(self, outcome: Outcome) -> dict[str, Any] | None:
         dispute = Dispute.objects.filter(outcome=outcome).first()
@@ -175,6 +181,85 @@ class OutcomeDetailOut(OutcomeOut):
 
     def get_raw_events(self, outcome: Outcome) -> list[dict[str, Any]]:
         return RawEventOut(self.context["raw_events"], many=True).data  # type: ignore[return-value]
+
+
+# --- the customer's view of a trail (outcomes.trail) ---------------------------------------------
+
+
+class CustomerRawEventOut(RawEventOut):
+    class Meta(RawEventOut.Meta):
+        fields = [f for f in RawEventOut.Meta.fields if f != "delivery_id"]  # the vendor's inbox
+
+
+class CustomerTransitionOut(TransitionOut):
+    class Meta(TransitionOut.Meta):
+        fields = [f for f in TransitionOut.Meta.fields if f != "actor"]
+
+
+class CustomerReviewDecisionOut(ReviewDecisionOut):
+    class Meta(ReviewDecisionOut.Meta):
+        fields = [f for f in ReviewDecisionOut.Meta.fields if f != "actor"]
+        extra_kwargs = {
+            "justification": {
+                "help_text": "Why, in the decider's words for the customer: \"\" for the vendor's own "
+                "decisions (its notes are its own); a vendor admin's or an operator's is kept."
+            },
+            "evidence": {"help_text": "The evidence the customer gave; {} for anyone else's decision."},
+        }
+
+
+class CustomerDisputeOut(DisputeOut):
+    class Meta(DisputeOut.Meta):
+        fields = [f for f in DisputeOut.Meta.fields if f not in ("resolved_by", "response_evidence")]
+
+
+class CustomerOutcomeDetailOut(OutcomeOut):
+    """The customer's view of an outcome's trail (outcomes.trail, the customer portal's too): raw events,
+    verdicts with their reasons (no facts for a flag, none naming the vendor's people), state changes,
+    decisions (who decided as a party, never by name), the dispute and the audit sample. Serializes the
+    trail's outcome with the trail in the context (`trail`)."""
+
+    version = serializers.IntegerField(source="version.number", read_only=True, allow_null=True)
+    raw_events = serializers.SerializerMethodField()
+    verdicts = serializers.SerializerMethodField()
+    transitions = serializers.SerializerMethodField()
+    review_decisions = serializers.SerializerMethodField()
+    dispute = serializers.SerializerMethodField()
+    audit_sample = serializers.SerializerMethodField()
+
+    class Meta(OutcomeOut.Meta):
+        fields = [*OutcomeOut.Meta.fields, *OUTCOME_DETAIL_FIELDS]
+
+    def _trail(self) -> Trail:
+        trail = self.context["trail"]
+        assert isinstance(trail, Trail)
+        return trail
+
+    @extend_schema_field(CustomerRawEventOut(many=True))
+    def get_raw_events(self, outcome: Outcome) -> list[dict[str, Any]]:
+        return CustomerRawEventOut(self._trail().raw_events, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(VerdictOut(many=True))
+    def get_verdicts(self, outcome: Outcome) -> list[dict[str, Any]]:
+        return VerdictOut(self._trail().verdicts, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(CustomerTransitionOut(many=True))
+    def get_transitions(self, outcome: Outcome) -> list[dict[str, Any]]:
+        return CustomerTransitionOut(self._trail().transitions, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(CustomerReviewDecisionOut(many=True))
+    def get_review_decisions(self, outcome: Outcome) -> list[dict[str, Any]]:
+        return CustomerReviewDecisionOut(self._trail().review_decisions, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(CustomerDisputeOut(allow_null=True))
+    def get_dispute(self, outcome: Outcome) -> dict[str, Any] | None:
+        dispute = self._trail().dispute
+        return None if dispute is None else CustomerDisputeOut(dispute).data
+
+    @extend_schema_field(AuditSampleOut(allow_null=True))
+    def get_audit_sample(self, outcome: Outcome) -> dict[str, Any] | None:
+        sample = self._trail().audit_sample
+        return None if sample is None else AuditSampleOut(sample).data
 
 
 class OutcomeFilter(serializers.Serializer[None]):
@@ -300,9 +385,25 @@ class CustomerCapIn(serializers.Serializer[None]):
     max_units = serializers.IntegerField(
         min_value=0,
         max_value=2_147_483_647,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text=(
             "The most outcomes of the type billed per period without the customer's approval; at most the "
-            "contract's own cap for the type (400 above_contract_cap). 0: every one waits for approval."
+            "contract's own cap for the type (400 above_contract_cap). 0: every one waits for approval; "
+            "null or absent: no unit cap. At least one of max_units and max_amount_minor (400 cap_required)."
+        ),
+    )
+    max_amount_minor = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_MINOR_AMOUNT,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=minor_units_help(
+            "The most the type's outcomes bill per period without the customer's approval; at most the "
+            "contract's amount caps, the type's and the contract's (400 above_contract_cap). Null or absent: "
+            "no amount cap."
         ),
     )
     alert_percents = serializers.ListField(
@@ -310,7 +411,8 @@ class CustomerCapIn(serializers.Serializer[None]):
         max_length=10,
         required=False,
         default=list,
-        help_text="Percents of max_units; each reached sends customer_cap.threshold_reached once per period.",
+        help_text="Percents of max_units and of max_amount_minor; each reached sends customer_cap.threshold_reached "
+        "(units) or customer_cap.amount_threshold_reached (amount) once per period.",
     )
 
     def validate_alert_percents(self, value: list[int]) -> list[int]:
@@ -320,7 +422,20 @@ class CustomerCapIn(serializers.Serializer[None]):
 class CustomerCapOut(serializers.ModelSerializer[CustomerCap]):
     contract_id = serializers.UUIDField(read_only=True)
     outcome_type = serializers.CharField(source="outcome_type_key")
+    currency = serializers.CharField(source="contract.currency", read_only=True)
 
     class Meta:
         model = CustomerCap
-        fields = ["contract_id", "outcome_type", "max_units", "alert_percents", "set_by", "set_at"]
+        fields = [
+            "contract_id",
+            "outcome_type",
+            "max_units",
+            "max_amount_minor",
+            "currency",
+            "alert_percents",
+            "set_by",
+            "set_at",
+        ]
+        extra_kwargs = {
+            "max_amount_minor": {"help_text": minor_units_help("The amount cap; null: none.")},
+        }

@@ -15,6 +15,8 @@ from outcomes.api.serializers import (
     AuditSampleOut,
     CustomerCapIn,
     CustomerCapOut,
+    CustomerDisputeOut,
+    CustomerOutcomeDetailOut,
     DeliveryDetailOut,
     DeliveryOut,
     DisputeFilter,
@@ -42,6 +44,7 @@ from outcomes.services.review import (
     sample_attest,
     vendor_party,
 )
+from outcomes.trail import outcome_trail_for_customer
 
 
 class OutcomeListApi(VendorApiView):
@@ -173,11 +176,17 @@ class CustomerOutcomeListApi(CustomerApiView):
 
 
 class CustomerOutcomeDetailApi(CustomerApiView):
-    @extend_schema(operation_id="customer_outcomes_retrieve", responses=OutcomeDetailOut)
+    @extend_schema(
+        operation_id="customer_outcomes_retrieve",
+        responses=CustomerOutcomeDetailOut,
+        description="One of your outcomes with its trail, as the customer portal shows it: the raw "
+        "events, every verdict and state change, decisions, the dispute and the audit sample; without "
+        "what is the vendor's own (who at the vendor acted, its notes and evidence, the facts that "
+        "raised a flag).",
+    )
     def get(self, request: Request, outcome_id: str) -> Response:
-        outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
-        raw_events = selectors.outcome_raw_events(outcome=outcome)
-        return Response(OutcomeDetailOut(outcome, context={"raw_events": raw_events}).data)
+        trail = outcome_trail_for_customer(customer=self.customer, outcome_id=outcome_id)
+        return Response(CustomerOutcomeDetailOut(trail.outcome, context={"trail": trail}).data)
 
 
 class CustomerOutcomeReviewApi(CustomerApiView):
@@ -203,12 +212,12 @@ class CustomerOutcomeDisputeApi(CustomerApiView):
     @extend_schema(
         operation_id="customer_outcomes_dispute",
         request=DisputeOpenIn,
-        responses={201: DisputeOut},
+        responses={201: CustomerDisputeOut},
     )
     def post(self, request: Request, outcome_id: str) -> Response:
         outcome = selectors.outcome_get_for_customer(customer=self.customer, outcome_id=outcome_id)
         dispute = dispute_open(outcome=outcome, actor=self.actor, **self.body(DisputeOpenIn))
-        return Response(DisputeOut(dispute).data, status=status.HTTP_201_CREATED)
+        return Response(CustomerDisputeOut(dispute).data, status=status.HTTP_201_CREATED)
 
 
 class CustomerOutcomeContestApi(CustomerApiView):
@@ -289,7 +298,8 @@ class CustomerContractCapApi(CustomerApiView):
         request=CustomerCapIn,
         responses=CustomerCapOut,
         description=(
-            "Set or change the customer's own cap on an outcome type, per billing period, at or below the "
+            "Set or change the customer's own cap on an outcome type, per billing period: a count of "
+            "outcomes, an amount in minor units of the contract's currency (max_amount_minor), or both; each at or below the "
             "contract's (400 above_contract_cap). Past it, an outcome is flagged customer_cap_exceeded "
             "for the customer's approval instead of being billed; raising the cap releases what it held."
         ),

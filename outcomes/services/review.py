@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
-from contracts.audit import audit_record_many
+from contracts.audit import audit_record, audit_record_many
 from contracts.models import Contract, Vendor
 from core.db.bulk import any_of
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -381,7 +381,8 @@ def _decisions_record(
 
 
 def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime | None = None) -> Dispute:
-    """A customer disputes a billable or billed outcome within the window (or one still in verification)."""
+    """A customer disputes a billable or billed outcome within the window (or one still in verification);
+    the vendor's audit log records it (`dispute.opened`), whichever way the customer came."""
     now = now or timezone.now()
     if not reason.strip():
         raise ValidationFailed.on_field("reason", "required", "Say why the outcome is disputed.")
@@ -406,6 +407,18 @@ def dispute_open(*, outcome: Outcome, reason: str, actor: str, now: dt.datetime 
             )
             events_publish(
                 [dispute_opened(dispute=dispute, outcome=outcome, customer_id=outcome.contract.customer_id)]
+            )
+            audit_record(
+                vendor=outcome.contract.vendor,
+                actor=actor,
+                action="dispute.opened",
+                target=dispute,
+                at=now,
+                details={
+                    "outcome_id": outcome.pk,
+                    "reason": reason,
+                    "deadline": dispute.deadline.isoformat(),
+                },
             )
     except IntegrityError:
         raise Conflict("This outcome is already disputed.", code="already_disputed") from None
@@ -473,7 +486,8 @@ def disqualifier_contest_answer(
 ) -> DisqualifierContest:
     """The customer answers a contested disqualifier before its deadline: it withdraws it (a decision
     accepting the flag: the outcome is billed), or upholds it with evidence, which stops the clock and
-    leaves the decision to an operator (or the vendor conceding): the customer never keeps it alone."""
+    leaves the decision to an operator (or the vendor conceding): the customer never keeps it alone.
+    Either answer is in the vendor's audit log (`disqualifier_contest.withdrawn` / `.upheld`)."""
     contest = DisqualifierContest.objects.filter(outcome=outcome).first()
     if contest is None:
         raise NotFound("This outcome has no contested disqualifier.", code="no_contest")
@@ -503,6 +517,8 @@ def disqualifier_contest_answer(
             evidence=evidence,
         )
         contest.refresh_from_db()
+        # Beside the decision's own entry (`outcome.flag_decided`), once it stands: what the customer answered.
+        _contest_answer_audit(contest=contest, outcome=outcome, answer="withdrawn", actor=actor, at=now)
         return contest
     if not evidence:
         raise ValidationFailed.on_field("evidence", "required", "Upholding a disqualifier needs evidence.")
@@ -527,6 +543,7 @@ def disqualifier_contest_answer(
                     )
                 ]
             )
+            _contest_answer_audit(contest=contest, outcome=outcome, answer="upheld", actor=actor, at=now)
     if not updated:
         raise Conflict("This contested disqualifier can no longer be answered.", code="contest_closed")
     outcomes_evaluate(outcome_ids=[outcome.pk], now=now)
@@ -534,13 +551,38 @@ def disqualifier_contest_answer(
     return contest
 
 
+def _contest_answer_audit(
+    *, contest: DisqualifierContest, outcome: Outcome, answer: str, actor: str, at: dt.datetime
+) -> None:
+    audit_record(
+        vendor=outcome.contract.vendor,
+        actor=actor,
+        action=f"disqualifier_contest.{answer}",
+        target=contest,
+        at=at,
+        details={"outcome_id": outcome.pk, "disqualifier": contest.disqualifier},
+    )
+
+
 def sample_attest(*, sample: AuditSample, attested: bool, actor: str, note: str = "") -> AuditSample:
-    """The customer attests (or denies) a sampled outcome before its deadline."""
+    """The customer attests (or denies) a sampled outcome before its deadline, in the vendor's audit log
+    (`audit_sample.attested` / `.denied`)."""
     now = timezone.now()
     answer = AuditSample.Answer.ATTESTED if attested else AuditSample.Answer.DENIED
-    updated = AuditSample.objects.filter(pk=sample.pk, answer="", deadline__gt=now).update(
-        answer=answer, answered_at=now, answered_by=actor, note=note
-    )
+    with transaction.atomic():
+        updated = AuditSample.objects.filter(pk=sample.pk, answer="", deadline__gt=now).update(
+            answer=answer, answered_at=now, answered_by=actor, note=note
+        )
+        if updated:
+            outcome = Outcome.objects.select_related("contract__vendor").get(pk=sample.outcome_id)
+            audit_record(
+                vendor=outcome.contract.vendor,
+                actor=actor,
+                action=f"audit_sample.{answer}",
+                target=sample,
+                at=now,
+                details={"outcome_id": outcome.pk},
+            )
     if not updated:
         sample.refresh_from_db()
         code = "already_answered" if sample.answer else "deadline_passed"

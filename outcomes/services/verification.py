@@ -25,7 +25,12 @@ from core.cache import TTLCache
 from core.db.bulk import any_of, insert_rows, plain, update_rows
 from core.events import DomainEvent, events_publish
 from outcomes import counters
-from outcomes.domain_events import cap_reached, customer_cap_threshold_reached, outcome_state_changed
+from outcomes.domain_events import (
+    cap_reached,
+    customer_cap_amount_threshold_reached,
+    customer_cap_threshold_reached,
+    outcome_state_changed,
+)
 from outcomes.models import (
     Decision,
     Outcome,
@@ -37,7 +42,7 @@ from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
 from outcomes.rules.base import OutcomeFacts, Verdict
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_CAP, CustomerCaps
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
-from outcomes.services.caps import CAP_EXCEEDED, CapUsage, cap_usage, cap_verdict
+from outcomes.services.caps import CAP_EXCEEDED, Admitted, CapUsage, cap_usage, cap_verdict
 from outcomes.services.outcome_facts import gather
 
 ACTOR = "system:verification"
@@ -212,7 +217,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
         latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
-        admitted: dict[int, int] = defaultdict(int)
+        admitted = Admitted()
         new_verdicts: list[tuple[Any, ...]] = []
         new_transitions: list[tuple[Any, ...]] = []
         changed: list[Outcome] = []
@@ -296,7 +301,7 @@ def _cap_event(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt
 def _verdicts(
     facts: OutcomeFacts,
     prepared: dict[str, Any],
-    admitted: dict[int, int],
+    admitted: Admitted,
     raised: dict[VerdictKey, tuple[str, dt.datetime]],
     now: dt.datetime,
 ) -> tuple[list[tuple[str, Verdict]], str, dt.datetime | None, str]:
@@ -313,13 +318,13 @@ def _verdicts(
     if target == OutcomeState.BILLABLE and (
         outcome.state != OutcomeState.BILLABLE or "occurred_at" in facts.moved
     ):
-        usage = cap_usage(facts, admitted)
+        usage = cap_usage(facts, admitted, price_percent=_verdicts_price_percent(verdicts))
         for name, cap in _cap_verdicts(facts, usage, raised, now):
             verdicts.append((name, cap))
             if cap.decision != Decision.ACCEPT:
                 return verdicts, _NOT_ADMITTED[cap.decision], cap.hold_until, cap.reason
         if usage is not None:
-            admitted[usage.counter_id] += 1
+            admitted.admit(outcome, usage)
     return verdicts, target, next_look, reason
 
 
@@ -338,6 +343,7 @@ def _cap_verdicts(
         verdict = _CUSTOMER_CAPS.verdict(
             facts.customer_cap,
             used=0 if usage is None else usage.used,
+            amount=None if usage is None else usage.amount,
             period_start="" if usage is None else usage.period_start,
             decided=decided,
         )
@@ -368,28 +374,45 @@ def _flag_decided(
 def _customer_cap_alerts(
     facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt.datetime
 ) -> list[DomainEvent]:
-    """`customer_cap.threshold_reached` for each of the customer's alert percents the outcome just
-    admitted within its own cap reached (once per period and percent: the dedup key)."""
+    """`customer_cap.threshold_reached` for each of the customer's alert percents of its unit cap, and
+    `customer_cap.amount_threshold_reached` of its amount cap, that the outcome just admitted within its
+    own cap reached (once per period, measure and percent: the dedup key)."""
     cap = facts.customer_cap
     if cap is None or not cap.alert_percents:
         return []
     admitted = next((v for name, v in verdicts if name == CustomerCaps.name), None)
     if admitted is None or admitted.reason != WITHIN_CUSTOMER_CAP:
         return []
-    position = admitted.facts["position"]
-    return [
-        customer_cap_threshold_reached(
-            cap=cap,
-            vendor_id=facts.outcome.vendor_id,
-            customer_id=facts.contract.customer_id,
-            percent=percent,
-            units=position,
-            period_start=admitted.facts["period_start"],
-            now=now,
-        )
-        for percent in cap.alert_percents
-        if position >= cap.threshold_units(percent)
-    ]
+    position, period_start = admitted.facts["position"], admitted.facts["period_start"]
+    context: dict[str, Any] = {
+        "vendor_id": facts.outcome.vendor_id,
+        "customer_id": facts.contract.customer_id,
+        "now": now,
+    }
+    alerts = []
+    if cap.max_units is not None:
+        alerts += [
+            customer_cap_threshold_reached(
+                cap=cap, percent=percent, units=position, period_start=period_start, **context
+            )
+            for percent in cap.alert_percents
+            if position >= cap.threshold_units(percent)
+        ]
+    amount = admitted.facts.get("amount_minor")
+    if cap.max_amount_minor is not None and amount is not None:
+        alerts += [
+            customer_cap_amount_threshold_reached(
+                cap=cap,
+                percent=percent,
+                amount_minor=amount,
+                currency=facts.contract.currency,
+                period_start=period_start,
+                **context,
+            )
+            for percent in cap.alert_percents
+            if amount >= cap.threshold_amount_minor(percent)
+        ]
+    return alerts
 
 
 def _changed_verdicts(
@@ -457,9 +480,7 @@ def _update(
     """Set the outcome's evaluated columns in memory; its state and confirmed_at before, when anything
     changed, else None (and the outcome untouched)."""
     outcome = facts.outcome
-    price_percent = next(
-        (percent for name, v in verdicts if (percent := _price_percent(name, v)) is not None), 100
-    )
+    price_percent = _verdicts_price_percent(verdicts)
     updates = {
         "state": target,
         "hold_until": next_look,
@@ -480,6 +501,11 @@ def _update(
         setattr(outcome, name, value)
     outcome.updated_at = outcome.evaluated_at = now
     return before
+
+
+def _verdicts_price_percent(verdicts: list[tuple[str, Verdict]]) -> int:
+    """The share of the price the outcome bills at: the first verdict's that sets one, else all of it."""
+    return next((percent for name, v in verdicts if (percent := _price_percent(name, v)) is not None), 100)
 
 
 def _price_percent(rule_name: str, verdict: Verdict) -> int | None:

@@ -60,6 +60,9 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
             "approved_total_minor",
             "approved_at",
             "approved_by",
+            "contested_at",
+            "contested_by",
+            "contest_reason",
         ]
         extra_kwargs = {
             "total_minor": {"help_text": minor_units_help("The sum of the lines, before tax.")},
@@ -74,7 +77,25 @@ class CustomerInvoiceOut(serializers.ModelSerializer[Invoice]):
                     "The total the customer approved; another total needs approval again."
                 )
             },
+            "contested_at": {
+                "help_text": "When the customer last contested this draft (null: never); it keeps waiting "
+                "for an approval."
+            },
+            "contested_by": {
+                "help_text": "Who contested: `customer_user:<email>` (the customer portal) or "
+                '`api_key:<prefix>` (a customer key); "" when never contested.'
+            },
+            "contest_reason": {"help_text": 'The customer\'s reason, in its words; "" when never contested.'},
         }
+
+
+class InvoiceContestIn(serializers.Serializer[None]):
+    reason = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Why you contest the draft (required, at most 2000 characters; 400 otherwise). "
+        "Contesting again replaces the reason.",
+    )
 
 
 class InvoiceOut(CustomerInvoiceOut):

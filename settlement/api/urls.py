@@ -48,6 +48,11 @@ urlpatterns = [
         name="customer-invoice-approve",
     ),
     path(
+        "customer/invoices/<str:invoice_id>/contest",
+        views.CustomerInvoiceContestApi.as_view(),
+        name="customer-invoice-contest",
+    ),
+    path(
         "customer/invoices/<str:invoice_id>/credit-notes",
         views.CustomerInvoiceCreditNotesApi.as_view(),
         name="customer-invoice-credit-notes",

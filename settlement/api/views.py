@@ -22,6 +22,7 @@ from core.api.schema import ERROR_STATUSES
 from settlement.api.serializers import (
     CreditNoteOut,
     CustomerInvoiceOut,
+    InvoiceContestIn,
     InvoiceDetailOut,
     InvoiceFilter,
     InvoiceOut,
@@ -43,7 +44,7 @@ from settlement.selectors.invoices import (
 )
 from settlement.selectors.share_links import share_link_get, share_link_list
 from settlement.selectors.stripe_accounts import stripe_connection_of
-from settlement.services.approval import invoice_approve
+from settlement.services.approval import invoice_approve, invoice_contest
 from settlement.services.customer_billing import (
     SetupLinkIn,
     StripeLinkIn,
@@ -303,6 +304,24 @@ class CustomerInvoiceApproveApi(CustomerApiView):
     )
     def post(self, request: Request, invoice_id: str) -> Response:
         invoice = invoice_approve(customer=self.customer, invoice_id=invoice_id, actor=self.actor)
+        return Response(CustomerInvoiceOut(invoice).data)
+
+
+class CustomerInvoiceContestApi(CustomerApiView):
+    @extend_schema(
+        operation_id="customer_invoices_contest",
+        request=InvoiceContestIn,
+        responses=CustomerInvoiceOut,
+        description="Contest a draft waiting for your approval, with a reason: it keeps waiting (a draft "
+        "above the approval threshold is never finalized without an approval), the vendor reads your "
+        "reason on the invoice and is told (`invoice.contested`, and by email). The vendor may rebuild "
+        "it; you may still approve it. Contesting again replaces the reason. 409 invoice_not_draft or "
+        "approval_not_requested as for approving.",
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = invoice_contest(
+            customer=self.customer, invoice_id=invoice_id, actor=self.actor, **self.body(InvoiceContestIn)
+        )
         return Response(CustomerInvoiceOut(invoice).data)
 
 

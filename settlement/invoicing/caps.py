@@ -3,60 +3,35 @@ contract's, lets through; what a cap holds is recorded for the invoice's `held_o
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 from contracts.models import Contract, ContractVersion, OutcomeType
+from contracts.terms.rating import rated_amount_minor, units_amount_minor
 from settlement.invoicing.drafts import CONTRACT_CAP_KEY, ZERO, Billable, LineDraft
 from settlement.invoicing.usage import Counts, rated_lines, rated_lines_counted
-from settlement.money import major_to_minor
-from settlement.rating import percentage_fee_minor, rate_units
-
-
-def _rated_amount(outcome_type: OutcomeType, outcomes: list[Billable], currency: str) -> Decimal:
-    if outcome_type.pricing_model == "percentage":
-        return sum(
-            (
-                percentage_fee_minor(outcome_type.pricing, o.value_minor or 0) * o.price_percent / 100
-                for o in outcomes
-            ),
-            ZERO,
-        )
-    return _units_amount(outcome_type, Counter(o.price_percent for o in outcomes), currency)
-
-
-def _units_amount(outcome_type: OutcomeType, counts: Mapping[int, int], currency: str) -> Decimal:
-    """The amount of units priced by count, `counts` outcomes at each share of the price, free units
-    not deducted (as a type's amount cap counts them)."""
-    total = ZERO
-    for percent in sorted(counts):
-        total += (
-            sum(
-                (
-                    major_to_minor(s.amount, currency)
-                    for s in rate_units(outcome_type.pricing, counts[percent])
-                ),
-                ZERO,
-            )
-            * percent
-            / 100
-        )
-    return total
 
 
 def _within_amount_cap(
-    outcome_type: OutcomeType, outcomes: list[Billable], currency: str
+    outcome_type: OutcomeType, outcomes: list[Billable], currency: str, free: int
 ) -> tuple[list[Billable], list[Billable]]:
-    """The longest billing-order prefix whose rated amount stays within the type's amount cap."""
+    """The longest billing-order prefix whose rated amount stays within the type's amount cap; the first
+    `free` outcomes are the type's free allowance left, rated at nothing as the invoice rates them
+    (success fees have no free allowance)."""
     cap = outcome_type.cap_amount_minor
-    if cap is None or _rated_amount(outcome_type, outcomes, currency) <= cap:
+    if outcome_type.pricing_model == "percentage":
+        free = 0
+
+    def amount(prefix: list[Billable]) -> Decimal:
+        return rated_amount_minor(outcome_type.pricing, prefix[free:], currency)
+
+    if cap is None or amount(outcomes) <= cap:
         return outcomes, []
     low, high = 0, len(outcomes)  # invariant: prefix of `low` fits, prefix of `high` does not
     while high - low > 1:
         middle = (low + high) // 2
-        if _rated_amount(outcome_type, outcomes[:middle], currency) <= cap:
+        if amount(outcomes[:middle]) <= cap:
             low = middle
         else:
             high = middle
@@ -77,9 +52,13 @@ def _within_type_caps(
         assert outcome.version_id is not None
         groups[(outcome.version_id, outcome.outcome_type_key)].append(outcome)
     over: set[int] = set()
+    free_left: dict[str, int] = {}  # per type across the period's versions, as usage.rated_lines counts it
     for version_id, key in sorted(groups, key=lambda g: (versions[g[0]].number, g[1])):
         outcome_type = types[(version_id, key)]
-        _, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency)
+        free = free_left.setdefault(key, outcome_type.free_units)
+        within, over_cap = _within_amount_cap(outcome_type, groups[(version_id, key)], currency, free)
+        if outcome_type.pricing_model != "percentage":
+            free_left[key] -= min(free, len(within))
         if over_cap:
             entry = held.setdefault(key, {"outcomes": []})
             entry["outcomes"] += [o.pk for o in over_cap]
@@ -140,15 +119,14 @@ def usage_lines_counted(
 ) -> list[LineDraft] | None:
     """usage_lines of the outcomes `counts` counts, rated from their counts, when no cap holds any of
     them (which ones a cap holds depends on billing order): None when a cap would, or when the counts
-    cannot rate a group exactly (usage.rates_from_counts)."""
+    cannot rate a group exactly (usage.rates_from_counts). A type's cap counts what its group bills
+    beyond the free allowance left, as _within_type_caps does."""
     lines = rated_lines_counted(contract, counts, versions, types)
     if lines is None:
         return None
-    for (version_id, key), by_percent in counts.items():
-        outcome_type = types[(version_id, key)]
-        cap = outcome_type.cap_amount_minor
-        if cap is None:
-            continue
+    free_left: dict[str, int] = {}
+    for version_id, key in sorted(counts, key=lambda g: (versions[g[0]].number, g[1])):
+        outcome_type, by_percent = types[(version_id, key)], counts[(version_id, key)]
         if outcome_type.pricing_model == "percentage":
             amount = sum(
                 (
@@ -159,10 +137,17 @@ def usage_lines_counted(
                 ZERO,
             )
         else:
-            amount = _units_amount(
-                outcome_type, {p: n for p, (n, _) in by_percent.items()}, contract.currency
-            )
-        if amount > cap:
+            # One share of the price, or no free allowance (usage.rates_from_counts): the free outcomes
+            # are any `free` of them.
+            free = free_left.setdefault(key, outcome_type.free_units)
+            taken = min(free, sum(n for n, _ in by_percent.values()))
+            free_left[key] -= taken
+            shares = {p: n for p, (n, _) in by_percent.items()}
+            if taken:
+                [(percent, count)] = shares.items()
+                shares = {percent: count - taken}
+            amount = units_amount_minor(outcome_type.pricing, shares, contract.currency)
+        if outcome_type.cap_amount_minor is not None and amount > outcome_type.cap_amount_minor:
             return None
     if cap_amount_minor is not None and _usage_amount(lines) > cap_amount_minor:
         return None

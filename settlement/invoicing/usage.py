@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Q
 
 from contracts.models import Contract, ContractVersion, OutcomeType
+from contracts.terms.rating import Slice, major_to_minor, percentage_fee_minor, rate_units
 from outcomes.models import BillableCount, Outcome, OutcomeState
 from settlement.invoicing.drafts import BILLABLE_COLUMNS, ZERO, Billable, Draft, LineDraft
 from settlement.models import (
@@ -20,8 +21,6 @@ from settlement.models import (
     InvoiceStatus,
     LineKind,
 )
-from settlement.money import major_to_minor
-from settlement.rating import Slice, percentage_fee_minor, rate_units
 
 
 def billable_outcomes(drafts: list[Draft], *, lock: bool = True) -> None:

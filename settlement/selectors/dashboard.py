@@ -17,9 +17,11 @@ from django.db.models import Count, Q, Sum
 from contracts.models import Contract, ContractStatus, ContractVersion, Customer, CustomerCap, Vendor
 from contracts.periods import Period
 from contracts.terms import currency_exponent
+from contracts.terms.rating import round_minor
 from outcomes.models import Decision, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
 from outcomes.selectors import in_contract_ranges, outcome_counts_between, outcome_counts_per_day
+from outcomes.services.cap_amounts import period_amount_read
 from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
 from settlement.invoicing.lines import drafts_rate
 from settlement.models import (
@@ -218,7 +220,9 @@ class CapUse:
     cap, or the customer's own, counted as the caps count: billable and billed outcomes that occurred
     in the period), or the amount its invoice bills so far against the contract's budget."""
 
-    kind: str  # "budget", "contract" (an outcome type's unit cap) or "customer" (the customer's own)
+    # "budget", "contract" (an outcome type's unit cap), "customer" (the customer's own unit cap) or
+    # "customer_amount" (the customer's own amount cap: what the type's outcomes bill, as rule 11a prices them)
+    kind: str
     outcome_type: str  # "" for the budget
     used: int
     limit: int
@@ -232,7 +236,8 @@ class CapUse:
 def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, list[CapUse]]:
     """The caps of each contract's current period and their use, by contract id: the budget (the
     amount cap of the version in force at the period's start) against "billable so far", each outcome
-    type's unit cap, and the customer's own caps (rule 11a). Contracts without a cap are left out."""
+    type's unit cap, and the customer's own caps (rule 11a: units, and amount as the rule prices the
+    period's outcomes, a query per amount cap). Contracts without a cap are left out."""
     if not figures:
         return {}
     by_contract: dict[Any, list[ContractVersion]] = defaultdict(list)
@@ -259,9 +264,11 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
         for outcome_type in version.outcome_types.all()
         if outcome_type.cap_units is not None
     }
+    customer_caps = list(CustomerCap.objects.filter(contract_id__in=[row.contract.pk for row in figures]))
     own_caps = {
         (cap.contract_id, cap.outcome_type_key): cap.max_units
-        for cap in CustomerCap.objects.filter(contract_id__in=[row.contract.pk for row in figures])
+        for cap in customer_caps
+        if cap.max_units is not None
     }
     # As the caps count: billable and billed outcomes that occurred in the period.
     used: dict[tuple[Any, str], int] = defaultdict(int)
@@ -281,6 +288,21 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
         for (contract_id, key), limit in sorted(own_caps.items()):
             if contract_id == contract.pk:
                 caps.append(CapUse("customer", key, used.get((contract_id, key), 0), limit))
+        for cap in customer_caps:
+            if cap.contract_id == contract.pk and cap.max_amount_minor is not None:
+                billed = period_amount_read(
+                    contract=contract, outcome_type_key=cap.outcome_type_key, period=row.period
+                )
+                used_minor = round_minor(billed.amount())
+                caps.append(
+                    CapUse(
+                        "customer_amount",
+                        cap.outcome_type_key,
+                        used_minor,
+                        cap.max_amount_minor,
+                        contract.currency,
+                    )
+                )
         if caps:
             uses[contract.pk] = caps
     return uses

@@ -11,6 +11,8 @@ from django.utils import timezone
 from contracts.audit import audit_record
 from contracts.models import Customer
 from core.errors import InvalidTransition, NotFound, ValidationFailed
+from core.events import events_publish
+from settlement import domain_events
 from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import ApprovalStatus, Invoice
 
@@ -70,7 +72,8 @@ def invoice_contest(
 ) -> Invoice:
     """Record that the customer contests a draft waiting for their approval, and why: it stays a draft
     waiting for approval (it is never finalized without one), the vendor sees the reason on the invoice
-    and in the audit log, and a rebuild or an approval may follow. Contesting again replaces the reason.
+    and in the audit log and is told (`invoice.contested`: its endpoints and, by email, its billing
+    contacts), and a rebuild or an approval may follow. Contesting again replaces the reason and tells again.
     The same refusals as approving: not a draft, or a draft that does not wait for approval."""
     now = now or timezone.now()
     reason = reason.strip()
@@ -92,4 +95,5 @@ def invoice_contest(
             at=now,
             details={"total_minor": invoice.total_minor, "currency": invoice.currency, "reason": reason},
         )
+        events_publish([domain_events.contested(invoice, now=now)])
     return invoice

@@ -13,6 +13,7 @@ from contracts.models import (
     Contract,
     ContractVersion,
     Customer,
+    CustomerCap,
     OutcomeType,
     Vendor,
 )
@@ -284,3 +285,34 @@ def test_a_refused_write_leaves_the_surrounding_transaction_usable() -> None:
         "acme",
         "acme-2",
     ]
+
+
+# --- the customer's own caps --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limits", "constraint"),
+    [
+        ({"max_units": None, "max_amount_minor": None}, "customer_cap_units_or_amount"),
+        ({"max_units": None, "max_amount_minor": -1}, "customer_cap_amount_gte_0"),
+    ],
+)
+def test_a_customer_cap_limits_units_or_a_non_negative_amount(
+    limits: dict[str, Any], constraint: str
+) -> None:
+    contract = raw_contract(CustomerFactory.create())
+    refused(
+        lambda: CustomerCap.objects.create(
+            contract=contract, outcome_type_key="ticket.resolved", set_by="t", set_at=START, **limits
+        ),
+        constraint,
+    )
+    assert not CustomerCap.objects.exists()
+
+
+def test_a_customer_cap_of_an_amount_alone_is_allowed() -> None:
+    contract = raw_contract(CustomerFactory.create())
+    cap = CustomerCap.objects.create(
+        contract=contract, outcome_type_key="ticket.resolved", max_amount_minor=0, set_by="t", set_at=START
+    )
+    assert (cap.max_units, cap.max_amount_minor, cap.threshold_amount_minor(80)) == (None, 0, 0)

@@ -1,4 +1,4 @@
-"""A budget threshold reached and a draft waiting for approval also go as plain email to the vendor's
+"""A budget threshold reached, a draft waiting for approval and a contested draft also go as plain email to the vendor's
 owners and admins; other events send none."""
 
 from __future__ import annotations
@@ -108,6 +108,30 @@ def test_a_draft_awaiting_approval_is_emailed_with_its_total_and_link(contract: 
         "above the approval threshold of 10,000.00 USD.\n\n"
         "It is finalized only once the customer approves this total (approved by "
         "2026-04-04T04:00:00+00:00, it is finalized on time).\n\n"
+        "The invoice: http://127.0.0.1:8000/invoices/321/\n"
+    )
+
+
+def test_a_contested_draft_is_emailed_with_the_customers_reason(contract: Contract) -> None:
+    admin = make_member(role=Role.ADMIN, vendor=contract.vendor)
+    data = {
+        **APPROVAL,
+        "reason": "T-3 was reopened.",
+        "contested_at": "2026-04-02T09:00:00+00:00",
+        "contested_by": "customer_user:ap@globex.test",
+    }
+    event = recorded(contract, "invoice.contested", "321", data)
+
+    assert event_emails_send(events=[event]) == 1
+
+    [email] = mail.outbox
+    assert email.to == [admin.user.email]
+    assert email.subject == "Globex contests the draft invoice for 1\N{EN DASH}31 March 2026 (12,540.50 USD)"
+    assert email.body == (
+        "Globex contests the draft invoice for 1\N{EN DASH}31 March 2026 under contract GLX-1 (12,540.50 USD).\n\n"
+        "Their reason, as customer_user:ap@globex.test gave it:\n\nT-3 was reopened.\n\n"
+        "The draft keeps waiting for their approval: it is not finalized without one. Rebuild it if the "
+        "reason holds, or answer them; they may approve it as it is.\n\n"
         "The invoice: http://127.0.0.1:8000/invoices/321/\n"
     )
 

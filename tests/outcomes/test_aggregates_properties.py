@@ -40,6 +40,7 @@ PRICINGS = [
     # (pricing, free units, the type's amount cap)
     (GRADUATED, 1, None),
     ({"model": "per_unit", "unit_price": "0.90"}, 0, 250),  # the cap holds from the 3rd outcome on
+    ({"model": "per_unit", "unit_price": "1.00"}, 2, 200),  # 2 free, then the cap holds from the 5th
     ({"model": "package", "package_size": 2, "package_price": "1.50"}, 0, None),
     ({"model": "percentage", "percent": "2.5"}, 0, None),
     ({"model": "percentage", "percent": "10", "min_fee_minor": 30}, 0, None),  # rated from the outcomes
@@ -196,9 +197,14 @@ def period_counts_scanned(contract: Contract, at: dt.datetime) -> dict[tuple[Any
     pricing=PRICINGS[0],
     policy=UNVERIFIED,
 )
+@example(  # the free allowance within the type's cap, then past it
+    history=[Step("claim", 0, 4, 0, 10), Step("claim", 4, 1, 1, 10), Step("claim", 5, 1, 2, 10)],
+    pricing=PRICINGS[2],
+    policy=FAST,
+)
 @example(
     history=[Step("claim", 0, 4, 2, 10), Step("claim", 4, 2, 3, 11), Step("close", 0, 2, 40, 0)],
-    pricing=PRICINGS[3],
+    pricing=PRICINGS[4],
     policy=UNVERIFIED,
 )
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -15,7 +15,7 @@ import time_machine
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from contracts.models import ApiKey
+from contracts.models import ApiKey, AuditEntry
 from outcomes.models import (
     AuditSample,
     Dispute,
@@ -384,6 +384,8 @@ def test_disputes_are_listed_newest_first_and_filtered_by_status(scene: Scene, c
     assert listed(status="expired_credited") == []
     bad = ingest.api.client.get("/api/v1/disputes", {"status": "lost"})
     assert field_error_codes(assert_error(bad, 400, "validation_error")) == {"status": ["invalid_choice"]}
+    # The customer's answer is its view of the dispute (outcomes.trail): without who at the vendor
+    # resolves it nor the vendor's evidence, which the vendor's list carries.
     assert newer == {
         "id": newer["id"],
         "outcome_id": second,
@@ -393,10 +395,10 @@ def test_disputes_are_listed_newest_first_and_filtered_by_status(scene: Scene, c
         "opened_by": newer["opened_by"],
         "deadline": "2026-06-15T13:00:00Z",
         "response": "",
-        "response_evidence": {},
         "resolved_at": None,
-        "resolved_by": "",
     }
+    vendor_row = ingest.api.client.get("/api/v1/disputes", {"status": "open"}).json()["results"][0]
+    assert vendor_row == {**newer, "response_evidence": {}, "resolved_by": ""}
     assert newer["opened_by"].startswith("api_key:")
     assert make_vendor_api().client.get("/api/v1/disputes").json()["results"] == []
 
@@ -406,6 +408,20 @@ def test_the_vendor_accepts_a_dispute_and_the_outcome_is_not_billed(scene: Scene
     (outcome_id,) = scene.billable(ingest, "T-1")
     dispute = open_dispute(customer_key(ingest), outcome_id)
     assert detail(ingest.api.client, outcome_id)["state"] == "disputed"
+    # In the vendor's audit log, as the customer's key.
+    [entry] = AuditEntry.objects.filter(action="dispute.opened")
+    assert (entry.vendor_id, entry.object_type, entry.object_id) == (
+        ingest.contract.vendor_id,
+        "dispute",
+        str(dispute["id"]),
+    )
+    assert entry.actor == dispute["opened_by"]
+    assert entry.actor.startswith("api_key:")
+    assert entry.details == {
+        "outcome_id": outcome_id,
+        "reason": "The ticket was reopened.",
+        "deadline": "2026-06-15T12:00:00+00:00",
+    }
 
     response = ingest.api.client.post(
         f"/api/v1/disputes/{dispute['id']}/respond",
@@ -521,6 +537,16 @@ def test_the_customer_attests_a_sample_once_before_its_deadline(scene: Scene, cl
     clock.move_to(T0 + dt.timedelta(days=14))
     assert_error(customer.post(url.format(late), {"attested": True}, format="json"), 409, "deadline_passed")
     assert list(AuditSample.objects.order_by("pk").values_list("answer", flat=True)) == ["attested", ""]
+    # One entry in the vendor's audit log, for the answer given; none for the refused ones.
+    [entry] = AuditEntry.objects.filter(action__startswith="audit_sample.")
+    sample = AuditSample.objects.get(outcome_id=answered)
+    assert (entry.action, entry.object_type, entry.object_id, entry.details) == (
+        "audit_sample.attested",
+        "auditsample",
+        str(sample.pk),
+        {"outcome_id": answered},
+    )
+    assert entry.actor == sample.answered_by
 
 
 def test_attesting_an_outcome_that_was_not_sampled_is_404_not_sampled(scene: Scene) -> None:
@@ -590,8 +616,31 @@ def test_the_outcome_trail_shows_events_verdicts_transitions_decisions_dispute_a
         "attested",
         "2026-06-15T12:00:00Z",
     )
-    # The customer reads the very same trail of its own outcome.
-    assert customer.get(f"/api/v1/customer/outcomes/{outcome_id}").json() == trail
+    # The customer reads the same trail of its own outcome less what is the vendor's own
+    # (tests/outcomes/test_customer_trail.py has the rule in full).
+    theirs = customer.get(f"/api/v1/customer/outcomes/{outcome_id}").json()
+    assert theirs == {
+        **trail,
+        "raw_events": [{k: v for k, v in e.items() if k != "delivery_id"} for e in trail["raw_events"]],
+        "verdicts": [
+            {
+                **v,
+                "facts": {}
+                if v["decision"] == "flag"
+                else {
+                    k: f
+                    for k, f in v["facts"].items()
+                    if k not in ("flag_facts", "decided_by", "resolved_by")
+                },
+            }
+            for v in trail["verdicts"]
+        ],
+        "transitions": [{k: v for k, v in t.items() if k != "actor"} for t in trail["transitions"]],
+        "review_decisions": [{k: v for k, v in d.items() if k != "actor"} for d in trail["review_decisions"]],
+        "dispute": {
+            k: v for k, v in trail["dispute"].items() if k not in ("resolved_by", "response_evidence")
+        },
+    }
 
 
 # --- isolation --------------------------------------------------------------------------------
@@ -630,6 +679,7 @@ def test_the_route_lists_cover_the_new_endpoints() -> None:
         ("POST", "/api/v1/customer/outcomes/1/attest"),
         ("GET", "/api/v1/customer/invoices"),
         ("POST", "/api/v1/customer/invoices/1/approve"),
+        ("POST", "/api/v1/customer/invoices/1/contest"),
         ("GET", "/api/v1/customer/invoices/1/credit-notes"),
         ("GET", "/api/v1/customer/invoices/1/share-links"),
         ("POST", "/api/v1/customer/invoices/1/share-links"),

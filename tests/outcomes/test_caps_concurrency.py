@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from contracts.models import CustomerCap
 from contracts.periods import period_at
 from outcomes.models import CapCounter, Decision, Outcome, OutcomeState, OutcomeTransition, OutcomeVerdict
 from outcomes.services import building
@@ -207,3 +208,50 @@ def test_evaluate_due_outcomes_moves_a_maturing_outcome_whose_hold_came_due(inge
     assert last is not None
     assert (last.from_state, last.to_state, last.actor) == ("maturing", "billable", "system:verification")
     assert latest_verdict(outcome, "maturation").reason == "matured"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_claims_against_the_customers_amount_cap_bill_exactly_what_fits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 11a in amounts, counted under the same lock: at 0.90 each, a cap of 7.20 leaves room for 5
+    after 3 billable; of 20 racing claims exactly 5 are admitted, 15 wait for the customer."""
+    ingest = make_ingest(
+        reference="CTR-amount-caps",
+        terms=version_terms(outcome_types=[outcome_type_terms(verification_policy=IMMEDIATE_POLICY)]),
+    )
+    contract = ingest.contract
+    CustomerCap.objects.create(
+        contract=contract,
+        outcome_type_key="ticket.resolved",
+        max_amount_minor=CAP * 90,
+        set_by="api_key:c",
+        set_at=timezone.now(),
+    )
+    occurred_at = timezone.now() - dt.timedelta(hours=1)
+    post_claims(ingest, [f"USED-{i}" for i in range(ALREADY_BILLABLE)], occurred_at)
+    outcomes = Outcome.objects.filter(contract=contract)
+    assert outcomes.filter(state=OutcomeState.BILLABLE).count() == ALREADY_BILLABLE
+    with monkeypatch.context() as patch:
+        patch.setattr(building, "outcomes_evaluate", lambda **kwargs: EvaluationSummary())
+        post_claims(ingest, [f"NEW-{i}" for i in range(CLAIMS)], occurred_at)
+    new = outcomes.filter(natural_key__startswith="NEW-")
+
+    summaries = evaluate_concurrently(list(new.values_list("id", flat=True)))
+
+    assert sum(s.evaluated for s in summaries) == CLAIMS
+    assert new.filter(state=OutcomeState.BILLABLE).count() == REMAINING
+    assert new.filter(state=OutcomeState.FLAGGED).count() == CLAIMS - REMAINING
+    admitted = sorted(
+        latest_verdict(outcome, "customer_caps").facts["amount_minor"]
+        for outcome in new.filter(state=OutcomeState.BILLABLE)
+    )
+    # Each admission priced after the one before it: the counter serialized them.
+    assert admitted == [90 * n for n in range(ALREADY_BILLABLE + 1, CAP + 1)]
+    for outcome in new.filter(state=OutcomeState.FLAGGED):
+        held = latest_verdict(outcome, "customer_caps")
+        assert (held.reason, held.facts["amount_minor"], held.facts["price_minor"]) == (
+            "customer_cap_exceeded",
+            CAP * 90,
+            90,
+        )

@@ -105,6 +105,7 @@ def test_the_catalogue_names_each_type_once() -> None:
         "audit_sample.deadline_approaching",
         "audit_sample.requested",
         "cap.reached",
+        "customer_cap.amount_threshold_reached",
         "customer_cap.threshold_reached",
         "dispute.deadline_approaching",
         "dispute.opened",

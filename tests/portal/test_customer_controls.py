@@ -60,6 +60,42 @@ def test_caps_set_refused_above_the_contracts_and_removed() -> None:
     assert not CustomerCap.objects.exists()
 
 
+def test_an_amount_cap_is_typed_in_the_contracts_currency_and_refused_when_bad() -> None:
+    ingest = make_ingest(
+        terms=version_terms(outcome_types=[outcome_type_terms(cap_units=100, cap_amount_minor=10_000)])
+    )
+    admin = signed_in(make_customer_member(customer=ingest.contract.customer, role=CustomerRole.ADMIN))
+    prefix = f"cap-{ingest.contract.pk.hex[:8]}-ticket-resolved"
+
+    def amount(text: str, units: str = "") -> dict[str, str]:
+        return {
+            f"{prefix}-max_units": units,
+            f"{prefix}-max_amount_minor": text,
+            f"{prefix}-alert_percents": "80",
+        }
+
+    assert "Most billed per period (USD)" in admin.get(SETTINGS).content.decode()
+    for text, shown in [
+        ("5.001", "USD has 2 decimal places."),
+        ("-1", "An amount from 0 to "),
+        ("100.01", "The contract caps ticket.resolved&#x27;s outcomes at 100.00 USD per period"),
+        ("", "Set a most per period in units, in amount, or both."),
+    ]:
+        refused = admin.post(cap_url(ingest), amount(text))
+        assert refused.status_code == 400, text
+        assert shown in refused.content.decode(), text
+    assert not CustomerCap.objects.exists()  # nothing stored
+
+    assert admin.post(cap_url(ingest), amount("50.00", units="60")).status_code == 302
+    cap = CustomerCap.objects.get()
+    assert (cap.max_units, cap.max_amount_minor, cap.alert_percents) == (60, 5_000, [80])
+    page = admin.get(SETTINGS).content.decode()
+    assert "your cap: 60 and 50.00 USD billed" in page
+    assert 'value="50.00"' in page  # shown back in major units
+    detail = admin.get(f"/customer/contracts/{ingest.contract.pk}/").content.decode()
+    assert "<code>ticket.resolved</code>: 60 and 50.00 USD billed per period, alerts at 80%" in detail
+
+
 def test_approvers_and_viewers_read_the_settings_but_change_nothing() -> None:
     for role in (CustomerRole.APPROVER, CustomerRole.VIEWER):
         ingest, person = estate(role)

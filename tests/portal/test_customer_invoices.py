@@ -14,6 +14,7 @@ from django.test import Client
 
 from contracts.models import AuditEntry, CustomerRole, Role
 from customer_portal import invoices as invoice_pages
+from notifications.models import Event
 from settlement.invoicing.close import period_close
 from settlement.models import ApprovalStatus, Invoice, InvoiceShareLink, InvoiceStatus, LineOutcome
 from tests.factories import outcome_type_terms, version_terms
@@ -160,6 +161,9 @@ def test_an_approver_contests_a_draft_with_a_reason_before_or_after_its_deadline
         # Contesting never finalizes: the draft still waits for an approval.
         assert (invoice.status, invoice.approval_status) == (InvoiceStatus.DRAFT, ApprovalStatus.PENDING)
     assert AuditEntry.objects.filter(action="invoice.contested", object_id=str(invoice.pk)).count() == 2
+    # The vendor is told each time, as through the customer API (the service publishes it).
+    told = Event.objects.filter(type="invoice.contested", object_id=str(invoice.pk)).order_by("pk")
+    assert [event.data["reason"] for event in told] == ["Line 1 counts tickets we reopened.", "Still wrong."]
     assert "Still wrong." in client.get(f"/customer/invoices/{invoice.pk}/").content.decode()
     vendor = signed_in(make_member(role=Role.VIEWER, vendor=ingest.contract.vendor))
     assert "Still wrong." in vendor.get(f"/invoices/{invoice.pk}/").content.decode()  # the vendor reads why

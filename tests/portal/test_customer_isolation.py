@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from contracts.models import CustomerRole, Role
 from contracts.services.credentials import api_key_create
 from notifications.models import Endpoint
+from notifications.services.deliveries import endpoint_send_test
 from notifications.services.endpoints import endpoint_create
 from outcomes.models import Outcome
 from outcomes.services.review import dispute_open
@@ -42,6 +43,7 @@ PARAMS = (
     "outcome_type",
     "source_id",
     "endpoint_id",
+    "delivery_id",
     "action",
     "api_key_id",
     "invoice_id",
@@ -85,6 +87,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         event_types=[],
         actor="test",
     )
+    delivery = endpoint_send_test(endpoint=endpoint, actor="test")
     api_key, _ = api_key_create(vendor=customer.vendor, name="ours", actor="test", customer=customer)
     invoice = close_and_finalize(ours, MARCH, APRIL)
     link, _ = share_link_create(invoice=invoice, actor="system")
@@ -95,6 +98,7 @@ def estate() -> tuple[Client, Client, Client, dict[str, str]]:
         "outcome_type": ours.contract.versions.get().outcome_types.get().key,
         "source_id": str(ours.source.pk),
         "endpoint_id": str(endpoint.pk),
+        "delivery_id": str(delivery.pk),
         "action": "disable",
         "api_key_id": str(api_key.pk),
         "invoice_id": str(invoice.pk),

@@ -119,6 +119,10 @@ def test_a_dispute_with_files_is_stored_safely_and_served_only_to_the_two_partie
     assert "receipt" not in pdf.file.name
     assert (media / pdf.file.name).read_bytes() == PDF
     assert Outcome.objects.get(pk=outcome.pk).state == OutcomeState.DISPUTED
+    [entry] = AuditEntry.objects.filter(action="dispute.opened")
+    assert (entry.object_id, entry.actor) == (str(dispute.pk), dispute.opened_by)
+    assert entry.actor.startswith("customer_user:")
+    assert entry.details["reason"] == dispute.reason
 
     download = approver.get(f"/customer/outcomes/{outcome.pk}/evidence/{pdf.pk}/")
     assert download.status_code == 200
@@ -220,6 +224,20 @@ def test_an_audit_sample_is_answered_before_its_deadline_and_a_contest_upheld(ou
     )
     assert upheld.status_code == 302
     assert DisqualifierContest.objects.get(outcome=contested).status == "upheld"
+    # Both answers are in the vendor's audit log as the customer's person (the refused tries are not),
+    # where the vendor reads its audit log.
+    entries = AuditEntry.objects.filter(
+        action__in=["audit_sample.attested", "audit_sample.denied", "disqualifier_contest.upheld"]
+    ).order_by("pk")
+    email = sample.answered_by.removeprefix("customer_user:")
+    assert [(e.action, e.actor, e.details["outcome_id"]) for e in entries] == [
+        ("audit_sample.denied", f"customer_user:{email}", sampled.pk),
+        ("disqualifier_contest.upheld", f"customer_user:{email}", contested.pk),
+    ]
+    log = signed_in(make_member(vendor=ingest.contract.vendor)).get("/audit/").content.decode()
+    assert "audit_sample.denied" in log
+    assert "disqualifier_contest.upheld" in log
+    assert log.count(f"customer_user:{email}") == 2
 
 
 # --- the filtered list ---------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from contracts.models import CustomerCap
 from outcomes import counters
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED
+from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import make_ingest
 from tests.support.portal import Member, make_customer_member, signed_in
-from tests.support.settlement import MARCH, billable
+from tests.support.settlement import FAST, MARCH, billable
 from tests.support.vendors import make_vendor_api
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,30 @@ def test_the_overview_charts_and_holds_count_the_members_customer_only(owner: Me
     assert maturing is not None
     assert '<span data-figure="held-count">2</span>' in maturing.group(0)
     assert "portal/dashboard" in page  # the vendor dashboard's chart script draws them
+
+
+def test_the_overview_shows_the_customers_own_amount_cap_and_what_the_period_bills_against_it() -> None:
+    """At 0.90 each, three billable outcomes bill 2.70 USD of its own 10.00 USD cap."""
+    ingest = make_ingest(
+        terms=version_terms(outcome_types=[outcome_type_terms(verification_policy=FAST)]), reference="CTR-amt"
+    )
+    day = MARCH + dt.timedelta(days=2)
+    CustomerCap.objects.create(
+        contract=ingest.contract,
+        outcome_type_key="ticket.resolved",
+        max_amount_minor=1_000,
+        set_by="t",
+        set_at=day,
+    )
+    billable(ingest, 3, day)
+    client = signed_in(make_customer_member(customer=ingest.contract.customer))
+
+    with time_machine.travel(day + dt.timedelta(days=1), tick=False):
+        page = client.get("/customer/").content.decode()
+
+    meter = re.search(r'<dd data-cap="customer_amount-ticket.resolved">(.*?)</dd>', page, re.S)
+    assert meter is not None
+    assert '<meter min="0" max="1000" value="270"' in meter.group(1)
+    assert "2.70 USD of 10.00 USD (27%)" in meter.group(1)
+    assert "ticket.resolved: your own amount cap" in page
+    assert 'data-cap="customer-ticket.resolved"' not in page  # no unit cap of its own

@@ -114,3 +114,29 @@ def test_another_customers_person_is_a_404_and_nothing_changes() -> None:
         )
     their_membership.refresh_from_db()
     assert their_membership.role == CustomerRole.VIEWER
+
+
+def test_an_invitation_with_errors_shows_them_on_the_form_and_invites_no_one() -> None:
+    customer = CustomerFactory.create()
+    admin = make_customer_member(customer=customer, role=CustomerRole.ADMIN)
+    client = signed_in(admin)
+    before = CustomerMembership.objects.count()
+
+    bad = client.post(PEOPLE, {"email": "not an email", "role": "owner"})
+
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "2 problems to fix" in page
+    # Each error beside its input, the typed values kept, the form open.
+    for name in ("email", "role"):
+        errors = re.search(rf'id="[^"]*{name}-errors">(.*?)</ul>', page, re.S)
+        assert errors is not None, name
+        assert "<li>" in errors.group(1), name
+    assert 'value="not an email"' in page
+    assert "<details open>" in page
+    already = client.post(PEOPLE, {"email": admin.user.email, "role": "viewer"})
+    assert already.status_code == 400
+    assert "already" in already.content.decode()
+    assert CustomerMembership.objects.count() == before
+    assert not mail.outbox
+    assert not AuditEntry.objects.filter(action__startswith="customer_member").exists()

@@ -68,6 +68,25 @@ def test_an_admin_invites_a_customers_person_who_sets_a_password_and_lands_on_th
     assert "Cleo@buyer.test" in owner_client.get(f"/customers/{customer.pk}/").content.decode()
 
 
+def test_an_invitation_with_errors_shows_them_beside_the_inputs_of_the_customers_page(
+    owner_client: Client, owner: Member
+) -> None:
+    customer = CustomerFactory.create(vendor=owner.vendor)
+
+    bad = owner_client.post(f"/customers/{customer.pk}/members/", {"email": "nope", "role": "owner"})
+
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "2 problems to fix" in page
+    for name in ("email", "role"):
+        errors = re.search(rf'id="[^"]*{name}-errors">(.*?)</ul>', page, re.S)
+        assert errors is not None, name
+        assert "<li>" in errors.group(1), name
+    assert 'value="nope"' in page
+    assert not CustomerMembership.objects.exists()
+    assert not mail.outbox
+
+
 def test_roles_change_and_removal_and_a_person_in_several_places(owner: Member) -> None:
     by = _vendor_owner(owner)
     customer, other = CustomerFactory.create(vendor=owner.vendor), CustomerFactory.create(vendor=owner.vendor)

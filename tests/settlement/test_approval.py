@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import fastjsonschema
 import pytest
 import time_machine
+from django.core import mail
 from rest_framework.test import APIClient
 
-from contracts.models import AuditEntry
+from contracts.models import AuditEntry, Role
 from core.errors import ValidationFailed
+from notifications.dispatch import events_fan_out
+from notifications.models import Event
+from settlement.domain_events import EVENT_TYPES
 from settlement.invoicing.close import period_close
 from settlement.invoicing.finalize import invoice_finalize
 from settlement.models import ApprovalStatus, Invoice, InvoiceStatus
 from settlement.selectors.due import invoices_due_for_finalize
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, make_ingest
+from tests.support.portal import make_member
 from tests.support.settlement import APRIL, FAST, GRADUATED, MARCH, billable
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +145,94 @@ def test_the_threshold_is_validated_and_shown_on_the_contract() -> None:
     with pytest.raises(ValidationFailed) as refused:
         approving(threshold=-1)
     assert list(refused.value.field_errors) == ["approval_threshold_minor"]
+
+
+def test_the_customer_contests_by_its_key_and_the_vendor_is_told_and_reads_why(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    ingest = approving(threshold=10_000)
+    invoice = closed(ingest)
+    owner = make_member(role=Role.OWNER, vendor=ingest.contract.vendor)
+    make_member(role=Role.VIEWER, vendor=ingest.contract.vendor)  # not a billing contact
+    customer = customer_client(ingest)
+    at = APRIL + dt.timedelta(hours=2)
+
+    with time_machine.travel(at, tick=False):
+        response = customer.post(
+            f"/api/v1/customer/invoices/{invoice.pk}/contest",
+            {"reason": "  T-3 was reopened.  "},
+            format="json",
+        )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["approval_status"]) == ("draft", "pending")  # it keeps waiting
+    assert body["contest_reason"] == "T-3 was reopened."
+    assert body["contested_by"].startswith("api_key:")
+    assert body["contested_at"] == "2026-04-01T06:00:00Z"
+    # The vendor reads it in its API, on its invoice page and in its audit log.
+    vendor_view = ingest.api.client.get(f"/api/v1/invoices/{invoice.pk}").json()
+    assert {key: vendor_view[key] for key in ("contest_reason", "contested_by", "contested_at")} == {
+        key: body[key] for key in ("contest_reason", "contested_by", "contested_at")
+    }
+    entry = AuditEntry.objects.get(action="invoice.contested")
+    assert (entry.actor, entry.details["reason"]) == (body["contested_by"], "T-3 was reopened.")
+    # The vendor is told: an `invoice.contested` event for its endpoints, and an email to its billing
+    # contacts once the dispatcher fans the event out.
+    [event] = Event.objects.filter(type="invoice.contested")
+    assert (event.object_id, event.customer_id, event.contract_id) == (
+        str(invoice.pk),
+        ingest.contract.customer_id,
+        ingest.contract.pk,
+    )
+    assert {key: event.data[key] for key in ("reason", "contested_by", "status", "total_minor")} == {
+        "reason": "T-3 was reopened.",
+        "contested_by": body["contested_by"],
+        "status": "draft",
+        "total_minor": invoice.total_minor,
+    }
+    assert event.data["contested_at"] == "2026-04-01T06:00:00+00:00"
+    contested_schema = next(t for t in EVENT_TYPES if t.name == "invoice.contested").data_schema
+    fastjsonschema.compile(contested_schema)(event.data)  # what is recorded is what the catalogue says
+    with django_capture_on_commit_callbacks(execute=True):
+        events_fan_out(now=at)
+    [email] = [m for m in mail.outbox if "contests" in m.subject]
+    assert email.to == [owner.user.email]
+    assert "T-3 was reopened." in email.body
+    assert f"/invoices/{invoice.pk}/" in email.body
+
+
+def test_a_contest_without_a_reason_or_of_a_draft_not_waiting_is_refused_and_changes_nothing() -> None:
+    ingest = approving(threshold=10_000)
+    invoice = closed(ingest)
+    customer = customer_client(ingest)
+    url = f"/api/v1/customer/invoices/{invoice.pk}/contest"
+
+    for body, code in (({"reason": "   "}, "required"), ({"reason": "x" * 2001}, "too_long")):
+        refused = customer.post(url, body, format="json")
+        assert refused.status_code == 400
+        assert refused.json()["field_errors"]["reason"][0]["code"] == code
+    missing = customer.post(url, {}, format="json")
+    assert (missing.status_code, list(missing.json()["field_errors"])) == (400, ["reason"])
+
+    relaxed = approving(threshold=1_000_000)
+    not_waiting = closed(relaxed)
+    answer = customer_client(relaxed).post(
+        f"/api/v1/customer/invoices/{not_waiting.pk}/contest", {"reason": "No."}, format="json"
+    )
+    assert (answer.status_code, answer.json()["code"]) == (409, "approval_not_requested")
+    assert not Invoice.objects.exclude(contested_at=None).exists()
+    assert not AuditEntry.objects.filter(action="invoice.contested").exists()
+    assert not Event.objects.filter(type="invoice.contested").exists()
+
+
+def test_only_the_invoices_customer_may_contest() -> None:
+    ingest = approving(threshold=0)
+    invoice = closed(ingest)
+    stranger = approving(threshold=0)
+    url = f"/api/v1/customer/invoices/{invoice.pk}/contest"
+
+    assert customer_client(stranger).post(url, {"reason": "Not ours."}, format="json").status_code == 404
+    assert ingest.api.client.post(url, {"reason": "Not ours."}, format="json").status_code == 403
+    invoice.refresh_from_db()
+    assert (invoice.contested_at, invoice.contest_reason) == (None, "")
+    assert not Event.objects.filter(type="invoice.contested").exists()

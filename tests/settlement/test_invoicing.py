@@ -226,6 +226,33 @@ def test_an_outcome_type_amount_cap_holds_that_types_latest_outcomes() -> None:
     assert Outcome.objects.get(pk=ids["R2-0"]).state == OutcomeState.BILLABLE  # held, not billed
 
 
+def test_an_outcome_type_amount_cap_counts_the_free_allowance_as_the_invoice_does() -> None:
+    """ticket.resolved: 2 free, then 1.00 each, capped at 2.00: four outcomes bill 2.00, the fifth is held."""
+    ingest = make_ingest(
+        terms=version_terms(
+            platform_fee_minor=0,
+            outcome_types=[
+                outcome_type_terms(
+                    pricing={"model": "per_unit", "unit_price": "1.00"},
+                    free_units=2,
+                    cap_amount_minor=200,
+                    verification_policy=FAST,
+                )
+            ],
+        )
+    )
+    billable(ingest, 5, MARCH + dt.timedelta(days=1))
+    latest = Outcome.objects.order_by("billable_at", "pk").last()
+    assert latest is not None
+
+    invoice = close_and_finalize(ingest, MARCH, APRIL)
+
+    # Rated without the allowance, the first two would fill the cap and three would be held.
+    assert invoice.held_over_cap == {"ticket.resolved": {"outcomes": [latest.pk], "cap_amount_minor": 200}}
+    assert invoice.total_minor == 200
+    assert LineOutcome.objects.filter(line__invoice=invoice).count() == 4
+
+
 def test_the_contract_amount_cap_holds_the_latest_outcomes_of_every_type_after_the_types_caps() -> None:
     ingest = capped_contract(contract_cap=350)
     ids = bill_in_order(ingest)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.terms.rating import major_to_minor, round_minor
 from core.currencies import STRIPE_CURRENCIES, stripe_currency
-from settlement.money import minor_from_stripe_amount, round_line, stripe_amount
+from settlement.money import format_minor, minor_from_stripe_amount, round_line, stripe_amount
 
 currencies = st.sampled_from(sorted(STRIPE_CURRENCIES))
 amounts = st.integers(min_value=-(10**15), max_value=10**15)
@@ -89,3 +90,16 @@ def test_stripe_amount_takes_exactly_the_chargeable_amounts(amount_minor: int, c
 def test_a_stripe_amount_finer_than_verity_minor_unit_is_an_error() -> None:
     with pytest.raises(ValueError, match="fraction"):
         minor_from_stripe_amount(550, "ISK")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor", "shown"),
+    [
+        ("0.505", "USD", "50.5", "0.51 USD"),
+        ("125", "JPY", "125", "125 JPY"),
+        ("1.2345", "KWD", "1234.5", "1.235 KWD"),
+    ],
+)
+def test_minor_units_follow_the_currency_exponent(amount: str, currency: str, minor: str, shown: str) -> None:
+    assert major_to_minor(Decimal(amount), currency) == Decimal(minor)
+    assert format_minor(round_minor(Decimal(minor)), currency) == shown

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from contracts.models import AuditEntry
 from notifications.models import Event
 from outcomes.models import DisqualifierContest, OutcomeState
 from outcomes.services.deadlines import deadlines_announce
@@ -190,6 +191,22 @@ def test_the_customer_answers_with_its_key_and_neither_side_keeps_its_own_way_al
     # No contest on M-4: 404.
     none = contest_answer(customer, story, "M-4", answered_at, uphold=False)
     assert (none.status_code, none.json()["code"]) == (404, "no_contest")
+    # Each answer given is in the vendor's audit log (the refused ones are not), as the customer's key.
+    entries = AuditEntry.objects.filter(action__startswith="disqualifier_contest.").order_by("pk")
+    contests = {c.outcome_id: c for c in DisqualifierContest.objects.all()}
+    assert [(e.action, e.object_id, e.details) for e in entries] == [
+        (
+            "disqualifier_contest.upheld",
+            str(contests[story.outcome("M-1").pk].pk),
+            {"outcome_id": story.outcome("M-1").pk, "disqualifier": "no_show"},
+        ),
+        (
+            "disqualifier_contest.withdrawn",
+            str(contests[story.outcome("M-2").pk].pk),
+            {"outcome_id": story.outcome("M-2").pk, "disqualifier": "no_show"},
+        ),
+    ]
+    assert {e.actor for e in entries} == {contests[story.outcome("M-1").pk].answered_by}
 
 
 def test_an_honest_month_contests_nothing_and_each_no_show_voids_as_before() -> None:

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from settlement.money import format_minor, major_to_minor, round_minor
-from settlement.rating import percentage_fee_minor, rate_units
+from contracts.terms.rating import percentage_fee_minor, rate_units, round_minor
 
 prices = st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False)
 
@@ -70,19 +69,6 @@ def test_rounding_moves_a_line_by_at_most_half_a_minor_unit(amount: Decimal) -> 
 )
 def test_halves_round_away_from_zero(exact: str, rounded: int) -> None:
     assert round_minor(Decimal(exact)) == rounded
-
-
-@pytest.mark.parametrize(
-    ("amount", "currency", "minor", "shown"),
-    [
-        ("0.505", "USD", "50.5", "0.51 USD"),
-        ("125", "JPY", "125", "125 JPY"),
-        ("1.2345", "KWD", "1234.5", "1.235 KWD"),
-    ],
-)
-def test_minor_units_follow_the_currency_exponent(amount: str, currency: str, minor: str, shown: str) -> None:
-    assert major_to_minor(Decimal(amount), currency) == Decimal(minor)
-    assert format_minor(round_minor(Decimal(minor)), currency) == shown
 
 
 def test_package_bills_a_started_package_whole() -> None:

@@ -1,14 +1,21 @@
-"""Pricing a count of units (or a reported value) under a pricing model: pure functions, no I/O.
+"""Rating: the price of a count of units (or of a reported value) under a pricing model, and the
+rated amount of a group of outcomes of one type, with the one rounding rule: pure functions, no I/O.
 
-Prices come from contracts.terms (Decimal major units); results are exact Decimals, rounded only
-when they become an invoice line (settlement.money.round_minor).
+Prices come from the terms (Decimal major units); results are exact Decimals in minor units, rounded
+once (`round_minor`) where they become an invoice line (settlement.money.round_line) or a figure shown.
+Settlement bills with them and the verification pipeline prices an outcome for the customer's own
+amount cap (outcomes.services.caps) with the same functions.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from core.currencies import currency_exponent
 
 ZERO = Decimal(0)
 
@@ -71,3 +78,48 @@ def percentage_fee_minor(pricing: dict[str, Any], value_minor: int) -> Decimal:
     if pricing.get("max_fee_minor") is not None:
         fee = min(fee, Decimal(pricing["max_fee_minor"]))
     return fee
+
+
+def major_to_minor(amount: Decimal, currency: str) -> Decimal:
+    """An exact amount in major units (a price) expressed in minor units, not rounded."""
+    return amount.scaleb(currency_exponent(currency))
+
+
+def round_minor(amount: Decimal) -> int:
+    """The one rounding rule: to a whole minor unit, halves away from zero."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class Priced(Protocol):
+    """What rating reads of an outcome: the share of the price it bills at and the value it reported."""
+
+    @property
+    def price_percent(self) -> int: ...
+
+    @property
+    def value_minor(self) -> int | None: ...
+
+
+def rated_amount_minor(pricing: dict[str, Any], outcomes: Sequence[Priced], currency: str) -> Decimal:
+    """The exact amount, in minor units, of outcomes of one type under one pricing: each outcome's
+    success fee, or their count priced together (tiers, packages) per share of the price they bill at."""
+    if pricing["model"] == "percentage":
+        return sum(
+            (percentage_fee_minor(pricing, o.value_minor or 0) * o.price_percent / 100 for o in outcomes),
+            ZERO,
+        )
+    return units_amount_minor(pricing, Counter(o.price_percent for o in outcomes), currency)
+
+
+def units_amount_minor(pricing: dict[str, Any], shares: Mapping[int, int], currency: str) -> Decimal:
+    """The exact amount, in minor units, of units priced together by count (per unit, tiers, packages),
+    `shares[p]` of them billed at p percent of the price: each share's count rated on its own."""
+    total = ZERO
+    for percent in sorted(shares):
+        count = shares[percent]
+        total += (
+            sum((major_to_minor(s.amount, currency) for s in rate_units(pricing, count)), ZERO)
+            * percent
+            / 100
+        )
+    return total
