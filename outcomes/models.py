@@ -204,6 +204,14 @@ class Outcome(models.Model):
     def __str__(self) -> str:
         return f"{self.outcome_type_key}:{self.natural_key} ({self.state})"
 
+    @property
+    def verdict_trail(self) -> list[OutcomeVerdict]:
+        """Every verdict recorded on the outcome, oldest first, accepts included (outcomes.verdict_trail):
+        from its prefetched `evaluations` and `verdicts` when a page loaded them."""
+        from outcomes.verdict_trail import verdict_trail  # it reads these models
+
+        return verdict_trail(evaluations=self.evaluations.all(), verdicts=self.verdicts.all())
+
 
 class OutcomeEvent(models.Model):
     """Links a raw event to the outcome it was merged into; its existence means "processed"."""
@@ -244,11 +252,36 @@ class Decision(models.TextChoices):
     FLAG = "flag", "Flag for review"
 
 
+class OutcomeEvaluation(models.Model):
+    """One evaluation that changed an outcome's verdicts: the rules whose verdict changed, in order, and
+    the accepts among them compactly (outcomes.verdict_trail); the other verdicts are OutcomeVerdict rows
+    pointing here."""
+
+    id = models.BigAutoField(primary_key=True)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="evaluations")
+    at = models.DateTimeField()
+    # "+rule," for an accept stored in `accepts`, "-rule," for a verdict stored as a row; in order.
+    rules = models.TextField()
+    # One entry per accept, in order: [reason] or [reason, facts] or [reason, facts, hold_until].
+    accepts = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome_id} at {self.at}: {self.rules}"
+
+
 class OutcomeVerdict(models.Model):
-    """The result of one rule on one outcome, with the facts it used. A new row only when it changes."""
+    """The result of one rule on one outcome, with the facts it used. A new row only when it changes, and
+    only for a reject, a hold or a flag: accepts are kept in their evaluation (OutcomeEvaluation)."""
 
     id = models.BigAutoField(primary_key=True)
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts")
+    # The evaluation that wrote it (none for a row recorded otherwise, as tests do).
+    evaluation = models.ForeignKey(
+        OutcomeEvaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     rule = models.CharField(max_length=40)
     decision = models.CharField(max_length=6, choices=Decision.choices)
     reason = models.CharField(max_length=64)

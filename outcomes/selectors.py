@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from outcomes.models import (
     Delivery,
     Dispute,
     Outcome,
+    OutcomeEvaluation,
     OutcomeEvent,
     OutcomeState,
     OutcomeTransition,
@@ -31,6 +33,7 @@ from outcomes.models import (
     VerifierResult,
 )
 from outcomes.rules.verifier import VERIFIER_ACCURACY_SAMPLE, Verifier
+from outcomes.verdict_trail import superseded, verdict_trail
 
 
 def outcome_list(
@@ -99,6 +102,17 @@ def outcome_state_counts(*, outcomes: QuerySet[Outcome], cap: int) -> dict[str, 
     return {state: counts[state] for state in OutcomeState.values if counts[state]}
 
 
+def verdicts_recorded(*, outcome_ids: Iterable[Any] | None = None) -> list[OutcomeVerdict]:
+    """Every verdict recorded on the outcomes (on all when None), accepts included, in the order recorded
+    (outcomes.verdict_trail): what listing OutcomeVerdict rows by id gave when every verdict was a row."""
+    evaluations = OutcomeEvaluation.objects.all()
+    verdicts = OutcomeVerdict.objects.all()
+    if outcome_ids is not None:
+        ids = list(outcome_ids)
+        evaluations, verdicts = evaluations.filter(outcome_id__in=ids), verdicts.filter(outcome_id__in=ids)
+    return verdict_trail(evaluations=evaluations, verdicts=verdicts, by_instant=False)
+
+
 def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:
     """One outcome with its raw events and transitions: its whole trail so far."""
     if not str(outcome_id).isdigit():
@@ -109,6 +123,7 @@ def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:
         .prefetch_related(
             Prefetch("transitions", queryset=OutcomeTransition.objects.order_by("at", "id")),
             "verdicts",
+            "evaluations",
             "review_decisions",
         )
         .first()
@@ -177,7 +192,7 @@ def review_queue(*, vendor: Vendor) -> QuerySet[Outcome]:
     return (
         Outcome.objects.filter(vendor=vendor, state=OutcomeState.FLAGGED)
         .select_related("contract")
-        .prefetch_related("verdicts", "review_decisions")
+        .prefetch_related("verdicts", "evaluations", "review_decisions")
     )
 
 
@@ -205,12 +220,10 @@ class LocalDate(Func):
 
 
 def _standing_verdicts(**filters: Any) -> QuerySet[OutcomeVerdict]:
-    """Each rule's latest verdict on an outcome, unless it is a flag someone decided already."""
-    newer = OutcomeVerdict.objects.filter(
-        outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), pk__gt=OuterRef("pk")
-    )
+    """Each rule's latest verdict on an outcome (a reject, a hold or a flag: accepts are not rows), unless
+    it is a flag someone decided already."""
     decided = ReviewDecision.objects.filter(outcome_id=OuterRef("outcome_id"), flag_reason=OuterRef("reason"))
-    return OutcomeVerdict.objects.filter(**filters).exclude(Exists(newer) | Exists(decided))
+    return OutcomeVerdict.objects.filter(**filters).exclude(superseded() | Q(Exists(decided)))
 
 
 def _open_flags(**filters: Any) -> QuerySet[OutcomeVerdict]:
@@ -324,7 +337,7 @@ def flag_group_outcomes(*, group: FlagGroup) -> QuerySet[Outcome]:
     return (
         Outcome.objects.filter(pk__in=_group_flags(group).values("outcome_id"))
         .select_related("contract")
-        .prefetch_related("verdicts", "review_decisions")
+        .prefetch_related("verdicts", "evaluations", "review_decisions")
     )
 
 

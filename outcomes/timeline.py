@@ -87,8 +87,7 @@ def outcome_timeline(
     """Every raw event, verification (the verdicts recorded at one instant, together), transition,
     review decision, dispute step, audit sample step and invoice line of an outcome, oldest first."""
     entries = [TimelineEntry(e.received_at, "event", e.get_kind_display(), subject=e) for e in raw_events]
-    verdicts = sorted(outcome.verdicts.all(), key=lambda v: (v.at, v.pk))
-    for at, group in groupby(verdicts, key=lambda v: v.at):
+    for at, group in groupby(outcome.verdict_trail, key=lambda v: v.at):
         readable = [ReadableVerdict(v, readable_facts(v.facts)) for v in group]
         title = f"Verification: {len(readable)} rule{'s' if len(readable) != 1 else ''} changed"
         entries.append(TimelineEntry(at, "verification", title, verdicts=readable))

@@ -22,6 +22,7 @@ from contracts.policy import RuleParams
 from outcomes.counters import utc_day
 from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict, Party
 from outcomes.rules.base import BILLS_CUSTOMER, FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag
+from outcomes.verdict_trail import superseded
 
 
 class SuppressionParams(RuleParams):
@@ -247,15 +248,13 @@ class Suppression(Rule[SuppressionParams]):
             for f in batch
             if f.outcome.state == OutcomeState.FLAGGED and f.outcome.contract_id in contracts
         ]
-        latest: dict[int, str] = {}
-        if flagged:
-            for outcome_id, decision in (
-                OutcomeVerdict.objects.filter(outcome_id__in=flagged, rule=self.name)
-                .order_by("id")
-                .values_list("outcome_id", "decision")
-            ):
-                latest[outcome_id] = decision
-        return frozenset(pk for pk, decision in latest.items() if decision == Decision.FLAG)
+        if not flagged:
+            return frozenset()
+        return frozenset(
+            OutcomeVerdict.objects.filter(outcome_id__in=flagged, rule=self.name, decision=Decision.FLAG)
+            .exclude(superseded())
+            .values_list("outcome_id", flat=True)
+        )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         suppression: SuppressionStats = prepared[self.name]

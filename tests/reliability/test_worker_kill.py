@@ -17,6 +17,7 @@ import pytest
 
 from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState
+from outcomes.selectors import verdicts_recorded
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
 from settlement.invoicing.close import period_close
 from settlement.models import Invoice, LineOutcome
@@ -69,7 +70,7 @@ def outcome_story(contract: Contract) -> dict[str, Any]:
         outcome.natural_key: (
             outcome.state,
             [(t.from_state, t.to_state, t.reason) for t in outcome.transitions.order_by("id")],
-            sorted((v.rule, v.decision, v.reason) for v in outcome.verdicts.all()),
+            sorted((v.rule, v.decision, v.reason) for v in verdicts_recorded(outcome_ids=[outcome.pk])),
             outcome.event_links.count(),
         )
         for outcome in Outcome.objects.filter(contract=contract)
