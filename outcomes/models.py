@@ -262,8 +262,9 @@ class OutcomeEvaluation(models.Model):
     at = models.DateTimeField()
     # "+rule," for an accept stored in `accepts`, "-rule," for a verdict stored as a row; in order.
     rules = models.TextField()
-    # One entry per accept, in order: [reason] or [reason, facts] or [reason, facts, hold_until].
-    accepts = models.JSONField(default=list)
+    # One entry per accept, in order: [reason] or [reason, facts] or [reason, facts, hold_until], as JSON
+    # deflated with a preset dictionary (outcomes.verdict_trail.pack_accepts).
+    accepts = models.BinaryField()
 
     class Meta:
         ordering = ["at", "id"]

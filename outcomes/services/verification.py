@@ -182,7 +182,7 @@ def _latest_verdicts(
 ) -> tuple[dict[VerdictKey, tuple[str, str, Any, Any]], dict[VerdictKey, tuple[str, dt.datetime]]]:
     """Each rule's latest stored verdict on each outcome, and the flags standing on them with when each
     was first raised (its deadline counts from then: outcomes.rules.flag_deadlines)."""
-    evaluations: dict[int, list[tuple[int, dt.datetime, str, list[Any]]]] = defaultdict(list)
+    evaluations: dict[int, list[tuple[int, dt.datetime, str, bytes]]] = defaultdict(list)
     for outcome_id, *evaluation in OutcomeEvaluation.objects.filter(outcome_id__in=any_of(ids)).values_list(
         "outcome_id", "id", "at", "rules", "accepts"
     ):
