@@ -144,22 +144,30 @@ class SuppressionStats:
     baselines: dict[Any, Baseline] = field(default_factory=dict)
     # (contract id, UTC day) -> (outcomes, confirmed), for the days the short windows of the batch cover.
     days: dict[tuple[Any, dt.date], tuple[int, int]] = field(default_factory=dict)
+    # The ratios by (contract id, UTC day): the batch's outcomes of one contract and day share them, so
+    # they are computed once (both this rule and confirmation ask).
+    judged: dict[tuple[Any, dt.date], dict[str, Any] | None] = field(default_factory=dict)
 
     def ratios(self, facts: OutcomeFacts) -> dict[str, Any] | None:
         """The ratios this outcome is judged by (None when its contract is not checked): the contract's
-        week, and the 1 and 3 days ending on the outcome's own UTC day of occurrence."""
-        stats = self.contracts.get(facts.outcome.contract_id)
-        baseline = self.baselines.get(facts.outcome.contract_id)
+        week, and the 1 and 3 days ending on the outcome's own UTC day of occurrence. Shared by the
+        outcomes of a contract and day: read, never changed."""
+        key = (facts.outcome.contract_id, utc_day(facts.outcome.occurred_at))
+        if key not in self.judged:
+            self.judged[key] = self._judge(*key)
+        return self.judged[key]
+
+    def _judge(self, contract_id: Any, day: dt.date) -> dict[str, Any] | None:
+        stats = self.contracts.get(contract_id)
+        baseline = self.baselines.get(contract_id)
         if stats is None or baseline is None:
             return stats
-        day = utc_day(facts.outcome.occurred_at)
         windows: dict[str, dict[str, Any]] = {}
         triggered: list[str] = []
         for name, length, minimum in SHORT_WINDOWS:
             first = day - dt.timedelta(days=length - 1)
             counts = [
-                self.days.get((facts.outcome.contract_id, first + dt.timedelta(days=i)), (0, 0))
-                for i in range(length)
+                self.days.get((contract_id, first + dt.timedelta(days=i)), (0, 0)) for i in range(length)
             ]
             outcomes, confirmed = sum(c[0] for c in counts), sum(c[1] for c in counts)
             windows[name] = {
