@@ -229,7 +229,8 @@ class OutcomeTransition(models.Model):
     """One recorded state change of an outcome: from, to, when, who, why."""
 
     id = models.BigAutoField(primary_key=True)
-    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="transitions")
+    # Indexed by (outcome, at) below: a second index on the outcome alone would only cost writes.
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="transitions", db_index=False)
     from_state = models.CharField(max_length=10, blank=True, default="")
     to_state = models.CharField(max_length=10, choices=OutcomeState.choices)
     at = models.DateTimeField()
@@ -278,7 +279,8 @@ class OutcomeVerdict(models.Model):
     only for a reject, a hold or a flag: accepts are kept in their evaluation (OutcomeEvaluation)."""
 
     id = models.BigAutoField(primary_key=True)
-    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts")
+    # Indexed by (outcome, rule, -id) below: a second index on the outcome alone would only cost writes.
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts", db_index=False)
     # The evaluation that wrote it (none for a row recorded otherwise, as tests do).
     evaluation = models.ForeignKey(
         OutcomeEvaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False

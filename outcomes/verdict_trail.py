@@ -49,6 +49,7 @@ _RATE = {
 }
 _WINDOW = {"last_day": "2026-01-01", "outcomes": 0, "confirmed": 0, "first_day": "2026-01-01"}
 DICTIONARIES: dict[int, bytes] = {
+    # Keys sorted, as the facts are written (outcomes.services.verification).
     1: orjson.dumps(
         [
             ["above_baseline", {"baseline_units_per_period": 0, "period_start": _INSTANT}],
@@ -96,7 +97,8 @@ DICTIONARIES: dict[int, bytes] = {
             ["unique_natural_key", {"claims": 1, "natural_key": ""}],
             ["events_counted_once", {"events": ["evt_"]}],
             ["signature_verified", {"sources": ["00000000-0000-0000-0000-000000000000"], "deliveries": 1}],
-        ]
+        ],
+        option=orjson.OPT_SORT_KEYS,
     )
 }
 DICTIONARY = 1  # the version written

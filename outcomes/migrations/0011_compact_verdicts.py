@@ -165,6 +165,17 @@ class Migration(migrations.Migration):
             name='evaluation',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='outcomes.outcomeevaluation'),
         ),
+        # Their (outcome, ...) indexes serve every lookup by outcome: the outcome's own index goes.
+        migrations.AlterField(
+            model_name='outcometransition',
+            name='outcome',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='transitions', to='outcomes.outcome'),
+        ),
+        migrations.AlterField(
+            model_name='outcomeverdict',
+            name='outcome',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='verdicts', to='outcomes.outcome'),
+        ),
         migrations.RunPython(_on_postgres(SHARED_IDS), _on_postgres(SEPARATE_IDS)),
         migrations.RunPython(compact, expand),
     ]
