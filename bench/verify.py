@@ -468,12 +468,9 @@ def run_pipeline_parallel(ids: Sequence[int], now: dt.datetime, workers: int) ->
     evaluated, queries, timer = run_parallel(
         _evaluate_parts, by_contract(ids, workers), workers, now, chunk=1
     )
-    # Each evaluation lists the rules whose verdict it changed, one comma each (outcomes.verdict_trail).
-    [(verdicts,)] = fetchall(
-        "SELECT coalesce(sum(length(rules) - length(replace(rules, ',', ''))), 0) "
-        "FROM outcomes_outcomeevaluation WHERE outcome_id = ANY(%s)",
-        [list(ids)],
-    )
+    from outcomes.selectors import verdicts_recorded
+
+    verdicts = len(verdicts_recorded(outcome_ids=ids))
     [(transitions,)] = fetchall(
         "SELECT count(*) FROM outcomes_outcometransition WHERE outcome_id = ANY(%s) AND at >= %s",
         [list(ids), now],

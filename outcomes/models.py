@@ -261,17 +261,17 @@ class OutcomeEvaluation(models.Model):
     id = models.BigAutoField(primary_key=True)
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="evaluations")
     at = models.DateTimeField()
-    # "+rule," for an accept stored in `accepts`, "-rule," for a verdict stored as a row; in order.
-    rules = models.TextField()
-    # One entry per accept, in order: [reason] or [reason, facts] or [reason, facts, hold_until], as JSON
-    # deflated with a preset dictionary (outcomes.verdict_trail.pack_accepts).
-    accepts = models.BinaryField()
+    # The rules whose row (a reject, a hold or a flag) an accept of this evaluation replaced: "+rule," each.
+    replaced = models.TextField(blank=True, default="")
+    # The verdicts it changed, in order: an accept's [rule, reason, facts, hold_until] (the last ones when
+    # there are any), a row's rule; as JSON deflated with a preset dictionary (outcomes.verdict_trail).
+    verdicts = models.BinaryField()
 
     class Meta:
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.outcome_id} at {self.at}: {self.rules}"
+        return f"evaluation of {self.outcome_id} at {self.at}"
 
 
 class OutcomeVerdict(models.Model):

@@ -1,14 +1,16 @@
 """How an outcome's verdicts are stored, and read back as the one trail everything shows.
 
-Each evaluation that changes any of an outcome's verdicts writes one OutcomeEvaluation: the rules whose
-verdict changed, in order (`rules`: "+name," for an accept, "-name," for any other), and the accepts
-among them compactly (`accepts`: the JSON list of [reason], [reason, facts] or [reason, facts,
-hold_until] entries, deflated with a preset dictionary of the facts' usual keys and codes, about 150
-bytes for ~1,100 of JSON). A reject, a hold or a flag is a full OutcomeVerdict row pointing at its
-evaluation: what the review queue, the dashboards and the rules query in SQL stays a row. Read back (`verdict_trail`, `trail`), the two
-give every verdict exactly as when each was a row: its rule, decision, reason, facts, hold and instant,
-oldest first. A row recorded without an evaluation (before the compact store on SQLite, or by hand)
-reads as its own, at its instant.
+Each evaluation that changes any of an outcome's verdicts writes one OutcomeEvaluation. Its `verdicts`
+list the rules whose verdict changed, in order: an accept as [rule, reason], [rule, reason, facts] or
+[rule, reason, facts, hold_until], any other verdict as its rule's name alone; that JSON is deflated
+with a preset dictionary of the usual names, keys and codes (~170 bytes for ~900 of JSON). A reject, a
+hold or a flag is a full OutcomeVerdict row pointing at its evaluation: what the review queue, the
+dashboards and the rules query in SQL stays a row. SQL sees one more thing of an evaluation,
+`replaced`: the rules whose row it replaced with an accept ("+name," each), so a row that no longer
+stands is known in SQL (`superseded`). Read back (`verdict_trail`, `trail`), the two give every
+verdict exactly as when each was a row: its rule, decision, reason, facts, hold and instant. A row
+recorded without an evaluation (before the compact store on SQLite, or by hand) reads as its own, at
+its instant.
 
 An evaluation takes its id from the verdict rows' sequence (`reserve_ids(OutcomeVerdict, ...)`, and the
 column's default), before its rows: ids order evaluations and rows as they were recorded, as the
@@ -29,7 +31,7 @@ from django.db.models.functions import Concat
 
 from outcomes.models import Decision, OutcomeEvaluation, OutcomeVerdict
 
-ACCEPTED, ROW = "+", "-"
+ACCEPTED = "+"
 
 # A changed verdict as the pipeline records it: rule, decision, reason, facts (their JSON text), hold.
 Recorded = tuple[str, str, str, str, dt.datetime | None]
@@ -97,6 +99,30 @@ DICTIONARIES: dict[int, bytes] = {
             ["unique_natural_key", {"claims": 1, "natural_key": ""}],
             ["events_counted_once", {"events": ["evt_"]}],
             ["signature_verified", {"sources": ["00000000-0000-0000-0000-000000000000"], "deliveries": 1}],
+            # The rules, as an evaluation lists them (the usual accepts with their entries above).
+            "split_detection",
+            "baseline_lift",
+            "evidence_content",
+            "verifier",
+            "time_to_outcome",
+            "contested_disqualifier",
+            "audit_sampling",
+            "disputes",
+            "flag_deadlines",
+            "customer_caps",
+            "caps",
+            "reversal",
+            "maturation",
+            "sender",
+            "system_of_record",
+            "reversal_anomaly",
+            "anomaly",
+            "confirmation",
+            "suppression",
+            "event_time",
+            "natural_key",
+            "idempotency",
+            "authenticity",
         ],
         option=orjson.OPT_SORT_KEYS,
     )
@@ -110,14 +136,14 @@ _primed = zlib.compressobj(
 )
 
 
-def pack_accepts(accepts_json: str) -> bytes:
-    """An evaluation's accepts (their JSON text) as stored: the dictionary's version, then deflated."""
+def pack_verdicts(verdicts_json: str) -> bytes:
+    """An evaluation's verdicts (their JSON text) as stored: the dictionary's version, then deflated."""
     compressor = _primed.copy()
-    return bytes((DICTIONARY,)) + compressor.compress(accepts_json.encode()) + compressor.flush()
+    return bytes((DICTIONARY,)) + compressor.compress(verdicts_json.encode()) + compressor.flush()
 
 
-def unpack_accepts(stored: bytes | memoryview) -> list[Any]:
-    """The accepts of a stored evaluation (pack_accepts' input, decoded)."""
+def unpack_verdicts(stored: bytes | memoryview) -> list[Any]:
+    """The verdicts of a stored evaluation (pack_verdicts' input, decoded)."""
     stored = bytes(stored)
     inflater = zlib.decompressobj(_WINDOW_BITS, zdict=DICTIONARIES[stored[0]])
     return cast(list[Any], orjson.loads(inflater.decompress(stored[1:]) + inflater.flush()))
@@ -136,22 +162,21 @@ def as_stored_json(value: Any) -> Any:
     return value
 
 
-def evaluation_record(verdicts: Sequence[Recorded]) -> tuple[str, bytes]:
-    """An evaluation's `rules` and `accepts` (packed) for the verdicts it changed, in order."""
-    rules: list[str] = []
-    accepts: list[str] = []
+def evaluation_record(verdicts: Sequence[Recorded], replaced: Iterable[str]) -> tuple[str, bytes]:
+    """An evaluation's `replaced` (from the rules whose row an accept replaced) and `verdicts` (packed)
+    for the verdicts it changed, in order."""
+    entries: list[str] = []
     for rule, decision, reason, facts_json, hold_until in verdicts:
         if decision != Decision.ACCEPT:
-            rules.append(f"{ROW}{rule},")
+            entries.append(orjson.dumps(rule).decode())
             continue
-        rules.append(f"{ACCEPTED}{rule},")
-        entry = [orjson.dumps(reason).decode()]
+        entry = [orjson.dumps(rule).decode(), orjson.dumps(reason).decode()]
         if facts_json != "{}" or hold_until is not None:
             entry.append(facts_json)
         if hold_until is not None:
             entry.append(orjson.dumps(hold_until.astimezone(dt.UTC).isoformat()).decode())
-        accepts.append(f"[{','.join(entry)}]")
-    return "".join(rules), pack_accepts(f"[{','.join(accepts)}]")
+        entries.append(f"[{','.join(entry)}]")
+    return "".join(f"{ACCEPTED}{rule}," for rule in replaced), pack_verdicts(f"[{','.join(entries)}]")
 
 
 V = TypeVar("V")
@@ -160,13 +185,13 @@ MakeAccept = Callable[[int, dt.datetime, str, str, dict[str, Any], dt.datetime |
 
 
 def trail(
-    evaluations: Iterable[tuple[int, dt.datetime, str, bytes | memoryview]],
+    evaluations: Iterable[tuple[int, dt.datetime, bytes | memoryview]],
     rows: Iterable[tuple[int | None, str, dt.datetime, int, V]],
     accepted: MakeAccept[V],
     *,
     by_instant: bool,
 ) -> list[V]:
-    """One outcome's verdicts from its evaluations (id, at, rules, packed accepts) and its rows (evaluation id,
+    """One outcome's verdicts from its evaluations (id, at, packed verdicts) and its rows (evaluation id,
     rule, at, id, value): each evaluation's verdicts in its order; evaluations (and rows recorded without
     one) in the order they were recorded, or by instant first (`by_instant`: as the trail shows them)."""
     in_evaluation: dict[tuple[int, str], deque[V]] = defaultdict(deque)
@@ -176,19 +201,17 @@ def trail(
             groups.append(((at, row_id) if by_instant else (row_id,), [value]))
         else:
             in_evaluation[(evaluation_id, rule)].append(value)
-    for evaluation_id, at, rules, accepts in evaluations:
+    for evaluation_id, at, stored in evaluations:
         values: list[V] = []
-        stored = iter(unpack_accepts(accepts))
-        for item in rules.split(",")[:-1]:
-            rule = item[1:]
-            if item[0] == ACCEPTED:
-                entry = next(stored)
-                hold = dt.datetime.fromisoformat(entry[2]) if len(entry) > 2 else None
-                values.append(
-                    accepted(evaluation_id, at, rule, entry[0], entry[1] if len(entry) > 1 else {}, hold)
-                )
-            elif in_evaluation[(evaluation_id, rule)]:
-                values.append(in_evaluation[(evaluation_id, rule)].popleft())
+        for entry in unpack_verdicts(stored):
+            if isinstance(entry, str):  # a row's
+                if in_evaluation[(evaluation_id, entry)]:
+                    values.append(in_evaluation[(evaluation_id, entry)].popleft())
+                continue
+            hold = dt.datetime.fromisoformat(entry[3]) if len(entry) > 3 else None
+            values.append(
+                accepted(evaluation_id, at, entry[0], entry[1], entry[2] if len(entry) > 2 else {}, hold)
+            )
         groups.append(((at, evaluation_id) if by_instant else (evaluation_id,), values))
     groups.sort(key=lambda group: group[0])
     return [value for _, values in groups for value in values]
@@ -225,7 +248,7 @@ def verdict_trail(
 
     outcome_of = {e.pk: e.outcome_id for e in evaluations}
     return trail(
-        ((e.pk, e.at, e.rules, e.accepts) for e in evaluations),
+        ((e.pk, e.at, e.verdicts) for e in evaluations),
         ((v.evaluation_id, v.rule, v.at, v.pk, v) for v in verdicts),
         accepted,
         by_instant=by_instant,
@@ -234,14 +257,15 @@ def verdict_trail(
 
 def superseded() -> Q:
     """For a queryset of OutcomeVerdict rows: a later verdict of the same rule on the same outcome was
-    recorded since (a row, or an accept of a later evaluation), so this one no longer stands."""
+    recorded since (a row, or an accept of a later evaluation: the first accept after a row says it
+    replaced it), so this one no longer stands."""
     newer_row = OutcomeVerdict.objects.filter(
         outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), pk__gt=OuterRef("pk")
     )
     newer_accept = (
         OutcomeEvaluation.objects.filter(
             outcome_id=OuterRef("outcome_id"),
-            rules__contains=Concat(Value(ACCEPTED), OuterRef("rule"), Value(",")),
+            replaced__contains=Concat(Value(ACCEPTED), OuterRef("rule"), Value(",")),
         )
         .alias(row_evaluation=ExpressionWrapper(OuterRef("evaluation_id"), output_field=BigIntegerField()))
         # Recorded later: after the row's evaluation, or (a row recorded without one) after the row.

@@ -11,7 +11,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
 # The stored format's one definition (the dictionaries are versioned, never edited).
-from outcomes.verdict_trail import pack_accepts, unpack_accepts
+from outcomes.verdict_trail import pack_verdicts, unpack_verdicts
 
 CHUNK = 5000
 
@@ -34,23 +34,26 @@ CREATE TEMPORARY TABLE verdict_evaluation ON COMMIT DROP AS
         SELECT outcome_id, at FROM outcomes_outcomeverdict GROUP BY outcome_id, at ORDER BY min(id)
     ) AS recorded;
 """
-# Each evaluation's rules and accepts ([reason], [reason, facts] or [reason, facts, hold_until]).
+# Each evaluation's replaced rules (an accept following the rule's row) and verdicts: an accept's
+# [rule, reason], [rule, reason, facts] or [rule, reason, facts, hold_until], a row's rule.
 RECORDS = """
 SELECT e.evaluation_id, e.outcome_id, e.at,
-       string_agg(CASE WHEN v.decision = 'accept' THEN '+' ELSE '-' END || v.rule || ',', '' ORDER BY v.id),
-       coalesce(
-           jsonb_agg(
-               CASE WHEN v.hold_until IS NOT NULL
-                    THEN jsonb_build_array(v.reason, v.facts,
-                         to_char(v.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
-                    WHEN v.facts <> '{}'::jsonb THEN jsonb_build_array(v.reason, v.facts)
-                    ELSE jsonb_build_array(v.reason) END
-               ORDER BY v.id
-           ) FILTER (WHERE v.decision = 'accept'),
-           '[]'::jsonb
+       coalesce(string_agg('+' || v.rule || ',', '' ORDER BY v.id)
+                FILTER (WHERE v.decision = 'accept' AND v.before <> 'accept'), ''),
+       jsonb_agg(
+           CASE WHEN v.decision <> 'accept' THEN to_jsonb(v.rule)
+                WHEN v.hold_until IS NOT NULL
+                THEN jsonb_build_array(v.rule, v.reason, v.facts,
+                     to_char(v.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
+                WHEN v.facts <> '{}'::jsonb THEN jsonb_build_array(v.rule, v.reason, v.facts)
+                ELSE jsonb_build_array(v.rule, v.reason) END
+           ORDER BY v.id
        )::text
 FROM verdict_evaluation e
-JOIN outcomes_outcomeverdict v ON v.outcome_id = e.outcome_id AND v.at = e.at
+JOIN (
+    SELECT *, lag(decision) OVER (PARTITION BY outcome_id, rule ORDER BY id) AS before
+    FROM outcomes_outcomeverdict
+) AS v ON v.outcome_id = e.outcome_id AND v.at = e.at
 GROUP BY e.evaluation_id, e.outcome_id, e.at
 ORDER BY e.evaluation_id
 """
@@ -81,11 +84,11 @@ def compact(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         records.execute(RECORDS)
         while chunk := records.fetchmany(CHUNK):
             cursor.executemany(
-                "INSERT INTO outcomes_outcomeevaluation (id, outcome_id, at, rules, accepts) "
+                "INSERT INTO outcomes_outcomeevaluation (id, outcome_id, at, replaced, verdicts) "
                 "VALUES (%s, %s, %s, %s, %s)",
                 [
-                    (evaluation_id, outcome_id, at, rules, pack_accepts(_compact_json(accepts)))
-                    for evaluation_id, outcome_id, at, rules, accepts in chunk
+                    (evaluation_id, outcome_id, at, replaced, pack_verdicts(_compact_json(verdicts)))
+                    for evaluation_id, outcome_id, at, replaced, verdicts in chunk
                 ],
             )
     with connection.cursor() as cursor:
@@ -106,7 +109,7 @@ def expand(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     with connection.connection.cursor(name="verdict_records") as records, connection.cursor() as cursor:
         records.execute(
             """
-            SELECT e.outcome_id, e.at, e.rules, e.accepts,
+            SELECT e.outcome_id, e.at, e.verdicts,
                    coalesce(jsonb_agg(jsonb_build_array(v.rule, v.decision, v.reason, v.facts, v.hold_until)
                                       ORDER BY v.id) FILTER (WHERE v.id IS NOT NULL), '[]'::jsonb)::text
             FROM outcomes_outcomeevaluation e
@@ -116,16 +119,15 @@ def expand(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         )
         while chunk := records.fetchmany(CHUNK):
             rows = []
-            for outcome_id, at, rules, accepts, stored in chunk:
-                accepted, kept = iter(unpack_accepts(accepts)), orjson.loads(stored)
-                for item in rules.split(",")[:-1]:
-                    if item[0] == "+":
-                        entry = next(accepted)
-                        verdict = [item[1:], "accept", entry[0], entry[1] if len(entry) > 1 else {}]
-                        verdict.append(entry[2] if len(entry) > 2 else None)
-                    else:
-                        verdict = next(v for v in kept if v[0] == item[1:])
+            for outcome_id, at, verdicts, stored in chunk:
+                kept = orjson.loads(stored)
+                for entry in unpack_verdicts(verdicts):
+                    if isinstance(entry, str):  # a row's
+                        verdict = next(v for v in kept if v[0] == entry)
                         kept.remove(verdict)
+                    else:
+                        verdict = [entry[0], "accept", entry[1], entry[2] if len(entry) > 2 else {}]
+                        verdict.append(entry[3] if len(entry) > 3 else None)
                     rule, decision, reason, facts, hold_until = verdict
                     rows.append((outcome_id, rule, decision, reason, orjson.dumps(facts).decode(), hold_until, at))
             cursor.executemany(
@@ -152,8 +154,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('at', models.DateTimeField()),
-                ('rules', models.TextField()),
-                ('accepts', models.BinaryField()),
+                ('replaced', models.TextField(blank=True, default='')),
+                ('verdicts', models.BinaryField()),
                 ('outcome', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evaluations', to='outcomes.outcome')),
             ],
             options={

@@ -52,7 +52,7 @@ SETTLED = {OutcomeState.BILLED}
 
 # What a batch writes: evaluation, verdict and transition rows (inserted as plain rows), and the
 # outcome's evaluated columns (only for the outcomes whose values changed).
-EVALUATION_COLUMNS = ("id", "outcome_id", "at", "rules", "accepts")
+EVALUATION_COLUMNS = ("id", "outcome_id", "at", "replaced", "verdicts")
 VERDICT_COLUMNS = ("outcome_id", "evaluation_id", "rule", "decision", "reason", "facts", "hold_until", "at")
 TRANSITION_COLUMNS = ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details")
 OUTCOME_UPDATE = (
@@ -74,7 +74,7 @@ OUTCOME_UPDATE = (
 class EvaluationSummary:
     evaluated: int = 0
     transitions: int = 0
-    verdicts: int = 0  # verdicts that changed (each evaluation's accepts and rows)
+    verdicts: int = 0  # verdicts that changed (in each evaluation: its accepts and its rows)
     states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -182,9 +182,9 @@ def _latest_verdicts(
 ) -> tuple[dict[VerdictKey, tuple[str, str, Any, Any]], dict[VerdictKey, tuple[str, dt.datetime]]]:
     """Each rule's latest stored verdict on each outcome, and the flags standing on them with when each
     was first raised (its deadline counts from then: outcomes.rules.flag_deadlines)."""
-    evaluations: dict[int, list[tuple[int, dt.datetime, str, bytes]]] = defaultdict(list)
+    evaluations: dict[int, list[tuple[int, dt.datetime, bytes]]] = defaultdict(list)
     for outcome_id, *evaluation in OutcomeEvaluation.objects.filter(outcome_id__in=any_of(ids)).values_list(
-        "outcome_id", "id", "at", "rules", "accepts"
+        "outcome_id", "id", "at", "verdicts"
     ):
         evaluations[outcome_id].append(evaluation)  # type: ignore[arg-type]
     rows: dict[int, list[tuple[int | None, str, dt.datetime, int, StoredVerdict]]] = defaultdict(list)
@@ -279,7 +279,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
             for event in _customer_cap_alerts(facts, verdicts, now):
                 caps_reached.setdefault(event.dedup_key or "", event)
             summary.states[target] += 1
-        summary.verdicts += _record_verdicts(changed_verdicts, now)
+        summary.verdicts += _record_verdicts(changed_verdicts, latest, now)
         insert_rows(OutcomeTransition, TRANSITION_COLUMNS, new_transitions)
         update_rows(Outcome, changed, OUTCOME_UPDATE)
         # In this transaction: the outbox's rows commit, or roll back, with the transitions they announce.
@@ -447,15 +447,27 @@ def _changed_verdicts(
     return rows
 
 
-def _record_verdicts(changed: list[tuple[int, list[Recorded]]], now: dt.datetime) -> int:
-    """Write each outcome's changed verdicts: one evaluation record (its accepts compactly) and a row for
-    each other verdict (outcomes.verdict_trail). Returns how many verdicts changed."""
+def _record_verdicts(
+    changed: list[tuple[int, list[Recorded]]],
+    latest: dict[VerdictKey, tuple[str, str, Any, Any]],
+    now: dt.datetime,
+) -> int:
+    """Write each outcome's changed verdicts: one evaluation record (its accepts compactly, and which of
+    them replaced a rule's row) and a row for each other verdict (outcomes.verdict_trail). Returns how
+    many verdicts changed."""
     evaluations: list[tuple[Any, ...]] = []
     rows: list[tuple[Any, ...]] = []
     # From the rows' sequence, before the rows: ids order evaluations and rows as recorded.
     ids = reserve_ids(OutcomeVerdict, len(changed))
     for evaluation_id, (outcome_id, recorded) in zip(ids, changed, strict=True):
-        evaluations.append((evaluation_id, outcome_id, now, *evaluation_record(recorded)))
+        replaced = [
+            rule
+            for rule, decision, *_ in recorded
+            if decision == Decision.ACCEPT
+            and (previous := latest.get((outcome_id, rule))) is not None
+            and previous[0] != Decision.ACCEPT
+        ]
+        evaluations.append((evaluation_id, outcome_id, now, *evaluation_record(recorded, replaced)))
         rows += [
             (outcome_id, evaluation_id, rule, decision, reason, facts_json, hold_until, now)
             for rule, decision, reason, facts_json, hold_until in recorded
