@@ -8,8 +8,10 @@ In one run, on one freshly created database (drop, create, migrate):
    (outcomes over the last ~60 days in settled states, one raw event and link each), then seed a
    working set of fresh pending outcomes with their events (a realistic mix: the customer's own
    claims, agent claims confirmed by the customer, unconfirmed agent claims, reversals);
-3. time outcomes.services.verification.outcomes_evaluate over the working set, then the ceiling
-   over the same rows: a plain SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
+3. time outcomes.services.verification.outcomes_evaluate over the working set, measure what the trail
+   takes per verified outcome (rows and bytes of evaluations, verdict rows and transitions with their
+   indexes; goal: 3 x smaller than before issue 18), then the ceiling over the same rows: a plain
+   SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
 4. remove the working set, so the next size measures a fresh one against a larger history;
 5. the outbox's cost: a second working set of the same mix evaluated with no recorder registered for
    domain events (core.events), so the pipeline writes no outbox rows; the difference per outcome is what
