@@ -183,26 +183,18 @@ def _latest_verdicts(
     """Each rule's latest stored verdict on each outcome, and the flags standing on them with when each
     was first raised (its deadline counts from then: outcomes.rules.flag_deadlines)."""
     evaluations: dict[int, list[tuple[int, dt.datetime, bytes]]] = defaultdict(list)
-    for outcome_id, *evaluation in OutcomeEvaluation.objects.filter(outcome_id__in=any_of(ids)).values_list(
-        "outcome_id", "id", "at", "verdicts"
-    ):
-        evaluations[outcome_id].append(evaluation)  # type: ignore[arg-type]
+    for outcome_id, evaluation_id, at, packed in OutcomeEvaluation.objects.filter(
+        outcome_id__in=any_of(ids)
+    ).values_list("outcome_id", "id", "at", "verdicts"):
+        evaluations[outcome_id].append((evaluation_id, at, packed))
     rows: dict[int, list[tuple[int | None, str, dt.datetime, int, StoredVerdict]]] = defaultdict(list)
-    for (
-        outcome_id,
-        evaluation_id,
-        row_id,
-        rule,
-        decision,
-        reason,
-        facts,
-        hold_until,
-        at,
-    ) in OutcomeVerdict.objects.filter(outcome_id__in=any_of(ids)).values_list(
+    for outcome_id, evaluation_id, row_id, *stored in OutcomeVerdict.objects.filter(
+        outcome_id__in=any_of(ids)
+    ).values_list(
         "outcome_id", "evaluation_id", "id", "rule", "decision", "reason", "facts", "hold_until", "at"
     ):
         rows[outcome_id].append(
-            (evaluation_id, rule, at, row_id, (rule, decision, reason, facts, hold_until, at))
+            (evaluation_id, stored[0], stored[-1], row_id, cast(StoredVerdict, tuple(stored)))
         )
     latest: dict[VerdictKey, tuple[str, str, Any, Any]] = {}
     raised: dict[VerdictKey, tuple[str, dt.datetime]] = {}
