@@ -470,7 +470,7 @@ def run_pipeline_parallel(ids: Sequence[int], now: dt.datetime, workers: int) ->
     evaluated, queries, timer = run_parallel(
         _evaluate_parts, by_contract(ids, workers), workers, now, chunk=1
     )
-    from outcomes.selectors import verdicts_recorded
+    from outcomes.verdict_trail import verdicts_recorded
 
     verdicts = len(verdicts_recorded(outcome_ids=ids))
     [(transitions,)] = fetchall(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,6 @@ from outcomes.models import (
     Delivery,
     Dispute,
     Outcome,
-    OutcomeEvaluation,
     OutcomeEvent,
     OutcomeState,
     OutcomeTransition,
@@ -33,7 +31,7 @@ from outcomes.models import (
     VerifierResult,
 )
 from outcomes.rules.verifier import VERIFIER_ACCURACY_SAMPLE, Verifier
-from outcomes.verdict_trail import superseded, verdict_trail
+from outcomes.verdict_trail import superseded
 
 
 def outcome_list(
@@ -100,17 +98,6 @@ def outcome_state_counts(*, outcomes: QuerySet[Outcome], cap: int) -> dict[str, 
         return None
     counts = Counter(states)
     return {state: counts[state] for state in OutcomeState.values if counts[state]}
-
-
-def verdicts_recorded(*, outcome_ids: Iterable[Any] | None = None) -> list[OutcomeVerdict]:
-    """Every verdict recorded on the outcomes (on all when None), accepts included, in the order recorded
-    (outcomes.verdict_trail): what listing OutcomeVerdict rows by id gave when every verdict was a row."""
-    evaluations = OutcomeEvaluation.objects.all()
-    verdicts = OutcomeVerdict.objects.all()
-    if outcome_ids is not None:
-        ids = list(outcome_ids)
-        evaluations, verdicts = evaluations.filter(outcome_id__in=ids), verdicts.filter(outcome_id__in=ids)
-    return verdict_trail(evaluations=evaluations, verdicts=verdicts, by_instant=False)
 
 
 def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:

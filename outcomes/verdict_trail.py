@@ -272,3 +272,15 @@ def superseded() -> Q:
         .filter(Q(id__gt=OuterRef("evaluation_id")) | Q(row_evaluation__isnull=True, id__gt=OuterRef("pk")))
     )
     return Q(Exists(newer_row)) | Q(Exists(newer_accept))
+
+
+def verdicts_recorded(*, outcome_ids: Iterable[Any] | None = None) -> list[OutcomeVerdict]:
+    """Every verdict recorded on the outcomes (on all when None), accepts included, in the order recorded:
+    what listing OutcomeVerdict rows by id gave when every verdict was a row (tests and the benchmark
+    count and read verdicts through it)."""
+    evaluations = OutcomeEvaluation.objects.all()
+    verdicts = OutcomeVerdict.objects.all()
+    if outcome_ids is not None:
+        ids = list(outcome_ids)
+        evaluations, verdicts = evaluations.filter(outcome_id__in=ids), verdicts.filter(outcome_id__in=ids)
+    return verdict_trail(evaluations=evaluations, verdicts=verdicts, by_instant=False)

@@ -16,7 +16,7 @@ from devtools.webhook_receiver import running_receiver
 from notifications.models import Event
 from outcomes.models import Outcome, OutcomeState
 from outcomes.rules import RULES
-from outcomes.selectors import verdicts_recorded
+from outcomes.verdict_trail import verdicts_recorded
 from settlement.models import InvoiceStatus, LineOutcome
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from outcomes.models import Outcome, OutcomeVerdict
-from outcomes.selectors import verdicts_recorded
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 

@@ -20,10 +20,10 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from contracts.periods import period_at
 from outcomes.models import CapCounter, Decision, Outcome, OutcomeState, OutcomeTransition, OutcomeVerdict
-from outcomes.selectors import verdicts_recorded
 from outcomes.services import building
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate, outcomes_evaluate_due
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 

@@ -9,9 +9,9 @@ import pytest
 import time_machine
 
 from outcomes.models import Outcome, OutcomeState, OutcomeTransition
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate, outcomes_evaluate_due
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.ingest import Ingest, event
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from outcomes import counters
 from outcomes.models import Decision, OutcomeState, OutcomeTransition
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.building import SWEEP_GRACE
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ import pytest
 
 from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState
-from outcomes.selectors import verdicts_recorded
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
+from outcomes.verdict_trail import verdicts_recorded
 from settlement.invoicing.close import period_close
 from settlement.models import Invoice, LineOutcome
 from settlement.tasks import close_due_periods, close_period

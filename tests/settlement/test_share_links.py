@@ -16,7 +16,7 @@ from contracts.models import AuditEntry, Role
 from core.errors import Conflict, NotFound, ValidationFailed
 from outcomes.models import Outcome, Party, ReviewDecision
 from outcomes.rules import reason_text
-from outcomes.selectors import verdicts_recorded
+from outcomes.verdict_trail import verdicts_recorded
 from settlement.invoicing.close import period_close
 from settlement.models import Invoice, InvoiceShareLink
 from settlement.services.share_links import (

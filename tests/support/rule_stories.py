@@ -12,9 +12,9 @@ import time_machine
 
 from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.building import SWEEP_GRACE, outcomes_build_sweep
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 

@@ -12,8 +12,8 @@ from outcomes.models import OutcomeState, Party, ReviewDecision
 from outcomes.rules import FLAGS, reason_text
 from outcomes.rules.base import Verdict, flag
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.verification import outcomes_evaluate_due
+from outcomes.verdict_trail import verdicts_recorded
 from tests.outcomes.rules.test_anomaly import ALTERNATING, DAY0, busy_day, velocity_facts
 from tests.outcomes.rules.test_suppression import NOW as SUPPRESSION_NOW
 from tests.outcomes.rules.test_suppression import suppressed

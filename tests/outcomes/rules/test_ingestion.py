@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from outcomes.models import Outcome, OutcomeState, RawEvent, TamperEvidence
-from outcomes.selectors import verdicts_recorded
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import make_ingest
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from outcomes.models import OutcomeState, OutcomeTransition
-from outcomes.selectors import verdicts_recorded
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db

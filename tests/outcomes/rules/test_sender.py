@@ -11,8 +11,8 @@ from django.test import override_settings
 
 from core.errors import DomainError
 from outcomes.models import Delivery, OutcomeState, Party, ReviewDecision
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.review import review_decide
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, T0, make_story
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import pytest
 import time_machine
 
 from outcomes.models import OutcomeState, Party, ReviewDecision
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.review import review_decide
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db

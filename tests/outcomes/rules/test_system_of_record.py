@@ -15,8 +15,8 @@ import time_machine
 from contracts.services.contracts import contract_amend
 from contracts.terms import Amendment, parse
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict, Party, ReviewDecision
-from outcomes.selectors import verdicts_recorded
 from outcomes.services.review import review_decide
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import amendment_payload, outcome_type_terms, version_terms
 from tests.support.ingest import make_ingest
 from tests.support.rule_stories import DAY, HOUR, T0, Story
