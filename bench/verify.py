@@ -8,8 +8,10 @@ In one run, on one freshly created database (drop, create, migrate):
    (outcomes over the last ~60 days in settled states, one raw event and link each), then seed a
    working set of fresh pending outcomes with their events (a realistic mix: the customer's own
    claims, agent claims confirmed by the customer, unconfirmed agent claims, reversals);
-3. time outcomes.services.verification.outcomes_evaluate over the working set, then the ceiling
-   over the same rows: a plain SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
+3. time outcomes.services.verification.outcomes_evaluate over the working set, measure what the trail
+   takes per verified outcome (rows and bytes of evaluations, verdict rows and transitions with their
+   indexes; goal: 3 x smaller than before issue 18), then the ceiling over the same rows: a plain
+   SELECT ... FOR UPDATE + UPDATE of each batch of 1,000 ids;
 4. remove the working set, so the next size measures a fresh one against a larger history;
 5. the outbox's cost: a second working set of the same mix evaluated with no recorder registered for
    domain events (core.events), so the pipeline writes no outbox rows; the difference per outcome is what
@@ -66,6 +68,13 @@ GOAL_GROWTH = 1.2
 GOAL_OUTBOX = 0.10  # what writing the outbox may add to the cost per outcome
 BATCH = 1000  # the pipeline's chunk (outcomes.services.verification.CHUNK), used by the ceiling too
 OUTCOME_TABLES = ("outcomes_outcome", "outcomes_rawevent", "outcomes_outcomeevent", "outcomes_delivery")
+# What the pipeline writes about each outcome it verifies (the trail): the history seeded by bulk SQL has
+# none of it, so after a working set is evaluated these tables hold that set's rows alone.
+TRAIL_TABLES = ("outcomes_outcomeevaluation", "outcomes_outcomeverdict", "outcomes_outcometransition")
+GOAL_STORAGE = 3.0  # how many times smaller the trail per verified outcome is than before issue 18
+# The trail per verified outcome before issue 18 (default policy, this bench's mix), bytes: the baseline
+# of the storage goal.
+STORAGE_BEFORE = 2_977  # measured at 10^5 (h-verdicts, before the compact store): 9.5 rows
 COUNTER_TABLES = (
     "outcomes_outcomedaycount",
     "outcomes_sourcedaycount",
@@ -409,11 +418,19 @@ def remove_working_set(ids: Sequence[int], *, tag: str) -> None:
         # as superuser, lifts the triggers for its own cleanup only.
         execute("SET LOCAL session_replication_role = replica")
         _delete_working_set(ids, tag=tag)
+    # The trail's tables held the working set's rows alone: emptied, so the next size's storage is
+    # measured from zero (outside a test's transaction).
+    if not transaction.get_connection().in_atomic_block and not any(
+        fetchall(f"SELECT EXISTS (SELECT FROM {table})")[0][0]  # noqa: S608
+        for table in TRAIL_TABLES
+    ):
+        execute(f"TRUNCATE {', '.join(TRAIL_TABLES)}")
 
 
 def _delete_working_set(ids: list[int], *, tag: str) -> None:
     for table in (
         "outcomes_outcomeverdict",
+        "outcomes_outcomeevaluation",
         "outcomes_outcometransition",
         "outcomes_auditsample",
         "outcomes_dispute",
@@ -458,9 +475,9 @@ def run_pipeline_parallel(ids: Sequence[int], now: dt.datetime, workers: int) ->
     evaluated, queries, timer = run_parallel(
         _evaluate_parts, by_contract(ids, workers), workers, now, chunk=1
     )
-    [(verdicts,)] = fetchall(
-        "SELECT count(*) FROM outcomes_outcomeverdict WHERE outcome_id = ANY(%s)", [list(ids)]
-    )
+    from outcomes.verdict_trail import verdicts_recorded
+
+    verdicts = len(verdicts_recorded(outcome_ids=ids))
     [(transitions,)] = fetchall(
         "SELECT count(*) FROM outcomes_outcometransition WHERE outcome_id = ANY(%s) AND at >= %s",
         [list(ids), now],
@@ -562,6 +579,55 @@ def run_ceiling(ids: Sequence[int], now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def trail_storage(outcomes: int) -> dict[str, dict[str, int]]:
+    """Each trail table's rows, heap bytes (with TOAST) and index bytes, measured right after a working
+    set of `outcomes` was evaluated (the tables hold its rows alone); divide by `outcomes` for the
+    figures per verified outcome."""
+    return {
+        table: {
+            "rows": int(fetchall(f"SELECT count(*) FROM {table}")[0][0]),  # noqa: S608
+            "heap": int(fetchall("SELECT pg_table_size(%s)", [table])[0][0]),
+            "indexes": int(fetchall("SELECT pg_indexes_size(%s)", [table])[0][0]),
+        }
+        for table in TRAIL_TABLES
+    }
+
+
+def storage_report(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Per history size and trail table: rows and bytes per verified outcome (heap, indexes), then the
+    total against the goal (GOAL_STORAGE times smaller than STORAGE_BEFORE)."""
+    rows: list[tuple[str, ...]] = []
+    for result in results:
+        outcomes = result["pipeline"]["outcomes"]
+        total = 0
+        for table, size in result["storage"].items():
+            total += size["heap"] + size["indexes"]
+            rows.append(
+                (
+                    f"{result['history']:,}",
+                    table.removeprefix("outcomes_"),
+                    f"{size['rows'] / outcomes:.2f}",
+                    f"{size['heap'] / outcomes:,.0f}",
+                    f"{size['indexes'] / outcomes:,.0f}",
+                    f"{(size['heap'] + size['indexes']) / outcomes:,.0f}",
+                    "",
+                )
+            )
+        ratio = STORAGE_BEFORE / (total / outcomes) if STORAGE_BEFORE else 0.0
+        rows.append(
+            (
+                f"{result['history']:,}",
+                "all",
+                f"{sum(s['rows'] for s in result['storage'].values()) / outcomes:.2f}",
+                "",
+                "",
+                f"{total / outcomes:,.0f}",
+                f"{ratio:.1f} x smaller ({'PASS' if ratio >= GOAL_STORAGE else 'FAIL'})" if ratio else "",
+            )
+        )
+    return rows
+
+
 def states(ids: Sequence[int]) -> dict[str, int]:
     return dict(
         fetchall(
@@ -611,6 +677,7 @@ def measure_size(
         "seed_seconds": seeding.elapsed,
         "pipeline": pipeline,
         "states": states(ids),
+        "storage": trail_storage(len(ids)),
         "outbox_events": outbox_events_since(started),
     }
     log(f"history {history:,}: {pipeline['elapsed']:.2f} s; ceiling")
@@ -881,6 +948,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         title = "Each rule's own time, µs per outcome (share of the pipeline's time); * added or extended by issue 16:"
         print(f"\n{title}")  # noqa: T201
         print_table(share_rows, ("rule", *(f"history {r['history']:,}" for r in results)), args.markdown)
+    print(  # noqa: T201
+        "\nThe trail's storage per verified outcome (verdicts, evaluations and transitions; rows, bytes):"
+    )
+    storage_rows = storage_report(results)
+    print_table(
+        storage_rows,
+        ("history", "table", "rows", "heap", "indexes", "total", f">= {GOAL_STORAGE:.0f} x smaller"),
+        args.markdown,
+    )
     print("\nStates after evaluation:")  # noqa: T201
     print_table(
         [

@@ -364,7 +364,9 @@ def bulk_candidates(
 ) -> list[tuple[Outcome, list[str]]]:
     """The flagged outcomes of the filter (up to `newest`, as the person saw them) with the flags the
     customer may give this verdict on."""
-    flagged = outcomes.filter(state=OutcomeState.FLAGGED).prefetch_related("verdicts").order_by("pk")
+    flagged = (
+        outcomes.filter(state=OutcomeState.FLAGGED).prefetch_related("verdicts", "evaluations").order_by("pk")
+    )
     if newest is not None:
         flagged = flagged.filter(pk__lte=newest)
     found = []

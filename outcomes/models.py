@@ -204,6 +204,14 @@ class Outcome(models.Model):
     def __str__(self) -> str:
         return f"{self.outcome_type_key}:{self.natural_key} ({self.state})"
 
+    @property
+    def verdict_trail(self) -> list[OutcomeVerdict]:
+        """Every verdict recorded on the outcome, oldest first, accepts included (outcomes.verdict_trail):
+        from its prefetched `evaluations` and `verdicts` when a page loaded them."""
+        from outcomes.verdict_trail import verdict_trail  # it reads these models
+
+        return verdict_trail(evaluations=self.evaluations.all(), verdicts=self.verdicts.all())
+
 
 class OutcomeEvent(models.Model):
     """Links a raw event to the outcome it was merged into; its existence means "processed"."""
@@ -221,7 +229,8 @@ class OutcomeTransition(models.Model):
     """One recorded state change of an outcome: from, to, when, who, why."""
 
     id = models.BigAutoField(primary_key=True)
-    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="transitions")
+    # Indexed by (outcome, at) below: a second index on the outcome alone would only cost writes.
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="transitions", db_index=False)
     from_state = models.CharField(max_length=10, blank=True, default="")
     to_state = models.CharField(max_length=10, choices=OutcomeState.choices)
     at = models.DateTimeField()
@@ -244,11 +253,38 @@ class Decision(models.TextChoices):
     FLAG = "flag", "Flag for review"
 
 
-class OutcomeVerdict(models.Model):
-    """The result of one rule on one outcome, with the facts it used. A new row only when it changes."""
+class OutcomeEvaluation(models.Model):
+    """One evaluation that changed an outcome's verdicts: the rules whose verdict changed, in order, and
+    the accepts among them compactly (outcomes.verdict_trail); the other verdicts are OutcomeVerdict rows
+    pointing here."""
 
     id = models.BigAutoField(primary_key=True)
-    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts")
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="evaluations")
+    at = models.DateTimeField()
+    # The rules whose row (a reject, a hold or a flag) an accept of this evaluation replaced: "+rule," each.
+    replaced = models.TextField(blank=True, default="")
+    # The verdicts it changed, in order: an accept's [rule, reason, facts, hold_until] (the last ones when
+    # there are any), a row's rule; as JSON deflated with a preset dictionary (outcomes.verdict_trail).
+    verdicts = models.BinaryField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"evaluation of {self.outcome_id} at {self.at}"
+
+
+class OutcomeVerdict(models.Model):
+    """The result of one rule on one outcome, with the facts it used. A new row only when it changes, and
+    only for a reject, a hold or a flag: accepts are kept in their evaluation (OutcomeEvaluation)."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by (outcome, rule, -id) below: a second index on the outcome alone would only cost writes.
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="verdicts", db_index=False)
+    # The evaluation that wrote it (none for a row recorded otherwise, as tests do).
+    evaluation = models.ForeignKey(
+        OutcomeEvaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     rule = models.CharField(max_length=40)
     decision = models.CharField(max_length=6, choices=Decision.choices)
     reason = models.CharField(max_length=64)

@@ -48,6 +48,7 @@ from outcomes.models import (
     VerifierResult,
 )
 from outcomes.rules.verifier import VERIFIER_ACCURACY_SAMPLE, Verifier
+from outcomes.verdict_trail import superseded
 
 
 def outcome_list(
@@ -126,6 +127,7 @@ def outcome_get(*, vendor: Vendor, outcome_id: Any) -> Outcome:
         .prefetch_related(
             Prefetch("transitions", queryset=OutcomeTransition.objects.order_by("at", "id")),
             "verdicts",
+            "evaluations",
             "review_decisions",
         )
         .first()
@@ -194,7 +196,7 @@ def review_queue(*, vendor: Vendor) -> QuerySet[Outcome]:
     return (
         Outcome.objects.filter(vendor=vendor, state=OutcomeState.FLAGGED)
         .select_related("contract")
-        .prefetch_related("verdicts", "review_decisions")
+        .prefetch_related("verdicts", "evaluations", "review_decisions")
     )
 
 
@@ -222,12 +224,10 @@ class LocalDate(Func):
 
 
 def _standing_verdicts(**filters: Any) -> QuerySet[OutcomeVerdict]:
-    """Each rule's latest verdict on an outcome, unless it is a flag someone decided already."""
-    newer = OutcomeVerdict.objects.filter(
-        outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), pk__gt=OuterRef("pk")
-    )
+    """Each rule's latest verdict on an outcome (a reject, a hold or a flag: accepts are not rows), unless
+    it is a flag someone decided already."""
     decided = ReviewDecision.objects.filter(outcome_id=OuterRef("outcome_id"), flag_reason=OuterRef("reason"))
-    return OutcomeVerdict.objects.filter(**filters).exclude(Exists(newer) | Exists(decided))
+    return OutcomeVerdict.objects.filter(**filters).exclude(superseded() | Q(Exists(decided)))
 
 
 def _open_flags(**filters: Any) -> QuerySet[OutcomeVerdict]:
@@ -341,7 +341,7 @@ def flag_group_outcomes(*, group: FlagGroup) -> QuerySet[Outcome]:
     return (
         Outcome.objects.filter(pk__in=_group_flags(group).values("outcome_id"))
         .select_related("contract")
-        .prefetch_related("verdicts", "review_decisions")
+        .prefetch_related("verdicts", "evaluations", "review_decisions")
     )
 
 

@@ -65,7 +65,7 @@ def _trail_of(outcome: Outcome) -> Trail:
     return Trail(
         outcome=outcome,
         raw_events=list(selectors.outcome_raw_events(outcome=outcome)),
-        verdicts=sorted(outcome.verdicts.all(), key=lambda v: (v.at, v.pk)),
+        verdicts=outcome.verdict_trail,
         transitions=list(outcome.transitions.all()),
         review_decisions=sorted(outcome.review_decisions.all(), key=lambda d: (d.at, d.pk)),
         dispute=getattr(outcome, "dispute", None),

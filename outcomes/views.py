@@ -408,7 +408,7 @@ def dispute_detail_page(request: PortalRequest, dispute_id: str) -> HttpResponse
 
 def _dispute_verdicts(outcome: Outcome) -> list[OutcomeVerdict]:
     """The dispute rule's verdicts on the outcome (what the dispute did to its billing), oldest first."""
-    return [v for v in outcome.verdicts.all() if v.rule == Disputes.name]
+    return [v for v in outcome.verdict_trail if v.rule == Disputes.name]
 
 
 # --- a dispute's evidence files (the customer's uploads: customer_portal.outcome_actions) ---

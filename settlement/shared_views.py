@@ -123,7 +123,7 @@ def _outcome_rows(links: Iterable[Any]) -> list[dict[str, Any]]:
             "events": [event_link.raw_event for event_link in link.outcome.event_links.all()],
             "verdicts": [
                 {"verdict": verdict, "reason_text": reason_text(verdict.reason)}
-                for verdict in link.outcome.verdicts.all()
+                for verdict in link.outcome.verdict_trail
             ],
         }
         for link in links

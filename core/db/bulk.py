@@ -63,6 +63,24 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
             copy.write_row(row)
 
 
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` new ids of the model's table, ascending, for rows that other rows of the same batch point
+    at (inserted by `insert_rows` with their id). On PostgreSQL from its identity sequence in one query;
+    elsewhere (one writer: the embedded SQLite) after the largest id."""
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+        (last,) = cursor.fetchone()
+    return list(range(last + 1, last + 1 + count))
+
+
 def _db_value(field: models.Field[Any, Any], value: Any) -> Any:
     return Jsonb(value) if isinstance(field, models.JSONField) else plain(value)
 

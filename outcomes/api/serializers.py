@@ -162,7 +162,7 @@ class OutcomeDetailOut(OutcomeOut):
 
     raw_events = serializers.SerializerMethodField()
     transitions = TransitionOut(many=True, read_only=True)
-    verdicts = VerdictOut(many=True, read_only=True)
+    verdicts = VerdictOut(many=True, read_only=True, source="verdict_trail")
     review_decisions = ReviewDecisionOut(many=True, read_only=True)
     dispute = serializers.SerializerMethodField()
     audit_sample = serializers.SerializerMethodField()

@@ -14,6 +14,7 @@ from contracts.periods import period_at
 from contracts.policy import RuleParams, count_text
 from outcomes.models import Decision, Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.base import OutcomeFacts, Reason, Rule, Verdict, accept, iso, reject
+from outcomes.verdict_trail import superseded
 
 
 class BaselineLiftParams(RuleParams):
@@ -67,13 +68,10 @@ class BaselineLift(Rule[BaselineLiftParams]):
         """For each (contract, type, period) in the batch, the ids of its first N outcomes (one LIMIT query each)."""
         baseline: dict[tuple[Any, ...], set[int]] = {}
         # Another rule's current (latest) verdict on the outcome is a reject.
-        newer = OutcomeVerdict.objects.filter(
-            outcome_id=OuterRef("outcome_id"), rule=OuterRef("rule"), id__gt=OuterRef("id")
-        )
         rejected_elsewhere = (
             OutcomeVerdict.objects.filter(outcome_id=OuterRef("pk"), decision=Decision.REJECT)
             .exclude(rule=self.name)
-            .exclude(Exists(newer))
+            .exclude(superseded())
         )
         for facts in batch:
             params = self.params(facts)

@@ -22,6 +22,7 @@ from contracts.policy import RuleParams
 from outcomes.counters import utc_day
 from outcomes.models import Decision, OutcomeDayCount, OutcomeState, OutcomeVerdict, Party
 from outcomes.rules.base import BILLS_CUSTOMER, FlagReason, OutcomeFacts, Reason, Rule, Verdict, accept, flag
+from outcomes.verdict_trail import superseded
 
 
 class SuppressionParams(RuleParams):
@@ -143,22 +144,30 @@ class SuppressionStats:
     baselines: dict[Any, Baseline] = field(default_factory=dict)
     # (contract id, UTC day) -> (outcomes, confirmed), for the days the short windows of the batch cover.
     days: dict[tuple[Any, dt.date], tuple[int, int]] = field(default_factory=dict)
+    # The ratios by (contract id, UTC day): the batch's outcomes of one contract and day share them, so
+    # they are computed once (both this rule and confirmation ask).
+    judged: dict[tuple[Any, dt.date], dict[str, Any] | None] = field(default_factory=dict)
 
     def ratios(self, facts: OutcomeFacts) -> dict[str, Any] | None:
         """The ratios this outcome is judged by (None when its contract is not checked): the contract's
-        week, and the 1 and 3 days ending on the outcome's own UTC day of occurrence."""
-        stats = self.contracts.get(facts.outcome.contract_id)
-        baseline = self.baselines.get(facts.outcome.contract_id)
+        week, and the 1 and 3 days ending on the outcome's own UTC day of occurrence. Shared by the
+        outcomes of a contract and day: read, never changed."""
+        key = (facts.outcome.contract_id, utc_day(facts.outcome.occurred_at))
+        if key not in self.judged:
+            self.judged[key] = self._judge(*key)
+        return self.judged[key]
+
+    def _judge(self, contract_id: Any, day: dt.date) -> dict[str, Any] | None:
+        stats = self.contracts.get(contract_id)
+        baseline = self.baselines.get(contract_id)
         if stats is None or baseline is None:
             return stats
-        day = utc_day(facts.outcome.occurred_at)
         windows: dict[str, dict[str, Any]] = {}
         triggered: list[str] = []
         for name, length, minimum in SHORT_WINDOWS:
             first = day - dt.timedelta(days=length - 1)
             counts = [
-                self.days.get((facts.outcome.contract_id, first + dt.timedelta(days=i)), (0, 0))
-                for i in range(length)
+                self.days.get((contract_id, first + dt.timedelta(days=i)), (0, 0)) for i in range(length)
             ]
             outcomes, confirmed = sum(c[0] for c in counts), sum(c[1] for c in counts)
             windows[name] = {
@@ -247,15 +256,13 @@ class Suppression(Rule[SuppressionParams]):
             for f in batch
             if f.outcome.state == OutcomeState.FLAGGED and f.outcome.contract_id in contracts
         ]
-        latest: dict[int, str] = {}
-        if flagged:
-            for outcome_id, decision in (
-                OutcomeVerdict.objects.filter(outcome_id__in=flagged, rule=self.name)
-                .order_by("id")
-                .values_list("outcome_id", "decision")
-            ):
-                latest[outcome_id] = decision
-        return frozenset(pk for pk, decision in latest.items() if decision == Decision.FLAG)
+        if not flagged:
+            return frozenset()
+        return frozenset(
+            OutcomeVerdict.objects.filter(outcome_id__in=flagged, rule=self.name, decision=Decision.FLAG)
+            .exclude(superseded())
+            .values_list("outcome_id", flat=True)
+        )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
         suppression: SuppressionStats = prepared[self.name]

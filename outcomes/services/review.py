@@ -59,6 +59,7 @@ from outcomes.rules.contested_disqualifiers import DISQUALIFIER_CONTESTED
 from outcomes.rules.disputes import Disputes, dispute_window_closes
 from outcomes.rules.policy import VerificationPolicy
 from outcomes.services.verification import outcomes_evaluate
+from outcomes.verdict_trail import verdict_trail
 
 # Who decides a flag no rule declares: as for suspected inflation, the customer (or a vendor admin),
 # and accepting it bills the customer.
@@ -159,12 +160,17 @@ def decision_refusal(*, flag_reason: str, verdict: str, party: str) -> DomainErr
 def open_flags(outcome: Outcome) -> dict[str, OutcomeVerdict]:
     """The flags currently raised on an outcome (the latest verdict of each rule that is a flag), from
     its prefetched verdicts when a page loaded them (one query for a whole list), else from the database."""
-    return _latest_flags(outcome.verdicts.all())
+    return _latest_flags(
+        verdict_trail(
+            evaluations=outcome.evaluations.all(), verdicts=outcome.verdicts.all(), by_instant=False
+        )
+    )
 
 
 def _latest_flags(verdicts: Iterable[OutcomeVerdict]) -> dict[str, OutcomeVerdict]:
+    """From an outcome's verdicts in the order recorded (outcomes.verdict_trail)."""
     latest: dict[str, OutcomeVerdict] = {}
-    for verdict in sorted(verdicts, key=lambda v: v.pk):
+    for verdict in verdicts:
         latest[verdict.rule] = verdict
     return {v.reason: v for v in latest.values() if v.decision == Decision.FLAG}
 
@@ -217,7 +223,14 @@ def review_check(
         # Checked before the open flags: once decided, a flag is no longer open, and "no such flag"
         # would hide that someone already answered it.
         raise Conflict("This flag was already decided.", code="already_decided")
-    flags = _latest_flags(outcome.verdicts.order_by("id"))  # fresh: never a page's prefetched copy
+    # Fresh: never a page's prefetched copy.
+    flags = _latest_flags(
+        verdict_trail(
+            evaluations=outcome.evaluations.order_by("id"),
+            verdicts=outcome.verdicts.order_by("id"),
+            by_instant=False,
+        )
+    )
     if outcome.state != OutcomeState.FLAGGED or flag_reason not in flags:
         raise Conflict(
             f"Outcome {outcome.pk} has no open flag {flag_reason!r}.",

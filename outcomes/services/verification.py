@@ -3,9 +3,10 @@
 For a batch: lock the outcomes (id order), gather their facts in a few queries, let each rule prepare
 set-based statistics, evaluate every rule in registry order, apply human decisions to flags, admit
 billable outcomes under their cap (a locked counter row per contract, type and period), then write
-only what changed: new verdicts, transitions, the outcome rows, and the domain events announcing
-the outcomes' new states (outcomes.domain_events), all in the batch's transaction. Re-evaluating with
-no new evidence at the same instant writes nothing.
+only what changed: new verdicts (one evaluation record per outcome holding its accepts compactly, a row
+for each other verdict: outcomes.verdict_trail), transitions, the outcome rows, and the domain events
+announcing the outcomes' new states (outcomes.domain_events), all in the batch's transaction.
+Re-evaluating with no new evidence at the same instant writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.cache import TTLCache
-from core.db.bulk import any_of, insert_rows, plain, update_rows
+from core.db.bulk import any_of, insert_rows, plain, reserve_ids, update_rows
 from core.events import DomainEvent, events_publish
 from outcomes import counters
 from outcomes.domain_events import (
@@ -34,6 +35,7 @@ from outcomes.domain_events import (
 from outcomes.models import (
     Decision,
     Outcome,
+    OutcomeEvaluation,
     OutcomeState,
     OutcomeTransition,
     OutcomeVerdict,
@@ -44,6 +46,7 @@ from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
 from outcomes.services.caps import CAP_EXCEEDED, Admitted, CapUsage, cap_usage, cap_verdict
 from outcomes.services.outcome_facts import gather
+from outcomes.verdict_trail import Recorded, evaluation_record, trail
 
 ACTOR = "system:verification"
 CAPS = "caps"
@@ -52,9 +55,10 @@ CHUNK = 1000
 # States an evaluation may not move an outcome out of on its own.
 SETTLED = {OutcomeState.BILLED}
 
-# What a batch writes: verdict and transition rows (inserted as plain rows), and the outcome's
-# evaluated columns (only for the outcomes whose values changed).
-VERDICT_COLUMNS = ("outcome_id", "rule", "decision", "reason", "facts", "hold_until", "at")
+# What a batch writes: evaluation, verdict and transition rows (inserted as plain rows), and the
+# outcome's evaluated columns (only for the outcomes whose values changed).
+EVALUATION_COLUMNS = ("id", "outcome_id", "at", "replaced", "verdicts")
+VERDICT_COLUMNS = ("outcome_id", "evaluation_id", "rule", "decision", "reason", "facts", "hold_until", "at")
 TRANSITION_COLUMNS = ("outcome_id", "from_state", "to_state", "at", "actor", "reason", "details")
 OUTCOME_UPDATE = (
     "occurred_at",
@@ -75,7 +79,7 @@ OUTCOME_UPDATE = (
 class EvaluationSummary:
     evaluated: int = 0
     transitions: int = 0
-    verdicts: int = 0
+    verdicts: int = 0  # verdicts that changed (in each evaluation: its accepts and its rows)
     states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -169,6 +173,13 @@ def _transition_details(rule: str) -> str:
 
 
 VerdictKey = tuple[int, str]  # (outcome id, rule)
+StoredVerdict = tuple[str, str, str, Any, Any, dt.datetime]  # rule, decision, reason, facts, hold, at
+
+
+def _stored_accept(
+    evaluation_id: int, at: dt.datetime, rule: str, reason: str, facts: Any, hold_until: dt.datetime | None
+) -> StoredVerdict:
+    return rule, Decision.ACCEPT, reason, facts, hold_until, at
 
 
 def _latest_verdicts(
@@ -176,20 +187,33 @@ def _latest_verdicts(
 ) -> tuple[dict[VerdictKey, tuple[str, str, Any, Any]], dict[VerdictKey, tuple[str, dt.datetime]]]:
     """Each rule's latest stored verdict on each outcome, and the flags standing on them with when each
     was first raised (its deadline counts from then: outcomes.rules.flag_deadlines)."""
+    evaluations: dict[int, list[tuple[int, dt.datetime, bytes]]] = defaultdict(list)
+    for outcome_id, evaluation_id, at, packed in OutcomeEvaluation.objects.filter(
+        outcome_id__in=any_of(ids)
+    ).values_list("outcome_id", "id", "at", "verdicts"):
+        evaluations[outcome_id].append((evaluation_id, at, packed))
+    rows: dict[int, list[tuple[int | None, str, dt.datetime, int, StoredVerdict]]] = defaultdict(list)
+    for outcome_id, evaluation_id, row_id, *stored in OutcomeVerdict.objects.filter(
+        outcome_id__in=any_of(ids)
+    ).values_list(
+        "outcome_id", "evaluation_id", "id", "rule", "decision", "reason", "facts", "hold_until", "at"
+    ):
+        rows[outcome_id].append(
+            (evaluation_id, stored[0], stored[-1], row_id, cast(StoredVerdict, tuple(stored)))
+        )
     latest: dict[VerdictKey, tuple[str, str, Any, Any]] = {}
     raised: dict[VerdictKey, tuple[str, dt.datetime]] = {}
-    for outcome_id, rule, decision, reason, facts, hold_until, at in (
-        OutcomeVerdict.objects.filter(outcome_id__in=any_of(ids))
-        .order_by("id")
-        .values_list("outcome_id", "rule", "decision", "reason", "facts", "hold_until", "at")
-    ):
-        key = (outcome_id, rule)
-        latest[key] = (decision, reason, facts, hold_until)
-        since = flag_raised_since(raised.get(key), decision, reason, at)
-        if since is None:
-            raised.pop(key, None)
-        else:
-            raised[key] = since
+    for outcome_id in evaluations.keys() | rows.keys():
+        for rule, decision, reason, facts, hold_until, at in trail(
+            evaluations[outcome_id], rows[outcome_id], _stored_accept, by_instant=False
+        ):
+            key = (outcome_id, rule)
+            latest[key] = (decision, reason, facts, hold_until)
+            since = flag_raised_since(raised.get(key), decision, reason, at)
+            if since is None:
+                raised.pop(key, None)
+            else:
+                raised[key] = since
     return latest, raised
 
 
@@ -218,7 +242,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
         latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
         admitted = Admitted()
-        new_verdicts: list[tuple[Any, ...]] = []
+        changed_verdicts: list[tuple[int, list[Recorded]]] = []
         new_transitions: list[tuple[Any, ...]] = []
         changed: list[Outcome] = []
         events: list[DomainEvent] = []
@@ -227,7 +251,9 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         for facts in batch:
             outcome = facts.outcome
             verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, raised, now)
-            new_verdicts += _changed_verdicts(outcome.pk, verdicts, latest, now)
+            recorded = _changed_verdicts(outcome.pk, verdicts, latest)
+            if recorded:
+                changed_verdicts.append((outcome.pk, recorded))
             deciding = next((name for name, v in verdicts if v.reason == reason), "verification")
             new_transitions += _transitions(outcome, target, reason, deciding, now)
             if "occurred_at" in facts.moved:
@@ -251,7 +277,7 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
             for event in _customer_cap_alerts(facts, verdicts, now):
                 caps_reached.setdefault(event.dedup_key or "", event)
             summary.states[target] += 1
-        insert_rows(OutcomeVerdict, VERDICT_COLUMNS, new_verdicts)
+        summary.verdicts += _record_verdicts(changed_verdicts, latest, now)
         insert_rows(OutcomeTransition, TRANSITION_COLUMNS, new_transitions)
         update_rows(Outcome, changed, OUTCOME_UPDATE)
         # In this transaction: the outbox's rows commit, or roll back, with the transitions they announce.
@@ -260,7 +286,6 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         deltas.recounted(counted, changed)
         counters.apply(deltas)
         summary.evaluated += len(batch)
-        summary.verdicts += len(new_verdicts)
         summary.transitions += len(new_transitions)
     return parents
 
@@ -419,11 +444,10 @@ def _changed_verdicts(
     outcome_id: int,
     verdicts: list[tuple[str, Verdict]],
     latest: dict[tuple[int, str], tuple[str, str, Any, Any]],
-    now: dt.datetime,
-) -> list[tuple[Any, ...]]:
-    """The verdict rows to insert: only where a rule's verdict changed (decision, reason, facts as
-    stored, or hold)."""
-    rows: list[tuple[Any, ...]] = []
+) -> list[Recorded]:
+    """The verdicts to record: only where a rule's verdict changed (decision, reason, facts as stored,
+    or hold)."""
+    rows: list[Recorded] = []
     for rule_name, verdict in verdicts:
         facts_json = _facts_json(verdict.facts)
         previous = latest.get((outcome_id, rule_name))
@@ -435,17 +459,40 @@ def _changed_verdicts(
         ):
             continue
         rows.append(
-            (
-                outcome_id,
-                rule_name,
-                plain(verdict.decision),
-                plain(verdict.reason),
-                facts_json,
-                verdict.hold_until,
-                now,
-            )
+            (rule_name, plain(verdict.decision), plain(verdict.reason), facts_json, verdict.hold_until)
         )
     return rows
+
+
+def _record_verdicts(
+    changed: list[tuple[int, list[Recorded]]],
+    latest: dict[VerdictKey, tuple[str, str, Any, Any]],
+    now: dt.datetime,
+) -> int:
+    """Write each outcome's changed verdicts: one evaluation record (its accepts compactly, and which of
+    them replaced a rule's row) and a row for each other verdict (outcomes.verdict_trail). Returns how
+    many verdicts changed."""
+    evaluations: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    # From the rows' sequence, before the rows: ids order evaluations and rows as recorded.
+    ids = reserve_ids(OutcomeVerdict, len(changed))
+    for evaluation_id, (outcome_id, recorded) in zip(ids, changed, strict=True):
+        replaced = [
+            rule
+            for rule, decision, *_ in recorded
+            if decision == Decision.ACCEPT
+            and (previous := latest.get((outcome_id, rule))) is not None
+            and previous[0] != Decision.ACCEPT
+        ]
+        evaluations.append((evaluation_id, outcome_id, now, *evaluation_record(recorded, replaced)))
+        rows += [
+            (outcome_id, evaluation_id, rule, decision, reason, facts_json, hold_until, now)
+            for rule, decision, reason, facts_json, hold_until in recorded
+            if decision != Decision.ACCEPT
+        ]
+    insert_rows(OutcomeEvaluation, EVALUATION_COLUMNS, evaluations)
+    insert_rows(OutcomeVerdict, VERDICT_COLUMNS, rows)
+    return sum(len(recorded) for _, recorded in changed)
 
 
 def _transitions(

@@ -48,6 +48,7 @@ def shared_line_outcomes(*, line: InvoiceLine) -> QuerySet[LineOutcome]:
                 ),
             ),
             Prefetch("outcome__verdicts", queryset=OutcomeVerdict.objects.order_by("at", "id")),
+            "outcome__evaluations",
         )
     )
 

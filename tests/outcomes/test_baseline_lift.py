@@ -13,6 +13,7 @@ import pytest
 import time_machine
 
 from outcomes.models import Outcome, OutcomeVerdict
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 
@@ -43,7 +44,7 @@ def post_one_by_one(ingest: Ingest, evidence: list[dict[str, Any]]) -> dict[str,
         assert response.status_code == 200, response.content
     trail = {}
     for outcome in Outcome.objects.order_by("natural_key"):
-        lift = OutcomeVerdict.objects.filter(outcome=outcome, rule="baseline_lift").last()
+        lift = [v for v in verdicts_recorded(outcome_ids=[outcome.pk]) if v.rule == "baseline_lift"][-1]
         trail[outcome.natural_key] = (outcome.state, lift.reason if lift else "")
     return trail
 

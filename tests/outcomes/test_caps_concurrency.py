@@ -24,6 +24,7 @@ from outcomes.models import CapCounter, Decision, Outcome, OutcomeState, Outcome
 from outcomes.services import building
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate, outcomes_evaluate_due
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 
@@ -72,7 +73,7 @@ def evaluate_concurrently(outcome_ids: list[int]) -> list[EvaluationSummary]:
 
 
 def latest_verdict(outcome: Outcome, rule: str) -> OutcomeVerdict:
-    return OutcomeVerdict.objects.filter(outcome=outcome, rule=rule).latest("id")
+    return [v for v in verdicts_recorded(outcome_ids=[outcome.pk]) if v.rule == rule][-1]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -143,9 +144,9 @@ def test_twenty_concurrent_claims_against_five_remaining_units_bill_exactly_five
         assert sorted(positions) == list(range(ALREADY_BILLABLE + 1, CAP + 1))
 
         # Looking again changes nothing: the held ones stay held, no verdict or transition is written.
-        counts = (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count())
+        counts = (len(verdicts_recorded()), OutcomeTransition.objects.count())
         outcomes_evaluate(outcome_ids=list(new.values_list("id", flat=True)))
-        assert (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count()) == counts
+        assert (len(verdicts_recorded()), OutcomeTransition.objects.count()) == counts
         assert in_period.filter(state=OutcomeState.BILLABLE).count() == CAP
 
 

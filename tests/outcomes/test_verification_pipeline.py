@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import time_machine
 
-from outcomes.models import Outcome, OutcomeState, OutcomeTransition, OutcomeVerdict
+from outcomes.models import Outcome, OutcomeState, OutcomeTransition
 from outcomes.services.building import outcomes_build_sweep
 from outcomes.services.verification import outcomes_evaluate, outcomes_evaluate_due
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.ingest import Ingest, event
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ def test_confirmed_claim_matures_then_becomes_billable(ingest: Ingest) -> None:
         "maturing",
         "billable",
     ]
-    verdicts = {v.rule: (v.decision, v.reason) for v in OutcomeVerdict.objects.order_by("id")}
+    verdicts = {v.rule: (v.decision, v.reason) for v in verdicts_recorded()}
     assert verdicts["confirmation"] == ("accept", "confirmed")
     assert verdicts["maturation"] == ("accept", "matured")
 
@@ -70,20 +71,20 @@ def test_unconfirmed_claim_is_rejected_after_the_match_window(ingest: Ingest) ->
     outcomes_evaluate_due(now=T0 + dt.timedelta(hours=72))
     outcome.refresh_from_db()
     assert outcome.state == OutcomeState.REJECTED
-    assert OutcomeVerdict.objects.filter(rule="confirmation").latest("id").reason == "unconfirmed"
+    assert [v for v in verdicts_recorded() if v.rule == "confirmation"][-1].reason == "unconfirmed"
 
 
 def test_re_evaluation_without_new_evidence_writes_nothing(ingest: Ingest) -> None:
     post_at(ingest, T0, event(natural_key="T-3", occurred_at=T0.isoformat()), as_agent=True)
     build_and_evaluate(T0 + dt.timedelta(hours=1))
-    counts = (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count())
+    counts = (len(verdicts_recorded()), OutcomeTransition.objects.count())
 
     summary = outcomes_evaluate(
         outcome_ids=Outcome.objects.values_list("id", flat=True), now=T0 + dt.timedelta(hours=1)
     )
 
     assert (summary.verdicts, summary.transitions) == (0, 0)
-    assert (OutcomeVerdict.objects.count(), OutcomeTransition.objects.count()) == counts
+    assert (len(verdicts_recorded()), OutcomeTransition.objects.count()) == counts
 
 
 def test_a_customer_accepting_a_flag_counts_as_its_confirmation(ingest: Ingest) -> None:

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outcomes import counters
-from outcomes.models import Decision, OutcomeState, OutcomeTransition, OutcomeVerdict
+from outcomes.models import Decision, OutcomeState, OutcomeTransition
 from outcomes.services.building import SWEEP_GRACE
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, T0, Story, make_story
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def standing(story: Story) -> dict[str, tuple[Any, ...]]:
     for outcome in story.outcomes():
         refusing: set[tuple[str, str]] = set()
         if outcome.state in (OutcomeState.REJECTED, OutcomeState.REVERSED):
-            latest = {v.rule: v for v in OutcomeVerdict.objects.filter(outcome=outcome).order_by("id")}
+            latest = {v.rule: v for v in verdicts_recorded(outcome_ids=[outcome.pk])}
             refusing = {(rule, v.reason) for rule, v in latest.items() if v.decision == Decision.REJECT}
         result[outcome.natural_key] = (
             outcome.state,
@@ -137,7 +138,7 @@ def test_re_evaluating_at_the_same_instant_writes_nothing(
     story.evaluate(at)
     outcomes = list(story.outcomes().order_by("id").values())
     written = (
-        OutcomeVerdict.objects.filter(outcome__contract=story.contract).count(),
+        len(verdicts_recorded(outcome_ids=story.outcomes().values_list("id", flat=True))),
         OutcomeTransition.objects.filter(outcome__contract=story.contract).count(),
     )
 
@@ -146,7 +147,7 @@ def test_re_evaluating_at_the_same_instant_writes_nothing(
     assert (summary.verdicts, summary.transitions) == (0, 0)
     assert summary.evaluated == len(outcomes)
     assert (
-        OutcomeVerdict.objects.filter(outcome__contract=story.contract).count(),
+        len(verdicts_recorded(outcome_ids=story.outcomes().values_list("id", flat=True))),
         OutcomeTransition.objects.filter(outcome__contract=story.contract).count(),
     ) == written
     assert list(story.outcomes().order_by("id").values()) == outcomes

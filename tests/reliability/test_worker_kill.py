@@ -18,6 +18,7 @@ import pytest
 from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState
 from outcomes.tasks import evaluate_due_outcomes, sweep_unprocessed_events
+from outcomes.verdict_trail import verdicts_recorded
 from settlement.invoicing.close import period_close
 from settlement.models import Invoice, LineOutcome
 from settlement.tasks import close_due_periods, close_period
@@ -69,7 +70,7 @@ def outcome_story(contract: Contract) -> dict[str, Any]:
         outcome.natural_key: (
             outcome.state,
             [(t.from_state, t.to_state, t.reason) for t in outcome.transitions.order_by("id")],
-            sorted((v.rule, v.decision, v.reason) for v in outcome.verdicts.all()),
+            sorted((v.rule, v.decision, v.reason) for v in verdicts_recorded(outcome_ids=[outcome.pk])),
             outcome.event_links.count(),
         )
         for outcome in Outcome.objects.filter(contract=contract)

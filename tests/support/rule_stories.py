@@ -14,6 +14,7 @@ from contracts.models import Contract
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
 from outcomes.services.building import SWEEP_GRACE, outcomes_build_sweep
 from outcomes.services.verification import EvaluationSummary, outcomes_evaluate
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import Ingest, event, make_ingest
 
@@ -116,9 +117,9 @@ class Story:
 
     def verdict(self, key: str, rule: str) -> OutcomeVerdict:
         """The rule's latest recorded verdict on the outcome (its current standing)."""
-        verdict = OutcomeVerdict.objects.filter(outcome=self.outcome(key), rule=rule).order_by("id").last()
-        assert verdict is not None, f"{rule} recorded no verdict on {key}"
-        return verdict
+        verdicts = [v for v in verdicts_recorded(outcome_ids=[self.outcome(key).pk]) if v.rule == rule]
+        assert verdicts, f"{rule} recorded no verdict on {key}"
+        return verdicts[-1]
 
     def decided(self, key: str, rule: str) -> tuple[str, str]:
         verdict = self.verdict(key, rule)
@@ -126,7 +127,7 @@ class Story:
 
     def rules(self, key: str) -> set[str]:
         """Every rule that recorded a verdict on the outcome."""
-        return set(OutcomeVerdict.objects.filter(outcome=self.outcome(key)).values_list("rule", flat=True))
+        return {v.rule for v in verdicts_recorded(outcome_ids=[self.outcome(key).pk])}
 
     def mark_billed(self, key: str, at: dt.datetime) -> None:
         """What an invoice does to a billable outcome (settlement is not under test here)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from outcomes.models import Outcome, OutcomeState, OutcomeVerdict, RawEvent, TamperEvidence
+from outcomes.models import Outcome, OutcomeState, RawEvent, TamperEvidence
+from outcomes.verdict_trail import verdicts_recorded
 from tests.factories import outcome_type_terms, version_terms
 from tests.support.ingest import make_ingest
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, Story, make_story
@@ -57,7 +58,7 @@ def test_only_authentic_deliveries_within_the_timestamp_tolerance_become_outcome
         assert story.decided("T-1", "authenticity") == ("accept", "signature_verified")
     else:
         assert not Outcome.objects.exists()
-        assert not OutcomeVerdict.objects.exists()
+        assert not verdicts_recorded()
 
 
 # --- idempotency --------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def test_a_reused_event_id_with_another_body_is_refused_and_changes_nothing() ->
     claim = story.event(key="T-1", at=T0, evidence={"ticket_status": "solved"})
     story.send(T0, claim, as_agent=True)
     story.evaluate(T0 + HOUR)
-    verdicts = OutcomeVerdict.objects.count()
+    verdicts = len(verdicts_recorded())
 
     with time_machine.travel(T0 + 2 * HOUR, tick=False):
         response = story.ingest.post({**claim, "evidence": {"ticket_status": ""}}, as_agent=True)
@@ -98,7 +99,7 @@ def test_a_reused_event_id_with_another_body_is_refused_and_changes_nothing() ->
     assert (response.status_code, response.json()["code"]) == (409, "event_id_conflict")
     assert TamperEvidence.objects.filter(reused_id=claim["id"]).count() == 1
     assert (summary.verdicts, summary.transitions) == (0, 0)
-    assert OutcomeVerdict.objects.count() == verdicts
+    assert len(verdicts_recorded()) == verdicts
     assert story.decided("T-1", "evidence") == ("accept", "evidence_complete")
     assert story.verdict("T-1", "idempotency").facts == {"events": [claim["id"]]}
 
@@ -145,5 +146,5 @@ def test_one_natural_key_under_two_outcome_types_is_two_outcomes() -> None:
     outcomes = story.outcomes().order_by("outcome_type_key")
     assert [o.outcome_type_key for o in outcomes] == ["lead.qualified", "ticket.resolved"]
     for outcome in outcomes:
-        verdict = outcome.verdicts.get(rule="natural_key")
+        (verdict,) = [v for v in verdicts_recorded(outcome_ids=[outcome.pk]) if v.rule == "natural_key"]
         assert (verdict.reason, verdict.facts) == ("unique_natural_key", {"natural_key": "K-1", "claims": 1})

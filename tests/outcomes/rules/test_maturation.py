@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from outcomes.models import OutcomeState, OutcomeTransition
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, SECOND, T0, make_story
 
 pytestmark = pytest.mark.django_db
@@ -105,11 +106,17 @@ def test_a_billed_outcome_gets_no_new_maturation_verdict() -> None:
     story.confirm(T0, "T-1")
     story.evaluate(T0 + DAY)
     story.mark_billed("T-1", T0 + 2 * DAY)
-    verdicts = story.outcome("T-1").verdicts.filter(rule="maturation").count()
+
+    def maturation_verdicts() -> int:
+        return len(
+            [v for v in verdicts_recorded(outcome_ids=[story.outcome("T-1").pk]) if v.rule == "maturation"]
+        )
+
+    verdicts = maturation_verdicts()
 
     summary = story.evaluate(T0 + 3 * DAY)
 
-    assert story.outcome("T-1").verdicts.filter(rule="maturation").count() == verdicts
+    assert maturation_verdicts() == verdicts
     assert (summary.verdicts, summary.transitions) == (0, 0)
     assert story.state("T-1") == OutcomeState.BILLED
 

@@ -10,8 +10,9 @@ import pytest
 from django.test import override_settings
 
 from core.errors import DomainError
-from outcomes.models import Delivery, OutcomeState, OutcomeVerdict, Party, ReviewDecision
+from outcomes.models import Delivery, OutcomeState, Party, ReviewDecision
 from outcomes.services.review import review_decide
+from outcomes.verdict_trail import verdicts_recorded
 from tests.support.rule_stories import DAY, HOUR, T0, make_story
 
 pytestmark = pytest.mark.django_db
@@ -90,4 +91,4 @@ def test_an_honest_month_each_side_from_its_own_address_flags_nothing() -> None:
     story.evaluate(T0 + 30 * DAY)
 
     assert story.outcomes().filter(state=OutcomeState.BILLABLE).count() == 90
-    assert not OutcomeVerdict.objects.filter(rule="sender").exists()
+    assert not [v for v in verdicts_recorded() if v.rule == "sender"]
