@@ -15,6 +15,7 @@ from contracts.models import AuditEntry, CustomerCap
 from notifications.models import Event
 from outcomes.models import Outcome, OutcomeState, OutcomeVerdict
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, AmountUse, CustomerCaps
+from outcomes.verdict_trail import verdicts_recorded
 from settlement.invoicing.close import period_close
 from settlement.models import InvoiceLine, LineKind
 from tests.factories import outcome_type_terms
@@ -157,12 +158,9 @@ def ingest_outcomes(ingest: Ingest) -> QuerySet[Outcome]:
 
 
 def latest(ingest: Ingest, key: str) -> OutcomeVerdict:
-    verdict = (
-        OutcomeVerdict.objects.filter(
-            outcome__contract=ingest.contract, outcome__natural_key=key, rule="customer_caps"
-        )
-        .order_by("id")
-        .last()
+    outcome = ingest_outcomes(ingest).get(natural_key=key)
+    verdict = next(
+        (v for v in reversed(verdicts_recorded(outcome_ids=[outcome.pk])) if v.rule == "customer_caps"), None
     )
     assert verdict is not None
     return verdict
