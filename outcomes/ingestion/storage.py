@@ -110,11 +110,13 @@ def _pg_execute(sql: str, params: Any, *, fetch: bool) -> list[Any]:
 
     Django's own cursors bind on the client, which means quoting every value into the SQL text
     (1,000 events: 8,000 values). Errors are still Django's (and mark the connection as they would).
-    Prepared on the connection's first use (when the DATABASE_PREPARED_STATEMENTS setting allows):
-    planning the statement cost as much PostgreSQL CPU as running it.
+    Prepared on the connection's first use when connections are kept (CONN_MAX_AGE) and the
+    DATABASE_PREPARED_STATEMENTS setting allows: planning the statement cost as much PostgreSQL CPU as
+    running it. A connection used for one request only would pay a round trip to prepare for nothing.
     """
+    kept = connection.settings_dict["CONN_MAX_AGE"] != 0
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=kept)
         return cursor.fetchall() if fetch else []
 
 
