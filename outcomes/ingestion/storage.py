@@ -2,8 +2,9 @@
 
 Idempotency is the database's job: unique (source, webhook id) for deliveries and (source, event id)
 for events, written with INSERT … ON CONFLICT DO NOTHING so concurrent resends cannot both count. On
-PostgreSQL a delivery, its events and its answer are written by one statement (the events as unnest()
-of binary arrays, with server-side parameters); elsewhere (SQLite) by its twin, one insert per table.
+PostgreSQL a delivery, its events and its answer are written by one prepared statement (the events as
+unnest() of binary arrays, with server-side parameters), a lone event's as a transaction of its own;
+elsewhere (SQLite) by its twin, one insert per table.
 """
 
 from __future__ import annotations
