@@ -102,6 +102,14 @@ bench-close: $(DEV_STAMP)
 	$(BIN)/python -m bench.close --server-url $(TEST_DATABASE_URL) $(BENCH_CLOSE_ARGS)
 .PHONY: bench-verify bench-close
 
+# What monthly partitions of the raw inbox would cost (docs/scaling.md): a lone event's insert and a raw
+# event read by id as months of history accumulate, one table against monthly partitions; ~3 minutes.
+# Own database on TEST_DATABASE_URL's server, like bench-verify.
+BENCH_PARTITIONS_ARGS ?=
+bench-partitions: $(DEV_STAMP)
+	$(BIN)/python -m bench.partitions --server-url $(TEST_DATABASE_URL) $(BENCH_PARTITIONS_ARGS)
+.PHONY: bench-partitions
+
 # The portal benchmark (docs/performance.md, "Portal"): the explorer, trail, review queue, invoices and
 # dashboard pages, and the customer portal's overview, outcome list and trail, over 10^5 and 10^6
 # outcomes; ~2 minutes. Own database on TEST_DATABASE_URL's server.

@@ -79,7 +79,7 @@ def drop_database(args: argparse.Namespace) -> None:
 
 
 def run_json(command: Sequence[str], env: dict[str, str]) -> Any:
-    completed = subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
+    completed = subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.PIPE)  # noqa: S603
     return orjson.loads(completed.stdout)
 
 

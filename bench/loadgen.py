@@ -149,14 +149,14 @@ def run_phase(port: int, requests: Sequence[bytes], concurrency: int, seconds: f
     threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in range(concurrency)]
     for thread in threads:
         thread.start()
-    cpu_before = cpu.snapshot(DATABASE)
+    cpu_before = cpu.snapshot(DATABASE, port)
     began = time.perf_counter()
     deadline[0] = began + seconds
     start_line.wait()
     for thread in threads:
         thread.join()
     result = PhaseResult(elapsed=time.perf_counter() - began)
-    result.cpu = cpu.used(cpu_before, cpu.snapshot(DATABASE))
+    result.cpu = cpu.used(cpu_before, cpu.snapshot(DATABASE, port))
     for out in results:
         for status, body, latency in out:
             result.requests += 1

@@ -829,10 +829,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traffic = Traffic(port, seed, plan, run)
             log(f"traffic: {args.seconds:g} s; {args.closing} contracts terminated at half time")
             groups = {"gunicorn workers": (gunicorn_master, False), "celery worker": (worker.pid, True)}
-            cpu_before = cpu.snapshot(args.db_name)
+            cpu_before = cpu.snapshot(args.db_name, port)
             with MemorySampler(groups) as sampler:
                 traffic.run_for(args.seconds)
-                results["cpu"] = cpu.used(cpu_before, cpu.snapshot(args.db_name))
+                results["cpu"] = cpu.used(cpu_before, cpu.snapshot(args.db_name, port))
                 closing = [c["id"] for c in seed["contracts"] if c["closing"]]
                 log("drain: wait for the worker to build, verify and close")
                 drain = wait_drained(

@@ -20,11 +20,27 @@ class EventKind(models.TextChoices):
     OUTCOME_DISPUTED = "outcome.disputed", "Outcome disputed"
 
 
+# The raw inbox's references (a delivery's source, an event's source, delivery and contract, an answer's
+# delivery) are not foreign keys in the database: only outcomes.ingestion.storage writes these rows,
+# after it has authenticated the source and checked the contract, in the statement that inserts the
+# delivery they belong to; and they are never deleted (append-only, core/db/append_only.py), nor are
+# the sources and contracts they cite (on_delete=PROTECT, which Django's collector still enforces).
+# A foreign key would re-check each reference at commit (five lookups, FOR KEY SHARE, per lone event:
+# docs/performance.md, "What the schema costs"). Nor do they get their own single-column indexes where
+# a composite index (unique per source, the natural key's) already starts with the column.
+
+
 class Delivery(models.Model):
     """One accepted webhook request, stored as received before we answer it."""
 
     id = models.BigAutoField(primary_key=True)
-    source = models.ForeignKey(WebhookSource, on_delete=models.PROTECT, related_name="deliveries")
+    source = models.ForeignKey(
+        WebhookSource,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        db_constraint=False,
+        db_index=False,
+    )
     webhook_id = models.CharField(max_length=255)
     received_at = models.DateTimeField()
     body = models.BinaryField()
@@ -56,7 +72,7 @@ class DeliveryResult(models.Model):
     """The answer we gave a delivery, so a resend of it gets the very same answer."""
 
     delivery = models.OneToOneField(
-        Delivery, on_delete=models.PROTECT, primary_key=True, related_name="result"
+        Delivery, on_delete=models.PROTECT, primary_key=True, related_name="result", db_constraint=False
     )
     status = models.PositiveSmallIntegerField()
     body = models.JSONField()
@@ -69,13 +85,23 @@ class RawEvent(models.Model):
     """One event of a delivery, as the sender wrote it; unique per (source, event id)."""
 
     id = models.BigAutoField(primary_key=True)
-    source = models.ForeignKey(WebhookSource, on_delete=models.PROTECT, related_name="raw_events")
-    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="raw_events")
+    source = models.ForeignKey(
+        WebhookSource,
+        on_delete=models.PROTECT,
+        related_name="raw_events",
+        db_constraint=False,
+        db_index=False,
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.PROTECT, related_name="raw_events", db_constraint=False
+    )
     event_id = models.CharField(max_length=200)
     body_sha256 = models.CharField(max_length=64)
     payload = models.JSONField()
     kind = models.CharField(max_length=32, choices=EventKind.choices)
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="raw_events")
+    contract = models.ForeignKey(
+        Contract, on_delete=models.PROTECT, related_name="raw_events", db_constraint=False, db_index=False
+    )
     outcome_type_key = models.CharField(max_length=64)
     natural_key = models.CharField(max_length=200)
     occurred_at = models.DateTimeField()

@@ -10,12 +10,13 @@ per burst (build_queue).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contracts.selectors import WebhookSourceFacts
@@ -32,7 +33,14 @@ from outcomes.ingestion.responses import (
     single_event_error_response,
     summary,
 )
-from outcomes.ingestion.storage import insert_delivery, settle_lost_events, store_result
+from outcomes.ingestion.storage import (
+    EventIdTaken,
+    insert_delivery,
+    insert_lone_event,
+    on_postgres,
+    settle_lost_events,
+    store_result,
+)
 from outcomes.models import Delivery, TamperEvidence
 
 STORED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent")
@@ -126,20 +134,24 @@ def _store(
     stores only the evidence of it."""
     webhook_id = delivery["webhook_id"]
     fresh = [o for o in outcomes if o.status == ACCEPTED]
+    result = summary(outcomes, webhook_id)  # the answer if every event is new, as is usual
+    optimistic = IngestResponse(200, result, orjson.dumps(result))
+    if not is_batch and on_postgres():
+        # The usual lone event: one statement, its own transaction (a savepoint inside a caller's).
+        try:
+            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+                lone_id = insert_lone_event(delivery, fresh[0], now, optimistic)
+        except EventIdTaken:
+            pass  # stored before, by this or a concurrent delivery: the path below tells which
+        else:
+            if lone_id is None:
+                return _resend(source, delivery, now)
+            transaction.on_commit(lambda: build_queue.submit(lone_id), robust=True)
+            return optimistic
     with transaction.atomic():
-        result = summary(outcomes, webhook_id)  # the answer if every event is new, as is usual
-        optimistic = IngestResponse(200, result, orjson.dumps(result))
         stored = insert_delivery(source, delivery, fresh, now, optimistic)
         if stored is None:
-            # This webhook-id was delivered before (or a concurrent copy committed first): a resend.
-            return replay(
-                Delivery.objects.get(source_id=source.id, webhook_id=webhook_id),
-                delivery["body_sha256"],
-                source,
-                delivery["body"],
-                delivery["headers"],
-                now,
-            )
+            return _resend(source, delivery, now)
         delivery_id = stored.delivery_id
         if stored.result_stored:
             transaction.on_commit(lambda: build_queue.submit(delivery_id), robust=True)
@@ -159,3 +171,15 @@ def _store(
             return response
     TamperEvidence.objects.bulk_create(evidence)
     return single_event_error_response(outcomes[0])
+
+
+def _resend(source: WebhookSourceFacts, delivery: dict[str, Any], now: dt.datetime) -> IngestResponse:
+    """This webhook-id was delivered before (or a concurrent copy committed first): the replay."""
+    return replay(
+        Delivery.objects.get(source_id=source.id, webhook_id=delivery["webhook_id"]),
+        delivery["body_sha256"],
+        source,
+        delivery["body"],
+        delivery["headers"],
+        now,
+    )

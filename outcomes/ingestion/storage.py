@@ -2,8 +2,9 @@
 
 Idempotency is the database's job: unique (source, webhook id) for deliveries and (source, event id)
 for events, written with INSERT … ON CONFLICT DO NOTHING so concurrent resends cannot both count. On
-PostgreSQL a delivery, its events and its answer are written by one statement (the events as unnest()
-of binary arrays, with server-side parameters); elsewhere (SQLite) by its twin, one insert per table.
+PostgreSQL a delivery, its events and its answer are written by one prepared statement (the events as
+unnest() of binary arrays, with server-side parameters), a lone event's as a transaction of its own;
+elsewhere (SQLite) by its twin, one insert per table.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Model
 
 from contracts.selectors import WebhookSourceFacts
@@ -95,6 +96,11 @@ _PG_INSERT_ONE = _PG_INSERT_TEMPLATE.replace(
         %(occurred_ats)s::timestamptz
     ))""",
 )
+# A lone event outside a transaction: the same statement, but an event id stored before aborts it
+# (unique_violation) instead of being skipped, so it writes the delivery, its event and its answer, or
+# nothing; the caller then takes the transactional path, which tells a duplicate from a conflict.
+_PG_INSERT_ALONE = _PG_INSERT_ONE.replace("ON CONFLICT (source_id, event_id) DO NOTHING", "")
+_EVENT_ID_UNIQUE = "raw_event_id_unique_per_source"  # RawEvent's unique (source, event id)
 _PG_INSERT_RESULT = (
     f"INSERT INTO {DeliveryResult._meta.db_table} (delivery_id, status, body) VALUES (%s, %s, %s::jsonb)"  # noqa: S608
 )
@@ -105,13 +111,17 @@ def _pg_execute(sql: str, params: Any, *, fetch: bool) -> list[Any]:
 
     Django's own cursors bind on the client, which means quoting every value into the SQL text
     (1,000 events: 8,000 values). Errors are still Django's (and mark the connection as they would).
+    Prepared on the connection's first use when connections are kept (CONN_MAX_AGE) and the
+    DATABASE_PREPARED_STATEMENTS setting allows: planning the statement cost as much PostgreSQL CPU as
+    running it. A connection used for one request only would pay a round trip to prepare for nothing.
     """
+    kept = connection.settings_dict["CONN_MAX_AGE"] != 0
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, prepare=kept)
         return cursor.fetchall() if fetch else []
 
 
-def _on_postgres() -> bool:
+def on_postgres() -> bool:
     connection.ensure_connection()
     return isinstance(connection.connection, psycopg.Connection)
 
@@ -121,6 +131,52 @@ class Stored:
     delivery_id: int
     inserted: set[str]  # ids of the events inserted; the others were stored before
     result_stored: bool  # the optimistic answer (every event new) was stored with them
+
+
+class EventIdTaken(Exception):
+    """The lone event's id was stored before: the statement wrote nothing."""
+
+
+def _pg_insert_params(
+    delivery: dict[str, Any], fresh: list[EventOutcome], now: dt.datetime, optimistic: IngestResponse
+) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "event_ids": [o.row["event_id"] for o in fresh],
+        "body_sha256s": [o.row["body_sha256"] for o in fresh],
+        "payloads": [o.canonical.decode() for o in fresh],
+        "kinds": [o.row["kind"] for o in fresh],
+        "contract_ids": [o.row["contract_id"] for o in fresh],
+        "outcome_type_keys": [o.row["outcome_type_key"] for o in fresh],
+        "natural_keys": [o.row["natural_key"] for o in fresh],
+        "occurred_ats": [o.row["occurred_at"] for o in fresh],
+    }
+    if len(fresh) == 1:
+        columns = {name: values[0] for name, values in columns.items()}
+    return {
+        **delivery,
+        **columns,
+        "headers": orjson.dumps(delivery["headers"]).decode(),
+        "now": now,
+        "status": optimistic.status,
+        "result": optimistic.json().decode(),
+        "fresh_count": len(fresh),
+    }
+
+
+def insert_lone_event(
+    delivery: dict[str, Any], event: EventOutcome, now: dt.datetime, answer: IngestResponse
+) -> int | None:
+    """PostgreSQL only, outside a transaction (or in a savepoint): store a delivery of one new event,
+    the event and the `answer` by one statement, which is a transaction of its own; no BEGIN and
+    COMMIT round trips. Returns the delivery's id, or None when the webhook-id is taken (a resend:
+    nothing is written). Raises EventIdTaken when the event id is (nothing is written either)."""
+    try:
+        rows = _pg_execute(_PG_INSERT_ALONE, _pg_insert_params(delivery, [event], now, answer), fetch=True)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == _EVENT_ID_UNIQUE:
+            raise EventIdTaken from exc
+        raise
+    return int(rows[0][0]) if rows else None
 
 
 def insert_delivery(
@@ -134,30 +190,10 @@ def insert_delivery(
 
     On PostgreSQL the `optimistic` answer is stored too, by the same statement, if every event was new.
     """
-    if _on_postgres():
-        columns: dict[str, Any] = {
-            "event_ids": [o.row["event_id"] for o in fresh],
-            "body_sha256s": [o.row["body_sha256"] for o in fresh],
-            "payloads": [o.canonical.decode() for o in fresh],
-            "kinds": [o.row["kind"] for o in fresh],
-            "contract_ids": [o.row["contract_id"] for o in fresh],
-            "outcome_type_keys": [o.row["outcome_type_key"] for o in fresh],
-            "natural_keys": [o.row["natural_key"] for o in fresh],
-            "occurred_ats": [o.row["occurred_at"] for o in fresh],
-        }
-        if len(fresh) == 1:
-            columns = {name: values[0] for name, values in columns.items()}
+    if on_postgres():
         rows = _pg_execute(
             _PG_INSERT_ONE if len(fresh) == 1 else _PG_INSERT_MANY,
-            {
-                **delivery,
-                **columns,
-                "headers": orjson.dumps(delivery["headers"]).decode(),
-                "now": now,
-                "status": optimistic.status,
-                "result": optimistic.json().decode(),
-                "fresh_count": len(fresh),
-            },
+            _pg_insert_params(delivery, fresh, now, optimistic),
             fetch=True,
         )
         return Stored(rows[0][0], set(rows[0][1]), rows[0][2]) if rows else None
@@ -210,7 +246,7 @@ def settle_lost_events(
 
 
 def store_result(delivery_id: int, response: IngestResponse) -> None:
-    if _on_postgres():
+    if on_postgres():
         _pg_execute(_PG_INSERT_RESULT, [delivery_id, response.status, response.json().decode()], fetch=False)
     else:
         DeliveryResult.objects.create(delivery_id=delivery_id, status=response.status, body=response.body)

@@ -151,6 +151,19 @@ def test_pages_carry_a_content_security_policy_of_our_own_origin_only() -> None:
     )
 
 
+@pytest.mark.django_db
+def test_an_exempt_response_still_gets_a_report_only_policy_when_one_is_configured() -> None:
+    # core.csp skips building the policies of an exempt response only when no report-only policy exists.
+    report_only = {"DIRECTIVES": {"default-src": ["'self'"], "report-uri": "/csp-reports"}}
+    with override_settings(CONTENT_SECURITY_POLICY_REPORT_ONLY=report_only):
+        response = Client().post(
+            "/webhooks/v1/sources/unknown/events", b"{}", content_type="application/json"
+        )
+
+    assert "Content-Security-Policy" not in response
+    assert response["Content-Security-Policy-Report-Only"] == "default-src 'self'; report-uri /csp-reports"
+
+
 def test_favicon_ico_points_at_the_portals_icon() -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 301

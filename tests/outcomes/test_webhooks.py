@@ -302,6 +302,43 @@ def test_key_order_and_whitespace_do_not_make_a_different_event(ingest: Ingest) 
     assert ingest.post(reordered).json()["results"][0]["status"] == "duplicate"
 
 
+# A served request has no transaction around it: a lone event is then stored by one statement, its
+# own transaction, and a reused event id aborts it (the tests above run in the test's transaction,
+# where that statement takes a savepoint).
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_lone_event_is_stored_with_its_answer_which_a_resend_gets() -> None:
+    ingest, claim = make_ingest(), event()
+
+    first = ingest.post(claim, msg_id="msg_lone")
+    again = ingest.post(claim, msg_id="msg_lone")
+
+    assert first.status_code == again.status_code == 200
+    assert first.json()["results"] == [{"index": 0, "id": claim["id"], "status": "accepted"}]
+    assert again.json() == first.json()
+    assert stored() == (1, 1, 1, 1)
+    assert DeliveryResult.objects.get().body == first.json()
+    assert not TamperEvidence.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_reused_event_id_is_a_duplicate_or_only_evidence() -> None:
+    ingest, claim = make_ingest(), event(natural_key="T-1")
+    ingest.post(claim)
+
+    duplicate = ingest.post(claim)  # new webhook-id, same event
+    conflict = ingest.post({**claim, "natural_key": "T-2"})
+
+    assert duplicate.status_code == 200
+    assert duplicate.json()["results"] == [{"index": 0, "id": claim["id"], "status": "duplicate"}]
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "event_id_conflict"
+    assert stored() == (2, 2, 1, 1)  # the conflicting delivery left nothing behind
+    evidence = TamperEvidence.objects.get()
+    assert (evidence.kind, evidence.reused_id) == ("event", claim["id"])
+
+
 # --- batches --------------------------------------------------------------------------------
 
 
