@@ -31,6 +31,7 @@ SLOW_TESTS = (
     "notifications/test_worker_e2e.py",
     "e2e/test_month_end_to_end.py",
     "e2e/test_settlement_under_faults.py",
+    "devtools/demo/test_embedded_sqlite.py",
 )
 
 

@@ -64,9 +64,11 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
-    """`count` new ids of the model's table, ascending, for rows that other rows of the same batch point
-    at (inserted by `insert_rows` with their id). On PostgreSQL from its identity sequence in one query;
-    elsewhere (one writer: the embedded SQLite) after the largest id."""
+    """`count` new ids of the model's table, ascending, for rows that other rows of the same batch (or
+    of another table sharing its id space) point at, inserted by `insert_rows` with their id. Taken from
+    the table's sequence, so the table itself never hands them out again: on PostgreSQL its identity
+    sequence in one query; on the embedded SQLite (one writer) by moving the table's AUTOINCREMENT
+    counter (`sqlite_sequence`) past them."""
     if count == 0:
         return []
     table = model._meta.db_table
@@ -76,8 +78,13 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
             )
             return sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-        (last,) = cursor.fetchone()
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        found = cursor.fetchone()
+        last = found[0] if found else 0
+        if found:
+            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [last + count, table])
+        else:
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, last + count])
     return list(range(last + 1, last + 1 + count))
 
 
