@@ -164,6 +164,17 @@ def dashboard_contract_periods(
     return figures
 
 
+# How many contracts the dashboard lists at a glance; the rest are one link away (`?contracts=all`).
+AT_A_GLANCE = 25
+
+
+def dashboard_contracts_first(*, figures: Sequence[ContractPeriodFigures]) -> list[ContractPeriodFigures]:
+    """The contracts in the order a billing user reads them: the most billable so far first (the money
+    the current periods make; in minor units, so several currencies interleave by their minor units),
+    then by reference."""
+    return sorted(figures, key=lambda row: (-row.billable_minor, row.contract.reference))
+
+
 def _per_day_chart(labels: list[dt.date], counts: dict[str, dict[dt.date, int]]) -> dict[str, Any]:
     return {
         "labels": [day.isoformat() for day in labels],
