@@ -11,7 +11,8 @@ In one run, on one freshly created database (drop, create, migrate):
    Django's test client, signed in as an owner of the vendor (the whole view: middleware, form,
    queries, template), and keep the median;
 3. the customer portal's pages the same way, signed in as a member of the bench customer: the customer
-   of every tenth contract (CUSTOMER_EVERY), so it holds a tenth of the history (10^5 outcomes at 10^6);
+   of every tenth contract (CUSTOMER_EVERY), so it holds a tenth of the history (10^5 outcomes at 10^6),
+   with its own amount cap on each of its contracts (CAP_AMOUNT_MINOR: the overview's meters);
 4. beside them, the ceiling measured in the same run: the one keyset query a page of the outcome
    explorer cannot do without (the vendor's newest 51 outcome ids, `ORDER BY id DESC LIMIT 51`).
 
@@ -67,6 +68,7 @@ CUSTOMER = "customer"  # a customer portal page, held to the goal like the explo
 DASHBOARD = "dashboard"  # the vendor's dashboard, held to the goal too (it reads maintained aggregates)
 GOALS = (EXPLORER, CUSTOMER, DASHBOARD)
 CUSTOMER_EVERY = 10  # the bench customer holds contracts 0, 10, 20, ...
+CAP_AMOUNT_MINOR = 1_000_000  # the bench customer's own amount cap on each of its contracts (10,000.00)
 
 
 def bench_customer() -> str:
@@ -87,6 +89,22 @@ def bench_customer() -> str:
         every,
     )
     return str(customer_id)
+
+
+def bench_customer_caps(customer_id: str) -> None:
+    """The bench customer's own amount cap (rule 11a) on each of its contracts' outcome type, so its
+    overview prices what each current period bills against it; idempotently."""
+    from django.utils import timezone
+
+    from contracts.models import Contract, CustomerCap, OutcomeType
+
+    for contract in Contract.objects.filter(customer_id=customer_id):
+        for key in set(OutcomeType.objects.filter(version__contract=contract).values_list("key", flat=True)):
+            CustomerCap.objects.get_or_create(
+                contract=contract,
+                outcome_type_key=key,
+                defaults={"max_amount_minor": CAP_AMOUNT_MINOR, "set_by": "bench", "set_at": timezone.now()},
+            )
 
 
 def customer_pages(customer_id: str) -> list[tuple[str, str, str]]:
@@ -156,6 +174,7 @@ def measure_size(size: int, *, seeded: int, contracts: int, repeats: int = REPEA
     client = Client()
     client.force_login(user)
     customer_id = bench_customer()
+    bench_customer_caps(customer_id)
     member, _ = get_user_model().objects.get_or_create(username="member@bench.test")
     CustomerMembership.objects.get_or_create(
         user=member, customer_id=customer_id, defaults={"role": CustomerRole.VIEWER}

@@ -80,6 +80,7 @@ COUNTER_TABLES = (
     "outcomes_sourcedaycount",
     "outcomes_outcomestatedaycount",
     "outcomes_billablecount",
+    "outcomes_priceddaycount",
 )
 
 

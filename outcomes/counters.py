@@ -6,6 +6,9 @@ SourceDayCount: outcomes and rejected outcomes per (source, UTC day of created_a
 OutcomeStateDayCount: outcomes per (contract, UTC day of occurred_at, outcome type, state).
 BillableCount: outcomes billable and never billed, and their values' sum, per (contract, version,
 outcome type, price percent): what rating needs (settlement.invoicing.usage).
+PricedDayCount: outcomes billable or billed, and their values' sum, per (contract, UTC day of
+occurred_at, outcome type, version, price percent): what the customer's amount cap prices
+(outcomes.services.cap_amounts).
 
 Whatever creates an outcome or changes what is counted (its occurrence, whether it is confirmed,
 whether it is rejected, its state, version, share of the price, value, whether it is billed) collects
@@ -39,6 +42,7 @@ from outcomes.models import (
     OutcomeDayCount,
     OutcomeState,
     OutcomeStateDayCount,
+    PricedDayCount,
     SourceDayCount,
 )
 
@@ -49,6 +53,12 @@ DayKey = tuple[Any, str, dt.date]  # (contract id, outcome type key, day)
 SourceKey = tuple[Any, dt.date]  # (source id, day)
 StateKey = tuple[Any, dt.date, str, str]  # (contract id, day, outcome type key, state)
 BillableKey = tuple[Any, int, str, int]  # (contract id, version id, outcome type key, price percent)
+PricedKey = tuple[
+    Any, dt.date, str, int, int
+]  # (contract id, day, outcome type key, version id, price percent)
+
+# The states whose outcomes the customer's amount cap prices (PricedDayCount).
+PRICED = (OutcomeState.BILLABLE, OutcomeState.BILLED)
 
 
 def utc_day(instant: dt.datetime) -> dt.date:
@@ -60,12 +70,22 @@ class Counted(NamedTuple):
 
     state: StateKey
     billable: BillableKey | None  # None unless billable and never billed
+    priced: PricedKey | None  # None unless billable or billed (with a version)
     value_minor: int
 
 
 def counted(outcome: Outcome) -> Counted:
     """The outcome as the aggregates count it now (take it before changing the outcome in memory)."""
-    billable = None
+    billable = priced = None
+    day = utc_day(outcome.occurred_at)
+    if outcome.state in PRICED and outcome.version_id is not None:
+        priced = (
+            outcome.contract_id,
+            day,
+            outcome.outcome_type_key,
+            outcome.version_id,
+            outcome.price_percent,
+        )
     # Rating needs the version (settlement.invoicing.usage): a billable outcome always has one.
     if (
         outcome.state == OutcomeState.BILLABLE
@@ -74,8 +94,9 @@ def counted(outcome: Outcome) -> Counted:
     ):
         billable = (outcome.contract_id, outcome.version_id, outcome.outcome_type_key, outcome.price_percent)
     return Counted(
-        (outcome.contract_id, utc_day(outcome.occurred_at), outcome.outcome_type_key, outcome.state),
+        (outcome.contract_id, day, outcome.outcome_type_key, outcome.state),
         billable,
+        priced,
         outcome.value_minor or 0,
     )
 
@@ -88,11 +109,16 @@ class Deltas:
         self.sources: dict[SourceKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, rejected
         self.states: dict[StateKey, list[int]] = defaultdict(lambda: [0])  # outcomes
         self.billable: dict[BillableKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, value_minor
+        self.priced: dict[PricedKey, list[int]] = defaultdict(lambda: [0, 0])  # outcomes, value_minor
 
     def _counted(self, count: Counted, sign: int) -> None:
         self.states[count.state][0] += sign
         if count.billable is not None:
             row = self.billable[count.billable]
+            row[0] += sign
+            row[1] += sign * count.value_minor
+        if count.priced is not None:
+            row = self.priced[count.priced]
             row[0] += sign
             row[1] += sign * count.value_minor
 
@@ -141,7 +167,8 @@ class Deltas:
 
 def billing(outcome_ids: Sequence[int]) -> Deltas:
     """The changes billing these outcomes (billable, never billed) makes to the aggregates: read with
-    two GROUP BYs before they are updated, so a large invoice is not read row by row."""
+    two GROUP BYs before they are updated, so a large invoice is not read row by row. (PricedDayCount
+    counts billable and billed outcomes alike: billing leaves it as it is.)"""
     deltas = Deltas()
     outcomes = _billable_outcomes().filter(pk__in=any_of(outcome_ids))
     for contract_id, day, type_key, count in (
@@ -207,6 +234,7 @@ def apply(deltas: Deltas) -> None:
     sources = sorted((*key, *values) for key, values in deltas.sources.items() if any(values))
     states = sorted((*key, *values) for key, values in deltas.states.items() if any(values))
     billable = sorted((*key, *values) for key, values in deltas.billable.items() if any(values))
+    priced = sorted((*key, *values) for key, values in deltas.priced.items() if any(values))
     if days:
         _upsert(
             OutcomeDayCount,
@@ -226,6 +254,13 @@ def apply(deltas: Deltas) -> None:
             ("contract_id", "version_id", "outcome_type_key", "price_percent"),
             ("outcomes", "value_minor"),
             billable,
+        )
+    if priced:
+        _upsert(
+            PricedDayCount,
+            ("contract_id", "day", "outcome_type_key", "version_id", "price_percent"),
+            ("outcomes", "value_minor"),
+            priced,
         )
 
 
@@ -268,7 +303,7 @@ def stored() -> tuple[dict[DayKey, tuple[int, int]], dict[SourceKey, tuple[int, 
     return days, sources
 
 
-Aggregates = tuple[dict[StateKey, int], dict[BillableKey, tuple[int, int]]]
+Aggregates = tuple[dict[StateKey, int], dict[BillableKey, tuple[int, int]], dict[PricedKey, tuple[int, int]]]
 
 
 def _billable_outcomes() -> models.QuerySet[Outcome]:
@@ -276,7 +311,8 @@ def _billable_outcomes() -> models.QuerySet[Outcome]:
 
 
 def aggregates_recount() -> Aggregates:
-    """What OutcomeStateDayCount and BillableCount must hold, from the outcomes (zero rows left out)."""
+    """What OutcomeStateDayCount, BillableCount and PricedDayCount must hold, from the outcomes (zero rows
+    left out)."""
     states = {
         (contract_id, day, type_key, state): outcomes
         for contract_id, day, type_key, state, outcomes in Outcome.objects.annotate(
@@ -293,12 +329,22 @@ def aggregates_recount() -> Aggregates:
         .annotate(outcomes=Count("id"), value=Sum("value_minor"))
         .order_by()
     }
-    return states, billable
+    priced = {
+        (contract_id, day, type_key, version_id, percent): (outcomes, value or 0)
+        for contract_id, day, type_key, version_id, percent, outcomes, value in Outcome.objects.filter(
+            state__in=PRICED, version__isnull=False
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values_list("contract_id", "day", "outcome_type_key", "version_id", "price_percent")
+        .annotate(outcomes=Count("id"), value=Sum("value_minor"))
+        .order_by()
+    }
+    return states, billable, priced
 
 
 def aggregates_stored() -> Aggregates:
-    """What OutcomeStateDayCount and BillableCount hold (zero rows left out): aggregates_recount() when
-    they are kept right."""
+    """What OutcomeStateDayCount, BillableCount and PricedDayCount hold (zero rows left out):
+    aggregates_recount() when they are kept right."""
     states = {
         (c, d, t, s): n
         for c, d, t, s, n in OutcomeStateDayCount.objects.values_list(
@@ -313,17 +359,25 @@ def aggregates_stored() -> Aggregates:
         )
         if n or value
     }
-    return states, billable
+    priced = {
+        (c, d, t, v, p): (n, value)
+        for c, d, t, v, p, n, value in PricedDayCount.objects.values_list(
+            "contract_id", "day", "outcome_type_key", "version_id", "price_percent", "outcomes", "value_minor"
+        )
+        if n or value
+    }
+    return states, billable, priced
 
 
 def rebuild() -> None:
     """Replace the counters with a recount (after bulk loads that bypass the services)."""
     days, sources = recount()
-    states, billable = aggregates_recount()
+    states, billable, priced = aggregates_recount()
     OutcomeDayCount.objects.all().delete()
     SourceDayCount.objects.all().delete()
     OutcomeStateDayCount.objects.all().delete()
     BillableCount.objects.all().delete()
+    PricedDayCount.objects.all().delete()
     OutcomeDayCount.objects.bulk_create(
         (
             OutcomeDayCount(contract_id=c, outcome_type_key=t, day=d, outcomes=n, confirmed=k)
@@ -353,6 +407,21 @@ def rebuild() -> None:
                 value_minor=value,
             )
             for (c, v, t, p), (n, value) in billable.items()
+        ),
+        batch_size=5000,
+    )
+    PricedDayCount.objects.bulk_create(
+        (
+            PricedDayCount(
+                contract_id=c,
+                day=d,
+                outcome_type_key=t,
+                version_id=v,
+                price_percent=p,
+                outcomes=n,
+                value_minor=value,
+            )
+            for (c, d, t, v, p), (n, value) in priced.items()
         ),
         batch_size=5000,
     )

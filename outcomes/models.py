@@ -594,6 +594,36 @@ class BillableCount(models.Model):
         return f"{self.contract_id} v{self.version_id} {self.outcome_type_key} {self.price_percent}%: {self.outcomes}"
 
 
+class PricedDayCount(models.Model):
+    """Outcomes billable or billed per (contract, UTC day of occurred_at, outcome type, version, share of
+    the price), with the sum of their reported values: what the customer's amount cap (rule 11a) prices
+    for a period, read in rows per day instead of the period's outcomes (the customer's overview,
+    outcomes.services.cap_amounts.period_amounts_counted). Kept like OutcomeDayCount (outcomes.counters)."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    outcome_type_key = models.CharField(max_length=64)
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="+")
+    price_percent = models.PositiveSmallIntegerField()
+    outcomes = models.IntegerField(default=0)
+    value_minor = models.BigIntegerField(default=0, help_text="The sum of their reported values.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "day", "outcome_type_key", "version", "price_percent"],
+                name="priced_day_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.contract_id} {self.day} {self.outcome_type_key} v{self.version_id} "
+            f"{self.price_percent}%: {self.outcomes}"
+        )
+
+
 class DisputeAttachment(models.Model):
     """A file the customer gave as evidence with a dispute: kept in the default storage under a random
     name (never the name it came with), its type found from its first bytes, its size and SHA-256 kept;

@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.sql.compiler import SQLCompiler
 
 from contracts.models import Contract, Customer, OutcomeType, Vendor, WebhookSource
+from contracts.periods import Period
 from contracts.terms import local_midnight
 from core.errors import NotFound
 from outcomes import counters
@@ -43,11 +44,13 @@ from outcomes.models import (
     OutcomeStateDayCount,
     OutcomeTransition,
     OutcomeVerdict,
+    PricedDayCount,
     RawEvent,
     ReviewDecision,
     VerifierResult,
 )
 from outcomes.rules.verifier import VERIFIER_ACCURACY_SAMPLE, Verifier
+from outcomes.services.cap_amounts import COUNTED, counted_amount, period_amount_read
 from outcomes.verdict_trail import superseded
 
 
@@ -484,13 +487,12 @@ def in_contract_ranges(ranges: Iterable[tuple[Any, Any, Any]], *, field: str, pr
     )
 
 
-def outcome_counts_between(
-    *, ranges: dict[Any, tuple[dt.datetime, dt.datetime]]
-) -> dict[tuple[Any, str, str], int]:
-    """Outcomes that occurred in [start, end) of each contract's range, by (contract id, outcome type key,
-    state): the whole UTC days of a range from the maintained counts (OutcomeStateDayCount), the parts
-    of a day its ends cut from the outcomes themselves. Two queries; rows read grow with the days of a
-    range and what one day holds, not with the history."""
+def utc_days_split(
+    ranges: dict[Any, tuple[dt.datetime, dt.datetime]],
+) -> tuple[list[tuple[Any, dt.date, dt.date]], list[tuple[Any, dt.datetime, dt.datetime]]]:
+    """Each contract's [start, end) as its whole UTC days, (contract id, first day, day after the last),
+    for the counts kept per UTC day, and the parts of a UTC day its ends cut, (contract id, start, end),
+    for the outcomes themselves (a period in a zone other than UTC)."""
     whole: list[tuple[Any, dt.date, dt.date]] = []
     cut: list[tuple[Any, dt.datetime, dt.datetime]] = []
     for contract_id, (start, end) in ranges.items():
@@ -504,6 +506,17 @@ def outcome_counts_between(
             cut.append((contract_id, start, _utc_midnight(first)))
         if _utc_midnight(stop) < end:
             cut.append((contract_id, _utc_midnight(stop), end))
+    return whole, cut
+
+
+def outcome_counts_between(
+    *, ranges: dict[Any, tuple[dt.datetime, dt.datetime]]
+) -> dict[tuple[Any, str, str], int]:
+    """Outcomes that occurred in [start, end) of each contract's range, by (contract id, outcome type key,
+    state): the whole UTC days of a range from the maintained counts (OutcomeStateDayCount), the parts
+    of a day its ends cut from the outcomes themselves. Two queries; rows read grow with the days of a
+    range and what one day holds, not with the history."""
+    whole, cut = utc_days_split(ranges)
     counts: dict[tuple[Any, str, str], int] = defaultdict(int)
     if whole:
         for contract_id, key, state, count in (
@@ -522,6 +535,67 @@ def outcome_counts_between(
         ):
             counts[(contract_id, key, state)] += count
     return {key: count for key, count in counts.items() if count}
+
+
+def cap_amounts_used(*, caps: Iterable[tuple[Contract, str, Period]]) -> dict[tuple[Any, str], Decimal]:
+    """What each (contract, outcome type key, period) bills so far against the customer's amount cap
+    (rule 11a), by (contract id, key): exactly period_amount_read(...).amount(), from the priced counts
+    (PricedDayCount: the period's whole UTC days, the parts of a day its ends cut from the outcomes,
+    grouped) wherever they rate it exactly (cap_amounts.counted_amount); a type they cannot is read and
+    priced as the rule does. Three queries, whatever the periods' outcomes. One period per contract."""
+    caps = list(caps)
+    if not caps:
+        return {}
+    periods = {contract.pk: period for contract, _, period in caps}
+    whole, cut = utc_days_split({pk: (period.start, period.end) for pk, period in periods.items()})
+    keys = {key for _, key, _ in caps}
+    counts: dict[tuple[Any, str], dict[int, dict[int, tuple[int, int]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+
+    def add(rows: Iterable[tuple[Any, str, int, int, int, int | None]]) -> None:
+        for contract_id, key, version_id, percent, n, value in rows:
+            before = counts[(contract_id, key)][version_id].get(percent, (0, 0))
+            counts[(contract_id, key)][version_id][percent] = (before[0] + n, before[1] + (value or 0))
+
+    columns = ("contract_id", "outcome_type_key", "version_id", "price_percent")
+    if whole:
+        add(
+            PricedDayCount.objects.filter(in_contract_ranges(whole, field="day"), outcome_type_key__in=keys)
+            .values_list(*columns)
+            .annotate(n=Sum("outcomes"), value=Sum("value_minor"))
+            .order_by()
+        )
+    if cut:
+        add(
+            Outcome.objects.filter(
+                in_contract_ranges(cut, field="occurred_at"),
+                outcome_type_key__in=keys,
+                state__in=COUNTED,
+                version_id__isnull=False,
+            )
+            .values_list(*columns)
+            .annotate(n=Count("id"), value=Sum("value_minor"))
+            .order_by()
+        )
+    types: dict[Any, dict[str, dict[int, OutcomeType]]] = defaultdict(lambda: defaultdict(dict))
+    for outcome_type in OutcomeType.objects.filter(
+        version__contract_id__in=periods, key__in=keys
+    ).select_related("version"):
+        types[outcome_type.version.contract_id][outcome_type.key][outcome_type.version_id] = outcome_type
+    used: dict[tuple[Any, str], Decimal] = {}
+    for contract, key, period in caps:
+        by_version = {
+            version_id: {percent: row for percent, row in by_percent.items() if row[0]}
+            for version_id, by_percent in counts[(contract.pk, key)].items()
+        }
+        amount = counted_amount(
+            {pk: rows for pk, rows in by_version.items() if rows}, types[contract.pk][key], contract.currency
+        )
+        if amount is None:
+            amount = period_amount_read(contract=contract, outcome_type_key=key, period=period).amount()
+        used[(contract.pk, key)] = amount
+    return used
 
 
 def outcome_counts_per_day(

@@ -20,8 +20,10 @@ from settlement.forms import InvoiceFilterForm, SettlementAbandonForm, ShareLink
 from settlement.models import Invoice, InvoiceStatus, SettlementStatus, SettlementStep
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.selectors.dashboard import (
+    AT_A_GLANCE,
     dashboard_billed_per_period,
     dashboard_contract_periods,
+    dashboard_contracts_first,
     dashboard_outcomes_per_day,
     dashboard_to_collect,
 )
@@ -50,12 +52,17 @@ from settlement.services.share_links import share_link_create, share_link_revoke
 def dashboard(request: PortalRequest) -> HttpResponse:
     now = timezone.now()
     contracts = dashboard_contract_periods(vendor=request.vendor, now=now)
+    # At a glance, the contracts that make the most this period; every one of them on request.
+    every = request.GET.get("contracts") == "all"
+    listed = dashboard_contracts_first(figures=contracts)
     return render(
         request,
         "settlement/dashboard.html",
         {
             "section": "dashboard",
-            "contracts": contracts,
+            "contracts": listed if every else listed[:AT_A_GLANCE],
+            "contracts_in_force": len(contracts),
+            "at_a_glance": AT_A_GLANCE,
             "totals": {
                 "outcomes": sum(c.outcomes for c in contracts),
                 "flagged": sum(c.flagged for c in contracts),

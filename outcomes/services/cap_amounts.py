@@ -93,19 +93,62 @@ class PeriodAmount:
         use.shares[row.price_percent] += 1
 
     def _rate(self, versions: dict[int, _VersionUse]) -> Decimal:
-        """As rated_lines: per version in version order, the free allowance first (the first version's,
-        across versions; success fees have none), then each version's pricing."""
-        total, free_left = ZERO, None
-        for version_id in sorted(versions, key=lambda pk: self.types[pk].version.number):
-            outcome_type, use = self.types[version_id], versions[version_id]
-            if outcome_type.pricing_model == "percentage":
-                total += use.fees
-                continue
-            free_left = outcome_type.free_units if free_left is None else free_left
-            priced = use.shares - Counter(use.head[:free_left])
-            free_left = max(0, free_left - use.shares.total())
-            total += units_amount_minor(outcome_type.pricing, priced, self.currency)
-        return total
+        return _rated(versions, self.types, self.currency)
+
+
+def _rated(versions: dict[int, _VersionUse], types: dict[int, OutcomeType], currency: str) -> Decimal:
+    """As rated_lines: per version in version order, the free allowance first (the first version's,
+    across versions; success fees have none), then each version's pricing."""
+    total, free_left = ZERO, None
+    for version_id in sorted(versions, key=lambda pk: types[pk].version.number):
+        outcome_type, use = types[version_id], versions[version_id]
+        if outcome_type.pricing_model == "percentage":
+            total += use.fees
+            continue
+        free_left = outcome_type.free_units if free_left is None else free_left
+        priced = use.shares - Counter(use.head[:free_left])
+        free_left = max(0, free_left - use.shares.total())
+        total += units_amount_minor(outcome_type.pricing, priced, currency)
+    return total
+
+
+def counted_amount(
+    counts: dict[int, dict[int, tuple[int, int]]], types: dict[int, OutcomeType], currency: str
+) -> Decimal | None:
+    """What outcomes of one type bill, rated from their counts, `counts[version id][price percent]` =
+    (outcomes, their values' sum), exactly as PeriodAmount rates them one by one; None when their billing
+    order could change it: a success fee bounded per outcome, or free units left for a version whose
+    outcomes bill at different shares of the price (which of them are free depends on the order)."""
+    versions: dict[int, _VersionUse] = {}
+    free_left = None
+    for version_id in sorted(counts, key=lambda pk: types[pk].version.number):
+        outcome_type, by_percent = types[version_id], counts[version_id]
+        use = versions[version_id] = _VersionUse()
+        if outcome_type.pricing_model == "percentage":
+            if (
+                outcome_type.pricing.get("min_fee_minor") is not None
+                or outcome_type.pricing.get("max_fee_minor") is not None
+            ):
+                return None
+            # Unbounded, a success fee is linear in the value: the sum's fee is the fees' sum.
+            use.fees = sum(
+                (
+                    rated_amount_minor(
+                        outcome_type.pricing, [PricedRow(version_id, percent, value)], currency
+                    )
+                    for percent, (_, value) in by_percent.items()
+                ),
+                ZERO,
+            )
+            continue
+        use.shares = Counter({percent: n for percent, (n, _) in by_percent.items() if n})
+        free_left = outcome_type.free_units if free_left is None else free_left
+        if free_left and len(use.shares) > 1:
+            return None
+        # One share of the price (or no free unit left): the first outcomes' shares are that share.
+        use.head = list(use.shares)[:1] * min(free_left, use.shares.total())
+        free_left = max(0, free_left - use.shares.total())
+    return _rated(versions, types, currency)
 
 
 def rated_period_amount(rows: Iterable[PricedRow], types: dict[int, OutcomeType], currency: str) -> Decimal:

@@ -20,8 +20,12 @@ from contracts.terms import currency_exponent
 from contracts.terms.rating import round_minor
 from outcomes.models import Decision, OutcomeState, OutcomeVerdict
 from outcomes.rules.anomaly import Anomaly
-from outcomes.selectors import in_contract_ranges, outcome_counts_between, outcome_counts_per_day
-from outcomes.services.cap_amounts import period_amount_read
+from outcomes.selectors import (
+    cap_amounts_used,
+    in_contract_ranges,
+    outcome_counts_between,
+    outcome_counts_per_day,
+)
 from settlement.invoicing.drafts import LineDraft, contract_period, unsaved_invoice
 from settlement.invoicing.lines import drafts_rate
 from settlement.models import (
@@ -164,6 +168,17 @@ def dashboard_contract_periods(
     return figures
 
 
+# How many contracts the dashboard lists at a glance; the rest are one link away (`?contracts=all`).
+AT_A_GLANCE = 25
+
+
+def dashboard_contracts_first(*, figures: Sequence[ContractPeriodFigures]) -> list[ContractPeriodFigures]:
+    """The contracts in the order a billing user reads them: the most billable so far first (the money
+    the current periods make; in minor units, so several currencies interleave by their minor units),
+    then by reference."""
+    return sorted(figures, key=lambda row: (-row.billable_minor, row.contract.reference))
+
+
 def _per_day_chart(labels: list[dt.date], counts: dict[str, dict[dt.date, int]]) -> dict[str, Any]:
     return {
         "labels": [day.isoformat() for day in labels],
@@ -237,7 +252,8 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
     """The caps of each contract's current period and their use, by contract id: the budget (the
     amount cap of the version in force at the period's start) against "billable so far", each outcome
     type's unit cap, and the customer's own caps (rule 11a: units, and amount as the rule prices the
-    period's outcomes, a query per amount cap). Contracts without a cap are left out."""
+    period's outcomes, from their priced counts: outcomes.selectors.cap_amounts_used). Contracts without
+    a cap are left out."""
     if not figures:
         return {}
     by_contract: dict[Any, list[ContractVersion]] = defaultdict(list)
@@ -270,6 +286,14 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
         for cap in customer_caps
         if cap.max_units is not None
     }
+    periods = {row.contract.pk: row for row in figures}
+    amounts_used = cap_amounts_used(
+        caps=(
+            (periods[cap.contract_id].contract, cap.outcome_type_key, periods[cap.contract_id].period)
+            for cap in customer_caps
+            if cap.max_amount_minor is not None
+        )
+    )
     # As the caps count: billable and billed outcomes that occurred in the period.
     used: dict[tuple[Any, str], int] = defaultdict(int)
     for row in figures:
@@ -290,10 +314,7 @@ def dashboard_cap_use(*, figures: Sequence[ContractPeriodFigures]) -> dict[Any, 
                 caps.append(CapUse("customer", key, used.get((contract_id, key), 0), limit))
         for cap in customer_caps:
             if cap.contract_id == contract.pk and cap.max_amount_minor is not None:
-                billed = period_amount_read(
-                    contract=contract, outcome_type_key=cap.outcome_type_key, period=row.period
-                )
-                used_minor = round_minor(billed.amount())
+                used_minor = round_minor(amounts_used[(contract.pk, cap.outcome_type_key)])
                 caps.append(
                     CapUse(
                         "customer_amount",

@@ -1,14 +1,16 @@
-"""The dashboards' aggregates (outcomes.counters: OutcomeStateDayCount, BillableCount), over generated
-sequences of ingest and verification, reversals, disputes and their answers, period closes and
-finalizing: after every step they equal a recount from the outcomes, a period's outcomes counted from
-them equal a count of the outcomes, and the period's invoice rated from them (the dashboard's
-"billable so far") equals the invoice rated from the outcomes."""
+"""The dashboards' aggregates (outcomes.counters: OutcomeStateDayCount, BillableCount, PricedDayCount),
+over generated sequences of ingest and verification, reversals, disputes and their answers, period
+closes and finalizing: after every step they equal a recount from the outcomes, a period's outcomes
+counted from them equal a count of the outcomes, the period's invoice rated from them (the dashboard's
+"billable so far") equals the invoice rated from the outcomes, and what the period bills against the
+customer's amount cap, priced from them, equals the outcomes priced one by one as rule 11a does."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,8 +23,9 @@ from contracts.models import Contract
 from core.errors import DomainError
 from outcomes import counters
 from outcomes.models import Dispute, Outcome
-from outcomes.selectors import outcome_counts_between
+from outcomes.selectors import cap_amounts_used, outcome_counts_between
 from outcomes.services.building import outcomes_build_sweep
+from outcomes.services.cap_amounts import period_amount_read
 from outcomes.services.review import dispute_open, dispute_respond
 from outcomes.services.verification import outcomes_evaluate_due
 from settlement.invoicing.close import period_close
@@ -176,6 +179,18 @@ def period_counts_scanned(contract: Contract, at: dt.datetime) -> dict[tuple[Any
     }
 
 
+def cap_amount_counted(contract: Contract, at: dt.datetime) -> Decimal:
+    """What the current period bills against a customer's amount cap on the type, as the customer's
+    overview reads it (from the priced counts, or the outcomes where they cannot price it exactly)."""
+    period = contract_period(contract, at)
+    return cap_amounts_used(caps=[(contract, "ticket.resolved", period)])[(contract.pk, "ticket.resolved")]
+
+
+def cap_amount_read(contract: Contract, at: dt.datetime) -> Decimal:
+    period = contract_period(contract, at)
+    return period_amount_read(contract=contract, outcome_type_key="ticket.resolved", period=period).amount()
+
+
 @example(  # billed, disputed and answered, reversed after billing, at two shares of the price
     history=[
         Step("claim", 0, 3, 0, 1_000),
@@ -233,3 +248,4 @@ def test_the_aggregates_equal_a_recount_and_rate_as_the_outcomes_do(
         assert counters.aggregates_stored() == counters.aggregates_recount()
         assert period_counts(ingest.contract, at) == period_counts_scanned(ingest.contract, at)
         assert rated(ingest.contract, at, counted=True) == rated(ingest.contract, at, counted=False)
+        assert cap_amount_counted(ingest.contract, at) == cap_amount_read(ingest.contract, at)

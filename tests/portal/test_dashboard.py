@@ -65,9 +65,9 @@ def ingest() -> Ingest:
     return ingest
 
 
-def dashboard(client: Client) -> str:
+def dashboard(client: Client, path: str = "/") -> str:
     with time_machine.travel(NOW, tick=False):
-        return text(client.get("/"))
+        return text(client.get(path))
 
 
 def chart_data(html: str, element_id: str) -> Any:
@@ -209,6 +209,47 @@ def test_a_contract_not_started_yet_is_left_out(ingest: Ingest) -> None:
     html = dashboard(signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor)))
 
     assert [row[0].split()[0] for row in rows(html, "current-periods")] == ["CTR-ingest"]
+
+
+def test_at_a_glance_the_contracts_making_the_most_come_first_and_the_rest_are_a_link_away(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An intended change (issue 18): the current periods list the AT_A_GLANCE contracts with the most
+    billable so far, not every contract in force by reference; `?contracts=all` lists them all, in the
+    same order. The totals above count every contract."""
+    monkeypatch.setattr("settlement.views.AT_A_GLANCE", 2)
+    second = contract_ingest("CTR-second", api=ingest.api)
+    billable(second, 2, MARCH + dt.timedelta(days=1), prefix="S")  # 1 free + 1.00
+    third = contract_ingest("CTR-third", api=ingest.api)
+    billable(third, 4, MARCH + dt.timedelta(days=1), prefix="T3")  # 1 free + 2 x 1.00 + 0.505
+    client = signed_in(make_member(role=Role.OWNER, vendor=ingest.api.vendor))
+
+    html = dashboard(client)
+
+    assert [(row[0].split()[0], row[3]) for row in rows(html, "current-periods")] == [
+        ("CTR-third", "2.51 USD"),
+        ("CTR-ingest", "2.00 USD"),
+    ]
+    assert [row[0] for row in rows(html, "states-by-contract")] == ["CTR-third", "CTR-ingest"]
+    assert "CTR-second" not in html
+    assert (
+        'The 2 contracts with the most billable so far, of 3 in force. <a href="?contracts=all#periods-title">'
+        "Show all 3</a>" in html
+    )
+    assert re.search(r'data-kpi="outcomes">(\d+)', html).group(1) == "11"  # type: ignore[union-attr]
+
+    every = dashboard(client, "/?contracts=all")
+
+    assert [row[0].split()[0] for row in rows(every, "current-periods")] == [
+        "CTR-third",
+        "CTR-ingest",
+        "CTR-second",
+    ]
+    assert [row[0] for row in rows(every, "states-by-contract")] == ["CTR-third", "CTR-ingest", "CTR-second"]
+    assert (
+        'All 3 contracts in force, the most billable so far first. <a href="/#periods-title">Show the top 2</a>'
+        in every
+    )
 
 
 def to_collect(html: str) -> dict[str, tuple[str, str, str]]:
