@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contracts', '0014_customer_cap_amount'),
-        ('outcomes', '0012_compact_verdicts'),
+        ('outcomes', '0013_raw_inbox_without_foreign_keys'),
     ]
 
     operations = [
