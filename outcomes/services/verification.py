@@ -240,6 +240,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         counted = {outcome.pk: counters.counted(outcome) for outcome in outcomes}  # before gather moves them
         batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
+        # Each rule decides the whole batch at once (columns in, verdicts out: outcomes.rules.base).
+        columns = [(rule.name, rule.evaluate_batch(batch, prepared, now)) for rule in RULES]
         latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
         admitted = Admitted()
         changed_verdicts: list[tuple[int, list[Recorded]]] = []
@@ -248,9 +250,10 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         events: list[DomainEvent] = []
         caps_reached: dict[str, DomainEvent] = {}
         deltas = counters.Deltas()
-        for facts in batch:
+        for index, facts in enumerate(batch):
             outcome = facts.outcome
-            verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, raised, now)
+            rules_said = [(name, column[index]) for name, column in columns]
+            verdicts, target, next_look, reason = _verdicts(facts, rules_said, admitted, raised, now)
             recorded = _changed_verdicts(outcome.pk, verdicts, latest)
             if recorded:
                 changed_verdicts.append((outcome.pk, recorded))
@@ -325,19 +328,26 @@ def _cap_event(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt
 
 def _verdicts(
     facts: OutcomeFacts,
-    prepared: dict[str, Any],
+    rules_said: list[tuple[str, Verdict | None]],
     admitted: Admitted,
     raised: dict[VerdictKey, tuple[str, dt.datetime]],
     now: dt.datetime,
 ) -> tuple[list[tuple[str, Verdict]], str, dt.datetime | None, str]:
-    """Every rule's verdict on one outcome (human decisions and flag deadlines applied, then the cap if
-    it would become billable), with the state they call for, when to look again and the deciding reason."""
+    """Every rule's verdict on one outcome, in registry order (`rules_said`: None where a rule does not
+    apply), with human decisions and flag deadlines applied, then the cap if it would become billable;
+    with the state they call for, when to look again and the deciding reason."""
     outcome = facts.outcome
-    verdicts: list[tuple[str, Verdict]] = []
-    for rule in RULES:
-        verdict = rule.evaluate(facts, prepared, now)
-        if verdict is not None:
-            verdicts.append((rule.name, _flag_decided(rule.name, verdict, facts, raised, now)))
+    verdicts: list[tuple[str, Verdict]] = [
+        # Only a flag is decided by people or time (flag_deadlines returns any other verdict as it is).
+        (
+            name,
+            _flag_decided(name, verdict, facts, raised, now)
+            if verdict.decision == Decision.FLAG
+            else verdict,
+        )
+        for name, verdict in rules_said
+        if verdict is not None
+    ]
     target, next_look, reason = _target(facts, verdicts)
     # The caps admit an outcome as it becomes billable, and again when its time moved (another period).
     if target == OutcomeState.BILLABLE and (
