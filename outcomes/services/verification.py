@@ -41,7 +41,7 @@ from outcomes.models import (
     OutcomeVerdict,
 )
 from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
-from outcomes.rules.base import OutcomeFacts, Verdict
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_CAP, CustomerCaps
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
 from outcomes.services.caps import CAP_EXCEEDED, Admitted, CapUsage, cap_usage, cap_verdict
@@ -88,7 +88,7 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
     # A verdict holding the reversal (a suspected reversal anomaly, a contested disqualifier, or a person
     # clearing either): the other rules' voiding and clawing-back rejects wait, and no credit is made,
     # until a person decides (or a contest's deadline passes).
-    holding = [(rule, v) for rule, v in verdicts if RULE_NAMED[rule].holds_reversal(v)]
+    holding = [(rule, v) for rule, v in verdicts if rule in _MAY_HOLD and RULE_NAMED[rule].holds_reversal(v)]
     if holding:
         verdicts = [
             (rule, v)
@@ -171,6 +171,11 @@ def _transition_details(rule: str) -> str:
         _transition_details_of.put(rule, details)
     return details
 
+
+# The rules whose verdicts may hold a reversal or set the price: the ones that say how (the others'
+# answer is always no), asked for every verdict of every outcome.
+_MAY_HOLD = frozenset(rule.name for rule in RULES if type(rule).holds_reversal is not Rule.holds_reversal)
+_MAY_PRICE = frozenset(rule.name for rule in RULES if type(rule).price_percent is not Rule.price_percent)
 
 VerdictKey = tuple[int, str]  # (outcome id, rule)
 StoredVerdict = tuple[str, str, str, Any, Any, dt.datetime]  # rule, decision, reason, facts, hold, at
@@ -567,8 +572,7 @@ def _verdicts_price_percent(verdicts: list[tuple[str, Verdict]]) -> int:
 
 def _price_percent(rule_name: str, verdict: Verdict) -> int | None:
     """The share of the price a verdict sets, if its rule says so (the caps' verdict never does)."""
-    rule = RULE_NAMED.get(rule_name)
-    return None if rule is None else rule.price_percent(verdict)
+    return RULE_NAMED[rule_name].price_percent(verdict) if rule_name in _MAY_PRICE else None
 
 
 def outcomes_evaluate(*, outcome_ids: Iterable[int], now: dt.datetime | None = None) -> EvaluationSummary:
