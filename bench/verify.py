@@ -157,7 +157,7 @@ def _clocked(method: Callable[..., Any], name: str, seconds: dict[str, float]) -
 
 @contextmanager
 def rule_costs() -> Iterator[dict[str, float]]:
-    """Each rule's own time during the block, in seconds by rule name: its `prepare`, `evaluate` and (for
+    """Each rule's own time during the block, in seconds by rule name: its `prepare`, `evaluate_batch` and (for
     flag deadlines) `flag_decided`, wrapped on the registry's instances and unwrapped after. The
     wrappers cost ~0.3 µs a call (about 1 % of the pipeline)."""
     from outcomes.rules import RULES
@@ -165,7 +165,7 @@ def rule_costs() -> Iterator[dict[str, float]]:
     seconds: dict[str, float] = defaultdict(float)
     wrapped = []
     for rule in RULES:
-        for method in ("prepare", "evaluate", "flag_decided"):
+        for method in ("prepare", "evaluate_batch", "flag_decided"):
             original = getattr(rule, method, None)
             if original is not None:
                 setattr(rule, method, _clocked(original, rule.name, seconds))

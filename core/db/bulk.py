@@ -103,7 +103,8 @@ def update_rows(model: type[models.Model], objects: Sequence[models.Model], colu
     pk = fields[0]
     quote = connection.ops.quote_name
     aliases = [f"c{index}" for index in range(len(fields))]
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    # Binary parameters (%b): a text array quotes each element with a regular expression, ~4 times slower.
+    arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
     assignments = ", ".join(
         f"{quote(field.column)} = v.{alias}" for field, alias in zip(fields[1:], aliases[1:], strict=True)
     )

@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from contracts.policy import RuleParams, percent_text
 from outcomes.counters import utc_day
-from outcomes.models import OutcomeDayCount, Party, SourceDayCount
+from outcomes.models import Decision, OutcomeDayCount, Party, SourceDayCount
 from outcomes.rules.base import (
     BILLS_CUSTOMER,
     FlagReason,
@@ -199,40 +199,66 @@ class Anomaly(Rule[AnomalyParams]):
         }
         return z, details
 
+    @staticmethod
     def _velocity(
-        self, facts: OutcomeFacts, counts: dict[dt.date, int], memo: dict[Any, Any] | None = None
-    ) -> Verdict | None:
-        params = self.params(facts)
-        day = facts.outcome.occurred_at.astimezone(dt.UTC).date()
-        # Every outcome of a contract, type and day has the same statistics: computed once per batch.
-        key = (facts.outcome.contract_id, facts.outcome.outcome_type_key, day, params)
-        if memo is None or key not in memo:
-            found = self._velocity_details(params, day, counts)
-            if memo is not None:
-                memo[key] = found
-        else:
-            found = memo[key]
+        params: AnomalyParams, found: tuple[float, dict[str, Any]] | None
+    ) -> tuple[Verdict, Verdict] | None:
+        """The velocity verdicts of one contract, type and day: for an outcome the customer's system
+        did not confirm, and for one it did (None while the history is too short). Every outcome of
+        the group gets one of the two (shared: a verdict is never changed once made)."""
         if found is None:
             return None
         z, details = found
         if z > params.z_threshold:
-            if facts.confirmations:  # the system of record confirmed it; a person's decision shows as such
-                return accept("velocity_confirmed_by_customer", **details)
-            return flag(VELOCITY_ANOMALY.code, **details)
-        return accept("velocity_normal", **details)
+            # The system of record confirmed it; a person's decision shows as such.
+            return flag(VELOCITY_ANOMALY.code, **details), accept("velocity_confirmed_by_customer", **details)
+        normal = accept("velocity_normal", **details)
+        return normal, normal
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        if facts.is_billed:
-            return None
-        params = self.params(facts)
+        return self.evaluate_batch([facts], prepared, now)[0]
+
+    def evaluate_batch(
+        self, batch: Sequence[OutcomeFacts], prepared: dict[str, Any], now: dt.datetime
+    ) -> list[Verdict | None]:
+        """The batch at once: the velocity verdicts once per contract, type, UTC day of occurrence and
+        parameters, the rejection rate's hold once per source and parameters."""
         stats = prepared[self.name]
-        verdict = None
-        if params.velocity_enabled:
-            counts = stats["velocity"].get((facts.outcome.contract_id, facts.outcome.outcome_type_key), {})
-            verdict = self._velocity(facts, counts, stats.setdefault("memo", {}))
-            if verdict is not None and verdict.decision == "flag":
-                return verdict
-        rejected, total = stats["rates"].get(facts.outcome.source_id, (0, 0))
+        velocity: dict[tuple[Any, ...], tuple[Verdict, Verdict] | None] = {}
+        held: dict[tuple[Any, int], Verdict | None] = {}
+        verdicts: list[Verdict | None] = []
+        for facts in batch:
+            if facts.is_billed:
+                verdicts.append(None)
+                continue
+            outcome = facts.outcome
+            params = self.params(facts)
+            verdict = None
+            if params.velocity_enabled:
+                day = outcome.occurred_at.astimezone(dt.UTC).date()
+                # The parameters by identity: an outcome type's policy is one object (a policy equal to
+                # another but not the same object only computes its group again).
+                group = (outcome.contract_id, outcome.outcome_type_key, day, id(params))
+                if group not in velocity:
+                    counts = stats["velocity"].get((outcome.contract_id, outcome.outcome_type_key), {})
+                    velocity[group] = self._velocity(params, self._velocity_details(params, day, counts))
+                pair = velocity[group]
+                verdict = None if pair is None else pair[1] if facts.confirmations else pair[0]
+                if verdict is not None and verdict.decision == Decision.FLAG:
+                    verdicts.append(verdict)
+                    continue
+            source = (outcome.source_id, id(params))
+            if source not in held:
+                held[source] = self._rejection_rate(
+                    params, stats["rates"].get(outcome.source_id, (0, 0)), now
+                )
+            verdicts.append(held[source] or verdict)
+        return verdicts
+
+    @staticmethod
+    def _rejection_rate(params: AnomalyParams, rate: tuple[int, int], now: dt.datetime) -> Verdict | None:
+        """The hold of a source whose recent outcomes were mostly rejected, else None."""
+        rejected, total = rate
         if (
             total >= params.rejection_rate_min_outcomes
             and rejected / total >= params.rejection_rate_threshold
@@ -244,4 +270,4 @@ class Anomaly(Rule[AnomalyParams]):
                 total=total,
                 threshold=params.rejection_rate_threshold,
             )
-        return verdict
+        return None

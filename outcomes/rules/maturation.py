@@ -246,6 +246,8 @@ def money_moving_reversal(facts: OutcomeFacts) -> tuple[EventFact, dt.datetime |
     """The customer's disqualifying reversal that would move money (void the outcome, or credit it by
     the lock date), with the outcome's lock date once billed; None when no reversal would, or when the
     first disqualifier is the vendor's own (it concedes). The rules that hold a reversal read this one."""
+    if not facts.reversals:  # most outcomes: nothing to look up
+        return None
     lock_date = Reversal.lock_date(facts)
     disqualifying = disqualifying_reversals(facts)
     if not disqualifying or not disqualifying[0].from_customer:

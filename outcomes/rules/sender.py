@@ -168,13 +168,17 @@ class Sender(Rule[SenderParams]):
         stats = SenderStats(_anonymising())
         shared = NetworkSet(settings.SENDER_SHARED_NETWORKS)
         vendors, addresses, starts, ends = set(), set(), [], []
+        # A batch's confirmations come from a few addresses: each is parsed and looked up once.
+        told: dict[str | None, bool] = {}
         for facts in batch:
             params = self.params(facts)
             if params.shared_with_vendor == "ignore":
                 continue
             window = dt.timedelta(days=params.shared_window_days)
             for event in facts.confirmations:
-                if telling(event.sender, shared):
+                if event.sender not in told:
+                    told[event.sender] = telling(event.sender, shared)
+                if told[event.sender]:
                     vendors.add(facts.contract.vendor_id)
                     addresses.add(event.sender)
                     day = _day_start(event.received_at)

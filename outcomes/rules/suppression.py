@@ -265,19 +265,36 @@ class Suppression(Rule[SuppressionParams]):
         )
 
     def evaluate(self, facts: OutcomeFacts, prepared: dict[str, Any], now: dt.datetime) -> Verdict | None:
-        suppression: SuppressionStats = prepared[self.name]
-        stats = suppression.ratios(facts)
-        if stats is None or facts.is_billed:
-            return None
+        return self.evaluate_batch([facts], prepared, now)[0]
+
+    def evaluate_batch(
+        self, batch: Sequence[OutcomeFacts], prepared: dict[str, Any], now: dt.datetime
+    ) -> list[Verdict | None]:
+        """The batch at once: the outcomes of a contract and UTC day share their ratios, and so their
+        two possible verdicts, made once (shared: a verdict is never changed once made)."""
         # Imported here: the confirmation rule imports this module (its flag is this rule's suspicion).
         from outcomes.rules.confirmation import Confirmation
 
-        window_closed = now >= facts.claimed_at + dt.timedelta(
-            hours=Confirmation.params(facts).match_window_hours
-        )
-        if suppression.questioned(facts, stats) and facts.confirmed_at is None and window_closed:
-            return flag(SUPPRESSION_SUSPECTED, **stats)
-        return accept("confirmations_steady", **stats)
+        suppression: SuppressionStats = prepared[self.name]
+        made: dict[int, tuple[Verdict, Verdict]] = {}  # by the identity of the ratios they carry
+        verdicts: list[Verdict | None] = []
+        for facts in batch:
+            stats = suppression.ratios(facts)
+            if stats is None or facts.is_billed:
+                verdicts.append(None)
+                continue
+            pair = made.get(id(stats))
+            if pair is None:
+                pair = made[id(stats)] = (
+                    flag(SUPPRESSION_SUSPECTED, **stats),
+                    accept("confirmations_steady", **stats),
+                )
+            window_closed = now >= facts.claimed_at + dt.timedelta(
+                hours=Confirmation.params(facts).match_window_hours
+            )
+            suspected = suppression.questioned(facts, stats) and facts.confirmed_at is None and window_closed
+            verdicts.append(pair[0] if suspected else pair[1])
+        return verdicts
 
 
 def _day_counts(contracts: Mapping[Any, SuppressionParams], today: dt.date) -> dict[Any, dict[str, Any]]:

@@ -41,7 +41,7 @@ from outcomes.models import (
     OutcomeVerdict,
 )
 from outcomes.rules import FLAGS, RULE_NAMED, RULES, reason_text
-from outcomes.rules.base import OutcomeFacts, Verdict
+from outcomes.rules.base import OutcomeFacts, Rule, Verdict
 from outcomes.rules.customer_caps import CUSTOMER_CAP_EXCEEDED, WITHIN_CUSTOMER_CAP, CustomerCaps
 from outcomes.rules.flag_deadlines import FlagDeadlines, flag_raised_since
 from outcomes.services.caps import CAP_EXCEEDED, Admitted, CapUsage, cap_usage, cap_verdict
@@ -88,7 +88,7 @@ def _target(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]]) -> tuple[s
     # A verdict holding the reversal (a suspected reversal anomaly, a contested disqualifier, or a person
     # clearing either): the other rules' voiding and clawing-back rejects wait, and no credit is made,
     # until a person decides (or a contest's deadline passes).
-    holding = [(rule, v) for rule, v in verdicts if RULE_NAMED[rule].holds_reversal(v)]
+    holding = [(rule, v) for rule, v in verdicts if rule in _MAY_HOLD and RULE_NAMED[rule].holds_reversal(v)]
     if holding:
         verdicts = [
             (rule, v)
@@ -172,6 +172,11 @@ def _transition_details(rule: str) -> str:
     return details
 
 
+# The rules whose verdicts may hold a reversal or set the price: the ones that say how (the others'
+# answer is always no), asked for every verdict of every outcome.
+_MAY_HOLD = frozenset(rule.name for rule in RULES if type(rule).holds_reversal is not Rule.holds_reversal)
+_MAY_PRICE = frozenset(rule.name for rule in RULES if type(rule).price_percent is not Rule.price_percent)
+
 VerdictKey = tuple[int, str]  # (outcome id, rule)
 StoredVerdict = tuple[str, str, str, Any, Any, dt.datetime]  # rule, decision, reason, facts, hold, at
 
@@ -240,6 +245,8 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         counted = {outcome.pk: counters.counted(outcome) for outcome in outcomes}  # before gather moves them
         batch = gather(outcomes)
         prepared = {rule.name: rule.prepare(batch, now) for rule in RULES}
+        # Each rule decides the whole batch at once (columns in, verdicts out: outcomes.rules.base).
+        columns = [(rule.name, rule.evaluate_batch(batch, prepared, now)) for rule in RULES]
         latest, raised = _latest_verdicts([f.outcome.pk for f in batch])
         admitted = Admitted()
         changed_verdicts: list[tuple[int, list[Recorded]]] = []
@@ -248,9 +255,10 @@ def _evaluate_chunk(ids: Sequence[int], now: dt.datetime, summary: EvaluationSum
         events: list[DomainEvent] = []
         caps_reached: dict[str, DomainEvent] = {}
         deltas = counters.Deltas()
-        for facts in batch:
+        for index, facts in enumerate(batch):
             outcome = facts.outcome
-            verdicts, target, next_look, reason = _verdicts(facts, prepared, admitted, raised, now)
+            rules_said = [(name, column[index]) for name, column in columns]
+            verdicts, target, next_look, reason = _verdicts(facts, rules_said, admitted, raised, now)
             recorded = _changed_verdicts(outcome.pk, verdicts, latest)
             if recorded:
                 changed_verdicts.append((outcome.pk, recorded))
@@ -325,19 +333,26 @@ def _cap_event(facts: OutcomeFacts, verdicts: list[tuple[str, Verdict]], now: dt
 
 def _verdicts(
     facts: OutcomeFacts,
-    prepared: dict[str, Any],
+    rules_said: list[tuple[str, Verdict | None]],
     admitted: Admitted,
     raised: dict[VerdictKey, tuple[str, dt.datetime]],
     now: dt.datetime,
 ) -> tuple[list[tuple[str, Verdict]], str, dt.datetime | None, str]:
-    """Every rule's verdict on one outcome (human decisions and flag deadlines applied, then the cap if
-    it would become billable), with the state they call for, when to look again and the deciding reason."""
+    """Every rule's verdict on one outcome, in registry order (`rules_said`: None where a rule does not
+    apply), with human decisions and flag deadlines applied, then the cap if it would become billable;
+    with the state they call for, when to look again and the deciding reason."""
     outcome = facts.outcome
-    verdicts: list[tuple[str, Verdict]] = []
-    for rule in RULES:
-        verdict = rule.evaluate(facts, prepared, now)
-        if verdict is not None:
-            verdicts.append((rule.name, _flag_decided(rule.name, verdict, facts, raised, now)))
+    verdicts: list[tuple[str, Verdict]] = [
+        # Only a flag is decided by people or time (flag_deadlines returns any other verdict as it is).
+        (
+            name,
+            _flag_decided(name, verdict, facts, raised, now)
+            if verdict.decision == Decision.FLAG
+            else verdict,
+        )
+        for name, verdict in rules_said
+        if verdict is not None
+    ]
     target, next_look, reason = _target(facts, verdicts)
     # The caps admit an outcome as it becomes billable, and again when its time moved (another period).
     if target == OutcomeState.BILLABLE and (
@@ -557,8 +572,7 @@ def _verdicts_price_percent(verdicts: list[tuple[str, Verdict]]) -> int:
 
 def _price_percent(rule_name: str, verdict: Verdict) -> int | None:
     """The share of the price a verdict sets, if its rule says so (the caps' verdict never does)."""
-    rule = RULE_NAMED.get(rule_name)
-    return None if rule is None else rule.price_percent(verdict)
+    return RULE_NAMED[rule_name].price_percent(verdict) if rule_name in _MAY_PRICE else None
 
 
 def outcomes_evaluate(*, outcome_ids: Iterable[int], now: dt.datetime | None = None) -> EvaluationSummary:
