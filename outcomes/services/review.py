@@ -480,6 +480,14 @@ def dispute_respond(
             events_publish(
                 [dispute_resolved(dispute=dispute, outcome=outcome, customer_id=outcome.contract.customer_id)]
             )
+            audit_record(
+                vendor=outcome.contract.vendor,
+                actor=actor,
+                action=f"dispute.{status}",
+                target=dispute,
+                at=now,
+                details={"outcome_id": outcome.pk, "response": response, "with_evidence": bool(evidence)},
+            )
     if not updated:
         raise Conflict(
             f"This dispute is {dispute.status}; it can no longer be answered.", code="dispute_closed"

@@ -436,6 +436,12 @@ def test_the_vendor_accepts_a_dispute_and_the_outcome_is_not_billed(scene: Scene
         "resolved_at": "2026-06-01T12:00:00Z",
         "resolved_by": f"api_key:{ingest.api.api_key.prefix}",
     }
+    [answered] = AuditEntry.objects.filter(action="dispute.accepted")
+    assert (answered.object_id, answered.actor) == (
+        str(dispute["id"]),
+        f"api_key:{ingest.api.api_key.prefix}",
+    )
+    assert answered.details == {"outcome_id": outcome_id, "response": "Our mistake.", "with_evidence": False}
     trail = detail(ingest.api.client, outcome_id)
     assert (trail["state"], trail["transitions"][-1]["reason"]) == ("rejected", "dispute_upheld")
 
