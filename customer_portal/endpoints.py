@@ -17,9 +17,8 @@ from django.views.decorators.http import require_POST
 
 from contracts.api.serializers import RotateSecretIn
 from contracts.views.settings import sent_before
-from core.errors import DomainError, FieldErrors
-from core.events import CUSTOMER
-from core.forms import Form, Input, bind, errors_of, serializer_errors
+from core.errors import DomainError
+from core.forms import Form
 from core.portal import remember_form_sent
 from customer_portal.controls import SETTINGS, shown_once
 from customer_portal.portal import (
@@ -30,13 +29,12 @@ from customer_portal.portal import (
     require_customer_admin,
 )
 from notifications import selectors as notification_selectors
-from notifications.api.serializers import WebhookEndpointUpdateIn
-from notifications.catalogue import EVENT_TYPES
 from notifications.models import Endpoint
 from notifications.services import deliveries, endpoints
 from notifications.views import (
     TEST_SENT,
     delivery_resend_message,
+    endpoint_edit_sent,
     endpoint_page_context,
     resend_since_form,
     resent_message,
@@ -72,36 +70,11 @@ def _endpoint_page(
                 delivery_resend_route="customer:endpoint-delivery-resend",
                 may_change=is_customer_admin(request),
                 errors=errors,
+                edit_form=edit_form,
+                chosen=chosen,
             ),
-            "edit_form": edit_form or _endpoint_edit_form(endpoint),
-            "chosen_event_types": endpoint.event_types if chosen is None else chosen,
-            "event_types": [item for item in EVENT_TYPES if CUSTOMER in item.audiences],
         },
         status=400 if errors or (edit_form and edit_form.error_count) else 200,
-    )
-
-
-def _endpoint_edit_form(
-    endpoint: Endpoint, values: dict[str, str] | None = None, errors: FieldErrors | None = None
-) -> Form:
-    values = values or {
-        "description": endpoint.description,
-        "enabled": "true" if endpoint.is_enabled else "false",
-    }
-    return bind(
-        [
-            Input("description", "Description", value=values.get("description", ""), help="Optional"),
-            Input("event_types", "Event types", widget="none"),
-            Input(
-                "enabled",
-                "Enabled: events are sent to it",
-                value=values.get("enabled", "false"),
-                widget="checkbox",
-                help="Disabled, nothing is sent (what it misses is not sent later: resend it since a time).",
-            ),
-        ],
-        errors,
-        form_name="endpoint_edit",
     )
 
 
@@ -116,35 +89,16 @@ def endpoint_detail_page(request: CustomerPortalRequest, endpoint_id: str) -> Ht
 @require_POST
 @customer_portal_view
 def endpoint_edit_page(request: CustomerPortalRequest, endpoint_id: str) -> HttpResponse:
-    """Change the description, the event types and whether it is enabled, through the services the
-    customer API calls (endpoint_update, endpoint_enable / endpoint_disable)."""
+    """Change the description, the event types and whether it is enabled, as the vendor's page does."""
     require_customer_admin(request)
     endpoint = notification_selectors.endpoint_get_for_customer(
         customer=request.customer, endpoint_id=endpoint_id
     )
-    values = {
-        "description": request.POST.get("description", ""),
-        "enabled": "true" if request.POST.getlist("enabled")[-1:] == ["true"] else "false",
-    }
-    chosen = request.POST.getlist("event_types")
-    checked = WebhookEndpointUpdateIn(data={"description": values["description"], "event_types": chosen})
-    errors = {} if checked.is_valid() else serializer_errors(checked)
-    if not errors:
-        actor = customer_portal_actor(request)
-        try:
-            endpoint = endpoints.endpoint_update(endpoint=endpoint, actor=actor, **checked.validated_data)
-        except DomainError as exc:
-            errors = errors_of(exc)
-        else:
-            if values["enabled"] == "true":
-                endpoints.endpoint_enable(endpoint=endpoint, actor=actor)
-            else:
-                endpoints.endpoint_disable(endpoint=endpoint, actor=actor)
-            messages.success(request, f"Endpoint {endpoint.url} saved.")
-            return redirect("customer:endpoint-detail", endpoint_id=endpoint.pk)
-    return _endpoint_page(
-        request, endpoint, edit_form=_endpoint_edit_form(endpoint, values, errors), chosen=chosen
-    )
+    saved, form, chosen = endpoint_edit_sent(request, endpoint, actor=customer_portal_actor(request))
+    if saved:
+        messages.success(request, f"Endpoint {endpoint.url} saved.")
+        return redirect("customer:endpoint-detail", endpoint_id=endpoint.pk)
+    return _endpoint_page(request, endpoint, edit_form=form, chosen=chosen)
 
 
 @require_POST

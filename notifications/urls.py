@@ -15,6 +15,7 @@ urlpatterns = [
     path(ENDPOINT, views.endpoint_detail_page, name="endpoint-detail"),
     path(ENDPOINT + "rotate/", views.endpoint_rotate_page, name="endpoint-rotate"),
     path(ENDPOINT + "enable/", views.endpoint_enable_page, name="endpoint-enable"),
+    path(ENDPOINT + "edit/", views.endpoint_edit_page, name="endpoint-edit"),
     path(ENDPOINT + "delete/", views.endpoint_delete_page, name="endpoint-delete"),
     path(ENDPOINT + "test/", views.endpoint_test_page, name="endpoint-test"),
     path(ENDPOINT + "resend/", views.endpoint_resend_since_page, name="endpoint-resend-since"),

@@ -23,12 +23,13 @@ from contracts.portal import PortalRequest, portal_actor, portal_view
 from contracts.views.settings import NO_STORE, sent_before
 from core.errors import DomainError, FieldErrors, NotFound
 from core.events import CUSTOMER
-from core.forms import Form, errors_of, serializer_errors
+from core.forms import Form, Input, bind, errors_of, serializer_errors
 from core.portal import keyset_page, remember_form_sent
 from notifications import selectors
 from notifications.api.serializers import (
     WebhookEndpointCreateIn,
     WebhookEndpointRotateIn,
+    WebhookEndpointUpdateIn,
     WebhookResendSinceIn,
 )
 from notifications.catalogue import EVENT_TYPES
@@ -118,8 +119,24 @@ def endpoint_detail_page(request: PortalRequest, endpoint_id: str) -> HttpRespon
     return _detail_page(request, endpoint)
 
 
+@require_POST
+@portal_view
+def endpoint_edit_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
+    saved, form, chosen = endpoint_edit_sent(request, endpoint, actor=portal_actor(request))
+    if saved:
+        messages.success(request, f"Endpoint {endpoint.url} saved.")
+        return redirect("notifications:endpoint-detail", endpoint_id=endpoint.pk)
+    return _detail_page(request, endpoint, edit_form=form, chosen=chosen)
+
+
 def _detail_page(
-    request: PortalRequest, endpoint: Endpoint, *, errors: dict[str, list[str]] | None = None
+    request: PortalRequest,
+    endpoint: Endpoint,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    edit_form: Form | None = None,
+    chosen: list[str] | None = None,
 ) -> HttpResponse:
     urls = {name: reverse(f"notifications:endpoint-{name}", args=[endpoint.pk]) for name in VENDOR_ACTIONS}
     return render(
@@ -137,13 +154,15 @@ def _detail_page(
                 delivery_resend_route="notifications:delivery-resend",
                 may_change=request.membership.can_write,
                 errors=errors,
+                edit_form=edit_form,
+                chosen=chosen,
             ),
         },
-        status=400 if errors else 200,
+        status=400 if errors or (edit_form and edit_form.error_count) else 200,
     )
 
 
-VENDOR_ACTIONS = ("test", "rotate", "delete", "enable")
+VENDOR_ACTIONS = ("test", "rotate", "delete", "enable", "edit")
 
 
 def endpoint_page_context(
@@ -154,13 +173,21 @@ def endpoint_page_context(
     delivery_resend_route: str,
     may_change: bool,
     errors: dict[str, list[str]] | None = None,
+    edit_form: Form | None = None,
+    chosen: list[str] | None = None,
 ) -> dict[str, Any]:
     """What templates/notifications/_endpoint.html shows of an endpoint, in either portal: its secrets,
     its delivery log (a page of it), and the forms of whoever `may_change` it, each posting to its URL in
-    `endpoint_urls` (test, resend_since, rotate, delete, enable; disable and edit where the portal has
-    them); `delivery_resend_route` names the route that resends one delivery (endpoint id, delivery id)."""
+    `endpoint_urls` (test, resend_since, rotate, delete, enable, edit; disable where the portal has it);
+    `delivery_resend_route` names the route that resends one delivery (endpoint id, delivery id). The edit
+    form is the one that was sent (`edit_form`, its event types `chosen`) or the endpoint as it is."""
     now = timezone.now()
     return {
+        "edit_form": edit_form or endpoint_edit_form(endpoint),
+        "chosen_event_types": endpoint.event_types if chosen is None else chosen,
+        "event_types": [
+            item for item in EVENT_TYPES if endpoint.customer_id is None or CUSTOMER in item.audiences
+        ],
         "endpoint": endpoint,
         "secrets": endpoint.secrets.all(),
         "now": now,
@@ -173,6 +200,57 @@ def endpoint_page_context(
         "delivery_resend_route": delivery_resend_route,
         "may_change": may_change,
     }
+
+
+def endpoint_edit_form(
+    endpoint: Endpoint, values: dict[str, str] | None = None, errors: FieldErrors | None = None
+) -> Form:
+    """The form that changes an endpoint's description, event types and state, in either portal."""
+    values = values or {
+        "description": endpoint.description,
+        "enabled": "true" if endpoint.is_enabled else "false",
+    }
+    return bind(
+        [
+            Input("description", "Description", value=values.get("description", ""), help="Optional"),
+            Input("event_types", "Event types", widget="none"),
+            Input(
+                "enabled",
+                "Enabled: events are sent to it",
+                value=values.get("enabled", "false"),
+                widget="checkbox",
+                help="Disabled, nothing is sent (what it misses is not sent later: resend it since a time).",
+            ),
+        ],
+        errors,
+        form_name="endpoint_edit",
+    )
+
+
+def endpoint_edit_sent(
+    request: HttpRequest, endpoint: Endpoint, *, actor: str
+) -> tuple[bool, Form, list[str]]:
+    """Apply the edit form that was sent through the services the API calls (endpoint_update, then
+    endpoint_enable or endpoint_disable): whether it was saved, and the form with its event types as sent."""
+    values = {
+        "description": request.POST.get("description", ""),
+        "enabled": "true" if request.POST.getlist("enabled")[-1:] == ["true"] else "false",
+    }
+    chosen = request.POST.getlist("event_types")
+    checked = WebhookEndpointUpdateIn(data={"description": values["description"], "event_types": chosen})
+    errors = {} if checked.is_valid() else serializer_errors(checked)
+    if not errors:
+        try:
+            endpoint = endpoints.endpoint_update(endpoint=endpoint, actor=actor, **checked.validated_data)
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            if values["enabled"] == "true":
+                endpoints.endpoint_enable(endpoint=endpoint, actor=actor)
+            else:
+                endpoints.endpoint_disable(endpoint=endpoint, actor=actor)
+            return True, endpoint_edit_form(endpoint), chosen
+    return False, endpoint_edit_form(endpoint, values, errors), chosen
 
 
 def field_messages(errors: FieldErrors) -> list[str]:

@@ -224,6 +224,51 @@ def test_send_a_test_event(owner_client: Client, owner: Member) -> None:
     assert event.webhook_id in response.content.decode()  # its delivery is in the log
 
 
+def test_edit_the_description_event_types_and_state(owner_client: Client, owner: Member) -> None:
+    endpoint = endpoint_of(owner)
+    edit = f"{detail(endpoint)}edit/"
+
+    saved = owner_client.post(
+        edit,
+        {"description": "Billing ERP", "event_types": ["invoice.paid", "dispute.opened"], "enabled": "false"},
+    )
+
+    assert (saved.status_code, saved["Location"]) == (302, detail(endpoint))
+    endpoint.refresh_from_db()
+    assert (endpoint.description, endpoint.event_types, endpoint.is_enabled) == (
+        "Billing ERP",
+        ["invoice.paid", "dispute.opened"],
+        False,
+    )
+    page = owner_client.get(detail(endpoint)).content.decode()
+    assert 'value="invoice.paid" checked' in page
+    assert 'value="dispute.deadline_approaching"' in page  # the vendor's endpoint is offered every type
+    actions = list(
+        AuditEntry.objects.filter(object_id=str(endpoint.pk), action__startswith="webhook_endpoint.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == ["webhook_endpoint.updated", "webhook_endpoint.disabled"]
+
+
+def test_an_edit_refused_is_shown_beside_its_input_and_changes_nothing(
+    owner_client: Client, owner: Member
+) -> None:
+    endpoint = endpoint_of(owner, description="ERP", event_types=["invoice.paid"])
+    before = db_fingerprint()
+
+    refused = owner_client.post(
+        f"{detail(endpoint)}edit/",
+        {"description": "x" * 201, "event_types": ["no.such_type"], "enabled": "true"},
+    )
+
+    assert refused.status_code == 400
+    assert errors_beside(refused.content.decode(), "description", "endpoint_edit") == [
+        "Ensure this field has no more than 200 characters."
+    ]
+    assert db_fingerprint() == before
+
+
 def test_rotate_the_secret_shows_the_new_one_once_and_the_old_one_expiring(
     owner_client: Client, owner: Member
 ) -> None:
@@ -315,12 +360,26 @@ def test_a_viewer_reads_the_log_but_has_no_controls_and_forged_posts_change_noth
         path: viewer_client.post(
             detail(endpoint) + path, {"since": "2026-03-10T00:00", "overlap_seconds": "0"}
         ).status_code
-        for path in ("enable/", "delete/", "test/", "resend/", "rotate/", f"deliveries/{delivery.pk}/resend/")
+        for path in (
+            "enable/",
+            "edit/",
+            "delete/",
+            "test/",
+            "resend/",
+            "rotate/",
+            f"deliveries/{delivery.pk}/resend/",
+        )
     }
     created = viewer_client.post(f"{LIST}new/", {"url": URL}).status_code
 
     assert "upstream exploded" in page
-    for control in ("Send test event", "Rotate secret", "Delete this endpoint", "Resend"):
+    for control in (
+        "Send test event",
+        "Rotate secret",
+        "Delete this endpoint",
+        "Resend",
+        "Description, event types",
+    ):
         assert control not in page
     assert "Add an endpoint" not in listed
     assert "enable/" not in listed
