@@ -30,11 +30,13 @@ def plain(value: Any) -> Any:
 def any_of(values: Iterable[int]) -> list[int] | RawSQL:
     """The right-hand side of an `__in` filter over many integer ids: on PostgreSQL one array parameter
     (`IN (SELECT unnest(%s::bigint[]))`) instead of a placeholder per id, which Django and the driver
-    would each process one by one; elsewhere the plain list."""
+    would each process one by one; elsewhere the plain list. The array goes as its literal text
+    (`{1,2,3}`, one string the driver quotes in C): Django's client-side binding would otherwise quote
+    a list element by element in Python (~0.4 ms per 1,000 ids)."""
     ids = list(values)
     if connection.vendor != "postgresql":
         return ids
-    return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+    return RawSQL("SELECT unnest(%s::bigint[])", ["{" + ",".join(map(str, map(int, ids))) + "}"])
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
