@@ -27,14 +27,14 @@ from settlement.forms import ShareLinkForm
 from settlement.models import ApprovalStatus, Invoice, InvoiceStatus
 from settlement.printing import csp_nonce, invoice_print_html
 from settlement.selectors.invoices import (
-    invoice_credit_notes,
+    credit_notes_with_first_outcomes,
     invoice_get,
     invoice_get_for_customer,
+    invoice_lines_shown,
     invoice_list_for_customer,
     line_outcomes,
 )
 from settlement.selectors.share_links import (
-    OUTCOME_LINE_KINDS,
     share_link_get,
     share_link_list,
     shared_csv_rows,
@@ -84,12 +84,7 @@ def _invoice_page(
 ) -> HttpResponse:
     """The invoice, and the outcomes of one line (`?line=`, by default the first that bills outcomes),
     a page at a time by key; with a contest form that was refused, its errors (400)."""
-    lines = list(invoice.lines.order_by("position"))
-    with_outcomes = [line for line in lines if line.kind in OUTCOME_LINE_KINDS]
-    wanted = request.GET.get("line", "")
-    line = next((line for line in with_outcomes if str(line.position) == wanted), None)
-    if line is None and with_outcomes:
-        line = with_outcomes[0]
+    lines, with_outcomes, line = invoice_lines_shown(invoice=invoice, wanted=request.GET.get("line", ""))
     now = timezone.now()
     awaiting = invoice.is_draft and invoice.approval_status == ApprovalStatus.PENDING
     return render(
@@ -111,18 +106,9 @@ def _invoice_page(
                 if line is not None
                 else None
             ),
-            "credit_notes": [
-                {
-                    # The first few ids only: a credit note may reverse many thousands of outcomes.
-                    "note": note,
-                    "outcome_ids": list(
-                        note.outcome_links.order_by("outcome_id").values_list("outcome_id", flat=True)[
-                            :CREDIT_NOTE_OUTCOMES_SHOWN
-                        ]
-                    ),
-                }
-                for note in invoice_credit_notes(invoice=invoice)
-            ],
+            "credit_notes": credit_notes_with_first_outcomes(
+                invoice=invoice, first=CREDIT_NOTE_OUTCOMES_SHOWN
+            ),
             "awaiting_approval": awaiting,
             "contest_form": contest_form or InvoiceContestForm(),
             "share_links": [] if invoice.is_draft else list(share_link_list(invoice=invoice)),

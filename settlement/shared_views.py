@@ -22,8 +22,8 @@ from core.portal import keyset_page
 from core.ratelimits import rate_limit_retry_after
 from outcomes.rules import reason_text
 from settlement.models import InvoiceShareLink
-from settlement.selectors.invoices import invoice_credit_notes
-from settlement.selectors.share_links import OUTCOME_LINE_KINDS, shared_csv_rows, shared_line_outcomes
+from settlement.selectors.invoices import credit_notes_with_first_outcomes, invoice_lines_shown
+from settlement.selectors.share_links import shared_csv_rows, shared_line_outcomes
 from settlement.services.share_links import share_link_record_view, share_link_resolve
 
 OUTCOMES_PER_PAGE = 50
@@ -74,12 +74,7 @@ def shared_invoice(request: HttpRequest, link: InvoiceShareLink) -> HttpResponse
     """The invoice's header, lines and credit notes; the outcomes of one line (`?line=`, by default the
     first that bills outcomes), a page at a time, each with its raw events and verdicts in plain words."""
     invoice = link.invoice
-    lines = list(invoice.lines.order_by("position"))
-    with_outcomes = [line for line in lines if line.kind in OUTCOME_LINE_KINDS]
-    wanted = request.GET.get("line", "")
-    line = next((line for line in with_outcomes if str(line.position) == wanted), None)
-    if line is None and with_outcomes:
-        line = with_outcomes[0]
+    lines, with_outcomes, line = invoice_lines_shown(invoice=invoice, wanted=request.GET.get("line", ""))
     page = (
         keyset_page(request, shared_line_outcomes(line=line), per_page=OUTCOMES_PER_PAGE, key="outcome_id")
         if line is not None
@@ -98,18 +93,9 @@ def shared_invoice(request: HttpRequest, link: InvoiceShareLink) -> HttpResponse
             "line": line,
             "page": page,
             "outcomes": _outcome_rows(page.items) if page is not None else [],
-            "credit_notes": [
-                {
-                    # The first few ids only: a credit note may reverse many thousands of outcomes.
-                    "note": note,
-                    "outcome_ids": list(
-                        note.outcome_links.order_by("outcome_id").values_list("outcome_id", flat=True)[
-                            :CREDIT_NOTE_OUTCOMES_SHOWN
-                        ]
-                    ),
-                }
-                for note in invoice_credit_notes(invoice=invoice)
-            ],
+            "credit_notes": credit_notes_with_first_outcomes(
+                invoice=invoice, first=CREDIT_NOTE_OUTCOMES_SHOWN
+            ),
             "credit_note_outcomes_shown": CREDIT_NOTE_OUTCOMES_SHOWN,
         },
     )

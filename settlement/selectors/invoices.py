@@ -150,6 +150,37 @@ def invoice_credit_notes(*, invoice: Invoice, with_outcome_ids: bool = False) ->
     return queryset.order_by("id")
 
 
+# Lines that bill (or credit) outcomes; the others (fees, true-ups) bill none.
+OUTCOME_LINE_KINDS = (LineKind.USAGE, LineKind.CLAWBACK, LineKind.AUDIT_ADJUSTMENT)
+
+
+def invoice_lines_shown(
+    *, invoice: Invoice, wanted: str
+) -> tuple[list[InvoiceLine], list[InvoiceLine], InvoiceLine | None]:
+    """The invoice's lines, those among them that bill outcomes, and the one whose outcomes a page
+    shows: the line at position `wanted` (as sent, `?line=`), else the first that bills outcomes."""
+    lines = list(invoice.lines.order_by("position"))
+    with_outcomes = [line for line in lines if line.kind in OUTCOME_LINE_KINDS]
+    line = next((line for line in with_outcomes if str(line.position) == wanted), None)
+    if line is None and with_outcomes:
+        line = with_outcomes[0]
+    return lines, with_outcomes, line
+
+
+def credit_notes_with_first_outcomes(*, invoice: Invoice, first: int) -> list[dict[str, Any]]:
+    """The invoice's credit notes (`note`, with `outcome_count`), each with the ids of the first `first`
+    outcomes it reverses (`outcome_ids`): a credit note may reverse many thousands."""
+    return [
+        {
+            "note": note,
+            "outcome_ids": list(
+                note.outcome_links.order_by("outcome_id").values_list("outcome_id", flat=True)[:first]
+            ),
+        }
+        for note in invoice_credit_notes(invoice=invoice)
+    ]
+
+
 def credit_note_get(*, invoice: Invoice, credit_note_id: int | str) -> CreditNote:
     note = (
         invoice.credit_notes.filter(pk=int(credit_note_id)).first() if str(credit_note_id).isdigit() else None

@@ -11,10 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from core.errors import NotFound
 from outcomes.models import OutcomeEvent, OutcomeVerdict
-from settlement.models import Invoice, InvoiceLine, InvoiceShareLink, LineKind, LineOutcome
-
-# Lines whose outcomes the shared page lists (the others bill no outcome).
-OUTCOME_LINE_KINDS = (LineKind.USAGE, LineKind.CLAWBACK, LineKind.AUDIT_ADJUSTMENT)
+from settlement.models import Invoice, InvoiceLine, InvoiceShareLink, LineOutcome
 
 
 def share_link_list(*, invoice: Invoice) -> QuerySet[InvoiceShareLink]:
