@@ -94,8 +94,8 @@ def endpoint_edit_page(request: CustomerPortalRequest, endpoint_id: str) -> Http
     endpoint = notification_selectors.endpoint_get_for_customer(
         customer=request.customer, endpoint_id=endpoint_id
     )
-    saved, form, chosen = endpoint_edit_sent(request, endpoint, actor=customer_portal_actor(request))
-    if saved:
+    form, chosen = endpoint_edit_sent(request, endpoint, actor=customer_portal_actor(request))
+    if form is None:
         messages.success(request, f"Endpoint {endpoint.url} saved.")
         return redirect("customer:endpoint-detail", endpoint_id=endpoint.pk)
     return _endpoint_page(request, endpoint, edit_form=form, chosen=chosen)

@@ -123,8 +123,8 @@ def endpoint_detail_page(request: PortalRequest, endpoint_id: str) -> HttpRespon
 @portal_view
 def endpoint_edit_page(request: PortalRequest, endpoint_id: str) -> HttpResponse:
     endpoint = selectors.endpoint_get(vendor=request.vendor, endpoint_id=endpoint_id)
-    saved, form, chosen = endpoint_edit_sent(request, endpoint, actor=portal_actor(request))
-    if saved:
+    form, chosen = endpoint_edit_sent(request, endpoint, actor=portal_actor(request))
+    if form is None:
         messages.success(request, f"Endpoint {endpoint.url} saved.")
         return redirect("notifications:endpoint-detail", endpoint_id=endpoint.pk)
     return _detail_page(request, endpoint, edit_form=form, chosen=chosen)
@@ -229,9 +229,10 @@ def endpoint_edit_form(
 
 def endpoint_edit_sent(
     request: HttpRequest, endpoint: Endpoint, *, actor: str
-) -> tuple[bool, Form, list[str]]:
+) -> tuple[Form | None, list[str]]:
     """Apply the edit form that was sent through the services the API calls (endpoint_update, then
-    endpoint_enable or endpoint_disable): whether it was saved, and the form with its event types as sent."""
+    endpoint_enable or endpoint_disable): None when it was saved, else the form with its errors; and the
+    event types as sent."""
     values = {
         "description": request.POST.get("description", ""),
         "enabled": "true" if request.POST.getlist("enabled")[-1:] == ["true"] else "false",
@@ -249,8 +250,8 @@ def endpoint_edit_sent(
                 endpoints.endpoint_enable(endpoint=endpoint, actor=actor)
             else:
                 endpoints.endpoint_disable(endpoint=endpoint, actor=actor)
-            return True, endpoint_edit_form(endpoint), chosen
-    return False, endpoint_edit_form(endpoint, values, errors), chosen
+            return None, chosen
+    return endpoint_edit_form(endpoint, values, errors), chosen
 
 
 def field_messages(errors: FieldErrors) -> list[str]:
